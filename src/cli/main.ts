@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * The `slipway` command. Each command lives in its own file under commands/ and
+ * loads its domain with `await import()` only when it runs, so `--help` is instant.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+
+/** A command module registers its subcommands on the root program. */
+export type CommandModule = { register(program: Command): void };
+
+/** Every command module; each domain adds its line here. */
+const COMMANDS: CommandModule[] = [];
+
+/** Builds the root program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('slipway')
+    .description('DevOps for machine-learning models: track, register, serve, load-test and monitor.')
+    .version('0.1.0')
+    .showHelpAfterError();
+  for (const mod of COMMANDS) mod.register(program);
+  return program;
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,115 @@
+/**
+ * User configuration: flags > environment > config file > defaults, resolved once
+ * into a `ResolvedConfig` that is passed down. Nothing else reads process.env.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { SlipwayError } from './core/errors.js';
+
+/** Options a user may set (flags, `SLIPWAY_*` environment variables, or `slipway.yaml` under `server:`). */
+export interface UserConfig {
+  /** Data directory. @default "./.slipway" (env SLIPWAY_HOME) */
+  home?: string;
+  /** Interface to listen on. @default "127.0.0.1" (env SLIPWAY_HOST) */
+  host?: string;
+  /** Port to listen on. @default 5000 (env SLIPWAY_PORT) */
+  port?: number;
+  /** Metadata store URI: `sqlite:///path.db` or `postgresql://…`. @default "sqlite:///$SLIPWAY_HOME/slipway.db" (env SLIPWAY_BACKEND_STORE_URI) */
+  backendStoreUri?: string;
+  /** Artifact root folder. @default "$SLIPWAY_HOME/artifacts" (env SLIPWAY_ARTIFACTS_DESTINATION) */
+  artifactsDestination?: string;
+  /** Largest accepted JSON request body in bytes. @default 16 MiB (env SLIPWAY_BODY_LIMIT) */
+  bodyLimit?: number;
+  /** Log level. @default "info" (env SLIPWAY_LOG_LEVEL) */
+  logLevel?: string;
+}
+
+/** The configuration every part of Slipway receives. */
+export interface ResolvedConfig {
+  home: string;
+  host: string;
+  port: number;
+  backendStoreUri: string;
+  artifactsDestination: string;
+  bodyLimit: number;
+  logLevel: string;
+  /** The config file read, if any. */
+  configFile: string | undefined;
+}
+
+const ENV_KEYS: Record<keyof UserConfig, string> = {
+  home: 'SLIPWAY_HOME',
+  host: 'SLIPWAY_HOST',
+  port: 'SLIPWAY_PORT',
+  backendStoreUri: 'SLIPWAY_BACKEND_STORE_URI',
+  artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
+  bodyLimit: 'SLIPWAY_BODY_LIMIT',
+  logLevel: 'SLIPWAY_LOG_LEVEL',
+};
+
+const NUMERIC: ReadonlySet<keyof UserConfig> = new Set(['port', 'bodyLimit']);
+
+function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(ENV_KEYS) as [keyof UserConfig, string][]) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    out[key] = NUMERIC.has(key) ? toNumber(raw, name) : raw;
+  }
+  return out as UserConfig;
+}
+
+function toNumber(raw: unknown, where: string): number {
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new SlipwayError('INVALID_ARGUMENT', `${where} must be a non-negative number, got '${String(raw)}'.`);
+  return n;
+}
+
+function fromFile(path: string): UserConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  const section = (doc as { server?: unknown } | null)?.server;
+  if (section === undefined || section === null) return {};
+  if (typeof section !== 'object') throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'server' must be a mapping.`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(section)) {
+    if (!(k in ENV_KEYS)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'server.${k}'.`);
+    out[k] = NUMERIC.has(k as keyof UserConfig) ? toNumber(v, `server.${k}`) : String(v);
+  }
+  return out as UserConfig;
+}
+
+function stripUndefined(c: UserConfig): UserConfig {
+  return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as UserConfig;
+}
+
+/** Resolves flags, environment and the optional config file (`--config`, `SLIPWAY_CONFIG`, or `./slipway.yaml`). */
+export function resolveConfig(flags: UserConfig & { config?: string } = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ResolvedConfig {
+  const explicitFile = flags.config ?? env.SLIPWAY_CONFIG;
+  const candidate = explicitFile ? resolve(cwd, explicitFile) : join(cwd, 'slipway.yaml');
+  if (explicitFile && !existsSync(candidate)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${candidate} does not exist.`);
+  const configFile = existsSync(candidate) ? candidate : undefined;
+  const merged: UserConfig = {
+    ...(configFile ? fromFile(configFile) : {}),
+    ...fromEnv(env),
+    ...stripUndefined({ ...flags, config: undefined } as UserConfig),
+  };
+  const home = resolve(cwd, merged.home ?? '.slipway');
+  const port = merged.port ?? 5000;
+  if (!Number.isInteger(port) || port > 65535) throw new SlipwayError('INVALID_ARGUMENT', `Port must be an integer between 0 and 65535, got '${port}'.`);
+  return {
+    home,
+    host: merged.host ?? '127.0.0.1',
+    port,
+    backendStoreUri: merged.backendStoreUri ?? `sqlite:///${join(home, 'slipway.db')}`,
+    artifactsDestination: resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts')),
+    bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
+    logLevel: merged.logLevel ?? 'info',
+    configFile,
+  };
+}

@@ -1,0 +1,17 @@
+/** What every server plugin receives: the resolved config and the open domains. */
+import type { ResolvedConfig } from '../config.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { ModelSource } from '../core/model-source.js';
+import type { Store } from '../store/store.js';
+
+export interface ServerContext {
+  config: ResolvedConfig;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  /** Resolves `models:/…` references for serving; set once the registry is open. */
+  modelSource?: ModelSource;
+  /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
+  onClose: Array<() => Promise<void>>;
+}

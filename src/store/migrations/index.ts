@@ -1,0 +1,31 @@
+/**
+ * Versioned migrations, applied in name order on start. Each domain that needs
+ * tables adds a file here (0001 core, 0002 monitoring, 0003 load tests, 0004 serving).
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import * as core from './0001-core.js';
+
+/** What a migration may know about where it runs. */
+export interface MigrationContext {
+  dialect: 'sqlite' | 'postgres';
+  /** Artifact location prefix for the Default experiment, e.g. `mlflow-artifacts:`. */
+  defaultArtifactRoot: string;
+  now: number;
+}
+
+type MigrationModule = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void> };
+
+const MIGRATIONS: Record<string, MigrationModule> = {
+  '0001-core': core,
+};
+
+/** A Kysely migration provider that passes the dialect to each migration. */
+export function migrationProvider(ctx: MigrationContext): MigrationProvider {
+  return {
+    async getMigrations() {
+      const out: Record<string, Migration> = {};
+      for (const [name, mod] of Object.entries(MIGRATIONS)) out[name] = { up: (db) => mod.up(db, ctx) };
+      return out;
+    },
+  };
+}

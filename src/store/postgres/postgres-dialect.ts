@@ -1,0 +1,23 @@
+import pg from 'pg';
+import { PostgresDialect } from 'kysely';
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+/** Opens a pg pool whose bigints come back as numbers (epoch-ms times fit in 2^53). */
+export function createPostgresDialect(uri: string, maxConnections = 10): { raw: pg.Pool; dialect: PostgresDialect } {
+  const raw = new pg.Pool({
+    connectionString: uri,
+    max: maxConnections,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+        return pg.types.getTypeParser(oid, format as 'text');
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client whose connection the server closed must not crash the process;
+  // the pool drops it and the next query opens a fresh one.
+  raw.on('error', () => {});
+  return { raw, dialect: new PostgresDialect({ pool: raw }) };
+}

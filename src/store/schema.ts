@@ -1,0 +1,168 @@
+/**
+ * The metadata schema as Kysely table types. One schema for SQLite and PostgreSQL;
+ * times are epoch milliseconds, ids are strings on the wire.
+ */
+import type { Generated } from 'kysely';
+
+export interface ExperimentTable {
+  experiment_id: Generated<number>;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+  creation_time: number;
+  last_update_time: number;
+}
+
+export interface ExperimentTagTable {
+  experiment_id: number;
+  key: string;
+  value: string;
+}
+
+export interface RunTable {
+  run_uuid: string;
+  name: string;
+  experiment_id: number;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+}
+
+export interface ParamTable {
+  run_uuid: string;
+  key: string;
+  value: string;
+}
+
+export interface TagTable {
+  run_uuid: string;
+  key: string;
+  value: string;
+}
+
+/** Every logged metric point (the full history). SQLite cannot store NaN, hence is_nan. */
+export interface MetricTable {
+  run_uuid: string;
+  key: string;
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}
+
+/** The latest point per (run, key): what search_runs filters and orders on. */
+export interface LatestMetricTable {
+  run_uuid: string;
+  key: string;
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}
+
+export interface DatasetTable {
+  dataset_uuid: string;
+  experiment_id: number;
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema: string | null;
+  profile: string | null;
+}
+
+export interface InputTable {
+  input_uuid: string;
+  source_type: string;
+  source_id: string;
+  destination_type: string;
+  destination_id: string;
+}
+
+export interface InputTagTable {
+  input_uuid: string;
+  name: string;
+  value: string;
+}
+
+export interface RegisteredModelTable {
+  name: string;
+  creation_time: number;
+  last_updated_time: number;
+  description: string | null;
+}
+
+export interface RegisteredModelTagTable {
+  name: string;
+  key: string;
+  value: string;
+}
+
+export interface RegisteredModelAliasTable {
+  name: string;
+  alias: string;
+  version: number;
+}
+
+export interface ModelVersionTable {
+  name: string;
+  version: number;
+  creation_time: number;
+  last_updated_time: number;
+  description: string | null;
+  user_id: string | null;
+  current_stage: string;
+  source: string;
+  run_id: string | null;
+  run_link: string | null;
+  status: string;
+  status_message: string | null;
+  storage_location: string | null;
+  /** JSON: the ONNX signature read from the model file, when there is one. */
+  signature: string | null;
+}
+
+export interface ModelVersionTagTable {
+  name: string;
+  version: number;
+  key: string;
+  value: string;
+}
+
+/** The hash-chained audit trail; `seq` is gap-free and assigned in the mutation's transaction. */
+export interface AuditEventTable {
+  seq: number;
+  time: number;
+  actor: string;
+  action: string;
+  entity_type: string;
+  entity_id: string;
+  request_id: string | null;
+  change_digest: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Every table Slipway keeps, by name. Domains that add tables extend this with their migrations. */
+export interface Database {
+  experiments: ExperimentTable;
+  experiment_tags: ExperimentTagTable;
+  runs: RunTable;
+  params: ParamTable;
+  tags: TagTable;
+  metrics: MetricTable;
+  latest_metrics: LatestMetricTable;
+  datasets: DatasetTable;
+  inputs: InputTable;
+  input_tags: InputTagTable;
+  registered_models: RegisteredModelTable;
+  registered_model_tags: RegisteredModelTagTable;
+  registered_model_aliases: RegisteredModelAliasTable;
+  model_versions: ModelVersionTable;
+  model_version_tags: ModelVersionTagTable;
+  audit_events: AuditEventTable;
+}

@@ -1,0 +1,25 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { SqliteDialect } from 'kysely';
+
+/** Opens a SQLite file in WAL mode and returns the raw handle and its Kysely dialect. */
+export function createSqliteDialect(file: string): { raw: Sqlite.Database; dialect: SqliteDialect } {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const raw = new Sqlite(file);
+  raw.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode survives a process crash (kill -9) with every commit intact;
+  // only an OS crash or power loss can roll back the last transactions.
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('cache_size = -65536');
+  return { raw, dialect: new SqliteDialect({ database: raw }) };
+}
+
+/** `sqlite:///abs/path.db` or `sqlite://rel.db` → file path; `sqlite://:memory:` → ':memory:'. */
+export function sqliteFileFromUri(uri: string): string {
+  const rest = uri.replace(/^sqlite:\/\//, '');
+  if (rest === ':memory:' || rest === '/:memory:') return ':memory:';
+  return rest.startsWith('/') ? rest : rest;
+}
