@@ -2,7 +2,9 @@
 import type { ResolvedConfig } from '../config.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { InferenceObserver } from '../core/inference-record.js';
 import type { ModelSource } from '../core/model-source.js';
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
 
 export interface ServerContext {
@@ -12,6 +14,10 @@ export interface ServerContext {
   clock: Clock;
   /** Resolves `models:/…` references for serving; set once the registry is open. */
   modelSource?: ModelSource;
+  /** The artifact store (local folder by default). */
+  artifacts?: ArtifactStore;
+  /** Live-monitoring observers that serving reports each prediction to. */
+  inferenceObservers: InferenceObserver[];
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

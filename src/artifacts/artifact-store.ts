@@ -1,0 +1,38 @@
+/**
+ * Where artifacts live. Logical paths are relative, '/'-separated and can never
+ * escape the store's root. The local filesystem store implements this now; an S3
+ * store will implement the same interface.
+ */
+import type { Readable } from 'node:stream';
+
+/** One entry of a directory listing. */
+export interface ArtifactEntry {
+  /** Path relative to the listed directory's store root (e.g. `1/abc/artifacts/model/model.onnx`). */
+  path: string;
+  isDir: boolean;
+  /** Size in bytes, for files. */
+  size?: number;
+}
+
+/** What a write stored. */
+export interface PutResult {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** A content-addressed artifact store. */
+export interface ArtifactStore {
+  /** Streams `body` to `path` atomically (temp file, fsync, rename); identical content is stored once. */
+  put(path: string, body: Readable | Buffer | Uint8Array): Promise<PutResult>;
+  /** Streams the file at `path`; throws NOT_FOUND when absent. */
+  get(path: string): Promise<Readable>;
+  /** Size and digest of a file, or undefined when absent (or a directory). */
+  stat(path: string): Promise<{ size: number; sha256: string } | undefined>;
+  /** Immediate children of a directory (`''` is the root); empty when absent. */
+  list(dir: string): Promise<ArtifactEntry[]>;
+  /** Deletes a file or a whole directory tree; no error when absent. */
+  delete(path: string): Promise<void>;
+  /** A local file path holding the content of `path` (for onnxruntime); throws NOT_FOUND when absent. */
+  localPath(path: string): Promise<string>;
+}

@@ -1,0 +1,29 @@
+/**
+ * What serving reports about each prediction, for live monitoring. Serving calls
+ * the observers without awaiting them; an observer must return in microseconds
+ * and never throw (sample, copy into a bounded buffer, drop and count when full).
+ */
+
+/** One served request (possibly several rows). */
+export interface InferenceRecord {
+  model: string;
+  version: string;
+  requestId: string;
+  /** Epoch ms when the request arrived. */
+  time: number;
+  latencyMs: number;
+  /** Rows in this request. */
+  rows: number;
+  /** Input column names, in tensor order (from the signature), when the input is tabular. */
+  columns?: string[];
+  /** Row-major inputs, rows × columns.length, when the input is a single 2-D numeric tensor. */
+  inputs?: ArrayLike<number>;
+  /** Row-major outputs of the first output tensor (rows × outputWidth). */
+  outputs?: ArrayLike<number>;
+  outputWidth?: number;
+}
+
+/** Receives inference records. */
+export interface InferenceObserver {
+  observe(record: InferenceRecord): void;
+}
