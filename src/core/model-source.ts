@@ -26,6 +26,8 @@ export interface ModelSource {
   resolve(ref: ModelRef): Promise<ResolvedModel>;
   /** Lists registered models that have a servable ONNX version. */
   list?(): Promise<ModelRef[]>;
+  /** Calls `listener(name)` whenever an alias or stage of model `name` moves; returns an unsubscribe function. */
+  onChange?(listener: (name: string) => void): () => void;
 }
 
 /** Parses `models:/NAME@ALIAS` or `models:/NAME/VERSION`; returns undefined for other strings. */
