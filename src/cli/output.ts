@@ -1,0 +1,209 @@
+/**
+ * What every command shares: human tables or `--json`, `error: …` on stderr,
+ * exit codes that mean something, and opening the local store from the same
+ * flags, environment and config file the server uses.
+ */
+import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
+import { isSlipwayError, type ErrorCode } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import type { ResolvedConfig } from '../config.js';
+
+/** The exit codes every command uses. */
+export const EXIT = {
+  /** Success. */
+  OK: 0,
+  /** Not found, a failed check or threshold, or a runtime failure. */
+  FAILED: 1,
+  /** Bad usage or bad input (unknown flag, invalid value, unreadable file). */
+  USAGE: 2,
+} as const;
+
+// Errors the user can fix by changing what they typed.
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'INVALID_ARGUMENT',
+  'MISSING_ARGUMENT',
+  'MALFORMED_REQUEST',
+  'LIMIT_EXCEEDED',
+  'PAYLOAD_TOO_LARGE',
+  'PATH_NOT_ALLOWED',
+  'DATA_ERROR',
+]);
+
+/** The exit code for an error thrown by a command (2 for bad input, 1 otherwise). */
+export function exitCodeFor(err: unknown): number {
+  if (isSlipwayError(err)) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.FAILED;
+  return EXIT.FAILED;
+}
+
+/** Where commands write; tests and embedders may swap it. */
+export interface OutputStreams {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** Process stdout/stderr. */
+export const processStreams: OutputStreams = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+/** Prints `error: <message>` on stderr (stack traces only with SLIPWAY_DEBUG=1, and never for catalogued errors). */
+export function printError(err: unknown, io: OutputStreams = processStreams): void {
+  const message = err instanceof Error ? err.message : String(err);
+  io.err(`error: ${message}\n`);
+  if (!isSlipwayError(err) && err instanceof Error && err.stack && process.env.SLIPWAY_DEBUG === '1') io.err(`${err.stack}\n`);
+}
+
+/**
+ * Wraps a command action: runs it, maps thrown errors to `error: …` and an exit
+ * code, and sets `process.exitCode` to what the action returned (default 0).
+ * Sets the exit code rather than calling process.exit so buffered output is flushed.
+ */
+export function runAction<A extends unknown[]>(action: (...args: A) => Promise<number | void>, io: OutputStreams = processStreams): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await action(...args);
+      process.exitCode = code ?? EXIT.OK;
+    } catch (err) {
+      printError(err, io);
+      process.exitCode = exitCodeFor(err);
+    }
+  };
+}
+
+/**
+ * Makes commander usage errors (unknown flag, missing argument, bad choice) exit
+ * with 2 instead of commander's default 1, for `cmd` and every subcommand.
+ * Help and version still exit 0. Call it after the subcommands are defined.
+ */
+export function usageErrorsExit2(cmd: Command): Command {
+  cmd.exitOverride((err: CommanderError) => {
+    // commander has already printed its message (and help) on stderr.
+    process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
+  });
+  for (const sub of cmd.commands) usageErrorsExit2(sub);
+  return cmd;
+}
+
+/** Parses a commander option value as a positive integer, or fails with a usage error. */
+export function positiveInt(name: string): (raw: string) => number {
+  return (raw: string) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n <= 0) {
+      // commander reports InvalidArgumentError as a usage error (exit 2 with usageErrorsExit2).
+      throw new InvalidArgumentError(`${name} must be a positive integer.`);
+    }
+    return n;
+  };
+}
+
+/** One column of a human table. */
+export interface Column<T> {
+  header: string;
+  value: (row: T) => unknown;
+  /** Right-align (numbers). @default false */
+  alignRight?: boolean;
+  /** Longest cell before it is cut with "…". @default 60 */
+  maxWidth?: number;
+}
+
+/** Renders a value for a table cell: numbers plainly, null/undefined as "-", objects as JSON. */
+export function cellText(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '-';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value instanceof Date) return value.toISOString();
+  return JSON.stringify(value);
+}
+
+function cut(text: string, max: number): string {
+  const oneLine = text.replace(/\s*\n\s*/g, ' ');
+  return oneLine.length > max ? `${oneLine.slice(0, Math.max(1, max - 1))}…` : oneLine;
+}
+
+/** Formats rows as an aligned text table with a header line; an empty list prints `emptyText`. */
+export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[], emptyText = '(none)'): string {
+  if (rows.length === 0) return `${emptyText}\n`;
+  const cells = rows.map((row) => columns.map((c) => cut(cellText(c.value(row)), c.maxWidth ?? 60)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => (r[i] as string).length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (columns[i]?.alignRight ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
+}
+
+/** Formats one record as aligned `key: value` lines (for `show` commands). */
+export function formatRecord(fields: ReadonlyArray<readonly [string, unknown]>): string {
+  const width = Math.max(0, ...fields.map(([k]) => k.length));
+  return fields.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${cellText(v)}`.trimEnd()).join('\n') + '\n';
+}
+
+/** Pretty JSON with a trailing newline; bigint as a number string. */
+export function formatJson(value: unknown): string {
+  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+}
+
+/** Prints a list as JSON (`json: true`) or as a table. */
+export function printList<T>(rows: readonly T[], columns: readonly Column<T>[], opts: { json?: boolean; emptyText?: string }, io: OutputStreams = processStreams): void {
+  io.out(opts.json ? formatJson(rows) : formatTable(rows, columns, opts.emptyText));
+}
+
+/** Prints a value as JSON, or runs `human` to print it for people. */
+export function printValue(value: unknown, opts: { json?: boolean }, human: () => string, io: OutputStreams = processStreams): void {
+  io.out(opts.json ? formatJson(value) : human());
+}
+
+/** Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC, or "-" when absent. */
+export function formatTime(ms: number | string | null | undefined): string {
+  if (ms === null || ms === undefined || ms === '') return '-';
+  const n = typeof ms === 'string' ? Number(ms) : ms;
+  if (!Number.isFinite(n)) return '-';
+  return new Date(n).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A duration in milliseconds as `1h 2m 3s`, `4.2s` or `15ms`. */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h ${m}m ${s % 60}s` : `${m}m ${s % 60}s`;
+}
+
+/** The flags that choose which store a command opens (same meaning as for `slipway server`). */
+export interface StoreFlags {
+  backendStoreUri?: string;
+  config?: string;
+}
+
+/** Adds `--backend-store-uri` and `--config` to a command that works on the store directly. */
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--config <file>', 'config file (default: ./slipway.yaml when present)');
+}
+
+/** Resolves the config from the store flags, environment and config file. */
+export async function resolveStoreConfig(flags: StoreFlags): Promise<ResolvedConfig> {
+  const { resolveConfig } = await import('../config.js');
+  return resolveConfig({ backendStoreUri: flags.backendStoreUri, config: flags.config });
+}
+
+/**
+ * Opens (and migrates) the store the flags name, runs `fn` with it and closes it,
+ * so a failing command never leaves a pool open.
+ */
+export async function withLocalStore<R>(flags: StoreFlags, fn: (store: Store, config: ResolvedConfig) => Promise<R>): Promise<R> {
+  const config = await resolveStoreConfig(flags);
+  const { openStore } = await import('../store/store.js');
+  const store = await openStore(config.backendStoreUri);
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
