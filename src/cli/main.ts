@@ -6,12 +6,15 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import * as audit from './commands/audit.js';
 
 /** A command module registers its subcommands on the root program. */
 export type CommandModule = { register(program: Command): void };
 
 /** Every command module; each domain adds its line here. */
-const COMMANDS: CommandModule[] = [];
+const COMMANDS: CommandModule[] = [
+  audit,
+];
 
 /** Builds the root program (exported for tests). */
 export function buildProgram(): Command {
