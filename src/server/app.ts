@@ -9,7 +9,9 @@ import type { ServerContext } from './context.js';
 export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The domain plugins, in registration order. Each domain adds its line here. */
-const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [];
+const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
+  () => import('./plugins/native-api.js'),
+];
 
 /** Builds the Slipway HTTP app over an open context. */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {

@@ -1,0 +1,66 @@
+/** Wire schemas of the audit routes. */
+import { z } from 'zod';
+import { named, pageSize } from './common.js';
+
+/** A stored audit event. */
+export const AuditEvent = named(
+  z.object({
+    seq: z.number().int().describe('Position in the chain, gap-free from 1.'),
+    time: z.number().int().describe('When the change was committed (epoch ms).'),
+    actor: z.string().describe('Who made the change; "anonymous" until authentication is enabled.'),
+    action: z.string().describe('What was done, e.g. run.create, model_version.transition_stage.'),
+    entityType: z.string(),
+    entityId: z.string(),
+    requestId: z.string().nullable().describe('The HTTP request that made the change, when there was one.'),
+    changeDigest: z.string().describe('sha256 of the canonical JSON of the change.'),
+    prevHash: z.string().describe("The previous event's hash."),
+    hash: z.string().describe('sha256 over this event\'s fields and prevHash.'),
+  }),
+  'AuditEvent',
+  'One entry of the hash-chained audit trail.',
+);
+/** A stored audit event. */
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+/** Filters and paging for GET /audit/events. */
+export const AuditEventsQuery = z.object({
+  entityType: z.string().min(1).optional(),
+  entityId: z.string().min(1).optional(),
+  action: z.string().min(1).optional(),
+  actor: z.string().min(1).optional(),
+  after: z.coerce.number().int().nonnegative().optional().describe('Only events with a larger seq (use the previous page\'s nextAfter).'),
+  limit: pageSize(1000, 100),
+});
+/** Filters and paging for listing audit events. */
+export type AuditEventsQuery = z.input<typeof AuditEventsQuery>;
+
+/** A page of audit events. */
+export const AuditEventPage = named(
+  z.object({
+    events: z.array(AuditEvent),
+    nextAfter: z.number().int().optional().describe('Pass as `after` to get the next page; absent on the last page.'),
+  }),
+  'AuditEventPage',
+  'Audit events, oldest first.',
+);
+/** A page of audit events. */
+export type AuditEventPage = z.infer<typeof AuditEventPage>;
+
+/** The result of verifying the chain. */
+export const AuditVerification = named(
+  z.object({
+    ok: z.boolean().describe('True when no event was altered, inserted or deleted.'),
+    checked: z.number().int().describe('How many events were checked.'),
+    problems: z.array(
+      z.object({
+        seq: z.number().int(),
+        kind: z.enum(['altered', 'missing', 'inserted', 'broken-link']),
+        message: z.string(),
+      }),
+    ),
+  }),
+  'AuditVerification',
+  'What verifying the hash chain found.',
+);
+/** The result of verifying the chain. */
+export type AuditVerification = z.infer<typeof AuditVerification>;

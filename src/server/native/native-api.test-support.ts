@@ -1,0 +1,33 @@
+/** Builds a real Slipway app over a fresh store of the given backend, for native API tests. */
+import type { FastifyInstance } from 'fastify';
+import { resolveConfig } from '../../config.js';
+import { silentLogger } from '../../core/logger.js';
+import type { Clock } from '../../core/clock.js';
+import { buildApp } from '../app.js';
+import type { ServerContext } from '../context.js';
+import type { TestDialect } from '../../../test/support/dialects.js';
+
+/** An app over a fresh store; `close` shuts both down and removes the store. */
+export interface TestApp {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  close(): Promise<void>;
+}
+
+/** Opens a fresh store on `dialect` and builds the full app over it. */
+export async function openTestApp(dialect: TestDialect, clock: Clock = { now: () => Date.now() }): Promise<TestApp> {
+  const { store, uri, dispose } = await dialect.open({ clock });
+  const config = resolveConfig({ backendStoreUri: uri, home: undefined }, {}, process.cwd());
+  const ctx: ServerContext = { config, store, logger: silentLogger, clock, inferenceObservers: [], onClose: [] };
+  const app = await buildApp(ctx);
+  await app.ready();
+  return {
+    app,
+    ctx,
+    async close() {
+      await app.close();
+      for (const hook of ctx.onClose) await hook();
+      await dispose();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * One native API route, declared once: its zod schemas validate the request and
+ * describe it in the OpenAPI document, so the two can never disagree.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { SlipwayError } from '../../core/errors.js';
+
+/** The parts of a request a route validates. */
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/** A native API route: method, path, schemas, and a handler that receives validated input. */
+export interface NativeRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Path below /api/v1 in fastify syntax, e.g. `/runs/:runId`. */
+  path: string;
+  /** One-line summary for the OpenAPI document. */
+  summary: string;
+  /** OpenAPI tag (the resource). */
+  tag: string;
+  /** Stable operation id; the SDK method of the same name calls this route. */
+  operationId: string;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** The success response body; undefined for 204 No Content. */
+  response?: z.ZodType;
+  /** Success status. @default 200 (204 when there is no response schema) */
+  status?: number;
+  handler(input: RouteInput<unknown, unknown, unknown>): Promise<unknown>;
+}
+
+/** Declares a route with typed handler input inferred from its schemas. */
+export function nativeRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, B extends z.ZodType = z.ZodUndefined, R extends z.ZodType = z.ZodVoid>(route: {
+  method: NativeRoute['method'];
+  path: string;
+  summary: string;
+  tag: string;
+  operationId: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  response?: R;
+  status?: number;
+  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R>>;
+}): NativeRoute {
+  return route as unknown as NativeRoute;
+}
+
+const WHERE = { params: 'path parameter', query: 'query parameter', body: 'request body field' } as const;
+
+/** Validates one part of the request; a failure names every offending field. */
+function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof typeof WHERE): unknown {
+  if (!schema) return undefined;
+  // A POST without a body arrives as undefined; treat it as an empty object so "missing field" errors name the field.
+  const result = schema.safeParse(part === 'body' && (value === undefined || value === null) ? {} : value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code }));
+  const text = issues.map((i) => (i.path ? `${WHERE[part]} '${i.path}': ${i.message}` : `${part}: ${i.message}`)).join('; ');
+  const missing = result.error.issues.every((i) => i.code === 'invalid_type' && /received undefined/.test(i.message));
+  throw new SlipwayError(missing ? 'MISSING_ARGUMENT' : 'INVALID_ARGUMENT', `Invalid request: ${text}.`, { issues });
+}
+
+/** Registers routes on `app` under `prefix`. */
+export function registerNativeRoutes(app: FastifyInstance, prefix: string, routes: readonly NativeRoute[]): void {
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: `${prefix}${route.path}`,
+      handler: async (request, reply) => {
+        const params = parsePart(route.params, request.params, 'params');
+        const query = parsePart(route.query, request.query, 'query');
+        const body = parsePart(route.body, request.body, 'body');
+        const result = await route.handler({ params, query, body, request, reply });
+        if (!route.response) {
+          reply.code(route.status ?? 204);
+          return reply.send();
+        }
+        reply.code(route.status ?? 200);
+        return result;
+      },
+    });
+  }
+}

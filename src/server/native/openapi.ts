@@ -1,0 +1,92 @@
+/**
+ * Builds the OpenAPI 3.1 document of the native API from the routes' zod schemas
+ * (zod's own JSON Schema output, draft 2020-12, which OpenAPI 3.1 uses as is).
+ */
+import { z } from 'zod';
+import { ApiErrorBody, apiSchemas } from '../../client/schemas/common.js';
+import type { NativeRoute } from './native-route.js';
+
+type JsonSchema = Record<string, unknown>;
+
+const COMPONENT = '#/components/schemas/';
+
+/** Converts one schema; named schemas become components and are referenced. */
+function convert(schema: z.ZodType, io: 'input' | 'output', components: Record<string, JsonSchema>): JsonSchema {
+  const json = z.toJSONSchema(schema, { metadata: apiSchemas, io, unrepresentable: 'any', reused: 'inline' }) as JsonSchema;
+  const defs = (json.$defs ?? {}) as Record<string, JsonSchema>;
+  delete json.$defs;
+  delete json.$schema;
+  // zod emits `#/$defs/<id>` (or `#` for the root itself); OpenAPI wants component references.
+  const rewrite = (node: unknown, rootId: string | undefined): unknown => {
+    if (Array.isArray(node)) return node.map((n) => rewrite(n, rootId));
+    if (node === null || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string') out[k] = v === '#' && rootId ? COMPONENT + rootId : v.replace('#/$defs/', COMPONENT);
+      else out[k] = rewrite(v, rootId);
+    }
+    return out;
+  };
+  const rootId = apiSchemas.get(schema)?.id;
+  for (const [id, def] of Object.entries(defs)) components[id] ??= rewrite(def, rootId) as JsonSchema;
+  const root = rewrite(json, rootId) as JsonSchema;
+  if (rootId) {
+    components[rootId] ??= root;
+    return { $ref: COMPONENT + rootId };
+  }
+  return root;
+}
+
+/** Path and query parameters as OpenAPI parameter objects. */
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): JsonSchema[] {
+  if (!schema) return [];
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => {
+    const { description, ...rest } = s;
+    return { name, in: where, required: where === 'path' || (json.required ?? []).includes(name), ...(description ? { description } : {}), schema: rest };
+  });
+}
+
+/** `/runs/:runId` → `/runs/{runId}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+/** The OpenAPI 3.1 document for `routes` mounted at `prefix`. */
+export function buildOpenApiDocument(routes: readonly NativeRoute[], prefix: string, version: string): JsonSchema {
+  const components: Record<string, JsonSchema> = {};
+  const errorRef = convert(ApiErrorBody, 'output', components);
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const responses: Record<string, unknown> = {};
+    const status = String(route.status ?? (route.response ? 200 : 204));
+    responses[status] = route.response
+      ? { description: 'Success.', content: { 'application/json': { schema: convert(route.response, 'output', components) } } }
+      : { description: 'Success, no content.' };
+    const error = (description: string) => ({ description, content: { 'application/json': { schema: errorRef } } });
+    responses['400'] = error('Invalid request: a field is missing, of the wrong type or out of range.');
+    if (route.params) responses['404'] = error('The resource named in the path does not exist.');
+    responses.default = error('Any other error (see the error catalogue for codes and statuses).');
+    const operation: Record<string, unknown> = {
+      operationId: route.operationId,
+      summary: route.summary,
+      tags: [route.tag],
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      responses,
+    };
+    if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
+    const p = `${prefix}${openApiPath(route.path)}`;
+    (paths[p] ??= {})[route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Slipway native API',
+      version,
+      description: 'Experiments, runs, registered models and the audit trail. Errors are `{"error":{"code","message","details"}}`.',
+    },
+    servers: [{ url: '/' }],
+    paths,
+    components: { schemas: components },
+  };
+}
