@@ -1,0 +1,182 @@
+/**
+ * The registry as serving's `ModelSource`: resolves `models:/NAME@ALIAS` and
+ * `models:/NAME/VERSION` to a local ONNX file and its input columns, lists servable
+ * models, and tells serving when aliases or stages move — at once for changes made
+ * in this process, and by polling for changes made by another process (the CLI).
+ */
+import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { SlipwayError, errors } from '../core/errors.js';
+import type { ModelRef, ModelSource, ResolvedModel } from '../core/model-source.js';
+import { columnsFromDatasetSchema, columnsFromTag, COLUMNS_TAG } from './model-columns.js';
+import type { RegistryService } from './registry-service.js';
+import type { ModelVersion } from './registry-types.js';
+import { DELETED_STAGE } from './registry-validation.js';
+
+/** Options of the registry model source. */
+export interface RegistryModelSourceOptions {
+  /** Where ONNX files are materialised from; defaults to the registry's artifact store. */
+  artifacts?: ArtifactStore;
+  /**
+   * How often to look for alias and stage moves made by other processes, in ms; 0 turns it off.
+   * @default 0
+   */
+  pollIntervalMs?: number;
+}
+
+/** Resolves registered models for serving. */
+export class RegistryModelSource implements ModelSource {
+  private readonly artifacts: ArtifactStore | undefined;
+  private readonly listeners = new Set<(name: string) => void>();
+  private readonly announcedInProcess = new Set<string>();
+  private snapshot: Map<string, string> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly registry: RegistryService,
+    opts: RegistryModelSourceOptions = {},
+  ) {
+    this.artifacts = opts.artifacts ?? registry.artifacts;
+    this.unsubscribe = registry.onChange((name) => {
+      this.announcedInProcess.add(name);
+      this.emit(name);
+    });
+    if (opts.pollIntervalMs && opts.pollIntervalMs > 0) {
+      this.timer = setInterval(() => void this.poll().catch(() => {}), opts.pollIntervalMs);
+      // Polling must never keep a process alive on its own.
+      this.timer.unref();
+    }
+  }
+
+  private emit(name: string): void {
+    for (const l of this.listeners) {
+      try {
+        l(name);
+      } catch {
+        // A listener's failure is its own; the others still hear about the change.
+      }
+    }
+  }
+
+  /** Resolves a reference to a READY version with an ONNX file materialised on local disk. */
+  async resolve(ref: ModelRef): Promise<ResolvedModel> {
+    const version = await this.registry.resolveRef(ref);
+    const label = `${version.name}/${version.version}`;
+    if (version.status !== 'READY') {
+      throw new SlipwayError('MODEL_NOT_READY', `Model version ${label} is ${version.status}${version.statusMessage ? `: ${version.statusMessage}` : ''}.`, {
+        name: version.name,
+        version: version.version,
+      });
+    }
+    if (!version.signature) throw errors.state(`Model version ${label} has no ONNX file, so it cannot be served.`, { name: version.name, version: version.version });
+    if (!this.artifacts) throw new SlipwayError('UNAVAILABLE', 'No artifact store is configured to load model files from.');
+    const onnxPath = await this.artifacts.localPath(version.signature.path);
+    const resolved: ResolvedModel = { name: version.name, version: version.version, onnxPath };
+    const columns = await this.columnsOf(version);
+    if (columns) resolved.columns = columns;
+    return resolved;
+  }
+
+  /**
+   * Input column names: the `slipway.columns` version tag, else the input names when
+   * the model takes one single-column tensor per feature, else the training dataset's
+   * columns when their count matches the input width.
+   */
+  async columnsOf(version: ModelVersion): Promise<string[] | undefined> {
+    const fromTag = columnsFromTag(version.tags[COLUMNS_TAG]);
+    if (fromTag) return fromTag;
+    const inputs = version.signature?.inputs ?? [];
+    if (inputs.length > 1 && inputs.every((i) => i.shape.length <= 2 && (i.shape.length < 2 || i.shape[1] === 1))) return inputs.map((i) => i.name);
+    if (inputs.length !== 1 || !version.runId) return undefined;
+    const width = inputs[0]?.shape[1];
+    const datasets = await this.registry.store.db
+      .selectFrom('inputs as i')
+      .innerJoin('datasets as d', 'd.dataset_uuid', 'i.source_id')
+      .leftJoin('input_tags as t', (j) => j.onRef('t.input_uuid', '=', 'i.input_uuid').on('t.name', '=', 'mlflow.data.context'))
+      .select(['d.schema', 't.value as context'])
+      .where('i.destination_type', '=', 'RUN')
+      .where('i.destination_id', '=', version.runId)
+      .where('i.source_type', '=', 'DATASET')
+      .execute();
+    // Prefer the dataset logged as training data.
+    datasets.sort((a, b) => Number(b.context === 'training') - Number(a.context === 'training'));
+    for (const d of datasets) {
+      const cols = columnsFromDatasetSchema(d.schema, typeof width === 'number' ? width : undefined);
+      if (cols) return cols;
+    }
+    return undefined;
+  }
+
+  /** Every alias of every model that points at a servable (READY, ONNX) version, and each model's newest servable version. */
+  async list(): Promise<ModelRef[]> {
+    const db = this.registry.store.db;
+    const servable = db
+      .selectFrom('model_versions')
+      .select(['name', 'version'])
+      .where('status', '=', 'READY')
+      .where('signature', 'is not', null)
+      .where('current_stage', '<>', DELETED_STAGE);
+    const aliases = await db
+      .selectFrom('registered_model_aliases as a')
+      .innerJoin(servable.as('s'), (j) => j.onRef('s.name', '=', 'a.name').onRef('s.version', '=', 'a.version'))
+      .select(['a.name', 'a.alias'])
+      .orderBy('a.name')
+      .orderBy('a.alias')
+      .execute();
+    const newest = await servable
+      .clearSelect()
+      .select(['name'])
+      .select((eb) => eb.fn.max('version').as('version'))
+      .groupBy('name')
+      .orderBy('name')
+      .execute();
+    const out: ModelRef[] = [];
+    for (const n of newest) {
+      out.push({ name: n.name, version: String(n.version) });
+      for (const a of aliases) if (a.name === n.name) out.push({ name: a.name, alias: a.alias });
+    }
+    return out;
+  }
+
+  /** Calls `listener(name)` whenever an alias or stage of model `name` moves (or the model or a version is deleted). */
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Stops polling and detaches from the registry. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** Compares aliases and active stages with the last look and announces models that moved elsewhere. */
+  async poll(): Promise<void> {
+    const db = this.registry.store.db;
+    const next = new Map<string, string>();
+    const add = (name: string, part: string) => next.set(name, `${next.get(name) ?? ''}${part};`);
+    for (const a of await db.selectFrom('registered_model_aliases').select(['name', 'alias', 'version']).orderBy('name').orderBy('alias').execute()) {
+      add(a.name, `@${a.alias}=${a.version}`);
+    }
+    const staged = await db
+      .selectFrom('model_versions')
+      .select(['name', 'version', 'current_stage'])
+      .where('current_stage', 'in', ['Staging', 'Production'])
+      .orderBy('name')
+      .orderBy('version')
+      .execute();
+    for (const v of staged) add(v.name, `${v.current_stage}=${v.version}`);
+    for (const name of (await db.selectFrom('registered_models').select('name').execute()).map((r) => r.name)) if (!next.has(name)) next.set(name, '');
+    const previous = this.snapshot;
+    this.snapshot = next;
+    const announced = new Set(this.announcedInProcess);
+    this.announcedInProcess.clear();
+    if (!previous) return;
+    const names = new Set([...previous.keys(), ...next.keys()]);
+    for (const name of names) {
+      if (previous.get(name) !== next.get(name) && !announced.has(name)) this.emit(name);
+    }
+  }
+}
