@@ -21,6 +21,20 @@ export interface PutResult {
   size: number;
 }
 
+/** Options for garbage collection. */
+export interface GarbageCollectionOptions {
+  /** Unreferenced blobs and temp files younger than this are kept (an upload may be about to refer to them). @default 3600000 (1 hour) */
+  minAgeMs?: number;
+}
+
+/** What a garbage collection removed. */
+export interface GarbageCollection {
+  scannedBlobs: number;
+  removedBlobs: number;
+  freedBytes: number;
+  removedTempFiles: number;
+}
+
 /** A content-addressed artifact store. */
 export interface ArtifactStore {
   /** Streams `body` to `path` atomically (temp file, fsync, rename); identical content is stored once. */
@@ -35,4 +49,6 @@ export interface ArtifactStore {
   delete(path: string): Promise<void>;
   /** A local file path holding the content of `path` (for onnxruntime); throws NOT_FOUND when absent. */
   localPath(path: string): Promise<string>;
+  /** Removes stored content that no path refers to any more. */
+  collectGarbage?(opts?: GarbageCollectionOptions): Promise<GarbageCollection>;
 }
