@@ -1,0 +1,255 @@
+/**
+ * The inference HTTP face, shared by `slipway server` and `slipway serve`: Open
+ * Inference Protocol (V2) routes, MLflow scoring routes and GET /metrics, in one
+ * encapsulated scope with its own body parsers and error handler, so V2 errors are
+ * `{"error": "..."}` and MLflow errors `{"error_code", "message"}` whatever the
+ * rest of the app does.
+ */
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import { SlipwayError, isSlipwayError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { InferenceService } from '../../serving/inference-service.js';
+import type { ModelManager } from '../../serving/model-manager.js';
+import { decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
+import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody } from '../../serving/v2-protocol.js';
+
+const VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+
+/** What the routes need. */
+export interface ServingRoutesInit {
+  manager: ModelManager;
+  service: InferenceService;
+  registry: Registry;
+  logger: Logger;
+  /** Loads a model that is registered but not yet served, on its first request (the main server). */
+  loadOnDemand?: (name: string) => Promise<void>;
+  /** True while shutting down: readiness turns false. */
+  isClosing?: () => boolean;
+}
+
+type Protocol = 'v2' | 'mlflow' | 'plain';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    protocol?: Protocol;
+  }
+}
+
+interface ModelParams {
+  model: string;
+  version?: string;
+}
+
+/** Registers the inference routes on `app` inside their own encapsulated scope. */
+export async function registerServingRoutes(app: FastifyInstance, init: ServingRoutesInit): Promise<void> {
+  const { manager, service } = init;
+  const options = manager.options;
+  const policy = options.nonFinite;
+
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    const raw = (_req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => done(null, body);
+    scope.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: options.bodyLimit }, raw);
+    scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: options.bodyLimit }, raw);
+    scope.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, init.logger, options.bodyLimit));
+
+    const v2 = { config: { protocol: 'v2' as Protocol } };
+    const mlflow = { config: { protocol: 'mlflow' as Protocol } };
+
+    const model = async (name: string, version?: string) => {
+      if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
+      return manager.get(name, version);
+    };
+
+    // --- Open Inference Protocol ---
+    scope.get('/v2/health/live', v2, async () => ({ live: true }));
+    scope.get('/v2/health/ready', v2, async (_req, reply) => {
+      const ready = !init.isClosing?.() && manager.index().every((m) => m.state === 'READY' || m.reason === 'unloaded');
+      return reply.code(ready ? 200 : 503).send({ ready });
+    });
+    scope.get('/v2', v2, async () => ({ name: 'slipway', version: VERSION, extensions: ['binary_tensor_data', 'model_repository'] }));
+
+    const metadata = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      const m = await model(req.params.model, req.params.version);
+      return {
+        name: m.name,
+        versions: [m.version],
+        platform: 'onnx_onnxv1',
+        inputs: m.signature.inputs,
+        outputs: m.signature.outputs,
+        ...(m.columns ? { parameters: { columns: m.columns } } : {}),
+      };
+    };
+    scope.get('/v2/models/:model', v2, metadata);
+    scope.get('/v2/models/:model/versions/:version', v2, metadata);
+
+    const ready = async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      const m = await model(req.params.model, req.params.version);
+      return { name: m.name, version: m.version, ready: true };
+    };
+    scope.get('/v2/models/:model/ready', v2, ready);
+    scope.get('/v2/models/:model/versions/:version/ready', v2, ready);
+
+    const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+      const body = bodyBuffer(req);
+      const headerLength = req.headers['inference-header-content-length'];
+      let doc: unknown;
+      let binary: Buffer | undefined;
+      if (typeof headerLength === 'string') ({ header: doc, binary } = splitBinaryBody(body, headerLength));
+      else doc = parseJson(body);
+      const givenId = typeof doc === 'object' && doc !== null && typeof (doc as { id?: unknown }).id === 'string' ? (doc as { id: string }).id : undefined;
+      const requestId = givenId ?? requestIdOf(req);
+      if (!manager.has(req.params.model) && init.loadOnDemand) await init.loadOnDemand(req.params.model);
+      const out = await service.infer({
+        model: req.params.model,
+        ...(req.params.version !== undefined ? { version: req.params.version } : {}),
+        protocol: 'v2',
+        requestId,
+        ...deadlineOf(req),
+        decode: (m) => decodeV2Request(doc, m.signature, policy, binary),
+      });
+      reply.header('x-request-id', requestId);
+      const res = encodeV2Response(out.model, out.decoded, out.outputs);
+      if (!res.binary) return reply.send(res.json);
+      const header = Buffer.from(JSON.stringify(res.json));
+      return reply
+        .header('inference-header-content-length', header.length)
+        .type('application/octet-stream')
+        .send(Buffer.concat([header, ...res.binary]));
+    };
+    scope.post('/v2/models/:model/infer', v2, infer);
+    scope.post('/v2/models/:model/versions/:version/infer', v2, infer);
+
+    // --- Model repository extension ---
+    scope.post('/v2/repository/index', v2, async (req) => {
+      const body = optionalJson(req);
+      const onlyReady = body.ready === true;
+      return manager
+        .index()
+        .filter((m) => !onlyReady || m.state === 'READY')
+        .map((m) => ({ name: m.name, ...(m.version !== undefined ? { version: m.version } : {}), state: m.state, reason: m.reason }));
+    });
+    scope.post('/v2/repository/models/:model/load', v2, async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      const params = optionalJson(req).parameters;
+      if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) throw new SlipwayError('INVALID_ARGUMENT', '"parameters" must be an object.');
+      const p = (params ?? {}) as Record<string, unknown>;
+      for (const k of ['uri', 'version'] as const) {
+        if (p[k] !== undefined && typeof p[k] !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `parameters.${k} must be a string.`);
+      }
+      const name = req.params.model;
+      const uri = (p.uri as string | undefined) ?? (p.version !== undefined ? `models:/${encodeURIComponent(name)}/${encodeURIComponent(p.version as string)}` : undefined);
+      const status = await manager.load(name, uri);
+      if (status.reason !== '') throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}': ${status.reason}`);
+      return { name, version: status.version, state: status.state };
+    });
+    scope.post('/v2/repository/models/:model/unload', v2, async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      await manager.unload(req.params.model);
+      return {};
+    });
+
+    // --- MLflow scoring protocol ---
+    const invocations = async (name: string, req: FastifyRequest) => {
+      const body = req.body;
+      const requestId = requestIdOf(req);
+      if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
+      const out = await service.infer({
+        model: name,
+        protocol: 'mlflow',
+        requestId,
+        ...deadlineOf(req),
+        decode: (m) => {
+          const view = { signature: m.signature, columns: m.columns };
+          if (typeof body === 'string') return decodeMlflowCsv(body, view, policy);
+          return decodeMlflowJson(parseJson(bodyBuffer(req)), view, policy);
+        },
+      });
+      return { predictions: encodePredictions(out.model.signature, out.outputs, jsonData) };
+    };
+    scope.post('/invocations', mlflow, async (req) => {
+      const names = manager.readyNames();
+      if (names.length !== 1) {
+        throw names.length === 0
+          ? new SlipwayError('MODEL_NOT_READY', 'No model is ready to serve.')
+          : new SlipwayError('INVALID_ARGUMENT', `${names.length} models are served here; POST to /models/<name>/invocations (one of ${names.join(', ')}).`);
+      }
+      return invocations(names[0] as string, req);
+    });
+    scope.post('/models/:model/invocations', mlflow, async (req: FastifyRequest<{ Params: ModelParams }>) => invocations(req.params.model, req));
+    const plainOk = { config: { protocol: 'mlflow' as Protocol } };
+    const addGet = (url: string, handler: () => unknown) => {
+      // The tracking server may already answer these paths on the main server.
+      if (!app.hasRoute({ method: 'GET', url })) scope.get(url, plainOk, async (_req, reply) => reply.type('text/plain').send(handler()));
+    };
+    addGet('/ping', () => '\n');
+    addGet('/health', () => '\n');
+    addGet('/version', () => VERSION);
+
+    // --- Prometheus ---
+    scope.get('/metrics', { config: { protocol: 'plain' as Protocol } }, async (_req, reply) => {
+      const text = await init.registry.metrics();
+      return reply.type(init.registry.contentType).send(text);
+    });
+  });
+}
+
+function bodyBuffer(req: FastifyRequest): Buffer {
+  const b = req.body;
+  if (Buffer.isBuffer(b)) return b;
+  if (typeof b === 'string') return Buffer.from(b);
+  throw new SlipwayError('MALFORMED_REQUEST', 'The request has no body; send application/json.');
+}
+
+function optionalJson(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (b === undefined || (Buffer.isBuffer(b) && b.length === 0)) return {};
+  const doc = parseJson(bodyBuffer(req));
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new SlipwayError('MALFORMED_REQUEST', 'The request body must be a JSON object.');
+  return doc as Record<string, unknown>;
+}
+
+function requestIdOf(req: FastifyRequest): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && h.length > 0 && h.length <= 200 ? h : randomUUID();
+}
+
+function deadlineOf(req: FastifyRequest): { deadlineMs?: number } {
+  for (const name of ['x-slipway-deadline-ms', 'timeout'] as const) {
+    const h = req.headers[name];
+    if (h === undefined) continue;
+    const n = Number(h);
+    if (typeof h !== 'string' || !/^\d+(\.\d+)?$/.test(h.trim()) || !(n > 0) || n > 3_600_000) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Header ${name} must be a deadline in milliseconds between 1 and 3600000, got '${String(h)}'.`);
+    }
+    return { deadlineMs: Math.ceil(n) };
+  }
+  return {};
+}
+
+function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, logger: Logger, bodyLimit: number): FastifyReply {
+  let status: number;
+  let message: string;
+  let mlflowCode: string;
+  if (isSlipwayError(err)) {
+    status = err.status;
+    message = err.message;
+    mlflowCode = err.mlflowCode;
+    const retry = err.details?.retryAfterSeconds;
+    if (typeof retry === 'number') reply.header('retry-after', String(retry));
+  } else {
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `The request body is larger than the limit of ${bodyLimit} bytes.`;
+    else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `Unsupported content type '${req.headers['content-type'] ?? '(none)'}'; send application/json, text/csv or application/octet-stream.`;
+    else if (status < 500) message = e.message ?? 'Bad request.';
+    else {
+      logger.error({ err, url: req.url }, 'serving: unexpected error');
+      message = 'Internal error; the server log has details.';
+    }
+    mlflowCode = status === 413 || status === 415 ? 'BAD_REQUEST' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
+  }
+  const protocol = req.routeOptions.config?.protocol;
+  return reply.code(status).send(protocol === 'mlflow' ? { error_code: mlflowCode, message } : { error: message });
+}

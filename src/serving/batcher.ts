@@ -1,0 +1,286 @@
+/**
+ * Triton-style dynamic batching for one model version. Requests wait in a bounded
+ * FIFO queue; whenever a runner slot is free a batch is formed from the queue head
+ * and sent at once if it is full (or reaches a preferred size) or the oldest request
+ * has waited the maximum queue delay. With a delay of 0 a free slot takes whatever
+ * is queued, so batches grow only while every slot is busy: low latency when idle,
+ * large batches under load. Hand-written because no maintained Node library batches
+ * typed tensors with deadlines and bounded queues.
+ */
+import { SlipwayError } from '../core/errors.js';
+import { elementCount, type TensorData, type TensorValues } from './tensor-types.js';
+
+/** Runs one batch; inputs and outputs in signature order, batch dimension first. */
+export type BatchRunner = (inputs: TensorData[]) => Promise<TensorData[]>;
+
+/** How a batcher forms batches and bounds its queue. */
+export interface BatcherOptions {
+  /** Largest batch in rows. */
+  maxBatchSize: number;
+  maxQueueDelayMicros: number;
+  preferredBatchSizes: number[];
+  /** Queued requests beyond which `submit` rejects with OVERLOADED. */
+  maxQueueSize: number;
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** False for models whose batch dimension is fixed: each request runs alone. */
+  batchable: boolean;
+  retryAfterSeconds: number;
+}
+
+/** One request: its inputs (in signature order), its row count and its deadline. */
+export interface BatchRequest {
+  inputs: TensorData[];
+  rows: number;
+  deadlineMs: number;
+}
+
+/** What a request gets back. */
+export interface BatchResult {
+  outputs: TensorData[];
+  /** Time spent queued, in ms. */
+  queueMs: number;
+  /** Rows in the batch the request ran in. */
+  batchRows: number;
+}
+
+/** Observes formed batches (for metrics). */
+export interface BatcherEvents {
+  onBatch?(rows: number, requests: number): void;
+}
+
+interface Item {
+  req: BatchRequest;
+  key: string;
+  enqueuedAt: number;
+  state: 'queued' | 'running' | 'done';
+  timer: NodeJS.Timeout;
+  resolve(r: BatchResult): void;
+  reject(e: Error): void;
+}
+
+/** A dynamic batcher in front of a runner. */
+export class DynamicBatcher {
+  readonly #run: BatchRunner;
+  readonly #opts: BatcherOptions;
+  readonly #events: BatcherEvents;
+  readonly #minPreferred: number;
+  #queue: Item[] = [];
+  #head = 0;
+  #queuedRows = 0;
+  #queuedCount = 0;
+  #running = 0;
+  #delayTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #idle: Array<() => void> = [];
+
+  constructor(run: BatchRunner, opts: BatcherOptions, events: BatcherEvents = {}) {
+    this.#run = run;
+    this.#opts = opts;
+    this.#events = events;
+    const preferred = opts.preferredBatchSizes.filter((p) => p <= opts.maxBatchSize);
+    this.#minPreferred = preferred.length > 0 ? Math.min(...preferred) : Infinity;
+  }
+
+  /** Requests waiting to be batched. */
+  get queueDepth(): number {
+    return this.#queuedCount;
+  }
+
+  /** Batches being executed. */
+  get inFlight(): number {
+    return this.#running;
+  }
+
+  /** Queues a request; rejects with OVERLOADED when the queue is full, DEADLINE_EXCEEDED when its deadline passes. */
+  submit(req: BatchRequest): Promise<BatchResult> {
+    if (this.#closed) return Promise.reject(new SlipwayError('UNAVAILABLE', 'The model version is shutting down.'));
+    if (this.#queuedCount >= this.#opts.maxQueueSize) {
+      return Promise.reject(
+        new SlipwayError('OVERLOADED', `The model's queue is full (${this.#opts.maxQueueSize} requests waiting); retry after ${this.#opts.retryAfterSeconds} s.`, {
+          retryAfterSeconds: this.#opts.retryAfterSeconds,
+        }),
+      );
+    }
+    return new Promise<BatchResult>((resolve, reject) => {
+      const item: Item = {
+        req,
+        key: req.inputs.map((t) => t.shape.slice(1).join('x')).join('|'),
+        enqueuedAt: performance.now(),
+        state: 'queued',
+        timer: setTimeout(() => this.#expire(item), req.deadlineMs),
+        resolve,
+        reject,
+      };
+      this.#queue.push(item);
+      this.#queuedCount++;
+      this.#queuedRows += req.rows;
+      this.#pump();
+    });
+  }
+
+  /** Stops accepting requests and resolves when the queue is empty and no batch runs. */
+  drain(): Promise<void> {
+    this.#closed = true;
+    if (this.#queuedCount === 0 && this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #expire(item: Item): void {
+    if (item.state === 'done') return;
+    const where = item.state === 'queued' ? 'while queued' : 'while running';
+    if (item.state === 'queued') {
+      this.#queuedCount--;
+      this.#queuedRows -= item.req.rows;
+    }
+    item.state = 'done';
+    item.reject(new SlipwayError('DEADLINE_EXCEEDED', `The request exceeded its deadline of ${item.req.deadlineMs} ms (${where}).`, { deadlineMs: item.req.deadlineMs }));
+    this.#notifyIdle();
+  }
+
+  #pump(): void {
+    while (this.#running < this.#opts.concurrency && this.#queuedCount > 0) {
+      const oldest = this.#peek();
+      if (this.#opts.batchable && this.#opts.maxBatchSize > 1 && this.#opts.maxQueueDelayMicros > 0) {
+        const full = this.#queuedRows >= this.#opts.maxBatchSize || this.#queuedRows >= this.#minPreferred;
+        const waitedMicros = (performance.now() - oldest.enqueuedAt) * 1000;
+        if (!full && waitedMicros < this.#opts.maxQueueDelayMicros) {
+          this.#armDelay(this.#opts.maxQueueDelayMicros - waitedMicros);
+          return;
+        }
+      }
+      this.#dispatch(this.#take());
+    }
+  }
+
+  #armDelay(micros: number): void {
+    if (this.#delayTimer) return;
+    this.#delayTimer = setTimeout(() => {
+      this.#delayTimer = undefined;
+      this.#pump();
+    }, Math.max(1, Math.ceil(micros / 1000)));
+  }
+
+  #peek(): Item {
+    while ((this.#queue[this.#head] as Item).state !== 'queued') this.#head++;
+    return this.#queue[this.#head] as Item;
+  }
+
+  #take(): Item[] {
+    const first = this.#peek();
+    const batch: Item[] = [];
+    let rows = 0;
+    const target = this.#target();
+    while (this.#head < this.#queue.length) {
+      const item = this.#queue[this.#head] as Item;
+      if (item.state !== 'queued') {
+        this.#head++;
+        continue;
+      }
+      if (batch.length > 0 && (!this.#opts.batchable || rows + item.req.rows > target || item.key !== first.key)) break;
+      this.#head++;
+      batch.push(item);
+      rows += item.req.rows;
+      item.state = 'running';
+      this.#queuedCount--;
+      this.#queuedRows -= item.req.rows;
+    }
+    // Compact the consumed prefix now and then instead of shifting on every take.
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    return batch;
+  }
+
+  #target(): number {
+    const max = this.#opts.maxBatchSize;
+    if (this.#queuedRows >= max) return max;
+    let best = max;
+    for (const p of this.#opts.preferredBatchSizes) if (p <= this.#queuedRows && p <= max) best = p;
+    return best === max ? max : best;
+  }
+
+  #dispatch(batch: Item[]): void {
+    this.#running++;
+    const started = performance.now();
+    const rows = batch.reduce((n, it) => n + it.req.rows, 0);
+    this.#events.onBatch?.(rows, batch.length);
+    const inputs = batch.length === 1 ? (batch[0] as Item).req.inputs : concatInputs(batch.map((it) => it.req.inputs));
+    this.#run(inputs).then(
+      (outputs) => {
+        let offset = 0;
+        for (const item of batch) {
+          const r = item.req.rows;
+          if (item.state === 'running') {
+            const mine = batch.length === 1 ? outputs : splitOutputs(outputs, offset, r, rows);
+            this.#finish(item, () => item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, batchRows: rows }));
+          }
+          offset += r;
+        }
+      },
+      (err: unknown) => {
+        for (const item of batch) this.#finish(item, () => item.reject(err as Error));
+      },
+    ).catch((err: unknown) => {
+      for (const item of batch) this.#finish(item, () => item.reject(err as Error));
+    }).finally(() => {
+      this.#running--;
+      this.#pump();
+      this.#notifyIdle();
+    });
+  }
+
+  #finish(item: Item, settle: () => void): void {
+    if (item.state === 'done') return;
+    item.state = 'done';
+    clearTimeout(item.timer);
+    settle();
+  }
+
+  #notifyIdle(): void {
+    if (this.#queuedCount !== 0 || this.#running !== 0 || this.#idle.length === 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+}
+
+function concatInputs(perItem: TensorData[][]): TensorData[] {
+  const first = perItem[0] as TensorData[];
+  return first.map((proto, i) => {
+    let rows = 0;
+    let total = 0;
+    for (const inputs of perItem) {
+      const t = inputs[i] as TensorData;
+      rows += t.shape[0] as number;
+      total += t.data.length;
+    }
+    const shape = [rows, ...proto.shape.slice(1)];
+    if (Array.isArray(proto.data)) {
+      return { datatype: proto.datatype, shape, data: perItem.flatMap((inputs) => (inputs[i] as TensorData).data as string[]) };
+    }
+    const Ctor = proto.data.constructor as new (n: number) => Exclude<TensorValues, string[]>;
+    const out = new Ctor(total);
+    let at = 0;
+    for (const inputs of perItem) {
+      const src = (inputs[i] as TensorData).data as never as ArrayLike<number> & ArrayLike<bigint>;
+      (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(src, at);
+      at += src.length;
+    }
+    return { datatype: proto.datatype, shape, data: out };
+  });
+}
+
+function splitOutputs(outputs: TensorData[], offset: number, rows: number, batchRows: number): TensorData[] {
+  return outputs.map((o) => {
+    if (o.shape[0] !== batchRows) {
+      throw new SlipwayError('INTERNAL', `The model returned ${o.shape[0]} rows for a batch of ${batchRows}; its outputs cannot be split per request.`);
+    }
+    const per = elementCount(o.shape.slice(1));
+    const start = offset * per;
+    const end = start + rows * per;
+    const data = Array.isArray(o.data) ? o.data.slice(start, end) : o.data.subarray(start, end);
+    return { datatype: o.datatype, shape: [rows, ...o.shape.slice(1)], data };
+  });
+}

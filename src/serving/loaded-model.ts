@@ -1,0 +1,68 @@
+/**
+ * One model version ready to serve: its runtime, signature and batcher. Retiring
+ * it lets queued and running requests finish before the session is released.
+ */
+import { DynamicBatcher, type BatchResult } from './batcher.js';
+import type { ModelRuntime } from './model-runtime.js';
+import type { ModelSignature } from './model-signature.js';
+import type { ServingMetrics } from './serving-metrics.js';
+import type { ServingOptions } from './serving-options.js';
+import type { TensorData } from './tensor-types.js';
+
+/** A served model version. */
+export class LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  readonly signature: ModelSignature;
+  /** Column names of the single 2-D input, when known. */
+  readonly columns: string[] | undefined;
+  readonly source: string;
+  readonly #runtime: ModelRuntime;
+  readonly #batcher: DynamicBatcher;
+  #retiring: Promise<void> | undefined;
+
+  constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: ModelRuntime; options: ServingOptions; metrics?: ServingMetrics }) {
+    this.name = init.name;
+    this.version = init.version;
+    this.columns = init.columns;
+    this.source = init.source;
+    this.#runtime = init.runtime;
+    this.signature = init.runtime.signature;
+    const o = init.options;
+    const batchSize = init.metrics?.batchSize.labels({ model: init.name, version: init.version });
+    this.#batcher = new DynamicBatcher(
+      (inputs) => this.#runtime.run(inputs),
+      {
+        maxBatchSize: o.maxBatchSize,
+        maxQueueDelayMicros: o.maxQueueDelayMicros,
+        preferredBatchSizes: o.preferredBatchSizes,
+        maxQueueSize: o.maxQueueSize,
+        concurrency: o.concurrency,
+        batchable: this.signature.batchable && o.maxBatchSize > 1,
+        retryAfterSeconds: o.retryAfterSeconds,
+      },
+      batchSize ? { onBatch: (rows) => batchSize.observe(rows) } : {},
+    );
+  }
+
+  /** Requests waiting for a batch. */
+  get queueDepth(): number {
+    return this.#batcher.queueDepth;
+  }
+
+  /** Batches running. */
+  get inFlight(): number {
+    return this.#batcher.inFlight;
+  }
+
+  /** Runs inputs (signature order) through the batcher. */
+  infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
+    return this.#batcher.submit({ inputs, rows, deadlineMs });
+  }
+
+  /** Stops accepting requests, waits for queued and running ones, then frees the session (never while a batch runs). */
+  retire(): Promise<void> {
+    this.#retiring ??= this.#batcher.drain().then(() => this.#runtime.release());
+    return this.#retiring;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Keeps the served models: loads each version in the background, warms it, then
+ * swaps it in atomically. Requests already queued on the old version finish there
+ * before its session is released. A failed load leaves the old version serving
+ * and records why. Loads of one model are serialised and coalesced, so ten rapid
+ * alias moves end with the latest version loaded, not ten sessions.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { parseModelUri, type ModelRef, type ModelSource } from '../core/model-source.js';
+import { LoadedModel } from './loaded-model.js';
+import { ModelRuntime } from './model-runtime.js';
+import type { ServingMetrics } from './serving-metrics.js';
+import type { ServingOptions } from './serving-options.js';
+
+/** Triton's model states. */
+export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE';
+
+/** One row of the repository index. */
+export interface ModelStatus {
+  name: string;
+  /** The version serving now (or the one being loaded when none serves yet). */
+  version?: string;
+  state: ModelState;
+  /** Why the model is not ready, or why the last load failed while an older version keeps serving. */
+  reason: string;
+  /** Where the model comes from: `models:/…` or a file path. */
+  uri: string;
+}
+
+/** What the manager needs. */
+export interface ModelManagerInit {
+  options: ServingOptions;
+  /** Resolves `models:/…` references; absent when only files are served. */
+  source?: ModelSource;
+  metrics?: ServingMetrics;
+  logger?: Logger;
+}
+
+interface Served {
+  name: string;
+  uri: string;
+  columns: string[] | undefined;
+  current: LoadedModel | undefined;
+  state: ModelState;
+  reason: string;
+  loadingVersion: string | undefined;
+  /** Counts loads of a file-served model, which has no registry version. */
+  fileLoads: number;
+  pending: { force: boolean } | undefined;
+  loading: Promise<void> | undefined;
+  removed: boolean;
+}
+
+/** The set of served models. */
+export class ModelManager {
+  readonly #models = new Map<string, Served>();
+  readonly #init: ModelManagerInit;
+  readonly #log: Logger;
+  readonly #unsubscribe: (() => void) | undefined;
+  readonly #removeGauges: (() => void) | undefined;
+  #closed = false;
+
+  constructor(init: ModelManagerInit) {
+    this.#init = init;
+    this.#log = init.logger ?? silentLogger;
+    this.#unsubscribe = init.source?.onChange?.((name) => {
+      const s = this.#models.get(name);
+      if (s && !s.removed && parseModelUri(s.uri)?.alias !== undefined) void this.#schedule(s, false);
+    });
+    this.#removeGauges = init.metrics?.addGaugeSource({
+      gauges: () =>
+        [...this.#models.values()]
+          .filter((s) => s.current)
+          .map((s) => ({ model: s.name, version: (s.current as LoadedModel).version, queueDepth: (s.current as LoadedModel).queueDepth, inFlight: (s.current as LoadedModel).inFlight })),
+    });
+  }
+
+  /** The serving options in force. */
+  get options(): ServingOptions {
+    return this.#init.options;
+  }
+
+  /**
+   * Serves `uri` (`models:/NAME@ALIAS`, `models:/NAME/VERSION` or an .onnx path) as `name`,
+   * or reloads `name` (from a new `uri` when given). Resolves once the load has finished
+   * or failed; the returned status says which.
+   */
+  async load(name: string, uri?: string, columns?: string[]): Promise<ModelStatus> {
+    if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Model name '${name}' is invalid: use letters, digits, '.', '_' and '-'.`);
+    }
+    let s = this.#models.get(name);
+    if (!s || s.removed) {
+      uri ??= s?.uri ?? (await this.#defaultUri(name));
+      s = { name, uri, columns, current: undefined, state: 'LOADING', reason: '', loadingVersion: undefined, fileLoads: 0, pending: undefined, loading: undefined, removed: false };
+      this.#models.set(name, s);
+    } else {
+      if (uri !== undefined) s.uri = uri;
+      if (columns !== undefined) s.columns = columns;
+    }
+    await this.#schedule(s, true);
+    return this.#status(s);
+  }
+
+  /** Stops serving `name`: new requests get 503, running ones finish, then the session is freed. */
+  async unload(name: string): Promise<void> {
+    const s = this.#models.get(name);
+    if (!s || s.removed) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not loaded.`);
+    s.removed = true;
+    const current = s.current;
+    s.current = undefined;
+    s.state = 'UNAVAILABLE';
+    s.reason = 'unloaded';
+    await current?.retire();
+  }
+
+  /** The version to run a request on; throws NOT_FOUND or MODEL_NOT_READY. */
+  get(name: string, version?: string): LoadedModel {
+    const s = this.#models.get(name);
+    if (!s) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here.`, { model: name });
+    const current = s.current;
+    if (!current) throw new SlipwayError('MODEL_NOT_READY', `Model '${name}' is not ready (${s.state.toLowerCase()}${s.reason ? `: ${s.reason}` : ''}).`, { model: name });
+    if (version !== undefined && version !== current.version) {
+      throw new SlipwayError('NOT_FOUND', `Model '${name}' has no version '${version}' loaded; it serves version '${current.version}'.`, { model: name, version });
+    }
+    return current;
+  }
+
+  /** True when `name` is known (loaded, loading, failed or unloaded). */
+  has(name: string): boolean {
+    return this.#models.has(name);
+  }
+
+  /** Names of models with a version serving. */
+  readyNames(): string[] {
+    return [...this.#models.values()].filter((s) => s.current).map((s) => s.name);
+  }
+
+  /** The repository index. */
+  index(): ModelStatus[] {
+    return [...this.#models.values()].map((s) => this.#status(s));
+  }
+
+  /** Waits for any loads in progress (used by tests and startup). */
+  async settled(): Promise<void> {
+    for (const s of this.#models.values()) await s.loading;
+  }
+
+  /** Stops accepting new requests and waits for every queued and running one (up to the drain timeout). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    this.#removeGauges?.();
+    const drains = [...this.#models.values()].map(async (s) => {
+      await s.loading?.catch(() => undefined);
+      await s.current?.retire();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.all(drains).then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.#init.options.drainTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.#log.warn({ timeoutMs: this.#init.options.drainTimeoutMs }, 'serving: drain timed out with requests still running');
+  }
+
+  #status(s: Served): ModelStatus {
+    const version = s.current?.version ?? s.loadingVersion;
+    return { name: s.name, ...(version !== undefined ? { version } : {}), state: s.state, reason: s.reason, uri: s.uri };
+  }
+
+  async #defaultUri(name: string): Promise<string> {
+    const refs = (await this.#init.source?.list?.()) ?? [];
+    const ref = refs.find((r) => r.name === name);
+    if (!ref) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not registered with a servable version; give a uri (models:/NAME@ALIAS, models:/NAME/VERSION or an .onnx path).`, { model: name });
+    return refToUri(ref);
+  }
+
+  #schedule(s: Served, force: boolean): Promise<void> {
+    s.pending = { force: force || (s.pending?.force ?? false) };
+    s.loading ??= (async () => {
+      try {
+        while (s.pending && !s.removed && !this.#closed) {
+          const { force: f } = s.pending;
+          s.pending = undefined;
+          await this.#loadOnce(s, f);
+        }
+      } finally {
+        s.loading = undefined;
+      }
+    })();
+    return s.loading;
+  }
+
+  async #loadOnce(s: Served, force: boolean): Promise<void> {
+    const started = performance.now();
+    let version: string | undefined;
+    try {
+      const target = await this.#resolve(s);
+      version = target.version;
+      const cur = s.current;
+      if (!force && cur && cur.version === target.version && cur.source === target.onnxPath) return;
+      s.loadingVersion = target.version;
+      if (!cur) s.state = 'LOADING';
+      const runtime = await ModelRuntime.load(target.onnxPath, this.#init.options);
+      if (s.removed || this.#closed) {
+        await runtime.release();
+        return;
+      }
+      const next = new LoadedModel({
+        name: s.name,
+        version: target.version,
+        source: target.onnxPath,
+        runtime,
+        options: this.#init.options,
+        ...(target.columns ? { columns: target.columns } : {}),
+        ...(this.#init.metrics ? { metrics: this.#init.metrics } : {}),
+      });
+      // The swap is one assignment: every request after it sees the new version.
+      s.current = next;
+      s.state = 'READY';
+      s.reason = '';
+      s.loadingVersion = undefined;
+      this.#init.metrics?.loadTime.observe({ model: s.name }, (performance.now() - started) / 1000);
+      this.#log.info({ model: s.name, version: target.version, previous: cur?.version }, 'serving: model version loaded');
+      if (cur) void cur.retire().catch((err: unknown) => this.#log.error({ err, model: s.name }, 'serving: releasing the old version failed'));
+    } catch (err) {
+      const why = isSlipwayError(err) ? err.message : `unexpected error: ${(err as Error).message}`;
+      this.#init.metrics?.loadFailures.inc({ model: s.name });
+      s.loadingVersion = undefined;
+      if (s.current) {
+        s.state = 'READY';
+        s.reason = `loading ${version !== undefined ? `version ${version}` : s.uri} failed, still serving version ${s.current.version}: ${why}`;
+      } else {
+        s.state = 'UNAVAILABLE';
+        s.reason = `load failed: ${why}`;
+      }
+      this.#log.warn({ model: s.name, version, reason: why }, 'serving: model load failed');
+    }
+  }
+
+  async #resolve(s: Served): Promise<{ version: string; onnxPath: string; columns?: string[] }> {
+    const ref = parseModelUri(s.uri);
+    if (ref) {
+      if (!this.#init.source) throw new SlipwayError('INVALID_ARGUMENT', `Cannot resolve ${s.uri}: no model registry is available here; serve an .onnx file instead.`);
+      const r = await this.#init.source.resolve(ref);
+      const columns = r.columns ?? s.columns;
+      return { version: r.version, onnxPath: r.onnxPath, ...(columns ? { columns } : {}) };
+    }
+    if (s.uri.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `Model URI '${s.uri}' is malformed: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
+    s.fileLoads++;
+    return { version: String(s.fileLoads), onnxPath: resolvePath(s.uri), ...(s.columns ? { columns: s.columns } : {}) };
+  }
+}
+
+/** `models:/NAME@ALIAS` or `models:/NAME/VERSION` for a reference. */
+export function refToUri(ref: ModelRef): string {
+  const name = encodeURIComponent(ref.name);
+  return ref.alias !== undefined ? `models:/${name}@${encodeURIComponent(ref.alias)}` : `models:/${name}/${encodeURIComponent(ref.version ?? '')}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * One loaded ONNX model on onnxruntime-node (CPU). A single session serves every
+ * concurrent batch: onnxruntime runs are thread-safe and execute off the event
+ * loop, so N in-flight batches need one copy of the weights, not N.
+ */
+import * as ort from 'onnxruntime-node';
+import { SlipwayError } from '../core/errors.js';
+import { signatureOf, type ModelSignature, type TensorSpec } from './model-signature.js';
+import type { ServingOptions } from './serving-options.js';
+import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
+
+/** A session plus the signature it was read from. */
+export class ModelRuntime {
+  readonly signature: ModelSignature;
+  readonly #session: ort.InferenceSession;
+  readonly #fetches: string[];
+  #released = false;
+
+  private constructor(session: ort.InferenceSession) {
+    this.#session = session;
+    this.signature = signatureOf(session);
+    this.#fetches = this.signature.outputs.map((o) => o.name);
+  }
+
+  /** Loads `onnxPath`, reads its signature and (optionally) warms it up; throws INVALID_ARGUMENT when the file is not a usable model. */
+  static async load(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup'>): Promise<ModelRuntime> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(onnxPath, {
+        intraOpNumThreads: opts.intraOpThreads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: opts.graphOptimizationLevel,
+        executionMode: 'sequential',
+      });
+    } catch (err) {
+      throw new SlipwayError('INVALID_ARGUMENT', `onnxruntime could not load ${onnxPath}: ${firstLine(err)}`);
+    }
+    let runtime: ModelRuntime;
+    try {
+      runtime = new ModelRuntime(session);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+    if (opts.warmup) {
+      try {
+        await runtime.run(runtime.signature.inputs.map(warmupTensor));
+      } catch (err) {
+        await runtime.release();
+        throw new SlipwayError('INVALID_ARGUMENT', `Warm-up inference failed: ${firstLine(err)}`);
+      }
+    }
+    return runtime;
+  }
+
+  /** Runs one batch: inputs in signature order; returns outputs in signature order. */
+  async run(inputs: TensorData[]): Promise<TensorData[]> {
+    if (this.#released) throw new SlipwayError('MODEL_NOT_READY', 'The model version was unloaded.');
+    const feeds: Record<string, ort.Tensor> = {};
+    this.signature.inputs.forEach((spec, i) => {
+      const t = inputs[i] as TensorData;
+      // A view on the same memory: ort.Tensor does not copy typed arrays.
+      feeds[spec.name] = new ort.Tensor(DATATYPES[t.datatype].ort, t.data as never, t.shape);
+    });
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await this.#session.run(feeds, this.#fetches);
+    } catch (err) {
+      throw new SlipwayError('INVALID_ARGUMENT', `The model rejected the input: ${firstLine(err)}`);
+    }
+    return this.signature.outputs.map((spec) => {
+      const t = result[spec.name] as ort.Tensor;
+      return { datatype: spec.datatype, shape: t.dims.slice(), data: t.data as TensorData['data'] };
+    });
+  }
+
+  /** Frees the native session; later runs fail with MODEL_NOT_READY. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#session.release();
+  }
+}
+
+function warmupTensor(spec: TensorSpec): TensorData {
+  const shape = spec.shape.map((d) => (d < 0 ? 1 : d));
+  return { datatype: spec.datatype, shape, data: allocate(spec.datatype, elementCount(shape)) };
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0] ?? 'unknown error';
+}

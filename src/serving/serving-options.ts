@@ -1,0 +1,85 @@
+/**
+ * Serving options with their defaults, checked once. The defaults suit a small
+ * (2-core) machine: one intra-op thread per session, two sessions per model.
+ */
+import { z } from 'zod';
+import { SlipwayError } from '../core/errors.js';
+
+/** How serving runs models, batches requests and protects itself. */
+export interface ServingOptions {
+  /** Threads onnxruntime uses inside one operator, per session. @default 1 */
+  intraOpThreads: number;
+  /** onnxruntime graph optimisation level. @default "all" */
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Sessions (concurrent batches) per model version. @default 2 */
+  concurrency: number;
+  /** Largest batch in rows; 1 disables batching. @default 64 */
+  maxBatchSize: number;
+  /** How long a batch may wait for more rows while a session is free, in microseconds. @default 0 */
+  maxQueueDelayMicros: number;
+  /** Batch sizes sent at once when reached (Triton's preferred sizes). @default [] */
+  preferredBatchSizes: number[];
+  /** Requests waiting per model beyond which new ones get 503 with Retry-After. @default 512 */
+  maxQueueSize: number;
+  /** Per-request deadline in ms (header `x-slipway-deadline-ms` or `timeout` overrides). @default 30000 */
+  deadlineMs: number;
+  /** Seconds sent in Retry-After when the queue is full. @default 1 */
+  retryAfterSeconds: number;
+  /** What to do with NaN or ±Infinity in inputs: reject with 400, or pass to the model. @default "reject" */
+  nonFinite: 'reject' | 'allow';
+  /** Largest request body in bytes. @default 16 MiB */
+  bodyLimit: number;
+  /** How long shutdown waits for in-flight requests, in ms. @default 10000 */
+  drainTimeoutMs: number;
+  /** Run one inference per session right after loading, so the first request is not slow. @default true */
+  warmup: boolean;
+}
+
+/** The defaults. */
+export const DEFAULT_SERVING_OPTIONS: ServingOptions = {
+  intraOpThreads: 1,
+  graphOptimizationLevel: 'all',
+  concurrency: 2,
+  maxBatchSize: 64,
+  maxQueueDelayMicros: 0,
+  preferredBatchSizes: [],
+  maxQueueSize: 512,
+  deadlineMs: 30_000,
+  retryAfterSeconds: 1,
+  nonFinite: 'reject',
+  bodyLimit: 16 * 1024 * 1024,
+  drainTimeoutMs: 10_000,
+  warmup: true,
+};
+
+const positiveInt = z.coerce.number().int().positive();
+const schema = z
+  .object({
+    intraOpThreads: positiveInt,
+    graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
+    concurrency: positiveInt,
+    maxBatchSize: positiveInt,
+    maxQueueDelayMicros: z.coerce.number().int().nonnegative(),
+    preferredBatchSizes: z.array(positiveInt),
+    maxQueueSize: positiveInt,
+    deadlineMs: positiveInt,
+    retryAfterSeconds: positiveInt,
+    nonFinite: z.enum(['reject', 'allow']),
+    bodyLimit: positiveInt,
+    drainTimeoutMs: z.coerce.number().int().nonnegative(),
+    warmup: z.boolean(),
+  })
+  .strict()
+  .partial();
+
+/** Merges user options over the defaults; throws INVALID_ARGUMENT naming the bad option. */
+export function resolveServingOptions(input: Partial<Record<keyof ServingOptions, unknown>> = {}): ServingOptions {
+  const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const parsed = schema.safeParse(defined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || (issue?.code === 'unrecognized_keys' ? issue.keys.join(', ') : 'serving');
+    throw new SlipwayError('INVALID_ARGUMENT', `Serving option '${where}' is invalid: ${issue?.message ?? 'bad value'}.`);
+  }
+  return { ...DEFAULT_SERVING_OPTIONS, ...parsed.data } as ServingOptions;
+}

@@ -1,0 +1,164 @@
+/**
+ * The Open Inference Protocol (KServe V2) infer request and response: JSON tensors
+ * and the binary tensor extension (`Inference-Header-Content-Length`,
+ * `binary_data_size`, `binary_data` / `binary_data_output`).
+ */
+import { SlipwayError } from '../core/errors.js';
+import type { ModelSignature, TensorSpec } from './model-signature.js';
+import { DATATYPES, type TensorData } from './tensor-types.js';
+import { batchRows, checkDeclared, tensorFromBinary, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
+
+/** A decoded infer request, inputs in signature order. */
+export interface V2Request {
+  id: string | undefined;
+  inputs: TensorData[];
+  rows: number;
+  /** Outputs to return, in order, each with whether to send it as binary. */
+  outputs: Array<{ spec: TensorSpec; index: number; binary: boolean }>;
+}
+
+function bad(message: string): SlipwayError {
+  return new SlipwayError('INVALID_ARGUMENT', message);
+}
+
+function malformed(message: string): SlipwayError {
+  return new SlipwayError('MALFORMED_REQUEST', message);
+}
+
+/** Splits a body that carries binary tensors into its JSON header and the bytes after it. */
+export function splitBinaryBody(body: Buffer, headerLength: string): { header: unknown; binary: Buffer } {
+  const n = Number(headerLength);
+  if (!/^\d+$/.test(headerLength) || !Number.isSafeInteger(n)) throw malformed(`Inference-Header-Content-Length '${headerLength}' is not a byte count.`);
+  if (n > body.length) throw malformed(`Inference-Header-Content-Length is ${n} but the body has only ${body.length} bytes.`);
+  return { header: parseJson(body.subarray(0, n)), binary: body.subarray(n) };
+}
+
+/** Parses a JSON body, with a 400 naming the position of a syntax error. */
+export function parseJson(bytes: Buffer | string): unknown {
+  try {
+    return JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (err) {
+    throw malformed(`The request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Decodes and validates an infer request against `sig`; `binary` holds the bytes after the JSON header, if any. */
+export function decodeV2Request(body: unknown, sig: ModelSignature, policy: NonFinitePolicy, binary?: Buffer): V2Request {
+  if (!isObject(body)) throw malformed('The infer request must be a JSON object with an "inputs" list.');
+  const { id, inputs, outputs, parameters } = body;
+  if (id !== undefined && typeof id !== 'string') throw bad(`"id" must be a string, got ${typeof id}.`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw bad('"inputs" must be a non-empty list of tensors.');
+  if (parameters !== undefined && !isObject(parameters)) throw bad('"parameters" must be an object.');
+  const byName = new Map<string, Record<string, unknown>>();
+  for (const [i, t] of inputs.entries()) {
+    if (!isObject(t) || typeof t.name !== 'string') throw bad(`inputs[${i}] must be an object with a string "name".`);
+    if (byName.has(t.name)) throw bad(`Input '${t.name}' is given twice.`);
+    if (!sig.inputs.some((s) => s.name === t.name)) {
+      throw bad(`Unexpected input '${t.name}'; the model expects ${sig.inputs.map((s) => `'${s.name}'`).join(', ')}.`);
+    }
+    byName.set(t.name, t);
+  }
+  let offset = 0;
+  const tensors = sig.inputs.map((spec) => {
+    const t = byName.get(spec.name);
+    if (!t) throw bad(`Missing input '${spec.name}' (${spec.datatype}, shape [${spec.shape.join(', ')}]).`);
+    const { shape } = checkDeclared(spec, t.datatype, t.shape);
+    const params = t.parameters;
+    if (params !== undefined && !isObject(params)) throw bad(`Input '${spec.name}' "parameters" must be an object.`);
+    const size = params?.binary_data_size;
+    if (size !== undefined) {
+      if (!binary) throw bad(`Input '${spec.name}' has binary_data_size but the request has no Inference-Header-Content-Length header (no binary part).`);
+      if (!Number.isSafeInteger(size) || (size as number) < 0) throw bad(`Input '${spec.name}' binary_data_size must be a non-negative integer.`);
+      if (t.data !== undefined) throw bad(`Input '${spec.name}' has both "data" and binary_data_size; send one.`);
+      const end = offset + (size as number);
+      if (end > binary.length) throw bad(`Input '${spec.name}' binary_data_size ${size} runs past the end of the body (${binary.length - offset} bytes left).`);
+      const slice = binary.subarray(offset, end);
+      offset = end;
+      return tensorFromBinary(spec, shape, slice, policy);
+    }
+    if (t.data === undefined) throw bad(`Input '${spec.name}' has no "data" (and no binary_data_size).`);
+    return tensorFromJson(spec, shape, t.data, policy);
+  });
+  if (binary && offset !== binary.length) {
+    throw bad(`The binary part has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}.`);
+  }
+  const rows = sig.batchable ? batchRows(sig.inputs, tensors) : 1;
+  const allBinary = parameters?.binary_data_output === true;
+  let selected: V2Request['outputs'];
+  if (outputs === undefined) {
+    selected = sig.outputs.map((spec, index) => ({ spec, index, binary: allBinary }));
+  } else {
+    if (!Array.isArray(outputs)) throw bad('"outputs" must be a list of {name} objects.');
+    selected = outputs.map((o, i) => {
+      if (!isObject(o) || typeof o.name !== 'string') throw bad(`outputs[${i}] must be an object with a string "name".`);
+      const index = sig.outputs.findIndex((s) => s.name === o.name);
+      if (index < 0) throw bad(`Unknown output '${o.name}'; the model has ${sig.outputs.map((s) => `'${s.name}'`).join(', ')}.`);
+      const p = o.parameters;
+      const binaryFlag = isObject(p) && typeof p.binary_data === 'boolean' ? p.binary_data : allBinary;
+      return { spec: sig.outputs[index] as TensorSpec, index, binary: binaryFlag };
+    });
+  }
+  return { id, inputs: tensors, rows, outputs: selected };
+}
+
+/** An encoded response: a JSON document, and raw bytes to append when some outputs are binary. */
+export interface V2Response {
+  json: Record<string, unknown>;
+  /** Present when binary outputs follow the JSON header. */
+  binary?: Buffer[];
+}
+
+/** Encodes an infer response. */
+export function encodeV2Response(model: { name: string; version: string }, req: V2Request, outputs: TensorData[]): V2Response {
+  const binary: Buffer[] = [];
+  const outs = req.outputs.map(({ spec, index, binary: asBinary }) => {
+    const t = outputs[index] as TensorData;
+    if (asBinary) {
+      const bytes = tensorBytes(t);
+      binary.push(bytes);
+      return { name: spec.name, datatype: t.datatype, shape: t.shape, parameters: { binary_data_size: bytes.length } };
+    }
+    return { name: spec.name, datatype: t.datatype, shape: t.shape, data: jsonData(t) };
+  });
+  const json: Record<string, unknown> = { model_name: model.name, model_version: model.version, ...(req.id !== undefined ? { id: req.id } : {}), outputs: outs };
+  return binary.length > 0 ? { json, binary } : { json };
+}
+
+/** Tensor values as JSON-friendly numbers, booleans or strings (row-major, flat). */
+export function jsonData(t: TensorData): Array<number | boolean | string> {
+  const d = t.data;
+  if (Array.isArray(d)) return d;
+  if (t.datatype === 'BOOL') return Array.from(d as Uint8Array, (v) => v !== 0);
+  if (t.datatype === 'FP16') return Array.from(d as Uint16Array, halfToNumber);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, (v) => Number(v));
+  return Array.from(d as Float32Array);
+}
+
+/** Raw little-endian bytes of a tensor (BYTES: 4-byte length + UTF-8 per element). */
+export function tensorBytes(t: TensorData): Buffer {
+  const d = t.data;
+  if (Array.isArray(d)) {
+    const parts: Buffer[] = [];
+    for (const s of d) {
+      const b = Buffer.from(s, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      parts.push(len, b);
+    }
+    return Buffer.concat(parts);
+  }
+  return Buffer.from(d.buffer, d.byteOffset, d.length * DATATYPES[t.datatype].size);
+}
+
+function halfToNumber(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 0x1f) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
