@@ -1,0 +1,198 @@
+/**
+ * The write path for metrics, params and tags (log-metric, log-parameter, set-tag and
+ * log-batch): one transaction per call with its audit event. On SQLite it runs raw
+ * prepared statements (multi-row inserts, one latest-metric upsert per key) because
+ * ingest speed is a requirement; on PostgreSQL it sends multi-row statements via Kysely.
+ */
+import type Sqlite from 'better-sqlite3';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { appendAuditEvent, appendAuditEventSync, type AuditInput } from '../audit/audit-trail.js';
+import { errors } from '../core/errors.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { writeSqlite } from './sqlite-writer.js';
+import type { Metric, Param, Tag } from './tracking-types.js';
+
+/** One validated write: everything lands together or nothing does. */
+export interface IngestWrite {
+  runId: string;
+  metrics: Metric[];
+  params: Param[];
+  tags: Tag[];
+  /** Set when a `mlflow.runName` tag renames the run. */
+  runName?: string;
+  audit: AuditInput;
+}
+
+const METRIC_CHUNK = 100;
+
+const LATEST_UPSERT_CONFLICT = `on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step
+  where excluded.step > latest_metrics.step
+     or (excluded.step = latest_metrics.step and (excluded.timestamp > latest_metrics.timestamp
+     or (excluded.timestamp = latest_metrics.timestamp and excluded.value > latest_metrics.value)))`;
+
+/** The point that wins "latest" per MLflow: highest step, then timestamp, then value. */
+function laterThan(a: Metric, b: Metric): boolean {
+  if (a.step !== b.step) return a.step > b.step;
+  if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
+  return storable(a.value) > storable(b.value);
+}
+
+function storable(value: number): number {
+  return Number.isNaN(value) ? 0 : value;
+}
+
+function latestPerKey(metrics: Metric[]): Metric[] {
+  if (metrics.length === 1) return metrics;
+  const best = new Map<string, Metric>();
+  for (const m of metrics) {
+    const cur = best.get(m.key);
+    if (cur === undefined || laterThan(m, cur)) best.set(m.key, m);
+  }
+  return [...best.values()];
+}
+
+/** Throws MLflow's error when a param would change value. */
+function paramChanged(runId: string, key: string, oldValue: string, newValue: string): Error {
+  return errors.invalid(
+    `Changing param values is not allowed. Param with key='${key}' was already logged with value='${oldValue}' for run ID='${runId}'. Attempted logging new value '${newValue}'.`,
+    { key },
+  );
+}
+
+function refuseInactive(runId: string, stage: string | undefined): void {
+  if (stage === undefined) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+  if (stage !== 'active') throw errors.invalid(`The run ${runId} must be in the 'active' state. Current state is ${stage}.`, { runId });
+}
+
+interface SqliteStatements {
+  runStage: Sqlite.Statement;
+  paramGet: Sqlite.Statement;
+  paramInsert: Sqlite.Statement;
+  tagUpsert: Sqlite.Statement;
+  rename: Sqlite.Statement;
+  metricOne: Sqlite.Statement;
+  metricChunk: Sqlite.Statement;
+  latestUpsert: Sqlite.Statement;
+}
+
+/** Writes metric points, params and tags for one run at a time. */
+export class MetricIngest {
+  private statements: SqliteStatements | undefined;
+  // Reused bind buffer for the multi-row insert: avoids an allocation per chunk.
+  private readonly chunkArgs: unknown[] = new Array(METRIC_CHUNK * 6);
+
+  constructor(private readonly store: Store) {}
+
+  /** Applies one write in one transaction with its audit event. */
+  async write(w: IngestWrite): Promise<void> {
+    const raw = this.store.sqlite;
+    if (raw) {
+      await writeSqlite(raw, () => this.writeSqlite(raw, w));
+      return;
+    }
+    await this.store.db.transaction().execute((trx) => this.writePostgres(trx, w));
+  }
+
+  private prepared(raw: Sqlite.Database): SqliteStatements {
+    if (this.statements) return this.statements;
+    const rows = Array.from({ length: METRIC_CHUNK }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
+    this.statements = {
+      runStage: raw.prepare('select lifecycle_stage from runs where run_uuid = ?').pluck(),
+      paramGet: raw.prepare('select value from params where run_uuid = ? and key = ?').pluck(),
+      paramInsert: raw.prepare('insert into params (run_uuid, key, value) values (?, ?, ?)'),
+      tagUpsert: raw.prepare('insert into tags (run_uuid, key, value) values (?, ?, ?) on conflict (run_uuid, key) do update set value = excluded.value'),
+      rename: raw.prepare('update runs set name = ? where run_uuid = ?'),
+      metricOne: raw.prepare('insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values (?, ?, ?, ?, ?, ?)'),
+      metricChunk: raw.prepare(`insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values ${rows}`),
+      latestUpsert: raw.prepare(`insert into latest_metrics (run_uuid, key, value, is_nan, timestamp, step) values (?, ?, ?, ?, ?, ?) ${LATEST_UPSERT_CONFLICT}`),
+    };
+    return this.statements;
+  }
+
+  private writeSqlite(raw: Sqlite.Database, w: IngestWrite): void {
+    const st = this.prepared(raw);
+    const runId = w.runId;
+    refuseInactive(runId, st.runStage.get(runId) as string | undefined);
+    for (const p of w.params) {
+      const existing = st.paramGet.get(runId, p.key) as string | undefined;
+      if (existing === undefined) st.paramInsert.run(runId, p.key, p.value);
+      else if (existing !== p.value) throw paramChanged(runId, p.key, existing, p.value);
+    }
+    for (const t of w.tags) st.tagUpsert.run(runId, t.key, t.value);
+    if (w.runName !== undefined) st.rename.run(w.runName, runId);
+
+    const metrics = w.metrics;
+    const n = metrics.length;
+    const args = this.chunkArgs;
+    let i = 0;
+    for (; i + METRIC_CHUNK <= n; i += METRIC_CHUNK) {
+      for (let j = 0, a = 0; j < METRIC_CHUNK; j++) {
+        const m = metrics[i + j] as Metric;
+        const nan = Number.isNaN(m.value);
+        args[a++] = runId;
+        args[a++] = m.key;
+        args[a++] = nan ? 0 : m.value;
+        args[a++] = nan ? 1 : 0;
+        args[a++] = m.timestamp;
+        args[a++] = m.step;
+      }
+      st.metricChunk.run(args);
+    }
+    for (; i < n; i++) {
+      const m = metrics[i] as Metric;
+      const nan = Number.isNaN(m.value);
+      st.metricOne.run(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.timestamp, m.step);
+    }
+    for (const m of latestPerKey(metrics)) {
+      const nan = Number.isNaN(m.value);
+      st.latestUpsert.run(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.timestamp, m.step);
+    }
+    appendAuditEventSync(raw, w.audit);
+  }
+
+  private async writePostgres(trx: Transaction<Database>, w: IngestWrite): Promise<void> {
+    const runId = w.runId;
+    // FOR SHARE keeps a concurrent delete from slipping in between the check and the writes.
+    const run = await trx.selectFrom('runs').select('lifecycle_stage').where('run_uuid', '=', runId).forShare().executeTakeFirst();
+    refuseInactive(runId, run?.lifecycle_stage);
+    if (w.params.length > 0) {
+      await trx
+        .insertInto('params')
+        .values(w.params.map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
+        .onConflict((oc) => oc.columns(['run_uuid', 'key']).doNothing())
+        .execute();
+      const stored = await trx.selectFrom('params').select(['key', 'value']).where('run_uuid', '=', runId).where('key', 'in', w.params.map((p) => p.key)).execute();
+      const byKey = new Map(stored.map((r) => [r.key, r.value]));
+      for (const p of w.params) {
+        const existing = byKey.get(p.key);
+        if (existing !== undefined && existing !== p.value) throw paramChanged(runId, p.key, existing, p.value);
+      }
+    }
+    if (w.tags.length > 0) {
+      await trx
+        .insertInto('tags')
+        .values(w.tags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
+        .onConflict((oc) => oc.columns(['run_uuid', 'key']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+        .execute();
+    }
+    if (w.runName !== undefined) await trx.updateTable('runs').set({ name: w.runName }).where('run_uuid', '=', runId).execute();
+    if (w.metrics.length > 0) {
+      await trx.insertInto('metrics').values(w.metrics.map((m) => metricRow(runId, m))).execute();
+      const latest = latestPerKey(w.metrics).map((m) => metricRow(runId, m));
+      const values = sql.join(latest.map((r) => sql`(${r.run_uuid}, ${r.key}, ${r.value}, ${r.is_nan}, ${r.timestamp}, ${r.step})`));
+      await sql`insert into latest_metrics (run_uuid, key, value, is_nan, timestamp, step) values ${values} ${sql.raw(LATEST_UPSERT_CONFLICT)}`.execute(trx);
+    }
+    await appendAuditEvent(trx, 'postgres', w.audit);
+  }
+}
+
+function metricRow(runId: string, m: Metric): Database['metrics'] {
+  const nan = Number.isNaN(m.value);
+  return { run_uuid: runId, key: m.key, value: nan ? 0 : m.value, is_nan: nan ? 1 : 0, timestamp: m.timestamp, step: m.step };
+}
+
+/** Runs `fn` in a transaction on either backend (Kysely), for the less frequent mutations. */
+export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().execute(fn);
+}

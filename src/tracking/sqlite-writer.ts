@@ -1,0 +1,26 @@
+/**
+ * Runs synchronous better-sqlite3 write transactions on the connection that Kysely
+ * also uses. A raw transaction started while a Kysely transaction is open would
+ * nest inside it (and share its fate), so it waits until the connection is idle.
+ */
+import type Sqlite from 'better-sqlite3';
+import { SlipwayError } from '../core/errors.js';
+
+/** How long a raw write waits for an open Kysely transaction on the same connection. */
+const MAX_WAIT_MS = 30_000;
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runs `fn` in one immediate transaction once no other transaction is open on `raw`. */
+export async function writeSqlite<T>(raw: Sqlite.Database, fn: () => T): Promise<T> {
+  if (raw.inTransaction) {
+    const deadline = Date.now() + MAX_WAIT_MS;
+    while (raw.inTransaction) {
+      if (Date.now() > deadline) throw new SlipwayError('UNAVAILABLE', 'The metadata store stayed busy with another transaction; retry the request.');
+      await nextTurn();
+    }
+  }
+  return raw.transaction(fn).immediate();
+}

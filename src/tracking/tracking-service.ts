@@ -1,0 +1,688 @@
+/**
+ * TrackingService: experiments, runs, params, metrics, tags and dataset inputs with
+ * MLflow's semantics, over the metadata store. Every mutation appends one audit event
+ * in the same transaction. Faces (MLflow REST, native API, CLI) call this and translate
+ * its SlipwayErrors.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { appendAuditEvent } from '../audit/audit-trail.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { errors, SlipwayError } from '../core/errors.js';
+import type { Database } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { ExperimentRepository, stagesFor } from './experiment-repository.js';
+import { filterAndSortExperiments } from './experiment-search.js';
+import { MetricIngest } from './metric-ingest.js';
+import { decodePageToken, encodePageToken } from './page-token.js';
+import { generateRunName, type RandomInt } from './run-name-generator.js';
+import { RunRepository, storedMetricValue, toRunInfo } from './run-repository.js';
+import { checkOrderTerms, segmentCount, segmentSql } from './run-search-query.js';
+import { parseOrderBy, parseSearchFilter } from './search-filter-parser.js';
+import {
+  checkLength,
+  parseExperimentId,
+  requireString,
+  TRACKING_LIMITS,
+  validateBatchSizes,
+  validateKey,
+  validateMaxResults,
+  validateMetric,
+  validateParam,
+  validateRunId,
+  validateTag,
+} from './tracking-limits.js';
+import {
+  RUN_STATUSES,
+  type CreateExperimentInput,
+  type CreateRunInput,
+  type Dataset,
+  type DatasetInput,
+  type Experiment,
+  type ExperimentPage,
+  type LogBatchInput,
+  type Metric,
+  type MetricHistoryBulkInput,
+  type MetricHistoryInput,
+  type MetricHistoryPage,
+  type MetricWithRunId,
+  type MutationContext,
+  type Param,
+  type Run,
+  type RunInfo,
+  type RunPage,
+  type RunStatus,
+  type SearchExperimentsInput,
+  type SearchRunsInput,
+  type Tag,
+  type UpdateRunInput,
+  type ViewType,
+} from './tracking-types.js';
+
+/** Options of the tracking service. */
+export interface TrackingOptions {
+  /** @default the wall clock */
+  clock?: Clock;
+  /** Prefix of new experiments' artifact locations. @default "mlflow-artifacts:" */
+  defaultArtifactRoot?: string;
+  /** Randomness for generated run names. @default crypto.randomInt */
+  random?: RandomInt;
+}
+
+/** The tag MLflow mirrors the run name into. */
+export const RUN_NAME_TAG = 'mlflow.runName';
+/** The tag holding the user that created a run. */
+export const USER_TAG = 'mlflow.user';
+/** The tag log-model appends model descriptions to. */
+export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
+
+const VIEW_TYPES: readonly ViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
+const MAX_BULK_RUNS = 100;
+const MAX_BULK_RESULTS = 2500;
+
+function newId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+function checkViewType(v: ViewType | undefined): ViewType {
+  if (v === undefined) return 'ACTIVE_ONLY';
+  if (!VIEW_TYPES.includes(v)) throw errors.invalid(`Invalid view type '${String(v)}'. Valid values are ${VIEW_TYPES.join(', ')}.`);
+  return v;
+}
+
+function checkTime(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}': expected a non-negative integer (epoch milliseconds).`);
+  return v;
+}
+
+function checkTags(tags: Tag[] | undefined, limit?: number): Tag[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags)) throw errors.invalid(`Invalid value for parameter 'tags': expected a list of {key, value}.`);
+  for (const t of tags) validateTag(t, limit);
+  return tags;
+}
+
+/** The tracking domain's public API. */
+export class TrackingService {
+  private readonly clock: Clock;
+  private readonly artifactRoot: string;
+  private readonly random: RandomInt | undefined;
+  private readonly experiments: ExperimentRepository;
+  private readonly runs: RunRepository;
+  private readonly ingest: MetricIngest;
+
+  constructor(
+    private readonly store: Store,
+    opts: TrackingOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.artifactRoot = (opts.defaultArtifactRoot ?? 'mlflow-artifacts:').replace(/\/+$/, '');
+    this.random = opts.random;
+    this.experiments = new ExperimentRepository(store.db);
+    this.runs = new RunRepository(store.db);
+    this.ingest = new MetricIngest(store);
+  }
+
+  // ---- experiments ----------------------------------------------------------------
+
+  /** Creates an experiment; returns its id. Names are unique across active and deleted experiments. */
+  async createExperiment(input: CreateExperimentInput, ctx: MutationContext = {}): Promise<string> {
+    const name = requireString('name', input.name);
+    if (name.trim() === '') throw errors.invalid(`Invalid experiment name: '${name}'`);
+    checkLength('Experiment name', name, TRACKING_LIMITS.experimentNameLength);
+    if (input.artifactLocation !== undefined) requireString('artifact_location', input.artifactLocation);
+    const tags = checkTags(input.tags, TRACKING_LIMITS.experimentTagValueLength);
+    const existing = await this.experiments.getByName(name);
+    if (existing) throw this.nameTaken(existing);
+    const now = this.clock.now();
+    try {
+      return await this.mutate(ctx, 'experiment.create', 'experiment', async (trx) => {
+        const row = await trx
+          .insertInto('experiments')
+          .values({ name, artifact_location: input.artifactLocation ?? '', lifecycle_stage: 'active', creation_time: now, last_update_time: now })
+          .returning('experiment_id')
+          .executeTakeFirstOrThrow();
+        const id = row.experiment_id;
+        const location = input.artifactLocation || `${this.artifactRoot}/${id}`;
+        await trx.updateTable('experiments').set({ artifact_location: location }).where('experiment_id', '=', id).execute();
+        const unique = new Map(tags.map((t) => [t.key, t.value]));
+        if (unique.size > 0) await trx.insertInto('experiment_tags').values([...unique].map(([key, value]) => ({ experiment_id: id, key, value }))).execute();
+        return { result: String(id), entityId: String(id), change: { name, artifact_location: location, tags: Object.fromEntries(unique) } };
+      });
+    } catch (err) {
+      const again = await this.experiments.getByName(name);
+      if (again && !(err instanceof SlipwayError)) throw this.nameTaken(again);
+      throw err;
+    }
+  }
+
+  private nameTaken(e: Experiment): SlipwayError {
+    const extra = e.lifecycleStage === 'deleted' ? ` The experiment is in the deleted state; restore it or choose another name.` : '';
+    return errors.exists(`Experiment(name=${e.name}) already exists.${extra}`, { name: e.name, experimentId: e.experimentId });
+  }
+
+  /** The experiment with this id; NOT_FOUND if there is none. */
+  async getExperiment(experimentId: string): Promise<Experiment> {
+    const id = parseExperimentId(experimentId);
+    const e = await this.experiments.get(id);
+    if (!e) throw errors.notFound(`No Experiment with id=${experimentId} exists`, { experimentId });
+    return e;
+  }
+
+  /** The experiment with this name (active or deleted); NOT_FOUND if there is none. */
+  async getExperimentByName(name: string): Promise<Experiment> {
+    requireString('experiment_name', name);
+    const e = await this.experiments.getByName(name);
+    if (!e) throw errors.notFound(`Could not find experiment with name ${name}`, { name });
+    return e;
+  }
+
+  /** Searches experiments with MLflow's filter and order_by; paged. */
+  async searchExperiments(input: SearchExperimentsInput = {}): Promise<ExperimentPage> {
+    const view = checkViewType(input.viewType);
+    const max = validateMaxResults(input.maxResults, TRACKING_LIMITS.defaultSearchResults, TRACKING_LIMITS.maxSearchResults);
+    const offset = decodePageToken(input.pageToken, ['offset'] as const)?.offset ?? 0;
+    const sorted = filterAndSortExperiments(await this.experiments.list(view), input.filter, input.orderBy);
+    const experiments = sorted.slice(offset, offset + max);
+    const page: ExperimentPage = { experiments };
+    if (offset + max < sorted.length) page.nextPageToken = encodePageToken({ offset: offset + max });
+    return page;
+  }
+
+  /** Renames an active experiment. */
+  async updateExperiment(experimentId: string, newName: string, ctx: MutationContext = {}): Promise<void> {
+    const e = await this.getExperiment(experimentId);
+    const name = requireString('new_name', newName);
+    if (name.trim() === '') throw errors.invalid(`Invalid experiment name: '${name}'`);
+    checkLength('Experiment name', name, TRACKING_LIMITS.experimentNameLength);
+    if (e.lifecycleStage !== 'active') throw errors.invalid('Cannot rename a non-active experiment.', { experimentId });
+    if (name === e.name) return;
+    const clash = await this.experiments.getByName(name);
+    if (clash) throw this.nameTaken(clash);
+    await this.mutate(ctx, 'experiment.update', 'experiment', async (trx) => {
+      await trx.updateTable('experiments').set({ name, last_update_time: this.clock.now() }).where('experiment_id', '=', Number(experimentId)).execute();
+      return { result: undefined, entityId: experimentId, change: { name } };
+    });
+  }
+
+  /** Marks an experiment and its runs deleted (restorable). */
+  async deleteExperiment(experimentId: string, ctx: MutationContext = {}): Promise<void> {
+    await this.setExperimentStage(experimentId, 'deleted', ctx);
+  }
+
+  /** Restores a deleted experiment and the runs deleted with it. */
+  async restoreExperiment(experimentId: string, ctx: MutationContext = {}): Promise<void> {
+    await this.setExperimentStage(experimentId, 'active', ctx);
+  }
+
+  private async setExperimentStage(experimentId: string, stage: 'active' | 'deleted', ctx: MutationContext): Promise<void> {
+    const e = await this.getExperiment(experimentId);
+    if (stage === 'active' && e.lifecycleStage === 'active') {
+      throw errors.invalid(`Cannot restore an active experiment.`, { experimentId });
+    }
+    const id = Number(experimentId);
+    const now = this.clock.now();
+    await this.mutate(ctx, stage === 'deleted' ? 'experiment.delete' : 'experiment.restore', 'experiment', async (trx) => {
+      await trx.updateTable('experiments').set({ lifecycle_stage: stage, last_update_time: now }).where('experiment_id', '=', id).execute();
+      await trx
+        .updateTable('runs')
+        .set({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? now : null })
+        .where('experiment_id', '=', id)
+        .where('lifecycle_stage', '=', stage === 'deleted' ? 'active' : 'deleted')
+        .execute();
+      return { result: undefined, entityId: experimentId, change: { lifecycle_stage: stage } };
+    });
+  }
+
+  /** Sets (or replaces) a tag on an active experiment. */
+  async setExperimentTag(experimentId: string, key: string, value: string, ctx: MutationContext = {}): Promise<void> {
+    const e = await this.getExperiment(experimentId);
+    validateTag({ key, value }, TRACKING_LIMITS.experimentTagValueLength);
+    if (e.lifecycleStage !== 'active') throw errors.invalid(`The experiment ${experimentId} must be in the 'active' state. Current state is ${e.lifecycleStage}.`);
+    await this.mutate(ctx, 'experiment.set_tag', 'experiment', async (trx) => {
+      await trx
+        .insertInto('experiment_tags')
+        .values({ experiment_id: Number(experimentId), key, value })
+        .onConflict((oc) => oc.columns(['experiment_id', 'key']).doUpdateSet({ value }))
+        .execute();
+      return { result: undefined, entityId: experimentId, change: { key, value } };
+    });
+  }
+
+  // ---- runs -----------------------------------------------------------------------
+
+  /** Creates a run in an active experiment; generates a name when none is given. */
+  async createRun(input: CreateRunInput = {}, ctx: MutationContext = {}): Promise<Run> {
+    const experimentId = input.experimentId ?? '0';
+    const exp = await this.getExperiment(experimentId);
+    if (exp.lifecycleStage !== 'active') throw errors.invalid(`The experiment ${experimentId} must be in the 'active' state. Current state is ${exp.lifecycleStage}.`);
+    const tags = checkTags(input.tags);
+    const tagMap = new Map(tags.map((t) => [t.key, t.value]));
+    if (input.runName !== undefined) {
+      requireString('run_name', input.runName);
+      const tagged = tagMap.get(RUN_NAME_TAG);
+      if (tagged !== undefined && tagged !== input.runName) {
+        throw errors.invalid(`Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='${input.runName}', mlflow.runName='${tagged}').`);
+      }
+    }
+    const runName = input.runName || tagMap.get(RUN_NAME_TAG) || generateRunName(this.random);
+    checkLength('Run name', runName, TRACKING_LIMITS.runNameLength);
+    tagMap.set(RUN_NAME_TAG, runName);
+    if (input.userId !== undefined) requireString('user_id', input.userId);
+    const userId = tagMap.get(USER_TAG) ?? input.userId ?? '';
+    const startTime = input.startTime === undefined ? this.clock.now() : checkTime('start_time', input.startTime);
+    const runId = newId();
+    await this.mutate(ctx, 'run.create', 'run', async (trx) => {
+      await trx
+        .insertInto('runs')
+        .values({
+          run_uuid: runId,
+          name: runName,
+          experiment_id: Number(experimentId),
+          user_id: userId,
+          status: 'RUNNING',
+          start_time: startTime,
+          end_time: null,
+          lifecycle_stage: 'active',
+          artifact_uri: `${exp.artifactLocation.replace(/\/+$/, '')}/${runId}/artifacts`,
+          deleted_time: null,
+        })
+        .execute();
+      await trx.insertInto('tags').values([...tagMap].map(([key, value]) => ({ run_uuid: runId, key, value }))).execute();
+      return { result: undefined, entityId: runId, change: { experiment_id: experimentId, run_name: runName, user_id: userId, start_time: startTime, tags: Object.fromEntries(tagMap) } };
+    });
+    return this.getRun(runId);
+  }
+
+  /** The run with everything it logged; NOT_FOUND if there is none (deleted runs are returned). */
+  async getRun(runId: string): Promise<Run> {
+    validateRunId(runId);
+    const [run] = await this.runs.load([runId]);
+    if (!run) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+    return run;
+  }
+
+  /** Updates status, end time or name of an active run. */
+  async updateRun(input: UpdateRunInput, ctx: MutationContext = {}): Promise<RunInfo> {
+    const runId = validateRunId(input.runId);
+    if (input.status !== undefined && !RUN_STATUSES.includes(input.status)) {
+      throw errors.invalid(`Invalid run status '${String(input.status)}'. Valid values are ${RUN_STATUSES.join(', ')}.`);
+    }
+    if (input.endTime !== undefined) checkTime('end_time', input.endTime);
+    if (input.runName !== undefined) {
+      requireString('run_name', input.runName);
+      checkLength('Run name', input.runName, TRACKING_LIMITS.runNameLength);
+    }
+    await this.activeRun(runId);
+    const set: { status?: RunStatus; end_time?: number; name?: string } = {};
+    if (input.status !== undefined) set.status = input.status;
+    if (input.endTime !== undefined) set.end_time = input.endTime;
+    if (input.runName) set.name = input.runName;
+    if (Object.keys(set).length > 0) {
+      await this.mutate(ctx, 'run.update', 'run', async (trx) => {
+        await trx.updateTable('runs').set(set).where('run_uuid', '=', runId).execute();
+        if (set.name !== undefined) await this.upsertTag(trx, runId, RUN_NAME_TAG, set.name);
+        return { result: undefined, entityId: runId, change: set };
+      });
+    }
+    const row = await this.runs.row(runId);
+    return toRunInfo(row as NonNullable<typeof row>);
+  }
+
+  /** Marks a run deleted (restorable). */
+  async deleteRun(runId: string, ctx: MutationContext = {}): Promise<void> {
+    await this.setRunStage(runId, 'deleted', ctx);
+  }
+
+  /** Restores a deleted run. */
+  async restoreRun(runId: string, ctx: MutationContext = {}): Promise<void> {
+    await this.setRunStage(runId, 'active', ctx);
+  }
+
+  private async setRunStage(runId: string, stage: 'active' | 'deleted', ctx: MutationContext): Promise<void> {
+    validateRunId(runId);
+    const row = await this.runs.row(runId);
+    if (!row) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+    await this.mutate(ctx, stage === 'deleted' ? 'run.delete' : 'run.restore', 'run', async (trx) => {
+      await trx
+        .updateTable('runs')
+        .set({ lifecycle_stage: stage, deleted_time: stage === 'deleted' ? this.clock.now() : null })
+        .where('run_uuid', '=', runId)
+        .execute();
+      return { result: undefined, entityId: runId, change: { lifecycle_stage: stage } };
+    });
+  }
+
+  /** Sets a tag on an active run; `mlflow.runName` also renames the run. */
+  async setTag(runId: string, key: string, value: string, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    validateTag({ key, value });
+    await this.ingest.write({
+      runId,
+      metrics: [],
+      params: [],
+      tags: [{ key, value }],
+      ...(key === RUN_NAME_TAG ? { runName: value } : {}),
+      audit: this.audit(ctx, 'run.set_tag', runId, { key, value }),
+    });
+  }
+
+  /** Deletes a tag from an active run; NOT_FOUND if the run has no such tag. */
+  async deleteTag(runId: string, key: string, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    requireString('key', key);
+    await this.activeRun(runId);
+    await this.mutate(ctx, 'run.delete_tag', 'run', async (trx) => {
+      const res = await trx.deleteFrom('tags').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
+      if (Number(res.numDeletedRows) === 0) throw errors.notFound(`No tag with name: ${key} in run with id ${runId}`, { runId, key });
+      return { result: undefined, entityId: runId, change: { key } };
+    });
+  }
+
+  /** Logs a param; refuses to change an existing value (INVALID_ARGUMENT). */
+  async logParam(runId: string, key: string, value: string, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    validateParam({ key, value });
+    await this.ingest.write({ runId, metrics: [], params: [{ key, value }], tags: [], audit: this.audit(ctx, 'run.log_param', runId, { key, value }) });
+  }
+
+  /** Logs one metric point. */
+  async logMetric(runId: string, metric: Metric, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    const m: Metric = { key: metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step ?? 0 };
+    validateMetric(m);
+    await this.ingest.write({ runId, metrics: [m], params: [], tags: [], audit: this.audit(ctx, 'run.log_metric', runId, m) });
+  }
+
+  /** Logs metrics, params and tags in one transaction (MLflow's log-batch limits apply). */
+  async logBatch(runId: string, batch: LogBatchInput, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    const metrics = batch.metrics ?? [];
+    const params = batch.params ?? [];
+    const tags = batch.tags ?? [];
+    if (!Array.isArray(metrics) || !Array.isArray(params) || !Array.isArray(tags)) throw errors.invalid('metrics, params and tags must be lists.');
+    validateBatchSizes(metrics.length, params.length, tags.length);
+    for (let i = 0; i < metrics.length; i++) {
+      const m = metrics[i] as Metric;
+      if (m.step === undefined) m.step = 0;
+      validateMetric(m);
+    }
+    const uniqueParams = new Map<string, Param>();
+    for (const p of params) {
+      validateParam(p);
+      const seen = uniqueParams.get(p.key);
+      if (seen && seen.value !== p.value) {
+        throw errors.invalid(`Duplicate parameter keys have been submitted: ['${p.key}']. Please ensure the request contains only one param value per param key.`);
+      }
+      uniqueParams.set(p.key, p);
+    }
+    const uniqueTags = new Map<string, Tag>();
+    for (const t of tags) {
+      validateTag(t);
+      uniqueTags.set(t.key, t);
+    }
+    const runName = uniqueTags.get(RUN_NAME_TAG)?.value;
+    await this.ingest.write({
+      runId,
+      metrics,
+      params: [...uniqueParams.values()],
+      tags: [...uniqueTags.values()],
+      ...(runName !== undefined ? { runName } : {}),
+      audit: this.audit(ctx, 'run.log_batch', runId, { metrics: metricsDigest(metrics), params: [...uniqueParams.values()], tags: [...uniqueTags.values()] }),
+    });
+  }
+
+  /** Records the datasets a run used, with their input tags. */
+  async logInputs(runId: string, datasets: DatasetInput[], ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    if (!Array.isArray(datasets)) throw errors.invalid(`Invalid value for parameter 'datasets': expected a list.`);
+    for (const d of datasets) validateDatasetInput(d);
+    const run = await this.activeRun(runId);
+    await this.mutate(ctx, 'run.log_inputs', 'run', async (trx) => {
+      for (const d of datasets) {
+        const ds = d.dataset;
+        const existing = await trx
+          .selectFrom('datasets')
+          .select('dataset_uuid')
+          .where('experiment_id', '=', run.experiment_id)
+          .where('name', '=', ds.name)
+          .where('digest', '=', ds.digest)
+          .executeTakeFirst();
+        const datasetId = existing?.dataset_uuid ?? newId();
+        if (!existing) {
+          await trx
+            .insertInto('datasets')
+            .values({ dataset_uuid: datasetId, experiment_id: run.experiment_id, name: ds.name, digest: ds.digest, source_type: ds.sourceType, source: ds.source, schema: ds.schema ?? null, profile: ds.profile ?? null })
+            .execute();
+        }
+        const link = await trx
+          .selectFrom('inputs')
+          .select('input_uuid')
+          .where('source_type', '=', 'DATASET')
+          .where('source_id', '=', datasetId)
+          .where('destination_type', '=', 'RUN')
+          .where('destination_id', '=', runId)
+          .executeTakeFirst();
+        const inputId = link?.input_uuid ?? newId();
+        if (!link) {
+          await trx.insertInto('inputs').values({ input_uuid: inputId, source_type: 'DATASET', source_id: datasetId, destination_type: 'RUN', destination_id: runId }).execute();
+        }
+        for (const t of d.tags ?? []) {
+          await trx
+            .insertInto('input_tags')
+            .values({ input_uuid: inputId, name: t.key, value: t.value })
+            .onConflict((oc) => oc.columns(['input_uuid', 'name']).doUpdateSet({ value: t.value }))
+            .execute();
+        }
+      }
+      return { result: undefined, entityId: runId, change: { datasets } };
+    });
+  }
+
+  /** Appends a model description (MLmodel as JSON) to the run's `mlflow.log-model.history` tag. */
+  async logModel(runId: string, modelJson: string, ctx: MutationContext = {}): Promise<void> {
+    validateRunId(runId);
+    requireString('model_json', modelJson);
+    let model: unknown;
+    try {
+      model = JSON.parse(modelJson);
+    } catch {
+      throw errors.invalid(`Invalid value for parameter 'model_json': it is not valid JSON.`);
+    }
+    if (model === null || typeof model !== 'object' || Array.isArray(model)) throw errors.invalid(`Invalid value for parameter 'model_json': expected a JSON object.`);
+    await this.activeRun(runId);
+    await this.mutate(ctx, 'run.log_model', 'run', async (trx) => {
+      const tag = await trx.selectFrom('tags').select('value').where('run_uuid', '=', runId).where('key', '=', LOG_MODEL_HISTORY_TAG).executeTakeFirst();
+      let history: unknown[] = [];
+      try {
+        const parsed: unknown = tag ? JSON.parse(tag.value) : [];
+        if (Array.isArray(parsed)) history = parsed;
+      } catch {
+        history = [];
+      }
+      history.push(model);
+      await this.upsertTag(trx, runId, LOG_MODEL_HISTORY_TAG, JSON.stringify(history));
+      return { result: undefined, entityId: runId, change: { model } };
+    });
+  }
+
+  // ---- metric history ----------------------------------------------------------------
+
+  /** Every point of one metric of a run, by step then timestamp; paged when maxResults is given. */
+  async getMetricHistory(input: MetricHistoryInput): Promise<MetricHistoryPage> {
+    validateRunId(input.runId);
+    const key = requireString('metric_key', input.metricKey);
+    const row = await this.runs.row(input.runId);
+    if (!row) throw errors.notFound(`Run with id=${input.runId} not found`, { runId: input.runId });
+    const offset = decodePageToken(input.pageToken, ['offset'] as const)?.offset ?? 0;
+    const max = input.maxResults === undefined ? undefined : validateMaxResults(input.maxResults, 25_000, 25_000);
+    let q = this.store.db
+      .selectFrom('metrics')
+      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
+      .where('run_uuid', '=', input.runId)
+      .where('key', '=', key)
+      .orderBy('step')
+      .orderBy('timestamp')
+      .orderBy('value');
+    if (max !== undefined) q = q.limit(max + 1).offset(offset);
+    else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER).offset(offset);
+    const rows = await q.execute();
+    const more = max !== undefined && rows.length > max;
+    const metrics = (more ? rows.slice(0, max) : rows).map((r) => ({ key: r.key, value: storedMetricValue(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step) }));
+    const page: MetricHistoryPage = { metrics };
+    if (more && max !== undefined) page.nextPageToken = encodePageToken({ offset: offset + max });
+    return page;
+  }
+
+  /** Metric history of several runs within a step interval, sampled to at most maxResults steps per run. */
+  async getMetricHistoryBulkInterval(input: MetricHistoryBulkInput): Promise<MetricWithRunId[]> {
+    const key = requireString('metric_key', input.metricKey);
+    if (!Array.isArray(input.runIds) || input.runIds.length === 0) throw errors.missing('run_ids');
+    if (input.runIds.length > MAX_BULK_RUNS) throw errors.invalid(`GetMetricHistoryBulkInterval request must specify at most ${MAX_BULK_RUNS} run_ids. Received ${input.runIds.length} run_ids.`);
+    const max = validateMaxResults(input.maxResults, 320, MAX_BULK_RESULTS);
+    for (const id of input.runIds) validateRunId(id, 'run_ids');
+    if (input.startStep !== undefined && input.endStep !== undefined && input.startStep > input.endStep) {
+      throw errors.invalid(`end_step must be greater than start_step. Found start_step=${input.startStep} and end_step=${input.endStep}.`);
+    }
+    const out: MetricWithRunId[] = [];
+    for (const runId of [...new Set(input.runIds)].sort()) {
+      let q = this.store.db.selectFrom('metrics').select(['value', 'is_nan', 'timestamp', 'step']).where('run_uuid', '=', runId).where('key', '=', key);
+      if (input.startStep !== undefined) q = q.where('step', '>=', input.startStep);
+      if (input.endStep !== undefined) q = q.where('step', '<=', input.endStep);
+      const rows = await q.orderBy('step').orderBy('timestamp').orderBy('value').execute();
+      const steps = [...new Set(rows.map((r) => Number(r.step)))];
+      const keep = sampleSteps(steps, max);
+      for (const r of rows) {
+        if (keep.has(Number(r.step))) out.push({ runId, key, value: storedMetricValue(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step) });
+      }
+    }
+    return out;
+  }
+
+  // ---- search_runs ---------------------------------------------------------------------
+
+  /** Searches runs with MLflow's filter grammar, order_by and page tokens. */
+  async searchRuns(input: SearchRunsInput): Promise<RunPage> {
+    if (!Array.isArray(input.experimentIds)) throw errors.invalid(`Invalid value for parameter 'experiment_ids': expected a list.`);
+    const experimentIds = input.experimentIds.map((id) => {
+      try {
+        return parseExperimentId(id, 'experiment_ids');
+      } catch (err) {
+        if (err instanceof SlipwayError && err.code === 'NOT_FOUND') return -1;
+        throw err;
+      }
+    });
+    const view = checkViewType(input.runViewType);
+    const max = validateMaxResults(input.maxResults, TRACKING_LIMITS.defaultSearchResults, TRACKING_LIMITS.maxSearchResults);
+    const clauses = parseSearchFilter(input.filter, 'attribute');
+    const order = (input.orderBy ?? []).filter((t) => t.trim() !== '').map((t) => parseOrderBy(t, 'attribute'));
+    checkOrderTerms(order);
+    const cursor = decodePageToken(input.pageToken, ['segment', 'offset'] as const) ?? { segment: 0, offset: 0 };
+    const segments = segmentCount(order);
+    if (cursor.segment >= segments) throw errors.invalid(`Invalid page token: it does not belong to this search.`);
+    if (experimentIds.length === 0) return { runs: [] };
+    const ids: string[] = [];
+    let segment = cursor.segment;
+    let offset = cursor.offset;
+    let next: { segment: number; offset: number } | undefined;
+    while (segment < segments) {
+      const want = max - ids.length;
+      const query = segmentSql({ experimentIds, stages: stagesFor(view), clauses, order, limit: want + 1, offset }, segment, this.store.dialect);
+      const rows = (await query.execute(this.store.db)).rows;
+      for (const r of rows.slice(0, want)) ids.push(r.run_uuid);
+      if (rows.length > want) {
+        next = { segment, offset: offset + want };
+        break;
+      }
+      segment++;
+      offset = 0;
+      if (ids.length === max) {
+        if (segment < segments) next = { segment, offset: 0 };
+        break;
+      }
+    }
+    const runs = await this.runs.load(ids);
+    const page: RunPage = { runs };
+    if (next) page.nextPageToken = encodePageToken(next);
+    return page;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------
+
+  private async activeRun(runId: string) {
+    const row = await this.runs.row(runId);
+    if (!row) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+    if (row.lifecycle_stage !== 'active') throw errors.invalid(`The run ${runId} must be in the 'active' state. Current state is ${row.lifecycle_stage}.`, { runId });
+    return row;
+  }
+
+  private async upsertTag(trx: Transaction<Database>, runId: string, key: string, value: string): Promise<void> {
+    await trx
+      .insertInto('tags')
+      .values({ run_uuid: runId, key, value })
+      .onConflict((oc) => oc.columns(['run_uuid', 'key']).doUpdateSet({ value }))
+      .execute();
+  }
+
+  private audit(ctx: MutationContext, action: string, runId: string, change: unknown) {
+    return { actor: ctx.actor ?? 'anonymous', action, entityType: 'run', entityId: runId, requestId: ctx.requestId ?? null, change, time: this.clock.now() };
+  }
+
+  /** Runs `fn` in a transaction and appends its audit event there. */
+  private async mutate<T>(
+    ctx: MutationContext,
+    action: string,
+    entityType: string,
+    fn: (trx: Transaction<Database>) => Promise<{ result: T; entityId: string; change: unknown }>,
+  ): Promise<T> {
+    return this.store.db.transaction().execute(async (trx) => {
+      const { result, entityId, change } = await fn(trx);
+      await appendAuditEvent(trx, this.store.dialect, {
+        actor: ctx.actor ?? 'anonymous',
+        action,
+        entityType,
+        entityId,
+        requestId: ctx.requestId ?? null,
+        change,
+        time: this.clock.now(),
+      });
+      return result;
+    });
+  }
+}
+
+/** A compact, order-sensitive digest input for a batch's metric points. */
+function metricsDigest(metrics: Metric[]): { count: number; points: string } {
+  let points = '';
+  for (const m of metrics) points += `${m.key}\u0000${m.value}\u0000${m.timestamp}\u0000${m.step}\n`;
+  return { count: metrics.length, points };
+}
+
+/** Up to `max` steps spread evenly over `steps` (sorted), always keeping the first and last. */
+function sampleSteps(steps: number[], max: number): Set<number> {
+  if (steps.length <= max) return new Set(steps);
+  const keep = new Set<number>();
+  if (max === 1) {
+    keep.add(steps[0] as number);
+    return keep;
+  }
+  for (let i = 0; i < max; i++) keep.add(steps[Math.round((i * (steps.length - 1)) / (max - 1))] as number);
+  return keep;
+}
+
+function validateDatasetInput(d: DatasetInput): void {
+  if (d === null || typeof d !== 'object') throw errors.invalid(`Invalid dataset input: expected an object with 'dataset' and 'tags'.`);
+  const ds: Dataset | undefined = d.dataset;
+  if (ds === undefined || ds === null || typeof ds !== 'object') throw errors.missing('dataset');
+  const name = requireString('dataset.name', ds.name);
+  checkLength('Dataset name', name, TRACKING_LIMITS.datasetNameLength);
+  checkLength('Dataset digest', requireString('dataset.digest', ds.digest), TRACKING_LIMITS.datasetDigestLength);
+  requireString('dataset.source_type', ds.sourceType);
+  checkLength('Dataset source', requireString('dataset.source', ds.source), TRACKING_LIMITS.datasetSourceLength);
+  if (ds.schema !== undefined) checkLength('Dataset schema', requireString('dataset.schema', ds.schema), TRACKING_LIMITS.datasetSchemaLength);
+  if (ds.profile !== undefined) checkLength('Dataset profile', requireString('dataset.profile', ds.profile), TRACKING_LIMITS.datasetProfileLength);
+  for (const t of d.tags ?? []) {
+    validateKey('tag', t.key);
+    checkLength('Input tag value', requireString('value', t.value), TRACKING_LIMITS.inputTagValueLength);
+  }
+}
