@@ -1,5 +1,9 @@
 /** Builds a real Slipway app over a fresh store of the given backend, for native API tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { LocalArtifactStore } from '../../artifacts/local-artifact-store.js';
 import { resolveConfig } from '../../config.js';
 import { silentLogger } from '../../core/logger.js';
 import type { Clock } from '../../core/clock.js';
@@ -7,7 +11,7 @@ import { buildApp } from '../app.js';
 import type { ServerContext } from '../context.js';
 import type { TestDialect } from '../../../test/support/dialects.js';
 
-/** An app over a fresh store; `close` shuts both down and removes the store. */
+/** An app over a fresh store and artifact folder; `close` shuts both down and removes them. */
 export interface TestApp {
   app: FastifyInstance;
   ctx: ServerContext;
@@ -17,8 +21,10 @@ export interface TestApp {
 /** Opens a fresh store on `dialect` and builds the full app over it. */
 export async function openTestApp(dialect: TestDialect, clock: Clock = { now: () => Date.now() }): Promise<TestApp> {
   const { store, uri, dispose } = await dialect.open({ clock });
-  const config = resolveConfig({ backendStoreUri: uri, home: undefined }, {}, process.cwd());
-  const ctx: ServerContext = { config, store, logger: silentLogger, clock, inferenceObservers: [], onClose: [] };
+  const home = mkdtempSync(join(tmpdir(), 'slipway-api-'));
+  const config = resolveConfig({ backendStoreUri: uri, home }, {}, home);
+  const artifacts = new LocalArtifactStore(config.artifactsDestination);
+  const ctx: ServerContext = { config, store, artifacts, logger: silentLogger, clock, inferenceObservers: [], onClose: [] };
   const app = await buildApp(ctx);
   await app.ready();
   return {
@@ -28,6 +34,7 @@ export async function openTestApp(dialect: TestDialect, clock: Clock = { now: ()
       await app.close();
       for (const hook of ctx.onClose) await hook();
       await dispose();
+      rmSync(home, { recursive: true, force: true });
     },
   };
 }

@@ -6,6 +6,10 @@
 import { z } from 'zod';
 import type { DomainPlugin } from '../app.js';
 import { auditRoutes } from '../native/audit-routes.js';
+import { experimentRoutes } from '../native/experiment-routes.js';
+import { modelRoutes } from '../native/model-routes.js';
+import { runRoutes } from '../native/run-routes.js';
+import { registryOf, trackingOf } from '../native/services.js';
 import { nativeRoute, registerNativeRoutes, type NativeRoute } from '../native/native-route.js';
 import { buildOpenApiDocument } from '../native/openapi.js';
 
@@ -15,7 +19,16 @@ export const NATIVE_PREFIX = '/api/v1';
 const API_VERSION = '1.0.0';
 
 const nativeApi: DomainPlugin = async (app, ctx) => {
-  const routes: NativeRoute[] = [...auditRoutes(ctx)];
+  // One service of each per app (unless the server already opened them), built on first use.
+  let tracking: ReturnType<typeof trackingOf> | undefined;
+  let registry: ReturnType<typeof registryOf> | undefined;
+  const trackingNow = () => (tracking ??= trackingOf(ctx));
+  const routes: NativeRoute[] = [
+    ...experimentRoutes(trackingNow),
+    ...runRoutes(trackingNow, ctx.clock),
+    ...modelRoutes(() => (registry ??= registryOf(ctx))),
+    ...auditRoutes(ctx),
+  ];
   let document: Record<string, unknown> | undefined;
   routes.push(
     nativeRoute({
