@@ -6,12 +6,15 @@ import type { InferenceObserver } from '../core/inference-record.js';
 import type { ModelSource } from '../core/model-source.js';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
+import type { RegistryService } from '../registry/registry-service.js';
 
 export interface ServerContext {
   config: ResolvedConfig;
   store: Store;
   logger: Logger;
   clock: Clock;
+  /** The model registry, opened once and shared by the MLflow and native routes. */
+  registry?: RegistryService;
   /** Resolves `models:/…` references for serving; set once the registry is open. */
   modelSource?: ModelSource;
   /** The artifact store (local folder by default). */
