@@ -11,6 +11,7 @@ export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise
 /** The domain plugins, in registration order. Each domain adds its line here. */
 const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
   () => import('./plugins/native-api.js'),
+  () => import('./plugins/mlflow-registry.js'),
 ];
 
 /** Builds the Slipway HTTP app over an open context. */
