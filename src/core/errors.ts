@@ -18,6 +18,8 @@ export const ERROR_CATALOGUE = {
   LIMIT_EXCEEDED: { status: 400, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'A batch or value is larger than the documented limit.' },
   PAYLOAD_TOO_LARGE: { status: 413, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'The request body is larger than the configured limit.' },
   NOT_FOUND: { status: 404, mlflowCode: 'RESOURCE_DOES_NOT_EXIST', description: 'The named resource does not exist.' },
+  ENDPOINT_NOT_FOUND: { status: 404, mlflowCode: 'ENDPOINT_NOT_FOUND', description: 'No route matches the request method and path.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'The request Content-Type is not accepted by this endpoint.' },
   ALREADY_EXISTS: { status: 400, mlflowCode: 'RESOURCE_ALREADY_EXISTS', description: 'A resource with that name or id already exists.' },
   INVALID_STATE: { status: 400, mlflowCode: 'INVALID_STATE', description: 'The resource is in a state that does not allow the operation (e.g. a deleted run).' },
   PATH_NOT_ALLOWED: { status: 400, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'An artifact path escapes its root or contains forbidden characters.' },

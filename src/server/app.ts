@@ -1,25 +1,66 @@
 /**
  * buildApp(ctx) composes one Fastify plugin per domain; `listen` happens elsewhere,
- * so tests call `app.inject()` without a port.
+ * so tests call `app.inject()` without a port. The app owns what every route
+ * shares: request ids, the JSON body parser, error mapping and the 404 answer.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ServerContext } from './context.js';
+import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
+import { parseJsonBody } from './json-body-parser.js';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 
 /** A domain's routes: registered with the shared context. */
 export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
 /** The domain plugins, in registration order. Each domain adds its line here. */
 const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
+  () => import('./plugins/health.js'),
   () => import('./plugins/native-api.js'),
   () => import('./plugins/mlflow-registry.js'),
 ];
 
 /** Builds the Slipway HTTP app over an open context. */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: ctx.config.bodyLimit, logger: false });
+  const app = Fastify({
+    bodyLimit: ctx.config.bodyLimit,
+    logger: false,
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    // Tell keep-alive clients to reconnect elsewhere while the server drains.
+    return503OnClosing: true,
+  });
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.logger.debug({ reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const mapped = toHttpError(err, request.id, { contentType: request.headers['content-type'], bodyLimit: ctx.config.bodyLimit });
+    if (mapped.internal) ctx.logger.error({ err, reqId: request.id, method: request.method, url: request.url }, 'request failed');
+    const retryAfter = mapped.details?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.ceil(retryAfter)));
+    return reply.code(mapped.status).type('application/json; charset=utf-8').send(errorBody(mapped, isMlflowPath(request.url)));
+  });
+  app.setNotFoundHandler(async (request) => {
+    throw endpointNotFound(request.method, request.url);
+  });
+
   for (const load of PLUGINS) {
     const plugin = (await load()).default;
-    await plugin(app, ctx);
+    // Encapsulated: a domain may set its own error handler or content parsers without touching the others.
+    await app.register(async (child) => plugin(child, ctx));
   }
   return app;
 }
