@@ -34,6 +34,8 @@ export interface NativeRoute {
   /** Success status. @default 200 (204 when there is no response schema) */
   status?: number;
   handler(input: RouteInput<unknown, unknown, unknown>): Promise<unknown>;
+  /** Served by another plugin; listed here only so the OpenAPI document covers all of /api/v1. */
+  documentedOnly?: boolean;
 }
 
 /** Declares a route with typed handler input inferred from its schemas. */
@@ -48,6 +50,7 @@ export function nativeRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.Zo
   body?: B;
   response?: R;
   status?: number;
+  documentedOnly?: boolean;
   handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R>>;
 }): NativeRoute {
   return route as unknown as NativeRoute;
@@ -70,6 +73,7 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof ty
 /** Registers routes on `app` under `prefix`. */
 export function registerNativeRoutes(app: FastifyInstance, prefix: string, routes: readonly NativeRoute[]): void {
   for (const route of routes) {
+    if (route.documentedOnly) continue;
     app.route({
       method: route.method,
       url: `${prefix}${route.path}`,

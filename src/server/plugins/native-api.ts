@@ -4,6 +4,7 @@
  * document served at /api/v1/openapi.json.
  */
 import { z } from 'zod';
+import { Health } from '../../client/schemas/health.js';
 import type { DomainPlugin } from '../app.js';
 import { auditRoutes } from '../native/audit-routes.js';
 import { experimentRoutes } from '../native/experiment-routes.js';
@@ -28,6 +29,18 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
     ...runRoutes(trackingNow, ctx.clock),
     ...modelRoutes(() => (registry ??= registryOf(ctx))),
     ...auditRoutes(ctx),
+    nativeRoute({
+      method: 'GET',
+      path: '/health',
+      tag: 'meta',
+      operationId: 'getHealth',
+      summary: 'Server health: 200 when the metadata store answers, 503 when it does not.',
+      response: Health,
+      documentedOnly: true,
+      async handler() {
+        throw new Error('served by the health plugin');
+      },
+    }),
   ];
   let document: Record<string, unknown> | undefined;
   routes.push(

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../../test/support/dialects.js';
+import { openTestApp, type TestApp } from './native-api.test-support.js';
+import { openApiPath } from './openapi.js';
+
+/** Every (method, path) fastify has registered, read back from its route tree printout. */
+function registeredRoutes(tree: string): Array<{ method: string; path: string }> {
+  const out: Array<{ method: string; path: string }> = [];
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    const m = /^((?:│ {3}| {4})*)(?:├── |└── )(.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = (m[1] as string).length / 4;
+    const path = (stack[depth - 1] ?? '') + (m[2] as string);
+    stack[depth] = path;
+    stack.length = depth + 1;
+    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== 'HEAD' && s !== 'OPTIONS')) out.push({ method, path });
+  }
+  return out;
+}
+
+describe('native API OpenAPI document', () => {
+  let t: TestApp;
+  let doc: { openapi: string; paths: Record<string, Record<string, { operationId: string; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+  beforeAll(async () => {
+    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
+    const res = await t.app.inject({ url: '/api/v1/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    doc = res.json() as typeof doc;
+  });
+  afterAll(() => t.close());
+
+  it('is OpenAPI 3.1 and documents every registered /api/v1 route', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = registeredRoutes(t.app.printRoutes({ commonPrefix: false })).filter((r) => r.path.startsWith('/api/v1/'));
+    expect(routes.length).toBeGreaterThan(20);
+    const missing = routes.filter((r) => !doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()]);
+    expect(missing).toEqual([]);
+    // …and documents nothing that does not exist.
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(documented.sort()).toEqual(routes.map((r) => `${r.method} ${openApiPath(r.path)}`).sort());
+  });
+
+  it('gives every operation a unique id and resolves every $ref to a component', () => {
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((o) => o.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+    const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1] as string);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(doc.components.schemas[ref.slice('#/components/schemas/'.length)], ref).toBeDefined();
+    }
+  });
+
+  it('describes request bodies and errors from the same schemas the server validates with', () => {
+    const create = doc.paths['/api/v1/experiments']?.post as unknown as { requestBody: { content: { 'application/json': { schema: { required: string[]; properties: Record<string, unknown> } } } }; responses: Record<string, unknown> };
+    expect(create.requestBody.content['application/json'].schema.required).toEqual(['name']);
+    expect(Object.keys(create.requestBody.content['application/json'].schema.properties).sort()).toEqual(['artifactLocation', 'name', 'tags']);
+    expect(Object.keys(create.responses)).toEqual(expect.arrayContaining(['201', '400', 'default']));
+    expect(doc.components.schemas.ApiError).toMatchObject({ type: 'object', required: ['error'] });
+    const version = doc.components.schemas.ModelVersion as { properties: Record<string, unknown> };
+    expect(version.properties.signature).toEqual({ $ref: '#/components/schemas/ModelSignature' });
+  });
+});
