@@ -17,6 +17,7 @@ const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
   () => import('./plugins/health.js'),
   () => import('./plugins/native-api.js'),
   () => import('./plugins/mlflow-registry.js'),
+  () => import('./plugins/serving.js'),
 ];
 
 /** Builds the Slipway HTTP app over an open context. */

@@ -1,0 +1,174 @@
+/**
+ * `slipway serve MODEL`: a standalone inference server for one model — a
+ * registered `models:/NAME@ALIAS` / `models:/NAME/VERSION` or an .onnx file —
+ * speaking the Open Inference Protocol and MLflow scoring, with /metrics.
+ * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { EXIT, formatJson, positiveInt, runAction, usageErrorsExit2 } from '../output.js';
+
+interface ServeFlags {
+  name?: string;
+  host?: string;
+  port?: number;
+  threads?: number;
+  concurrency?: number;
+  maxBatchSize?: number;
+  maxQueueDelayUs?: number;
+  preferredBatchSizes?: number[];
+  maxQueueSize?: number;
+  deadlineMs?: number;
+  nonFinite?: 'reject' | 'allow';
+  bodyLimit?: number;
+  drainTimeoutMs?: number;
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  columns?: string[];
+  backendStoreUri?: string;
+  config?: string;
+  json?: boolean;
+}
+
+function nonNegativeInt(name: string): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a non-negative integer.`);
+    return n;
+  };
+}
+
+function port(raw: string): number {
+  const n = nonNegativeInt('--port')(raw);
+  if (n > 65535) throw new InvalidArgumentError('--port must be between 0 and 65535.');
+  return n;
+}
+
+function intList(raw: string): number[] {
+  return raw.split(',').map((s) => positiveInt('--preferred-batch-sizes')(s));
+}
+
+function choice<T extends string>(name: string, allowed: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    if (!(allowed as readonly string[]).includes(raw)) throw new InvalidArgumentError(`${name} must be one of ${allowed.join(', ')}.`);
+    return raw as T;
+  };
+}
+
+/** Registers `slipway serve`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('serve')
+    .description('Serve one model over HTTP (Open Inference Protocol V2, MLflow /invocations, /metrics)')
+    .argument('<model>', 'models:/NAME@ALIAS, models:/NAME/VERSION, or a path to an .onnx file')
+    .option('--name <name>', 'name to serve the model under (default: the registered name, or the file name)')
+    .option('--host <host>', 'interface to listen on (default: 127.0.0.1)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000)', port)
+    .option('--threads <n>', 'onnxruntime intra-op threads per session', positiveInt('--threads'))
+    .option('--graph-optimization <level>', 'onnxruntime graph optimisation: disabled, basic, extended, all', choice('--graph-optimization', ['disabled', 'basic', 'extended', 'all'] as const))
+    .option('--concurrency <n>', 'batches in flight at once', positiveInt('--concurrency'))
+    .option('--max-batch-size <rows>', 'largest batch in rows (1 disables batching)', positiveInt('--max-batch-size'))
+    .option('--max-queue-delay-us <us>', 'how long a batch may wait for more rows, in microseconds', nonNegativeInt('--max-queue-delay-us'))
+    .option('--preferred-batch-sizes <list>', 'comma-separated batch sizes sent at once when reached', intList)
+    .option('--max-queue-size <n>', 'queued requests beyond which new ones get 503 + Retry-After', positiveInt('--max-queue-size'))
+    .option('--deadline-ms <ms>', 'per-request deadline (header x-slipway-deadline-ms overrides)', positiveInt('--deadline-ms'))
+    .option('--non-finite <policy>', 'NaN/Infinity in inputs: reject (400) or allow', choice('--non-finite', ['reject', 'allow'] as const))
+    .option('--body-limit <bytes>', 'largest request body', positiveInt('--body-limit'))
+    .option('--drain-timeout-ms <ms>', 'how long shutdown waits for in-flight requests', nonNegativeInt('--drain-timeout-ms'))
+    .option('--columns <list>', 'input column names of an .onnx file, comma-separated (for MLflow dataframes)', (raw: string) => raw.split(',').map((s) => s.trim()))
+    .option('--backend-store-uri <uri>', 'metadata store for models:/ references (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
+    .option('--json', 'print the listening address as JSON')
+    .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
+  usageErrorsExit2(cmd);
+}
+
+async function serve(model: string, flags: ServeFlags): Promise<number> {
+  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }] =
+    await Promise.all([
+      import('../../config.js'),
+      import('fastify'),
+      import('node:path'),
+      import('../../serving/index.js'),
+      import('../../server/plugins/serving-routes.js'),
+      import('../../server/metrics-registry.js'),
+      import('../../core/model-source.js'),
+      import('../../core/errors.js'),
+      import('../../core/clock.js'),
+    ]);
+  const config = resolveConfig({ host: flags.host, port: flags.port, backendStoreUri: flags.backendStoreUri, config: flags.config });
+  const options = serving.resolveServingOptions({
+    intraOpThreads: flags.threads,
+    graphOptimizationLevel: flags.graphOptimization,
+    concurrency: flags.concurrency,
+    maxBatchSize: flags.maxBatchSize,
+    maxQueueDelayMicros: flags.maxQueueDelayUs,
+    preferredBatchSizes: flags.preferredBatchSizes,
+    maxQueueSize: flags.maxQueueSize,
+    deadlineMs: flags.deadlineMs,
+    nonFinite: flags.nonFinite,
+    bodyLimit: flags.bodyLimit ?? config.bodyLimit,
+    drainTimeoutMs: flags.drainTimeoutMs,
+  });
+  const logger = (await import('pino')).default({ level: config.logLevel }, process.stderr);
+  const ref = parseModelUri(model);
+  if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
+  const name = flags.name ?? (ref ? ref.name : basename(model, extname(model)));
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  let source: import('../../core/model-source.js').ModelSource | undefined;
+  if (ref) {
+    const [{ openStore }, { LocalArtifactStore }, { RegistryService, RegistryModelSource }] = await Promise.all([
+      import('../../store/store.js'),
+      import('../../artifacts/local-artifact-store.js'),
+      import('../../registry/index.js'),
+    ]);
+    const store = await openStore(config.backendStoreUri);
+    cleanups.push(() => store.close());
+    const registry = new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination), logger });
+    // Alias moves made by other processes (the CLI, another server) are noticed by polling.
+    const registrySource = new RegistryModelSource(registry, { pollIntervalMs: 1000 });
+    cleanups.unshift(() => registrySource.close());
+    source = registrySource;
+  }
+
+  const registry = getMetricsRegistry();
+  const metrics = serving.ServingMetrics.for(registry);
+  const manager = new serving.ModelManager({ options, metrics, logger, ...(source ? { source } : {}) });
+  const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger });
+  const status = await manager.load(name, model, flags.columns);
+  if (status.state !== 'READY') {
+    await manager.close();
+    for (const c of cleanups) await c();
+    throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${status.reason}`);
+  }
+
+  let closing = false;
+  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle' });
+  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing });
+  const address = await app.listen({ host: config.host, port: config.port });
+  const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
+  process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);
+
+  await new Promise<void>((resolveStop) => {
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      logger.info({ signal }, 'serve: draining');
+      const deadline = setTimeout(() => {
+        logger.warn({ timeoutMs: options.drainTimeoutMs }, 'serve: drain timed out');
+        process.exit(EXIT.FAILED);
+      }, options.drainTimeoutMs + 1000);
+      deadline.unref();
+      // Stop accepting, let in-flight HTTP requests answer, then drain the batchers and free the sessions.
+      void app
+        .close()
+        .then(() => manager.close())
+        .then(async () => {
+          for (const c of cleanups) await c();
+        })
+        .finally(() => resolveStop());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return EXIT.OK;
+}
