@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import * as audit from './commands/audit.js';
+import * as models from './commands/models.js';
 import * as serve from './commands/serve.js';
 
 /** A command module registers its subcommands on the root program. */
@@ -15,6 +16,7 @@ export type CommandModule = { register(program: Command): void };
 /** Every command module; each domain adds its line here. */
 const COMMANDS: CommandModule[] = [
   audit,
+  models,
   serve,
 ];
 
