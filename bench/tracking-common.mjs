@@ -1,0 +1,228 @@
+/**
+ * Shared plumbing for the tracking benchmarks: start/stop a Slipway server (the built CLI in ../dist)
+ * and, as the same-run baseline, a real MLflow tracking server; talk MLflow REST over keep-alive
+ * connections with undici; summarise latencies.
+ *
+ * The MLflow baseline is started from MLFLOW_SERVER_CMD when set — a shell command in which {port} and
+ * {dir} are replaced by a free loopback port and a fresh data folder, for example
+ *   MLFLOW_SERVER_CMD='python3 -m mlflow server --backend-store-uri sqlite:///{dir}/mlflow.db \
+ *     --artifacts-destination {dir}/artifacts --serve-artifacts --host 127.0.0.1 --port {port}'
+ * — or else with `python3 -m mlflow server …` exactly like that when `python3 -c "import mlflow"` works.
+ * With neither, the MLflow columns are skipped with a note.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The built CLI entry point. */
+export const SLIPWAY_CLI = join(here, '..', 'dist', 'cli', 'main.js');
+
+/** A loopback port that was free a moment ago. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A fresh temporary folder. */
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls a cheap MLflow-REST read until it answers 200; returns ms from `since` (a performance.now()). */
+export async function waitReady(url, since, { timeoutMs = 60_000, child } = {}) {
+  const deadline = since + timeoutMs;
+  while (performance.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${url}/api/2.0/mlflow/experiments/get?experiment_id=0`);
+      await res.arrayBuffer();
+      if (res.status === 200) return performance.now() - since;
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  throw new Error(`${url} was not ready within ${timeoutMs} ms`);
+}
+
+/** Starts `slipway server` on a temp (or given) SLIPWAY_HOME; resolves once it answers. */
+export async function startSlipway({ home = tempDir('slipway-bench-'), port } = {}) {
+  port ??= await freePort();
+  mkdirSync(home, { recursive: true });
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [SLIPWAY_CLI, 'server', '--host', '127.0.0.1', '--port', String(port)], {
+    env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_LOG_LEVEL: process.env.SLIPWAY_LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const readyMs = await waitReady(url, t0, { child });
+  return { name: 'Slipway', url, home, child, readyMs, stop: () => stopTree(child) };
+}
+
+/** How to start the real MLflow server, or undefined when it is not available here. */
+export function mlflowCommand() {
+  if (process.env.MLFLOW_SERVER_CMD) return process.env.MLFLOW_SERVER_CMD;
+  const probe = spawnSync('python3', ['-c', 'import mlflow'], { stdio: 'ignore' });
+  if (probe.status !== 0) return undefined;
+  return 'exec python3 -m mlflow server --backend-store-uri sqlite:///{dir}/mlflow.db --artifacts-destination {dir}/artifacts --serve-artifacts --host 127.0.0.1 --port {port}';
+}
+
+/** Starts the real MLflow server (gunicorn, its default 4 workers) on a fresh or given data folder. */
+export async function startMlflow({ dir = tempDir('mlflow-bench-'), port } = {}) {
+  const template = mlflowCommand();
+  if (!template) return undefined;
+  port ??= await freePort();
+  mkdirSync(join(dir, 'artifacts'), { recursive: true });
+  const cmd = template.replaceAll('{port}', String(port)).replaceAll('{dir}', dir);
+  const t0 = performance.now();
+  const child = spawn('bash', ['-c', cmd], { stdio: 'ignore', detached: true });
+  const url = `http://127.0.0.1:${port}`;
+  const readyMs = await waitReady(url, t0, { child, timeoutMs: 120_000 });
+  return { name: 'MLflow', url, dir, child, readyMs, stop: () => stopTree(child) };
+}
+
+/** Stops a server we started: SIGTERM to its own process group (the gunicorn workers too), then SIGKILL. */
+export async function stopTree(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resident memory (MB) of a process and all its descendants, from /proc. */
+export function treeRssMb(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(entry));
+    } catch {
+      // process ended while we looked
+    }
+  }
+  let kb = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop();
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // gone
+    }
+    stack.push(...(children.get(p) ?? []));
+  }
+  return kb / 1024;
+}
+
+/** An MLflow-REST client over `connections` keep-alive connections. */
+export function restClient(url, connections = 4) {
+  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  async function call(method, path, body) {
+    const res = await pool.request({
+      method,
+      path: `/api/2.0/mlflow/${path}`,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      // a pre-serialised string body is sent as is, so load generators can build it outside the timing
+      body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${method} ${path} -> ${res.statusCode}: ${text.slice(0, 300)}`);
+    return text.length > 0 ? JSON.parse(text) : {};
+  }
+  return {
+    post: (path, body) => call('POST', path, body),
+    get: (path) => call('GET', path),
+    close: () => pool.close(),
+  };
+}
+
+/** Creates an experiment with a unique name; returns its id. */
+export async function createExperiment(api, prefix) {
+  const name = `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const { experiment_id } = await api.post('experiments/create', { name });
+  return experiment_id;
+}
+
+/** Creates a run; returns its id. */
+export async function createRun(api, experimentId, runName) {
+  const { run } = await api.post('runs/create', { experiment_id: experimentId, run_name: runName, start_time: Date.now() });
+  return run.info.run_id;
+}
+
+/** Runs `task(i)` for i in [0, count) with at most `limit` in flight. */
+export async function parallel(count, limit, task) {
+  let next = 0;
+  async function worker() {
+    while (next < count) {
+      const i = next++;
+      await task(i);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}
+
+/** p50/p90/p99/max of a list of millisecond samples. */
+export function percentiles(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+  return { n: s.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: s[s.length - 1], mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/** Parses `--name value` / `--flag` arguments against defaults (numbers stay numbers). */
+export function parseFlags(defaults) {
+  const out = { ...defaults };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument '${arg}'`);
+    const key = arg.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    if (!(key in defaults)) throw new Error(`unknown option '${arg}'; known: ${Object.keys(defaults).map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(' ')}`);
+    if (typeof defaults[key] === 'boolean') {
+      out[key] = true;
+      continue;
+    }
+    const value = argv[++i];
+    if (value === undefined) throw new Error(`option '${arg}' needs a value`);
+    out[key] = typeof defaults[key] === 'number' ? Number(value) : value;
+    if (typeof defaults[key] === 'number' && !Number.isFinite(out[key])) throw new Error(`option '${arg}' needs a number`);
+  }
+  return out;
+}
+
+/** Removes a temp folder we made (never a user-given one). */
+export function removeTemp(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Formats a number with thousands separators. */
+export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

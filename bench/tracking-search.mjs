@@ -1,0 +1,129 @@
+/**
+ * search_runs with a metric filter, a param filter and an order_by, 100 results:
+ *   filter "metrics.m3 > 0.5 and params.p1 = 'a'", order_by ["metrics.m5 DESC"], max_results 100
+ * over experiments whose runs each carry 10 params (p0..p9) and 10 metrics (m0..m9).
+ * Slipway (SQLite) is measured over 100,000 runs and over 10,000 runs; the real MLflow server, the
+ * same-run baseline, over 10,000 runs (seeding it with more takes too long). Every answer is checked:
+ * 100 runs, each matching the filter, in descending m5 order.
+ *
+ *   npm run build && node bench/tracking-search.mjs [--runs 100000] [--baseline-runs 10000] [--queries 30]
+ *        [--slipway-home DIR] [--mlflow-dir DIR] [--url URL]
+ *
+ * Seeding goes through MLflow REST (runs/create + one runs/log-batch per run, bounded parallelism), so the
+ * same code seeds any server. --slipway-home / --mlflow-dir keep a seeded store between invocations
+ * (an experiment tagged bench.seeded marks it complete); without them temp folders are used and removed.
+ * --url URL   seed (once) and measure only that MLflow-REST server, with --runs runs.
+ */
+import { fmt, parseFlags, parallel, percentiles, removeTemp, restClient, startMlflow, startSlipway } from './tracking-common.mjs';
+
+const opts = parseFlags({ url: '', runs: 100_000, baselineRuns: 10_000, queries: 30, duration: 60, seedParallel: 16, slipwayHome: '', mlflowDir: '' });
+const QUERY = { filter: "metrics.m3 > 0.5 and params.p1 = 'a'", order_by: ['metrics.m5 DESC'], max_results: 100 };
+
+/** Deterministic values per run index, so every server gets the same data. */
+function runData(i) {
+  let x = (i + 1) * 2654435761;
+  const rnd = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+  const letters = 'abcd';
+  const params = Array.from({ length: 10 }, (_, k) => ({ key: `p${k}`, value: k === 1 ? letters[Math.floor(rnd() * 4)] : `v${Math.floor(rnd() * 100)}` }));
+  const ts = 1_700_000_000_000 + i;
+  const metrics = Array.from({ length: 10 }, (_, k) => ({ key: `m${k}`, value: rnd(), timestamp: ts, step: 0 }));
+  return { params, metrics };
+}
+
+/** Finds or seeds an experiment of `count` runs; returns its id and the seeding rate. */
+async function ensureSeeded(api, name, count) {
+  const expName = `search-bench-${count}`;
+  try {
+    const { experiment } = await api.get(`experiments/get-by-name?experiment_name=${expName}`);
+    if ((experiment.tags ?? []).some((t) => t.key === 'bench.seeded' && t.value === 'true')) {
+      console.log(`${name}: reusing seeded experiment ${expName}`);
+      return { experimentId: experiment.experiment_id };
+    }
+    throw new Error(`${name}: experiment ${expName} exists but its seeding did not finish; use a fresh folder`);
+  } catch (err) {
+    if (!/-> 404/.test(String(err.message))) throw err;
+  }
+  const { experiment_id: experimentId } = await api.post('experiments/create', { name: expName });
+  const t0 = performance.now();
+  let done = 0;
+  await parallel(count, opts.seedParallel, async (i) => {
+    const { run } = await api.post('runs/create', { experiment_id: experimentId, run_name: `r${i}`, start_time: 1_700_000_000_000 + i });
+    const { params, metrics } = runData(i);
+    await api.post('runs/log-batch', JSON.stringify({ run_id: run.info.run_id, params, metrics }));
+    if (++done % 10_000 === 0) console.log(`${name}: seeded ${fmt(done)} runs`);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  await api.post('experiments/set-experiment-tag', { experiment_id: experimentId, key: 'bench.seeded', value: 'true' });
+  console.log(`${name}: seeded ${fmt(count)} runs × 20 values in ${seconds.toFixed(1)} s (${fmt(count / seconds)} runs/s over HTTP)`);
+  return { experimentId };
+}
+
+function check(runs, label, count) {
+  // a tiny experiment (a smoke run) may hold fewer than 100 matches
+  if (runs.length !== 100 && !(count < 2000 && runs.length > 0)) throw new Error(`${label}: expected 100 runs, got ${runs.length}`);
+  let prev = Infinity;
+  for (const run of runs) {
+    const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
+    const params = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
+    if (!(metrics.m3 > 0.5) || params.p1 !== 'a') throw new Error(`${label}: run ${run.info.run_id} does not match the filter`);
+    if (metrics.m5 > prev) throw new Error(`${label}: runs are not in descending m5 order`);
+    prev = metrics.m5;
+  }
+}
+
+async function measure(server, count) {
+  const api = restClient(server.url, opts.seedParallel);
+  try {
+    const { experimentId } = await ensureSeeded(api, server.name, count);
+    const body = JSON.stringify({ experiment_ids: [experimentId], ...QUERY });
+    const label = `${server.name} over ${fmt(count)} runs`;
+    check((await api.post('runs/search', body)).runs ?? [], label, count); // warm-up and correctness
+    const samples = [];
+    const stopAt = performance.now() + opts.duration * 1000;
+    for (let q = 0; q < opts.queries && performance.now() < stopAt; q++) {
+      const t0 = performance.now();
+      const res = await api.post('runs/search', body);
+      samples.push(performance.now() - t0);
+      check(res.runs ?? [], label, count);
+    }
+    const p = percentiles(samples);
+    console.log(`${label.padEnd(30)} p50 ${p.p50.toFixed(1)} ms  p90 ${p.p90.toFixed(1)} ms  max ${p.max.toFixed(1)} ms  (${p.n} queries)`);
+    return { label, ...p };
+  } finally {
+    await api.close();
+  }
+}
+
+const started = [];
+const rows = [];
+try {
+  if (opts.url) {
+    rows.push(await measure({ name: 'target', url: opts.url.replace(/\/$/, '') }, opts.runs));
+  } else {
+    const slipway = await startSlipway(opts.slipwayHome ? { home: opts.slipwayHome } : {});
+    started.push({ server: slipway, keep: Boolean(opts.slipwayHome) });
+    rows.push(await measure(slipway, opts.runs));
+    rows.push(await measure(slipway, opts.baselineRuns));
+    await slipway.stop();
+    const mlflow = await startMlflow(opts.mlflowDir ? { dir: opts.mlflowDir } : {});
+    if (mlflow) {
+      started.push({ server: mlflow, keep: Boolean(opts.mlflowDir) });
+      rows.push(await measure(mlflow, opts.baselineRuns));
+      await mlflow.stop();
+    } else {
+      console.log('MLflow baseline skipped: set MLFLOW_SERVER_CMD or make `python3 -m mlflow` importable.');
+    }
+    console.log(`\nquery: ${QUERY.filter} order by ${QUERY.order_by[0]}, ${QUERY.max_results} results`);
+    for (const r of rows) console.log(`${r.label.padEnd(30)} p50 ${fmt(r.p50, 1).padStart(8)} ms   p90 ${fmt(r.p90, 1).padStart(8)} ms`);
+  }
+} finally {
+  for (const { server, keep } of started) {
+    await server.stop();
+    if (!keep) removeTemp(server.home ?? server.dir);
+  }
+}
