@@ -1,0 +1,29 @@
+/**
+ * `slipway/client`: the typed TypeScript SDK of the Slipway native API. It depends
+ * only on `fetch`, so the same code runs in Node, browsers and edge runtimes.
+ *
+ * ```ts
+ * import { SlipwayClient } from 'slipway/client';
+ * const slipway = new SlipwayClient({ url: 'http://127.0.0.1:5000' });
+ * const run = await slipway.runs.create({ experimentId: '0' });
+ * await slipway.runs.log(run.info.runId, { metrics: [{ key: 'auc', value: 0.93 }] });
+ * ```
+ */
+export { SlipwayClient, type SlipwayClientOptions } from './slipway-client.js';
+export { SlipwayApiError, isSlipwayApiError } from './api-error.js';
+export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
+export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';
+export type { Health } from './schemas/health.js';
+export type {
+  CreateModelBody,
+  CreateVersionBody,
+  ListModelsQuery,
+  ListVersionsQuery,
+  ModelVersion,
+  ModelVersionPage,
+  RegisteredModel,
+  RegisteredModelPage,
+  SetAliasBody,
+  TransitionStageBody,
+} from './schemas/models.js';
+export type { CreateRunBody, LogRunBody, Metric, MetricHistory, Param, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';

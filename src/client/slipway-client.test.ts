@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../test/support/dialects.js';
+import { openTestApp, type TestApp } from '../server/native/native-api.test-support.js';
+import { SlipwayApiError, SlipwayClient, isSlipwayApiError } from './index.js';
+
+describe('SlipwayClient against a real server on 127.0.0.1', () => {
+  let t: TestApp;
+  let client: SlipwayClient;
+  let url: string;
+  beforeAll(async () => {
+    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
+    url = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    client = new SlipwayClient({ url });
+    await t.ctx.artifacts?.put('models/forest/model.onnx', readFileSync(new URL('../../test/fixtures/diabetes_forest.onnx', import.meta.url)));
+  });
+  afterAll(() => t.close());
+
+  it('tracks an experiment end to end: create, run, log, search, history', async () => {
+    const exp = await client.experiments.create({ name: 'diabetes', tags: { team: 'health' } });
+    expect(await client.experiments.getByName('diabetes')).toEqual(exp);
+    const run = await client.runs.create({ experimentId: exp.experimentId, runName: 'forest-50' });
+    await client.runs.log(run.info.runId, {
+      params: { trees: '50' },
+      metrics: [
+        { key: 'rmse', value: 60.5, step: 0 },
+        { key: 'rmse', value: 55.25, step: 1 },
+        { key: 'r2', value: 'NaN' },
+      ],
+    });
+    await client.runs.update(run.info.runId, { status: 'FINISHED' });
+    const page = await client.runs.search({ experimentIds: [exp.experimentId], filter: "metrics.rmse < 56 and params.trees = '50'" });
+    expect(page.runs.map((r) => r.info.runName)).toEqual(['forest-50']);
+    expect(page.runs[0]?.info.status).toBe('FINISHED');
+    expect(page.runs[0]?.data.metrics).toContainEqual(expect.objectContaining({ key: 'r2', value: 'NaN' }));
+    const history = await client.runs.metricHistory(run.info.runId, 'rmse');
+    expect(history.metrics.map((m) => m.value)).toEqual([60.5, 55.25]);
+  });
+
+  it('iterates every page of a search', async () => {
+    const exp = await client.experiments.create({ name: 'paging' });
+    for (let i = 0; i < 5; i++) await client.runs.create({ experimentId: exp.experimentId, runName: `r${i}`, startTime: 1_000 + i });
+    const names: string[] = [];
+    for await (const run of client.runs.searchAll({ experimentIds: [exp.experimentId], maxResults: 2 })) names.push(run.info.runName);
+    expect(names).toEqual(['r4', 'r3', 'r2', 'r1', 'r0']);
+  });
+
+  it('registers a model version with its signature, moves an alias and audits it', async () => {
+    await client.models.create({ name: 'diabetes-forest' });
+    const v = await client.models.createVersion('diabetes-forest', { source: 'mlflow-artifacts:/models/forest' });
+    expect(v.signature?.inputs[0]).toMatchObject({ name: 'features', type: 'float32' });
+    expect(v.signature?.outputs[0]).toMatchObject({ name: 'prediction' });
+    expect((await client.models.setAlias('diabetes-forest', 'champion', v.version)).aliases).toEqual(['champion']);
+    expect((await client.models.getByAlias('diabetes-forest', 'champion')).version).toBe(v.version);
+    expect((await client.models.transitionStage('diabetes-forest', 1, { stage: 'Staging' })).currentStage).toBe('Staging');
+    expect((await client.models.listVersions('diabetes-forest')).versions).toHaveLength(1);
+    const events = await client.audit.events({ entityType: 'registered_model', entityId: 'diabetes-forest' });
+    expect(events.events.map((e) => e.action)).toEqual(['registered_model.create', 'registered_model.set_alias']);
+    expect(await client.audit.verify()).toMatchObject({ ok: true, problems: [] });
+    expect((await client.health()).status).toBe('ok');
+    expect((await client.openApi()).openapi).toBe('3.1.0');
+  });
+
+  it('throws SlipwayApiError with the code, status and message the server sent', async () => {
+    const notFound = await client.runs.get('0'.repeat(32)).catch((e: unknown) => e);
+    expect(isSlipwayApiError(notFound)).toBe(true);
+    expect(notFound).toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining('0'.repeat(32)) });
+    expect((notFound as SlipwayApiError).requestId).toBeTypeOf('string');
+    const invalid = await client.experiments.create({ name: '' }).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ code: 'INVALID_ARGUMENT', status: 400, details: { issues: [expect.objectContaining({ path: 'name' })] } });
+  });
+
+  it('reports an unreachable server and a bad URL as SlipwayApiError', async () => {
+    const dead = new SlipwayClient({ url: 'http://127.0.0.1:9', timeoutMs: 2_000 });
+    await expect(dead.health()).rejects.toMatchObject({ name: 'SlipwayApiError', code: 'UNAVAILABLE', status: 0 });
+    expect(() => new SlipwayClient({ url: 'not a url' })).toThrow(/Invalid server URL 'not a url'/);
+  });
+
+  it('sends the token as a bearer credential through an injected fetch', async () => {
+    const seen: string[] = [];
+    const spyFetch: typeof fetch = (input, init) => {
+      seen.push(new Headers(init?.headers).get('authorization') ?? '');
+      return fetch(input, init);
+    };
+    const authed = new SlipwayClient({ url, token: 's3cret', fetch: spyFetch });
+    await authed.experiments.get('0');
+    expect(seen).toEqual(['Bearer s3cret']);
+  });
+});
+
+describe('slipway/client portability', () => {
+  it('imports nothing Node-only at runtime (it must run in browsers)', () => {
+    const seen = new Set<string>();
+    const visit = (file: URL) => {
+      if (seen.has(file.href)) return;
+      seen.add(file.href);
+      const source = readFileSync(file, 'utf8');
+      // Runtime imports only: `import type` and `export type` vanish from the emitted JavaScript.
+      for (const m of source.matchAll(/^(?:import|export)\s+(?!type\b)[^'"]*?from\s+'([^']+)'/gm)) {
+        const spec = m[1] as string;
+        expect(spec.startsWith('.'), `${file.pathname} imports '${spec}' at runtime`).toBe(true);
+        visit(new URL(spec.replace(/\.js$/, '.ts'), file));
+      }
+      expect(source, file.pathname).not.toMatch(/\b(process|Buffer|require)\s*[.(]/);
+    };
+    visit(new URL('./index.ts', import.meta.url));
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+  });
+});
