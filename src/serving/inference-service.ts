@@ -54,7 +54,7 @@ export class InferenceService {
     const inflight = this.#metrics?.inFlightRequests.labels({ model: call.model });
     inflight?.inc();
     try {
-      const model = this.#manager.get(call.model, call.version);
+      const model = await this.#manager.acquire(call.model, call.version);
       version = model.version;
       const decoded = call.decode(model);
       const deadlineMs = call.deadlineMs ?? this.#manager.options.deadlineMs;

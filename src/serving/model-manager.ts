@@ -130,6 +130,13 @@ export class ModelManager {
     return current;
   }
 
+  /** Like `get`, but waits for a first load in progress instead of answering MODEL_NOT_READY. */
+  async acquire(name: string, version?: string): Promise<LoadedModel> {
+    const s = this.#models.get(name);
+    if (s && !s.current && s.loading) await s.loading;
+    return this.get(name, version);
+  }
+
   /** True when `name` is known (loaded, loading, failed or unloaded). */
   has(name: string): boolean {
     return this.#models.has(name);

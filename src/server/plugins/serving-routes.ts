@@ -28,6 +28,8 @@ export interface ServingRoutesInit {
   loadOnDemand?: (name: string) => Promise<void>;
   /** True while shutting down: readiness turns false. */
   isClosing?: () => boolean;
+  /** The request id when no V2 `id` is given (default: a sane x-request-id header, else a new UUID). */
+  requestId?: (req: FastifyRequest) => string;
 }
 
 type Protocol = 'v2' | 'mlflow' | 'plain';
@@ -61,7 +63,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
 
     const model = async (name: string, version?: string) => {
       if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
-      return manager.get(name, version);
+      return manager.acquire(name, version);
     };
 
     // --- Open Inference Protocol ---
@@ -101,7 +103,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       if (typeof headerLength === 'string') ({ header: doc, binary } = splitBinaryBody(body, headerLength));
       else doc = parseJson(body);
       const givenId = typeof doc === 'object' && doc !== null && typeof (doc as { id?: unknown }).id === 'string' ? (doc as { id: string }).id : undefined;
-      const requestId = givenId ?? requestIdOf(req);
+      const requestId = givenId ?? (init.requestId ?? requestIdOf)(req);
       if (!manager.has(req.params.model) && init.loadOnDemand) await init.loadOnDemand(req.params.model);
       const out = await service.infer({
         model: req.params.model,
@@ -153,7 +155,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     // --- MLflow scoring protocol ---
     const invocations = async (name: string, req: FastifyRequest) => {
       const body = req.body;
-      const requestId = requestIdOf(req);
+      const requestId = (init.requestId ?? requestIdOf)(req);
       if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
       const out = await service.infer({
         model: name,

@@ -4,6 +4,7 @@
  * alias moves, and drained on shutdown.
  */
 import { SlipwayError, isSlipwayError } from '../../core/errors.js';
+import type { ModelRef } from '../../core/model-source.js';
 import { InferenceService } from '../../serving/inference-service.js';
 import { ModelManager, refToUri } from '../../serving/model-manager.js';
 import { ServingMetrics } from '../../serving/serving-metrics.js';
@@ -21,12 +22,21 @@ const serving: DomainPlugin = async (app, ctx) => {
   const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger });
   let closing = false;
 
-  const loadOnDemand = async (name: string): Promise<void> => {
-    if (!source?.list) return;
-    const refs = await source.list();
-    const ref = refs.find((r) => r.name === name);
-    if (!ref) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here and has no registered ONNX version.`, { model: name });
-    await manager.load(name, refToUri(ref));
+  // Concurrent first requests for one model share a single load.
+  const onDemand = new Map<string, Promise<void>>();
+  const loadOnDemand = (name: string): Promise<void> => {
+    const list = source?.list?.bind(source);
+    if (!list) return Promise.resolve();
+    let pending = onDemand.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const ref = preferredRef(await list(), name);
+        if (!ref) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here and has no registered ONNX version.`, { model: name });
+        if (!manager.has(name)) await manager.load(name, refToUri(ref));
+      })().finally(() => onDemand.delete(name));
+      onDemand.set(name, pending);
+    }
+    return pending;
   };
 
   // Registered models start loading in the background so the server listens at once.
@@ -34,21 +44,30 @@ const serving: DomainPlugin = async (app, ctx) => {
     void source
       .list()
       .then(async (refs) => {
-        const seen = new Set<string>();
-        for (const ref of refs) {
-          if (seen.has(ref.name) || closing) continue;
-          seen.add(ref.name);
-          await manager.load(ref.name, refToUri(ref));
+        for (const name of new Set(refs.map((r) => r.name))) {
+          const ref = preferredRef(refs, name);
+          if (closing || !ref || manager.has(name)) continue;
+          await manager.load(name, refToUri(ref));
         }
       })
       .catch((err: unknown) => ctx.logger.warn({ err: isSlipwayError(err) ? err.message : err }, 'serving: listing registered models failed'));
   }
 
-  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing });
+  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id });
   ctx.onClose.push(async () => {
     closing = true;
     await manager.close();
   });
 };
+
+/**
+ * Which reference a model is served by on the main server: the `champion` alias, else
+ * `production`, else its first alias (so moving the alias hot-swaps), else its newest version.
+ */
+export function preferredRef(refs: ModelRef[], name: string): ModelRef | undefined {
+  const mine = refs.filter((r) => r.name === name);
+  const aliased = mine.filter((r) => r.alias !== undefined);
+  return aliased.find((r) => r.alias === 'champion') ?? aliased.find((r) => r.alias === 'production') ?? aliased[0] ?? mine[0];
+}
 
 export default serving;

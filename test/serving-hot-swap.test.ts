@@ -1,0 +1,80 @@
+/**
+ * End to end through the real registry on the main server: an alias moves ten
+ * times while clients send steady load over real HTTP, and no request fails.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
+import type { RegistryService } from '../src/registry/index.js';
+import { sharedRegistry } from '../src/server/plugins/mlflow-registry.js';
+import { openTestApp, type TestApp } from '../src/server/native/native-api.test-support.js';
+import { DIALECTS } from './support/dialects.js';
+import { fixture, holdout, maxRelativeError } from './support/serving.js';
+
+const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+const cancer = holdout('breast_cancer');
+
+describe('hot swap through the registry on the main server', () => {
+  let t: TestApp;
+  let registry: RegistryService;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    t = await openTestApp(sqlite as (typeof DIALECTS)[number]);
+    registry = sharedRegistry(t.ctx);
+    const mlp = readFileSync(fixture('breast_cancer_mlp.onnx'));
+    await t.ctx.artifacts?.put('models/cancer/v1/model.onnx', mlp);
+    await t.ctx.artifacts?.put('models/cancer/v2/model.onnx', mlp);
+    await registry.createRegisteredModel({ name: 'cancer' });
+    await registry.createModelVersion({ name: 'cancer', source: 'models/cancer/v1/model.onnx' });
+    await registry.createModelVersion({ name: 'cancer', source: 'models/cancer/v2/model.onnx' });
+    await registry.setAlias('cancer', 'champion', '1');
+    const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    pool = new Pool(address, { connections: 8 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await t?.close();
+  });
+
+  it('keeps answering correctly while champion moves 10 times', async () => {
+    const row = cancer.rows[3] as number[];
+    const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: row }] });
+    const seen = new Map<string, number>();
+    const failures: string[] = [];
+    let done = false;
+    const client = async () => {
+      // Bounded: stops when the alias moves are over, or after 20 s at most.
+      const until = Date.now() + 20_000;
+      while (!done && Date.now() < until) {
+        const res = await pool.request({ method: 'POST', path: '/v2/models/cancer/infer', body, headers: { 'content-type': 'application/json' } });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) {
+          failures.push(`${res.statusCode} ${text}`);
+          continue;
+        }
+        const json = JSON.parse(text) as { model_version: string; outputs: Array<{ data: number[] }> };
+        maxRelativeError(json.outputs[0]?.data ?? [], [cancer.expected[3] as number]);
+        seen.set(json.model_version, (seen.get(json.model_version) ?? 0) + 1);
+      }
+    };
+    const clients = Array.from({ length: 8 }, client);
+    const version = async () => (await (await pool.request({ method: 'GET', path: '/v2/models/cancer' })).body.json()) as { versions: string[] };
+    // The first request loads the model on demand; wait until it serves.
+    for (let i = 0; i < 100 && (await pool.request({ method: 'GET', path: '/v2/models/cancer/ready' })).statusCode !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let move = 1; move <= 10; move++) {
+      const target = move % 2 === 1 ? '2' : '1';
+      await registry.setAlias('cancer', 'champion', target);
+      for (let i = 0; i < 100 && (await version()).versions[0] !== target; i++) await new Promise((r) => setTimeout(r, 20));
+      expect((await version()).versions[0]).toBe(target);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    done = true;
+    await Promise.all(clients);
+    expect(failures).toEqual([]);
+    expect(seen.get('1')).toBeGreaterThan(0);
+    expect(seen.get('2')).toBeGreaterThan(0);
+    const index = (await (await pool.request({ method: 'POST', path: '/v2/repository/index', body: '{}', headers: { 'content-type': 'application/json' } })).body.json()) as Array<{ name: string; version: string; state: string }>;
+    expect(index).toContainEqual(expect.objectContaining({ name: 'cancer', version: '1', state: 'READY' }));
+  });
+});
