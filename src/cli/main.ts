@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import * as audit from './commands/audit.js';
 import * as models from './commands/models.js';
 import * as serve from './commands/serve.js';
+import * as server from './commands/server.js';
 
 /** A command module registers its subcommands on the root program. */
 export type CommandModule = { register(program: Command): void };
@@ -18,6 +19,7 @@ const COMMANDS: CommandModule[] = [
   audit,
   models,
   serve,
+  server,
 ];
 
 /** Builds the root program (exported for tests). */

@@ -1,0 +1,88 @@
+/** `slipway server`: run the tracking, registry and artifact server until SIGTERM or SIGINT. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { EXIT, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+
+interface ServerFlags {
+  host?: string;
+  port?: number;
+  backendStoreUri?: string;
+  artifactsDestination?: string;
+  config?: string;
+  logLevel?: string;
+  shutdownTimeout: number;
+}
+
+/** How long a graceful shutdown may take before the process exits anyway. @default 10 s */
+const DEFAULT_SHUTDOWN_TIMEOUT_S = 10;
+
+function portNumber(raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n > 65535) throw new InvalidArgumentError('--port must be an integer between 0 and 65535 (0 picks a free port).');
+  return n;
+}
+
+function seconds(raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--shutdown-timeout must be a positive number of seconds.');
+  return n;
+}
+
+/** Registers `slipway server`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('server')
+    .description('Run the Slipway server (MLflow-compatible tracking, registry and artifacts, native API)')
+    .option('--host <host>', 'interface to listen on (default: 127.0.0.1, env SLIPWAY_HOST)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000, env SLIPWAY_PORT)', portNumber)
+    .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--artifacts-destination <path>', 'artifact folder (default: $SLIPWAY_HOME/artifacts)')
+    .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info, env SLIPWAY_LOG_LEVEL)')
+    .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds, DEFAULT_SHUTDOWN_TIMEOUT_S)
+    .action(
+      runAction(async (flags: ServerFlags) => {
+        const { resolveConfig } = await import('../../config.js');
+        const { startServer, redactUri } = await import('../../server/start-server.js');
+        const config = resolveConfig({
+          host: flags.host,
+          port: flags.port,
+          backendStoreUri: flags.backendStoreUri,
+          artifactsDestination: flags.artifactsDestination,
+          logLevel: flags.logLevel,
+          config: flags.config,
+        });
+        const server = await startServer(config);
+        processStreams.out(`Slipway server ready at ${server.url} (store ${redactUri(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
+        server.ctx.logger.info({ url: server.url, store: server.ctx.store.dialect }, 'server ready');
+
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals) => {
+          if (stopping) {
+            // A second signal means "now": skip the drain.
+            process.exit(EXIT.FAILED);
+          }
+          stopping = true;
+          server.ctx.logger.info({ signal }, 'shutting down');
+          const timer = setTimeout(() => {
+            processStreams.err(`error: shutdown did not finish within ${flags.shutdownTimeout} s; exiting.\n`);
+            process.exit(EXIT.FAILED);
+          }, flags.shutdownTimeout * 1000);
+          timer.unref();
+          server.close().then(
+            () => {
+              clearTimeout(timer);
+              process.exit(EXIT.OK);
+            },
+            (err: unknown) => {
+              printError(err);
+              process.exit(EXIT.FAILED);
+            },
+          );
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        return EXIT.OK;
+      }),
+    );
+  usageErrorsExit2(cmd);
+}

@@ -1,0 +1,115 @@
+/**
+ * Starts a Slipway server from a resolved config: opens the store and the artifact
+ * folder, builds the app, listens, and knows how to shut down gracefully (stop
+ * accepting, finish in-flight requests, run the close hooks, close the store).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import type { ResolvedConfig } from '../config.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { openStore, type Store } from '../store/store.js';
+import { buildApp } from './app.js';
+import type { ServerContext } from './context.js';
+
+/** A listening server. */
+export interface StartedServer {
+  /** The base URL clients use, with the actual port (also when 0 was asked for). */
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  ctx: ServerContext;
+  /** Stops accepting, drains in-flight requests, runs `ctx.onClose` hooks and closes the store. */
+  close(): Promise<void>;
+}
+
+/** Options for embedding or testing; the CLI passes none. */
+export interface StartServerOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** The store URI with any password masked, safe to print. */
+export function redactUri(uri: string): string {
+  return uri.replace(/(\/\/[^/:@]*):[^@/]*@/, '$1:***@');
+}
+
+/** Creates the pino logger the server writes to stderr (stdout carries only the ready line). */
+export function createServerLogger(level: string): Logger {
+  try {
+    return pino({ level, base: { name: 'slipway' } }, pino.destination({ dest: 2, sync: true }));
+  } catch (err) {
+    throw new SlipwayError('INVALID_ARGUMENT', `Log level '${level}' is not one of fatal, error, warn, info, debug, trace, silent: ${(err as Error).message}`);
+  }
+}
+
+async function openMetadataStore(config: ResolvedConfig, clock: Clock): Promise<Store> {
+  const uri = config.backendStoreUri;
+  try {
+    return await openStore(uri, { clock });
+  } catch (err) {
+    if (isSlipwayError(err) && err.code === 'INVALID_ARGUMENT') throw err;
+    const why = (err as Error).message ?? String(err);
+    throw new SlipwayError('UNAVAILABLE', `Cannot open the metadata store ${redactUri(uri)}: ${why}`, { uri: redactUri(uri) });
+  }
+}
+
+/** Opens everything the config names and listens on its host and port. */
+export async function startServer(config: ResolvedConfig, opts: StartServerOptions = {}): Promise<StartedServer> {
+  const logger = opts.logger ?? createServerLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const store = await openMetadataStore(config, clock);
+  const ctx: ServerContext = {
+    config,
+    store,
+    logger,
+    clock,
+    artifacts: new LocalArtifactStore(config.artifactsDestination),
+    inferenceObservers: [],
+    onClose: [],
+  };
+  let app: FastifyInstance;
+  try {
+    await mkdir(config.artifactsDestination, { recursive: true });
+    app = await buildApp(ctx);
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await store.close().catch(() => {});
+    if (isSlipwayError(err)) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new SlipwayError('UNAVAILABLE', `Port ${config.port} on ${config.host} is already in use; choose another with --port.`);
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new SlipwayError('INVALID_ARGUMENT', `Cannot listen on host '${config.host}': ${e.message}`);
+    if (e.code === 'EACCES') throw new SlipwayError('UNAVAILABLE', `Not allowed to listen on ${config.host}:${config.port}: ${e.message}`);
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    app,
+    ctx,
+    close() {
+      closing ??= (async () => {
+        const failures: unknown[] = [];
+        await app.close().catch((err: unknown) => failures.push(err));
+        for (const hook of ctx.onClose) {
+          try {
+            await hook();
+          } catch (err) {
+            failures.push(err);
+            logger.error({ err }, 'shutdown hook failed');
+          }
+        }
+        await store.close().catch((err: unknown) => failures.push(err));
+        if (failures.length > 0) throw new SlipwayError('INTERNAL', `Shutdown finished with ${failures.length} error(s); the log has details.`);
+      })();
+      return closing;
+    },
+  };
+}
