@@ -6,6 +6,7 @@ import type { InferenceObserver } from '../core/inference-record.js';
 import type { ModelSource } from '../core/model-source.js';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
+import type { TrackingService } from '../tracking/tracking-service.js';
 import type { RegistryService } from '../registry/registry-service.js';
 
 export interface ServerContext {
@@ -13,6 +14,8 @@ export interface ServerContext {
   store: Store;
   logger: Logger;
   clock: Clock;
+  /** The tracking service, built once and shared by the MLflow and native routes. */
+  tracking?: TrackingService;
   /** The model registry, opened once and shared by the MLflow and native routes. */
   registry?: RegistryService;
   /** Resolves `models:/…` references for serving; set once the registry is open. */
