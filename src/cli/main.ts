@@ -27,7 +27,9 @@ export function buildProgram(): Command {
   const program = new Command('slipway')
     .description('DevOps for machine-learning models: track, register, serve, load-test and monitor.')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Root options (--version) are read only before the subcommand, so `models show NAME --version 2` reaches the subcommand.
+    .enablePositionalOptions();
   for (const mod of COMMANDS) mod.register(program);
   return program;
 }
