@@ -165,4 +165,90 @@ export interface Database {
   model_versions: ModelVersionTable;
   model_version_tags: ModelVersionTagTable;
   audit_events: AuditEventTable;
+  monitoring_references: MonitoringReferenceTable;
+  monitoring_windows: MonitoringWindowTable;
+  monitoring_predictions: MonitoringPredictionTable;
+  monitoring_ground_truth: MonitoringGroundTruthTable;
+  monitoring_alert_rules: MonitoringAlertRuleTable;
+  monitoring_alert_states: MonitoringAlertStateTable;
+  monitoring_alert_events: MonitoringAlertEventTable;
+}
+
+/** A reference profile attached to a model version (JSON `slipway-profile/1`). */
+export interface MonitoringReferenceTable {
+  model: string;
+  version: string;
+  profile: string;
+  rows: number;
+  source: string | null;
+  created_time: number;
+}
+
+/** One live window of one model version: its profile (deflated, base64) and its figures (JSON). */
+export interface MonitoringWindowTable {
+  model: string;
+  version: string;
+  window_start: number;
+  window_end: number;
+  rows: number;
+  requests: number;
+  dropped_rows: number;
+  profile: string;
+  figures: string;
+  updated_time: number;
+}
+
+/** A sampled prediction kept for late ground truth (outputs as a JSON array). */
+export interface MonitoringPredictionTable {
+  request_id: string;
+  model: string;
+  version: string;
+  time: number;
+  window_start: number;
+  outputs: string;
+  output_width: number;
+}
+
+/** Ground truth posted for a request (labels as a JSON array, one per row). */
+export interface MonitoringGroundTruthTable {
+  request_id: string;
+  labels: string;
+  received_time: number;
+}
+
+/** An alert rule on a monitored figure. */
+export interface MonitoringAlertRuleTable {
+  id: string;
+  name: string;
+  model: string;
+  figure: string;
+  comparison: string;
+  threshold: number;
+  for_windows: number;
+  webhook_url: string | null;
+  created_time: number;
+}
+
+/** The current state of an alert rule. */
+export interface MonitoringAlertStateTable {
+  rule_id: string;
+  state: string;
+  consecutive: number;
+  last_value: number | null;
+  last_window: number | null;
+  since: number | null;
+  updated_time: number;
+}
+
+/** A firing or resolving notification (one per transition; `dedup_key` makes it idempotent). */
+export interface MonitoringAlertEventTable {
+  dedup_key: string;
+  rule_id: string;
+  kind: string;
+  time: number;
+  value: number | null;
+  window_start: number | null;
+  delivered: number;
+  attempts: number;
+  last_error: string | null;
 }
