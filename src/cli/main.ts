@@ -7,7 +7,9 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import * as audit from './commands/audit.js';
+import * as experiments from './commands/experiments.js';
 import * as models from './commands/models.js';
+import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
 
@@ -17,7 +19,9 @@ export type CommandModule = { register(program: Command): void };
 /** Every command module; each domain adds its line here. */
 const COMMANDS: CommandModule[] = [
   audit,
+  experiments,
   models,
+  runs,
   serve,
   server,
 ];

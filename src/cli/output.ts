@@ -140,9 +140,14 @@ export function formatRecord(fields: ReadonlyArray<readonly [string, unknown]>):
   return fields.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${cellText(v)}`.trimEnd()).join('\n') + '\n';
 }
 
-/** Pretty JSON with a trailing newline; bigint as a number string. */
+/** Pretty JSON with a trailing newline; bigint as a number string, NaN and ±Infinity as "NaN"/"Infinity"/"-Infinity" (as the HTTP API sends them). */
 export function formatJson(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+  const replacer = (_k: string, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+    return v;
+  };
+  return `${JSON.stringify(value, replacer, 2)}\n`;
 }
 
 /** Prints a list as JSON (`json: true`) or as a table. */
