@@ -143,6 +143,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   let closing = false;
   const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle' });
+  // While draining, every answer closes its connection, so keep-alive clients cannot hold the server open.
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing });
   const address = await app.listen({ host: config.host, port: config.port });
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };

@@ -1,0 +1,73 @@
+/**
+ * Overload over real HTTP: offered load at three times what the model can do is
+ * shed with 503 + Retry-After, the accepted requests keep a bounded latency, and
+ * the server answers normally once the load drops.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
+import { mlpFile, servingApp, type ServingHarness } from './support/serving.js';
+
+const ROWS = 48;
+const WIDTH = 64;
+const QUEUE = 4;
+
+describe('load shedding at 3x capacity', () => {
+  let h: ServingHarness;
+  let pool: Pool;
+  const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [ROWS, WIDTH], data: new Array(ROWS * WIDTH).fill(0.5) }] });
+
+  beforeAll(async () => {
+    // One batch at a time and no batching: capacity is exactly 1 / service time.
+    h = await servingApp({ maxBatchSize: 1, concurrency: 1, maxQueueSize: QUEUE, retryAfterSeconds: 1 });
+    await h.manager.load('heavy', mlpFile([WIDTH, 1536, 1536, 10], { seed: 3 }));
+    const address = await h.app.listen({ host: '127.0.0.1', port: 0 });
+    pool = new Pool(address, { connections: 64 });
+  });
+  afterAll(async () => {
+    await pool?.close();
+    await h?.close();
+  });
+
+  const infer = async () => {
+    const started = performance.now();
+    const res = await pool.request({ method: 'POST', path: '/v2/models/heavy/infer', body, headers: { 'content-type': 'application/json' } });
+    const text = await res.body.text();
+    return { status: res.statusCode, retryAfter: res.headers['retry-after'], text, ms: performance.now() - started };
+  };
+
+  it('sheds the excess, bounds accepted latency and recovers', async () => {
+    for (let i = 0; i < 3; i++) await infer();
+    const samples: number[] = [];
+    for (let i = 0; i < 8; i++) samples.push((await infer()).ms);
+    samples.sort((a, b) => a - b);
+    const serviceMs = samples[Math.floor(samples.length / 2)] as number;
+    const rate = 3 / serviceMs; // requests per ms at 3x capacity
+    const durationMs = Math.min(3000, Math.max(1000, serviceMs * 60));
+    const sent: Array<Promise<Awaited<ReturnType<typeof infer>>>> = [];
+    const start = performance.now();
+    // Open loop: requests go out on schedule whatever the answers, bounded in time and count.
+    while (performance.now() - start < durationMs && sent.length < 2000) {
+      const due = Math.floor((performance.now() - start) * rate) + 1;
+      while (sent.length < due) sent.push(infer());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const results = await Promise.all(sent);
+    const ok = results.filter((r) => r.status === 200);
+    const shed = results.filter((r) => r.status === 503);
+    expect(ok.length + shed.length, JSON.stringify(results.filter((r) => r.status !== 200 && r.status !== 503).slice(0, 2))).toBe(results.length);
+    expect(shed.length).toBeGreaterThan(results.length / 3);
+    expect(ok.length).toBeGreaterThan(0);
+    for (const r of shed) {
+      expect(r.retryAfter).toBe('1');
+      expect(r.text).toContain("queue is full (4 requests waiting)");
+    }
+    // An accepted request waits behind at most QUEUE others plus the one running.
+    const worst = Math.max(...ok.map((r) => r.ms));
+    expect(worst).toBeLessThan((QUEUE + 2) * serviceMs * 3 + 250);
+    // Load gone: normal answers again.
+    const after = await infer();
+    expect(after.status).toBe(200);
+    const metrics = await h.registry.metrics();
+    expect(metrics).toMatch(/slipway_serving_requests_total\{model="heavy",version="1",protocol="v2",status="503"\} [1-9]/);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Graceful shutdown of the built CLI: `slipway serve` receives SIGTERM while
+ * requests are in flight, answers every one of them, then exits 0 and stops listening.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { mlpFile } from './support/serving.js';
+
+const root = resolve(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'cli', 'main.js');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+describe('slipway serve drains on SIGTERM', () => {
+  let child: ChildProcess | undefined;
+
+  beforeAll(() => {
+    // Build only when the CLI is missing or older than the serving sources.
+    const stale = !existsSync(cli) || Math.max(newestMtime(join(root, 'src', 'serving')), newestMtime(join(root, 'src', 'cli'))) > statSync(cli).mtimeMs;
+    if (stale) spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'ignore', timeout: 120_000 });
+    expect(existsSync(join(root, 'dist', 'cli', 'commands', 'serve.js'))).toBe(true);
+  }, 150_000);
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('answers in-flight requests, exits 0, then refuses connections', async () => {
+    const model = mlpFile([64, 1536, 1536, 10], { seed: 5 });
+    child = spawn(process.execPath, [cli, 'serve', model, '--name', 'slow', '--port', '0', '--json', '--max-batch-size', '1', '--concurrency', '1'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-sigterm') },
+    });
+    const proc = child;
+    let stderr = '';
+    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const info = await new Promise<{ url: string }>((res, rej) => {
+      let out = '';
+      const timer = setTimeout(() => rej(new Error(`serve did not start: ${stderr}`)), 20_000);
+      proc.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        try {
+          res(JSON.parse(out) as { url: string });
+          clearTimeout(timer);
+        } catch {
+          // Not the whole document yet.
+        }
+      });
+      proc.on('exit', (code) => rej(new Error(`serve exited early with ${code}: ${stderr}`)));
+    });
+    const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+    const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [256, 64], data: new Array(256 * 64).fill(0.25) }] });
+    const send = () => request(`${info.url}/v2/models/slow/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
+    const inflight = Array.from({ length: 6 }, send);
+    // Let the requests reach the server, then ask it to stop while they are queued and running.
+    await new Promise((r) => setTimeout(r, 150));
+    proc.kill('SIGTERM');
+    const results = await Promise.all(inflight);
+    for (const r of results) {
+      expect(r.status, r.body).toBe(200);
+      expect(JSON.parse(r.body).outputs[0].shape).toEqual([256, 10]);
+    }
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
+    expect(code).toBe(0);
+    await expect(send()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
