@@ -312,6 +312,12 @@ for (const dialect of DIALECTS) {
       expect(await codeOf(registry.searchModelVersions({ maxResults: 200_001 }))).toBe('INVALID_ARGUMENT');
     });
 
+    it('lets exactly one of several concurrent creators of a name win; the others get ALREADY_EXISTS', async () => {
+      const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => registry.createRegisteredModel({ name: 'race' })));
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as SlipwayError).code] : []))).toEqual(['ALREADY_EXISTS', 'ALREADY_EXISTS', 'ALREADY_EXISTS']);
+    });
+
     it('numbers concurrent registrations of one model without gaps or duplicates', async () => {
       await registry.createRegisteredModel({ name: 'busy' });
       const created = await Promise.all(Array.from({ length: 6 }, () => registry.createModelVersion({ name: 'busy', source: 's3://b/m' })));

@@ -186,13 +186,12 @@ export class RegistryService {
     const tags = Object.entries(input.tags ?? {}).map(([k, v]) => validateTag(k, v));
     const now = this.clock.now();
     await this.mutate(async (trx) => {
-      const existing = await trx.selectFrom('registered_models').select('name').where('name', '=', name).executeTakeFirst();
-      if (existing) throw errors.exists(`Registered Model (name=${name}) already exists.`, { name });
+      // Insert first: writing before reading takes SQLite's write lock up front (no lock upgrade
+      // to fail under a concurrent writer), and the primary key settles races between creators.
       await trx.insertInto('registered_models').values({ name, creation_time: now, last_updated_time: now, description: description ?? null }).execute();
       if (tags.length > 0) await trx.insertInto('registered_model_tags').values(tags.map((t) => ({ name, ...t }))).execute();
       await this.audit(trx, ctx, 'registered_model.create', 'registered_model', name, { name, description, tags });
     }).catch((err: unknown) => {
-      // Two creators racing past the existence check: the primary key decides.
       if (!(err instanceof SlipwayError) && /unique|duplicate|primary key/i.test(String((err as Error).message))) {
         throw errors.exists(`Registered Model (name=${name}) already exists.`, { name });
       }
