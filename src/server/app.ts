@@ -16,6 +16,7 @@ export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise
 const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
   () => import('./plugins/health.js'),
   () => import('./plugins/native-api.js'),
+  () => import('./plugins/mlflow-artifacts.js'),
   () => import('./plugins/mlflow-tracking.js'),
   () => import('./plugins/mlflow-registry.js'),
   () => import('./plugins/serving.js'),

@@ -97,7 +97,10 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     close() {
       closing ??= (async () => {
         const failures: unknown[] = [];
+        // Connections that finish a request during the drain become idle after Fastify's one-time sweep; keep sweeping.
+        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
         await app.close().catch((err: unknown) => failures.push(err));
+        clearInterval(sweep);
         for (const hook of ctx.onClose) {
           try {
             await hook();

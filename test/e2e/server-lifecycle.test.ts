@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1]) / 1024;
+}
+
+describe('slipway server process', () => {
+  const homes: string[] = [];
+  const running: ServerProcess[] = [];
+  afterEach(() => {
+    for (const s of running.splice(0)) if (s.child.exitCode === null) s.child.kill('SIGKILL');
+    for (const h of homes.splice(0)) removeHome(h);
+  });
+
+  it('starts with zero configuration, serves health, and exits 0 on SIGTERM', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const server = await startServerProcess(home);
+    running.push(server);
+    const health = await fetch(`${server.url}/health`);
+    expect(await health.text()).toBe('OK');
+    const status = (await (await fetch(`${server.url}/api/v1/health`)).json()) as { status: string; store: { backend: string } };
+    expect(status).toMatchObject({ status: 'ok', store: { backend: 'sqlite' } });
+    expect(rssMb(server.child.pid as number)).toBeLessThan(150);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+
+    // A restart on the same store finds its data and starts again.
+    const again = await startServerProcess(home);
+    running.push(again);
+    expect((await fetch(`${again.url}/health`)).status).toBe(200);
+    again.child.kill('SIGINT');
+    expect(await again.exited).toBe(0);
+  });
+
+  it('finishes an in-flight request before exiting on SIGTERM', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const server = await startServerProcess(home);
+    running.push(server);
+    // An upload that is still streaming when the signal arrives must complete.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 5) server.child.kill('SIGTERM');
+        if (sent++ >= 20) return controller.close();
+        await new Promise((r) => setTimeout(r, 20));
+        controller.enqueue(new Uint8Array(64 * 1024).fill(sent));
+      },
+    });
+    const res = await fetch(`${server.url}/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/slow.bin`, { method: 'PUT', body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(await server.exited).toBe(0);
+    const restarted = await startServerProcess(home);
+    running.push(restarted);
+    const list = (await (await fetch(`${restarted.url}/api/2.0/mlflow-artifacts/artifacts?path=0/run/artifacts`)).json()) as { files: unknown[] };
+    expect(list.files).toEqual([{ path: 'slow.bin', is_dir: false, file_size: 20 * 64 * 1024 }]);
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+  });
+
+  it('exits 2 naming the problem for bad flags', async () => {
+    const badPort = await runCli(['server', '--port', 'eighty']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--port must be an integer between 0 and 65535');
+    const unknown = await runCli(['server', '--no-such-flag']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--no-such-flag'");
+    const scheme = await runCli(['server', '--port', '0', '--backend-store-uri', 'mysql://db/x']);
+    expect(scheme.code).toBe(2);
+    expect(scheme.stderr).toContain("Unsupported backend store URI 'mysql://db/x'");
+    const missingConfig = await runCli(['server', '--port', '0', '--config', '/nonexistent/slipway.yaml']);
+    expect(missingConfig.code).toBe(2);
+    expect(missingConfig.stderr).toContain('/nonexistent/slipway.yaml does not exist');
+  });
+
+  it('exits 1 naming the store when it cannot be reached, without leaking its password', async () => {
+    const res = await runCli(['server', '--port', '0', '--backend-store-uri', 'postgresql://postgres:hunter2@127.0.0.1:1/slipway']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('Cannot open the metadata store postgresql://postgres:***@127.0.0.1:1/slipway');
+    expect(res.stderr).not.toContain('hunter2');
+  });
+
+  it('exits 1 when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const home = freshHome();
+    homes.push(home);
+    try {
+      const res = await runCli(['server', '--port', String(port)], { SLIPWAY_HOME: home });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+});
