@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import * as audit from './commands/audit.js';
 import * as experiments from './commands/experiments.js';
+import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
@@ -20,6 +21,7 @@ export type CommandModule = { register(program: Command): void };
 const COMMANDS: CommandModule[] = [
   audit,
   experiments,
+  loadtest,
   models,
   runs,
   serve,

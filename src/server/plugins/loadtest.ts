@@ -1,0 +1,60 @@
+/**
+ * Load tests over HTTP: `POST /api/v1/loadtests` runs one and answers with the
+ * result document; `POST /api/v1/loadtests/capacity` runs a capacity search.
+ * One test runs at a time per server so two tests never skew each other.
+ */
+import type { DomainPlugin } from '../app.js';
+import { SlipwayError } from '../../core/errors.js';
+
+/** Longest load test (warm-up included) the HTTP API accepts; longer ones belong in the CLI. */
+const MAX_API_DURATION_MS = 10 * 60_000;
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new SlipwayError('MALFORMED_REQUEST', 'The request body must be a JSON object of load-test options.');
+  return body as Record<string, unknown>;
+}
+
+const loadtest: DomainPlugin = async (app, ctx) => {
+  let running = false;
+  const ownServer = `http://${ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host}:${ctx.config.port}`;
+
+  const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running) throw new SlipwayError('INVALID_STATE', 'A load test is already running on this server; wait for it to finish.');
+    running = true;
+    try {
+      return await work();
+    } finally {
+      running = false;
+    }
+  };
+
+  app.post('/api/v1/loadtests', async (request) => {
+    const lt = await import('../../loadtest/index.js');
+    const body = requireObject(request.body);
+    const options = lt.validateLoadTestOptions({ server: ownServer, ...body });
+    const { planLoad } = await import('../../loadtest/load-test-options.js');
+    const plan = planLoad(options);
+    if (plan.warmupMs + plan.durationMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'Load tests run over the HTTP API may last at most 10 minutes including warm-up; use the CLI for longer ones.');
+    if (options.data !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes inline 'rows', not a 'data' file path.", { field: 'data' });
+    return exclusive(() => lt.runLoadTest(options, { logger: ctx.logger }));
+  });
+
+  app.post('/api/v1/loadtests/capacity', async (request) => {
+    const lt = await import('../../loadtest/index.js');
+    const body = requireObject(request.body);
+    if (body.data !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes inline 'rows', not a 'data' file path.", { field: 'data' });
+    for (const field of ['startRate', 'stepRate', 'maxRate'] as const) {
+      if (body[field] === undefined) throw new SlipwayError('MISSING_ARGUMENT', `Missing value for required parameter '${field}'.`, { field });
+      if (typeof body[field] !== 'number' && typeof body[field] !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `'${field}' must be a rate such as 100 or "100/s".`, { field });
+    }
+    const { startRate, stepRate, maxRate, stepDuration, ...rest } = body as Record<string, string | number>;
+    const stepMs = lt.parseDuration(stepDuration ?? '10s', 'stepDuration');
+    const steps = Math.floor((lt.parseRate(maxRate as string | number, 'maxRate') - lt.parseRate(startRate as string | number, 'startRate')) / Math.max(lt.parseRate(stepRate as string | number, 'stepRate'), 1e-9)) + 1;
+    if (steps * stepMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'A capacity search over the HTTP API may last at most 10 minutes (steps × stepDuration); use the CLI for longer ones.');
+    // Validate the shared options up front so a bad field fails before any load is sent.
+    lt.validateLoadTestOptions({ server: ownServer, ...rest, rate: startRate, duration: stepDuration ?? '10s' });
+    return exclusive(() => lt.runCapacitySearch({ server: ownServer, ...(rest as object), startRate: startRate as string | number, stepRate: stepRate as string | number, maxRate: maxRate as string | number, stepDuration: stepDuration ?? '10s' } as Parameters<typeof lt.runCapacitySearch>[0], { logger: ctx.logger }));
+  });
+};
+
+export default loadtest;
