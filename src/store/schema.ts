@@ -44,14 +44,18 @@ export interface TagTable {
   value: string;
 }
 
-/** Every logged metric point (the full history). SQLite cannot store NaN, hence is_nan. */
-export interface MetricTable {
+/**
+ * Metric history in blocks: one row per (run, key) per write, its points packed as
+ * little-endian float64 (value, timestamp, step) triples (migration 0006).
+ */
+export interface MetricBlockTable {
+  block_id: Generated<number>;
   run_uuid: string;
   key: string;
-  value: number;
-  is_nan: number;
-  timestamp: number;
-  step: number;
+  count: number;
+  min_step: number;
+  max_step: number;
+  points: Buffer;
 }
 
 /** The latest point per (run, key): what search_runs filters and orders on. */
@@ -154,7 +158,7 @@ export interface Database {
   runs: RunTable;
   params: ParamTable;
   tags: TagTable;
-  metrics: MetricTable;
+  metric_blocks: MetricBlockTable;
   latest_metrics: LatestMetricTable;
   datasets: DatasetTable;
   inputs: InputTable;

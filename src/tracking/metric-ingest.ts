@@ -1,8 +1,9 @@
 /**
  * The write path for metrics, params and tags (log-metric, log-parameter, set-tag and
- * log-batch): one transaction per call with its audit event. On SQLite it runs raw
- * prepared statements (multi-row inserts, one latest-metric upsert per key) because
- * ingest speed is a requirement; on PostgreSQL it sends multi-row statements via Kysely.
+ * log-batch): one transaction per call with its audit event. History goes in as one
+ * packed block per metric key and the latest value is upserted once per key. On SQLite
+ * it runs raw prepared statements because ingest speed is a requirement; on PostgreSQL
+ * it sends multi-row statements via Kysely.
  */
 import type Sqlite from 'better-sqlite3';
 import { sql, type Kysely, type Transaction } from 'kysely';
@@ -11,20 +12,21 @@ import { errors } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { writeSqlite } from './sqlite-writer.js';
+import type { MetricBlock } from './metric-block-codec.js';
 import type { Metric, Param, Tag } from './tracking-types.js';
 
 /** One validated write: everything lands together or nothing does. */
 export interface IngestWrite {
   runId: string;
   metrics: Metric[];
+  /** The same points packed per key (see metric-block-codec). */
+  blocks: MetricBlock[];
   params: Param[];
   tags: Tag[];
   /** Set when a `mlflow.runName` tag renames the run. */
   runName?: string;
   audit: AuditInput;
 }
-
-const METRIC_CHUNK = 100;
 
 const LATEST_UPSERT_CONFLICT = `on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step
   where excluded.step > latest_metrics.step
@@ -71,16 +73,13 @@ interface SqliteStatements {
   paramInsert: Sqlite.Statement;
   tagUpsert: Sqlite.Statement;
   rename: Sqlite.Statement;
-  metricOne: Sqlite.Statement;
-  metricChunk: Sqlite.Statement;
+  blockInsert: Sqlite.Statement;
   latestUpsert: Sqlite.Statement;
 }
 
 /** Writes metric points, params and tags for one run at a time. */
 export class MetricIngest {
   private statements: SqliteStatements | undefined;
-  // Reused bind buffer for the multi-row insert: avoids an allocation per chunk.
-  private readonly chunkArgs: unknown[] = new Array(METRIC_CHUNK * 6);
 
   constructor(private readonly store: Store) {}
 
@@ -96,15 +95,13 @@ export class MetricIngest {
 
   private prepared(raw: Sqlite.Database): SqliteStatements {
     if (this.statements) return this.statements;
-    const rows = Array.from({ length: METRIC_CHUNK }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
     this.statements = {
       runStage: raw.prepare('select lifecycle_stage from runs where run_uuid = ?').pluck(),
       paramGet: raw.prepare('select value from params where run_uuid = ? and key = ?').pluck(),
       paramInsert: raw.prepare('insert into params (run_uuid, key, value) values (?, ?, ?)'),
       tagUpsert: raw.prepare('insert into tags (run_uuid, key, value) values (?, ?, ?) on conflict (run_uuid, key) do update set value = excluded.value'),
       rename: raw.prepare('update runs set name = ? where run_uuid = ?'),
-      metricOne: raw.prepare('insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values (?, ?, ?, ?, ?, ?)'),
-      metricChunk: raw.prepare(`insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values ${rows}`),
+      blockInsert: raw.prepare('insert into metric_blocks (run_uuid, key, count, min_step, max_step, points) values (?, ?, ?, ?, ?, ?)'),
       latestUpsert: raw.prepare(`insert into latest_metrics (run_uuid, key, value, is_nan, timestamp, step) values (?, ?, ?, ?, ?, ?) ${LATEST_UPSERT_CONFLICT}`),
     };
     return this.statements;
@@ -122,29 +119,8 @@ export class MetricIngest {
     for (const t of w.tags) st.tagUpsert.run(runId, t.key, t.value);
     if (w.runName !== undefined) st.rename.run(w.runName, runId);
 
-    const metrics = w.metrics;
-    const n = metrics.length;
-    const args = this.chunkArgs;
-    let i = 0;
-    for (; i + METRIC_CHUNK <= n; i += METRIC_CHUNK) {
-      for (let j = 0, a = 0; j < METRIC_CHUNK; j++) {
-        const m = metrics[i + j] as Metric;
-        const nan = Number.isNaN(m.value);
-        args[a++] = runId;
-        args[a++] = m.key;
-        args[a++] = nan ? 0 : m.value;
-        args[a++] = nan ? 1 : 0;
-        args[a++] = m.timestamp;
-        args[a++] = m.step;
-      }
-      st.metricChunk.run(args);
-    }
-    for (; i < n; i++) {
-      const m = metrics[i] as Metric;
-      const nan = Number.isNaN(m.value);
-      st.metricOne.run(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.timestamp, m.step);
-    }
-    for (const m of latestPerKey(metrics)) {
+    for (const b of w.blocks) st.blockInsert.run(runId, b.key, b.count, b.minStep, b.maxStep, b.points);
+    for (const m of latestPerKey(w.metrics)) {
       const nan = Number.isNaN(m.value);
       st.latestUpsert.run(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.timestamp, m.step);
     }
@@ -178,7 +154,10 @@ export class MetricIngest {
     }
     if (w.runName !== undefined) await trx.updateTable('runs').set({ name: w.runName }).where('run_uuid', '=', runId).execute();
     if (w.metrics.length > 0) {
-      await trx.insertInto('metrics').values(w.metrics.map((m) => metricRow(runId, m))).execute();
+      await trx
+        .insertInto('metric_blocks')
+        .values(w.blocks.map((b) => ({ run_uuid: runId, key: b.key, count: b.count, min_step: b.minStep, max_step: b.maxStep, points: b.points })))
+        .execute();
       const latest = latestPerKey(w.metrics).map((m) => metricRow(runId, m));
       const values = sql.join(latest.map((r) => sql`(${r.run_uuid}, ${r.key}, ${r.value}, ${r.is_nan}, ${r.timestamp}, ${r.step})`));
       await sql`insert into latest_metrics (run_uuid, key, value, is_nan, timestamp, step) values ${values} ${sql.raw(LATEST_UPSERT_CONFLICT)}`.execute(trx);
@@ -187,7 +166,7 @@ export class MetricIngest {
   }
 }
 
-function metricRow(runId: string, m: Metric): Database['metrics'] {
+function metricRow(runId: string, m: Metric): Database['latest_metrics'] {
   const nan = Number.isNaN(m.value);
   return { run_uuid: runId, key: m.key, value: nan ? 0 : m.value, is_nan: nan ? 1 : 0, timestamp: m.timestamp, step: m.step };
 }

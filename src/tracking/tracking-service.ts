@@ -4,7 +4,7 @@
  * in the same transaction. Faces (MLflow REST, native API, CLI) call this and translate
  * its SlipwayErrors.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -13,10 +13,11 @@ import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { ExperimentRepository, stagesFor } from './experiment-repository.js';
 import { filterAndSortExperiments } from './experiment-search.js';
+import { compareHistory, decodeMetricBlock, encodeMetricBlocks, type MetricBlock } from './metric-block-codec.js';
 import { MetricIngest } from './metric-ingest.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { generateRunName, type RandomInt } from './run-name-generator.js';
-import { RunRepository, storedMetricValue, toRunInfo } from './run-repository.js';
+import { RunRepository, toRunInfo } from './run-repository.js';
 import { checkOrderTerms, segmentCount, segmentSql } from './run-search-query.js';
 import { parseOrderBy, parseSearchFilter } from './search-filter-parser.js';
 import {
@@ -360,6 +361,7 @@ export class TrackingService {
     await this.ingest.write({
       runId,
       metrics: [],
+      blocks: [],
       params: [],
       tags: [{ key, value }],
       ...(key === RUN_NAME_TAG ? { runName: value } : {}),
@@ -383,7 +385,7 @@ export class TrackingService {
   async logParam(runId: string, key: string, value: string, ctx: MutationContext = {}): Promise<void> {
     validateRunId(runId);
     validateParam({ key, value });
-    await this.ingest.write({ runId, metrics: [], params: [{ key, value }], tags: [], audit: this.audit(ctx, 'run.log_param', runId, { key, value }) });
+    await this.ingest.write({ runId, metrics: [], blocks: [], params: [{ key, value }], tags: [], audit: this.audit(ctx, 'run.log_param', runId, { key, value }) });
   }
 
   /** Logs one metric point. */
@@ -391,7 +393,7 @@ export class TrackingService {
     validateRunId(runId);
     const m: Metric = { key: metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step ?? 0 };
     validateMetric(m);
-    await this.ingest.write({ runId, metrics: [m], params: [], tags: [], audit: this.audit(ctx, 'run.log_metric', runId, m) });
+    await this.ingest.write({ runId, metrics: [m], blocks: encodeMetricBlocks([m]), params: [], tags: [], audit: this.audit(ctx, 'run.log_metric', runId, m) });
   }
 
   /** Logs metrics, params and tags in one transaction (MLflow's log-batch limits apply). */
@@ -422,13 +424,15 @@ export class TrackingService {
       uniqueTags.set(t.key, t);
     }
     const runName = uniqueTags.get(RUN_NAME_TAG)?.value;
+    const blocks = encodeMetricBlocks(metrics);
     await this.ingest.write({
       runId,
       metrics,
+      blocks,
       params: [...uniqueParams.values()],
       tags: [...uniqueTags.values()],
       ...(runName !== undefined ? { runName } : {}),
-      audit: this.audit(ctx, 'run.log_batch', runId, { metrics: metricsDigest(metrics), params: [...uniqueParams.values()], tags: [...uniqueTags.values()] }),
+      audit: this.audit(ctx, 'run.log_batch', runId, { metrics: blocksDigest(blocks), params: [...uniqueParams.values()], tags: [...uniqueTags.values()] }),
     });
   }
 
@@ -515,23 +519,25 @@ export class TrackingService {
     const row = await this.runs.row(input.runId);
     if (!row) throw errors.notFound(`Run with id=${input.runId} not found`, { runId: input.runId });
     const offset = decodePageToken(input.pageToken, ['offset'] as const)?.offset ?? 0;
-    const max = input.maxResults === undefined ? undefined : validateMaxResults(input.maxResults, 25_000, 25_000);
-    let q = this.store.db
-      .selectFrom('metrics')
-      .select(['key', 'value', 'is_nan', 'timestamp', 'step'])
-      .where('run_uuid', '=', input.runId)
-      .where('key', '=', key)
-      .orderBy('step')
-      .orderBy('timestamp')
-      .orderBy('value');
-    if (max !== undefined) q = q.limit(max + 1).offset(offset);
-    else if (offset > 0) q = q.limit(Number.MAX_SAFE_INTEGER).offset(offset);
-    const rows = await q.execute();
-    const more = max !== undefined && rows.length > max;
-    const metrics = (more ? rows.slice(0, max) : rows).map((r) => ({ key: r.key, value: storedMetricValue(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step) }));
-    const page: MetricHistoryPage = { metrics };
-    if (more && max !== undefined) page.nextPageToken = encodePageToken({ offset: offset + max });
+    const max = input.maxResults === undefined ? undefined : validateMaxResults(input.maxResults, 25_000, Number.MAX_SAFE_INTEGER);
+    const all = await this.history(input.runId, key);
+    const end = max === undefined ? all.length : Math.min(all.length, offset + max);
+    const page: MetricHistoryPage = { metrics: all.slice(offset, end) };
+    if (end < all.length) page.nextPageToken = encodePageToken({ offset: end });
     return page;
+  }
+
+  /** Every point of one metric of a run, in MLflow's history order. */
+  private async history(runId: string, key: string, startStep?: number, endStep?: number): Promise<Metric[]> {
+    let q = this.store.db.selectFrom('metric_blocks').select('points').where('run_uuid', '=', runId).where('key', '=', key);
+    // A block's step range lets whole blocks outside the interval be skipped.
+    if (startStep !== undefined) q = q.where('max_step', '>=', startStep);
+    if (endStep !== undefined) q = q.where('min_step', '<=', endStep);
+    const rows = await q.orderBy('block_id').execute();
+    const out: Metric[] = [];
+    for (const r of rows) decodeMetricBlock(key, r.points, out);
+    const inRange = startStep === undefined && endStep === undefined ? out : out.filter((m) => (startStep === undefined || m.step >= startStep) && (endStep === undefined || m.step <= endStep));
+    return inRange.sort(compareHistory);
   }
 
   /** Metric history of several runs within a step interval, sampled to at most maxResults steps per run. */
@@ -546,15 +552,9 @@ export class TrackingService {
     }
     const out: MetricWithRunId[] = [];
     for (const runId of [...new Set(input.runIds)].sort()) {
-      let q = this.store.db.selectFrom('metrics').select(['value', 'is_nan', 'timestamp', 'step']).where('run_uuid', '=', runId).where('key', '=', key);
-      if (input.startStep !== undefined) q = q.where('step', '>=', input.startStep);
-      if (input.endStep !== undefined) q = q.where('step', '<=', input.endStep);
-      const rows = await q.orderBy('step').orderBy('timestamp').orderBy('value').execute();
-      const steps = [...new Set(rows.map((r) => Number(r.step)))];
-      const keep = sampleSteps(steps, max);
-      for (const r of rows) {
-        if (keep.has(Number(r.step))) out.push({ runId, key, value: storedMetricValue(r.value, r.is_nan), timestamp: Number(r.timestamp), step: Number(r.step) });
-      }
+      const points = await this.history(runId, key, input.startStep, input.endStep);
+      const keep = sampleSteps([...new Set(points.map((m) => m.step))], max);
+      for (const m of points) if (keep.has(m.step)) out.push({ runId, ...m });
     }
     return out;
   }
@@ -651,11 +651,15 @@ export class TrackingService {
   }
 }
 
-/** A compact, order-sensitive digest input for a batch's metric points. */
-function metricsDigest(metrics: Metric[]): { count: number; points: string } {
-  let points = '';
-  for (const m of metrics) points += `${m.key}\u0000${m.value}\u0000${m.timestamp}\u0000${m.step}\n`;
-  return { count: metrics.length, points };
+/** The audit record of a batch's points: their count and a digest of the packed blocks. */
+function blocksDigest(blocks: MetricBlock[]): { count: number; sha256: string } {
+  const hash = createHash('sha256');
+  let count = 0;
+  for (const b of blocks) {
+    hash.update(b.key).update('\u0000').update(b.points);
+    count += b.count;
+  }
+  return { count, sha256: hash.digest('hex') };
 }
 
 /** Up to `max` steps spread evenly over `steps` (sorted), always keeping the first and last. */
