@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../../test/support/dialects.js';
 import { openTestApp, type TestApp } from './native-api.test-support.js';
+import { registryOf } from './services.js';
 
 const ONNX = readFileSync(new URL('../../../test/fixtures/breast_cancer_mlp.onnx', import.meta.url));
 
@@ -38,11 +39,16 @@ describe.each(DIALECTS)('native model API on $name', (dialect) => {
   });
 
   it('moves aliases and stages, and records each change in the audit trail', async () => {
+    // Serving listens on the server's shared registry: a move through this API must reach it.
+    const announced: string[] = [];
+    const unsubscribe = registryOf(t.ctx).onChange((name) => announced.push(name));
     const set = await t.app.inject({ method: 'PUT', url: '/api/v1/models/breast-cancer/aliases/champion', payload: { version: 1 } });
     expect(set.statusCode).toBe(200);
     expect(set.json()).toMatchObject({ version: '1', aliases: ['champion'] });
     await t.app.inject({ method: 'PUT', url: '/api/v1/models/breast-cancer/aliases/champion', payload: { version: '2' } });
     expect((await t.app.inject({ url: '/api/v1/models/breast-cancer/aliases/champion' })).json()).toMatchObject({ version: '2' });
+    unsubscribe();
+    expect(announced).toEqual(['breast-cancer', 'breast-cancer']);
 
     const staged = await post('/api/v1/models/breast-cancer/versions/1/stage', { stage: 'production' });
     expect(staged.json()).toMatchObject({ currentStage: 'Production' });

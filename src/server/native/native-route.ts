@@ -70,8 +70,22 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof ty
   throw new SlipwayError(missing ? 'MISSING_ARGUMENT' : 'INVALID_ARGUMENT', `Invalid request: ${text}.`, { issues });
 }
 
-/** Registers routes on `app` under `prefix`. */
-export function registerNativeRoutes(app: FastifyInstance, prefix: string, routes: readonly NativeRoute[]): void {
+// Declared routes per server (keyed by its context), with full paths, for the OpenAPI document.
+const declared = new WeakMap<object, NativeRoute[]>();
+
+/** The routes declared with `registerNativeRoutes` for one server, with full paths. */
+export function declaredRoutes(server: object): readonly NativeRoute[] {
+  return declared.get(server) ?? [];
+}
+
+/**
+ * Registers routes on `app` under `prefix` and declares them for the OpenAPI document
+ * of `server` (the ServerContext). Any plugin may use it for its /api/v1 routes.
+ */
+export function registerNativeRoutes(app: FastifyInstance, prefix: string, routes: readonly NativeRoute[], server: object): void {
+  const list = declared.get(server) ?? [];
+  declared.set(server, list);
+  for (const route of routes) list.push({ ...route, path: `${prefix}${route.path}` });
   for (const route of routes) {
     if (route.documentedOnly) continue;
     app.route({

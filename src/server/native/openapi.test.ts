@@ -1,23 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../../test/support/dialects.js';
 import { openTestApp, type TestApp } from './native-api.test-support.js';
-import { openApiPath } from './openapi.js';
-
-/** Every (method, path) fastify has registered, read back from its route tree printout. */
-function registeredRoutes(tree: string): Array<{ method: string; path: string }> {
-  const out: Array<{ method: string; path: string }> = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const m = /^((?:│ {3}| {4})*)(?:├── |└── )(.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
-    if (!m) continue;
-    const depth = (m[1] as string).length / 4;
-    const path = (stack[depth - 1] ?? '') + (m[2] as string);
-    stack[depth] = path;
-    stack.length = depth + 1;
-    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== 'HEAD' && s !== 'OPTIONS')) out.push({ method, path });
-  }
-  return out;
-}
+import { buildOpenApiDocument, openApiPath } from './openapi.js';
+import { registeredRoutes } from './route-table.js';
 
 describe('native API OpenAPI document', () => {
   let t: TestApp;
@@ -32,7 +17,7 @@ describe('native API OpenAPI document', () => {
 
   it('is OpenAPI 3.1 and documents every registered /api/v1 route', () => {
     expect(doc.openapi).toBe('3.1.0');
-    const routes = registeredRoutes(t.app.printRoutes({ commonPrefix: false })).filter((r) => r.path.startsWith('/api/v1/'));
+    const routes = registeredRoutes(t.app, '/api/v1');
     expect(routes.length).toBeGreaterThan(20);
     const missing = routes.filter((r) => !doc.paths[openApiPath(r.path)]?.[r.method.toLowerCase()]);
     expect(missing).toEqual([]);
@@ -60,5 +45,14 @@ describe('native API OpenAPI document', () => {
     expect(doc.components.schemas.ApiError).toMatchObject({ type: 'object', required: ['error'] });
     const version = doc.components.schemas.ModelVersion as { properties: Record<string, unknown> };
     expect(version.properties.signature).toEqual({ $ref: '#/components/schemas/ModelSignature' });
+  });
+});
+
+describe('OpenAPI document builder', () => {
+  it('lists a route another plugin registered without schemas, with its path parameters', () => {
+    const doc = buildOpenApiDocument([], [{ method: 'POST', path: '/api/v1/widgets/:widgetId/spin' }], '1.0.0') as { paths: Record<string, Record<string, { operationId: string; tags: string[]; parameters: unknown[]; requestBody?: unknown }>> };
+    const op = doc.paths['/api/v1/widgets/{widgetId}/spin']?.post;
+    expect(op).toMatchObject({ operationId: 'post_widgets_by_widgetId_spin', tags: ['widgets'], parameters: [{ name: 'widgetId', in: 'path', required: true }] });
+    expect(op?.requestBody).toBeDefined();
   });
 });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ApiErrorBody, apiSchemas } from '../../client/schemas/common.js';
 import type { NativeRoute } from './native-route.js';
+import type { RegisteredRoute } from './route-table.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -52,12 +53,36 @@ export function openApiPath(path: string): string {
   return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-/** The OpenAPI 3.1 document for `routes` mounted at `prefix`. */
-export function buildOpenApiDocument(routes: readonly NativeRoute[], prefix: string, version: string): JsonSchema {
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** A minimal operation for a route another plugin registered without declaring schemas. */
+function undeclaredOperation(route: RegisteredRoute, errorRef: JsonSchema): Record<string, unknown> {
+  const segments = route.path.split('/').filter((s) => s && s !== 'api' && s !== 'v1');
+  const params = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const operation: Record<string, unknown> = {
+    operationId: `${route.method.toLowerCase()}_${segments.map((s) => s.replace(/^:/, 'by_').replace(/[^A-Za-z0-9]+/g, '_')).join('_')}`,
+    summary: `See the documentation of the ${segments[0] ?? 'server'} feature for the request and response fields.`,
+    tags: [segments[0] ?? 'meta'],
+    parameters: params,
+    responses: {
+      '200': { description: 'Success.', content: { 'application/json': { schema: {} } } },
+      '400': { description: 'Invalid request.', content: { 'application/json': { schema: errorRef } } },
+      default: { description: 'Any other error.', content: { 'application/json': { schema: errorRef } } },
+    },
+  };
+  if (BODY_METHODS.has(route.method)) operation.requestBody = { required: true, content: { 'application/json': { schema: { type: 'object' } } } };
+  return operation;
+}
+
+/**
+ * The OpenAPI 3.1 document: `declared` routes (full paths) in detail from their schemas,
+ * and every other `registered` route with a minimal entry, so the document lists all of them.
+ */
+export function buildOpenApiDocument(declared: readonly NativeRoute[], registered: readonly RegisteredRoute[], version: string): JsonSchema {
   const components: Record<string, JsonSchema> = {};
   const errorRef = convert(ApiErrorBody, 'output', components);
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const route of routes) {
+  for (const route of declared) {
     const responses: Record<string, unknown> = {};
     const status = String(route.status ?? (route.response ? 200 : 204));
     responses[status] = route.response
@@ -75,15 +100,18 @@ export function buildOpenApiDocument(routes: readonly NativeRoute[], prefix: str
       responses,
     };
     if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
-    const p = `${prefix}${openApiPath(route.path)}`;
-    (paths[p] ??= {})[route.method.toLowerCase()] = operation;
+    (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operation;
+  }
+  for (const route of registered) {
+    const ops = (paths[openApiPath(route.path)] ??= {});
+    ops[route.method.toLowerCase()] ??= undeclaredOperation(route, errorRef);
   }
   return {
     openapi: '3.1.0',
     info: {
       title: 'Slipway native API',
       version,
-      description: 'Experiments, runs, registered models and the audit trail. Errors are `{"error":{"code","message","details"}}`.',
+      description: 'Experiments, runs, registered models, the audit trail and the other /api/v1 features. Errors are `{"error":{"code","message","details"}}`.',
     },
     servers: [{ url: '/' }],
     paths,

@@ -1,20 +1,22 @@
-/** The domain services the native routes call, taken from the context or built over its store. */
+/** The domain services the native routes call: the server's shared instances, built on first use when absent. */
 import type { FastifyRequest } from 'fastify';
 import { RegistryService } from '../../registry/registry-service.js';
 import { TrackingService } from '../../tracking/index.js';
 import type { ServerContext } from '../context.js';
 
-// The context gains these fields as the domains land; reading them structurally keeps this file independent of that order.
-type WithServices = ServerContext & { registry?: RegistryService; tracking?: TrackingService };
-
-/** The registry the server already opened, or a new one over the context's store. */
+/**
+ * The registry shared by every plugin. Sharing matters: serving listens to this
+ * instance's alias and stage moves, so a second instance would move aliases silently.
+ */
 export function registryOf(ctx: ServerContext): RegistryService {
-  return (ctx as WithServices).registry ?? new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, clock: ctx.clock, logger: ctx.logger });
+  ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, clock: ctx.clock, logger: ctx.logger });
+  return ctx.registry;
 }
 
-/** The tracking service the server already opened, or a new one over the context's store. */
+/** The tracking service shared by the MLflow and native routes. */
 export function trackingOf(ctx: ServerContext): TrackingService {
-  return (ctx as WithServices).tracking ?? new TrackingService(ctx.store, { clock: ctx.clock });
+  ctx.tracking ??= new TrackingService(ctx.store, { clock: ctx.clock });
+  return ctx.tracking;
 }
 
 /** Who makes a change, for the audit trail: the authenticated actor once there is one, and the request id. */

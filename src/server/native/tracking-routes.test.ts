@@ -74,6 +74,16 @@ describe.each(DIALECTS)('native experiments and runs API on $name', (dialect) =>
     expect((await call('POST', `/api/v1/runs/${runIds[0]}/restore`)).json()).toMatchObject({ info: { lifecycleStage: 'active' } });
   });
 
+  it('sees runs logged through the MLflow REST API', async () => {
+    const created = await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0', run_name: 'from-mlflow', start_time: 1_000 } });
+    expect(created.statusCode).toBe(200);
+    const runId = (created.json() as { run: { info: { run_id: string } } }).run.info.run_id;
+    await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/log-metric', payload: { run_id: runId, key: 'rmse', value: 0.25, timestamp: 2_000, step: 3 } });
+    const native = (await call('GET', `/api/v1/runs/${runId}`)).json() as { info: { runName: string }; data: { metrics: unknown[] } };
+    expect(native.info.runName).toBe('from-mlflow');
+    expect(native.data.metrics).toEqual([{ key: 'rmse', value: 0.25, timestamp: 2_000, step: 3 }]);
+  });
+
   it('answers bad input and unknown ids with clear errors and the right status', async () => {
     const cases: Array<[string, string, unknown, number, string, RegExp]> = [
       ['GET', '/api/v1/experiments/424242', undefined, 404, 'NOT_FOUND', /424242/],

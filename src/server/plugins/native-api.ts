@@ -11,7 +11,8 @@ import { experimentRoutes } from '../native/experiment-routes.js';
 import { modelRoutes } from '../native/model-routes.js';
 import { runRoutes } from '../native/run-routes.js';
 import { registryOf, trackingOf } from '../native/services.js';
-import { nativeRoute, registerNativeRoutes, type NativeRoute } from '../native/native-route.js';
+import { declaredRoutes, nativeRoute, registerNativeRoutes, type NativeRoute } from '../native/native-route.js';
+import { registeredRoutes } from '../native/route-table.js';
 import { buildOpenApiDocument } from '../native/openapi.js';
 
 /** Where the native API is mounted. */
@@ -20,14 +21,12 @@ export const NATIVE_PREFIX = '/api/v1';
 const API_VERSION = '1.0.0';
 
 const nativeApi: DomainPlugin = async (app, ctx) => {
-  // One service of each per app (unless the server already opened them), built on first use.
-  let tracking: ReturnType<typeof trackingOf> | undefined;
-  let registry: ReturnType<typeof registryOf> | undefined;
-  const trackingNow = () => (tracking ??= trackingOf(ctx));
+  // Resolved per request so the routes use whichever shared instance another plugin opened first.
+  const tracking = () => trackingOf(ctx);
   const routes: NativeRoute[] = [
-    ...experimentRoutes(trackingNow),
-    ...runRoutes(trackingNow, ctx.clock),
-    ...modelRoutes(() => (registry ??= registryOf(ctx))),
+    ...experimentRoutes(tracking),
+    ...runRoutes(tracking, ctx.clock),
+    ...modelRoutes(() => registryOf(ctx)),
     ...auditRoutes(ctx),
     nativeRoute({
       method: 'GET',
@@ -52,13 +51,13 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
       summary: 'This OpenAPI 3.1 document.',
       response: z.record(z.string(), z.unknown()),
       async handler() {
-        // Built on first request: keeps server start fast and the document is immutable afterwards.
-        document ??= buildOpenApiDocument(routes, NATIVE_PREFIX, API_VERSION);
+        // Built on first request, once every plugin has registered its routes; immutable afterwards.
+        document ??= buildOpenApiDocument(declaredRoutes(ctx), registeredRoutes(app, NATIVE_PREFIX), API_VERSION);
         return document;
       },
     }),
   );
-  registerNativeRoutes(app, NATIVE_PREFIX, routes);
+  registerNativeRoutes(app, NATIVE_PREFIX, routes, ctx);
 };
 
 export default nativeApi;
