@@ -140,7 +140,19 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     inFlight += 1;
     done.sent += 1;
     let status = 0;
+    let controller: { abort(reason: Error): void } | undefined;
+    let timedOut = false;
+    let settled = false;
+    // Our own deadline, counted from when the request was due: undici's timers are coarse and start only once a socket is free.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller?.abort(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
+    }, Math.max(0, measureFrom + job.timeoutMs - now()));
     const complete = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err !== undefined && timedOut) err = Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
       inFlight -= 1;
       const end = now();
       if (measured) {
@@ -170,7 +182,10 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       pool.dispatch(
         { origin: job.origin, path: job.path, method: job.method as 'POST', headers, body: body ?? null },
         {
-          onRequestStart() {},
+          onRequestStart(c) {
+            controller = c;
+            if (timedOut) c.abort(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
+          },
           onResponseStart(_c, statusCode) {
             status = statusCode;
           },

@@ -21,7 +21,8 @@ export interface PayloadOptions {
   maxPayloads?: number;
 }
 
-const LABEL_COLUMNS = new Set(['target', 'label', 'labels', 'y', 'class']);
+// Columns a data file commonly carries for evaluation but a model never takes as a feature.
+const LABEL_COLUMNS = new Set(['target', 'label', 'labels', 'class']);
 
 function dataError(why: string): SlipwayError {
   return new SlipwayError('DATA_ERROR', why);

@@ -53,7 +53,7 @@ export function parseThreshold(expression: string): Threshold {
   const value = Number(rawValue);
   const unit = rawUnit.toLowerCase();
   if (value < 0) throw bad(expression, 'the limit must not be negative.');
-  const pct = /^p(\d{1,2}(?:\.\d+)?|100)$/.exec(name);
+  const pct = /^p(\d+(?:\.\d+)?)$/.exec(name);
   if (pct || name === 'mean' || name === 'avg' || name === 'max' || name === 'min' || name === 'median') {
     if (pct && Number(pct[1]) > 100) throw bad(expression, 'a percentile must be between p0 and p100.');
     const scale = LATENCY_UNITS[unit];
