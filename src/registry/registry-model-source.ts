@@ -42,6 +42,8 @@ export class RegistryModelSource implements ModelSource {
       this.emit(name);
     });
     if (opts.pollIntervalMs && opts.pollIntervalMs > 0) {
+      // The first look is the baseline, so take it now rather than one interval late.
+      void this.poll().catch(() => {});
       this.timer = setInterval(() => void this.poll().catch(() => {}), opts.pollIntervalMs);
       // Polling must never keep a process alive on its own.
       this.timer.unref();

@@ -440,7 +440,7 @@ export class RegistryService {
     const v = ref.version ?? '';
     if (/^\d+$/.test(v)) return this.getModelVersion(ref.name, v);
     if (v.toLowerCase() === 'latest') {
-      const [newest] = await this.searchVersionsOf(ref.name, 1);
+      const [newest] = await this.listModelVersions(ref.name, 1);
       if (!newest) throw errors.notFound(`Registered model ${ref.name} has no versions`, { name: ref.name });
       return newest;
     }
@@ -450,7 +450,8 @@ export class RegistryService {
     return inStage;
   }
 
-  private async searchVersionsOf(name: string, limit: number): Promise<ModelVersion[]> {
+  /** The live versions of one model, newest first (at most `limit`). */
+  async listModelVersions(name: string, limit: number = SEARCH_LIMITS.versions.max): Promise<ModelVersion[]> {
     await this.getModelRow(validateModelName(name));
     const rows = await this.store.db
       .selectFrom('model_versions')

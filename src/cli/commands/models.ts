@@ -231,7 +231,7 @@ export function register(program: Command): void {
           return;
         }
         const model = await registry.getRegisteredModel(name);
-        const versions = (await registry.searchModelVersions({ filter: `name = '${name.replace(/'/g, '')}'`, orderBy: ['version_number DESC'] })).items.filter((v) => v.name === name);
+        const versions = await registry.listModelVersions(name);
         printValue({ ...model, versions }, flags, () => modelText(model, versions));
       });
     }),
