@@ -44,6 +44,7 @@ function storable(value: number): number {
   return Number.isNaN(value) ? 0 : value;
 }
 
+/** The latest point per key, sorted by key so concurrent writers lock rows in the same order. */
 function latestPerKey(metrics: Metric[]): Metric[] {
   if (metrics.length === 1) return metrics;
   const best = new Map<string, Metric>();
@@ -51,7 +52,11 @@ function latestPerKey(metrics: Metric[]): Metric[] {
     const cur = best.get(m.key);
     if (cur === undefined || laterThan(m, cur)) best.set(m.key, m);
   }
-  return [...best.values()];
+  return [...best.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function sortedByKey<T extends { key: string }>(list: T[]): T[] {
+  return list.length < 2 ? list : [...list].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** Throws MLflow's error when a param would change value. */
@@ -135,7 +140,7 @@ export class MetricIngest {
     if (w.params.length > 0) {
       await trx
         .insertInto('params')
-        .values(w.params.map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
+        .values(sortedByKey(w.params).map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
         .onConflict((oc) => oc.columns(['run_uuid', 'key']).doNothing())
         .execute();
       const stored = await trx.selectFrom('params').select(['key', 'value']).where('run_uuid', '=', runId).where('key', 'in', w.params.map((p) => p.key)).execute();
@@ -148,7 +153,7 @@ export class MetricIngest {
     if (w.tags.length > 0) {
       await trx
         .insertInto('tags')
-        .values(w.tags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
+        .values(sortedByKey(w.tags).map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
         .onConflict((oc) => oc.columns(['run_uuid', 'key']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
         .execute();
     }

@@ -201,7 +201,9 @@ for (const dialect of DIALECTS) {
         (async () => {
           for (let b = 0; b < 5; b++) {
             const metrics = Array.from({ length: 100 }, (_, i) => ({ key: `w${w}`, value: i, timestamp: b * 100 + i, step: b * 100 + i }));
-            await svc.logBatch(info.runId, { metrics });
+            // Shared keys in opposite orders: writers must not deadlock on the latest-value rows.
+            const shared = [{ key: 'shared-a', value: w, timestamp: 1, step: w * 10 + b }, { key: 'shared-b', value: w, timestamp: 1, step: w * 10 + b }];
+            await svc.logBatch(info.runId, { metrics: [...(w % 2 ? shared.reverse() : shared), ...metrics], tags: [{ key: `writer-${w}`, value: 'x' }, { key: 'common', value: String(w) }] });
           }
         })(),
       );
@@ -212,6 +214,8 @@ for (const dialect of DIALECTS) {
       }
       const run = await svc.getRun(info.runId);
       expect(run.data.metrics.find((m) => m.key === 'w3')).toEqual({ key: 'w3', value: 99, timestamp: 499, step: 499 });
+      expect(run.data.metrics.find((m) => m.key === 'shared-a')).toEqual({ key: 'shared-a', value: 7, timestamp: 1, step: 74 });
+      expect((await svc.getMetricHistory({ runId: info.runId, metricKey: 'shared-b' })).metrics).toHaveLength(40);
       const events = await listAuditEvents(store.db, { entityId: info.runId, limit: 10_000 });
       expect(events.length - before).toBe(40);
       expect(events.filter((e) => e.action === 'run.log_batch')).toHaveLength(40);
