@@ -1,6 +1,6 @@
 /** `slipway server`: run the tracking, registry and artifact server until SIGTERM or SIGINT. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, positiveInt, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ServerFlags {
   host?: string;
@@ -9,6 +9,7 @@ interface ServerFlags {
   artifactsDestination?: string;
   config?: string;
   logLevel?: string;
+  bodyLimit?: number;
   shutdownTimeout: number;
 }
 
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .option('--artifacts-destination <path>', 'artifact folder (default: $SLIPWAY_HOME/artifacts)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info, env SLIPWAY_LOG_LEVEL)')
+    .option('--body-limit <bytes>', 'largest accepted JSON request body (default: 16 MiB, env SLIPWAY_BODY_LIMIT)', positiveInt('--body-limit'))
     .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds, DEFAULT_SHUTDOWN_TIMEOUT_S)
     .action(
       runAction(async (flags: ServerFlags) => {
@@ -49,6 +51,7 @@ export function register(program: Command): void {
           backendStoreUri: flags.backendStoreUri,
           artifactsDestination: flags.artifactsDestination,
           logLevel: flags.logLevel,
+          bodyLimit: flags.bodyLimit,
           config: flags.config,
         });
         const server = await startServer(config);
