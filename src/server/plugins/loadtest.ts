@@ -16,7 +16,13 @@ function requireObject(body: unknown): Record<string, unknown> {
 
 const loadtest: DomainPlugin = async (app, ctx) => {
   let running = false;
-  const ownServer = `http://${ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host}:${ctx.config.port}`;
+  // models:/ targets, baselines and recordings resolve against this very server unless the request names another.
+  const ownServer = (): string => {
+    const address = app.server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : ctx.config.port;
+    const host = ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  };
 
   const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
     if (running) throw new SlipwayError('INVALID_STATE', 'A load test is already running on this server; wait for it to finish.');
@@ -31,7 +37,7 @@ const loadtest: DomainPlugin = async (app, ctx) => {
   app.post('/api/v1/loadtests', async (request) => {
     const lt = await import('../../loadtest/index.js');
     const body = requireObject(request.body);
-    const options = lt.validateLoadTestOptions({ server: ownServer, ...body });
+    const options = lt.validateLoadTestOptions({ server: ownServer(), ...body });
     const { planLoad } = await import('../../loadtest/load-test-options.js');
     const plan = planLoad(options);
     if (plan.warmupMs + plan.durationMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'Load tests run over the HTTP API may last at most 10 minutes including warm-up; use the CLI for longer ones.');
@@ -52,8 +58,8 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     const steps = Math.floor((lt.parseRate(maxRate as string | number, 'maxRate') - lt.parseRate(startRate as string | number, 'startRate')) / Math.max(lt.parseRate(stepRate as string | number, 'stepRate'), 1e-9)) + 1;
     if (steps * stepMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'A capacity search over the HTTP API may last at most 10 minutes (steps × stepDuration); use the CLI for longer ones.');
     // Validate the shared options up front so a bad field fails before any load is sent.
-    lt.validateLoadTestOptions({ server: ownServer, ...rest, rate: startRate, duration: stepDuration ?? '10s' });
-    return exclusive(() => lt.runCapacitySearch({ server: ownServer, ...(rest as object), startRate: startRate as string | number, stepRate: stepRate as string | number, maxRate: maxRate as string | number, stepDuration: stepDuration ?? '10s' } as Parameters<typeof lt.runCapacitySearch>[0], { logger: ctx.logger }));
+    lt.validateLoadTestOptions({ server: ownServer(), ...rest, rate: startRate, duration: stepDuration ?? '10s' });
+    return exclusive(() => lt.runCapacitySearch({ server: ownServer(), ...(rest as object), startRate: startRate as string | number, stepRate: stepRate as string | number, maxRate: maxRate as string | number, stepDuration: stepDuration ?? '10s' } as Parameters<typeof lt.runCapacitySearch>[0], { logger: ctx.logger }));
   });
 };
 
