@@ -5,6 +5,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as core from './0001-core.js';
 import * as monitoring from './0002-monitoring.js';
+import * as registry from './0005-registry.js';
 import * as tracking from './0006-tracking.js';
 
 /** What a migration may know about where it runs. */
@@ -20,6 +21,7 @@ type MigrationModule = { up(db: Kysely<unknown>, ctx: MigrationContext): Promise
 const MIGRATIONS: Record<string, MigrationModule> = {
   '0001-core': core,
   '0002-monitoring': monitoring,
+  '0005-registry': registry,
   '0006-tracking': tracking,
 };
 
