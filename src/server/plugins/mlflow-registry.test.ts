@@ -144,5 +144,15 @@ for (const dialect of DIALECTS) {
       expect(resolved).toMatchObject({ name: 'cancer', version: '1' });
       expect(readFileSync(resolved?.onnxPath as string).equals(MLP)).toBe(true);
     });
+
+    it('tells serving at once when an alias or stage moves through the REST API', async () => {
+      const heard: string[] = [];
+      const off = t.ctx.modelSource?.onChange?.((name) => heard.push(name));
+      await call('POST', '/registered-models/alias', { name: 'cancer', alias: 'prod', version: '1' });
+      await call('POST', '/model-versions/transition-stage', { name: 'cancer', version: '1', stage: 'Staging', archive_existing_versions: false });
+      await call('DELETE', '/registered-models/alias', { name: 'cancer', alias: 'prod' });
+      off?.();
+      expect(heard).toEqual(['cancer', 'cancer', 'cancer']);
+    });
   });
 }
