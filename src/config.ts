@@ -23,6 +23,10 @@ export interface UserConfig {
   bodyLimit?: number;
   /** Log level. @default "info" (env SLIPWAY_LOG_LEVEL) */
   logLevel?: string;
+  /** Live-monitoring window length in ms. @default 60000 (env SLIPWAY_MONITORING_WINDOW_MS) */
+  monitoringWindowMs?: number;
+  /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
+  monitoringSampleRate?: number;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -34,6 +38,8 @@ export interface ResolvedConfig {
   artifactsDestination: string;
   bodyLimit: number;
   logLevel: string;
+  monitoringWindowMs: number;
+  monitoringSampleRate: number;
   /** The config file read, if any. */
   configFile: string | undefined;
 }
@@ -46,9 +52,11 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
   logLevel: 'SLIPWAY_LOG_LEVEL',
+  monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
+  monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
 };
 
-const NUMERIC: ReadonlySet<keyof UserConfig> = new Set(['port', 'bodyLimit']);
+const NUMERIC: ReadonlySet<keyof UserConfig> = new Set(['port', 'bodyLimit', 'monitoringWindowMs', 'monitoringSampleRate']);
 
 function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
   const out: Record<string, unknown> = {};
@@ -110,6 +118,8 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     artifactsDestination: resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts')),
     bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
     logLevel: merged.logLevel ?? 'info',
+    monitoringWindowMs: merged.monitoringWindowMs ?? 60_000,
+    monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     configFile,
   };
 }

@@ -10,6 +10,7 @@ import * as audit from './commands/audit.js';
 import * as experiments from './commands/experiments.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
+import * as monitor from './commands/monitor.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
@@ -23,6 +24,7 @@ const COMMANDS: CommandModule[] = [
   experiments,
   loadtest,
   models,
+  monitor,
   runs,
   serve,
   server,

@@ -36,7 +36,13 @@ export function columnByName(t: Table, name: string): Column | undefined {
 export function tableFromRows(rows: Array<Record<string, unknown>>, source?: string): Table {
   const names: string[] = [];
   const seen = new Set<string>();
-  for (const r of rows) for (const k of Object.keys(r)) if (!seen.has(k)) (seen.add(k), names.push(k));
+  for (const r of rows) {
+    for (const k of Object.keys(r)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      names.push(k);
+    }
+  }
   const columns: Column[] = names.map((name) => {
     const raw = rows.map((r) => r[name]);
     const numeric = raw.every((v) => v === null || v === undefined || typeof v === 'number');

@@ -20,6 +20,7 @@ const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
   () => import('./plugins/mlflow-tracking.js'),
   () => import('./plugins/mlflow-registry.js'),
   () => import('./plugins/serving.js'),
+  () => import('./plugins/monitoring.js'),
   () => import('./plugins/loadtest.js'),
 ];
 

@@ -8,7 +8,8 @@ import { SlipwayError } from '../../core/errors.js';
 import type { ColumnKind } from '../profile/column-kind.js';
 import { chiSquareTest, twoProportionZTest } from '../stats/categorical-tests.js';
 import { binCategorical, binNumeric, jensenShannon, psi, wassersteinNorm } from '../stats/distances.js';
-import { ksTwoSample } from '../stats/ks-test.js';
+import { ksStatistic, ksTwoSample } from '../stats/ks-test.js';
+import { kolmogorovSf } from '../stats/special-functions.js';
 import type { CategoricalSample, NumericSample } from '../stats/samples.js';
 
 /** A drift test's name. */
@@ -71,8 +72,16 @@ export interface DriftInput {
 export function runDriftTest(test: DriftTestName, asCategorical: boolean, reference: DriftInput, current: DriftInput): TestOutcome {
   switch (test) {
     case 'ks': {
-      const r = ksTwoSample(reference.numeric().values, current.numeric().values);
-      return { score: r.pValue, statistic: r.statistic };
+      const a = reference.numeric();
+      const b = current.numeric();
+      if (a.exact && b.exact) {
+        const r = ksTwoSample(a.values, b.values);
+        return { score: r.pValue, statistic: r.statistic };
+      }
+      // Sketch bins: weighted statistic, asymptotic p-value on the true counts.
+      const d = ksStatistic(a.values, b.values, a.weights, b.weights);
+      const [m, n] = a.count >= b.count ? [a.count, b.count] : [b.count, a.count];
+      return { score: kolmogorovSf(Math.max(1, Math.round((m * n) / (m + n))), d), statistic: d, note: 'approximate: KS on sketch bins' };
     }
     case 'wasserstein':
       return { score: wassersteinNorm(reference.numeric(), current.numeric()), statistic: null };

@@ -10,7 +10,6 @@ import { SlipwayError } from '../../core/errors.js';
 import type { Table } from '../table.js';
 import { ColumnBuilder } from './column-builder.js';
 
-const COMMA = 44;
 const QUOTE = 34;
 const LF = 10;
 const CR = 13;

@@ -81,7 +81,7 @@ export function prepareSide(side: ReportSide, spec: MonitorSpec = {}, release = 
   return { profile, source: side.source ?? side.table.source ?? 'table', duplicates, table: side.table };
 }
 
-function nonNumericOf(reference: DatasetProfile, current: Table | undefined, spec: MonitorSpec): QualityExtras['nonNumeric'] {
+function nonNumericOf(reference: DatasetProfile, current: Table | undefined): QualityExtras['nonNumeric'] {
   if (!current) return undefined;
   const out: NonNullable<QualityExtras['nonNumeric']> = {};
   for (const col of current.columns) {
@@ -90,7 +90,7 @@ function nonNumericOf(reference: DatasetProfile, current: Table | undefined, spe
     let count = 0;
     let first: { value: string; row: number } | undefined;
     col.values.forEach((v, i) => {
-      if (v === null || Number.isFinite(Number(v.trim())) && v.trim() !== '') return;
+      if (v === null || (Number.isFinite(Number(v.trim())) && v.trim() !== '')) return;
       count++;
       first ??= { value: v, row: i + 1 };
     });
@@ -143,7 +143,7 @@ export function buildReport(reference: ReportSide, current: ReportSide, opts: Re
   const ref = prepareSide(reference, spec);
   const cur = prepareSide(current, spec);
   const drift = computeDrift(ref.profile, cur.profile, driftOptionsOf(spec));
-  const quality = runQualitySuite(ref.profile, cur.profile, spec, { referenceDuplicates: ref.duplicates, currentDuplicates: cur.duplicates, nonNumeric: nonNumericOf(ref.profile, cur.table, spec) }, drift);
+  const quality = runQualitySuite(ref.profile, cur.profile, spec, { referenceDuplicates: ref.duplicates, currentDuplicates: cur.duplicates, nonNumeric: nonNumericOf(ref.profile, cur.table) }, drift);
   const excluded = new Set(spec.exclude ?? []);
   const columns: ReportColumn[] = [];
   for (const [name, rp] of ref.profile.columns) {

@@ -1,0 +1,255 @@
+/** `slipway monitor report|profile|reference|windows|alerts`: offline reports and the live-monitoring state. */
+import { writeFile } from 'node:fs/promises';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SlipwayError } from '../../core/errors.js';
+import { parseModelUri } from '../../core/model-source.js';
+import type { Store } from '../../store/store.js';
+import { EXIT, addStoreOptions, formatJson, formatTable, formatTime, positiveInt, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+
+const KINDS = ['numerical', 'categorical', 'boolean', 'text'];
+
+function kindOption(raw: string, prev: Record<string, string> = {}): Record<string, string> {
+  const m = /^([^=]+)=(.+)$/.exec(raw);
+  if (!m || !KINDS.includes(m[2] as string)) throw new InvalidArgumentError(`--kind expects COLUMN=KIND with KIND one of ${KINDS.join(', ')}.`);
+  return { ...prev, [m[1] as string]: m[2] as string };
+}
+
+async function resolveModel(store: Store, uri: string): Promise<{ name: string; version: string }> {
+  const ref = parseModelUri(uri);
+  if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `--model must be models:/NAME@ALIAS or models:/NAME/VERSION, got '${uri}'.`);
+  const { RegistryService } = await import('../../registry/index.js');
+  const v = await new RegistryService({ store }).resolveRef(ref);
+  return { name: v.name, version: v.version };
+}
+
+function num(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  return x !== 0 && Math.abs(x) < 1e-4 ? x.toExponential(2) : String(Number(x.toPrecision(4)));
+}
+
+interface ReportFlags extends StoreFlags {
+  reference?: string;
+  current: string;
+  spec?: string;
+  html?: string;
+  out?: string;
+  json?: boolean;
+  model?: string;
+}
+
+/** Registers `slipway monitor`. */
+export function register(program: Command): void {
+  const monitor = program.command('monitor').description('Data drift, data quality and model performance monitoring');
+
+  addStoreOptions(
+    monitor
+      .command('report')
+      .description('Compare current data with a reference: drift, quality suite, HTML/JSON report; exit 1 when the suite fails')
+      .option('--reference <file>', 'reference data (.csv, .tsv, .jsonl, .parquet) or a profile (.json)')
+      .option('--model <uri>', 'use the reference profile attached to models:/NAME@ALIAS or models:/NAME/VERSION')
+      .requiredOption('--current <file>', 'current data (.csv, .tsv, .jsonl, .parquet)')
+      .option('--spec <file>', 'monitor.yaml with kinds, drift tests and quality thresholds')
+      .option('--html <file>', 'write the self-contained HTML report here')
+      .option('--out <file>', 'write the JSON report here')
+      .option('--json', 'print the JSON report instead of a summary'),
+  ).action(
+    runAction(async (flags: ReportFlags) => {
+      if (!flags.reference === !flags.model) throw new SlipwayError('INVALID_ARGUMENT', 'Give exactly one of --reference <file> or --model <uri>.');
+      const m = await import('../../monitoring/index.js');
+      const spec = flags.spec ? await m.loadMonitorSpec(flags.spec) : {};
+      let reference: import('../../monitoring/index.js').ReportSide;
+      if (flags.model) {
+        const model = flags.model;
+        const ref = await withLocalStore(flags, async (store) => {
+          const v = await resolveModel(store, model);
+          return m.getReference(store, v.name, v.version);
+        });
+        reference = { profile: ref.profile, source: `models:/${ref.model}/${ref.version}` };
+      } else if ((flags.reference as string).toLowerCase().endsWith('.json')) {
+        const { readFile } = await import('node:fs/promises');
+        let doc: unknown;
+        try {
+          doc = JSON.parse(await readFile(flags.reference as string, 'utf8'));
+        } catch (err) {
+          throw new SlipwayError('DATA_ERROR', `Cannot read profile ${flags.reference}: ${(err as Error).message}`);
+        }
+        reference = { profile: m.DatasetProfile.fromJSON(doc), source: flags.reference as string };
+      } else {
+        reference = m.prepareSide({ table: await m.readTable(flags.reference as string) }, spec, true);
+      }
+      // The reference is profiled (and its buffers released) before the current file is read.
+      const current = m.prepareSide({ table: await m.readTable(flags.current) }, spec, true);
+      const doc = m.buildReport(reference, current, { spec });
+      if (flags.html) await writeFile(flags.html, m.reportToHtml(doc));
+      if (flags.out) await writeFile(flags.out, m.reportToJson(doc));
+      if (flags.json) process.stdout.write(`${m.reportToJson(doc)}\n`);
+      else {
+        process.stdout.write(
+          formatTable(doc.drift.columns, [
+            { header: 'COLUMN', value: (c) => c.column },
+            { header: 'KIND', value: (c) => c.kind },
+            { header: 'TEST', value: (c) => c.test },
+            { header: 'SCORE', value: (c) => num(c.score), alignRight: true },
+            { header: 'THRESHOLD', value: (c) => num(c.threshold), alignRight: true },
+            { header: 'STATUS', value: (c) => c.status },
+            { header: 'NOTE', value: (c) => c.note ?? '' },
+          ]),
+        );
+        const bad = doc.quality.tests.filter((t) => t.status !== 'pass');
+        if (bad.length > 0) {
+          process.stdout.write('\n');
+          process.stdout.write(formatTable(bad, [{ header: 'QUALITY TEST', value: (t) => t.name }, { header: 'COLUMN', value: (t) => t.column ?? '' }, { header: 'STATUS', value: (t) => t.status }, { header: 'MESSAGE', value: (t) => t.message, maxWidth: 80 }]));
+        }
+        const q = doc.quality.counts;
+        process.stdout.write(
+          `\ndataset drift: ${doc.drift.drifted ? 'DETECTED' : 'not detected'} (${doc.drift.driftedColumns}/${doc.drift.testedColumns} columns drifted)\nquality: ${doc.status} (${q.pass} pass, ${q.warn} warn, ${q.fail} fail, ${q.error} error)\n`,
+        );
+      }
+      return doc.status === 'fail' || doc.status === 'error' ? EXIT.FAILED : EXIT.OK;
+    }),
+  );
+
+  monitor
+    .command('profile')
+    .description('Profile a data file into a mergeable JSON profile')
+    .argument('<data>', 'data file (.csv, .tsv, .jsonl, .parquet)')
+    .requiredOption('--out <file>', 'where to write the profile JSON')
+    .option('--kind <column=kind>', 'override a column kind (repeatable)', kindOption)
+    .option('--exact-limit <n>', 'keep exact values up to this many per column, then a DDSketch', positiveInt('--exact-limit'))
+    .option('--json', 'print a JSON summary')
+    .action(
+      runAction(async (data: string, flags: { out: string; kind?: Record<string, string>; exactLimit?: number; json?: boolean }) => {
+        const m = await import('../../monitoring/index.js');
+        const table = await m.readTable(data);
+        if (table.rows === 0) throw new SlipwayError('DATA_ERROR', `${data} has no rows: nothing to profile.`);
+        const profile = m.profileTable(table, { kinds: flags.kind as Record<string, import('../../monitoring/index.js').ColumnKind>, ...(flags.exactLimit ? { exactLimit: flags.exactLimit } : {}) });
+        await writeFile(flags.out, JSON.stringify(profile.toJSON()));
+        const summary = { out: flags.out, rows: profile.rows, columns: [...profile.columns.values()].map((c) => ({ name: c.name, kind: c.kind, missing: c.missing, distinct: c.distinct() })) };
+        if (flags.json) process.stdout.write(formatJson(summary));
+        else process.stdout.write(`${formatTable(summary.columns, [{ header: 'COLUMN', value: (c) => c.name }, { header: 'KIND', value: (c) => c.kind }, { header: 'MISSING', value: (c) => c.missing, alignRight: true }, { header: 'DISTINCT', value: (c) => c.distinct, alignRight: true }])}wrote ${flags.out} (${profile.rows} rows)\n`);
+      }),
+    );
+
+  const reference = monitor.command('reference').description('Reference profiles attached to registered model versions');
+  addStoreOptions(
+    reference
+      .command('set')
+      .description('Attach a reference profile to a model version')
+      .argument('<model>', 'models:/NAME/VERSION or models:/NAME@ALIAS')
+      .option('--data <file>', 'data file to profile')
+      .option('--profile <file>', 'a profile written by `slipway monitor profile`')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (uri: string, flags: StoreFlags & { data?: string; profile?: string; json?: boolean }) => {
+      if (!flags.data === !flags.profile) throw new SlipwayError('INVALID_ARGUMENT', 'Give exactly one of --data <file> or --profile <file>.');
+      const m = await import('../../monitoring/index.js');
+      let profile: import('../../monitoring/index.js').DatasetProfile;
+      if (flags.profile) {
+        const { readFile } = await import('node:fs/promises');
+        let doc: unknown;
+        try {
+          doc = JSON.parse(await readFile(flags.profile, 'utf8'));
+        } catch (err) {
+          throw new SlipwayError('DATA_ERROR', `Cannot read profile ${flags.profile}: ${(err as Error).message}`);
+        }
+        profile = m.DatasetProfile.fromJSON(doc);
+      } else {
+        const table = await m.readTable(flags.data as string);
+        if (table.rows === 0) throw new SlipwayError('DATA_ERROR', `${flags.data} has no rows: a reference needs data.`);
+        profile = m.profileTable(table);
+      }
+      const out = await withLocalStore(flags, async (store) => {
+        const v = await resolveModel(store, uri);
+        await m.attachReference(store, v.name, v.version, profile, flags.data ?? flags.profile ?? null, { time: Date.now(), actor: process.env.USER });
+        return { model: v.name, version: v.version, rows: profile.rows, columns: profile.names.length };
+      });
+      process.stdout.write(flags.json ? formatJson(out) : `attached a reference of ${out.rows} rows × ${out.columns} columns to ${out.model} version ${out.version}\n`);
+    }),
+  );
+  addStoreOptions(
+    reference
+      .command('show')
+      .description('Show the reference profile of a model version')
+      .argument('<model>', 'models:/NAME/VERSION or models:/NAME@ALIAS')
+      .option('--json', 'print the whole profile as JSON'),
+  ).action(
+    runAction(async (uri: string, flags: StoreFlags & { json?: boolean }) => {
+      const m = await import('../../monitoring/index.js');
+      const ref = await withLocalStore(flags, async (store) => {
+        const v = await resolveModel(store, uri);
+        return m.getReference(store, v.name, v.version);
+      });
+      if (flags.json) return void process.stdout.write(formatJson({ model: ref.model, version: ref.version, rows: ref.rows, source: ref.source, createdTime: ref.createdTime, profile: ref.profile.toJSON() }));
+      process.stdout.write(`${ref.model} version ${ref.version}: ${ref.rows} rows from ${ref.source ?? '-'} (${formatTime(ref.createdTime)})\n`);
+      process.stdout.write(
+        formatTable([...ref.profile.columns.values()], [
+          { header: 'COLUMN', value: (c) => c.name },
+          { header: 'KIND', value: (c) => c.kind },
+          { header: 'MISSING', value: (c) => c.missing, alignRight: true },
+          { header: 'MEAN', value: (c) => (c.kind === 'numerical' ? num(c.mean) : '-'), alignRight: true },
+          { header: 'STD', value: (c) => (c.kind === 'numerical' ? num(c.std) : '-'), alignRight: true },
+        ]),
+      );
+    }),
+  );
+
+  addStoreOptions(
+    monitor
+      .command('windows')
+      .description('Live-monitoring windows of a model, newest first')
+      .argument('<model>', 'registered model name')
+      .option('--limit <n>', 'most windows to list', positiveInt('--limit'), 60)
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (model: string, flags: StoreFlags & { limit: number; json?: boolean }) => {
+      const m = await import('../../monitoring/index.js');
+      const windows = await withLocalStore(flags, (store) => m.listWindows(store, model, { limit: flags.limit }));
+      if (flags.json) return void process.stdout.write(formatJson(windows));
+      process.stdout.write(
+        formatTable(
+          windows,
+          [
+            { header: 'WINDOW', value: (w) => formatTime(w.windowStart) },
+            { header: 'VERSION', value: (w) => w.version },
+            { header: 'ROWS', value: (w) => w.rows, alignRight: true },
+            { header: 'DROPPED', value: (w) => w.droppedRows, alignRight: true },
+            { header: 'DRIFT SHARE', value: (w) => num(w.figures.drift_share), alignRight: true },
+            { header: 'QUALITY FAILED', value: (w) => num(w.figures.quality_failed), alignRight: true },
+          ],
+          '(no windows yet)',
+        ),
+      );
+    }),
+  );
+
+  addStoreOptions(
+    monitor
+      .command('alerts')
+      .description('Alert rules and their state (ok / firing)')
+      .option('--model <name>', 'only rules of this model')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (flags: StoreFlags & { model?: string; json?: boolean }) => {
+      const m = await import('../../monitoring/index.js');
+      const alerts = await withLocalStore(flags, (store) => m.listAlertStatus(store, flags.model));
+      if (flags.json) return void process.stdout.write(formatJson(alerts));
+      process.stdout.write(
+        formatTable(
+          alerts,
+          [
+            { header: 'NAME', value: (a) => a.name },
+            { header: 'MODEL', value: (a) => a.model },
+            { header: 'RULE', value: (a) => `${a.figure} ${a.comparison} ${a.threshold} for ${a.forWindows}` },
+            { header: 'STATE', value: (a) => a.state },
+            { header: 'LAST VALUE', value: (a) => num(a.lastValue), alignRight: true },
+            { header: 'SINCE', value: (a) => (a.since === null ? '-' : formatTime(a.since)) },
+          ],
+          '(no alert rules)',
+        ),
+      );
+      return alerts.some((a) => a.state === 'firing') ? EXIT.FAILED : EXIT.OK;
+    }),
+  );
+
+  usageErrorsExit2(monitor);
+}

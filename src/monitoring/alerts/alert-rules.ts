@@ -1,0 +1,152 @@
+/** Alert rules on monitored figures: "figure comparison threshold for N consecutive windows". */
+import { randomUUID } from 'node:crypto';
+import { appendAuditEvent } from '../../audit/audit-trail.js';
+import { SlipwayError } from '../../core/errors.js';
+import type { Store } from '../../store/store.js';
+import type { MutationMeta } from '../reference/reference-repository.js';
+
+/** Comparisons a rule may use. */
+export const COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
+/** A comparison operator. */
+export type Comparison = (typeof COMPARISONS)[number];
+
+/** Window figures (per feature: `drift_score:<feature>`, `missing_share:<feature>`). */
+export const WINDOW_FIGURES = ['rows', 'requests', 'dropped_rows', 'drift_share', 'drifted_columns', 'dataset_drift', 'quality_failed', 'quality_warned'] as const;
+/** Performance figures, computed from late labels. */
+export const PERFORMANCE_FIGURES = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'mae', 'rmse', 'r2'] as const;
+
+/** An alert rule. */
+export interface AlertRule {
+  id: string;
+  name: string;
+  model: string;
+  figure: string;
+  comparison: Comparison;
+  threshold: number;
+  /** Consecutive windows that must breach before the alert fires. */
+  forWindows: number;
+  webhookUrl: string | null;
+  createdTime: number;
+}
+
+/** Input of `createAlertRule`. */
+export interface AlertRuleInput {
+  name?: unknown;
+  model?: unknown;
+  figure?: unknown;
+  comparison?: unknown;
+  threshold?: unknown;
+  forWindows?: unknown;
+  webhookUrl?: unknown;
+}
+
+/** Whether a figure name is one a rule may watch. */
+export function isKnownFigure(f: string): boolean {
+  return (WINDOW_FIGURES as readonly string[]).includes(f) || (PERFORMANCE_FIGURES as readonly string[]).includes(f) || /^(drift_score|missing_share):.+$/.test(f);
+}
+
+/** Validates a rule, naming the first bad field. */
+export function validateAlertRule(input: AlertRuleInput): Omit<AlertRule, 'id' | 'createdTime'> {
+  const bad = (msg: string) => new SlipwayError('INVALID_ARGUMENT', msg);
+  if (typeof input.name !== 'string' || !/^[\w.-]{1,100}$/.test(input.name)) throw bad("'name' must be 1-100 letters, digits, '.', '_' or '-'.");
+  if (typeof input.model !== 'string' || input.model === '') throw bad("'model' must name a registered model.");
+  if (typeof input.figure !== 'string' || !isKnownFigure(input.figure)) {
+    throw bad(`'figure' must be one of ${[...WINDOW_FIGURES, ...PERFORMANCE_FIGURES].join(', ')}, drift_score:<feature> or missing_share:<feature>.`);
+  }
+  if (!COMPARISONS.includes(input.comparison as Comparison)) throw bad(`'comparison' must be one of ${COMPARISONS.join(' ')}.`);
+  if (typeof input.threshold !== 'number' || !Number.isFinite(input.threshold)) throw bad("'threshold' must be a finite number.");
+  const forWindows = input.forWindows ?? 1;
+  if (typeof forWindows !== 'number' || !Number.isInteger(forWindows) || forWindows < 1 || forWindows > 1000) throw bad("'forWindows' must be an integer from 1 to 1000.");
+  let webhookUrl: string | null = null;
+  if (input.webhookUrl !== undefined && input.webhookUrl !== null) {
+    if (typeof input.webhookUrl !== 'string') throw bad("'webhookUrl' must be an http(s) URL.");
+    let u: URL;
+    try {
+      u = new URL(input.webhookUrl);
+    } catch {
+      throw bad("'webhookUrl' must be an http(s) URL.");
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad("'webhookUrl' must be an http(s) URL.");
+    webhookUrl = u.toString();
+  }
+  return { name: input.name, model: input.model, figure: input.figure, comparison: input.comparison as Comparison, threshold: input.threshold, forWindows, webhookUrl };
+}
+
+/** Whether `value` breaches `comparison threshold`. */
+export function breaches(value: number, comparison: Comparison, threshold: number): boolean {
+  switch (comparison) {
+    case '>':
+      return value > threshold;
+    case '>=':
+      return value >= threshold;
+    case '<':
+      return value < threshold;
+    case '<=':
+      return value <= threshold;
+    case '==':
+      return value === threshold;
+    case '!=':
+      return value !== threshold;
+  }
+}
+
+function toRule(r: { id: string; name: string; model: string; figure: string; comparison: string; threshold: number; for_windows: number; webhook_url: string | null; created_time: number }): AlertRule {
+  return { id: r.id, name: r.name, model: r.model, figure: r.figure, comparison: r.comparison as Comparison, threshold: Number(r.threshold), forWindows: Number(r.for_windows), webhookUrl: r.webhook_url, createdTime: Number(r.created_time) };
+}
+
+/** Creates a rule (state starts 'ok'). */
+export async function createAlertRule(store: Store, input: AlertRuleInput, meta: MutationMeta): Promise<AlertRule> {
+  const v = validateAlertRule(input);
+  const rule: AlertRule = { ...v, id: randomUUID(), createdTime: meta.time };
+  await store.db.transaction().execute(async (trx) => {
+    const clash = await trx.selectFrom('monitoring_alert_rules').select('id').where('name', '=', rule.name).executeTakeFirst();
+    if (clash) throw new SlipwayError('ALREADY_EXISTS', `An alert rule named '${rule.name}' already exists.`, { name: rule.name });
+    await trx
+      .insertInto('monitoring_alert_rules')
+      .values({ id: rule.id, name: rule.name, model: rule.model, figure: rule.figure, comparison: rule.comparison, threshold: rule.threshold, for_windows: rule.forWindows, webhook_url: rule.webhookUrl, created_time: rule.createdTime })
+      .execute();
+    await trx.insertInto('monitoring_alert_states').values({ rule_id: rule.id, state: 'ok', consecutive: 0, last_value: null, last_window: null, since: null, updated_time: meta.time }).execute();
+    await appendAuditEvent(trx, store.dialect, { actor: meta.actor, action: 'monitoring.alert_rule.create', entityType: 'alert_rule', entityId: rule.id, requestId: meta.requestId, change: rule, time: meta.time });
+  });
+  return rule;
+}
+
+/** Deletes a rule by id or name; NOT_FOUND when absent. */
+export async function deleteAlertRule(store: Store, idOrName: string, meta: MutationMeta): Promise<void> {
+  await store.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('monitoring_alert_rules').select('id').where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)])).executeTakeFirst();
+    if (!row) throw new SlipwayError('NOT_FOUND', `No alert rule '${idOrName}'.`, { rule: idOrName });
+    await trx.deleteFrom('monitoring_alert_states').where('rule_id', '=', row.id).execute();
+    await trx.deleteFrom('monitoring_alert_rules').where('id', '=', row.id).execute();
+    await appendAuditEvent(trx, store.dialect, { actor: meta.actor, action: 'monitoring.alert_rule.delete', entityType: 'alert_rule', entityId: row.id, requestId: meta.requestId, change: { id: row.id }, time: meta.time });
+  });
+}
+
+/** Rules, optionally of one model. */
+export async function listAlertRules(store: Store, model?: string): Promise<AlertRule[]> {
+  let q = store.db.selectFrom('monitoring_alert_rules').selectAll();
+  if (model) q = q.where('model', '=', model);
+  return (await q.orderBy('name').execute()).map(toRule);
+}
+
+/** A rule with its current state. */
+export interface AlertStatus extends AlertRule {
+  state: 'ok' | 'firing';
+  consecutive: number;
+  lastValue: number | null;
+  lastWindow: number | null;
+  /** When the current firing episode started (window start), when firing. */
+  since: number | null;
+}
+
+/** Rules with their state. */
+export async function listAlertStatus(store: Store, model?: string): Promise<AlertStatus[]> {
+  const rules = await listAlertRules(store, model);
+  if (rules.length === 0) return [];
+  const states = await store.db.selectFrom('monitoring_alert_states').selectAll().where('rule_id', 'in', rules.map((r) => r.id)).execute();
+  const byId = new Map(states.map((s) => [s.rule_id, s]));
+  return rules.map((r) => {
+    const s = byId.get(r.id);
+    return { ...r, state: (s?.state ?? 'ok') as 'ok' | 'firing', consecutive: Number(s?.consecutive ?? 0), lastValue: s?.last_value ?? null, lastWindow: s?.last_window === null || s?.last_window === undefined ? null : Number(s.last_window), since: s?.since === null || s?.since === undefined ? null : Number(s.since) };
+  });
+}

@@ -1,0 +1,24 @@
+/** Model monitoring: profiles, drift, data quality, reports, live windows, performance with late labels and alerts. */
+export { ColumnProfile, DEFAULT_PROFILE_OPTIONS, quantileSorted, type ColumnProfileJson, type ProfileOptions } from './profile/column-profile.js';
+export { DatasetProfile, columnKind, mergeProfiles, profileTable, type DatasetProfileJson } from './profile/dataset-profile.js';
+export { COLUMN_KINDS, inferStringKind, type ColumnKind } from './profile/column-kind.js';
+export { computeDrift, columnDrift, validateDriftOptions, type ColumnDrift, type DatasetDrift, type DriftOptions } from './drift/data-drift.js';
+export { DRIFT_TESTS, DRIFT_TEST_SPECS, defaultDriftTest, type DriftTestName } from './drift/drift-tests.js';
+export { runQualitySuite, type QualityResult, type QualityTest, type TestStatus } from './quality/quality-suite.js';
+export { loadMonitorSpec, parseMonitorSpec, driftOptionsOf, type MonitorSpec } from './quality/monitor-spec.js';
+export { readTable, DATA_FORMATS } from './readers/table-reader.js';
+export { readCsv } from './readers/csv-reader.js';
+export { readJsonLines } from './readers/jsonl-reader.js';
+export { readParquet } from './readers/parquet-reader.js';
+export { tableFromRows, type Table, type Column } from './table.js';
+export { buildReport, prepareSide, reportToJson, type ReportDocument, type ReportSide } from './report/report-builder.js';
+export { reportToHtml } from './report/report-html.js';
+export { attachReference, detachReference, findReference, getReference, listReferences, type StoredReference, type VersionResolver, type MutationMeta } from './reference/reference-repository.js';
+export { LiveMonitor, DEFAULT_LIVE_OPTIONS, type LiveMonitorOptions } from './live/live-monitor.js';
+export { InferenceSampler, type SamplerOptions } from './live/inference-sampler.js';
+export { MonitoringMetrics } from './live/monitoring-metrics.js';
+export { listWindows, type StoredWindow, type WindowQuery } from './live/window-repository.js';
+export { classificationMetrics, regressionMetrics, rocAuc, type ClassificationMetrics, type RegressionMetrics } from './performance/model-metrics.js';
+export { parseGroundTruth, recordGroundTruth, savePredictions, windowPerformance, type GroundTruth, type WindowPerformance } from './performance/performance-repository.js';
+export { createAlertRule, deleteAlertRule, listAlertRules, listAlertStatus, validateAlertRule, type AlertRule, type AlertStatus } from './alerts/alert-rules.js';
+export { AlertEngine } from './alerts/alert-engine.js';

@@ -1,0 +1,223 @@
+/**
+ * Monitoring under /api/v1/monitoring: profiles, reference profiles of model versions,
+ * reports, live windows, ground truth and performance, alert rules. Also starts live
+ * monitoring: a sampling observer on every served request, windows flushed in the
+ * background and on shutdown, gauges on the shared Prometheus registry.
+ */
+import type { FastifyRequest } from 'fastify';
+import { SlipwayError } from '../../core/errors.js';
+import { parseModelUri } from '../../core/model-source.js';
+import {
+  AlertEngine,
+  DatasetProfile,
+  LiveMonitor,
+  MonitoringMetrics,
+  attachReference,
+  buildReport,
+  createAlertRule,
+  deleteAlertRule,
+  detachReference,
+  getReference,
+  listAlertStatus,
+  listReferences,
+  listWindows,
+  parseGroundTruth,
+  parseMonitorSpec,
+  profileTable,
+  recordGroundTruth,
+  reportToHtml,
+  reportToJson,
+  tableFromRows,
+  windowPerformance,
+  type ColumnKind,
+  type MutationMeta,
+  type ReportSide,
+} from '../../monitoring/index.js';
+import type { DomainPlugin } from '../app.js';
+import { getMetricsRegistry } from '../metrics-registry.js';
+import { registryOf } from '../native/services.js';
+import type { ServerContext } from '../context.js';
+
+const PREFIX = '/api/v1/monitoring';
+const MAX_ROWS = 1_000_000;
+
+function meta(ctx: ServerContext, request: FastifyRequest): MutationMeta {
+  const actor = (request as FastifyRequest & { actor?: unknown }).actor;
+  return { ...(typeof actor === 'string' ? { actor } : {}), requestId: request.id, time: ctx.clock.now() };
+}
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new SlipwayError('MALFORMED_REQUEST', 'Expected a JSON object body.');
+  return body as Record<string, unknown>;
+}
+
+function rowsOf(value: unknown, field: string): Array<Record<string, unknown>> {
+  if (!Array.isArray(value)) throw new SlipwayError('INVALID_ARGUMENT', `'${field}' must be an array of row objects.`);
+  if (value.length > MAX_ROWS) throw new SlipwayError('LIMIT_EXCEEDED', `'${field}' has ${value.length} rows; at most ${MAX_ROWS}.`);
+  value.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new SlipwayError('INVALID_ARGUMENT', `${field}[${i}] must be an object of column values.`);
+  });
+  return value as Array<Record<string, unknown>>;
+}
+
+function optionalTime(q: Record<string, unknown>, key: string): number | undefined {
+  const raw = q[key];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new SlipwayError('INVALID_ARGUMENT', `Query parameter '${key}' must be epoch milliseconds.`);
+  return n;
+}
+
+function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
+  if (value === undefined) return undefined;
+  const spec = parseMonitorSpec({ kinds: value }, 'kinds');
+  return spec.kinds;
+}
+
+const monitoring: DomainPlugin = async (app, ctx) => {
+  const metrics = MonitoringMetrics.for(getMetricsRegistry());
+  const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, { windowMs: ctx.config.monitoringWindowMs, sampleRate: ctx.config.monitoringSampleRate }, metrics);
+  ctx.inferenceObservers.push(live.sampler);
+  live.start();
+  ctx.onClose.push(() => live.close());
+  const alerts: AlertEngine = live.alerts;
+
+  const resolveVersion = async (name: string, version: string): Promise<{ name: string; version: string }> => {
+    if (/^\d+$/.test(version)) return { name, version };
+    const ref = parseModelUri(`models:/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
+    const v = await registryOf(ctx).resolveRef(ref ?? { name, version });
+    return { name: v.name, version: v.version };
+  };
+  const resolveUri = async (uri: unknown): Promise<{ name: string; version: string }> => {
+    const ref = typeof uri === 'string' ? parseModelUri(uri) : undefined;
+    if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `'model' must be models:/NAME@ALIAS or models:/NAME/VERSION, got '${String(uri)}'.`);
+    const v = await registryOf(ctx).resolveRef(ref);
+    return { name: v.name, version: v.version };
+  };
+
+  app.post(`${PREFIX}/profiles`, async (request) => {
+    const body = bodyObject(request.body);
+    const table = tableFromRows(rowsOf(body.rows, 'rows'), 'request');
+    if (table.rows === 0) throw new SlipwayError('DATA_ERROR', "'rows' is empty: nothing to profile.");
+    return profileTable(table, { kinds: kindsOf(body.kinds) }).toJSON();
+  });
+
+  app.get(`${PREFIX}/models/:name/references`, async (request) => {
+    const { name } = request.params as { name: string };
+    return { references: await listReferences(ctx.store, name) };
+  });
+
+  app.put(`${PREFIX}/models/:name/versions/:version/reference`, async (request, reply) => {
+    const p = request.params as { name: string; version: string };
+    const body = bodyObject(request.body);
+    const { name, version } = await resolveVersion(p.name, p.version);
+    await registryOf(ctx).getModelVersion(name, version);
+    let profile: DatasetProfile;
+    if (body.format === 'slipway-profile/1') profile = DatasetProfile.fromJSON(body);
+    else if (body.rows !== undefined) {
+      const table = tableFromRows(rowsOf(body.rows, 'rows'), 'request');
+      if (table.rows === 0) throw new SlipwayError('DATA_ERROR', "'rows' is empty: a reference needs data.");
+      profile = profileTable(table, { kinds: kindsOf(body.kinds) });
+    } else throw new SlipwayError('INVALID_ARGUMENT', "Send a profile (format 'slipway-profile/1') or { rows: [...] } to profile.");
+    await attachReference(ctx.store, name, version, profile, typeof body.source === 'string' ? body.source : null, meta(ctx, request));
+    reply.code(201);
+    return { model: name, version, rows: profile.rows, columns: profile.names };
+  });
+
+  app.get(`${PREFIX}/models/:name/versions/:version/reference`, async (request) => {
+    const p = request.params as { name: string; version: string };
+    const { name, version } = await resolveVersion(p.name, p.version);
+    const ref = await getReference(ctx.store, name, version);
+    return { model: ref.model, version: ref.version, rows: ref.rows, source: ref.source, createdTime: ref.createdTime, profile: ref.profile.toJSON() };
+  });
+
+  app.delete(`${PREFIX}/models/:name/versions/:version/reference`, async (request, reply) => {
+    const p = request.params as { name: string; version: string };
+    const { name, version } = await resolveVersion(p.name, p.version);
+    await detachReference(ctx.store, name, version, meta(ctx, request));
+    reply.code(204);
+  });
+
+  app.post(`${PREFIX}/reports`, async (request, reply) => {
+    const body = bodyObject(request.body);
+    const spec = parseMonitorSpec(body.spec ?? {}, 'spec');
+    const side = async (value: unknown, field: string): Promise<ReportSide> => {
+      const v = bodyObject(value ?? null);
+      if (v.model !== undefined) {
+        const { name, version } = await resolveUri(v.model);
+        const ref = await getReference(ctx.store, name, version);
+        return { profile: ref.profile, source: `models:/${name}/${version}` };
+      }
+      if (v.format === 'slipway-profile/1') return { profile: DatasetProfile.fromJSON(v), source: `${field} profile` };
+      return { table: tableFromRows(rowsOf(v.rows, `${field}.rows`), field), source: field };
+    };
+    const doc = buildReport(await side(body.reference, 'reference'), await side(body.current, 'current'), { spec, now: new Date(ctx.clock.now()) });
+    const format = (request.query as { format?: string }).format ?? 'json';
+    if (format === 'html') return reply.type('text/html; charset=utf-8').send(reportToHtml(doc));
+    if (format !== 'json') throw new SlipwayError('INVALID_ARGUMENT', `Query parameter 'format' must be json or html, got '${format}'.`);
+    return reply.type('application/json; charset=utf-8').send(reportToJson(doc, 0));
+  });
+
+  app.get(`${PREFIX}/models/:name/windows`, async (request) => {
+    const { name } = request.params as { name: string };
+    const q = request.query as Record<string, unknown>;
+    const limit = q.limit === undefined ? 100 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new SlipwayError('INVALID_ARGUMENT', "Query parameter 'limit' must be an integer from 1 to 10000.");
+    const windows = await listWindows(ctx.store, name, { version: typeof q.version === 'string' ? q.version : undefined, from: optionalTime(q, 'from'), to: optionalTime(q, 'to'), limit });
+    return { windowMs: live.windowMs, windows: windows.map((w) => ({ ...w, storedBytes: undefined })) };
+  });
+
+  app.post(`${PREFIX}/windows/flush`, async () => {
+    await live.flush(true);
+    return { flushed: true };
+  });
+
+  app.post(`${PREFIX}/models/:name/ground-truth`, async (request) => {
+    const { name } = request.params as { name: string };
+    const items = parseGroundTruth(request.body);
+    // Predictions still queued in memory are written first so fresh request ids are known.
+    await live.flush(false);
+    const result = await recordGroundTruth(ctx.store, name, items, meta(ctx, request));
+    if (result.accepted > 0) await alerts.evaluate(name);
+    return result;
+  });
+
+  app.get(`${PREFIX}/models/:name/performance`, async (request) => {
+    const { name } = request.params as { name: string };
+    const q = request.query as Record<string, unknown>;
+    const task = q.task;
+    if (task !== undefined && task !== 'classification' && task !== 'regression') throw new SlipwayError('INVALID_ARGUMENT', "Query parameter 'task' must be classification or regression.");
+    return { windows: await windowPerformance(ctx.store, name, { from: optionalTime(q, 'from'), to: optionalTime(q, 'to'), task }) };
+  });
+
+  app.get(`${PREFIX}/alerts`, async (request) => {
+    const q = request.query as { model?: string };
+    return { alerts: await listAlertStatus(ctx.store, q.model) };
+  });
+
+  app.post(`${PREFIX}/alerts`, async (request, reply) => {
+    const rule = await createAlertRule(ctx.store, bodyObject(request.body), meta(ctx, request));
+    reply.code(201);
+    return rule;
+  });
+
+  app.delete(`${PREFIX}/alerts/:id`, async (request, reply) => {
+    await deleteAlertRule(ctx.store, (request.params as { id: string }).id, meta(ctx, request));
+    reply.code(204);
+  });
+
+  app.get(`${PREFIX}/alerts/:id/events`, async (request) => {
+    const id = (request.params as { id: string }).id;
+    const rule = (await listAlertStatus(ctx.store)).find((r) => r.id === id || r.name === id);
+    if (!rule) throw new SlipwayError('NOT_FOUND', `No alert rule '${id}'.`, { rule: id });
+    return { events: await alerts.events(rule.id) };
+  });
+
+  app.post(`${PREFIX}/alerts/evaluate`, async (request) => {
+    const q = request.query as { model?: string };
+    await alerts.evaluate(q.model);
+    return { alerts: await listAlertStatus(ctx.store, q.model) };
+  });
+};
+
+export default monitoring;
