@@ -105,7 +105,7 @@ export type UpdateRunBody = z.input<typeof UpdateRunBody>;
 /** A metric point to log; timestamp defaults to now and step to 0. */
 export const MetricInput = z.object({
   key: z.string().min(1).max(250),
-  value: MetricValue.transform((v) => (typeof v === 'number' ? v : Number(v))),
+  value: MetricValue,
   timestamp: EpochMillis.optional(),
   step: z.number().int().default(0),
 });

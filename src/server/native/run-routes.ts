@@ -110,7 +110,8 @@ export function runRoutes(tracking: () => TrackingService, clock: Clock): Native
       body: LogRunBody,
       async handler({ params, body, request }) {
         const now = clock.now();
-        const metrics = body.metrics.map((m) => ({ key: m.key, value: m.value, step: m.step, timestamp: m.timestamp ?? now }));
+        // "NaN" / "Infinity" / "-Infinity" arrive as strings (JSON has no such numbers); Number() reads all three.
+        const metrics = body.metrics.map((m) => ({ key: m.key, value: typeof m.value === 'number' ? m.value : Number(m.value), step: m.step, timestamp: m.timestamp ?? now }));
         await tracking().logBatch(params.runId, { metrics, params: body.params, tags: body.tags }, mutationOf(request));
       },
     }),
