@@ -50,6 +50,9 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
   }
   const migrator = new Migrator({
     db: store.db,
+    // Domains number their migrations independently; a store created before a
+    // lower-numbered migration existed must still accept it.
+    allowUnorderedMigrations: true,
     provider: migrationProvider({
       dialect: store.dialect,
       defaultArtifactRoot: opts.defaultArtifactRoot ?? 'mlflow-artifacts:',
