@@ -77,3 +77,28 @@ describe('slipway audit (built CLI)', () => {
     expect(result.problems.map((p) => p.kind)).toContain('missing');
   });
 });
+
+describe('slipway audit on PostgreSQL (built CLI)', () => {
+  it('verifies the chain of a PostgreSQL store named by --backend-store-uri and reports tampering', async () => {
+    const { freshPostgresDatabase } = await import('../support/dialects.js');
+    const { sql } = await import('kysely');
+    const pg = await freshPostgresDatabase();
+    try {
+      const store = await openStore(pg.uri);
+      await store.db.transaction().execute(async (trx) => {
+        await appendAuditEvent(trx, 'postgres', { action: 'registered_model.create', entityType: 'registered_model', entityId: 'fraud', change: {}, time: 1 });
+        await appendAuditEvent(trx, 'postgres', { action: 'registered_model.set_alias', entityType: 'registered_model', entityId: 'fraud', change: { alias: 'champion' }, time: 2 });
+      });
+      const ok = await runCli(['audit', 'verify', '--backend-store-uri', pg.uri]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('2 audit events verified');
+      await sql`update audit_events set time = 3 where seq = 1`.execute(store.db);
+      await store.close();
+      const bad = await runCli(['audit', 'verify', '--backend-store-uri', pg.uri, '--json']);
+      expect(bad.code).toBe(1);
+      expect((JSON.parse(bad.stdout) as { problems: Array<{ seq: number; kind: string }> }).problems).toEqual([expect.objectContaining({ seq: 1, kind: 'altered' })]);
+    } finally {
+      await pg.drop();
+    }
+  });
+});
