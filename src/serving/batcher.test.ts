@@ -15,9 +15,15 @@ function gatedRunner() {
     const data = Float32Array.from(x.data as Float32Array, (v) => v * 2);
     return [{ datatype: 'FP32', shape: [x.shape[0] as number, 1], data }];
   };
+  // Releases running batches until no new batch starts (batches form in the next check phase).
   const releaseAll = async () => {
-    while (gates.length > 0) {
-      gates.shift()?.();
+    for (let quiet = 0; quiet < 3; ) {
+      const gate = gates.shift();
+      if (gate) {
+        quiet = 0;
+        gate();
+      } else quiet++;
+      await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
     }
   };
@@ -82,8 +88,9 @@ describe('DynamicBatcher', () => {
   it('sheds load beyond the queue bound with OVERLOADED and Retry-After, then recovers', async () => {
     const g = gatedRunner();
     const b = new DynamicBatcher(g.run, { ...base, maxQueueSize: 2 });
-    const accepted = [b.submit(rows(1)), b.submit(rows(2)), b.submit(rows(3))];
+    const running = b.submit(rows(1));
     await tick();
+    const accepted = [running, b.submit(rows(2)), b.submit(rows(3))];
     await expect(b.submit(rows(4))).rejects.toMatchObject({ code: 'OVERLOADED', details: { retryAfterSeconds: 2 } });
     await g.releaseAll();
     await Promise.all(accepted);
@@ -96,6 +103,7 @@ describe('DynamicBatcher', () => {
     const g = gatedRunner();
     const b = new DynamicBatcher(g.run, base);
     const busy = b.submit(rows(1));
+    await tick();
     const late = b.submit({ ...rows(2), deadlineMs: 20 });
     await expect(late).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED', message: 'The request exceeded its deadline of 20 ms (while queued).' });
     expect(b.queueDepth).toBe(0);

@@ -26,6 +26,8 @@ export interface BatcherOptions {
   /** False for models whose batch dimension is fixed: each request runs alone. */
   batchable: boolean;
   retryAfterSeconds: number;
+  /** True when requests may differ in non-batch dimensions (so only equal shapes share a batch). */
+  ragged?: boolean;
 }
 
 /** One request: its inputs (in signature order), its row count and its deadline. */
@@ -72,6 +74,7 @@ export class DynamicBatcher {
   #running = 0;
   #delayTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #formScheduled = false;
   #idle: Array<() => void> = [];
 
   constructor(run: BatchRunner, opts: BatcherOptions, events: BatcherEvents = {}) {
@@ -105,7 +108,7 @@ export class DynamicBatcher {
     return new Promise<BatchResult>((resolve, reject) => {
       const item: Item = {
         req,
-        key: req.inputs.map((t) => t.shape.slice(1).join('x')).join('|'),
+        key: this.#opts.ragged ? req.inputs.map((t) => t.shape.slice(1).join('x')).join('|') : '',
         enqueuedAt: performance.now(),
         state: 'queued',
         timer: setTimeout(() => this.#expire(item), req.deadlineMs),
@@ -139,6 +142,17 @@ export class DynamicBatcher {
   }
 
   #pump(): void {
+    if (this.#formScheduled || this.#running >= this.#opts.concurrency || this.#queuedCount === 0) return;
+    // Batches are formed in the check phase, after the poll phase has read every request
+    // that arrived in this turn of the event loop: they all join the same batch.
+    this.#formScheduled = true;
+    setImmediate(() => {
+      this.#formScheduled = false;
+      this.#form();
+    });
+  }
+
+  #form(): void {
     while (this.#running < this.#opts.concurrency && this.#queuedCount > 0) {
       const oldest = this.#peek();
       if (this.#opts.batchable && this.#opts.maxBatchSize > 1 && this.#opts.maxQueueDelayMicros > 0) {
@@ -157,7 +171,7 @@ export class DynamicBatcher {
     if (this.#delayTimer) return;
     this.#delayTimer = setTimeout(() => {
       this.#delayTimer = undefined;
-      this.#pump();
+      this.#form();
     }, Math.max(1, Math.ceil(micros / 1000)));
   }
 

@@ -51,20 +51,21 @@ export class InferenceService {
     const arrived = this.#clock.now();
     const started = performance.now();
     let version = '';
-    const inflight = this.#metrics?.inFlightRequests.labels({ model: call.model });
-    inflight?.inc();
+    let inflight: { dec(): void } | undefined;
     try {
       const model = await this.#manager.acquire(call.model, call.version);
       version = model.version;
+      const m = this.#metrics?.forVersion(call.model, version);
+      m?.inFlight.inc();
+      inflight = m?.inFlight;
       const decoded = call.decode(model);
       const deadlineMs = call.deadlineMs ?? this.#manager.options.deadlineMs;
       const result = await model.infer(decoded.inputs, decoded.rows, deadlineMs);
       const latencyMs = performance.now() - started;
-      if (this.#metrics) {
-        const labels = { model: call.model, version };
-        this.#metrics.requests.inc({ ...labels, protocol: call.protocol, status: '200' });
-        this.#metrics.latency.observe(labels, latencyMs / 1000);
-        this.#metrics.queueTime.observe(labels, result.queueMs / 1000);
+      if (m) {
+        m.ok[call.protocol].inc();
+        m.latency.observe(latencyMs / 1000);
+        m.queueTime.observe(result.queueMs / 1000);
       }
       if (this.#observers.length > 0) this.#report(model, call.requestId, arrived, latencyMs, decoded, result.outputs);
       return { model, decoded, outputs: result.outputs };

@@ -40,6 +40,7 @@ export class LoadedModel {
         concurrency: o.concurrency,
         batchable: this.signature.batchable && o.maxBatchSize > 1,
         retryAfterSeconds: o.retryAfterSeconds,
+        ragged: this.signature.inputs.some((i) => i.shape.slice(1).some((d) => d < 0)),
       },
       batchSize ? { onBatch: (rows) => batchSize.observe(rows) } : {},
     );

@@ -9,6 +9,14 @@ export interface ServingGaugeSource {
   gauges(): Array<{ model: string; version: string; queueDepth: number; inFlight: number }>;
 }
 
+/** Metrics already bound to one model version's labels. */
+export interface VersionMetrics {
+  ok: { v2: { inc(): void }; mlflow: { inc(): void } };
+  latency: { observe(v: number): void };
+  queueTime: { observe(v: number): void };
+  inFlight: { inc(): void; dec(): void };
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The serving metrics registered on one registry. */
@@ -91,6 +99,25 @@ export class ServingMetrics {
         for (const s of sources) for (const g of s.gauges()) this.set({ model: g.model, version: g.version }, g.inFlight);
       },
     });
+  }
+
+  readonly #children = new Map<string, VersionMetrics>();
+
+  /** Label-bound metrics of one model version, cached: the hot path skips label hashing. */
+  forVersion(model: string, version: string): VersionMetrics {
+    const key = `${model}\u0000${version}`;
+    let c = this.#children.get(key);
+    if (!c) {
+      const labels = { model, version };
+      c = {
+        ok: { v2: this.requests.labels({ ...labels, protocol: 'v2', status: '200' }), mlflow: this.requests.labels({ ...labels, protocol: 'mlflow', status: '200' }) },
+        latency: this.latency.labels(labels),
+        queueTime: this.queueTime.labels(labels),
+        inFlight: this.inFlightRequests.labels({ model }),
+      };
+      this.#children.set(key, c);
+    }
+    return c;
   }
 
   /** Adds a source of live gauges; returns a function that removes it. */
