@@ -5,6 +5,8 @@ import type { DatasetInput, LifecycleStage, Metric, Param, Run, RunInfo, RunStat
 
 type RunRow = Selectable<RunTable>;
 
+const LOAD_SLICE = 1000;
+
 /** Maps a runs row to RunInfo. */
 export function toRunInfo(row: RunRow): RunInfo {
   const info: RunInfo = {
@@ -47,6 +49,16 @@ export class RunRepository {
 
   /** Full runs for these ids, in the given order (missing ids are skipped). */
   async load(runIds: string[]): Promise<Run[]> {
+    // Both backends cap bind variables per statement (SQLite 32766), so large pages load in slices.
+    if (runIds.length > LOAD_SLICE) {
+      const out: Run[] = [];
+      for (let i = 0; i < runIds.length; i += LOAD_SLICE) out.push(...(await this.loadSlice(runIds.slice(i, i + LOAD_SLICE))));
+      return out;
+    }
+    return this.loadSlice(runIds);
+  }
+
+  private async loadSlice(runIds: string[]): Promise<Run[]> {
     if (runIds.length === 0) return [];
     const [rows, metrics, params, tags, inputs] = await Promise.all([
       this.db.selectFrom('runs').selectAll().where('run_uuid', 'in', runIds).execute(),

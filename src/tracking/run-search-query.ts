@@ -29,6 +29,9 @@ const NUMERIC_ATTRIBUTES: Record<string, string> = {
   Created: 'start_time',
 };
 
+/** Longest IN list: keeps every statement within the backends' bind-variable limits. */
+const MAX_IN_VALUES = 1000;
+
 const NUMERIC_OPS = new Set(['=', '!=', '<', '<=', '>', '>=']);
 const STRING_OPS = new Set(['=', '!=', 'LIKE', 'ILIKE', 'IN', 'NOT IN']);
 
@@ -48,6 +51,7 @@ function stringCompare(column: RawBuilder<unknown>, c: SearchClause, dialect: Sq
   if (!STRING_OPS.has(c.op)) throw errors.invalid(`Invalid comparator '${c.op}' for ${c.entity} '${c.key}'. Valid comparators are ${[...STRING_OPS].join(', ')}.`);
   if (c.op === 'IN' || c.op === 'NOT IN') {
     const list = c.value as string[];
+    if (list.length > MAX_IN_VALUES) throw errors.invalid(`An ${c.op} list may hold at most ${MAX_IN_VALUES} values; ${c.entity} '${c.key}' has ${list.length}.`);
     const values = sql.join(list.map((v) => sql`${v}`));
     return c.op === 'IN' ? sql`${column} in (${values})` : sql`${column} not in (${values})`;
   }

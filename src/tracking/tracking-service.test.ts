@@ -192,6 +192,28 @@ for (const dialect of DIALECTS) {
       await expect(svc.searchRuns({ experimentIds: [exp], filter: 'attributes.nope = 1' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(svc.searchRuns({ experimentIds: [exp], maxResults: 50001 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(svc.searchRuns({ experimentIds: [exp], pageToken: '%%%' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      const many = Array.from({ length: 1001 }, (_, i) => `'v${i}'`).join(',');
+      await expect(svc.searchRuns({ experimentIds: [exp], filter: `params.model IN (${many})` })).rejects.toMatchObject({ message: expect.stringContaining('at most 1000 values') });
+      await expect(svc.searchRuns({ experimentIds: Array.from({ length: 1001 }, () => exp) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    });
+
+    it('returns pages larger than the backends\' bind-variable limits', async () => {
+      const exp = await svc.createExperiment({ name: `big-page-${dialect.name}` });
+      const ids: string[] = [];
+      await store.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < 1500; i += 500) {
+          const rows = Array.from({ length: 500 }, (_, j) => {
+            const id = (i + j).toString(16).padStart(32, '0');
+            ids.push(id);
+            return { run_uuid: id, name: `bulk-${i + j}`, experiment_id: Number(exp), user_id: '', status: 'FINISHED', start_time: i + j, end_time: null, lifecycle_stage: 'active', artifact_uri: 'x', deleted_time: null };
+          });
+          await trx.insertInto('runs').values(rows).execute();
+        }
+      });
+      const page = await svc.searchRuns({ experimentIds: [exp], maxResults: 2000 });
+      expect(page.runs).toHaveLength(1500);
+      expect(page.runs[0]?.info.runName).toBe('bulk-1499');
+      expect(page.nextPageToken).toBeUndefined();
     });
 
     it('parallel log-batch writers lose nothing and every mutation is audited', async () => {

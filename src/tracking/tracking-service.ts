@@ -79,6 +79,7 @@ export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
 
 const VIEW_TYPES: readonly ViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
 const MAX_BULK_RUNS = 100;
+const MAX_SEARCH_EXPERIMENTS = 1000;
 const MAX_BULK_RESULTS = 2500;
 
 function newId(): string {
@@ -564,6 +565,9 @@ export class TrackingService {
   /** Searches runs with MLflow's filter grammar, order_by and page tokens. */
   async searchRuns(input: SearchRunsInput): Promise<RunPage> {
     if (!Array.isArray(input.experimentIds)) throw errors.invalid(`Invalid value for parameter 'experiment_ids': expected a list.`);
+    if (input.experimentIds.length > MAX_SEARCH_EXPERIMENTS) {
+      throw errors.invalid(`search_runs accepts at most ${MAX_SEARCH_EXPERIMENTS} experiment_ids; got ${input.experimentIds.length}.`);
+    }
     const experimentIds = input.experimentIds.map((id) => {
       try {
         return parseExperimentId(id, 'experiment_ids');
