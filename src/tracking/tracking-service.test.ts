@@ -64,6 +64,9 @@ for (const dialect of DIALECTS) {
       expect(run.info.userId).toBe('ada');
       expect(run.info.status).toBe('RUNNING');
       expect(run.info.artifactUri).toBe(`mlflow-artifacts:/0/${run.info.runId}/artifacts`);
+      const tooMany = Array.from({ length: 1001 }, (_, i) => ({ key: `t${i}`, value: 'v' }));
+      await expect(svc.createRun({ tags: tooMany })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+      await expect(svc.createExperiment({ name: 'too-many-tags', tags: tooMany })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
       const named = await svc.createRun({ runName: 'my-run', startTime: 5 });
       expect(named.info.runName).toBe('my-run');
       expect(named.info.startTime).toBe(5);

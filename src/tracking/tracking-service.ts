@@ -100,6 +100,7 @@ function checkTime(field: string, v: unknown): number {
 function checkTags(tags: Tag[] | undefined, limit?: number): Tag[] {
   if (tags === undefined) return [];
   if (!Array.isArray(tags)) throw errors.invalid(`Invalid value for parameter 'tags': expected a list of {key, value}.`);
+  if (tags.length > TRACKING_LIMITS.batchTotal) throw new SlipwayError('LIMIT_EXCEEDED', `At most ${TRACKING_LIMITS.batchTotal} tags may be set at creation. Got ${tags.length} tags.`);
   for (const t of tags) validateTag(t, limit);
   return tags;
 }
