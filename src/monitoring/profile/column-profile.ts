@@ -9,7 +9,7 @@ import type { DDSketch } from '@datadog/sketches-js';
 import { SlipwayError } from '../../core/errors.js';
 import { FrequentItems, DEFAULT_FREQUENT_ITEMS } from '../sketch/frequent-items.js';
 import { HyperLogLog, hashNumber } from '../sketch/hyperloglog.js';
-import { createSketch, DEFAULT_RELATIVE_ACCURACY, sketchBins, sketchFromBase64, sketchToBase64 } from '../sketch/quantile-sketch.js';
+import { createSketch, DEFAULT_RELATIVE_ACCURACY, sketchBins, sketchFromJson, sketchToJson, type SketchJson } from '../sketch/quantile-sketch.js';
 import { sortedWithoutNaN, sortFloat64InPlace } from '../stats/radix-sort.js';
 import type { CategoricalSample, NumericSample } from '../stats/samples.js';
 import type { ColumnKind } from './column-kind.js';
@@ -44,8 +44,8 @@ export interface NumericSummaryJson {
   histogram: { edges: number[]; counts: number[] };
   /** Exact values, present while the column has at most `exactLimit` values. */
   exact?: number[];
-  /** DDSketch protobuf (base64), present beyond `exactLimit`. */
-  sketch?: string;
+  /** DDSketch bins, present beyond `exactLimit`. */
+  sketch?: SketchJson;
   relativeAccuracy: number;
   exactLimit: number;
 }
@@ -374,7 +374,7 @@ export class ColumnProfile {
       exactLimit: this.opts.exactLimit,
     };
     if (this.exact) numeric.exact = Array.from(this.exact.subarray(0, this.exactLength));
-    if (this.sketch) numeric.sketch = sketchToBase64(this.sketch);
+    if (this.sketch) numeric.sketch = sketchToJson(this.sketch, this.opts.relativeAccuracy);
     return { ...base, numeric };
   }
 
@@ -391,7 +391,7 @@ export class ColumnProfile {
       p.mean = n.mean ?? 0;
       p.m2 = n.m2;
       if (n.sketch) {
-        p.sketch = sketchFromBase64(n.sketch);
+        p.sketch = sketchFromJson(n.sketch);
         p.exact = null;
       } else {
         p.exact = Float64Array.from(n.exact ?? []);
