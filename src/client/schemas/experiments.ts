@@ -70,7 +70,7 @@ export const ExperimentPage = named(
 export type ExperimentPage = z.infer<typeof ExperimentPage>;
 
 /** Body of POST /experiments. */
-export const CreateExperimentBody = z.object({
+export const CreateExperimentBody = z.strictObject({
   name: Name,
   artifactLocation: z.string().min(1).optional(),
   tags: TagsInput.optional(),
@@ -80,7 +80,7 @@ export type CreateExperimentBody = z.input<typeof CreateExperimentBody>;
 
 /** Body of PATCH /experiments/{experimentId}: rename and/or set tags. */
 export const UpdateExperimentBody = z
-  .object({ name: Name.optional(), tags: TagsInput.optional() })
+  .strictObject({ name: Name.optional(), tags: TagsInput.optional() })
   .refine((b) => b.name !== undefined || b.tags !== undefined, { message: 'give at least one of name, tags' });
 /** Body of PATCH /experiments/{experimentId}. */
 export type UpdateExperimentBody = z.input<typeof UpdateExperimentBody>;

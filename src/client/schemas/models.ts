@@ -111,12 +111,12 @@ export const ModelVersionParams = z.object({ name: Name, version: z.string().reg
 export const ModelAliasParams = z.object({ name: Name, alias: z.string().min(1).max(255) });
 
 /** Body of POST /models. */
-export const CreateModelBody = z.object({ name: Name, description: z.string().max(5000).optional(), tags: StringMap.optional() });
+export const CreateModelBody = z.strictObject({ name: Name, description: z.string().max(5000).optional(), tags: StringMap.optional() });
 /** Body of POST /models. */
 export type CreateModelBody = z.input<typeof CreateModelBody>;
 
 /** Body of POST /models/{name}/versions. */
-export const CreateVersionBody = z.object({
+export const CreateVersionBody = z.strictObject({
   source: z.string().min(1).describe('Where the model files are, e.g. runs:/<run id>/model or mlflow-artifacts:/…'),
   runId: z.string().optional(),
   runLink: z.string().optional(),
@@ -127,12 +127,12 @@ export const CreateVersionBody = z.object({
 export type CreateVersionBody = z.input<typeof CreateVersionBody>;
 
 /** Body of PUT /models/{name}/aliases/{alias}. */
-export const SetAliasBody = z.object({ version: z.union([z.string(), z.number().int()]).transform(String).pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive version number')) });
+export const SetAliasBody = z.strictObject({ version: z.union([z.string(), z.number().int()]).transform(String).pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive version number')) });
 /** Body of PUT /models/{name}/aliases/{alias}. */
 export type SetAliasBody = z.input<typeof SetAliasBody>;
 
 /** Body of POST /models/{name}/versions/{version}/stage. */
-export const TransitionStageBody = z.object({
+export const TransitionStageBody = z.strictObject({
   stage: z
     .string()
     .refine((s) => ModelStage.options.some((o) => o.toLowerCase() === s.toLowerCase()), { message: `must be one of ${ModelStage.options.join(', ')}` })

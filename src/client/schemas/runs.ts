@@ -64,7 +64,7 @@ export type Run = z.infer<typeof Run>;
 export const RunIdParams = z.object({ runId: z.string().regex(/^[0-9a-f]{32}$/, 'must be a 32-character hex run id') });
 
 /** Body of POST /runs/search. */
-export const SearchRunsBody = z.object({
+export const SearchRunsBody = z.strictObject({
   experimentIds: z.array(z.string().regex(/^\d+$/, 'must be a numeric experiment id')).optional().describe('Experiments to search; all active experiments when absent.'),
   filter: z.string().optional().describe("MLflow filter, e.g. metrics.rmse < 1 and params.model = 'tree'."),
   orderBy: z.array(z.string()).optional().describe('e.g. ["metrics.rmse ASC"]'),
@@ -85,7 +85,7 @@ export const RunPage = named(
 export type RunPage = z.infer<typeof RunPage>;
 
 /** Body of POST /runs. */
-export const CreateRunBody = z.object({
+export const CreateRunBody = z.strictObject({
   experimentId: z.string().regex(/^\d+$/, 'must be a numeric experiment id').default('0'),
   runName: z.string().min(1).max(250).optional(),
   startTime: EpochMillis.optional(),
@@ -97,13 +97,13 @@ export type CreateRunBody = z.input<typeof CreateRunBody>;
 
 /** Body of PATCH /runs/{runId}. */
 export const UpdateRunBody = z
-  .object({ status: RunStatus.optional(), endTime: EpochMillis.optional(), runName: z.string().min(1).max(250).optional() })
+  .strictObject({ status: RunStatus.optional(), endTime: EpochMillis.optional(), runName: z.string().min(1).max(250).optional() })
   .refine((b) => b.status !== undefined || b.endTime !== undefined || b.runName !== undefined, { message: 'give at least one of status, endTime, runName' });
 /** Body of PATCH /runs/{runId}. */
 export type UpdateRunBody = z.input<typeof UpdateRunBody>;
 
 /** A metric point to log; timestamp defaults to now and step to 0. */
-export const MetricInput = z.object({
+export const MetricInput = z.strictObject({
   key: z.string().min(1).max(250),
   value: MetricValue,
   timestamp: EpochMillis.optional(),
@@ -111,7 +111,7 @@ export const MetricInput = z.object({
 });
 
 /** Body of POST /runs/{runId}/log: metrics, params and tags in one atomic call. */
-export const LogRunBody = z.object({
+export const LogRunBody = z.strictObject({
   metrics: z.array(MetricInput).max(1000, 'at most 1000 metrics per call').default([]),
   params: z
     .union([z.array(z.object({ key: z.string().min(1).max(250), value: z.string().max(6000) })), z.record(z.string().min(1).max(250), z.string().max(6000))])

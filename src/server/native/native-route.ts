@@ -57,6 +57,7 @@ export function nativeRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.Zo
 }
 
 const WHERE = { params: 'path parameter', query: 'query parameter', body: 'request body field' } as const;
+const WHOLE = { params: 'path', query: 'query string', body: 'request body' } as const;
 
 /** Validates one part of the request; a failure names every offending field. */
 function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof typeof WHERE): unknown {
@@ -65,7 +66,7 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, part: keyof ty
   const result = schema.safeParse(part === 'body' && (value === undefined || value === null) ? {} : value);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message, code: i.code }));
-  const text = issues.map((i) => (i.path ? `${WHERE[part]} '${i.path}': ${i.message}` : `${part}: ${i.message}`)).join('; ');
+  const text = issues.map((i) => (i.path ? `${WHERE[part]} '${i.path}': ${i.message}` : `${WHOLE[part]}: ${i.message}`)).join('; ');
   const missing = result.error.issues.every((i) => i.code === 'invalid_type' && /received undefined/.test(i.message));
   throw new SlipwayError(missing ? 'MISSING_ARGUMENT' : 'INVALID_ARGUMENT', `Invalid request: ${text}.`, { issues });
 }

@@ -95,6 +95,8 @@ describe.each(DIALECTS)('native experiments and runs API on $name', (dialect) =>
       ['POST', '/api/v1/runs/search', { filter: 'metrics.auc >>> 1' }, 400, 'INVALID_ARGUMENT', /auc|filter/i],
       ['POST', '/api/v1/runs/search', { maxResults: 0 }, 400, 'INVALID_ARGUMENT', /maxResults/],
       ['PATCH', '/api/v1/experiments/0', {}, 400, 'INVALID_ARGUMENT', /at least one of name, tags/],
+      ['POST', '/api/v1/experiments', ['fraud'], 400, 'INVALID_ARGUMENT', /expected object, received array/],
+      ['POST', '/api/v1/runs', { experimentID: '0' }, 400, 'INVALID_ARGUMENT', /Unrecognized key: "experimentID"/],
     ];
     for (const [method, url, payload, status, code, message] of cases) {
       const res = await call(method as 'GET', url, payload);
