@@ -14,6 +14,8 @@ export interface SamplerOptions {
   maxBufferedRows?: number;
   /** Random source in [0, 1) (injected for deterministic tests). @default Math.random */
   random?: () => number;
+  /** Dropped rows are counted per model version and time bucket of this length (the window). @default 60000 */
+  bucketMs?: number;
 }
 
 /** A queued, copied record. */
@@ -22,8 +24,9 @@ export interface SampledRecord extends InferenceRecord {
   outputs?: Float64Array | Float32Array;
 }
 
-/** Counts since the last drain, per model version. */
+/** Counts since the last drain. */
 export interface SamplerCounts {
+  /** Dropped rows keyed by `model \0 version \0 bucketStart`. */
   droppedRows: Map<string, number>;
   skippedRows: number;
 }
@@ -45,8 +48,10 @@ export class InferenceSampler implements InferenceObserver {
   readonly sampleRate: number;
   readonly maxBufferedRows: number;
   private readonly random: () => number;
+  private readonly bucketMs: number;
 
   constructor(opts: SamplerOptions = {}) {
+    this.bucketMs = opts.bucketMs ?? 60_000;
     this.sampleRate = opts.sampleRate ?? 1;
     this.maxBufferedRows = opts.maxBufferedRows ?? 100_000;
     this.random = opts.random ?? Math.random;
@@ -62,7 +67,7 @@ export class InferenceSampler implements InferenceObserver {
         return;
       }
       if (this.bufferedRows + rows > this.maxBufferedRows) {
-        const key = `${record.model}\u0000${record.version}`;
+        const key = `${record.model}\u0000${record.version}\u0000${Math.floor(record.time / this.bucketMs) * this.bucketMs}`;
         this.dropped.set(key, (this.dropped.get(key) ?? 0) + rows);
         this.totals.droppedRows += rows;
         return;

@@ -84,7 +84,7 @@ export class LiveMonitor {
     this.opts = { ...DEFAULT_LIVE_OPTIONS, ...opts };
     if (!(this.opts.sampleRate > 0 && this.opts.sampleRate <= 1)) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring sample rate must be in (0, 1], got ${this.opts.sampleRate}.`);
     if (!Number.isInteger(this.opts.windowMs) || this.opts.windowMs < 1000) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring window must be a whole number of ms, at least 1000, got ${this.opts.windowMs}.`);
-    this.sampler = new InferenceSampler(opts);
+    this.sampler = new InferenceSampler({ ...opts, bucketMs: this.opts.windowMs });
     this.alerts = new AlertEngine(store, clock, logger);
   }
 
@@ -168,8 +168,8 @@ export class LiveMonitor {
     }
     const now = this.clock.now();
     for (const [key, dropped] of counts.droppedRows) {
-      const [model, version] = key.split('\u0000') as [string, string];
-      this.windowOf(model, version, now).droppedRows += dropped;
+      const [model, version, start] = key.split('\u0000') as [string, string, string];
+      this.windowOf(model, version, Number(start)).droppedRows += dropped;
       this.metrics?.droppedRows.inc({ model }, dropped);
     }
     if (predictions.length > 0) await savePredictions(this.store, predictions);
