@@ -37,6 +37,7 @@ describe('slipway audit (built CLI)', () => {
 
     const paged = await runCli(['audit', 'log', '--after', '1', '--limit', '1', '--json'], env);
     expect((JSON.parse(paged.stdout) as Array<{ seq: number }>).map((e) => e.seq)).toEqual([2]);
+    expect(paged.stderr).toBe('note: more events follow; continue with --after 2\n');
   });
 
   it('verifies an intact chain with exit 0', async () => {

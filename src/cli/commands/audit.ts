@@ -30,16 +30,18 @@ export function register(program: Command): void {
   ).action(
     runAction(async (flags: LogFlags) => {
       const { listAuditEvents } = await import('../../audit/audit-trail.js');
-      const events = await withLocalStore(flags, (store) =>
+      // One extra row tells whether another page follows.
+      const rows = await withLocalStore(flags, (store) =>
         listAuditEvents(store.db, {
           entityType: flags.entityType,
           entityId: flags.entityId,
           action: flags.action,
           actor: flags.actor,
           after: flags.after,
-          limit: flags.limit,
+          limit: flags.limit + 1,
         }),
       );
+      const events = rows.slice(0, flags.limit);
       printList(
         events,
         [
@@ -53,6 +55,8 @@ export function register(program: Command): void {
         ],
         { json: flags.json, emptyText: '(no audit events)' },
       );
+      const last = events[events.length - 1];
+      if (rows.length > flags.limit && last) process.stderr.write(`note: more events follow; continue with --after ${last.seq}\n`);
     }),
   );
 
