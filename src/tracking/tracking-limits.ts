@@ -92,7 +92,7 @@ export function validateMetric(m: Metric): void {
   if (typeof m.value !== 'number') {
     throw errors.invalid(`Got invalid value ${JSON.stringify(m.value)} for metric '${m.key}' (timestamp=${String(m.timestamp)}). Please specify value as a valid double (64-bit floating point)`);
   }
-  if (!Number.isSafeInteger(m.timestamp)) {
+  if (!Number.isSafeInteger(m.timestamp) || m.timestamp < 0) {
     throw errors.invalid(`Got invalid timestamp ${JSON.stringify(m.timestamp)} for metric '${m.key}' (value=${m.value}). Timestamp must be a nonnegative long (64-bit integer) `);
   }
   if (!Number.isSafeInteger(m.step)) {

@@ -110,6 +110,8 @@ for (const dialect of DIALECTS) {
       await expect(svc.logBatch(info.runId, { tags: [{ key: 't', value: 'x'.repeat(5001) }] })).rejects.toMatchObject({ message: expect.stringContaining('exceeded length limit of 5000') });
       await expect(svc.logBatch(info.runId, { metrics: [{ key: 'bad/../key', value: 1, timestamp: 1, step: 0 }] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
       await expect(svc.logBatch(info.runId, { metrics: [{ key: 'ok', value: 1, timestamp: 1.5, step: 0 }] })).rejects.toMatchObject({ message: expect.stringContaining('invalid timestamp') });
+      await expect(svc.logBatch(info.runId, { metrics: [{ key: 'ok', value: 1, timestamp: -1, step: 0 }] })).rejects.toMatchObject({ message: expect.stringContaining('nonnegative') });
+      await expect(svc.logBatch(info.runId, { metrics: [{ key: 'ok', value: 1, timestamp: 1, step: 0.5 }] })).rejects.toMatchObject({ message: expect.stringContaining('invalid step') });
       await expect(svc.logBatch(info.runId, { metrics: [{ key: 'ok', value: 1, timestamp: 1, step: 0 }], params: [{ key: 'a', value: '1' }, { key: 'a', value: '2' }] })).rejects.toMatchObject({ message: expect.stringContaining('Duplicate parameter keys') });
       expect((await svc.getRun(info.runId)).data.metrics).toEqual([]);
       await svc.logBatch(info.runId, {
