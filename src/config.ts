@@ -27,6 +27,20 @@ export interface UserConfig {
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
   monitoringSampleRate?: number;
+  /** onnxruntime intra-op threads per served model. @default 1 (env SLIPWAY_SERVING_THREADS) */
+  servingThreads?: number;
+  /** Batches in flight per served model. @default 2 (env SLIPWAY_SERVING_CONCURRENCY) */
+  servingConcurrency?: number;
+  /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
+  servingMaxBatchSize?: number;
+  /** How long a batch may wait for more rows, in µs. @default 0 (env SLIPWAY_SERVING_MAX_QUEUE_DELAY_US) */
+  servingMaxQueueDelayUs?: number;
+  /** Queued requests per model before 503 + Retry-After. @default 512 (env SLIPWAY_SERVING_MAX_QUEUE_SIZE) */
+  servingMaxQueueSize?: number;
+  /** Per-request inference deadline in ms. @default 30000 (env SLIPWAY_SERVING_DEADLINE_MS) */
+  servingDeadlineMs?: number;
+  /** NaN/Infinity in inference inputs: "reject" (400) or "allow". @default "reject" (env SLIPWAY_SERVING_NON_FINITE) */
+  servingNonFinite?: string;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -40,6 +54,16 @@ export interface ResolvedConfig {
   logLevel: string;
   monitoringWindowMs: number;
   monitoringSampleRate: number;
+  /** Serving options that were set (unset ones take the serving defaults). */
+  serving: {
+    intraOpThreads?: number;
+    concurrency?: number;
+    maxBatchSize?: number;
+    maxQueueDelayMicros?: number;
+    maxQueueSize?: number;
+    deadlineMs?: number;
+    nonFinite?: string;
+  };
   /** The config file read, if any. */
   configFile: string | undefined;
 }
@@ -54,9 +78,27 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   logLevel: 'SLIPWAY_LOG_LEVEL',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
+  servingThreads: 'SLIPWAY_SERVING_THREADS',
+  servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
+  servingMaxBatchSize: 'SLIPWAY_SERVING_MAX_BATCH_SIZE',
+  servingMaxQueueDelayUs: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY_US',
+  servingMaxQueueSize: 'SLIPWAY_SERVING_MAX_QUEUE_SIZE',
+  servingDeadlineMs: 'SLIPWAY_SERVING_DEADLINE_MS',
+  servingNonFinite: 'SLIPWAY_SERVING_NON_FINITE',
 };
 
-const NUMERIC: ReadonlySet<keyof UserConfig> = new Set(['port', 'bodyLimit', 'monitoringWindowMs', 'monitoringSampleRate']);
+const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
+  'port',
+  'bodyLimit',
+  'monitoringWindowMs',
+  'monitoringSampleRate',
+  'servingThreads',
+  'servingConcurrency',
+  'servingMaxBatchSize',
+  'servingMaxQueueDelayUs',
+  'servingMaxQueueSize',
+  'servingDeadlineMs',
+]);
 
 function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
   const out: Record<string, unknown> = {};
@@ -96,6 +138,10 @@ function stripUndefined(c: UserConfig): UserConfig {
   return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as UserConfig;
 }
 
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
 /** Resolves flags, environment and the optional config file (`--config`, `SLIPWAY_CONFIG`, or `./slipway.yaml`). */
 export function resolveConfig(flags: UserConfig & { config?: string } = {}, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ResolvedConfig {
   const explicitFile = flags.config ?? env.SLIPWAY_CONFIG;
@@ -120,6 +166,15 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     logLevel: merged.logLevel ?? 'info',
     monitoringWindowMs: merged.monitoringWindowMs ?? 60_000,
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
+    serving: definedOnly({
+      intraOpThreads: merged.servingThreads,
+      concurrency: merged.servingConcurrency,
+      maxBatchSize: merged.servingMaxBatchSize,
+      maxQueueDelayMicros: merged.servingMaxQueueDelayUs,
+      maxQueueSize: merged.servingMaxQueueSize,
+      deadlineMs: merged.servingDeadlineMs,
+      nonFinite: merged.servingNonFinite,
+    }),
     configFile,
   };
 }

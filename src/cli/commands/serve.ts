@@ -95,7 +95,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       import('../../core/clock.js'),
     ]);
   const config = resolveConfig({ host: flags.host, port: flags.port, backendStoreUri: flags.backendStoreUri, config: flags.config });
-  const options = serving.resolveServingOptions({
+  const fromFlags = {
     intraOpThreads: flags.threads,
     graphOptimizationLevel: flags.graphOptimization,
     concurrency: flags.concurrency,
@@ -107,7 +107,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     nonFinite: flags.nonFinite,
     bodyLimit: flags.bodyLimit ?? config.bodyLimit,
     drainTimeoutMs: flags.drainTimeoutMs,
-  });
+  };
+  // Flags win over the config file and environment; unset flags leave those in force.
+  const options = serving.resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
   const logger = (await import('pino')).default({ level: config.logLevel }, process.stderr);
   const ref = parseModelUri(model);
   if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);

@@ -16,7 +16,7 @@ import { registerServingRoutes } from './serving-routes.js';
 const serving: DomainPlugin = async (app, ctx) => {
   const registry = getMetricsRegistry();
   const metrics = ServingMetrics.for(registry);
-  const options = resolveServingOptions({ bodyLimit: ctx.config.bodyLimit });
+  const options = resolveServingOptions({ ...ctx.config.serving, bodyLimit: ctx.config.bodyLimit });
   const source = ctx.modelSource;
   const manager = new ModelManager({ options, metrics, logger: ctx.logger, ...(source ? { source } : {}) });
   const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger });
