@@ -4,7 +4,8 @@ import { EpochMillis, named } from './common.js';
 import { LifecycleStage, Tag, TagsInput, ViewType } from './experiments.js';
 
 /** A metric value: a number, or "NaN" / "Infinity" / "-Infinity", which JSON cannot carry as numbers. */
-export const MetricValue = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity'])]);
+// A literal set, not z.enum: an enum keyed '-Infinity' makes TypeScript emit a broken declaration file.
+export const MetricValue = z.union([z.number(), z.literal(['NaN', 'Infinity', '-Infinity'])]);
 
 /** One metric point. */
 export const Metric = named(
