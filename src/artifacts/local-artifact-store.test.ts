@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -208,10 +208,14 @@ describe('LocalArtifactStore', () => {
     await store.delete('never/existed');
   });
 
-  it('reports corrupt pointer files as INTEGRITY_ERROR', async () => {
+  it('reports entries not made by the store as INTEGRITY_ERROR, never following them out', async () => {
     await store.put('p.txt', Buffer.from('x'));
-    writeFileSync(join(root, 'tree', 'p.txt'), 'not json');
+    rmSync(join(root, 'tree', 'p.txt'));
+    writeFileSync(join(root, 'tree', 'p.txt'), 'written by hand');
     await expect(store.get('p.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    rmSync(join(root, 'tree', 'p.txt'));
+    symlinkSync('/etc/passwd', join(root, 'tree', 'p.txt'));
+    await expect(store.get('p.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringContaining('outside the store') });
   });
 
   it('garbage-collects blobs no path refers to, sparing young ones and referenced ones', async () => {
@@ -236,6 +240,26 @@ describe('LocalArtifactStore', () => {
     expect(blobFiles(root)).not.toContain(dropped.sha256);
     expect((await readAll(await store.get('two.txt'))).toString()).toBe('shared');
     expect(existsSync(stale)).toBe(false);
+  });
+
+  it('still works after the whole root is moved elsewhere', async () => {
+    await store.put('m/model.onnx', Buffer.from('weights'));
+    const moved = `${root}-moved`;
+    cpSync(root, moved, { recursive: true, verbatimSymlinks: true });
+    try {
+      const other = new LocalArtifactStore(moved);
+      expect((await readAll(await other.get('m/model.onnx'))).toString()).toBe('weights');
+      expect((await other.localPath('m/model.onnx')).startsWith(moved)).toBe(true);
+    } finally {
+      rmSync(moved, { recursive: true, force: true });
+    }
+  });
+
+  it('reports content missing from the store as INTEGRITY_ERROR', async () => {
+    const put = await store.put('gone.txt', Buffer.from('gone'));
+    rmSync(join(root, 'objects', put.sha256.slice(0, 2), put.sha256.slice(2)), { force: true });
+    await expect(store.get('gone.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    await expect(store.localPath('gone.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
   });
 
   it('keeps blobs read-only so a consumer of localPath cannot alter stored content', async () => {

@@ -1,29 +1,34 @@
 /**
  * The embedded artifact store: content-addressed blobs on the local filesystem.
  *
- *   <root>/objects/ab/cdef…   immutable blobs named by their sha256 (read-only files)
- *   <root>/tree/<logical path> small pointer files: {"sha256": "…", "size": N}
- *   <root>/tmp/               uploads in flight (temp file, fsync, rename)
+ *   <root>/objects/ab/cdef…    immutable blobs named by their sha256 (read-only files)
+ *   <root>/tree/<logical path> relative symbolic links to the blob holding the content
+ *   <root>/tmp/                uploads in flight (temp file, fsync, rename)
  *
- * Identical content is stored once; a pointer is replaced atomically, so a reader
- * sees the old file or the new one, never a partial one. Blobs no pointer refers
- * to are removed by `collectGarbage`.
+ * Identical content is stored once. A blob is fully written and fsynced before it
+ * gets its name; a path is switched to new content by renaming a fresh link over
+ * the old one, so a reader sees the old file or the new one, never a partial one.
+ * Links carry the digest in their target, so pointing a path costs no data write
+ * and no second fsync. Blobs no link refers to are removed by `collectGarbage`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat as fsStat, unlink, utimes, chmod } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink, utimes } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../core/errors.js';
 import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, PutResult } from './artifact-store.js';
 import { artifactPathSegments } from './artifact-path.js';
 
-/** What a pointer file in the tree holds. */
+/** What a link in the tree points at. */
 interface Pointer {
   sha256: string;
   size: number;
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+// The tail of a link target: objects/<2 hex>/<62 hex>.
+const BLOB_TARGET = /(?:^|\/)objects\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
 /** Blobs and temp files younger than this survive garbage collection (an upload may be about to point at them). */
 const DEFAULT_GC_MIN_AGE_MS = 60 * 60 * 1000;
 
@@ -53,7 +58,7 @@ export class LocalArtifactStore implements ArtifactStore {
     return this.ready;
   }
 
-  /** Absolute path in the pointer tree for validated segments; refuses anything outside the tree. */
+  /** Absolute path in the link tree for validated segments; refuses anything outside the tree. */
   private treePath(segments: string[]): string {
     const full = resolve(this.tree, ...segments);
     // Defence in depth: validation already forbids every escaping form.
@@ -86,23 +91,29 @@ export class LocalArtifactStore implements ArtifactStore {
     const temp = this.tempPath();
     const hash = createHash('sha256');
     let size = 0;
-    const handle = await open(temp, 'wx', 0o644);
     try {
-      const source = body instanceof Readable ? body : [Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
-      // One chunk in flight at a time: memory stays at a chunk, whatever the file size.
-      for await (const chunk of source) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-        hash.update(buf);
-        size += buf.length;
-        await handle.write(buf);
+      const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
+      const digest = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      // Backpressure keeps memory at a few chunks whatever the file size; the stream
+      // coalesces queued chunks into one writev.
+      await pipeline(source, digest, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 1024 * 1024 }));
+      // The bytes must be on disk before the blob gets its name.
+      const handle = await open(temp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
-      await handle.sync();
     } catch (err) {
-      await handle.close().catch(() => {});
       await unlink(temp).catch(() => {});
       throw err;
     }
-    await handle.close();
     const sha256 = hash.digest('hex');
     const dest = this.blobPath(sha256);
     if (await exists(dest)) {
@@ -114,13 +125,12 @@ export class LocalArtifactStore implements ArtifactStore {
       await mkdir(join(this.objects, sha256.slice(0, 2)), { recursive: true });
       await chmod(temp, 0o444);
       await rename(temp, dest);
-      await fsyncDir(join(this.objects, sha256.slice(0, 2)));
     }
     return { sha256, size };
   }
 
   private async writePointer(target: string, logical: string, blob: Pointer): Promise<void> {
-    const parent = resolve(target, '..');
+    const parent = dirname(target);
     try {
       await mkdir(parent, { recursive: true });
     } catch (err) {
@@ -129,38 +139,39 @@ export class LocalArtifactStore implements ArtifactStore {
     }
     const existing = await fsStat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
-    const temp = this.tempPath();
-    const handle = await open(temp, 'wx', 0o644);
+    // Relative to the link's final folder, so the whole root can be moved or restored elsewhere.
+    const link = this.tempPath();
+    await symlink(relative(parent, this.blobPath(blob.sha256)), link);
     try {
-      await handle.writeFile(`${JSON.stringify(blob)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await rename(link, target);
+    } catch (err) {
+      await unlink(link).catch(() => {});
+      if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
+      throw err;
     }
-    await rename(temp, target);
-    await fsyncDir(parent);
   }
 
   private async readPointer(segments: string[], logical: string): Promise<Pointer | undefined> {
     const target = this.treePath(segments);
-    let text: string;
+    let link: string;
     try {
-      text = await readFile(target, 'utf8');
+      link = await readlink(target);
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      if (isErrno(err, 'EINVAL')) {
+        // Not a link: a directory is simply not a file; anything else was put there by hand.
+        const info = await fsStat(target).catch(() => undefined);
+        if (!info || info.isDirectory()) return undefined;
+        throw new SlipwayError('INTEGRITY_ERROR', `The artifact store entry for '${logical}' is corrupt (not a link to stored content).`, { path: logical });
+      }
       throw err;
     }
-    let pointer: unknown;
-    try {
-      pointer = JSON.parse(text);
-    } catch {
-      pointer = undefined;
-    }
-    const p = pointer as Partial<Pointer> | undefined;
-    if (!p || typeof p.sha256 !== 'string' || !SHA256_HEX.test(p.sha256) || typeof p.size !== 'number') {
-      throw new SlipwayError('INTEGRITY_ERROR', `The artifact store entry for '${logical}' is corrupt.`, { path: logical });
-    }
-    return { sha256: p.sha256, size: p.size };
+    const m = BLOB_TARGET.exec(link);
+    if (!m) throw new SlipwayError('INTEGRITY_ERROR', `The artifact store entry for '${logical}' is corrupt (it points outside the store).`, { path: logical });
+    const sha256 = `${m[1]}${m[2]}`;
+    const info = await fsStat(this.blobPath(sha256)).catch(() => undefined);
+    if (!info) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
+    return { sha256, size: info.size };
   }
 
   private async requirePointer(path: string): Promise<{ pointer: Pointer; logical: string }> {
@@ -205,7 +216,7 @@ export class LocalArtifactStore implements ArtifactStore {
       const child = childSegments.join('/');
       if (entry.isDirectory()) {
         out.push({ path: child, isDir: true });
-      } else if (entry.isFile()) {
+      } else if (entry.isSymbolicLink() || entry.isFile()) {
         const pointer = await this.readPointer(childSegments, child);
         if (pointer) out.push({ path: child, isDir: false, size: pointer.size });
       }
@@ -229,10 +240,8 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async localPath(path: string): Promise<string> {
-    const { pointer, logical } = await this.requirePointer(path);
-    const blob = this.blobPath(pointer.sha256);
-    if (!(await exists(blob))) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
-    return blob;
+    const { pointer } = await this.requirePointer(path);
+    return this.blobPath(pointer.sha256);
   }
 
   /** Removes blobs no logical path refers to, and temp files abandoned by interrupted uploads. */
@@ -271,7 +280,7 @@ export class LocalArtifactStore implements ArtifactStore {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const childSegments = [...segments, entry.name];
       if (entry.isDirectory()) await this.walkPointers(join(dir, entry.name), childSegments, into);
-      else if (entry.isFile()) {
+      else if (entry.isSymbolicLink() || entry.isFile()) {
         const pointer = await this.readPointer(childSegments, childSegments.join('/'));
         if (pointer) into.add(pointer.sha256);
       }
@@ -285,18 +294,5 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Makes a rename durable: the directory entry itself must reach the disk. */
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on directories; the data itself is already synced.
-    if (!isErrno(err, 'EINVAL', 'EISDIR', 'EPERM')) throw err;
-  } finally {
-    await handle.close();
   }
 }
