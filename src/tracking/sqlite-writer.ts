@@ -9,17 +9,19 @@ import { SlipwayError } from '../core/errors.js';
 /** How long a raw write waits for an open Kysely transaction on the same connection. */
 const MAX_WAIT_MS = 30_000;
 
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+// The first waits yield one event-loop turn (transactions are usually a few awaits long);
+// after that, poll every millisecond so a long transaction does not keep a core spinning.
+function nextTurn(attempt: number): Promise<void> {
+  return new Promise((resolve) => (attempt < 64 ? setImmediate(resolve) : setTimeout(resolve, 1)));
 }
 
 /** Runs `fn` in one immediate transaction once no other transaction is open on `raw`. */
 export async function writeSqlite<T>(raw: Sqlite.Database, fn: () => T): Promise<T> {
   if (raw.inTransaction) {
     const deadline = Date.now() + MAX_WAIT_MS;
-    while (raw.inTransaction) {
+    for (let attempt = 0; raw.inTransaction; attempt++) {
       if (Date.now() > deadline) throw new SlipwayError('UNAVAILABLE', 'The metadata store stayed busy with another transaction; retry the request.');
-      await nextTurn();
+      await nextTurn(attempt);
     }
   }
   return raw.transaction(fn).immediate();

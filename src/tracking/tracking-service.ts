@@ -398,7 +398,10 @@ export class TrackingService {
     await this.ingest.write({ runId, metrics: [m], blocks: encodeMetricBlocks([m]), params: [], tags: [], audit: this.audit(ctx, 'run.log_metric', runId, m) });
   }
 
-  /** Logs metrics, params and tags in one transaction (MLflow's log-batch limits apply). */
+  /**
+   * Logs metrics, params and tags in one transaction (MLflow's log-batch limits apply).
+   * Points without a step get step 0 in place; the batch is otherwise not modified.
+   */
   async logBatch(runId: string, batch: LogBatchInput, ctx: MutationContext = {}): Promise<void> {
     validateRunId(runId);
     const metrics = batch.metrics ?? [];
