@@ -2,7 +2,7 @@
  * The typed SDK over the native API (/api/v1). It uses only `fetch`, `URL` and
  * `AbortSignal`, so it runs in Node 20+, browsers, Deno and Bun alike.
  */
-import type { AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
+import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
 import type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, UpdateExperimentBody } from './schemas/experiments.js';
 import type { Health } from './schemas/health.js';
 import type {
@@ -100,6 +100,8 @@ export class SlipwayClient {
   readonly experiments = {
     /** Lists experiments (active by default), filtered and ordered as MLflow's search_experiments. */
     list: (query: ListExperimentsQuery = {}) => this.request<ExperimentPage>('GET', '/experiments', { query: query as Query }),
+    /** Iterates over every experiment matching the query, fetching pages as needed. */
+    listAll: (query: Omit<ListExperimentsQuery, 'pageToken'> = {}) => this.pages((pageToken) => this.experiments.list({ ...query, pageToken }), (p) => p.experiments),
     /** Creates an experiment. */
     create: (body: CreateExperimentBody) => this.request<Experiment>('POST', '/experiments', { body }),
     /** Gets an experiment by id. */
@@ -141,6 +143,8 @@ export class SlipwayClient {
   readonly models = {
     /** Lists registered models. */
     list: (query: ListModelsQuery = {}) => this.request<RegisteredModelPage>('GET', '/models', { query: query as Query }),
+    /** Iterates over every registered model matching the query, fetching pages as needed. */
+    listAll: (query: Omit<ListModelsQuery, 'pageToken'> = {}) => this.pages((pageToken) => this.models.list({ ...query, pageToken }), (p) => p.models),
     /** Registers a model name. */
     create: (body: CreateModelBody) => this.request<RegisteredModel>('POST', '/models', { body }),
     /** Gets a registered model with its aliases and latest versions. */
@@ -166,6 +170,8 @@ export class SlipwayClient {
   readonly audit = {
     /** Lists audit events, oldest first; pass `after: page.nextAfter` for the next page. */
     events: (query: AuditEventsQuery = {}) => this.request<AuditEventPage>('GET', '/audit/events', { query: query as Query }),
+    /** Iterates over every matching audit event from `after` on, fetching pages as needed. */
+    eventsAll: (query: AuditEventsQuery = {}) => this.auditEvents(query),
     /** Recomputes the hash chain on the server and reports every problem. */
     verify: () => this.request<AuditVerification>('GET', '/audit/verify'),
   };
@@ -178,6 +184,16 @@ export class SlipwayClient {
   /** The OpenAPI 3.1 document of the native API. */
   openApi(): Promise<Record<string, unknown>> {
     return this.request<Record<string, unknown>>('GET', '/openapi.json');
+  }
+
+  private async *auditEvents(query: AuditEventsQuery): AsyncGenerator<AuditEvent> {
+    let after = query.after;
+    for (;;) {
+      const page = await this.audit.events({ ...query, after });
+      yield* page.events;
+      if (page.nextAfter === undefined) return;
+      after = page.nextAfter;
+    }
   }
 
   private async *pages<P extends { nextPageToken?: string }, T>(fetchPage: (token: string | undefined) => Promise<P>, items: (page: P) => T[]): AsyncGenerator<T> {

@@ -43,6 +43,13 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     const names: string[] = [];
     for await (const run of client.runs.searchAll({ experimentIds: [exp.experimentId], maxResults: 2 })) names.push(run.info.runName);
     expect(names).toEqual(['r4', 'r3', 'r2', 'r1', 'r0']);
+    const experiments: string[] = [];
+    for await (const e of client.experiments.listAll({ maxResults: 1, orderBy: 'name ASC' })) experiments.push(e.name);
+    expect(experiments).toEqual(expect.arrayContaining(['Default', 'paging']));
+    const seqs: number[] = [];
+    for await (const e of client.audit.eventsAll({ limit: 2 })) seqs.push(e.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    expect(seqs.length).toBeGreaterThan(5);
   });
 
   it('registers a model version with its signature, moves an alias and audits it', async () => {
