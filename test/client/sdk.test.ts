@@ -19,6 +19,8 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
   it('tracks an experiment end to end: create, run, log, search, history', async () => {
     const exp = await client.experiments.create({ name: 'diabetes', tags: { team: 'health' } });
     expect(await client.experiments.getByName('diabetes')).toEqual(exp);
+    const nested = await client.experiments.create({ name: '/Users/ana/fraud detection' });
+    expect((await client.experiments.getByName('/Users/ana/fraud detection')).experimentId).toBe(nested.experimentId);
     const run = await client.runs.create({ experimentId: exp.experimentId, runName: 'forest-50' });
     await client.runs.log(run.info.runId, {
       params: { trees: '50' },

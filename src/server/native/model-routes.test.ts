@@ -42,7 +42,8 @@ describe.each(DIALECTS)('native model API on $name', (dialect) => {
     // Serving listens on the server's shared registry: a move through this API must reach it.
     const announced: string[] = [];
     const unsubscribe = registryOf(t.ctx).onChange((name) => announced.push(name));
-    const set = await t.app.inject({ method: 'PUT', url: '/api/v1/models/breast-cancer/aliases/champion', payload: { version: 1 } });
+    const set = await t.app.inject({ method: 'PUT', url: '/api/v1/models/breast-cancer/aliases/champion', payload: { version: 1 }, headers: { 'x-request-id': 'deploy-42' } });
+    expect(set.headers['x-request-id']).toBe('deploy-42');
     expect(set.statusCode).toBe(200);
     expect(set.json()).toMatchObject({ version: '1', aliases: ['champion'] });
     await t.app.inject({ method: 'PUT', url: '/api/v1/models/breast-cancer/aliases/champion', payload: { version: '2' } });
@@ -65,6 +66,7 @@ describe.each(DIALECTS)('native model API on $name', (dialect) => {
     const audit = (await t.app.inject({ url: '/api/v1/audit/events?entityType=registered_model&entityId=breast-cancer' })).json() as { events: Array<{ action: string; requestId: string | null }> };
     expect(audit.events.map((e) => e.action)).toEqual(['registered_model.create', 'registered_model.set_alias', 'registered_model.set_alias', 'registered_model.delete_alias']);
     expect(audit.events.every((e) => typeof e.requestId === 'string' && e.requestId.length > 0)).toBe(true);
+    expect(audit.events[1]?.requestId).toBe('deploy-42');
   });
 
   it('answers unknown models, versions and bad input with clear errors', async () => {
