@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import * as artifacts from './commands/artifacts.js';
 import * as audit from './commands/audit.js';
 import * as experiments from './commands/experiments.js';
 import * as loadtest from './commands/loadtest.js';
@@ -20,6 +21,7 @@ export type CommandModule = { register(program: Command): void };
 
 /** Every command module; each domain adds its line here. */
 const COMMANDS: CommandModule[] = [
+  artifacts,
   audit,
   experiments,
   loadtest,
