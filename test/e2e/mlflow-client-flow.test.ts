@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshPostgresDatabase } from '../support/dialects.js';
 import { freshHome, removeHome, startServerProcess, type ServerProcess } from './server-process.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures');
@@ -16,10 +17,23 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
-describe('MLflow client workflow over real HTTP', () => {
+// The same workflow on the embedded default and on PostgreSQL.
+const BACKENDS = [
+  { name: 'sqlite', open: async () => ({ args: [] as string[], drop: async () => {} }) },
+  {
+    name: 'postgres',
+    open: async () => {
+      const db = await freshPostgresDatabase();
+      return { args: ['--backend-store-uri', db.uri], drop: db.drop };
+    },
+  },
+];
+
+describe.each(BACKENDS)('MLflow client workflow over real HTTP ($name)', (backend) => {
   let home: string;
   let server: ServerProcess;
   let api: string;
+  let dropStore: () => Promise<void>;
 
   // The client sends GET fields in the query string (lists as repeated keys) and everything else as JSON.
   async function mlflow(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, fields: Record<string, unknown> = {}): Promise<Reply> {
@@ -48,7 +62,9 @@ describe('MLflow client workflow over real HTTP', () => {
 
   beforeAll(async () => {
     home = freshHome();
-    server = await startServerProcess(home);
+    const store = await backend.open();
+    dropStore = store.drop;
+    server = await startServerProcess(home, store.args);
     api = `${server.url}/api/2.0`;
   });
 
@@ -57,6 +73,7 @@ describe('MLflow client workflow over real HTTP', () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
+    await dropStore();
     removeHome(home);
   });
 
