@@ -8,7 +8,7 @@
 import type { DDSketch } from '@datadog/sketches-js';
 import { SlipwayError } from '../../core/errors.js';
 import { FrequentItems, DEFAULT_FREQUENT_ITEMS } from '../sketch/frequent-items.js';
-import { HyperLogLog, hashNumber } from '../sketch/hyperloglog.js';
+import { HyperLogLog, hashBits, hashNumber } from '../sketch/hyperloglog.js';
 import { createSketch, DEFAULT_RELATIVE_ACCURACY, sketchBins, sketchFromJson, sketchToJson, type SketchJson } from '../sketch/quantile-sketch.js';
 import { sortedWithoutNaN, sortFloat64InPlace } from '../stats/radix-sort.js';
 import type { CategoricalSample, NumericSample } from '../stats/samples.js';
@@ -129,6 +129,8 @@ export class ColumnProfile {
     let min = this.min;
     let max = this.max;
     const hll = this.hll;
+    // Hash the bits in place when the column is a Float64Array (no scratch round trip).
+    const bits = values instanceof Float64Array ? new Uint32Array(values.buffer, values.byteOffset, values.length * 2) : undefined;
     for (let i = start; i < end; i++) {
       const v = values[i] as number;
       if (v !== v) continue;
@@ -136,7 +138,7 @@ export class ColumnProfile {
       sum += v;
       if (v < min) min = v;
       if (v > max) max = v;
-      hll.addHash(hashNumber(v));
+      hll.addHash(bits && v !== 0 ? hashBits(bits[2 * i] as number, bits[2 * i + 1] as number) : hashNumber(v));
     }
     this.rows += end - start;
     this.missing += end - start - n;

@@ -83,7 +83,12 @@ function fmix(h: number): number {
 /** 32-bit hash of a number's bit pattern (+0 and -0 hash alike). */
 export function hashNumber(v: number): number {
   F64[0] = v === 0 ? 0 : v;
-  return fmix(Math.imul((U32[0] as number) ^ 0x9e3779b9, 0xcc9e2d51) ^ fmix(U32[1] as number));
+  return hashBits(U32[0] as number, U32[1] as number);
+}
+
+/** 32-bit hash of the two 32-bit halves of a double (low, high). */
+export function hashBits(lo: number, hi: number): number {
+  return fmix(lo ^ Math.imul(hi ^ 0x9e3779b9, 0xcc9e2d51));
 }
 
 /** 32-bit FNV-1a hash of a string, finalised with a murmur mix. */
