@@ -64,16 +64,18 @@ describe('slipway server process', () => {
   });
 
   it('exits 2 naming the problem for bad flags', async () => {
-    const badPort = await runCli(['server', '--port', 'eighty']);
+    const [badPort, unknown, scheme, missingConfig] = await Promise.all([
+      runCli(['server', '--port', 'eighty']),
+      runCli(['server', '--no-such-flag']),
+      runCli(['server', '--port', '0', '--backend-store-uri', 'mysql://db/x']),
+      runCli(['server', '--port', '0', '--config', '/nonexistent/slipway.yaml']),
+    ]);
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toContain('--port must be an integer between 0 and 65535');
-    const unknown = await runCli(['server', '--no-such-flag']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown option '--no-such-flag'");
-    const scheme = await runCli(['server', '--port', '0', '--backend-store-uri', 'mysql://db/x']);
     expect(scheme.code).toBe(2);
     expect(scheme.stderr).toContain("Unsupported backend store URI 'mysql://db/x'");
-    const missingConfig = await runCli(['server', '--port', '0', '--config', '/nonexistent/slipway.yaml']);
     expect(missingConfig.code).toBe(2);
     expect(missingConfig.stderr).toContain('/nonexistent/slipway.yaml does not exist');
   });
