@@ -45,8 +45,8 @@ export interface TagTable {
 }
 
 /**
- * Metric history in blocks: one row per (run, key) per write, its points packed as
- * little-endian float64 (value, timestamp, step) triples (migration 0006).
+ * Metric history in blocks: one row per (run, key) per write, its points packed
+ * (layout in the tracking domain's metric-block-codec; migration 0006).
  */
 export interface MetricBlockTable {
   block_id: Generated<number>;

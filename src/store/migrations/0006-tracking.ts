@@ -4,8 +4,8 @@ import type { MigrationContext } from './index.js';
 /**
  * Tracking storage for speed.
  * - Metric history moves from one row per point to `metric_blocks`: one row per
- *   (run, key) per write with the points packed as float64 triples (see the tracking
- *   domain's metric-block-codec). Existing points are carried over, one block each.
+ *   (run, key) per write with the points packed (see the tracking domain's
+ *   metric-block-codec). Existing points are carried over, one block each.
  * - Indexes for search_runs: a covering (key, is_nan, value, run_uuid) index lets the
  *   order_by metric drive the scan; covering (run_uuid, key, …) indexes answer each
  *   filter's EXISTS lookup from the index alone. The core (key, value) indexes are
@@ -28,10 +28,12 @@ export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<vo
   const old = await sql<{ run_uuid: string; key: string; value: number; is_nan: number | boolean; timestamp: number; step: number }>`
     select run_uuid, key, value, is_nan, timestamp, step from metrics`.execute(db);
   for (const r of old.rows) {
-    const points = Buffer.allocUnsafe(24);
-    points.writeDoubleLE(r.is_nan ? NaN : Number(r.value), 0);
-    points.writeDoubleLE(Number(r.timestamp), 8);
-    points.writeDoubleLE(Number(r.step), 16);
+    // Layout 0x01: one raw (value, timestamp, step) float64 triple.
+    const points = Buffer.allocUnsafe(25);
+    points[0] = 0x01;
+    points.writeDoubleLE(r.is_nan ? NaN : Number(r.value), 1);
+    points.writeDoubleLE(Number(r.timestamp), 9);
+    points.writeDoubleLE(Number(r.step), 17);
     await sql`insert into metric_blocks (run_uuid, key, count, min_step, max_step, points)
       values (${r.run_uuid}, ${r.key}, 1, ${Number(r.step)}, ${Number(r.step)}, ${points})`.execute(db);
   }
