@@ -79,7 +79,7 @@ export function errorKind(err: unknown): string {
 /** Entry point of a generator worker: runs its share of the schedule and reports to the parent. */
 export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalClock: typeof import('./arrival-schedule.js').createArrivalClock; pickPayload: typeof pickPayload; errorKind: typeof errorKind }): void {
   const load = require as NodeRequire;
-  const { Pool } = load(job.modules.undici) as typeof import('undici');
+  const { Client } = load(job.modules.undici) as typeof import('undici');
   const hdr = load(job.modules.hdr) as typeof import('hdr-histogram-js');
   const { parentPort } = load(job.modules.workerThreads) as typeof import('node:worker_threads');
   const port = parentPort;
@@ -91,27 +91,37 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   function run(startAt: number): void {
   const port = parentPort as NonNullable<typeof parentPort>;
 
-  const pool = new Pool(job.origin, {
-    connections: job.connections,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    headersTimeout: job.timeoutMs,
-    bodyTimeout: job.timeoutMs,
-    connectTimeout: job.timeoutMs,
-  });
+  // Our own set of keep-alive connections: an idle list and a FIFO of requests waiting for one.
+  // undici's Pool scans its clients on every dispatch, which costs O(connections) per request.
+  type HttpClient = import('undici').Client;
+  const clientOptions = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: job.timeoutMs + 1000, bodyTimeout: job.timeoutMs + 1000, connectTimeout: job.timeoutMs };
+  const allClients: HttpClient[] = [];
+  const idle: HttpClient[] = [];
+  let waiting: InFlight[] = [];
+  let waitingHead = 0;
+  const destroyClients = (): void => {
+    for (const c of allClients) void c.destroy().catch(() => undefined);
+  };
   const bodies = job.bodies.map((b) => Buffer.from(b));
   const headers = job.headers;
   // performance.now() is per-thread; convert the shared epoch start into this thread's clock.
   const startPerf = startAt - performance.timeOrigin;
   const now = (): number => performance.now() - startPerf;
 
-  const buckets = new Map<number, { h: import('hdr-histogram-js').Histogram; completed: number; errors: number }>();
-  const bucket = (second: number) => {
+  type Bucket = { h: import('hdr-histogram-js').Histogram; completed: number; errors: number };
+  const buckets = new Map<number, Bucket>();
+  let lastSecond = Number.NaN;
+  let lastBucket: Bucket | undefined;
+  const bucket = (second: number): Bucket => {
+    if (second === lastSecond && lastBucket) return lastBucket;
     let b = buckets.get(second);
     if (!b) {
-      b = { h: hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, bitBucketSize: 'packed' }), completed: 0, errors: 0 };
+      // 32-bit counters record fastest; the parent merges into compact histograms.
+      b = { h: hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3, bitBucketSize: 32, autoResize: true }), completed: 0, errors: 0 };
       buckets.set(second, b);
     }
+    lastSecond = second;
+    lastBucket = b;
     return b;
   };
   const done: Omit<WorkerDone, 'type'> = { sent: 0, completed: 0, completedInWindow: 0, okInWindow: 0, errorsByStatus: {}, errorsByKind: {}, late: 0, dropped: 0, maxLateMs: 0 };
@@ -126,6 +136,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       const msg: WorkerSecond = { type: 'second', second, histogram: hdr.encodeIntoCompressedBase64(b.h), completed: b.completed, errors: b.errors };
       port.postMessage(msg);
       buckets.delete(second);
+      if (second === lastSecond) lastBucket = undefined;
     }
   };
   const flushTimer = setInterval(() => flush(false), 250);
@@ -133,84 +144,146 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   const count = (map: Record<string, number>, key: string): void => {
     map[key] = (map[key] ?? 0) + 1;
   };
+  const timeoutError = (): Error => Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
 
-  // Sends request k; `measureFrom` is the time latency counts from (intended time in the open model).
+  // One in-flight request; also its undici dispatch handler (a class instance is cheaper than closures per request).
+  class InFlight {
+    status = 0;
+    abort: ((reason: Error) => void) | undefined = undefined;
+    timedOut = false;
+    settled = false;
+    client: HttpClient | undefined = undefined;
+    body: Buffer | null = null;
+    readonly deadline: number;
+    constructor(
+      readonly measureFrom: number,
+      readonly next: (() => void) | undefined,
+    ) {
+      this.deadline = measureFrom + job.timeoutMs;
+    }
+    // undici's core handler interface: the newer controller-style one is adapted onto it
+    // per request (an extra wrapper, controller and header parse each time).
+    onConnect(abort: (reason: Error) => void): void {
+      this.abort = abort;
+      if (this.timedOut) abort(timeoutError());
+    }
+    onHeaders(statusCode: number): boolean {
+      this.status = statusCode;
+      return true;
+    }
+    onData(): boolean {
+      return true;
+    }
+    onComplete(): void {
+      complete(this, undefined);
+    }
+    onError(err: Error): void {
+      complete(this, err);
+    }
+  }
+
+  // Deadlines count from when a request was due, so they grow in send order: a FIFO swept
+  // on a timer replaces one timer per request. undici's own timers are coarse and start only
+  // once a socket is free, so they cannot measure this.
+  let pending: InFlight[] = [];
+  let head = 0;
+  const sweep = (): void => {
+    const t = now();
+    while (head < pending.length) {
+      const r = pending[head] as InFlight;
+      if (!r.settled) {
+        if (r.deadline > t) break;
+        r.timedOut = true;
+        if (r.client) r.abort?.(timeoutError());
+        else complete(r, timeoutError());
+      }
+      head += 1;
+    }
+    if (head > 4096 && head * 2 > pending.length) {
+      pending = pending.slice(head);
+      head = 0;
+    }
+  };
+  const sweepTimer = setInterval(sweep, Math.min(100, Math.max(5, job.timeoutMs / 20)));
+
+  const complete = (r: InFlight, err: unknown): void => {
+    if (r.settled) return;
+    r.settled = true;
+    if (err !== undefined && r.timedOut) err = timeoutError();
+    inFlight -= 1;
+    if (r.client) release(r.client);
+    if (r.measureFrom >= job.warmupMs) {
+      const end = now();
+      const b = bucket(Math.floor((end - job.warmupMs) / 1000));
+      const inWindow = end <= job.totalMs;
+      if (err === undefined) {
+        b.h.recordValue(Math.max(1, Math.round((end - r.measureFrom) * 1000)));
+        b.completed += 1;
+        done.completed += 1;
+        if (inWindow) done.completedInWindow += 1;
+        if (r.status >= 400) {
+          b.errors += 1;
+          count(done.errorsByStatus, String(r.status));
+          count(done.errorsByKind, 'http');
+        } else if (inWindow) done.okInWindow += 1;
+      } else {
+        b.errors += 1;
+        count(done.errorsByKind, helpers.errorKind(err));
+      }
+    }
+    if (r.next) r.next();
+    else if (inFlight === 0 && onIdle) onIdle();
+  };
+
+  const baseOptions = { origin: job.origin, path: job.path, method: job.method as 'POST', headers, body: null as Buffer | null };
+  const dispatchOn = (client: HttpClient, r: InFlight): void => {
+    r.client = client;
+    const opts = r.body === null ? baseOptions : { ...baseOptions, body: r.body };
+    try {
+      client.dispatch(opts, r as unknown as import('undici').Dispatcher.DispatchHandler);
+    } catch (err) {
+      complete(r, err);
+    }
+  };
+  function release(client: HttpClient): void {
+    while (waitingHead < waiting.length) {
+      const next = waiting[waitingHead] as InFlight;
+      waiting[waitingHead] = undefined as unknown as InFlight;
+      waitingHead += 1;
+      if (!next.settled) return dispatchOn(client, next);
+    }
+    if (waitingHead > 0) {
+      waiting = [];
+      waitingHead = 0;
+    }
+    idle.push(client);
+  }
+
+  // Sends request k; `measureFrom` is the time latency counts from (the intended time in the open model).
   const send = (k: number, measureFrom: number, next?: () => void): void => {
-    const measured = measureFrom >= job.warmupMs;
     inFlight += 1;
     done.sent += 1;
-    let status = 0;
-    let controller: { abort(reason: Error): void } | undefined;
-    let timedOut = false;
-    let settled = false;
-    // Our own deadline, counted from when the request was due: undici's timers are coarse and start only once a socket is free.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller?.abort(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
-    }, Math.max(0, measureFrom + job.timeoutMs - now()));
-    const complete = (err: unknown): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err !== undefined && timedOut) err = Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
-      inFlight -= 1;
-      const end = now();
-      if (measured) {
-        const second = Math.floor((end - job.warmupMs) / 1000);
-        const inWindow = end <= job.totalMs;
-        if (err === undefined) {
-          const b = bucket(second);
-          b.h.recordValue(Math.max(1, Math.round((end - measureFrom) * 1000)));
-          b.completed += 1;
-          done.completed += 1;
-          if (inWindow) done.completedInWindow += 1;
-          if (status >= 400) {
-            b.errors += 1;
-            count(done.errorsByStatus, String(status));
-            count(done.errorsByKind, 'http');
-          } else if (inWindow) done.okInWindow += 1;
-        } else {
-          bucket(second).errors += 1;
-          count(done.errorsByKind, helpers.errorKind(err));
-        }
-      }
-      if (next) next();
-      else if (inFlight === 0 && onIdle) onIdle();
-    };
-    const body = bodies.length > 0 ? bodies[helpers.pickPayload(k, bodies.length, job.seed)] : undefined;
-    try {
-      pool.dispatch(
-        { origin: job.origin, path: job.path, method: job.method as 'POST', headers, body: body ?? null },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (timedOut) c.abort(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
-          },
-          onResponseStart(_c, statusCode) {
-            status = statusCode;
-          },
-          onResponseData() {},
-          onResponseEnd() {
-            complete(undefined);
-          },
-          onResponseError(_c, err) {
-            complete(err);
-          },
-        },
-      );
-    } catch (err) {
-      complete(err);
+    const r = new InFlight(measureFrom, next);
+    if (bodies.length > 0) r.body = bodies[helpers.pickPayload(k, bodies.length, job.seed)] as Buffer;
+    pending.push(r);
+    let client = idle.pop();
+    if (!client && allClients.length < job.connections) {
+      client = new Client(job.origin, clientOptions);
+      allClients.push(client);
     }
+    if (client) dispatchOn(client, r);
+    else waiting.push(r);
   };
 
   const finish = (): void => {
     if (finished) return;
     finished = true;
     clearInterval(flushTimer);
+    clearInterval(sweepTimer);
     flush(true);
     const msg: WorkerDone = { type: 'done', ...done };
     port.postMessage(msg);
-    void pool.destroy().catch(() => undefined);
+    destroyClients();
   };
   const drain = (): void => {
     if (inFlight === 0) return finish();
@@ -218,7 +291,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     // In-flight requests get one timeout to answer; whatever is still open then is cut off.
     setTimeout(() => {
       if (!finished) {
-        void pool.destroy().catch(() => undefined);
+        destroyClients();
         setTimeout(finish, 50);
       }
     }, job.timeoutMs + 100).unref();

@@ -23,8 +23,10 @@ describe('runLoadTest measurements', () => {
     const r = await runLoadTest({ target: t.url, rate: 100, duration: '1500ms', warmup: '300ms', workers: 1, lateTolerance: '50ms' });
     expect(r.latencyMs.min).toBeGreaterThanOrEqual(19.5);
     expect(r.latencyMs.p50).toBeGreaterThanOrEqual(20);
-    expect(r.latencyMs.p50).toBeLessThan(32);
-    expect(r.latencyMs.p90).toBeLessThan(45);
+    // Upper bounds leave room for a busy machine's scheduling delays; a measurement that
+    // lost or invented time would land far outside them.
+    expect(r.latencyMs.p50).toBeLessThan(50);
+    expect(r.latencyMs.p90).toBeLessThan(100);
     expect(r.latencyMs.count).toBeGreaterThanOrEqual(145);
     expect(r.latencyMs.count).toBeLessThanOrEqual(155);
     expect(r.throughput.offered).toBe(100);
