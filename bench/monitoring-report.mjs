@@ -24,14 +24,13 @@ console.log(`data: ${ROWS} × ${COLS} reference (${mb(ref)} MB) and current (${m
 
 const out = mkdtempSync(join(tmpdir(), 'slipway-bench-report-'));
 const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
-let timing = '';
 try {
   execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', join(out, 'time.txt'), process.execPath, cli, 'monitor', 'report', '--reference', ref, '--current', cur, '--out', join(out, 'r.json'), '--html', join(out, 'r.html'), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
 } catch (err) {
   // Exit 1 means the quality suite failed (the current data is shifted on purpose).
   if (err.status !== 1) throw err;
 }
-timing = execFileSync('cat', [join(out, 'time.txt')], { encoding: 'utf8' }).trim().split('\n').pop();
+const timing = execFileSync('cat', [join(out, 'time.txt')], { encoding: 'utf8' }).trim().split('\n').pop();
 const [secs, kb] = timing.split(' ').map(Number);
 console.log(`slipway monitor report (CSV → drift + quality → JSON + HTML): ${secs.toFixed(2)} s, peak RSS ${(kb / 1024).toFixed(0)} MB; HTML ${(statSync(join(out, 'r.html')).size / 1024).toFixed(0)} KB`);
 rmSync(out, { recursive: true, force: true });

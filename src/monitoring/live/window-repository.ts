@@ -27,7 +27,7 @@ export interface StoredWindow {
 
 /** Encodes a profile for storage. */
 export function encodeProfile(p: DatasetProfile): string {
-  return deflateRawSync(Buffer.from(JSON.stringify(p.toJSON())), { level: 6 }).toString('base64');
+  return deflateRawSync(Buffer.from(JSON.stringify(p.toJSON(true))), { level: 9 }).toString('base64');
 }
 
 /** Decodes a stored profile. */

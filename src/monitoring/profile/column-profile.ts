@@ -40,8 +40,10 @@ export interface NumericSummaryJson {
   /** Sum of squared deviations from the mean (Welford's M2). */
   m2: number;
   std: number | null;
-  quantiles: Record<string, number | null>;
-  histogram: { edges: number[]; counts: number[] };
+  /** Derived (left out of compact profiles). */
+  quantiles?: Record<string, number | null>;
+  /** Derived (left out of compact profiles). */
+  histogram?: { edges: number[]; counts: number[] };
   /** Exact values, present while the column has at most `exactLimit` values. */
   exact?: number[];
   /** DDSketch bins, present beyond `exactLimit`. */
@@ -353,16 +355,14 @@ export class ColumnProfile {
     return this.hll.estimate();
   }
 
-  /** Serialisable form. */
-  toJSON(): ColumnProfileJson {
+  /** Serialisable form; `compact` leaves out the derived quantiles and histogram (live windows). */
+  toJSON(compact = false): ColumnProfileJson {
     const base: ColumnProfileJson = { name: this.name, kind: this.kind, rows: this.rows, missing: this.missing, distinct: this.distinct(), hll: this.hll.toBase64() };
     if (this.kind !== 'numerical') {
       const items = this.items as FrequentItems;
       return { ...base, items: { capacity: items.capacity, approximate: items.approximate, counts: items.top(items.capacity).map((e) => [e.value, e.count]) } };
     }
     const has = this.count > 0;
-    const quantiles: Record<string, number | null> = {};
-    for (const q of QUANTILES) quantiles[`p${Math.round(q * 100)}`] = this.quantile(q);
     const numeric: NumericSummaryJson = {
       count: this.count,
       min: has ? this.min : null,
@@ -370,11 +370,15 @@ export class ColumnProfile {
       mean: has ? this.mean : null,
       m2: this.m2,
       std: has ? this.std : null,
-      quantiles,
-      histogram: this.histogram(),
       relativeAccuracy: this.opts.relativeAccuracy,
       exactLimit: this.opts.exactLimit,
     };
+    if (!compact) {
+      const quantiles: Record<string, number | null> = {};
+      for (const q of QUANTILES) quantiles[`p${Math.round(q * 100)}`] = this.quantile(q);
+      numeric.quantiles = quantiles;
+      numeric.histogram = this.histogram();
+    }
     if (this.exact) numeric.exact = Array.from(this.exact.subarray(0, this.exactLength));
     if (this.sketch) numeric.sketch = sketchToJson(this.sketch, this.opts.relativeAccuracy);
     return { ...base, numeric };

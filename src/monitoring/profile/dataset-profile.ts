@@ -45,9 +45,9 @@ export class DatasetProfile {
     this.rows += other.rows;
   }
 
-  /** Serialisable form. */
-  toJSON(): DatasetProfileJson {
-    return { format: 'slipway-profile/1', rows: this.rows, columns: [...this.columns.values()].map((c) => c.toJSON()) };
+  /** Serialisable form; `compact` leaves out derived quantiles and histograms. */
+  toJSON(compact = false): DatasetProfileJson {
+    return { format: 'slipway-profile/1', rows: this.rows, columns: [...this.columns.values()].map((c) => c.toJSON(compact)) };
   }
 
   /** Reads and validates a profile written by `toJSON`. */

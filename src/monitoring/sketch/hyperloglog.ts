@@ -5,6 +5,8 @@
  * standard error 1.04 / sqrt(4096) ≈ 1.6%.
  */
 
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+
 /** Registers per sketch exponent. @default 12 */
 export const HLL_PRECISION = 12;
 const M = 1 << HLL_PRECISION;
@@ -55,14 +57,14 @@ export class HyperLogLog {
     return Math.round(raw);
   }
 
-  /** Registers as base64 (4 KiB raw). */
+  /** Registers deflated and base64-encoded (4 KiB raw; small windows leave most registers 0, which deflate to almost nothing). */
   toBase64(): string {
-    return Buffer.from(this.registers).toString('base64');
+    return `z:${deflateRawSync(this.registers).toString('base64')}`;
   }
 
-  /** Reads registers written by `toBase64`. */
+  /** Reads registers written by `toBase64` (deflated, or raw base64). */
   static fromBase64(s: string): HyperLogLog {
-    const buf = Buffer.from(s, 'base64');
+    const buf = s.startsWith('z:') ? inflateRawSync(Buffer.from(s.slice(2), 'base64')) : Buffer.from(s, 'base64');
     if (buf.length !== M) throw new RangeError(`HyperLogLog registers must be ${M} bytes, got ${buf.length}.`);
     return new HyperLogLog(new Uint8Array(buf));
   }
