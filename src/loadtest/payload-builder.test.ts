@@ -20,6 +20,15 @@ describe('datasets', () => {
     expect(typeof ds.rows[0]?.[0]).toBe('number');
   });
 
+  it('reads Parquet (hyparquet) with the same rows as the CSV it was written from', async () => {
+    // diabetes_holdout.parquet holds diabetes_holdout.csv: DOUBLE features, INT64 target.
+    const parquet = await readDataset(fixture('diabetes_holdout.parquet'));
+    const csv = await readDataset(fixture('diabetes_holdout.csv'));
+    expect(parquet.columns).toEqual(csv.columns);
+    expect(parquet.rows).toEqual(csv.rows);
+    expect(typeof parquet.rows[0]?.at(-1)).toBe('number');
+  });
+
   it('parses quoted CSV fields', () => {
     expect(parseCsv('a,b\n"x, y","say ""hi"""\r\n1,\n')).toEqual([
       ['a', 'b'],
