@@ -29,7 +29,7 @@ export interface UserConfig {
   monitoringSampleRate?: number;
   /** onnxruntime intra-op threads per served model. @default 1 (env SLIPWAY_SERVING_THREADS) */
   servingThreads?: number;
-  /** Batches in flight per served model. @default 2 (env SLIPWAY_SERVING_CONCURRENCY) */
+  /** Batches in flight per served model. @default 1 (env SLIPWAY_SERVING_CONCURRENCY) */
   servingConcurrency?: number;
   /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
   servingMaxBatchSize?: number;

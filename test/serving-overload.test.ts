@@ -37,10 +37,16 @@ describe('load shedding at 3x capacity', () => {
 
   it('sheds the excess, bounds accepted latency and recovers', async () => {
     for (let i = 0; i < 3; i++) await infer();
-    const samples: number[] = [];
-    for (let i = 0; i < 8; i++) samples.push((await infer()).ms);
-    samples.sort((a, b) => a - b);
-    const serviceMs = samples[Math.floor(samples.length / 2)] as number;
+    // Capacity from the server's own view of one request (decode + inference), not the client's round trip.
+    const duration = async () => {
+      const values = ((await h.registry.getSingleMetric('slipway_serving_request_duration_seconds')?.get())?.values ?? []) as Array<{ metricName?: string; labels: Record<string, unknown>; value: number }>;
+      const pick = (name: string) => values.find((v) => v.metricName === name && v.labels.model === 'heavy')?.value ?? 0;
+      return { sum: pick('slipway_serving_request_duration_seconds_sum'), count: pick('slipway_serving_request_duration_seconds_count') };
+    };
+    const m0 = await duration();
+    for (let i = 0; i < 8; i++) await infer();
+    const m1 = await duration();
+    const serviceMs = ((m1.sum - m0.sum) / (m1.count - m0.count)) * 1000;
     const rate = 3 / serviceMs; // requests per ms at 3x capacity
     const durationMs = Math.min(3000, Math.max(1000, serviceMs * 60));
     const sent: Array<Promise<Awaited<ReturnType<typeof infer>>>> = [];
@@ -55,6 +61,7 @@ describe('load shedding at 3x capacity', () => {
     const ok = results.filter((r) => r.status === 200);
     const shed = results.filter((r) => r.status === 503);
     expect(ok.length + shed.length, JSON.stringify(results.filter((r) => r.status !== 200 && r.status !== 503).slice(0, 2))).toBe(results.length);
+    // At 3x capacity about two thirds must be turned away; allow for a busy machine.
     expect(shed.length).toBeGreaterThan(results.length / 3);
     expect(ok.length).toBeGreaterThan(0);
     for (const r of shed) {

@@ -76,3 +76,19 @@ describe('slipway serve drains on SIGTERM', () => {
     await expect(send()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
+
+describe('slipway serve bad usage', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [cli, 'serve', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-usage') } });
+
+  it('exits 2 naming the problem for a missing file, a bad flag value or a malformed model URI', () => {
+    const missing = run([join(tmpdir(), 'no-such-model.onnx'), '--port', '0']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/Cannot serve .*no-such-model\.onnx: load failed: onnxruntime could not load/);
+    const badFlag = run([join(tmpdir(), 'x.onnx'), '--max-batch-size', 'many']);
+    expect(badFlag.status).toBe(2);
+    expect(badFlag.stderr).toContain('--max-batch-size must be a positive integer.');
+    const badUri = run(['models:/only-a-name']);
+    expect(badUri.status).toBe(2);
+    expect(badUri.stderr).toContain("'models:/only-a-name' is not a model URI");
+  });
+});

@@ -95,16 +95,21 @@ export class DynamicBatcher {
     return this.#running;
   }
 
+  /** The error a request would get now (queue full or shutting down), so callers can refuse before decoding a body. */
+  refusal(): SlipwayError | undefined {
+    if (this.#closed) return new SlipwayError('UNAVAILABLE', 'The model version is shutting down.');
+    if (this.#queuedCount >= this.#opts.maxQueueSize) {
+      return new SlipwayError('OVERLOADED', `The model's queue is full (${this.#opts.maxQueueSize} requests waiting); retry after ${this.#opts.retryAfterSeconds} s.`, {
+        retryAfterSeconds: this.#opts.retryAfterSeconds,
+      });
+    }
+    return undefined;
+  }
+
   /** Queues a request; rejects with OVERLOADED when the queue is full, DEADLINE_EXCEEDED when its deadline passes. */
   submit(req: BatchRequest): Promise<BatchResult> {
-    if (this.#closed) return Promise.reject(new SlipwayError('UNAVAILABLE', 'The model version is shutting down.'));
-    if (this.#queuedCount >= this.#opts.maxQueueSize) {
-      return Promise.reject(
-        new SlipwayError('OVERLOADED', `The model's queue is full (${this.#opts.maxQueueSize} requests waiting); retry after ${this.#opts.retryAfterSeconds} s.`, {
-          retryAfterSeconds: this.#opts.retryAfterSeconds,
-        }),
-      );
-    }
+    const refusal = this.refusal();
+    if (refusal) return Promise.reject(refusal);
     return new Promise<BatchResult>((resolve, reject) => {
       const item: Item = {
         req,

@@ -13,7 +13,7 @@ import type { ServingMetrics } from './serving-metrics.js';
 import { elementCount, type TensorData } from './tensor-types.js';
 
 /** What a protocol hands to the service. */
-export interface InferenceCall<D extends { inputs: TensorData[]; rows: number }> {
+export interface InferenceCall<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }> {
   model: string;
   version?: string;
   protocol: 'v2' | 'mlflow';
@@ -46,8 +46,12 @@ export class InferenceService {
     this.#log = init.logger;
   }
 
-  /** Decodes, runs and reports one request; throws catalogued errors (counted by status). */
-  async infer<D extends { inputs: TensorData[]; rows: number }>(call: InferenceCall<D>): Promise<InferenceOutcome<D>> {
+  /**
+   * Refuses at once when the model's queue is full (before the body is decoded), then
+   * decodes, runs and reports one request; throws catalogued errors (counted by status).
+   * A decoded `id` (the V2 request id) takes precedence over `call.requestId`.
+   */
+  async infer<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>): Promise<InferenceOutcome<D>> {
     const arrived = this.#clock.now();
     const started = performance.now();
     let version = '';
@@ -58,6 +62,7 @@ export class InferenceService {
       const m = this.#metrics?.forVersion(call.model, version);
       m?.inFlight.inc();
       inflight = m?.inFlight;
+      model.assertAccepting();
       const decoded = call.decode(model);
       const deadlineMs = call.deadlineMs ?? this.#manager.options.deadlineMs;
       const result = await model.infer(decoded.inputs, decoded.rows, deadlineMs);
@@ -67,7 +72,7 @@ export class InferenceService {
         m.latency.observe(latencyMs / 1000);
         m.queueTime.observe(result.queueMs / 1000);
       }
-      if (this.#observers.length > 0) this.#report(model, call.requestId, arrived, latencyMs, decoded, result.outputs);
+      if (this.#observers.length > 0) this.#report(model, decoded.id ?? call.requestId, arrived, latencyMs, decoded, result.outputs);
       return { model, decoded, outputs: result.outputs };
     } catch (err) {
       const status = isSlipwayError(err) ? err.status : 500;

@@ -56,6 +56,12 @@ export class LoadedModel {
     return this.#batcher.inFlight;
   }
 
+  /** Throws OVERLOADED or UNAVAILABLE when a request would be refused right now. */
+  assertAccepting(): void {
+    const refusal = this.#batcher.refusal();
+    if (refusal) throw refusal;
+  }
+
   /** Runs inputs (signature order) through the batcher. */
   infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
     return this.#batcher.submit({ inputs, rows, deadlineMs });

@@ -10,7 +10,7 @@ describe('serving options', () => {
 
   it('reads SLIPWAY_SERVING_* from the environment through the resolved config', () => {
     const config = resolveConfig({}, { SLIPWAY_SERVING_MAX_BATCH_SIZE: '16', SLIPWAY_SERVING_DEADLINE_MS: '250', SLIPWAY_SERVING_NON_FINITE: 'allow' }, '/nonexistent');
-    expect(resolveServingOptions(config.serving)).toMatchObject({ maxBatchSize: 16, deadlineMs: 250, nonFinite: 'allow', concurrency: 2 });
+    expect(resolveServingOptions(config.serving)).toMatchObject({ maxBatchSize: 16, deadlineMs: 250, nonFinite: 'allow', concurrency: 1 });
   });
 
   it('names the bad option', () => {

@@ -1,6 +1,6 @@
 /**
  * Serving options with their defaults, checked once. The defaults suit a small
- * (2-core) machine: one intra-op thread per session, two sessions per model.
+ * (2-core) machine: one intra-op thread, one batch at a time on the JavaScript thread.
  */
 import { z } from 'zod';
 import { SlipwayError } from '../core/errors.js';
@@ -11,7 +11,12 @@ export interface ServingOptions {
   intraOpThreads: number;
   /** onnxruntime graph optimisation level. @default "all" */
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Sessions (concurrent batches) per model version. @default 2 */
+  /**
+   * Batches in flight per model version. onnxruntime-node runs inference on the JavaScript
+   * thread, so with the inline executor more than 1 only splits batches; with the worker
+   * executor each slot is a worker thread with its own session, running in parallel.
+   * @default 1
+   */
   concurrency: number;
   /** Largest batch in rows; 1 disables batching. @default 64 */
   maxBatchSize: number;
@@ -39,7 +44,7 @@ export interface ServingOptions {
 export const DEFAULT_SERVING_OPTIONS: ServingOptions = {
   intraOpThreads: 1,
   graphOptimizationLevel: 'all',
-  concurrency: 2,
+  concurrency: 1,
   maxBatchSize: 64,
   maxQueueDelayMicros: 0,
   preferredBatchSizes: [],

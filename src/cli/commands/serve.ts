@@ -149,6 +149,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing });
   const address = await app.listen({ host: config.host, port: config.port });
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };

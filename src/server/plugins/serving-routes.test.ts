@@ -65,7 +65,7 @@ describe('serving routes over real onnxruntime', () => {
       });
       maxRelativeError(got, diabetes.expected);
       const metrics = await h.registry.getSingleMetricAsString('slipway_serving_batch_size_rows');
-      // 133 concurrent requests over 2 batch slots: some batches held more than one row.
+      // 133 concurrent requests: batches held more than one row.
       expect(metrics).toMatch(/slipway_serving_batch_size_rows_bucket\{le="1",model="diabetes",version="1"\} (\d+)/);
       const ones = Number(/le="1",model="diabetes",version="1"\} (\d+)/.exec(metrics)?.[1]);
       const count = Number(/slipway_serving_batch_size_rows_count\{model="diabetes",version="1"\} (\d+)/.exec(metrics)?.[1]);

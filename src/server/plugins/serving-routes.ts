@@ -96,24 +96,26 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.get('/v2/models/:model/versions/:version/ready', v2, ready);
 
     const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-      const body = bodyBuffer(req);
       const headerLength = req.headers['inference-header-content-length'];
-      let doc: unknown;
-      let binary: Buffer | undefined;
-      if (typeof headerLength === 'string') ({ header: doc, binary } = splitBinaryBody(body, headerLength));
-      else doc = parseJson(body);
-      const givenId = typeof doc === 'object' && doc !== null && typeof (doc as { id?: unknown }).id === 'string' ? (doc as { id: string }).id : undefined;
-      const requestId = givenId ?? (init.requestId ?? requestIdOf)(req);
+      const fallbackId = (init.requestId ?? requestIdOf)(req);
       if (!manager.has(req.params.model) && init.loadOnDemand) await init.loadOnDemand(req.params.model);
       const out = await service.infer({
         model: req.params.model,
         ...(req.params.version !== undefined ? { version: req.params.version } : {}),
         protocol: 'v2',
-        requestId,
+        requestId: fallbackId,
         ...deadlineOf(req),
-        decode: (m) => decodeV2Request(doc, m.signature, policy, binary),
+        // Parsing happens only once the model has room, so shed requests cost next to nothing.
+        decode: (m) => {
+          const body = bodyBuffer(req);
+          if (typeof headerLength === 'string') {
+            const { header, binary } = splitBinaryBody(body, headerLength);
+            return decodeV2Request(header, m.signature, policy, binary);
+          }
+          return decodeV2Request(parseJson(body), m.signature, policy);
+        },
       });
-      reply.header('x-request-id', requestId);
+      reply.header('x-request-id', out.decoded.id ?? fallbackId);
       const res = encodeV2Response(out.model, out.decoded, out.outputs);
       if (!res.binary) return reply.send(res.json);
       const header = Buffer.from(JSON.stringify(res.json));
