@@ -33,6 +33,9 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_ASYNC_CONSTRAINT: { code: 'MALFORMED_REQUEST' },
 };
 
+// SQLSTATE character_not_in_repertoire and untranslatable_character.
+const POSTGRES_ENCODING_ERRORS = new Set(['22021', '22P05']);
+
 const BY_STATUS: Record<number, ErrorCode> = {
   400: 'MALFORMED_REQUEST',
   401: 'UNAUTHENTICATED',
@@ -67,6 +70,10 @@ export function toHttpError(err: unknown, requestId: string, hints: ErrorHints =
     const issues = (e.issues as Array<{ path?: unknown[]; message?: string }>).map((i) => ({ path: (i.path ?? []).map(String).join('.'), message: i.message ?? '' }));
     const text = issues.map((i) => (i.path ? `'${i.path}': ${i.message}` : i.message)).join('; ');
     return { status: 400, code: 'INVALID_ARGUMENT', message: `Invalid request: ${text}.`, details: { issues }, internal: false };
+  }
+  // PostgreSQL refuses text it cannot encode (a NUL character above all); that is the client's value, not our fault.
+  if (typeof e?.code === 'string' && POSTGRES_ENCODING_ERRORS.has(e.code) && e.name === 'error') {
+    return { status: 400, code: 'INVALID_ARGUMENT', message: 'A text value contains a character the metadata store cannot hold (such as the NUL character \\u0000); remove it and retry.', internal: false };
   }
   const known = typeof e?.code === 'string' ? FASTIFY_ERRORS[e.code] : undefined;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;

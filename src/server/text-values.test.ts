@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../test/support/dialects.js';
+import { openTestApp, type TestApp } from './native/native-api.test-support.js';
+
+// PostgreSQL cannot store the NUL character in text; a client sending one must hear so, not get a 500.
+describe.each(DIALECTS)('text values with a NUL character on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+  });
+  afterAll(async () => t.close());
+
+  it('answers 4xx naming the character, never 500, on every face', async () => {
+    const runId = (await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0' } })).json().run.info.run_id as string;
+    const attempts = [
+      { method: 'POST' as const, url: '/api/2.0/mlflow/experiments/create', payload: { name: 'a\u0000b' } },
+      { method: 'POST' as const, url: '/api/2.0/mlflow/runs/log-parameter', payload: { run_id: runId, key: 'p', value: 'a\u0000b' } },
+      { method: 'GET' as const, url: '/api/2.0/mlflow/experiments/get-by-name?experiment_name=a%00b' },
+      { method: 'POST' as const, url: '/api/v1/experiments', payload: { name: 'a\u0000b' } },
+    ];
+    for (const a of attempts) {
+      const res = await t.app.inject(a);
+      expect(res.statusCode, `${a.method} ${a.url}`).toBeLessThan(500);
+      if (dialect.name === 'postgres') expect(res.body).toMatch(/NUL character/);
+    }
+    // The failed writes left nothing half-done behind.
+    const params = (await t.app.inject({ url: `/api/2.0/mlflow/runs/get?run_id=${runId}` })).json().run.data.params as unknown[] | undefined;
+    if (dialect.name === 'postgres') expect(params ?? []).toEqual([]);
+  });
+});
