@@ -18,6 +18,8 @@ export interface PoolOutcome {
   counters: Omit<WorkerDone, 'type'>;
   /** Epoch ms at which arrival 0 was due. */
   startAt: number;
+  /** True when the run was stopped early through the abort signal. */
+  stopped: boolean;
 }
 
 /** A snapshot the pool reports about once a second while running. */
@@ -122,8 +124,10 @@ export async function runGeneratorPool(
     });
   });
 
+  let stopped = false;
   const onAbort = (): void => {
-    for (const t of threads) void t.terminate();
+    stopped = true;
+    for (const t of threads) t.postMessage({ type: 'stop' });
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   let lastCompleted = 0;
@@ -147,5 +151,5 @@ export async function runGeneratorPool(
     signal?.removeEventListener('abort', onAbort);
     for (const t of threads) void t.terminate();
   }
-  return { seconds, total, counters, startAt };
+  return { seconds, total, counters, startAt, stopped };
 }

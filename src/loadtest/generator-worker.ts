@@ -85,7 +85,15 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   const port = parentPort;
   if (!port) return;
   // Load and build everything first, then wait for the common start time so thread start-up never counts as lag.
-  port.once('message', (m: { type: 'start'; startAt: number }) => run(m.startAt));
+  let stopRequested = false;
+  let stopNow: (() => void) | undefined;
+  port.on('message', (m: { type: 'start'; startAt: number } | { type: 'stop' }) => {
+    if (m.type === 'start') run(m.startAt);
+    else {
+      stopRequested = true;
+      stopNow?.();
+    }
+  });
   port.postMessage({ type: 'ready' });
 
   function run(startAt: number): void {
@@ -107,6 +115,11 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   // performance.now() is per-thread; convert the shared epoch start into this thread's clock.
   const startPerf = startAt - performance.timeOrigin;
   const now = (): number => performance.now() - startPerf;
+  // A stop request (Ctrl-C, an aborted API call) ends the schedule here; what was measured is kept.
+  stopNow = () => {
+    job.totalMs = Math.min(job.totalMs, Math.max(0, now()));
+  };
+  if (stopRequested) stopNow();
 
   type Bucket = { h: import('hdr-histogram-js').Histogram; completed: number; errors: number };
   const buckets = new Map<number, Bucket>();
@@ -302,6 +315,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     let k = job.index;
     let due = arrivalAt(k);
     const tick = (): void => {
+      if (due >= job.totalMs) due = -1;
       const t = now();
       while (due >= 0 && due <= t) {
         if (done.sent >= job.maxRequests) {

@@ -128,6 +128,19 @@ describe('runLoadTest measurements', () => {
     expect(r.requests.sent).toBe(250);
   });
 
+  it('stops early on abort and still returns what it measured', async () => {
+    const t = await target({ serviceMs: 1 });
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 1200);
+    const started = Date.now();
+    const r = await runLoadTest({ target: t.url, rate: 50, duration: '20s', workers: 1, lateTolerance: '100ms' }, { signal: abort.signal });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(r.requests.completed).toBeGreaterThan(20);
+    expect(r.requests.completed).toBeLessThan(100);
+    expect(r.passed).toBe(false);
+    expect(r.failures).toContain('the run was stopped before its planned end');
+  });
+
   it('rejects bad options with a clear error before sending anything', async () => {
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', duration: '1s' })).rejects.toThrow("'rate'");
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: '1s', thresholds: ['p99<fast'] })).rejects.toThrow("Invalid threshold 'p99<fast'");

@@ -139,6 +139,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   for (const v of verdicts) if (!v.passed) failures.push(`threshold ${v.expression} failed (measured ${Number.isNaN(v.actual) ? 'nothing' : v.actual.toFixed(v.metric === 'error_rate' ? 5 : 2)})`);
   if (behindReasons.length) failures.push(`the generator fell behind its schedule: ${behindReasons.join('; ')}`);
   if (c.completed === 0) failures.push('no request was answered');
+  if (outcome.stopped) failures.push('the run was stopped before its planned end');
 
   const result: LoadTestOutcome = {
     kind: 'slipway.loadtest',
