@@ -115,7 +115,9 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
           return decodeV2Request(parseJson(body), m.signature, policy);
         },
       });
-      reply.header('x-request-id', out.decoded.id ?? fallbackId);
+      // The V2 `id` is free text; only a short printable one can travel as a header (the body always carries it).
+      const id = out.decoded.id;
+      reply.header('x-request-id', id !== undefined && id.length <= 200 && /^[\x20-\x7e]+$/.test(id) ? id : fallbackId);
       const res = encodeV2Response(out.model, out.decoded, out.outputs);
       if (!res.binary) return reply.send(res.json);
       const header = Buffer.from(JSON.stringify(res.json));

@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, holdout, servingApp, type ServingHarness } from '../../../test/support/serving.js';
+
+const cancer = holdout('breast_cancer');
+const rows = cancer.rows.slice(0, 2);
+
+describe('serving routes under hostile input', () => {
+  let h: ServingHarness;
+  beforeAll(async () => {
+    h = await servingApp();
+    await h.manager.load('cancer', fixture('breast_cancer_mlp.onnx'), cancer.columns);
+  });
+  afterAll(() => h.close());
+
+  const infer = (body: unknown) => h.app.inject({ method: 'POST', url: '/v2/models/cancer/infer', payload: body as object });
+
+  it('answers a V2 id that cannot be a header with the prediction, the id in the body and a generated x-request-id', async () => {
+    for (const id of ['a\u0000b', 'caf\u00e9 \u{1F4A5}', 'x'.repeat(70_000)]) {
+      const res = await infer({ id, inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 30], data: rows }] });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().id).toBe(id);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const plain = await infer({ id: 'req-7', inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 30], data: rows }] });
+    expect(plain.headers['x-request-id']).toBe('req-7');
+  });
+      expect(res.statusCode, JSON.stringify(shape)).toBe(400);
+      expect(res.json().error).toBe(`Input 'features' has 60 elements but its shape [${shape.join(', ')}] needs ${shape[0]! * 30}.`);
+    }
+  });
+});
