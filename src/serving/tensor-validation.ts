@@ -36,6 +36,11 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
   const datatype = spec.datatype;
   if (datatype === 'FP16') throw bad(`Input '${name}' is FP16, which JSON cannot carry; send it with the binary tensor extension.`);
   const count = elementCount(shape);
+  // A declared shape far larger than the data sent ([2147483648, 30]) must not allocate gigabytes first.
+  if (count > PRECOUNT_ABOVE) {
+    const sent = countLeaves(data, count);
+    if (sent !== count) throw bad(`Input '${name}' has ${sent > count ? `more than ${count}` : sent} elements but its shape ${formatShape(shape)} needs ${count}.`);
+  }
   const out = allocate(datatype, count);
   const info = DATATYPES[datatype];
   let at = 0;
@@ -91,6 +96,23 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
   }
   if (at !== count) throw bad(`Input '${name}' has ${at} elements but its shape ${formatShape(shape)} needs ${count}.`);
   return { datatype, shape, data: out };
+}
+
+// Below this many elements the allocation is cheap enough to let the single conversion pass find a mismatch.
+const PRECOUNT_ABOVE = 1 << 20;
+
+// Counts scalar leaves of nested lists, stopping once past `limit`.
+function countLeaves(data: unknown, limit: number): number {
+  if (!Array.isArray(data)) return 1;
+  let n = 0;
+  const stack: unknown[][] = [data];
+  while (stack.length > 0 && n <= limit) {
+    for (const v of stack.pop() as unknown[]) {
+      if (Array.isArray(v)) stack.push(v);
+      else n++;
+    }
+  }
+  return n;
 }
 
 /** Reads a binary tensor of `shape` from `bytes` (little-endian; BYTES as 4-byte length + bytes). */

@@ -24,6 +24,10 @@ describe('serving routes under hostile input', () => {
     const plain = await infer({ id: 'req-7', inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 30], data: rows }] });
     expect(plain.headers['x-request-id']).toBe('req-7');
   });
+
+  it('refuses a shape far larger than the data sent with 400, without allocating it', async () => {
+    for (const shape of [[2 ** 31, 30], [2 ** 40, 30], [50_000, 30]]) {
+      const res = await infer({ inputs: [{ name: 'features', datatype: 'FP32', shape, data: rows }] });
       expect(res.statusCode, JSON.stringify(shape)).toBe(400);
       expect(res.json().error).toBe(`Input 'features' has 60 elements but its shape [${shape.join(', ')}] needs ${shape[0]! * 30}.`);
     }
