@@ -13,7 +13,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -58,6 +58,16 @@ export async function waitReady(url, since, { timeoutMs = 60_000, child } = {}) 
   throw new Error(`${url} was not ready within ${timeoutMs} ms`);
 }
 
+/** Waits for a server we just spawned; stops it again if it never gets ready, so nothing is left behind. */
+async function readyOrStop(url, since, child, timeoutMs) {
+  try {
+    return await waitReady(url, since, { child, timeoutMs });
+  } catch (err) {
+    await stopTree(child);
+    throw err;
+  }
+}
+
 /** Starts `slipway server` on a temp (or given) SLIPWAY_HOME; resolves once it answers. */
 export async function startSlipway({ home = tempDir('slipway-bench-'), port } = {}) {
   port ??= await freePort();
@@ -69,7 +79,7 @@ export async function startSlipway({ home = tempDir('slipway-bench-'), port } = 
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const readyMs = await waitReady(url, t0, { child });
+  const readyMs = await readyOrStop(url, t0, child, 60_000);
   return { name: 'Slipway', url, home, child, readyMs, stop: () => stopTree(child) };
 }
 
@@ -91,7 +101,7 @@ export async function startMlflow({ dir = tempDir('mlflow-bench-'), port } = {})
   const t0 = performance.now();
   const child = spawn('bash', ['-c', cmd], { stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${port}`;
-  const readyMs = await waitReady(url, t0, { child, timeoutMs: 120_000 });
+  const readyMs = await readyOrStop(url, t0, child, 120_000);
   return { name: 'MLflow', url, dir, child, readyMs, stop: () => stopTree(child) };
 }
 
@@ -226,3 +236,9 @@ export function removeTemp(dir) {
 
 /** Formats a number with thousands separators. */
 export const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** One line about the machine, so figures can be read against how busy it was. */
+export function machineLine() {
+  const [one, five] = loadavg();
+  return `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${one.toFixed(1)} (1 min) ${five.toFixed(1)} (5 min)`;
+}

@@ -9,8 +9,9 @@
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
  * Every loop is bounded by --duration seconds and --max-batches per connection.
  */
-import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway, machineLine } from './tracking-common.mjs';
 
+console.log(machineLine());
 const opts = parseFlags({ url: '', duration: 10, warmup: 1, connections: '4,1', batch: 1000, keys: 10, maxBatches: 100_000 });
 const connectionCounts = String(opts.connections).split(',').map(Number);
 if (opts.batch % opts.keys !== 0) throw new Error('--batch must be a multiple of --keys');
@@ -115,3 +116,4 @@ try {
     removeTemp(s.home ?? s.dir);
   }
 }
+console.log(machineLine());

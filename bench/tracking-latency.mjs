@@ -9,8 +9,9 @@
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
  * Each loop stops at --requests calls or --duration seconds, whichever comes first.
  */
-import { createExperiment, createRun, fmt, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway, machineLine } from './tracking-common.mjs';
 
+console.log(machineLine());
 const opts = parseFlags({ url: '', requests: 3000, warmup: 200, duration: 15 });
 
 async function measure(server) {
@@ -65,3 +66,4 @@ try {
     removeTemp(s.home ?? s.dir);
   }
 }
+console.log(machineLine());

@@ -10,8 +10,9 @@
  *
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
  */
-import { fmt, freePort, parallel, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, treeRssMb } from './tracking-common.mjs';
+import { fmt, freePort, parallel, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, treeRssMb, machineLine } from './tracking-common.mjs';
 
+console.log(machineLine());
 const opts = parseFlags({ starts: 5, runs: 2000, idle: 3 });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,3 +65,4 @@ try {
   removeTemp(slipwayHome);
   removeTemp(mlflowDir);
 }
+console.log(machineLine());
