@@ -68,6 +68,14 @@ function optionalTime(q: Record<string, unknown>, key: string): number | undefin
   return n;
 }
 
+// A repeated key arrives as an array; a filter takes one value.
+function optionalName(q: Record<string, unknown>, key: string): string | undefined {
+  const raw = q[key];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `Query parameter '${key}' must be given once.`);
+  return raw;
+}
+
 function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
   if (value === undefined) return undefined;
   const spec = parseMonitorSpec({ kinds: value }, 'kinds');
@@ -191,8 +199,8 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   });
 
   app.get(`${PREFIX}/alerts`, async (request) => {
-    const q = request.query as { model?: string };
-    return { alerts: await listAlertStatus(ctx.store, q.model) };
+    const model = optionalName(request.query as Record<string, unknown>, 'model');
+    return { alerts: await listAlertStatus(ctx.store, model) };
   });
 
   app.post(`${PREFIX}/alerts`, async (request, reply) => {
@@ -214,9 +222,9 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   });
 
   app.post(`${PREFIX}/alerts/evaluate`, async (request) => {
-    const q = request.query as { model?: string };
-    await alerts.evaluate(q.model);
-    return { alerts: await listAlertStatus(ctx.store, q.model) };
+    const model = optionalName(request.query as Record<string, unknown>, 'model');
+    await alerts.evaluate(model);
+    return { alerts: await listAlertStatus(ctx.store, model) };
   });
 };
 
