@@ -14,9 +14,9 @@ describe('search_runs SQL on SQLite', () => {
   });
   afterAll(async () => dispose());
 
-  function plan(filter: string, orderBy: string, segment = 0): string[] {
+  function plan(filter: string, orderBy: string, segment = 0, drive: 'key' | 'runs' = 'key'): string[] {
     const q = segmentSql(
-      { experimentIds: [0], stages: ['active'], clauses: parseSearchFilter(filter), order: [parseOrderBy(orderBy)], limit: 101, offset: 0 },
+      { experimentIds: [0], stages: ['active'], clauses: parseSearchFilter(filter), order: [parseOrderBy(orderBy)], limit: 101, offset: 0, drive },
       segment,
       'sqlite',
     ).compile(store.db);
@@ -38,6 +38,12 @@ describe('search_runs SQL on SQLite', () => {
     const steps = plan("tags.team = 'x'", 'params.p1 ASC');
     expect(steps[0]).toBe('SEARCH o USING COVERING INDEX params_key_value_run (key=?)');
     expect(steps).not.toContain('USE TEMP B-TREE FOR ORDER BY');
+  });
+
+  it('scans the searched runs first when told they are few', () => {
+    const steps = plan("metrics.m3 > 0.5", 'metrics.m5 DESC', 0, 'runs');
+    expect(steps[0]).toMatch(/^SEARCH r USING INDEX runs_experiment_start \(experiment_id=\?\)/);
+    expect(steps.some((step) => /^SEARCH o USING (COVERING )?INDEX/.test(step))).toBe(true);
   });
 
   it('translates LIKE to a case-sensitive GLOB, escaping GLOB wildcards', () => {

@@ -127,6 +127,13 @@ export interface SegmentQuery {
   order: OrderTerm[];
   limit: number;
   offset: number;
+  /**
+   * What drives the scan when the first order term is a metric, param or tag: that key's
+   * index (best when the searched experiments hold many runs) or the searched runs,
+   * sorted afterwards (best when they are few, however common the key is elsewhere).
+   * Only SQLite needs telling; PostgreSQL's planner chooses by its statistics.
+   */
+  drive?: 'key' | 'runs';
 }
 
 function orderTermSql(t: OrderTerm): RawBuilder<unknown> {
@@ -191,8 +198,13 @@ export function segmentSql(q: SegmentQuery, segment: number, dialect: SqlDialect
     keyConds.push(sql`o.is_nan = ${segment === 0 ? 0 : 1}`);
     if (segment === 1) byValue = sql``;
   }
+  const where = sql.join([...keyConds, ...runConds], sql` and `);
+  if (dialect === 'sqlite' && q.drive === 'runs') {
+    return sql<{ run_uuid: string }>`select r.run_uuid from runs r cross join ${table} o on o.run_uuid = r.run_uuid
+      where ${where} order by ${byValue}${orderBy} ${page}`;
+  }
   // CROSS JOIN pins the join order in SQLite, so the (key, value) index drives the scan.
   const join = dialect === 'sqlite' ? sql`cross join` : sql`join`;
   return sql<{ run_uuid: string }>`select r.run_uuid from ${table} o ${join} runs r on r.run_uuid = o.run_uuid
-    where ${sql.join([...keyConds, ...runConds], sql` and `)} order by ${byValue}${orderBy} ${page}`;
+    where ${where} order by ${byValue}${orderBy} ${page}`;
 }

@@ -165,8 +165,14 @@ for (const dialect of DIALECTS) {
         if (i !== 5) metrics.push({ key: 'score', value: i === 4 ? NaN : 10 - i, timestamp: 1, step: 0 });
         await svc.logBatch(info.runId, { metrics, params: [{ key: 'model', value: i % 2 === 0 ? 'Tree' : 'linear' }], tags: [{ key: 'team x', value: `t${i}` }] });
       }
-      const q = async (filter: string, orderBy?: string[]) =>
-        (await svc.searchRuns({ experimentIds: [exp], filter, ...(orderBy ? { orderBy } : {}) })).runs.map((r) => r.info.runName);
+      // Every search runs twice: scanning the experiment's runs (small searches) and walking the order key's index (large ones).
+      const byIndex = new TrackingService(store, { searchSortThreshold: 0 });
+      const q = async (filter: string, orderBy?: string[]) => {
+        const input = { experimentIds: [exp], filter, ...(orderBy ? { orderBy } : {}) };
+        const names = (await svc.searchRuns(input)).runs.map((r) => r.info.runName);
+        expect((await byIndex.searchRuns(input)).runs.map((r) => r.info.runName)).toEqual(names);
+        return names;
+      };
       expect(await q('')).toEqual(['r5', 'r4', 'r3', 'r2', 'r1', 'r0']);
       expect(await q('metrics.`m.acc` >= 0.3')).toEqual(['r5', 'r4', 'r3']);
       expect(await q('metrics.m.acc < 0.2 and params.model = "Tree"')).toEqual(['r0']);
@@ -181,14 +187,16 @@ for (const dialect of DIALECTS) {
       expect(await q('', ['metrics.score ASC'])).toEqual(['r3', 'r2', 'r1', 'r0', 'r4', 'r5']);
       expect(await q('', ['params.model ASC', 'attributes.start_time ASC'])).toEqual(['r0', 'r2', 'r4', 'r1', 'r3', 'r5']);
       expect(await q('', ['attributes.run_name ASC'])).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
-      const seen: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await svc.searchRuns({ experimentIds: [exp], orderBy: ['metrics.score DESC'], maxResults: 2, ...(token ? { pageToken: token } : {}) });
-        seen.push(...page.runs.map((r) => r.info.runName));
-        token = page.nextPageToken;
-      } while (token);
-      expect(seen).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+      for (const service of [svc, byIndex]) {
+        const seen: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await service.searchRuns({ experimentIds: [exp], orderBy: ['metrics.score DESC'], maxResults: 2, ...(token ? { pageToken: token } : {}) });
+          seen.push(...page.runs.map((r) => r.info.runName));
+          token = page.nextPageToken;
+        } while (token);
+        expect(seen).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+      }
       await svc.deleteRun(ids[0] as string);
       expect(await q("params.model = 'Tree'")).toEqual(['r4', 'r2']);
       expect((await svc.searchRuns({ experimentIds: [exp], runViewType: 'DELETED_ONLY' })).runs.map((r) => r.info.runName)).toEqual(['r0']);

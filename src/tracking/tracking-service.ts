@@ -68,6 +68,12 @@ export interface TrackingOptions {
   defaultArtifactRoot?: string;
   /** Randomness for generated run names. @default crypto.randomInt */
   random?: RandomInt;
+  /**
+   * On SQLite, searches over at most this many runs that order by a metric, param or tag
+   * scan those runs and sort them; larger ones walk the order key's index instead.
+   * @default 10000
+   */
+  searchSortThreshold?: number;
 }
 
 /** The tag MLflow mirrors the run name into. */
@@ -110,6 +116,7 @@ export class TrackingService {
   private readonly clock: Clock;
   private readonly artifactRoot: string;
   private readonly random: RandomInt | undefined;
+  private readonly searchSortThreshold: number;
   private readonly experiments: ExperimentRepository;
   private readonly runs: RunRepository;
   private readonly ingest: MetricIngest;
@@ -121,6 +128,7 @@ export class TrackingService {
     this.clock = opts.clock ?? systemClock;
     this.artifactRoot = (opts.defaultArtifactRoot ?? 'mlflow-artifacts:').replace(/\/+$/, '');
     this.random = opts.random;
+    this.searchSortThreshold = opts.searchSortThreshold ?? 10_000;
     this.experiments = new ExperimentRepository(store.db);
     this.runs = new RunRepository(store.db);
     this.ingest = new MetricIngest(store);
@@ -589,13 +597,15 @@ export class TrackingService {
     const segments = segmentCount(order);
     if (cursor.segment >= segments) throw errors.invalid(`Invalid page token: it does not belong to this search.`);
     if (experimentIds.length === 0) return { runs: [] };
+    const stages = stagesFor(view);
+    const drive = segments > 1 && this.store.dialect === 'sqlite' ? await this.searchDrive(experimentIds) : 'key';
     const ids: string[] = [];
     let segment = cursor.segment;
     let offset = cursor.offset;
     let next: { segment: number; offset: number } | undefined;
     while (segment < segments) {
       const want = max - ids.length;
-      const query = segmentSql({ experimentIds, stages: stagesFor(view), clauses, order, limit: want + 1, offset }, segment, this.store.dialect);
+      const query = segmentSql({ experimentIds, stages, clauses, order, limit: want + 1, offset, drive }, segment, this.store.dialect);
       const rows = (await query.execute(this.store.db)).rows;
       for (const r of rows.slice(0, want)) ids.push(r.run_uuid);
       if (rows.length > want) {
@@ -613,6 +623,19 @@ export class TrackingService {
     const page: RunPage = { runs };
     if (next) page.nextPageToken = encodePageToken(next);
     return page;
+  }
+
+  /**
+   * Whether the searched experiments hold few enough runs to scan and sort. Counting stops
+   * past the threshold and reads only the (experiment_id, start_time) index.
+   */
+  private async searchDrive(experimentIds: number[]): Promise<'key' | 'runs'> {
+    const limit = this.searchSortThreshold + 1;
+    const counted = await this.store.db
+      .selectFrom((eb) => eb.selectFrom('runs').select('start_time').where('experiment_id', 'in', experimentIds).limit(limit).as('searched'))
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(counted.n) < limit ? 'runs' : 'key';
   }
 
   // ---- helpers ------------------------------------------------------------------------
