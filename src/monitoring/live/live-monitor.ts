@@ -100,10 +100,15 @@ export class LiveMonitor {
     this.timer.unref();
   }
 
-  /** Stops the timer and closes every open window. */
-  async close(): Promise<void> {
+  /** Stops the periodic flush without closing windows. */
+  stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Stops the timer and closes every open window. */
+  async close(): Promise<void> {
+    this.stop();
     await this.flush(true);
   }
 

@@ -85,3 +85,20 @@ describe('Parquet reader', () => {
     await expect(readTable(file('fake.parquet', 'not parquet at all'))).rejects.toThrow(/Cannot read .*fake\.parquet as Parquet/);
   });
 });
+
+describe('Parquet reader on a real file', () => {
+  it('reads double and string columns with nulls', async () => {
+    const { writeParquet } = await import('../../../test/support/parquet-writer.js');
+    const path = file(
+      'real.parquet',
+      writeParquet([
+        { name: 'x', type: 'double', values: [1.5, null, -3, 4.25, 1e-9, null, 7, 8, 9.5] },
+        { name: 'city', type: 'string', values: ['Oslo', 'Rome', null, 'Oslo', 'Lima', 'Rome', 'Oslo', null, 'Kyiv'] },
+      ]),
+    );
+    const t = await readTable(path);
+    expect(t.rows).toBe(9);
+    expect(Array.from((t.columns[0] as NumericColumn).values)).toEqual([1.5, NaN, -3, 4.25, 1e-9, NaN, 7, 8, 9.5]);
+    expect((t.columns[1] as StringColumn).values).toEqual(['Oslo', 'Rome', null, 'Oslo', 'Lima', 'Rome', 'Oslo', null, 'Kyiv']);
+  });
+});

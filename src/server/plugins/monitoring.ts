@@ -87,7 +87,9 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, { windowMs: ctx.config.monitoringWindowMs, sampleRate: ctx.config.monitoringSampleRate }, metrics);
   ctx.inferenceObservers.push(live.sampler);
   live.start();
+  // Graceful shutdown closes the open windows; closing the app alone (tests, embedders) just stops the timer.
   ctx.onClose.push(() => live.close());
+  app.addHook('onClose', async () => live.stop());
   const alerts: AlertEngine = live.alerts;
 
   const resolveVersion = async (name: string, version: string): Promise<{ name: string; version: string }> => {
