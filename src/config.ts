@@ -31,6 +31,8 @@ export interface UserConfig {
   servingThreads?: number;
   /** Batches in flight per served model. @default 1 (env SLIPWAY_SERVING_CONCURRENCY) */
   servingConcurrency?: number;
+  /** Where inference runs: "inline" (JavaScript thread) or "worker" (one session per worker thread). @default "inline" (env SLIPWAY_SERVING_EXECUTOR) */
+  servingExecutor?: string;
   /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
   servingMaxBatchSize?: number;
   /** How long a batch may wait for more rows, in µs. @default 0 (env SLIPWAY_SERVING_MAX_QUEUE_DELAY_US) */
@@ -58,6 +60,7 @@ export interface ResolvedConfig {
   serving: {
     intraOpThreads?: number;
     concurrency?: number;
+    executor?: string;
     maxBatchSize?: number;
     maxQueueDelayMicros?: number;
     maxQueueSize?: number;
@@ -80,6 +83,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
   servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
+  servingExecutor: 'SLIPWAY_SERVING_EXECUTOR',
   servingMaxBatchSize: 'SLIPWAY_SERVING_MAX_BATCH_SIZE',
   servingMaxQueueDelayUs: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY_US',
   servingMaxQueueSize: 'SLIPWAY_SERVING_MAX_QUEUE_SIZE',
@@ -169,6 +173,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     serving: definedOnly({
       intraOpThreads: merged.servingThreads,
       concurrency: merged.servingConcurrency,
+      executor: merged.servingExecutor,
       maxBatchSize: merged.servingMaxBatchSize,
       maxQueueDelayMicros: merged.servingMaxQueueDelayUs,
       maxQueueSize: merged.servingMaxQueueSize,

@@ -3,7 +3,7 @@
  * it lets queued and running requests finish before the session is released.
  */
 import { DynamicBatcher, type BatchResult } from './batcher.js';
-import type { ModelRuntime } from './model-runtime.js';
+import type { Runtime } from './model-runtime.js';
 import type { ModelSignature } from './model-signature.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import type { ServingOptions } from './serving-options.js';
@@ -17,11 +17,11 @@ export class LoadedModel {
   /** Column names of the single 2-D input, when known. */
   readonly columns: string[] | undefined;
   readonly source: string;
-  readonly #runtime: ModelRuntime;
+  readonly #runtime: Runtime;
   readonly #batcher: DynamicBatcher;
   #retiring: Promise<void> | undefined;
 
-  constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: ModelRuntime; options: ServingOptions; metrics?: ServingMetrics }) {
+  constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: Runtime; options: ServingOptions; metrics?: ServingMetrics }) {
     this.name = init.name;
     this.version = init.version;
     this.columns = init.columns;

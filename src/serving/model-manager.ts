@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri, type ModelRef, type ModelSource } from '../core/model-source.js';
 import { LoadedModel } from './loaded-model.js';
-import { ModelRuntime } from './model-runtime.js';
+import { loadRuntime } from './model-runtime.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import type { ServingOptions } from './serving-options.js';
 
@@ -214,7 +214,7 @@ export class ModelManager {
       if (!force && cur && cur.version === target.version && cur.source === target.onnxPath) return;
       s.loadingVersion = target.version;
       if (!cur) s.state = 'LOADING';
-      const runtime = await ModelRuntime.load(target.onnxPath, this.#init.options);
+      const runtime = await loadRuntime(target.onnxPath, this.#init.options);
       if (s.removed || this.#closed) {
         await runtime.release();
         return;

@@ -9,8 +9,32 @@ import { signatureOf, type ModelSignature, type TensorSpec } from './model-signa
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
 
-/** A session plus the signature it was read from. */
-export class ModelRuntime {
+/** What the batcher runs batches on: an inline session or a pool of worker sessions. */
+export interface Runtime {
+  readonly signature: ModelSignature;
+  run(inputs: TensorData[]): Promise<TensorData[]>;
+  release(): Promise<void>;
+}
+
+/** Loads a model with the configured executor and warms every session. */
+export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup' | 'executor' | 'concurrency'>): Promise<Runtime> {
+  if (opts.executor === 'inline') return ModelRuntime.load(onnxPath, opts);
+  const { WorkerRuntime } = await import('./worker-runtime.js');
+  const runtime = await WorkerRuntime.load(onnxPath, opts.concurrency, opts);
+  if (opts.warmup) {
+    try {
+      const inputs = runtime.signature.inputs.map(warmupTensor);
+      await Promise.all(Array.from({ length: opts.concurrency }, () => runtime.run(inputs)));
+    } catch (err) {
+      await runtime.release();
+      throw new SlipwayError('INVALID_ARGUMENT', `Warm-up inference failed: ${firstLine(err)}`);
+    }
+  }
+  return runtime;
+}
+
+/** A session on the JavaScript thread plus the signature it was read from. */
+export class ModelRuntime implements Runtime {
   readonly signature: ModelSignature;
   readonly #session: ort.InferenceSession;
   readonly #fetches: string[];

@@ -36,7 +36,7 @@ function toSpec(meta: InferenceSession.ValueMetadata, role: 'input' | 'output'):
 }
 
 /** Reads the signature of a session; outputs that are not plain tensors (e.g. ZipMap maps) are left out. */
-export function signatureOf(session: InferenceSession): ModelSignature {
+export function signatureOf(session: Pick<InferenceSession, 'inputMetadata' | 'outputMetadata'>): ModelSignature {
   const inputs = session.inputMetadata.map((m) => toSpec(m, 'input')).filter((s): s is TensorSpec => s !== undefined);
   const outputs = session.outputMetadata.map((m) => toSpec(m, 'output')).filter((s): s is TensorSpec => s !== undefined);
   if (outputs.length === 0) throw new SlipwayError('INVALID_ARGUMENT', 'The model has no tensor output that serving can return.');

@@ -18,6 +18,12 @@ export interface ServingOptions {
    * @default 1
    */
   concurrency: number;
+  /**
+   * Where inference runs: `inline` on the JavaScript thread (lowest latency, one session), or
+   * `worker`: `concurrency` worker threads, each with its own session, running batches in
+   * parallel without blocking HTTP (for compute-heavy models). @default "inline"
+   */
+  executor: 'inline' | 'worker';
   /** Largest batch in rows; 1 disables batching. @default 64 */
   maxBatchSize: number;
   /** How long a batch may wait for more rows while a session is free, in microseconds. @default 0 */
@@ -45,6 +51,7 @@ export const DEFAULT_SERVING_OPTIONS: ServingOptions = {
   intraOpThreads: 1,
   graphOptimizationLevel: 'all',
   concurrency: 1,
+  executor: 'inline',
   maxBatchSize: 64,
   maxQueueDelayMicros: 0,
   preferredBatchSizes: [],
@@ -63,6 +70,7 @@ const schema = z
     intraOpThreads: positiveInt,
     graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
     concurrency: positiveInt,
+    executor: z.enum(['inline', 'worker']),
     maxBatchSize: positiveInt,
     maxQueueDelayMicros: z.coerce.number().int().nonnegative(),
     preferredBatchSizes: z.array(positiveInt),

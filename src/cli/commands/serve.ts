@@ -13,6 +13,7 @@ interface ServeFlags {
   port?: number;
   threads?: number;
   concurrency?: number;
+  executor?: 'inline' | 'worker';
   maxBatchSize?: number;
   maxQueueDelayUs?: number;
   preferredBatchSizes?: number[];
@@ -64,7 +65,8 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000)', port)
     .option('--threads <n>', 'onnxruntime intra-op threads per session', positiveInt('--threads'))
     .option('--graph-optimization <level>', 'onnxruntime graph optimisation: disabled, basic, extended, all', choice('--graph-optimization', ['disabled', 'basic', 'extended', 'all'] as const))
-    .option('--concurrency <n>', 'batches in flight at once', positiveInt('--concurrency'))
+    .option('--concurrency <n>', 'batches in flight at once (worker threads with --executor worker)', positiveInt('--concurrency'))
+    .option('--executor <kind>', 'inline (on the JavaScript thread) or worker (one session per worker thread)', choice('--executor', ['inline', 'worker'] as const))
     .option('--max-batch-size <rows>', 'largest batch in rows (1 disables batching)', positiveInt('--max-batch-size'))
     .option('--max-queue-delay-us <us>', 'how long a batch may wait for more rows, in microseconds', nonNegativeInt('--max-queue-delay-us'))
     .option('--preferred-batch-sizes <list>', 'comma-separated batch sizes sent at once when reached', intList)
@@ -99,6 +101,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     intraOpThreads: flags.threads,
     graphOptimizationLevel: flags.graphOptimization,
     concurrency: flags.concurrency,
+    executor: flags.executor,
     maxBatchSize: flags.maxBatchSize,
     maxQueueDelayMicros: flags.maxQueueDelayUs,
     preferredBatchSizes: flags.preferredBatchSizes,
