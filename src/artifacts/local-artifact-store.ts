@@ -12,14 +12,21 @@
  * and no second fsync. Blobs no link refers to are removed by `collectGarbage`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink, utimes } from 'node:fs/promises';
+import { close as closeCb, createWriteStream, fsync as fsyncCb, open as openCb } from 'node:fs';
+import { mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
+import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../core/errors.js';
 import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, PutResult } from './artifact-store.js';
 import { artifactPathSegments } from './artifact-path.js';
+
+// Plain descriptors rather than FileHandles: a write stream over a FileHandle holds it open until the
+// stream closes itself, which would defeat syncing and closing it here.
+const openFd = promisify(openCb);
+const fsyncFd = promisify(fsyncCb);
+const closeFd = promisify(closeCb);
 
 /** What a link in the tree points at. */
 interface Pointer {
@@ -54,6 +61,8 @@ export class LocalArtifactStore implements ArtifactStore {
   private init(): Promise<void> {
     this.ready ??= (async () => {
       for (const dir of [this.objects, this.tree, this.tmp]) await mkdir(dir, { recursive: true });
+      // All 256 fan-out folders up front, so no upload pays for creating one.
+      await Promise.all(Array.from({ length: 256 }, (_, i) => mkdir(join(this.objects, i.toString(16).padStart(2, '0')), { recursive: true })));
     })();
     return this.ready;
   }
@@ -91,6 +100,8 @@ export class LocalArtifactStore implements ArtifactStore {
     const temp = this.tempPath();
     const hash = createHash('sha256');
     let size = 0;
+    // Created read-only: the open descriptor may still write, nothing opened later can.
+    const fd = await openFd(temp, 'wx', 0o444);
     try {
       const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
       const digest = new Transform({
@@ -100,53 +111,42 @@ export class LocalArtifactStore implements ArtifactStore {
           done(null, chunk);
         },
       });
-      // Backpressure keeps memory at a few chunks whatever the file size; the stream
-      // coalesces queued chunks into one writev.
-      await pipeline(source, digest, createWriteStream(temp, { flags: 'wx', mode: 0o644, highWaterMark: 1024 * 1024 }));
+      // Backpressure keeps memory at a few chunks whatever the file size; the stream coalesces
+      // queued chunks into one writev. The descriptor stays ours: synced and closed below.
+      await pipeline(source, digest, createWriteStream('', { fd, autoClose: false, emitClose: false, highWaterMark: 1024 * 1024 }));
       // The bytes must be on disk before the blob gets its name.
-      const handle = await open(temp, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await fsyncFd(fd);
     } catch (err) {
+      await closeFd(fd).catch(() => {});
       await unlink(temp).catch(() => {});
       throw err;
     }
+    await closeFd(fd);
     const sha256 = hash.digest('hex');
-    const dest = this.blobPath(sha256);
-    if (await exists(dest)) {
-      // De-duplication: keep the stored copy; refresh its time so a concurrent GC spares it.
-      await unlink(temp);
-      const now = new Date();
-      await utimes(dest, now, now).catch(() => {});
-    } else {
-      await mkdir(join(this.objects, sha256.slice(0, 2)), { recursive: true });
-      await chmod(temp, 0o444);
-      await rename(temp, dest);
-    }
+    // Identical content renames onto identical content: still one stored copy, readers holding the
+    // old file keep it, and the fresh modification time keeps a concurrent GC off it.
+    await rename(temp, this.blobPath(sha256));
     return { sha256, size };
   }
 
   private async writePointer(target: string, logical: string, blob: Pointer): Promise<void> {
     const parent = dirname(target);
-    try {
-      await mkdir(parent, { recursive: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOTDIR', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': a parent of it is a file.`, { path: logical });
-      throw err;
-    }
-    const existing = await fsStat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
     // Relative to the link's final folder, so the whole root can be moved or restored elsewhere.
     const link = this.tempPath();
     await symlink(relative(parent, this.blobPath(blob.sha256)), link);
     try {
-      await rename(link, target);
+      try {
+        await rename(link, target);
+      } catch (err) {
+        // Most uploads land in an existing folder, so the folder is made only when the rename says so.
+        if (!isErrno(err, 'ENOENT')) throw err;
+        await mkdir(parent, { recursive: true });
+        await rename(link, target);
+      }
     } catch (err) {
       await unlink(link).catch(() => {});
-      if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
+      if (isErrno(err, 'EISDIR', 'ENOTEMPTY')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
+      if (isErrno(err, 'ENOTDIR', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': a parent of it is a file.`, { path: logical });
       throw err;
     }
   }
@@ -264,7 +264,6 @@ export class LocalArtifactStore implements ArtifactStore {
         result.removedBlobs++;
         result.freedBytes += info.size;
       }
-      await rmdir(dir).catch(() => {});
     }
     for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
       const file = join(this.tmp, name);
@@ -285,14 +284,5 @@ export class LocalArtifactStore implements ArtifactStore {
         if (pointer) into.add(pointer.sha256);
       }
     }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fsStat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
