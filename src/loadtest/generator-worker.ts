@@ -170,7 +170,9 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     readonly deadline: number;
     constructor(
       readonly measureFrom: number,
-      readonly next: (() => void) | undefined,
+      // Closed model: the client this request belongs to and its iteration (-1 in the open model).
+      readonly clientId: number,
+      readonly iteration: number,
     ) {
       this.deadline = measureFrom + job.timeoutMs;
     }
@@ -219,6 +221,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   };
   const sweepTimer = setInterval(sweep, Math.min(100, Math.max(5, job.timeoutMs / 20)));
 
+  let clientLoop: (client: number, iteration: number) => void = () => undefined;
   const complete = (r: InFlight, err: unknown): void => {
     if (r.settled) return;
     r.settled = true;
@@ -244,11 +247,12 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
         count(done.errorsByKind, helpers.errorKind(err));
       }
     }
-    if (r.next) r.next();
+    if (r.clientId >= 0) clientLoop(r.clientId, r.iteration + 1);
     else if (inFlight === 0 && onIdle) onIdle();
   };
 
-  const baseOptions = { origin: job.origin, path: job.path, method: job.method as 'POST', headers, body: null as Buffer | null };
+  const baseOptions: import('undici').Dispatcher.DispatchOptions = { path: job.path, method: job.method as 'POST', body: null };
+  if (Object.keys(headers).length > 0) baseOptions.headers = headers;
   const dispatchOn = (client: HttpClient, r: InFlight): void => {
     r.client = client;
     const opts = r.body === null ? baseOptions : { ...baseOptions, body: r.body };
@@ -273,10 +277,10 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   }
 
   // Sends request k; `measureFrom` is the time latency counts from (the intended time in the open model).
-  const send = (k: number, measureFrom: number, next?: () => void): void => {
+  const send = (k: number, measureFrom: number, clientId = -1, iteration = 0): void => {
     inFlight += 1;
     done.sent += 1;
-    const r = new InFlight(measureFrom, next);
+    const r = new InFlight(measureFrom, clientId, iteration);
     if (bodies.length > 0) r.body = bodies[helpers.pickPayload(k, bodies.length, job.seed)] as Buffer;
     pending.push(r);
     let client = idle.pop();
@@ -357,14 +361,14 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       setTimeout(finish, Math.max(0, job.totalMs - now()));
       return;
     }
-    const clientLoop = (client: number, iteration: number): void => {
+    clientLoop = (client: number, iteration: number): void => {
       const t = now();
       if (t >= job.totalMs || done.sent >= job.maxRequests) {
         active -= 1;
         if (active === 0) drain();
         return;
       }
-      send(iteration * clients + client, t, () => clientLoop(client, iteration + 1));
+      send(iteration * clients + client, t, client, iteration);
     };
     setTimeout(() => {
       for (const c of mine) clientLoop(c, 0);
