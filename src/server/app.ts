@@ -3,11 +3,14 @@
  * so tests call `app.inject()` without a port. The app owns what every route
  * shares: request ids, the JSON body parser, error mapping and the 404 answer.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
 import { parseJsonBody } from './json-body-parser.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
+
+/** Longest path parameter accepted, in encoded characters. */
+export const MAX_PARAM_LENGTH = 8192;
 
 /** A domain's routes: registered with the shared context. */
 export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
@@ -33,6 +36,13 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     genReqId: requestIdFor,
     // Tell keep-alive clients to reconnect elsewhere while the server drains.
     return503OnClosing: true,
+    // Names travel in paths percent-encoded: a 256-character model name can take 3 KiB (the default allows 100).
+    maxParamLength: MAX_PARAM_LENGTH,
+    // Malformed percent-encoding and overlong segments are answered before routing; give them the usual error body.
+    frameworkErrors: (err, request, reply) => {
+      const mapped = toHttpError(err, request.id);
+      void (reply as unknown as FastifyReply).code(mapped.status).type('application/json; charset=utf-8').send(errorBody(mapped, isMlflowPath(request.url)));
+    },
   });
 
   app.removeContentTypeParser('application/json');

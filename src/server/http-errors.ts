@@ -29,7 +29,8 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'MALFORMED_REQUEST', message: 'The request body is not valid JSON.' },
   FST_ERR_VALIDATION: { code: 'INVALID_ARGUMENT' },
   FST_ERR_NOT_FOUND: { code: 'ENDPOINT_NOT_FOUND' },
-  FST_ERR_BAD_URL: { code: 'MALFORMED_REQUEST' },
+  FST_ERR_BAD_URL: { code: 'MALFORMED_REQUEST', message: 'The request path is not valid percent-encoded UTF-8.' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'LIMIT_EXCEEDED', message: 'A path segment is longer than this server accepts.' },
   FST_ERR_ASYNC_CONSTRAINT: { code: 'MALFORMED_REQUEST' },
 };
 
