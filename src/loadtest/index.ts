@@ -8,4 +8,4 @@ export { parseDuration, parseRate } from './duration-parser.js';
 export { renderHtmlReport } from './html-report.js';
 export { loadSpecFile } from './load-test-spec.js';
 export { compareWithBaseline, type BaselineComparison } from './baseline-comparison.js';
-export { recordLoadTest, LOADTEST_EXPERIMENT, type RecordedRun } from './run-recorder.js';
+export { recordLoadTest, listRecordedLoadTests, LOADTEST_EXPERIMENT, type RecordedRun, type RecordedLoadTest } from './run-recorder.js';

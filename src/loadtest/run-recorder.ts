@@ -89,3 +89,37 @@ export async function recordLoadTest(server: string, result: LoadTestResult, htm
   }
   return { server, experimentId, runId };
 }
+
+/** A recorded load test as listed from the tracking server. */
+export interface RecordedLoadTest {
+  runId: string;
+  experimentId: string;
+  startTime: number | null;
+  model: { name: string; version?: string; alias?: string } | null;
+  passed: boolean | null;
+  metrics: Record<string, number>;
+}
+
+/** Lists recorded load tests, newest first, optionally of one model (and version). */
+export async function listRecordedLoadTests(server: string, query: { model?: string; version?: string; experiment?: string; maxResults?: number } = {}): Promise<RecordedLoadTest[]> {
+  const client = new MlflowRestClient(server);
+  const experimentId = await client.experimentId(query.experiment ?? LOADTEST_EXPERIMENT, false);
+  if (experimentId === undefined) return [];
+  const quote = (v: string): string => `'${v.replaceAll("'", "\\'")}'`;
+  const clauses = [`tags.\`${TAG_KEYS.kind}\` = 'true'`];
+  if (query.model !== undefined) clauses.push(`tags.\`${TAG_KEYS.model}\` = ${quote(query.model)}`);
+  if (query.version !== undefined) clauses.push(`tags.\`${TAG_KEYS.version}\` = ${quote(query.version)}`);
+  const runs = await client.searchRuns(experimentId, clauses.join(' and '), query.maxResults ?? 100);
+  return runs.map((run) => {
+    const tags = Object.fromEntries((run.data?.tags ?? []).map((t) => [t.key, t.value]));
+    const name = tags[TAG_KEYS.model];
+    return {
+      runId: run.info.run_id,
+      experimentId: run.info.experiment_id,
+      startTime: run.info.start_time ?? null,
+      model: name === undefined ? null : { name, ...(tags[TAG_KEYS.version] !== undefined ? { version: tags[TAG_KEYS.version] } : {}), ...(tags[TAG_KEYS.alias] !== undefined ? { alias: tags[TAG_KEYS.alias] } : {}) },
+      passed: tags[TAG_KEYS.passed] === undefined ? null : tags[TAG_KEYS.passed] === 'true',
+      metrics: Object.fromEntries((run.data?.metrics ?? []).map((m) => [m.key, m.value])),
+    };
+  });
+}

@@ -65,6 +65,20 @@ describe('load tests against a Slipway server', () => {
     expect(strict.failures.join(' ')).toContain('throughput');
   });
 
+  it('lists recorded load tests through GET /api/v1/loadtests', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/loadtests?model=cancer&version=1' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { loadtests: Array<{ model: { name: string; version: string }; passed: boolean; metrics: Record<string, number> }> };
+    expect(body.loadtests.length).toBeGreaterThanOrEqual(1);
+    expect(body.loadtests[0]).toMatchObject({ model: { name: 'cancer', version: '1', alias: 'champion' }, passed: true });
+    expect(body.loadtests[0]?.metrics.latency_p99_ms).toBeGreaterThan(0);
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/loadtests?model=nobody' })).json()).toEqual({ loadtests: [] });
+    const bad = await t.app.inject({ method: 'GET', url: '/api/v1/loadtests?max_results=0' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('max_results');
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/loadtests?colour=red' })).body).toContain("Unknown query parameter 'colour'");
+  });
+
   it('load-tests MLflow /invocations with dataframe_split bodies', async () => {
     const r = await runLoadTest({ target: 'models:/cancer@champion', server, protocol: 'mlflow', data: CSV, rowsPerRequest: 4, mode: 'closed', clients: 2, duration: '500ms', workers: 1 });
     expect(r.target.url).toBe(`${server}/models/cancer/invocations`);

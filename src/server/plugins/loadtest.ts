@@ -1,6 +1,7 @@
 /**
  * Load tests over HTTP: `POST /api/v1/loadtests` runs one and answers with the
- * result document; `POST /api/v1/loadtests/capacity` runs a capacity search.
+ * result document; `GET /api/v1/loadtests` lists the recorded ones (tracking runs);
+ * `POST /api/v1/loadtests/capacity` runs a capacity search.
  * One test runs at a time per server so two tests never skew each other.
  */
 import type { DomainPlugin } from '../app.js';
@@ -43,6 +44,20 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     if (plan.warmupMs + plan.durationMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'Load tests run over the HTTP API may last at most 10 minutes including warm-up; use the CLI for longer ones.');
     if (options.data !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes inline 'rows', not a 'data' file path.", { field: 'data' });
     return exclusive(() => lt.runLoadTest(options, { logger: ctx.logger }));
+  });
+
+  app.get('/api/v1/loadtests', async (request) => {
+    const lt = await import('../../loadtest/index.js');
+    const q = (request.query ?? {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(q)) {
+      if (!['model', 'version', 'experiment', 'max_results'].includes(k)) throw new SlipwayError('INVALID_ARGUMENT', `Unknown query parameter '${k}'; use model, version, experiment or max_results.`, { field: k });
+      if (typeof v !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `Query parameter '${k}' must be given once.`, { field: k });
+    }
+    const max = q.max_results === undefined ? 100 : Number(q.max_results);
+    if (!Number.isInteger(max) || max < 1 || max > 1000) throw new SlipwayError('INVALID_ARGUMENT', `max_results must be an integer from 1 to 1000, got '${String(q.max_results)}'.`, { field: 'max_results' });
+    if (q.version !== undefined && q.model === undefined) throw new SlipwayError('MISSING_ARGUMENT', "Missing value for required parameter 'model' (version filters a model's load tests).", { field: 'model' });
+    const loadtests = await lt.listRecordedLoadTests(ownServer(), { model: q.model as string | undefined, version: q.version as string | undefined, experiment: q.experiment as string | undefined, maxResults: max });
+    return { loadtests };
   });
 
   app.post('/api/v1/loadtests/capacity', async (request) => {
