@@ -638,7 +638,7 @@ export class TrackingService {
     return Number(counted.n) < limit ? 'runs' : 'key';
   }
 
-  // ---- helpers ------------------------------------------------------------------------
+  // ---- internals ----------------------------------------------------------------------
 
   private async activeRun(runId: string) {
     const row = await this.runs.row(runId);
