@@ -151,6 +151,16 @@ describe('MLflow artifact routes', () => {
     expect(escape.json().error.code).toBe('PATH_NOT_ALLOWED');
   });
 
+  it('declines multipart upload so the MLflow client falls back to a single PUT', async () => {
+    for (const op of ['create', 'complete', 'abort']) {
+      const res = await app.inject({ method: 'POST', url: `/api/2.0/mlflow-artifacts/mpu/${op}/0/${RUN}/artifacts/big.bin`, payload: { path: 'big.bin', num_parts: 3 } });
+      expect(res.statusCode).toBe(501);
+      expect(res.json().error_code).toBe('NOT_IMPLEMENTED');
+      expect(res.json().message.startsWith('Multipart upload is not supported for the current artifact repository')).toBe(true);
+    }
+    expect((await app.inject({ method: 'POST', url: '/api/2.0/mlflow-artifacts/mpu/explode/x' })).statusCode).toBe(404);
+  });
+
   it('answers absent files with 404 and deletes files and folders', async () => {
     const absent = await app.inject({ method: 'GET', url: proxy('0/none.txt') });
     expect(absent.statusCode).toBe(404);

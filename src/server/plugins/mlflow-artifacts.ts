@@ -12,6 +12,7 @@ import { appendAuditEvent, appendAuditEventSync } from '../../audit/audit-trail.
 import { SlipwayError, errors } from '../../core/errors.js';
 import { artifactPathOf } from '../../registry/version-source.js';
 import type { DomainPlugin } from '../app.js';
+import { endpointNotFound } from '../http-errors.js';
 import type { ServerContext } from '../context.js';
 
 const PREFIXES = ['/api/2.0', '/ajax-api/2.0'] as const;
@@ -115,6 +116,14 @@ function proxyRoutes(app: FastifyInstance, ctx: ServerContext, prefix: string): 
     await storeOf(ctx).delete(path);
     await audit(ctx, request, 'artifact.delete', path, null);
     return {};
+  });
+
+  // Multipart upload exists for cloud stores. The MLflow client (with MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD)
+  // falls back to a single PUT when the answer's message starts with exactly this sentence.
+  app.post(`${prefix}/mlflow-artifacts/mpu/:operation/*`, async (request) => {
+    const { operation } = request.params as { operation: string };
+    if (!['create', 'complete', 'abort'].includes(operation)) throw endpointNotFound(request.method, request.url);
+    throw new SlipwayError('NOT_IMPLEMENTED', 'Multipart upload is not supported for the current artifact repository; upload the file with a single PUT.');
   });
 
   app.get(base, async (request) => {
