@@ -37,7 +37,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     // Tell keep-alive clients to reconnect elsewhere while the server drains.
     return503OnClosing: true,
     // Names travel in paths percent-encoded: a 256-character model name can take 3 KiB (the default allows 100).
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Malformed percent-encoding and overlong segments are answered before routing; give them the usual error body.
     frameworkErrors: (err, request, reply) => {
       const mapped = toHttpError(err, request.id);
