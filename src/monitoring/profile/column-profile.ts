@@ -84,7 +84,10 @@ export class ColumnProfile {
   private exactSorted = false;
   sketch: DDSketch | null = null;
   items: FrequentItems | null;
-  readonly hll: HyperLogLog;
+  private readonly sketchHll: HyperLogLog;
+  /** True while the HLL has not yet seen the exact values (filled on first use). */
+  private hllPending = false;
+  private distinctCache: number | undefined;
   readonly opts: Required<ProfileOptions>;
 
   constructor(
@@ -94,9 +97,18 @@ export class ColumnProfile {
     hll?: HyperLogLog,
   ) {
     this.opts = { ...DEFAULT_PROFILE_OPTIONS, ...opts };
-    this.hll = hll ?? new HyperLogLog();
+    this.sketchHll = hll ?? new HyperLogLog();
     this.exact = kind === 'numerical' ? new Float64Array(Math.min(this.opts.exactLimit, 1024)) : null;
     this.items = kind === 'numerical' ? null : new FrequentItems(this.opts.frequentItems);
+  }
+
+  /** The distinct-count sketch (filled from exact values on first use). */
+  get hll(): HyperLogLog {
+    if (this.hllPending && this.exact) {
+      for (let i = 0; i < this.exactLength; i++) this.sketchHll.addNumber(this.exact[i] as number);
+      this.hllPending = false;
+    }
+    return this.sketchHll;
   }
 
   /** True while quantiles and drift come from exact values. */
@@ -115,24 +127,27 @@ export class ColumnProfile {
     }
     // A whole column that fits the exact limit: one sorted copy instead of growing buffers.
     const whole = this.rows === 0 && this.exact !== null && values.length > CHUNK && values.length <= this.opts.exactLimit;
+    this.distinctCache = undefined;
     for (let start = 0; start < values.length; start += CHUNK) this.addChunk(values, start, Math.min(values.length, start + CHUNK), !whole);
     if (whole) {
       this.exact = sortedWithoutNaN(values);
       this.exactLength = this.exact.length;
       this.exactSorted = true;
+      // The distinct sketch is only needed when the profile is saved or merged; fill it then.
+      this.hllPending = true;
     }
   }
 
-  private addChunk(values: ArrayLike<number>, start: number, end: number, quantiles = true): void {
+  private addChunk(values: ArrayLike<number>, start: number, end: number, exactLater = true): void {
     // Two passes over a cache-resident chunk (sum, then squared deviations), combined with
     // the running moments by Chan's formula: faster than per-value Welford and as stable.
     let n = 0;
     let sum = 0;
     let min = this.min;
     let max = this.max;
-    const hll = this.hll;
+    const hll = this.sketchHll;
     // Hash the bits in place when the column is a Float64Array (no scratch round trip).
-    const bits = values instanceof Float64Array ? new Uint32Array(values.buffer, values.byteOffset, values.length * 2) : undefined;
+    const bits = exactLater && values instanceof Float64Array ? new Uint32Array(values.buffer, values.byteOffset, values.length * 2) : undefined;
     for (let i = start; i < end; i++) {
       const v = values[i] as number;
       if (v !== v) continue;
@@ -140,7 +155,7 @@ export class ColumnProfile {
       sum += v;
       if (v < min) min = v;
       if (v > max) max = v;
-      hll.addHash(bits && v !== 0 ? hashBits(bits[2 * i] as number, bits[2 * i + 1] as number) : hashNumber(v));
+      if (exactLater) hll.addHash(bits && v !== 0 ? hashBits(bits[2 * i] as number, bits[2 * i + 1] as number) : hashNumber(v));
     }
     this.rows += end - start;
     this.missing += end - start - n;
@@ -156,7 +171,7 @@ export class ColumnProfile {
     this.min = min;
     this.max = max;
     this.combineMoments(n, mean, m2);
-    if (quantiles) this.addToQuantiles(values, start, end, n);
+    if (exactLater) this.addToQuantiles(values, start, end, n);
   }
 
   private combineMoments(nb: number, meanB: number, m2B: number): void {
@@ -198,6 +213,7 @@ export class ColumnProfile {
 
   private toSketch(): DDSketch {
     if (this.sketch) return this.sketch;
+    void this.hll;
     const sk = createSketch(this.opts.relativeAccuracy);
     if (this.exact) for (let i = 0; i < this.exactLength; i++) sk.accept(this.exact[i] as number);
     this.exact = null;
@@ -213,6 +229,7 @@ export class ColumnProfile {
       return;
     }
     this.rows++;
+    this.distinctCache = undefined;
     if (v !== v) {
       this.missing++;
       return;
@@ -238,6 +255,7 @@ export class ColumnProfile {
       return;
     }
     this.rows++;
+    this.distinctCache = undefined;
     if (v === null) {
       this.missing++;
       return;
@@ -252,6 +270,7 @@ export class ColumnProfile {
     if (other.kind !== this.kind) throw new SlipwayError('DATA_ERROR', `Cannot merge profiles of column '${this.name}': kind ${this.kind} vs ${other.kind}.`);
     this.rows += other.rows;
     this.missing += other.missing;
+    this.distinctCache = undefined;
     this.hll.merge(other.hll);
     if (this.kind !== 'numerical') {
       this.count += other.count;
@@ -343,16 +362,25 @@ export class ColumnProfile {
     return { edges, counts };
   }
 
-  /** Estimated distinct non-missing values (exact for small exact numeric columns and un-shrunk items). */
+  /** Estimated distinct non-missing values (exact for exact numeric columns and un-shrunk items). */
   distinct(): number {
     if (this.items && !this.items.approximate) return this.items.counts.size;
+    if (this.distinctCache !== undefined) return this.distinctCache;
     const ex = this.sortedExact();
     if (ex) {
       let d = 0;
       for (let i = 0; i < ex.length; i++) if (i === 0 || ex[i] !== ex[i - 1]) d++;
+      this.distinctCache = d;
       return d;
     }
     return this.hll.estimate();
+  }
+
+  /** True when every non-missing value is the same. */
+  isConstant(): boolean {
+    if (this.count === 0) return false;
+    if (this.kind === 'numerical') return this.min === this.max;
+    return this.distinct() === 1;
   }
 
   /** Serialisable form; `compact` leaves out the derived quantiles and histogram (live windows). */

@@ -78,7 +78,7 @@ function newCategoryShare(ref: ColumnProfile, cur: ColumnProfile): { share: numb
 }
 
 function isConstant(p: ColumnProfile): boolean {
-  return p.count > 0 && p.distinct() === 1;
+  return p.isConstant();
 }
 
 /** Runs the suite of `current` against `reference`. */

@@ -65,12 +65,18 @@ function probOutsideSquare(n: number, h: number): number {
  */
 function probOutsideBand(m: number, n: number, g: number, h: number): number {
   const limit = h * g;
-  let row = new Float64Array(n + 1);
-  let next = new Float64Array(n + 1);
+  let row = new Float64Array(n + 2);
+  let next = new Float64Array(n + 2);
   row[0] = 1;
+  let prevLo = 0;
+  let prevHi = 0;
   for (let i = 0; i <= m; i++) {
-    next.fill(0);
-    for (let j = 0; j <= n; j++) {
+    // Only cells near the band can hold mass; visiting just those keeps the walk O(m · band).
+    const lo = Math.max(0, Math.floor((i * n - limit) / m) - 1);
+    const hi = Math.min(n, Math.ceil((i * n + limit) / m) + 1);
+    const a = Math.min(lo, prevLo);
+    const b = Math.max(hi, prevHi);
+    for (let j = a; j <= b; j++) {
       const p = row[j] as number;
       if (p === 0) continue;
       if (Math.abs(i * n - j * m) >= limit) {
@@ -84,7 +90,10 @@ function probOutsideBand(m: number, n: number, g: number, h: number): number {
       if (i < m) next[j] = (next[j] as number) + (p * (m - i)) / left;
     }
     if (i === m) return Math.min(1, Math.max(0, 1 - (row[n] as number)));
+    row.fill(0, a, b + 2);
     [row, next] = [next, row];
+    prevLo = lo;
+    prevHi = hi;
   }
   return 1;
 }
