@@ -62,8 +62,8 @@ const py = `
 import time, numpy as np, pandas as pd
 from scipy import stats
 from scipy.spatial import distance
-t = time.perf_counter(); c = time.process_time(); a = pd.read_csv(${JSON.stringify(ref)}); b = pd.read_csv(${JSON.stringify(cur)}); read = time.perf_counter() - t; read_cpu = time.process_time() - c
-t = time.perf_counter(); c = time.process_time()
+t = time.perf_counter(); c0 = time.process_time(); a = pd.read_csv(${JSON.stringify(ref)}); b = pd.read_csv(${JSON.stringify(cur)}); read = time.perf_counter() - t; read_cpu = time.process_time() - c0
+t = time.perf_counter(); c0 = time.process_time()
 for c in a.columns:
     x = a[c].values; y = b[c].values
     stats.ks_2samp(x, y)
@@ -73,7 +73,7 @@ for c in a.columns:
     distance.jensenshannon(rp, cp)
     rp = np.where(rp == 0, 0.0001, rp); cp = np.where(cp == 0, 0.0001, cp)
     np.sum((rp - cp) * np.log(rp / cp))
-print(read, read_cpu, time.perf_counter() - t, time.process_time() - c)
+print(read, read_cpu, time.perf_counter() - t, time.process_time() - c0)
 `;
 const [read, readCpu, scipy, scipyCpu] = execFileSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' } }).trim().split(' ').map(Number);
 console.log(`baseline pandas read_csv of the pair: wall ${read.toFixed(2)} s, CPU ${readCpu.toFixed(2)} s`);
