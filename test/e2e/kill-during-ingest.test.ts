@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { freshHome, removeHome, startServerProcess, type ServerProcess } from './server-process.js';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
 
 const WRITERS = 4;
 const POINTS_PER_BATCH = 200;
@@ -104,5 +106,52 @@ describe('kill -9 during log-batch ingest', () => {
     }
     restarted.child.kill('SIGTERM');
     expect(await restarted.exited).toBe(0);
+  }, 60_000);
+
+  it('shows no partial artifact after a kill -9 mid-upload, and gc clears the leftover', async () => {
+    home = freshHome();
+    const server = await startServerProcess(home);
+    running.push(server);
+    const url = (path: string) => `${server.url}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+    const v1 = Buffer.alloc(256 * 1024, 1);
+    expect((await fetch(url('0/r/artifacts/model.bin'), { method: 'PUT', body: v1 })).status).toBe(200);
+
+    // Two uploads still streaming when the server dies: a new version of model.bin and a new file.
+    let chunks = 0;
+    const slowBody = () =>
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (chunks++ === 8) server.child.kill('SIGKILL');
+          if (chunks > 1000) return controller.close();
+          await new Promise((r) => setTimeout(r, 10));
+          controller.enqueue(new Uint8Array(64 * 1024).fill(2));
+        },
+      });
+    const uploads = ['0/r/artifacts/model.bin', '0/r/artifacts/new.bin'].map((p) =>
+      fetch(url(p), { method: 'PUT', body: slowBody(), duplex: 'half' } as RequestInit).then(
+        (r) => r.status,
+        () => 'aborted',
+      ),
+    );
+    expect(await Promise.all(uploads)).toEqual(['aborted', 'aborted']);
+    expect(await server.exited).toBe('SIGKILL');
+
+    const restarted = await startServerProcess(home);
+    running.push(restarted);
+    const again = (path: string) => `${restarted.url}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+    const kept = Buffer.from(await (await fetch(again('0/r/artifacts/model.bin'))).arrayBuffer());
+    expect(kept.equals(v1)).toBe(true);
+    expect((await fetch(again('0/r/artifacts/new.bin'))).status).toBe(404);
+    const listing = (await (await fetch(`${restarted.url}/api/2.0/mlflow-artifacts/artifacts?path=0/r/artifacts`)).json()) as unknown;
+    expect(listing).toEqual({ files: [{ path: 'model.bin', is_dir: false, file_size: v1.length }] });
+    restarted.child.kill('SIGTERM');
+    expect(await restarted.exited).toBe(0);
+
+    const gc = await runCli(['artifacts', 'gc', '--min-age', '0', '--json', '--artifacts-destination', join(home, 'home', 'artifacts')]);
+    expect(gc.code).toBe(0);
+    const collected = JSON.parse(gc.stdout) as { removedTempFiles: number; removedBlobs: number };
+    expect(collected.removedBlobs).toBe(0);
+    expect(collected.removedTempFiles).toBeGreaterThanOrEqual(1);
+    expect(readdirSync(join(home, 'home', 'artifacts', 'tmp'))).toEqual([]);
   }, 60_000);
 });
