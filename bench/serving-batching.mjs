@@ -14,11 +14,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { buildMlp } from './onnx-builder.mjs';
 import { fmt, scratch, startServe, wrk } from './serving-common.mjs';
 
 const seconds = Number(process.argv[2] ?? 10);
+console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (${cpus().length} CPUs)`);
 const models = [
   { layers: [64, 4096, 4096, 10], note: 'compute-bound: 17 M multiply-adds per row' },
   { layers: [64, 512, 512, 10], note: '0.3 M multiply-adds per row: raw rows/s exceed what HTTP can carry at one row per request' },

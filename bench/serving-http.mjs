@@ -12,10 +12,12 @@
  * Needs wrk (Debian: apt-get install -y wrk).
  */
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { fmt, percentile, root, startBare, startServe, wrk } from './serving-common.mjs';
 
 const seconds = Number(process.argv[2] ?? 10);
+console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (${cpus().length} CPUs)`);
 const model = join(root, 'test', 'fixtures', 'breast_cancer_mlp.onnx');
 const row = [10.48, 19.86, 66.72, 337.7, 0.107, 0.05971, 0.04831, 0.0307, 0.1737, 0.0644, 0.3719, 2.612, 2.517, 23.22, 0.01604, 0.01386, 0.01865, 0.01133, 0.03476, 0.00356, 11.48, 29.46, 73.68, 402.8, 0.1515, 0.1026, 0.1181, 0.06736, 0.2883, 0.07748];
 const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: row }] });

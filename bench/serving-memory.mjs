@@ -12,11 +12,13 @@
  */
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { request } from 'undici';
 import { buildMlp } from './onnx-builder.mjs';
 import { fmt, scratch, startBare, startServe } from './serving-common.mjs';
 
 const count = Number(process.argv[2] ?? 20);
+console.log(`machine load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (${cpus().length} CPUs)`);
 
 function rssMiB(pid) {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);

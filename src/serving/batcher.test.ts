@@ -74,6 +74,23 @@ describe('DynamicBatcher', () => {
     await Promise.all(three);
   });
 
+  it('under load on a slow model, waits briefly for the next rows instead of sending a trickle', async () => {
+    const batches: number[] = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const b = new DynamicBatcher(async (inputs) => {
+      batches.push((inputs[0] as TensorData).shape[0] as number);
+      await sleep(50);
+      return inputs;
+    }, base);
+    await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((v) => b.submit(rows(v))));
+    const first = b.submit(rows(9));
+    await sleep(1);
+    const rest = [10, 11, 12].map((v) => b.submit(rows(v)));
+    await Promise.all([first, ...rest]);
+    // Without the wait the lone row would have gone alone: [8, 1, 3].
+    expect(batches).toEqual([8, 4]);
+  });
+
   it('never combines requests for a model whose batch dimension is fixed', async () => {
     const g = gatedRunner();
     const b = new DynamicBatcher(g.run, { ...base, batchable: false, concurrency: 2 });

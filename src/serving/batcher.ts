@@ -75,6 +75,8 @@ export class DynamicBatcher {
   #delayTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #formScheduled = false;
+  #batchMs = 0;
+  #lastBatchRows = 0;
   #idle: Array<() => void> = [];
 
   constructor(run: BatchRunner, opts: BatcherOptions, events: BatcherEvents = {}) {
@@ -160,16 +162,27 @@ export class DynamicBatcher {
   #form(): void {
     while (this.#running < this.#opts.concurrency && this.#queuedCount > 0) {
       const oldest = this.#peek();
-      if (this.#opts.batchable && this.#opts.maxBatchSize > 1 && this.#opts.maxQueueDelayMicros > 0) {
+      if (this.#opts.batchable && this.#opts.maxBatchSize > 1) {
         const full = this.#queuedRows >= this.#opts.maxBatchSize || this.#queuedRows >= this.#minPreferred;
         const waitedMicros = (performance.now() - oldest.enqueuedAt) * 1000;
-        if (!full && waitedMicros < this.#opts.maxQueueDelayMicros) {
-          this.#armDelay(this.#opts.maxQueueDelayMicros - waitedMicros);
+        const delay = Math.max(this.#opts.maxQueueDelayMicros, this.#adaptiveDelayMicros());
+        if (!full && waitedMicros < delay) {
+          this.#armDelay(delay - waitedMicros);
           return;
         }
       }
       this.#dispatch(this.#take());
     }
+  }
+
+  /**
+   * Under load on a slow model, the clients of the last batch are about to send their next
+   * rows: waiting up to a tenth of a batch's run time for them turns a trickle of small,
+   * expensive batches into full ones. Idle (last batch one row) or fast models never wait.
+   */
+  #adaptiveDelayMicros(): number {
+    if (this.#batchMs < 10 || this.#queuedRows * 2 > this.#lastBatchRows) return 0;
+    return this.#batchMs * 100;
   }
 
   #armDelay(micros: number): void {
@@ -228,6 +241,9 @@ export class DynamicBatcher {
     const inputs = batch.length === 1 ? (batch[0] as Item).req.inputs : concatInputs(batch.map((it) => it.req.inputs));
     this.#run(inputs).then(
       (outputs) => {
+        // An exponentially weighted batch run time, for the adaptive wait.
+        this.#batchMs = this.#batchMs === 0 ? performance.now() - started : 0.8 * this.#batchMs + 0.2 * (performance.now() - started);
+        this.#lastBatchRows = rows;
         let offset = 0;
         for (const item of batch) {
           const r = item.req.rows;
