@@ -15,6 +15,7 @@ import * as monitor from './commands/monitor.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
+import { EXIT } from './output.js';
 
 /** A command module registers its subcommands on the root program. */
 export type CommandModule = { register(program: Command): void };
@@ -41,6 +42,8 @@ export function buildProgram(): Command {
     // Root options (--version) are read only before the subcommand, so `models show NAME --version 2` reaches the subcommand.
     .enablePositionalOptions();
   for (const mod of COMMANDS) mod.register(program);
+  // An unknown command or root option is a usage mistake (exit 2), as it is inside every command.
+  program.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
   return program;
 }
 
