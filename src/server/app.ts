@@ -57,9 +57,12 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    ctx.logger.debug({ reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
-  });
+  // Access logs only at debug level: the hook would cost every request something even when it logs nothing.
+  if ((ctx.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug')) {
+    app.addHook('onResponse', async (request, reply) => {
+      ctx.logger.debug({ reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    });
+  }
 
   app.setErrorHandler(async (err, request, reply) => {
     const mapped = toHttpError(err, request.id, { contentType: request.headers['content-type'], bodyLimit: ctx.config.bodyLimit });
@@ -72,8 +75,9 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     throw endpointNotFound(request.method, request.url);
   });
 
-  for (const load of PLUGINS) {
-    const plugin = (await load()).default;
+  // Loaded together (their file reads overlap), registered in order.
+  const plugins = await Promise.all(PLUGINS.map(async (load) => (await load()).default));
+  for (const plugin of plugins) {
     // Encapsulated: a domain may set its own error handler or content parsers without touching the others.
     await app.register(async (child) => plugin(child, ctx));
   }
