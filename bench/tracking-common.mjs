@@ -125,8 +125,8 @@ export async function stopTree(child) {
   clearTimeout(timer);
 }
 
-/** Resident memory (MB) of a process and all its descendants, from /proc. */
-export function treeRssMb(pid) {
+/** The pids of a process and all its descendants, from /proc. */
+function treePids(pid) {
   const children = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -139,20 +139,50 @@ export function treeRssMb(pid) {
       // process ended while we looked
     }
   }
-  let kb = 0;
+  const out = [];
   const stack = [pid];
   while (stack.length > 0) {
     const p = stack.pop();
+    out.push(p);
+    stack.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** Resident memory (MB) of a process and all its descendants, from /proc. */
+export function treeRssMb(pid) {
+  let kb = 0;
+  for (const p of treePids(pid)) {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
       if (m) kb += Number(m[1]);
     } catch {
       // gone
     }
-    stack.push(...(children.get(p) ?? []));
   }
   return kb / 1024;
 }
+
+/**
+ * CPU seconds (user + system) used so far by a process and its live descendants, from /proc.
+ * Unlike wall-clock figures it barely moves when other jobs share the machine.
+ */
+export function treeCpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of treePids(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+// Linux reports CPU time in clock ticks of 1/100 s on every architecture Node supports.
+const CLOCK_TICKS = 100;
 
 /** An MLflow-REST client over `connections` keep-alive connections. */
 export function restClient(url, connections = 4) {

@@ -6,10 +6,12 @@
  *   npm run build && node bench/tracking-ingest.mjs [--duration 10] [--connections 4,1] [--url URL]
  *
  * --url URL   measure only that MLflow-REST server (Slipway, MLflow or any other) instead of starting both.
+ * Besides points/s it reports points per CPU-second of the server's process tree (read from /proc),
+ * a figure that other jobs on the machine barely move.
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
  * Every loop is bounded by --duration seconds and --max-batches per connection.
  */
-import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway, machineLine } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway, treeCpuSeconds, machineLine } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ url: '', duration: 10, warmup: 1, connections: '4,1', batch: 1000, keys: 10, maxBatches: 100_000 });
@@ -30,7 +32,7 @@ function batchBody(runId, batchNo) {
 }
 
 /** Posts batches on `connections` connections for `seconds`; returns points/s and a loss check. */
-async function measure(url, connections, seconds, label) {
+async function measure(url, connections, seconds, label, pid) {
   const api = restClient(url, connections);
   try {
     const experimentId = await createExperiment(api, `ingest-${label}`);
@@ -54,15 +56,17 @@ async function measure(url, connections, seconds, label) {
       for (let b = 0; performance.now() < stopAt && b < 1000; b++) await api.post('runs/log-batch', batchBody(runId, b));
     }));
     points = 0;
+    const cpu0 = pid ? treeCpuSeconds(pid) : 0;
     const t0 = performance.now();
     stopAt = t0 + seconds * 1000;
     await Promise.all(runs.map((_, c) => worker(c)));
     const elapsed = (performance.now() - t0) / 1000;
+    const cpu = pid ? treeCpuSeconds(pid) - cpu0 : undefined;
     // nothing acknowledged may be missing: the history of one key holds every step we sent
     const expected = sent[0] * (opts.batch / opts.keys);
     const history = await api.get(`metrics/get-history?run_id=${runs[0]}&metric_key=m0&max_results=${expected + 10}`);
     const stored = (history.metrics ?? []).length;
-    return { pointsPerSec: points / elapsed, batches: sent.reduce((a, b) => a + b, 0), elapsed, stored, expected };
+    return { pointsPerSec: points / elapsed, pointsPerCpuSec: cpu ? points / cpu : undefined, cpu, batches: sent.reduce((a, b) => a + b, 0), elapsed, stored, expected };
   } finally {
     await api.close();
   }
@@ -71,9 +75,9 @@ async function measure(url, connections, seconds, label) {
 async function runAll(server) {
   const rows = [];
   for (const n of connectionCounts) {
-    const r = await measure(server.url, n, opts.duration, `${server.name}-${n}`);
+    const r = await measure(server.url, n, opts.duration, `${server.name}-${n}`, server.child?.pid);
     rows.push({ server: server.name, connections: n, ...r });
-    console.log(`${server.name.padEnd(8)} ${String(n).padStart(2)} conn  ${fmt(r.pointsPerSec).padStart(11)} points/s  (${r.batches} batches in ${r.elapsed.toFixed(1)} s; m0 history ${r.stored}/${r.expected})`);
+    console.log(`${server.name.padEnd(8)} ${String(n).padStart(2)} conn  ${fmt(r.pointsPerSec).padStart(11)} points/s  (${r.batches} batches in ${r.elapsed.toFixed(1)} s${r.cpu ? `; server CPU ${r.cpu.toFixed(1)} s = ${fmt(r.pointsPerCpuSec)} points per CPU-second` : ''}; m0 history ${r.stored}/${r.expected})`);
   }
   return rows;
 }
@@ -98,11 +102,15 @@ try {
     } else {
       console.log('MLflow baseline skipped: set MLFLOW_SERVER_CMD or make `python3 -m mlflow` importable.');
     }
-    console.log('\nconnections  Slipway points/s  MLflow points/s  ratio');
+    console.log('\nconnections  Slipway points/s  MLflow points/s  ratio   Slipway pts/CPU-s  MLflow pts/CPU-s  ratio');
     for (const n of connectionCounts) {
       const s = results.find((r) => r.server === 'Slipway' && r.connections === n);
       const m = results.find((r) => r.server === 'MLflow' && r.connections === n);
-      console.log(`${String(n).padStart(11)}  ${fmt(s.pointsPerSec).padStart(16)}  ${m ? fmt(m.pointsPerSec).padStart(15) : '-'.padStart(15)}  ${m ? (s.pointsPerSec / m.pointsPerSec).toFixed(1) + '×' : '-'}`);
+      const ratio = (a, b) => (a && b ? (a / b).toFixed(1) + '×' : '-');
+      console.log(
+        `${String(n).padStart(11)}  ${fmt(s.pointsPerSec).padStart(16)}  ${m ? fmt(m.pointsPerSec).padStart(15) : '-'.padStart(15)}  ${ratio(s.pointsPerSec, m?.pointsPerSec).padStart(6)}` +
+          `  ${fmt(s.pointsPerCpuSec ?? 0).padStart(17)}  ${m ? fmt(m.pointsPerCpuSec ?? 0).padStart(16) : '-'.padStart(16)}  ${ratio(s.pointsPerCpuSec, m?.pointsPerCpuSec).padStart(6)}`,
+      );
     }
   }
   const lost = results.filter((r) => r.stored < r.expected);

@@ -7,9 +7,10 @@
  *
  * --url URL   measure only that MLflow-REST server instead of starting both.
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
- * Each loop stops at --requests calls or --duration seconds, whichever comes first.
+ * Each loop stops at --requests calls or --duration seconds, whichever comes first. "CPU" is the server
+ * process tree's CPU time per call (from /proc), which other jobs on the machine barely move.
  */
-import { createExperiment, createRun, fmt, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway, machineLine } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, parseFlags, percentiles, removeTemp, restClient, startMlflow, startSlipway, treeCpuSeconds, machineLine } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ url: '', requests: 3000, warmup: 200, duration: 15 });
@@ -23,15 +24,20 @@ async function measure(server) {
       api.post('runs/log-metric', JSON.stringify({ run_id: runId, key: 'loss', value: 1 / (step + 1), timestamp: Date.now(), step }));
     for (let i = 0; i < opts.warmup; i++) await send(i);
     const samples = [];
+    const cpu0 = server.child ? treeCpuSeconds(server.child.pid) : 0;
     const stopAt = performance.now() + opts.duration * 1000;
     for (let i = 0; i < opts.requests && performance.now() < stopAt; i++) {
       const t0 = performance.now();
       await send(opts.warmup + i);
       samples.push(performance.now() - t0);
     }
+    const cpuMs = server.child ? ((treeCpuSeconds(server.child.pid) - cpu0) * 1000) / samples.length : undefined;
     const p = percentiles(samples);
-    console.log(`${server.name.padEnd(8)} log-metric round trip over ${p.n} calls: p50 ${p.p50.toFixed(3)} ms  p90 ${p.p90.toFixed(3)} ms  p99 ${p.p99.toFixed(3)} ms  max ${p.max.toFixed(1)} ms`);
-    return { server: server.name, ...p };
+    console.log(
+      `${server.name.padEnd(8)} log-metric round trip over ${p.n} calls: p50 ${p.p50.toFixed(3)} ms  p90 ${p.p90.toFixed(3)} ms  p99 ${p.p99.toFixed(3)} ms  max ${p.max.toFixed(1)} ms` +
+        (cpuMs === undefined ? '' : `  server CPU ${cpuMs.toFixed(3)} ms per call`),
+    );
+    return { server: server.name, ...p, cpuMs };
   } finally {
     await api.close();
   }
@@ -56,8 +62,8 @@ try {
       console.log('MLflow baseline skipped: set MLFLOW_SERVER_CMD or make `python3 -m mlflow` importable.');
     }
     console.log('\n          Slipway      MLflow');
-    for (const q of ['p50', 'p90', 'p99']) {
-      console.log(`${q.padEnd(6)} ${fmt(s[q], 3).padStart(9)} ms ${m ? fmt(m[q], 3).padStart(9) + ' ms' : '-'}`);
+    for (const q of ['p50', 'p90', 'p99', 'cpuMs']) {
+      console.log(`${(q === 'cpuMs' ? 'CPU' : q).padEnd(6)} ${fmt(s[q], 3).padStart(9)} ms ${m ? fmt(m[q], 3).padStart(9) + ' ms' : '-'}`);
     }
   }
 } finally {

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmt, parseFlags, parallel, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, machineLine } from './tracking-common.mjs';
+import { fmt, parseFlags, parallel, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, treeCpuSeconds, machineLine } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ url: '', runs: 100_000, baselineRuns: 10_000, queries: 30, duration: 60, seedParallel: 16, slipwayHome: '', mlflowDir: '' });
@@ -134,6 +134,7 @@ async function measure(server, count) {
     const label = `${server.name} over ${fmt(count)} runs`;
     check((await api.post('runs/search', body)).runs ?? [], label, count); // warm-up and correctness
     const samples = [];
+    const cpu0 = server.child ? treeCpuSeconds(server.child.pid) : 0;
     const stopAt = performance.now() + opts.duration * 1000;
     for (let q = 0; q < opts.queries && performance.now() < stopAt; q++) {
       const t0 = performance.now();
@@ -141,9 +142,13 @@ async function measure(server, count) {
       samples.push(performance.now() - t0);
       check(res.runs ?? [], label, count);
     }
+    const cpuMs = server.child ? ((treeCpuSeconds(server.child.pid) - cpu0) * 1000) / samples.length : undefined;
     const p = percentiles(samples);
-    console.log(`${label.padEnd(30)} p50 ${p.p50.toFixed(1)} ms  p90 ${p.p90.toFixed(1)} ms  max ${p.max.toFixed(1)} ms  (${p.n} queries)`);
-    return { label, ...p };
+    console.log(
+      `${label.padEnd(30)} p50 ${p.p50.toFixed(1)} ms  p90 ${p.p90.toFixed(1)} ms  max ${p.max.toFixed(1)} ms  (${p.n} queries)` +
+        (cpuMs === undefined ? '' : `  server CPU ${cpuMs.toFixed(1)} ms per query`),
+    );
+    return { label, ...p, cpuMs };
   } finally {
     await api.close();
   }
@@ -173,7 +178,7 @@ try {
       console.log('MLflow baseline skipped: set MLFLOW_SERVER_CMD or make `python3 -m mlflow` importable.');
     }
     console.log(`\nquery: ${QUERY.filter} order by ${QUERY.order_by[0]}, ${QUERY.max_results} results`);
-    for (const r of rows) console.log(`${r.label.padEnd(30)} p50 ${fmt(r.p50, 1).padStart(8)} ms   p90 ${fmt(r.p90, 1).padStart(8)} ms`);
+    for (const r of rows) console.log(`${r.label.padEnd(30)} p50 ${fmt(r.p50, 1).padStart(8)} ms   p90 ${fmt(r.p90, 1).padStart(8)} ms   CPU ${fmt(r.cpuMs ?? 0, 1).padStart(8)} ms per query`);
   }
 } finally {
   for (const { server, keep } of started) {
