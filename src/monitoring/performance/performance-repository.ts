@@ -36,8 +36,11 @@ const MAX_BATCH = 10_000;
 
 /** Stores predictions (ignoring request ids already stored). */
 export async function savePredictions(store: Store, predictions: StoredPrediction[]): Promise<void> {
-  for (let i = 0; i < predictions.length; i += 500) {
-    const chunk = predictions.slice(i, i + 500);
+  // PostgreSQL refuses a NUL in text, which would fail the whole chunk and lose its other predictions;
+  // such an id cannot be labelled on every backend anyway, so its prediction is not kept.
+  const storable = predictions.filter((p) => !p.requestId.includes('\u0000'));
+  for (let i = 0; i < storable.length; i += 500) {
+    const chunk = storable.slice(i, i + 500);
     await store.db
       .insertInto('monitoring_predictions')
       .values(chunk.map((p) => ({ request_id: p.requestId, model: p.model, version: p.version, time: p.time, window_start: p.windowStart, outputs: JSON.stringify(p.outputs), output_width: p.outputWidth })))
@@ -52,9 +55,13 @@ export function parseGroundTruth(body: unknown): GroundTruth[] {
   if (!Array.isArray(items)) throw new SlipwayError('MALFORMED_REQUEST', "Expected a JSON object with 'labels': [{ requestId, label | labels }].");
   if (items.length === 0) throw new SlipwayError('INVALID_ARGUMENT', "'labels' is empty.");
   if (items.length > MAX_BATCH) throw new SlipwayError('LIMIT_EXCEEDED', `At most ${MAX_BATCH} labels per request, got ${items.length}.`);
+  const seen = new Set<string>();
   return items.map((raw, i) => {
     const it = raw as { requestId?: unknown; label?: unknown; labels?: unknown } | null;
     if (!it || typeof it.requestId !== 'string' || it.requestId === '') throw new SlipwayError('INVALID_ARGUMENT', `labels[${i}].requestId must be a non-empty string.`);
+    // Two labellings of one request in one batch are ambiguous (and one upsert cannot write a row twice).
+    if (seen.has(it.requestId)) throw new SlipwayError('INVALID_ARGUMENT', `labels[${i}].requestId '${it.requestId}' appears more than once in this request.`);
+    seen.add(it.requestId);
     const labels = it.labels !== undefined ? it.labels : [it.label];
     if (!Array.isArray(labels) || labels.length === 0 || labels.some((l) => typeof l !== 'number' || !Number.isFinite(l))) {
       throw new SlipwayError('INVALID_ARGUMENT', `labels[${i}] needs a finite numeric 'label' or a non-empty 'labels' array of numbers.`);

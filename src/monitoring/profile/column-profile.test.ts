@@ -101,3 +101,16 @@ describe('column profiles', () => {
     expect(() => DatasetProfile.fromJSON({ rows: 1 })).toThrow(/slipway-profile\/1/);
   });
 });
+
+describe('adopting a column', () => {
+  it('sorts the caller array in place and gives the same profile as a copy', () => {
+    const v = values(20_000, 9);
+    v[17] = NaN;
+    const copy = profileOf(Float64Array.from(v), 50_000);
+    const adopted = new ColumnProfile('x', 'numerical', { exactLimit: 50_000 });
+    adopted.addNumbers(v, true);
+    expect(adopted.count).toBe(19_999);
+    expect(adopted.toJSON()).toEqual(copy.toJSON());
+    expect(v[0]).toBe(adopted.min);
+  });
+});

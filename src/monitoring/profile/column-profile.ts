@@ -10,7 +10,7 @@ import { SlipwayError } from '../../core/errors.js';
 import { FrequentItems, DEFAULT_FREQUENT_ITEMS } from '../sketch/frequent-items.js';
 import { HyperLogLog, hashBits, hashNumber } from '../sketch/hyperloglog.js';
 import { createSketch, DEFAULT_RELATIVE_ACCURACY, sketchBins, sketchFromJson, sketchToJson, type SketchJson } from '../sketch/quantile-sketch.js';
-import { sortedWithoutNaN, sortFloat64InPlace } from '../stats/radix-sort.js';
+import { sortedWithoutNaN, sortFloat64InPlace, sortWithoutNaNInPlace } from '../stats/radix-sort.js';
 import type { CategoricalSample, NumericSample } from '../stats/samples.js';
 import type { ColumnKind } from './column-kind.js';
 
@@ -116,8 +116,12 @@ export class ColumnProfile {
     return this.kind !== 'numerical' || this.sketch === null;
   }
 
-  /** Adds many numbers (NaN = missing); the fast path for columnar data. */
-  addNumbers(values: ArrayLike<number>): void {
+  /**
+   * Adds many numbers (NaN = missing); the fast path for columnar data. With `adopt`, a
+   * Float64Array that fits the exact limit is sorted in place and kept (no copy): the
+   * caller gives up the array and its row order.
+   */
+  addNumbers(values: ArrayLike<number>, adopt = false): void {
     if (this.kind !== 'numerical') {
       for (let i = 0; i < values.length; i++) {
         const v = values[i] as number;
@@ -130,7 +134,7 @@ export class ColumnProfile {
     this.distinctCache = undefined;
     for (let start = 0; start < values.length; start += CHUNK) this.addChunk(values, start, Math.min(values.length, start + CHUNK), !whole);
     if (whole) {
-      this.exact = sortedWithoutNaN(values);
+      this.exact = adopt && values instanceof Float64Array ? sortWithoutNaNInPlace(values) : sortedWithoutNaN(values);
       this.exactLength = this.exact.length;
       this.exactSorted = true;
       // The distinct sketch is only needed when the profile is saved or merged; fill it then.

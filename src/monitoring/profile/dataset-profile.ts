@@ -76,13 +76,20 @@ export function columnKind(col: Column, overrides: Record<string, ColumnKind> = 
   return col.type === 'number' ? 'numerical' : inferStringKind(col.values);
 }
 
-/** Profiles every column of a table. */
-export function profileTable(table: Table, opts: ProfileOptions & { kinds?: Record<string, ColumnKind> } = {}): DatasetProfile {
+/**
+ * Profiles every column of a table. With `adopt`, numeric columns that fit the exact limit
+ * are sorted in place and kept by the profile: the table's numeric columns are emptied.
+ */
+export function profileTable(table: Table, opts: ProfileOptions & { kinds?: Record<string, ColumnKind>; adopt?: boolean } = {}): DatasetProfile {
   const columns = new Map<string, ColumnProfile>();
   for (const col of table.columns) {
     const p = new ColumnProfile(col.name, columnKind(col, opts.kinds), opts);
-    if (col.type === 'number') p.addNumbers(col.values);
-    else for (const v of col.values) p.addString(v);
+    if (col.type === 'number') {
+      p.addNumbers(col.values, opts.adopt === true);
+      if (opts.adopt) col.values = new Float64Array(0);
+    } else {
+      for (const v of col.values) p.addString(v);
+    }
     columns.set(col.name, p);
   }
   return new DatasetProfile(table.rows, columns);

@@ -70,14 +70,13 @@ export interface PreparedSide {
 
 /**
  * Profiles a table side with every value kept (so drift statistics are exact, equal to
- * scipy's). With `release`, the table's numeric buffers are dropped afterwards (the
- * profile holds sorted copies), which halves the memory of large reports.
+ * scipy's). With `release`, the profile sorts the table's numeric buffers in place and
+ * keeps them (the table's numeric columns are emptied), which halves the memory of large reports.
  */
 export function prepareSide(side: ReportSide, spec: MonitorSpec = {}, release = false): PreparedSide {
   if ('profile' in side) return { profile: side.profile, source: side.source, duplicates: side.duplicates, table: side.table };
   const duplicates = countDuplicateRows(side.table);
-  const profile = profileTable(side.table, { exactLimit: Number.MAX_SAFE_INTEGER, kinds: spec.kinds });
-  if (release) for (const c of side.table.columns) if (c.type === 'number') c.values = new Float64Array(0);
+  const profile = profileTable(side.table, { exactLimit: Number.MAX_SAFE_INTEGER, kinds: spec.kinds, adopt: release });
   return { profile, source: side.source ?? side.table.source ?? 'table', duplicates, table: side.table };
 }
 

@@ -21,6 +21,16 @@ export function sortedWithoutNaN(values: ArrayLike<number>): Float64Array {
   return sortFloat64InPlace(trimmed);
 }
 
+/** Moves the non-NaN values of `a` to its front, sorts them in place and returns that prefix (a view, no copy). */
+export function sortWithoutNaNInPlace(a: Float64Array): Float64Array {
+  let k = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i] as number;
+    if (v === v) a[k++] = v;
+  }
+  return sortFloat64InPlace(a.subarray(0, k));
+}
+
 /** Sorts `a` ascending in place (no NaN expected) and returns it. */
 export function sortFloat64InPlace(a: Float64Array): Float64Array {
   const n = a.length;
