@@ -161,4 +161,16 @@ describe('app infrastructure', () => {
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('2');
   });
+
+  it('writes an access log line per request when debug logging is on', async () => {
+    const lines: unknown[] = [];
+    const debugLogger: Logger & { isLevelEnabled(level: string): boolean } = { ...capturingLogger, debug: (obj) => void lines.push(obj), isLevelEnabled: () => true };
+    const debugApp = await buildApp({ config: resolveConfig({ home }, {}, home), store, logger: debugLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [] });
+    try {
+      await debugApp.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'logged-1' } });
+      expect(lines).toContainEqual(expect.objectContaining({ reqId: 'logged-1', method: 'GET', url: '/health', status: 200 }));
+    } finally {
+      await debugApp.close();
+    }
+  });
 });
