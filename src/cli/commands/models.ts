@@ -144,12 +144,20 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
   if (!info?.isFile()) throw new SlipwayError('DATA_ERROR', `Model file '${file}' does not exist or is not a file.`);
   if (!file.toLowerCase().endsWith('.onnx')) throw new SlipwayError('DATA_ERROR', `Model file '${file}' is not an .onnx file.`);
   // Refuse an unreadable model up front instead of registering a FAILED version.
+  let signature: Awaited<ReturnType<typeof readOnnxSignature>>;
   try {
-    await readOnnxSignature(file, file);
+    signature = await readOnnxSignature(file, file);
   } catch (err) {
     throw new SlipwayError('DATA_ERROR', `Model file '${file}' is not a readable ONNX model: ${(err as Error).message.split('\n')[0]}`);
   }
   const tagValue = await columnsTag(flags);
+  // Column names that do not cover the input width would only fail later, on every dataframe request.
+  const only = signature.inputs.length === 1 ? signature.inputs[0] : undefined;
+  const width = only?.shape.length === 2 ? only.shape[1] : undefined;
+  const named = tagValue === undefined ? undefined : (JSON.parse(tagValue) as string[]).length;
+  if (typeof width === 'number' && named !== undefined && named !== width) {
+    throw new SlipwayError('INVALID_ARGUMENT', `${flags.columns !== undefined ? '--columns' : '--columns-from'} names ${named} column(s) but the model's input '${only?.name}' takes ${width}.`);
+  }
 
   const version = await withRegistry(flags, async (registry) => {
     const path = `models/${randomUUID()}/${basename(file)}`;
