@@ -107,6 +107,10 @@ function fromTable(model: MlflowModelView, given: string[] | undefined, data: un
   if (width !== undefined) {
     const spec = sig.inputs[0] as TensorSpec;
     const expected = model.columns;
+    // A column list registered with the wrong count would leave holes in every row; say so instead.
+    if (expected && expected.length !== width) {
+      throw bad(`The model's column list names ${expected.length} column(s) but input '${spec.name}' takes ${width}; correct the version's slipway.columns tag or send 'instances'.`);
+    }
     let order: number[];
     if (expected && given) {
       order = expected.map((c) => {

@@ -33,3 +33,20 @@ describe('serving routes under hostile input', () => {
     }
   });
 });
+
+describe('serving a model whose registered column list does not fit its input', () => {
+  let h: ServingHarness;
+  beforeAll(async () => {
+    h = await servingApp();
+    await h.manager.load('cancer', fixture('breast_cancer_mlp.onnx'), ['a', 'b']);
+  });
+  afterAll(() => h.close());
+
+  it('answers dataframe requests with the mismatch named, and instances still predict', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/models/cancer/invocations', payload: { dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toBe("The model's column list names 2 column(s) but input 'features' takes 30; correct the version's slipway.columns tag or send 'instances'.");
+    const ok = await h.app.inject({ method: 'POST', url: '/models/cancer/invocations', payload: { instances: rows } });
+    expect(ok.statusCode).toBe(200);
+  });
+});
