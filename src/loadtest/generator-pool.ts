@@ -63,7 +63,7 @@ export async function runGeneratorPool(
   const source = workerSource();
   const seconds: PoolOutcome['seconds'] = new Map();
   const total = newLatencyHistogram();
-  const counters: PoolOutcome['counters'] = { sent: 0, completed: 0, completedInWindow: 0, okInWindow: 0, errorsByStatus: {}, errorsByKind: {}, late: 0, dropped: 0, maxLateMs: 0 };
+  const counters: PoolOutcome['counters'] = { sent: 0, completed: 0, completedInWindow: 0, okInWindow: 0, errorsByStatus: {}, errorsByKind: {}, late: 0, dropped: 0, maxLateMs: 0, sumLagMs: 0, lagCount: 0 };
   let completed = 0;
   let errors = 0;
 
@@ -89,6 +89,8 @@ export async function runGeneratorPool(
     counters.late += m.late;
     counters.dropped += m.dropped;
     counters.maxLateMs = Math.max(counters.maxLateMs, m.maxLateMs);
+    counters.sumLagMs += m.sumLagMs;
+    counters.lagCount += m.lagCount;
     for (const [k, v] of Object.entries(m.errorsByStatus)) counters.errorsByStatus[k] = (counters.errorsByStatus[k] ?? 0) + v;
     for (const [k, v] of Object.entries(m.errorsByKind)) counters.errorsByKind[k] = (counters.errorsByKind[k] ?? 0) + v;
   };

@@ -53,6 +53,9 @@ export interface WorkerDone {
   late: number;
   dropped: number;
   maxLateMs: number;
+  /** Sum of send lags (ms) over `lagCount` measured open-model sends. */
+  sumLagMs: number;
+  lagCount: number;
 }
 
 /** Picks the payload of request `k`: in order, or a reproducible pseudo-random pick from `seed`. */
@@ -137,7 +140,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     lastBucket = b;
     return b;
   };
-  const done: Omit<WorkerDone, 'type'> = { sent: 0, completed: 0, completedInWindow: 0, okInWindow: 0, errorsByStatus: {}, errorsByKind: {}, late: 0, dropped: 0, maxLateMs: 0 };
+  const done: Omit<WorkerDone, 'type'> = { sent: 0, completed: 0, completedInWindow: 0, okInWindow: 0, errorsByStatus: {}, errorsByKind: {}, late: 0, dropped: 0, maxLateMs: 0, sumLagMs: 0, lagCount: 0 };
   let inFlight = 0;
   let finished = false;
   let onIdle: (() => void) | undefined;
@@ -330,6 +333,8 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
         if (due >= job.warmupMs) {
           if (lateMs > job.lateToleranceMs) done.late += 1;
           if (lateMs > done.maxLateMs) done.maxLateMs = lateMs;
+          done.sumLagMs += lateMs;
+          done.lagCount += 1;
         }
         if (inFlight >= job.maxInFlight) {
           if (due >= job.warmupMs) {

@@ -127,7 +127,7 @@ ${r.failures.length ? `<ul>${r.failures.map((f) => `<li class="fail">${esc(f)}</
 <tr><td>Throughput achieved / offered</td><td>${fmt(r.throughput.achieved)}/s / ${r.throughput.offered === null ? '–' : `${fmt(r.throughput.offered)}/s`}</td></tr>
 <tr><td>Error rate</td><td>${fmt(r.errorRate * 100, 3)}%</td></tr>
 ${(['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max'] as const).map((k) => `<tr><td>Latency ${k}</td><td>${fmt(l[k])} ms</td></tr>`).join('')}
-<tr><td>Generator</td><td>${r.generator.behind ? `<span class="fail">fell behind</span>: ${esc(r.generator.reason)}` : 'kept its schedule'} (late sends ${r.generator.late}, dropped ${r.generator.dropped}, worst lag ${fmt(r.generator.maxLateMs)} ms)</td></tr>
+<tr><td>Generator</td><td>${r.generator.behind ? `<span class="fail">fell behind</span>: ${esc(r.generator.reason)}` : 'kept its schedule'} (late sends ${r.generator.late}, dropped ${r.generator.dropped}, mean send lag ${fmt(r.generator.meanLagMs, 3)} ms, worst ${fmt(r.generator.maxLateMs)} ms)</td></tr>
 </table>
 ${errors.length ? `<h2>Errors</h2><table><tr><th>Kind</th><th>Count</th></tr>${errors.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${v}</td></tr>`).join('')}</table>` : ''}
 <h2>Thresholds</h2>

@@ -70,8 +70,8 @@ export interface LoadTestResult {
   errorsByKind: Record<string, number>;
   /** Requests per second: offered by the schedule (open model) and answered successfully within the window. */
   throughput: { offered: number | null; achieved: number };
-  /** Whether the generator kept its schedule. */
-  generator: { behind: boolean; late: number; dropped: number; maxLateMs: number; reason: string | null };
+  /** Whether the generator kept its schedule; `meanLagMs`/`maxLateMs`: how long after their intended time sends left (open model; part of the measured latency). */
+  generator: { behind: boolean; late: number; dropped: number; meanLagMs: number | null; maxLateMs: number; reason: string | null };
   timeSeries: SecondStats[];
   thresholds: ThresholdVerdict[];
   baseline?: BaselineComparison;

@@ -172,7 +172,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     errorsByStatus: c.errorsByStatus,
     errorsByKind: c.errorsByKind,
     throughput: { offered, achieved },
-    generator: { behind: behindReasons.length > 0, late: c.late, dropped: c.dropped, maxLateMs: Math.round(c.maxLateMs * 1000) / 1000, reason: behindReasons.length ? behindReasons.join('; ') : null },
+    generator: { behind: behindReasons.length > 0, late: c.late, dropped: c.dropped, meanLagMs: c.lagCount > 0 ? Math.round((c.sumLagMs / c.lagCount) * 1000) / 1000 : null, maxLateMs: Math.round(c.maxLateMs * 1000) / 1000, reason: behindReasons.length ? behindReasons.join('; ') : null },
     timeSeries: timeSeries(outcome, plan),
     thresholds: verdicts,
     passed: false,

@@ -148,7 +148,7 @@ export function formatSummary(r: LoadTestOutcome): string {
     `throughput  ${r.throughput.achieved.toFixed(1)}/s achieved${r.throughput.offered !== null ? ` of ${r.throughput.offered.toFixed(1)}/s offered` : ''}`,
     `requests    ${r.requests.sent} sent, ${r.requests.completed} answered, ${r.requests.errors} errors (${(r.errorRate * 100).toFixed(3)}%), ${r.requests.timeouts} timeouts, ${r.requests.dropped} dropped`,
     `latency     p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p95 ${ms(l.p95)}  p99 ${ms(l.p99)}  p99.9 ${ms(l['p99.9'])}  max ${ms(l.max)}  mean ${ms(l.mean)}`,
-    `generator   ${r.generator.behind ? `FELL BEHIND: ${r.generator.reason}` : `on schedule (late sends ${r.generator.late}, worst lag ${r.generator.maxLateMs.toFixed(1)} ms)`}`,
+    `generator   ${r.generator.behind ? `FELL BEHIND: ${r.generator.reason}` : `on schedule (late sends ${r.generator.late}${r.generator.meanLagMs !== null ? `, mean send lag ${r.generator.meanLagMs.toFixed(3)} ms` : ''}, worst ${r.generator.maxLateMs.toFixed(1)} ms)`}`,
   ];
   const errs = [...Object.entries(r.errorsByStatus).map(([k, v]) => `HTTP ${k}: ${v}`), ...Object.entries(r.errorsByKind).filter(([k]) => k !== 'http').map(([k, v]) => `${k}: ${v}`)];
   if (errs.length) lines.push(`errors      ${errs.join(', ')}`);
