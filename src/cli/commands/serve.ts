@@ -147,7 +147,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   }
 
   let closing = false;
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle' });
+  // A long model name must still route (Fastify's default parameter limit is 100 characters).
+  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle', routerOptions: { maxParamLength: 8192 } });
   // While draining, every answer closes its connection, so keep-alive clients cannot hold the server open.
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
