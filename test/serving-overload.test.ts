@@ -35,6 +35,14 @@ describe('load shedding at 3x capacity', () => {
     return { status: res.statusCode, retryAfter: res.headers['retry-after'], text, ms: performance.now() - started };
   };
 
+  it('answers 504 naming the deadline when a request cannot finish in time', async () => {
+    const res = await pool.request({ method: 'POST', path: '/v2/models/heavy/infer', body, headers: { 'content-type': 'application/json', 'x-slipway-deadline-ms': '1' } });
+    expect(res.statusCode).toBe(504);
+    expect(await res.body.json()).toEqual({ error: expect.stringMatching(/^The request exceeded its deadline of 1 ms \(while (queued|running)\)\.$/) });
+    const ok = await infer();
+    expect(ok.status).toBe(200);
+  });
+
   it('sheds the excess, bounds accepted latency and recovers', async () => {
     for (let i = 0; i < 3; i++) await infer();
     // Capacity from the server's own view of one request (decode + inference), not the client's round trip.
