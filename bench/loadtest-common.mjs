@@ -29,19 +29,23 @@ export async function startBareTarget(serviceMs = 0) {
   return { url: `http://127.0.0.1:${port}/`, pid: child.pid, stop: () => child.kill("SIGTERM") };
 }
 
-/** Runs wrk and returns requests/s and mean latency (ms); undefined when wrk is not installed. */
+/** Runs wrk and returns requests/s, mean and p50 latency (ms) and the CPU seconds it used; undefined when wrk is not installed. */
 export async function wrk(url, { threads, connections, seconds }) {
   let stdout;
+  let stderr;
   try {
-    ({ stdout } = await run('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', url], { timeout: (seconds + 30) * 1000 }));
+    // bash's `time` reports the CPU wrk used (user + system), which node cannot read for a child.
+    ({ stdout, stderr } = await run('bash', ['-c', `TIMEFORMAT='cpu %U %S'; time wrk -t${threads} -c${connections} -d${seconds}s --latency ${url}`], { timeout: (seconds + 30) * 1000 }));
   } catch (err) {
-    if (err.code === 'ENOENT') return undefined;
+    if (err.code === 'ENOENT' || /wrk: (command )?not found/.test(String(err.stderr))) return undefined;
     throw err;
   }
+  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
   const lat = /Latency\s+([\d.]+)(us|ms|s)/.exec(stdout);
   const scale = { us: 0.001, ms: 1, s: 1000 }[lat?.[2] ?? 'ms'];
   const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(stdout);
   const p50scale = { us: 0.001, ms: 1, s: 1000 }[p50?.[2] ?? 'ms'];
-  return { rps, meanMs: Number(lat?.[1]) * scale, p50Ms: Number(p50?.[1]) * p50scale };
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1]);
+  return { rps, meanMs: Number(lat?.[1]) * scale, p50Ms: Number(p50?.[1]) * p50scale, cpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : Number.NaN, requests };
 }
