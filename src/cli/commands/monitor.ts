@@ -58,6 +58,7 @@ export function register(program: Command): void {
       const m = await import('../../monitoring/index.js');
       const spec = flags.spec ? await m.loadMonitorSpec(flags.spec) : {};
       let reference: import('../../monitoring/index.js').ReportSide;
+      let current: import('../../monitoring/index.js').ReportSide;
       if (flags.model) {
         const model = flags.model;
         const ref = await withLocalStore(flags, async (store) => {
@@ -65,6 +66,7 @@ export function register(program: Command): void {
           return m.getReference(store, v.name, v.version);
         });
         reference = { profile: ref.profile, source: `models:/${ref.model}/${ref.version}` };
+        current = m.prepareSide({ table: await m.readTable(flags.current) }, spec, true);
       } else if ((flags.reference as string).toLowerCase().endsWith('.json')) {
         const { readFile } = await import('node:fs/promises');
         let doc: unknown;
@@ -74,11 +76,11 @@ export function register(program: Command): void {
           throw new SlipwayError('DATA_ERROR', `Cannot read profile ${flags.reference}: ${(err as Error).message}`);
         }
         reference = { profile: m.DatasetProfile.fromJSON(doc), source: flags.reference as string };
+        current = m.prepareSide({ table: await m.readTable(flags.current) }, spec, true);
       } else {
-        reference = m.prepareSide({ table: await m.readTable(flags.reference as string) }, spec, true);
+        // Two data files: the reference is parsed and profiled in a worker thread meanwhile.
+        [reference, current] = await m.prepareSidesInParallel(flags.reference as string, flags.current, spec);
       }
-      // The reference is profiled (and its buffers released) before the current file is read.
-      const current = m.prepareSide({ table: await m.readTable(flags.current) }, spec, true);
       const doc = m.buildReport(reference, current, { spec });
       if (flags.html) await writeFile(flags.html, m.reportToHtml(doc));
       if (flags.out) await writeFile(flags.out, m.reportToJson(doc));

@@ -1,7 +1,7 @@
 /** Alert rules on monitored figures: "figure comparison threshold for N consecutive windows". */
 import { randomUUID } from 'node:crypto';
 import { appendAuditEvent } from '../../audit/audit-trail.js';
-import { SlipwayError } from '../../core/errors.js';
+import { isSlipwayError, SlipwayError } from '../../core/errors.js';
 import type { Store } from '../../store/store.js';
 import type { MutationMeta } from '../reference/reference-repository.js';
 
@@ -98,9 +98,23 @@ function toRule(r: { id: string; name: string; model: string; figure: string; co
 export async function createAlertRule(store: Store, input: AlertRuleInput, meta: MutationMeta): Promise<AlertRule> {
   const v = validateAlertRule(input);
   const rule: AlertRule = { ...v, id: randomUUID(), createdTime: meta.time };
+  const taken = () => new SlipwayError('ALREADY_EXISTS', `An alert rule named '${rule.name}' already exists.`, { name: rule.name });
+  try {
+    await insertAlertRule(store, rule, meta, taken);
+  } catch (err) {
+    // Two concurrent creates both pass the name check; the loser hits the unique index and hears why.
+    if (isSlipwayError(err)) throw err;
+    const clash = await store.db.selectFrom('monitoring_alert_rules').select('id').where('name', '=', rule.name).executeTakeFirst();
+    throw clash ? taken() : err;
+  }
+  return rule;
+}
+
+// The name check, the rule, its state and the audit event in one transaction.
+async function insertAlertRule(store: Store, rule: AlertRule, meta: MutationMeta, taken: () => SlipwayError): Promise<void> {
   await store.db.transaction().execute(async (trx) => {
     const clash = await trx.selectFrom('monitoring_alert_rules').select('id').where('name', '=', rule.name).executeTakeFirst();
-    if (clash) throw new SlipwayError('ALREADY_EXISTS', `An alert rule named '${rule.name}' already exists.`, { name: rule.name });
+    if (clash) throw taken();
     await trx
       .insertInto('monitoring_alert_rules')
       .values({ id: rule.id, name: rule.name, model: rule.model, figure: rule.figure, comparison: rule.comparison, threshold: rule.threshold, for_windows: rule.forWindows, webhook_url: rule.webhookUrl, created_time: rule.createdTime })
@@ -108,7 +122,6 @@ export async function createAlertRule(store: Store, input: AlertRuleInput, meta:
     await trx.insertInto('monitoring_alert_states').values({ rule_id: rule.id, state: 'ok', consecutive: 0, last_value: null, last_window: null, since: null, updated_time: meta.time }).execute();
     await appendAuditEvent(trx, store.dialect, { actor: meta.actor, action: 'monitoring.alert_rule.create', entityType: 'alert_rule', entityId: rule.id, requestId: meta.requestId, change: rule, time: meta.time });
   });
-  return rule;
 }
 
 /** Deletes a rule by id or name; NOT_FOUND when absent. */

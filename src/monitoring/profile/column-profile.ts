@@ -81,12 +81,12 @@ export class ColumnProfile {
   exact: Float64Array | null;
   exactLength = 0;
   /** True while `exact` is known to be in ascending order. */
-  private exactSorted = false;
+  exactSorted = false;
   sketch: DDSketch | null = null;
   items: FrequentItems | null;
   private readonly sketchHll: HyperLogLog;
   /** True while the HLL has not yet seen the exact values (filled on first use). */
-  private hllPending = false;
+  hllPending = false;
   private distinctCache: number | undefined;
   readonly opts: Required<ProfileOptions>;
 
@@ -416,6 +416,48 @@ export class ColumnProfile {
     return { ...base, numeric };
   }
 
+  /** The full state, for moving the profile to another thread. */
+  transferState(): ColumnProfileTransfer {
+    const items = this.items;
+    return {
+      name: this.name,
+      kind: this.kind,
+      opts: this.opts,
+      rows: this.rows,
+      missing: this.missing,
+      count: this.count,
+      min: this.min,
+      max: this.max,
+      mean: this.mean,
+      m2: this.m2,
+      exact: this.exact ? this.exact.subarray(0, this.exactLength) : null,
+      exactSorted: this.exactSorted,
+      hllPending: this.hllPending,
+      hll: this.sketchHll.registers,
+      sketch: this.sketch ? sketchToJson(this.sketch, this.opts.relativeAccuracy) : null,
+      items: items ? { capacity: items.capacity, approximate: items.approximate, counts: [...items.counts] } : null,
+    };
+  }
+
+  /** Rebuilds a profile sent with `profileToTransfer`. */
+  static fromTransfer(t: ColumnProfileTransfer): ColumnProfile {
+    const p = new ColumnProfile(t.name, t.kind, t.opts, new HyperLogLog(t.hll));
+    p.rows = t.rows;
+    p.missing = t.missing;
+    p.count = t.count;
+    p.min = t.min;
+    p.max = t.max;
+    p.mean = t.mean;
+    p.m2 = t.m2;
+    p.exact = t.exact;
+    p.exactLength = t.exact?.length ?? 0;
+    p.exactSorted = t.exactSorted;
+    p.hllPending = t.hllPending;
+    p.sketch = t.sketch ? sketchFromJson(t.sketch) : null;
+    if (t.items) p.items = new FrequentItems(t.items.capacity, new Map(t.items.counts), t.items.approximate);
+    return p;
+  }
+
   /** Reads a profile written by `toJSON`. */
   static fromJSON(j: ColumnProfileJson): ColumnProfile {
     const n = j.numeric;
@@ -441,6 +483,34 @@ export class ColumnProfile {
     }
     return p;
   }
+}
+
+/** A profile in a form `postMessage` can move between threads (exact values transferred, not copied). */
+export interface ColumnProfileTransfer {
+  name: string;
+  kind: ColumnKind;
+  opts: Required<ProfileOptions>;
+  rows: number;
+  missing: number;
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  m2: number;
+  exact: Float64Array | null;
+  exactSorted: boolean;
+  hllPending: boolean;
+  hll: Uint8Array;
+  sketch: SketchJson | null;
+  items: { capacity: number; approximate: boolean; counts: Array<[string, number]> } | null;
+}
+
+/** Converts a profile for `postMessage`; list `transfer` buffers in the transfer list. */
+export function profileToTransfer(p: ColumnProfile): { message: ColumnProfileTransfer; transfer: ArrayBuffer[] } {
+  const t = p.transferState();
+  const transfer: ArrayBuffer[] = [];
+  if (t.exact && t.exact.byteOffset === 0 && t.exact.buffer instanceof ArrayBuffer) transfer.push(t.exact.buffer);
+  return { message: t, transfer };
 }
 
 /** numpy's default ('linear') quantile of an ascending array. */
