@@ -90,8 +90,10 @@ export class ModelManager {
    */
   async load(name: string, uri?: string, columns?: string[]): Promise<ModelStatus> {
     if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-      throw new SlipwayError('INVALID_ARGUMENT', `Model name '${name}' is invalid: use letters, digits, '.', '_' and '-'.`);
+    // Registered names may hold spaces and most punctuation; only what breaks URLs and model URIs is refused.
+    // eslint-disable-next-line no-control-regex
+    if (name === '' || name.length > 1000 || /[/@\u0000-\u001f\u007f]/.test(name)) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Model name '${name}' is invalid: it must be 1 to 1000 characters without '/', '@' or control characters.`);
     }
     let s = this.#models.get(name);
     if (!s || s.removed) {

@@ -304,3 +304,20 @@ describe('serving routes over real onnxruntime', () => {
     });
   });
 });
+
+describe('model names', () => {
+  it('serves a registered-style name with spaces and punctuation, URL-encoded in the path, and refuses a name with a slash', async () => {
+    const h = await servingApp();
+    try {
+      await h.manager.load('Breast cancer (v2)', fixture('breast_cancer_mlp.onnx'));
+      const res = await h.app.inject({ method: 'POST', url: `/v2/models/${encodeURIComponent('Breast cancer (v2)')}/infer`, payload: v2Body([cancer.rows[0] as number[]]) });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().model_name).toBe('Breast cancer (v2)');
+      const bad = await h.app.inject({ method: 'POST', url: '/v2/repository/models/a%2Fb/load', payload: { parameters: { uri: fixture('breast_cancer_mlp.onnx') } } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().error).toMatch(/without '\/', '@' or control characters/);
+    } finally {
+      await h.close();
+    }
+  });
+});
