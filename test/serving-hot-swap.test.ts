@@ -77,4 +77,11 @@ describe('hot swap through the registry on the main server', () => {
     const index = (await (await pool.request({ method: 'POST', path: '/v2/repository/index', body: '{}', headers: { 'content-type': 'application/json' } })).body.json()) as Array<{ name: string; version: string; state: string }>;
     expect(index).toContainEqual(expect.objectContaining({ name: 'cancer', version: '1', state: 'READY' }));
   });
+
+  it('loads a version through the repository API and records it in the audit trail', async () => {
+    const res = await pool.request({ method: 'POST', path: '/v2/repository/models/cancer/load', body: JSON.stringify({ parameters: { version: '2' } }), headers: { 'content-type': 'application/json', 'x-request-id': 'load-2' } });
+    expect(await res.body.json()).toEqual({ name: 'cancer', version: '2', state: 'READY' });
+    const events = await t.ctx.store.db.selectFrom('audit_events').selectAll().where('action', '=', 'serving.load').execute();
+    expect(events).toEqual([expect.objectContaining({ entity_type: 'served_model', entity_id: 'cancer', request_id: 'load-2' })]);
+  });
 });

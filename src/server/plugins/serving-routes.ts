@@ -28,6 +28,8 @@ export interface ServingRoutesInit {
   loadOnDemand?: (name: string) => Promise<void>;
   /** True while shutting down: readiness turns false. */
   isClosing?: () => boolean;
+  /** Records a repository change (a model loaded or unloaded through the API) in the audit trail. */
+  audit?: (req: FastifyRequest, event: { action: 'serving.load' | 'serving.unload'; model: string; change: Record<string, unknown> }) => Promise<void>;
   /** The request id when no V2 `id` is given (default: a sane x-request-id header, else a new UUID). */
   requestId?: (req: FastifyRequest) => string;
 }
@@ -149,10 +151,12 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       const uri = (p.uri as string | undefined) ?? (p.version !== undefined ? `models:/${encodeURIComponent(name)}/${encodeURIComponent(p.version as string)}` : undefined);
       const status = await manager.load(name, uri);
       if (status.reason !== '') throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}': ${status.reason}`);
+      await init.audit?.(req, { action: 'serving.load', model: name, change: { version: status.version, uri: status.uri } });
       return { name, version: status.version, state: status.state };
     });
     scope.post('/v2/repository/models/:model/unload', v2, async (req: FastifyRequest<{ Params: ModelParams }>) => {
       await manager.unload(req.params.model);
+      await init.audit?.(req, { action: 'serving.unload', model: req.params.model, change: {} });
       return {};
     });
 

@@ -11,7 +11,9 @@ import { ServingMetrics } from '../../serving/serving-metrics.js';
 import { resolveServingOptions } from '../../serving/serving-options.js';
 import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
-import { registerServingRoutes } from './serving-routes.js';
+import { appendAuditEvent } from '../../audit/audit-trail.js';
+import { mutationOf } from '../native/services.js';
+import { registerServingRoutes, type ServingRoutesInit } from './serving-routes.js';
 
 const serving: DomainPlugin = async (app, ctx) => {
   const registry = getMetricsRegistry();
@@ -53,7 +55,14 @@ const serving: DomainPlugin = async (app, ctx) => {
       .catch((err: unknown) => ctx.logger.warn({ err: isSlipwayError(err) ? err.message : err }, 'serving: listing registered models failed'));
   }
 
-  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id });
+  // Loading or unloading a model through the repository API changes what the server does: audit it.
+  const audit: ServingRoutesInit['audit'] = async (req, event) => {
+    const { actor, requestId } = mutationOf(req);
+    await ctx.store.db.transaction().execute((trx) =>
+      appendAuditEvent(trx, ctx.store.dialect, { actor, requestId, action: event.action, entityType: 'served_model', entityId: event.model, change: event.change, time: ctx.clock.now() }),
+    );
+  };
+  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id, audit });
   ctx.onClose.push(async () => {
     closing = true;
     await manager.close();
