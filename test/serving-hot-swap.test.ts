@@ -83,5 +83,10 @@ describe('hot swap through the registry on the main server', () => {
     expect(await res.body.json()).toEqual({ name: 'cancer', version: '2', state: 'READY' });
     const events = await t.ctx.store.db.selectFrom('audit_events').selectAll().where('action', '=', 'serving.load').execute();
     expect(events).toEqual([expect.objectContaining({ entity_type: 'served_model', entity_id: 'cancer', request_id: 'load-2' })]);
+    // The main server's /metrics carries serving metrics and the process metrics.
+    const metrics = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+    expect(metrics).toMatch(/slipway_serving_requests_total\{model="cancer",version="2",protocol="v2",status="200"\} [1-9]/);
+    expect(metrics).toContain('process_resident_memory_bytes');
+    expect(metrics).toMatch(/slipway_serving_model_load_duration_seconds_count\{model="cancer"\} [1-9]/);
   });
 });
