@@ -50,3 +50,21 @@ describe('serving a model whose registered column list does not fit its input', 
     expect(ok.statusCode).toBe(200);
   });
 });
+
+describe('the repository load API under hostile uris', () => {
+  let h: ServingHarness;
+  beforeAll(async () => {
+    h = await servingApp();
+  });
+  afterAll(() => h.close());
+
+  it('refuses a uri that is neither a models:/ reference nor an .onnx file, without touching the path', async () => {
+    for (const uri of ['/etc/shadow', '', 'http://example.invalid/m.onnx', '.']) {
+      const res = await h.app.inject({ method: 'POST', url: '/v2/repository/models/probe/load', payload: { parameters: { uri } } });
+      expect(res.statusCode, uri).toBe(400);
+      expect(res.json().error).toBe(`parameters.uri must be models:/NAME@ALIAS, models:/NAME/VERSION or the path of an .onnx file, got '${uri}'.`);
+    }
+    const ok = await h.app.inject({ method: 'POST', url: '/v2/repository/models/probe/load', payload: { parameters: { uri: fixture('breast_cancer_mlp.onnx') } } });
+    expect(ok.json()).toMatchObject({ name: 'probe', state: 'READY' });
+  });
+});

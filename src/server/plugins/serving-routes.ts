@@ -147,6 +147,10 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       for (const k of ['uri', 'version'] as const) {
         if (p[k] !== undefined && typeof p[k] !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `parameters.${k} must be a string.`);
       }
+      // Only registry references and .onnx files: anything else would make the server probe arbitrary paths (or its own folder).
+      if (typeof p.uri === 'string' && !p.uri.startsWith('models:/') && (!/\.onnx$/i.test(p.uri) || p.uri.includes('://'))) {
+        throw new SlipwayError('INVALID_ARGUMENT', `parameters.uri must be models:/NAME@ALIAS, models:/NAME/VERSION or the path of an .onnx file, got '${p.uri}'.`);
+      }
       const name = req.params.model;
       const uri = (p.uri as string | undefined) ?? (p.version !== undefined ? `models:/${encodeURIComponent(name)}/${encodeURIComponent(p.version as string)}` : undefined);
       const status = await manager.load(name, uri);
