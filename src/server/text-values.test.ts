@@ -28,3 +28,32 @@ describe.each(DIALECTS)('text values with a NUL character on $name', (dialect) =
     if (dialect.name === 'postgres') expect(params ?? []).toEqual([]);
   });
 });
+
+// Experiment ids and model versions are 32-bit columns on PostgreSQL; a larger number must not reach it as a 500.
+describe.each(DIALECTS)('ids and versions past 2^31 on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+    await t.app.inject({ method: 'POST', url: '/api/v1/models', payload: { name: 'bc' } });
+  });
+  afterAll(async () => t.close());
+
+  it('answers 4xx on every face, naming the limit on PostgreSQL', async () => {
+    const big = '2147483648';
+    const attempts = [
+      { method: 'GET' as const, url: `/api/2.0/mlflow/experiments/get?experiment_id=${big}` },
+      { method: 'POST' as const, url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: big } },
+      { method: 'GET' as const, url: `/api/2.0/mlflow/model-versions/get?name=bc&version=${big}` },
+      { method: 'POST' as const, url: '/api/2.0/mlflow/registered-models/alias', payload: { name: 'bc', alias: 'champion', version: big } },
+      { method: 'GET' as const, url: `/api/v1/experiments/${big}` },
+      { method: 'GET' as const, url: `/api/v1/models/bc/versions/${big}` },
+      { method: 'PUT' as const, url: `/api/v1/monitoring/models/bc/versions/${big}/reference`, payload: { rows: [{ a: 1 }] } },
+    ];
+    for (const a of attempts) {
+      const res = await t.app.inject(a);
+      expect(res.statusCode, `${a.method} ${a.url}`).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, `${a.method} ${a.url}`).toBeLessThan(500);
+      if (dialect.name === 'postgres') expect(res.body).toMatch(/at most 2147483647|does not exist|not found/i);
+    }
+  });
+});
