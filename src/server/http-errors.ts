@@ -76,6 +76,10 @@ export function toHttpError(err: unknown, requestId: string, hints: ErrorHints =
   if (typeof e?.code === 'string' && POSTGRES_ENCODING_ERRORS.has(e.code) && e.name === 'error') {
     return { status: 400, code: 'INVALID_ARGUMENT', message: 'A text value contains a character the metadata store cannot hold (such as the NUL character \\u0000); remove it and retry.', internal: false };
   }
+  // SQLSTATE invalid_escape_sequence: PostgreSQL reads a backslash in a LIKE pattern as an escape.
+  if (e?.code === '22025' && e.name === 'error') {
+    return { status: 400, code: 'INVALID_ARGUMENT', message: "A LIKE pattern ends with a backslash or escapes nothing; write '\\\\' to match a backslash.", internal: false };
+  }
   // SQLSTATE numeric_value_out_of_range: an id or version past the store's 32-bit columns names nothing that can exist.
   if (e?.code === '22003' && e.name === 'error') {
     return { status: 400, code: 'INVALID_ARGUMENT', message: 'A numeric id or version is larger than the metadata store holds (at most 2147483647).', internal: false };

@@ -57,3 +57,25 @@ describe.each(DIALECTS)('ids and versions past 2^31 on $name', (dialect) => {
     }
   });
 });
+
+// PostgreSQL reads a backslash in LIKE as an escape; a pattern ending in one is the client's mistake, not a 500.
+describe.each(DIALECTS)('LIKE patterns ending in a backslash on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+  });
+  afterAll(async () => t.close());
+
+  it('answers 200 or a 400 that says how to match a backslash', async () => {
+    const attempts = [
+      { method: 'POST' as const, url: '/api/2.0/mlflow/runs/search', payload: { experiment_ids: ['0'], filter: "params.p LIKE '%\\'" } },
+      { method: 'GET' as const, url: `/api/2.0/mlflow/registered-models/search?filter=${encodeURIComponent("name ILIKE '%\\'")}` },
+      { method: 'GET' as const, url: `/api/v1/models?filter=${encodeURIComponent("name LIKE '%\\'")}` },
+    ];
+    for (const a of attempts) {
+      const res = await t.app.inject(a);
+      expect([200, 400], `${a.method} ${a.url}`).toContain(res.statusCode);
+      if (res.statusCode === 400) expect(res.body).toContain('to match a backslash');
+    }
+  });
+});
