@@ -126,6 +126,32 @@ describe.each(DIALECTS)('live monitoring on $name', (dialect) => {
     await deleteAlertRule(store, 'bc-drift', { time: now });
   });
 
+  it('retries a webhook that failed and records the attempts', async () => {
+    let failures = 1;
+    const flaky = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(failures-- > 0 ? 500 : 204).end());
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`;
+      const monitor = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0 });
+      const rule = await createAlertRule(store, { name: 'm3-rows', model: 'm3', figure: 'rows', comparison: '>', threshold: 0, webhookUrl: url }, { time: now });
+      now = T0 + 50 * MIN + 5;
+      monitor.sampler.observe({ model: 'm3', version: '1', requestId: 'x1', time: now, latencyMs: 1, rows: 1, inputs: [1], outputs: [0], outputWidth: 1 });
+      now = T0 + 51 * MIN + 1;
+      await monitor.flush();
+      let [event] = await monitor.alerts.events(rule.id);
+      expect(event).toMatchObject({ kind: 'firing', delivered: false, attempts: 1, lastError: 'HTTP 500' });
+      await monitor.alerts.evaluate('m3');
+      [event] = await monitor.alerts.events(rule.id);
+      expect(event).toMatchObject({ kind: 'firing', delivered: true, attempts: 2, lastError: null });
+      await deleteAlertRule(store, 'm3-rows', { time: now });
+    } finally {
+      await new Promise<void>((r) => flaky.close(() => r()));
+    }
+  });
+
   it('merges a window written by two replicas and counts requests dropped when the buffer is full', async () => {
     const a = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0, maxBufferedRows: 25 });
     const b = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0 });
