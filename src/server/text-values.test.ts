@@ -63,6 +63,10 @@ describe.each(DIALECTS)('LIKE patterns ending in a backslash on $name', (dialect
   let t: TestApp;
   beforeAll(async () => {
     t = await openTestApp(dialect);
+    // PostgreSQL only checks a pattern against rows, so there must be some.
+    const runId = (await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0' } })).json().run.info.run_id as string;
+    await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/log-parameter', payload: { run_id: runId, key: 'p', value: 'v' } });
+    await t.app.inject({ method: 'POST', url: '/api/v1/models', payload: { name: 'bc' } });
   });
   afterAll(async () => t.close());
 
