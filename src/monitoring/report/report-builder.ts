@@ -118,6 +118,21 @@ function overlay(ref: ColumnProfile, cur: ColumnProfile): Overlay | null {
     const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? hi : lo + ((hi - lo) * i) / bins));
     const shares = (p: ColumnProfile): number[] => {
       const s = p.numericSample();
+      if (!s.weights) {
+        // Exact values are sorted: each bin's count is a difference of two binary searches.
+        const below = (x: number) => {
+          let lo = 0;
+          let hi2 = s.values.length;
+          while (lo < hi2) {
+            const mid = (lo + hi2) >>> 1;
+            if ((s.values[mid] as number) < x) lo = mid + 1;
+            else hi2 = mid;
+          }
+          return lo;
+        };
+        const cuts = edges.map((e, i) => (i === bins ? s.values.length : below(e)));
+        return Array.from({ length: bins }, (_, i) => ((cuts[i + 1] as number) - (cuts[i] as number)) / s.count);
+      }
       const counts = new Array<number>(bins).fill(0);
       for (let i = 0; i < s.values.length; i++) {
         const idx = Math.min(bins - 1, Math.max(0, Math.floor((((s.values[i] as number) - lo) / (hi - lo)) * bins)));
