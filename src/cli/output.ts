@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
 import { isSlipwayError, type ErrorCode } from '../core/errors.js';
+import { clientErrorOf } from '../store/store-errors.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedConfig } from '../config.js';
 
@@ -64,7 +65,8 @@ export function runAction<A extends unknown[]>(action: (...args: A) => Promise<n
     try {
       const code = await action(...args);
       process.exitCode = code ?? EXIT.OK;
-    } catch (err) {
+    } catch (thrown) {
+      const err = clientErrorOf(thrown) ?? thrown;
       printError(err, io);
       process.exitCode = exitCodeFor(err);
     }

@@ -4,6 +4,7 @@
  * every other route answers `{"error": {"code", "message", "details"}}`.
  */
 import { ERROR_CATALOGUE, SlipwayError, isSlipwayError, type ErrorCode } from '../core/errors.js';
+import { clientErrorOf } from '../store/store-errors.js';
 
 /** True for paths the MLflow client calls (REST API, ajax API and the artifacts proxy). */
 export function isMlflowPath(url: string): boolean {
@@ -33,9 +34,6 @@ const FASTIFY_ERRORS: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_MAX_PARAM_LENGTH: { code: 'LIMIT_EXCEEDED', message: 'A path segment is longer than this server accepts.' },
   FST_ERR_ASYNC_CONSTRAINT: { code: 'MALFORMED_REQUEST' },
 };
-
-// SQLSTATE character_not_in_repertoire and untranslatable_character.
-const POSTGRES_ENCODING_ERRORS = new Set(['22021', '22P05']);
 
 const BY_STATUS: Record<number, ErrorCode> = {
   400: 'MALFORMED_REQUEST',
@@ -72,18 +70,8 @@ export function toHttpError(err: unknown, requestId: string, hints: ErrorHints =
     const text = issues.map((i) => (i.path ? `'${i.path}': ${i.message}` : i.message)).join('; ');
     return { status: 400, code: 'INVALID_ARGUMENT', message: `Invalid request: ${text}.`, details: { issues }, internal: false };
   }
-  // PostgreSQL refuses text it cannot encode (a NUL character above all); that is the client's value, not our fault.
-  if (typeof e?.code === 'string' && POSTGRES_ENCODING_ERRORS.has(e.code) && e.name === 'error') {
-    return { status: 400, code: 'INVALID_ARGUMENT', message: 'A text value contains a character the metadata store cannot hold (such as the NUL character \\u0000); remove it and retry.', internal: false };
-  }
-  // SQLSTATE invalid_escape_sequence: PostgreSQL reads a backslash in a LIKE pattern as an escape.
-  if (e?.code === '22025' && e.name === 'error') {
-    return { status: 400, code: 'INVALID_ARGUMENT', message: "A LIKE pattern ends with a backslash or escapes nothing; write '\\\\' to match a backslash.", internal: false };
-  }
-  // SQLSTATE numeric_value_out_of_range: an id or version past the store's 32-bit columns names nothing that can exist.
-  if (e?.code === '22003' && e.name === 'error') {
-    return { status: 400, code: 'INVALID_ARGUMENT', message: 'A numeric id or version is larger than the metadata store holds (at most 2147483647).', internal: false };
-  }
+  const stored = clientErrorOf(err);
+  if (stored) return { status: stored.status, code: stored.code, message: stored.message, internal: false };
   const known = typeof e?.code === 'string' ? FASTIFY_ERRORS[e.code] : undefined;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (known) {
