@@ -13,7 +13,7 @@ describe('HTML report and baselines', () => {
   let result: LoadTestResult;
   beforeAll(async () => {
     t = await startTestTarget({ serviceMs: 2, status: (n) => (n % 10 === 0 ? 500 : 200) });
-    result = await runLoadTest({ target: t.url, rate: 100, duration: '2s', workers: 1, lateTolerance: '100ms', thresholds: ['p99<1s', 'error_rate<1%'] });
+    result = await runLoadTest({ target: t.url, rate: 100, duration: '1s', workers: 1, lateTolerance: '100ms', thresholds: ['p99<1s', 'error_rate<1%'] });
   });
   afterAll(async () => t.close());
 
@@ -28,7 +28,7 @@ describe('HTML report and baselines', () => {
     expect(html).toMatch(/<code>p99&lt;1s<\/code><\/td><td>[^<]+<\/td><td><span class="pass">PASS/);
     expect(html).toMatch(/<code>error_rate&lt;1%<\/code><\/td><td>[^<]+<\/td><td><span class="fail">FAIL/);
     expect(html).toContain('HTTP 500');
-    expect(html).toContain('open: 100/s for 2s');
+    expect(html).toContain('open: 100/s for 1s');
     expect(html).toContain(t.url);
   });
 

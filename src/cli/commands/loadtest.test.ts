@@ -58,7 +58,7 @@ describe('slipway loadtest', () => {
     const data = join(dir, 'rows.jsonl');
     writeFileSync(data, '{"a":1}\n{"a":2}\n');
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nthresholds: ["error_rate<1%"]\n`);
+    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nlateTolerance: 200ms\nthresholds: ["error_rate<1%"]\n`);
     t.bodies.length = 0;
     const r = await runCli(['loadtest', '--spec', spec, '--duration', '500ms', '--json']);
     expect(r.code).toBe(0);
@@ -77,7 +77,7 @@ describe('slipway loadtest', () => {
     expect(progress).toMatch(/\r\s+\d+s {2}rate \d+\/s \(offered \d+\/s\) {2}p99 [\d.]+ ms {2}errors 0/);
     expect(out.join('')).toContain('PASSED');
     err.length = 0;
-    await loadtestAction(t.url, { rate: '50', duration: '1s', workers: 1, json: true }, io, true);
+    await loadtestAction(t.url, { rate: '50', duration: '500ms', workers: 1, json: true }, io, true);
     expect(err.join('')).toBe('');
   });
 });
