@@ -576,7 +576,8 @@ export class RegistryService {
   async getLatestVersions(name: string, stages?: readonly string[]): Promise<ModelVersion[]> {
     validateModelName(name);
     await this.getModelRow(name);
-    const wanted: ModelStage[] = stages && stages.length > 0 ? stages.map(parseStage) : [...allStages()];
+    // De-duplicated: a client repeating a stage thousands of times must not become thousands of SQL parameters.
+    const wanted: ModelStage[] = stages && stages.length > 0 ? [...new Set(stages.map(parseStage))] : [...allStages()];
     const rows = await latestVersionRows(this.store.db, [name], wanted);
     return hydrateVersions(this.store.db, rows);
   }

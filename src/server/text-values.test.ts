@@ -83,3 +83,19 @@ describe.each(DIALECTS)('LIKE patterns ending in a backslash on $name', (dialect
     }
   });
 });
+
+describe.each(DIALECTS)('a stage list repeated 70000 times on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+    await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/registered-models/create', payload: { name: 'bc' } });
+    await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/model-versions/create', payload: { name: 'bc', source: 'mlflow-artifacts:/m/model.onnx' } });
+  });
+  afterAll(async () => t.close());
+
+  it('answers get-latest-versions with the one matching version', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/registered-models/get-latest-versions', payload: { name: 'bc', stages: Array(70_000).fill('None') } });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().model_versions.map((v: { version: string }) => v.version)).toEqual(['1']);
+  });
+});
