@@ -2,6 +2,9 @@
  * Finds the ONNX file among a version's artifacts and reads its signature
  * (input/output names, element types, shapes) with onnxruntime-node.
  */
+import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join as joinLocal } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { ModelSignature, TensorSpec } from './registry-types.js';
 
@@ -77,15 +80,46 @@ export type SignatureOutcome =
   | { kind: 'signature'; signature: ModelSignature }
   | { kind: 'unreadable'; path: string; message: string };
 
+/** Hard-links `from` to `to`, or copies it when they are on different file systems. */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+/**
+ * Places the files of the ONNX file's folder in `into` under their own names and returns the
+ * ONNX file's path there. onnxruntime looks for external-data files (weights stored beside the
+ * graph, as MLflow's `mlflow.onnx.log_model` writes them) relative to the model file and refuses
+ * any that resolve outside its folder, which a store's content-addressed local copies do; so
+ * they are hard-linked (or copied) rather than symlinked.
+ */
+export async function linkOnnxFolder(artifacts: ArtifactStore, onnxPath: string, into: string): Promise<string> {
+  const slash = onnxPath.lastIndexOf('/');
+  const dir = slash < 0 ? '' : onnxPath.slice(0, slash);
+  const entries = await artifacts.list(dir);
+  for (const e of entries.slice(0, MAX_ENTRIES)) {
+    if (e.isDir) continue;
+    const path = entryPath(dir, e.path);
+    await linkOrCopy(await artifacts.localPath(path), joinLocal(into, path.slice(slash + 1)));
+  }
+  return joinLocal(into, onnxPath.slice(slash + 1));
+}
+
 /** Looks for an ONNX file at `location` and reads its signature, reporting an unreadable file as data. */
 export async function inspectArtifacts(artifacts: ArtifactStore, location: string): Promise<SignatureOutcome> {
   const path = await findOnnxFile(artifacts, location);
   if (!path) return { kind: 'none' };
+  const scratch = await mkdtemp(joinLocal(tmpdir(), 'slipway-onnx-'));
   try {
-    const local = await artifacts.localPath(path);
+    const local = await linkOnnxFolder(artifacts, path, scratch);
     return { kind: 'signature', signature: await readOnnxSignature(local, path) };
   } catch (err) {
     const message = (err as Error).message.split('\n')[0] ?? 'unknown error';
     return { kind: 'unreadable', path, message: `The ONNX file '${path}' could not be read: ${message}` };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
 }
