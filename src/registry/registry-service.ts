@@ -39,6 +39,7 @@ import {
   validateAlias,
   validateDescription,
   validateModelName,
+  validateCreationTags,
   validateTag,
 } from './registry-validation.js';
 import { artifactPathOf, resolveSource } from './version-source.js';
@@ -183,7 +184,7 @@ export class RegistryService {
   ): Promise<RegisteredModel> {
     const name = validateModelName(input.name);
     const description = validateDescription(input.description);
-    const tags = Object.entries(input.tags ?? {}).map(([k, v]) => validateTag(k, v));
+    const tags = validateCreationTags(input.tags);
     const now = this.clock.now();
     await this.mutate(async (trx) => {
       // Insert first: writing before reading takes SQLite's write lock up front (no lock upgrade
@@ -352,7 +353,7 @@ export class RegistryService {
     const name = validateModelName(input.name);
     const source = requireString(input.source, 'source');
     const description = validateDescription(input.description);
-    const tags = Object.entries(input.tags ?? {}).map(([k, v]) => validateTag(k, v));
+    const tags = validateCreationTags(input.tags);
     if (input.runId !== undefined && typeof input.runId !== 'string') throw errors.invalid("Parameter 'run_id' must be a string.", { field: 'run_id' });
     if (input.runLink !== undefined && typeof input.runLink !== 'string') throw errors.invalid("Parameter 'run_link' must be a string.", { field: 'run_link' });
     await this.getModelRow(name);

@@ -58,6 +58,19 @@ export function validateAlias(alias: unknown): string {
   return alias;
 }
 
+/** Most tags a model or version may be created with (as for runs and experiments). */
+export const MAX_TAGS_AT_CREATION = 1000;
+
+/** Validates the tags given at creation: each one, and their count. */
+export function validateCreationTags(tags: Record<string, string> | undefined): Array<{ key: string; value: string }> {
+  const entries = Object.entries(tags ?? {});
+  // One SQL row per tag: an unbounded list would overflow the database's parameter limit.
+  if (entries.length > MAX_TAGS_AT_CREATION) {
+    throw new SlipwayError('LIMIT_EXCEEDED', `At most ${MAX_TAGS_AT_CREATION} tags may be set at creation. Got ${entries.length} tags.`, { field: 'tags' });
+  }
+  return entries.map(([k, v]) => validateTag(k, v));
+}
+
 /** Validates a tag key and value. */
 export function validateTag(key: unknown, value: unknown): { key: string; value: string } {
   const k = requireString(key, 'key');

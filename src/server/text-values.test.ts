@@ -99,3 +99,30 @@ describe.each(DIALECTS)('a stage list repeated 70000 times on $name', (dialect) 
     expect(res.json().model_versions.map((v: { version: string }) => v.version)).toEqual(['1']);
   });
 });
+
+describe.each(DIALECTS)('registry creates with 40000 tags on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+    await t.app.inject({ method: 'POST', url: '/api/v1/models', payload: { name: 'bc' } });
+  });
+  afterAll(async () => t.close());
+
+  it('refuses them with the limit named, on both faces, and creates nothing', async () => {
+    const list = Array.from({ length: 40_000 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
+    const record = Object.fromEntries(list.map((x) => [x.key, x.value]));
+    const attempts = [
+      { url: '/api/2.0/mlflow/registered-models/create', payload: { name: 'many', tags: list } },
+      { url: '/api/2.0/mlflow/model-versions/create', payload: { name: 'bc', source: 'mlflow-artifacts:/m/model.onnx', tags: list } },
+      { url: '/api/v1/models', payload: { name: 'many', tags: record } },
+      { url: '/api/v1/models/bc/versions', payload: { source: 'mlflow-artifacts:/m/model.onnx', tags: record } },
+    ];
+    for (const a of attempts) {
+      const res = await t.app.inject({ method: 'POST', ...a });
+      expect(res.statusCode, a.url).toBe(400);
+      expect(res.body, a.url).toContain('At most 1000 tags may be set at creation. Got 40000 tags.');
+    }
+    expect((await t.app.inject({ url: '/api/v1/models/many' })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: '/api/v1/models/bc/versions' })).json().versions ?? []).toEqual([]);
+  });
+});
