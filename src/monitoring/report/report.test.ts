@@ -19,6 +19,8 @@ describe('acceptance on the breast-cancer fixtures', () => {
     // 171 reference rows: Evidently's choice is KS for these numerical columns.
     expect(doc.drift.columns.find((c) => c.column === 'mean_radius')?.test).toBe('ks');
     expect(doc.drift.drifted).toBe(false);
+    // mean_texture ×0.7 puts 23 of 171 values below the reference minimum.
+    expect(doc.quality.tests.find((t) => t.name === 'out of range' && t.column === 'mean_texture')).toMatchObject({ status: 'fail', value: 23 / 171 });
     // The drift table is sorted by severity: the three drifted columns come first.
     expect(doc.drift.columns.slice(0, 3).every((c) => c.drifted)).toBe(true);
   });
