@@ -12,7 +12,6 @@ export interface WorkerJob {
   index: number;
   workers: number;
   modules: { undici: string; hdr: string; workerThreads: string };
-  helpers?: never;
   origin: string;
   path: string;
   method: string;
