@@ -126,3 +126,23 @@ describe.each(DIALECTS)('registry creates with 40000 tags on $name', (dialect) =
     expect((await t.app.inject({ url: '/api/v1/models/bc/versions' })).json().versions ?? []).toEqual([]);
   });
 });
+
+describe('log-inputs with thousands of datasets', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
+  });
+  afterAll(async () => t.close());
+
+  it('refuses a call past the limit at once, naming it, and logs nothing', async () => {
+    const runId = (await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0' } })).json().run.info.run_id as string;
+    const dataset = (i: number) => ({ dataset: { name: `d${i}`, digest: `x${i}`, source_type: 'local', source: 's' } });
+    const many = await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/log-inputs', payload: { run_id: runId, datasets: Array.from({ length: 1001 }, (_, i) => dataset(i)) } });
+    expect(many.statusCode).toBe(400);
+    expect(many.json().message).toBe('A log-inputs request may hold at most 1000 datasets and 1000 input tags; got 1001 and 0. Split it into several requests.');
+    const tags = Array.from({ length: 1001 }, (_, i) => ({ key: `k${i}`, value: 'v' }));
+    const tagged = await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/log-inputs', payload: { run_id: runId, datasets: [{ ...dataset(0), tags }] } });
+    expect(tagged.statusCode).toBe(400);
+    expect((await t.app.inject({ url: `/api/2.0/mlflow/runs/get?run_id=${runId}` })).json().run.inputs?.dataset_inputs ?? []).toEqual([]);
+  });
+});

@@ -23,6 +23,9 @@ export const TRACKING_LIMITS = {
   datasetSchemaLength: 1048575,
   datasetProfileLength: 16384,
   inputTagValueLength: 500,
+  // Not MLflow's: log-inputs writes row by row in one transaction, so a call is bounded to keep the writer free.
+  inputDatasets: 1000,
+  inputTags: 1000,
   maxSearchResults: 50000,
   defaultSearchResults: 1000,
 } as const;

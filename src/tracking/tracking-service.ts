@@ -454,6 +454,10 @@ export class TrackingService {
     validateRunId(runId);
     if (!Array.isArray(datasets)) throw errors.invalid(`Invalid value for parameter 'datasets': expected a list.`);
     for (const d of datasets) validateDatasetInput(d);
+    const tagCount = datasets.reduce((n, d) => n + (d.tags?.length ?? 0), 0);
+    if (datasets.length > TRACKING_LIMITS.inputDatasets || tagCount > TRACKING_LIMITS.inputTags) {
+      throw new SlipwayError('LIMIT_EXCEEDED', `A log-inputs request may hold at most ${TRACKING_LIMITS.inputDatasets} datasets and ${TRACKING_LIMITS.inputTags} input tags; got ${datasets.length} and ${tagCount}. Split it into several requests.`);
+    }
     const run = await this.activeRun(runId);
     await this.mutate(ctx, 'run.log_inputs', 'run', async (trx) => {
       for (const d of datasets) {
