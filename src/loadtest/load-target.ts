@@ -74,6 +74,10 @@ async function readV2Metadata(inferUrl: URL, timeoutMs: number): Promise<{ name?
   const metaUrl = new URL(inferUrl.toString());
   metaUrl.pathname = metaUrl.pathname.replace(/\/infer\/?$/, '');
   const { status, body } = await getJson(metaUrl.toString(), timeoutMs);
+  if (status === 404) {
+    const why = typeof (body as { error?: unknown } | null)?.error === 'string' ? (body as { error: string }).error : `${metaUrl} answered 404`;
+    throw new SlipwayError('NOT_FOUND', `The target does not serve this model: ${why}`, { url: metaUrl.toString() });
+  }
   if (status !== 200 || body === null || typeof body !== 'object') {
     throw new SlipwayError('UNAVAILABLE', `Model metadata at ${metaUrl} answered ${status}; the V2 protocol needs it to build tensors.`, { url: metaUrl.toString(), status });
   }
@@ -112,13 +116,10 @@ export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
     const version = ref.version ?? (ref.alias ? await aliasVersion(server, ref.name, ref.alias, timeoutMs) : undefined);
     model = { name: ref.name, ...(version !== undefined ? { version } : {}), ...(ref.alias !== undefined ? { alias: ref.alias } : {}) };
     const name = encodeURIComponent(ref.name);
-    const path =
-      protocol === 'v2'
-        ? ref.version !== undefined
-          ? `/v2/models/${name}/versions/${encodeURIComponent(ref.version)}/infer`
-          : `/v2/models/${name}/infer`
-        : `/models/${name}/invocations`;
-    url = new URL(path, server);
+    // Address the resolved version, so an alias pointing at a version the server does not serve fails loudly instead of testing another one.
+    const versioned = version !== undefined ? `/v2/models/${name}/versions/${encodeURIComponent(version)}` : `/v2/models/${name}`;
+    url = new URL(protocol === 'v2' ? `${versioned}/infer` : `/models/${name}/invocations`, server);
+    if (protocol === 'mlflow' && version !== undefined) await readV2Metadata(new URL(`${versioned}/infer`, server), timeoutMs);
   } else {
     url = parseUrl(spec.target, 'Target');
     protocol = spec.protocol ?? (/\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/.test(url.pathname) ? 'v2' : /\/invocations\/?$/.test(url.pathname) ? 'mlflow' : 'raw');

@@ -39,7 +39,7 @@ describe('load tests against a Slipway server', () => {
 
   it('load-tests the champion over V2 from CSV rows, records the run and compares the next test with it', async () => {
     const first = await runLoadTest({ target: 'models:/cancer@champion', server, data: CSV, rowsPerRequest: 8, rate: 50, duration: '1s', warmup: '300ms', workers: 1, lateTolerance: '100ms', thresholds: ['error_rate<1%', 'p99<2s'], record: true });
-    expect(first.target).toMatchObject({ protocol: 'v2', url: `${server}/v2/models/cancer/infer`, model: { name: 'cancer', version: '1', alias: 'champion' } });
+    expect(first.target).toMatchObject({ protocol: 'v2', url: `${server}/v2/models/cancer/versions/1/infer`, model: { name: 'cancer', version: '1', alias: 'champion' } });
     expect(first.errorRate).toBe(0);
     expect(first.requests.ok).toBeGreaterThanOrEqual(45);
     expect(first.passed).toBe(true);
@@ -84,6 +84,14 @@ describe('load tests against a Slipway server', () => {
     expect(r.target.url).toBe(`${server}/models/cancer/invocations`);
     expect(r.requests.completed).toBeGreaterThan(5);
     expect(r.errorRate).toBe(0);
+  });
+
+  it('refuses to test another version than the alias names', async () => {
+    await mlflow('/model-versions/create', { name: 'cancer', source: 'mlflow-artifacts:/0/r1/artifacts/model', run_id: 'r1' });
+    await mlflow('/registered-models/alias', { name: 'cancer', alias: 'challenger', version: '2' });
+    for (const protocol of ['v2', 'mlflow'] as const) {
+      await expect(runLoadTest({ target: 'models:/cancer@challenger', server, protocol, data: CSV, rate: 5, duration: '200ms', workers: 1 })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining("version '2'") });
+    }
   });
 
   it('says which baseline is missing', async () => {
