@@ -195,6 +195,12 @@ describe('LocalArtifactStore', () => {
     await expect(store.put('a/b/c.txt/d', Buffer.from('y'))).rejects.toMatchObject({ code: 'INVALID_STATE' });
   });
 
+  it('deletes a path under a file as the no-op it is, keeping the file', async () => {
+    await store.put('f/a.txt', Buffer.from('a'));
+    await store.delete('f/a.txt/b.txt');
+    expect(await store.stat('f/a.txt')).toMatchObject({ size: 1 });
+  });
+
   it('deletes files and whole trees, pruning empty folders', async () => {
     await store.put('e/run/artifacts/a.txt', Buffer.from('a'));
     await store.put('e/run/artifacts/sub/b.txt', Buffer.from('b'));

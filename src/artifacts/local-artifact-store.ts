@@ -228,7 +228,13 @@ export class LocalArtifactStore implements ArtifactStore {
     const segments = artifactPathSegments(path);
     await this.init();
     const target = this.treePath(segments);
-    await rm(target, { recursive: true, force: true });
+    try {
+      await rm(target, { recursive: true, force: true });
+    } catch (err) {
+      // A parent that is a file means nothing lives at the path: deleting it is a no-op, as for any absent path.
+      if (isErrno(err, 'ENOTDIR')) return;
+      throw err;
+    }
     // Prune folders the delete left empty, so listings do not show hollow directories.
     for (let i = segments.length - 1; i > 0; i--) {
       try {
