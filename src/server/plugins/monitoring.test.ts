@@ -119,6 +119,7 @@ describe('monitoring HTTP API', () => {
       [post(`${API}/reports`, { reference: { rows: [{ a: 1 }] }, current: { rows: [{ a: 2 }] }, spec: { drift: { test: 'nope' } } }), 400, /drift\.test/],
       [post(`${API}/reports`, { reference: { model: 'bc' }, current: { rows: [] } }), 400, /models:\/NAME@ALIAS/],
       [app.inject({ method: 'GET', url: `${API}/models/bc/windows?limit=abc` }), 400, /'limit'/],
+      [app.inject({ method: 'GET', url: `${API}/models/bc/windows?version=1&version=2` }), 400, /'version' must be given once/],
       [app.inject({ method: 'GET', url: `${API}/models/bc/performance?task=ranking` }), 400, /'task'/],
       [app.inject({ method: 'PUT', url: `${API}/models/ghost/versions/1/reference`, payload: { rows: [{ a: 1 }] } }), 404, /ghost/],
       [app.inject({ method: 'GET', url: `${API}/models/bc/versions/7/reference` }), 404, /no reference profile/],

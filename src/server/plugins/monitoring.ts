@@ -173,7 +173,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     const q = request.query as Record<string, unknown>;
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new SlipwayError('INVALID_ARGUMENT', "Query parameter 'limit' must be an integer from 1 to 10000.");
-    const windows = await listWindows(ctx.store, name, { version: typeof q.version === 'string' ? q.version : undefined, from: optionalTime(q, 'from'), to: optionalTime(q, 'to'), limit });
+    const windows = await listWindows(ctx.store, name, { version: optionalName(q, 'version'), from: optionalTime(q, 'from'), to: optionalTime(q, 'to'), limit });
     return { windowMs: live.windowMs, windows: windows.map((w) => ({ ...w, storedBytes: undefined })) };
   });
 
