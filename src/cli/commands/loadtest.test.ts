@@ -18,7 +18,7 @@ describe('slipway loadtest', () => {
   it('prints the full result document with --json, writes the report and exits 0 when thresholds hold', async () => {
     const report = join(dir, 'report.html');
     const out = join(dir, 'result.json');
-    const r = await runCli(['loadtest', t.url, '--rate', '50', '--duration', '1s', '--workers', '1', '--late-tolerance', '100ms', '--slo', 'error_rate<1%', '--slo', 'p99<2s', '--report', report, '--out', out, '--json']);
+    const r = await runCli(['loadtest', t.url, '--rate', '50', '--duration', '1s', '--workers', '1', '--late-tolerance', '250ms', '--slo', 'error_rate<1%', '--slo', 'p99<2s', '--report', report, '--out', out, '--json']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { kind: string; passed: boolean; thresholds: Array<{ expression: string; passed: boolean }>; throughput: { offered: number } };
@@ -58,7 +58,7 @@ describe('slipway loadtest', () => {
     const data = join(dir, 'rows.jsonl');
     writeFileSync(data, '{"a":1}\n{"a":2}\n');
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nlateTolerance: 200ms\nthresholds: ["error_rate<1%"]\n`);
+    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nlateTolerance: 250ms\nthresholds: ["error_rate<1%"]\n`);
     t.bodies.length = 0;
     const r = await runCli(['loadtest', '--spec', spec, '--duration', '500ms', '--json']);
     expect(r.code).toBe(0);
@@ -71,7 +71,7 @@ describe('slipway loadtest', () => {
     const err: string[] = [];
     const out: string[] = [];
     const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) };
-    const code = await loadtestAction(t.url, { rate: '50', duration: '2s', workers: 1, lateTolerance: '100ms' }, io, true);
+    const code = await loadtestAction(t.url, { rate: '50', duration: '2s', workers: 1, lateTolerance: '250ms' }, io, true);
     expect(code).toBe(0);
     const progress = err.join('');
     expect(progress).toMatch(/\r\s+\d+s {2}rate \d+\/s \(offered \d+\/s\) {2}p99 [\d.]+ ms {2}errors 0/);
