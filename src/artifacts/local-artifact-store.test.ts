@@ -201,6 +201,13 @@ describe('LocalArtifactStore', () => {
     expect(await store.stat('f/a.txt')).toMatchObject({ size: 1 });
   });
 
+  it('refuses a path nested too deep for the file system with PATH_NOT_ALLOWED, and reads it as absent', async () => {
+    const deep = Array(1500).fill('d').join('/') + '/f.txt';
+    await expect(store.put(deep, Buffer.from('x'))).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED', message: `Artifact path '${deep}' is too long or too deeply nested for the file system.` });
+    expect(await store.stat(deep)).toBeUndefined();
+    await store.delete(deep);
+  });
+
   it('deletes files and whole trees, pruning empty folders', async () => {
     await store.put('e/run/artifacts/a.txt', Buffer.from('a'));
     await store.put('e/run/artifacts/sub/b.txt', Buffer.from('b'));

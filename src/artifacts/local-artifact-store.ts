@@ -133,7 +133,13 @@ export class LocalArtifactStore implements ArtifactStore {
     const parent = dirname(target);
     // Relative to the link's final folder, so the whole root can be moved or restored elsewhere.
     const link = this.tempPath();
-    await symlink(relative(parent, this.blobPath(blob.sha256)), link);
+    try {
+      await symlink(relative(parent, this.blobPath(blob.sha256)), link);
+    } catch (err) {
+      // A very deep path needs a link target ('../' per level) longer than the file system allows.
+      if (isErrno(err, 'ENAMETOOLONG')) throw tooLongForDisk(logical);
+      throw err;
+    }
     try {
       try {
         await rename(link, target);
@@ -147,6 +153,7 @@ export class LocalArtifactStore implements ArtifactStore {
       await unlink(link).catch(() => {});
       if (isErrno(err, 'EISDIR', 'ENOTEMPTY')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
       if (isErrno(err, 'ENOTDIR', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': a parent of it is a file.`, { path: logical });
+      if (isErrno(err, 'ENAMETOOLONG')) throw tooLongForDisk(logical);
       throw err;
     }
   }
@@ -157,7 +164,7 @@ export class LocalArtifactStore implements ArtifactStore {
     try {
       link = await readlink(target);
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return undefined;
       if (isErrno(err, 'EINVAL')) {
         // Not a link: a directory is simply not a file; anything else was put there by hand.
         const info = await fsStat(target).catch(() => undefined);
@@ -207,7 +214,7 @@ export class LocalArtifactStore implements ArtifactStore {
     try {
       entries = await readdir(base, { withFileTypes: true });
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return [];
       throw err;
     }
     const out: ArtifactEntry[] = [];
@@ -232,7 +239,7 @@ export class LocalArtifactStore implements ArtifactStore {
       await rm(target, { recursive: true, force: true });
     } catch (err) {
       // A parent that is a file means nothing lives at the path: deleting it is a no-op, as for any absent path.
-      if (isErrno(err, 'ENOTDIR')) return;
+      if (isErrno(err, 'ENOTDIR', 'ENAMETOOLONG')) return;
       throw err;
     }
     // Prune folders the delete left empty, so listings do not show hollow directories.
@@ -291,4 +298,8 @@ export class LocalArtifactStore implements ArtifactStore {
       }
     }
   }
+}
+
+function tooLongForDisk(logical: string): SlipwayError {
+  return new SlipwayError('PATH_NOT_ALLOWED', `Artifact path '${logical}' is too long or too deeply nested for the file system.`, { path: logical });
 }
