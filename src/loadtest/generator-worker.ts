@@ -105,12 +105,14 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   // undici's Pool scans its clients on every dispatch, which costs O(connections) per request.
   type HttpClient = import('undici').Client;
   const clientOptions = { pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: job.timeoutMs + 1000, bodyTimeout: job.timeoutMs + 1000, connectTimeout: job.timeoutMs };
-  const allClients: HttpClient[] = [];
-  const idle: HttpClient[] = [];
+  // A connection and the one request it carries (pipelining 1).
+  type Slot = { client: HttpClient; req: InFlight | undefined };
+  const slots: Slot[] = [];
+  const idle: Slot[] = [];
   let waiting: InFlight[] = [];
   let waitingHead = 0;
   const destroyClients = (): void => {
-    for (const c of allClients) void c.destroy().catch(() => undefined);
+    for (const s of slots) void s.client.destroy().catch(() => undefined);
   };
   const bodies = job.bodies.map((b) => Buffer.from(b));
   const headers = job.headers;
@@ -167,7 +169,7 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     abort: ((reason: Error) => void) | undefined = undefined;
     timedOut = false;
     settled = false;
-    client: HttpClient | undefined = undefined;
+    slot: Slot | undefined = undefined;
     body: Buffer | null = null;
     readonly deadline: number;
     constructor(
@@ -199,26 +201,27 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     }
   }
 
-  // Deadlines count from when a request was due, so they grow in send order: a FIFO swept
-  // on a timer replaces one timer per request. undici's own timers are coarse and start only
-  // once a socket is free, so they cannot measure this.
-  let pending: InFlight[] = [];
-  let head = 0;
+  // Deadlines count from when a request was due. One sweep on a timer replaces a timer per
+  // request: it checks the request on each connection and the head of the waiting FIFO (whose
+  // deadlines grow in send order). undici's own timers are coarse and start only once a
+  // socket is free, so they cannot measure this.
   const sweep = (): void => {
     const t = now();
-    while (head < pending.length) {
-      const r = pending[head] as InFlight;
+    for (const slot of slots) {
+      const r = slot.req;
+      if (r && !r.timedOut && r.deadline <= t) {
+        r.timedOut = true;
+        r.abort?.(timeoutError());
+      }
+    }
+    while (waitingHead < waiting.length) {
+      const r = waiting[waitingHead] as InFlight;
       if (!r.settled) {
         if (r.deadline > t) break;
         r.timedOut = true;
-        if (r.client) r.abort?.(timeoutError());
-        else complete(r, timeoutError());
+        complete(r, timeoutError());
       }
-      head += 1;
-    }
-    if (head > 4096 && head * 2 > pending.length) {
-      pending = pending.slice(head);
-      head = 0;
+      waitingHead += 1;
     }
   };
   const sweepTimer = setInterval(sweep, Math.min(100, Math.max(5, job.timeoutMs / 20)));
@@ -229,7 +232,11 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     r.settled = true;
     if (err !== undefined && r.timedOut) err = timeoutError();
     inFlight -= 1;
-    if (r.client) release(r.client);
+    if (r.slot) {
+      const slot = r.slot;
+      slot.req = undefined;
+      release(slot);
+    }
     if (r.measureFrom >= job.warmupMs) {
       const end = now();
       const b = bucket(Math.floor((end - job.warmupMs) / 1000));
@@ -255,27 +262,28 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
 
   const baseOptions: import('undici').Dispatcher.DispatchOptions = { path: job.path, method: job.method as 'POST', body: null };
   if (Object.keys(headers).length > 0) baseOptions.headers = headers;
-  const dispatchOn = (client: HttpClient, r: InFlight): void => {
-    r.client = client;
+  const dispatchOn = (slot: Slot, r: InFlight): void => {
+    r.slot = slot;
+    slot.req = r;
     const opts = r.body === null ? baseOptions : { ...baseOptions, body: r.body };
     try {
-      client.dispatch(opts, r as unknown as import('undici').Dispatcher.DispatchHandler);
+      slot.client.dispatch(opts, r as unknown as import('undici').Dispatcher.DispatchHandler);
     } catch (err) {
       complete(r, err);
     }
   };
-  function release(client: HttpClient): void {
+  function release(slot: Slot): void {
     while (waitingHead < waiting.length) {
       const next = waiting[waitingHead] as InFlight;
       waiting[waitingHead] = undefined as unknown as InFlight;
       waitingHead += 1;
-      if (!next.settled) return dispatchOn(client, next);
+      if (!next.settled) return dispatchOn(slot, next);
     }
     if (waitingHead > 0) {
       waiting = [];
       waitingHead = 0;
     }
-    idle.push(client);
+    idle.push(slot);
   }
 
   // Sends request k; `measureFrom` is the time latency counts from (the intended time in the open model).
@@ -284,13 +292,12 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     done.sent += 1;
     const r = new InFlight(measureFrom, clientId, iteration);
     if (bodies.length > 0) r.body = bodies[helpers.pickPayload(k, bodies.length, job.seed)] as Buffer;
-    pending.push(r);
-    let client = idle.pop();
-    if (!client && allClients.length < job.connections) {
-      client = new Client(job.origin, clientOptions);
-      allClients.push(client);
+    let slot = idle.pop();
+    if (!slot && slots.length < job.connections) {
+      slot = { client: new Client(job.origin, clientOptions), req: undefined };
+      slots.push(slot);
     }
-    if (client) dispatchOn(client, r);
+    if (slot) dispatchOn(slot, r);
     else waiting.push(r);
   };
 
