@@ -4,7 +4,7 @@
  * flags, environment and config file the server uses.
  */
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
-import { isSlipwayError, type ErrorCode } from '../core/errors.js';
+import { isSlipwayError, SlipwayError, type ErrorCode } from '../core/errors.js';
 import { clientErrorOf } from '../store/store-errors.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedConfig } from '../config.js';
@@ -34,6 +34,23 @@ const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export function exitCodeFor(err: unknown): number {
   if (isSlipwayError(err)) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.FAILED;
   return EXIT.FAILED;
+}
+
+const FILE_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a parent of it is not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+};
+
+// A file the user named (--out, a data file) that cannot be opened is bad input (exit 2), said plainly.
+function fileErrorOf(err: unknown): SlipwayError | undefined {
+  const e = err as NodeJS.ErrnoException | null;
+  const problem = e && typeof e.code === 'string' ? FILE_PROBLEMS[e.code] : undefined;
+  if (!problem || typeof e?.path !== 'string') return undefined;
+  return new SlipwayError('DATA_ERROR', `Cannot ${e.syscall === 'open' ? 'open' : 'use'} '${e.path}': ${problem}.`, { path: e.path });
 }
 
 /** Where commands write; tests and embedders may swap it. */
@@ -66,7 +83,7 @@ export function runAction<A extends unknown[]>(action: (...args: A) => Promise<n
       const code = await action(...args);
       process.exitCode = code ?? EXIT.OK;
     } catch (thrown) {
-      const err = clientErrorOf(thrown) ?? thrown;
+      const err = clientErrorOf(thrown) ?? fileErrorOf(thrown) ?? thrown;
       printError(err, io);
       process.exitCode = exitCodeFor(err);
     }
