@@ -57,16 +57,19 @@ async function measure(url, connections, seconds, label, pid) {
     }));
     points = 0;
     const cpu0 = pid ? treeCpuSeconds(pid) : 0;
+    const client0 = process.cpuUsage();
     const t0 = performance.now();
     stopAt = t0 + seconds * 1000;
     await Promise.all(runs.map((_, c) => worker(c)));
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = pid ? treeCpuSeconds(pid) - cpu0 : undefined;
+    const clientUsage = process.cpuUsage(client0);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
     // nothing acknowledged may be missing: the history of one key holds every step we sent
     const expected = sent[0] * (opts.batch / opts.keys);
     const history = await api.get(`metrics/get-history?run_id=${runs[0]}&metric_key=m0&max_results=${expected + 10}`);
     const stored = (history.metrics ?? []).length;
-    return { pointsPerSec: points / elapsed, pointsPerCpuSec: cpu ? points / cpu : undefined, cpu, batches: sent.reduce((a, b) => a + b, 0), elapsed, stored, expected };
+    return { pointsPerSec: points / elapsed, pointsPerCpuSec: cpu ? points / cpu : undefined, cpu, clientCpu, batches: sent.reduce((a, b) => a + b, 0), elapsed, stored, expected };
   } finally {
     await api.close();
   }
@@ -77,7 +80,7 @@ async function runAll(server) {
   for (const n of connectionCounts) {
     const r = await measure(server.url, n, opts.duration, `${server.name}-${n}`, server.child?.pid);
     rows.push({ server: server.name, connections: n, ...r });
-    console.log(`${server.name.padEnd(8)} ${String(n).padStart(2)} conn  ${fmt(r.pointsPerSec).padStart(11)} points/s  (${r.batches} batches in ${r.elapsed.toFixed(1)} s${r.cpu ? `; server CPU ${r.cpu.toFixed(1)} s = ${fmt(r.pointsPerCpuSec)} points per CPU-second` : ''}; m0 history ${r.stored}/${r.expected})`);
+    console.log(`${server.name.padEnd(8)} ${String(n).padStart(2)} conn  ${fmt(r.pointsPerSec).padStart(11)} points/s  (${r.batches} batches in ${r.elapsed.toFixed(1)} s${r.cpu ? `; server CPU ${r.cpu.toFixed(1)} s = ${fmt(r.pointsPerCpuSec)} points per CPU-second` : ''}; load generator CPU ${r.clientCpu.toFixed(1)} s; m0 history ${r.stored}/${r.expected})`);
   }
   return rows;
 }
