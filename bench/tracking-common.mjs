@@ -68,8 +68,10 @@ async function readyOrStop(url, since, child, timeoutMs) {
   }
 }
 
-/** Starts `slipway server` on a temp (or given) SLIPWAY_HOME; resolves once it answers. */
-export async function startSlipway({ home = tempDir('slipway-bench-'), port } = {}) {
+/** Starts `slipway server` on a temp (or given) SLIPWAY_HOME; resolves once it answers. `stop()` removes a temp home. */
+export async function startSlipway({ home, port } = {}) {
+  const ownHome = home === undefined;
+  home ??= tempDir('slipway-bench-');
   port ??= await freePort();
   mkdirSync(home, { recursive: true });
   const t0 = performance.now();
@@ -79,8 +81,15 @@ export async function startSlipway({ home = tempDir('slipway-bench-'), port } = 
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const readyMs = await readyOrStop(url, t0, child, 60_000);
-  return { name: 'Slipway', url, home, child, readyMs, stop: () => stopTree(child) };
+  const readyMs = await readyOrStop(url, t0, child, 60_000).catch((err) => {
+    if (ownHome) removeTemp(home);
+    throw err;
+  });
+  const stop = async () => {
+    await stopTree(child);
+    if (ownHome) removeTemp(home);
+  };
+  return { name: 'Slipway', url, home, child, readyMs, stop };
 }
 
 /** How to start the real MLflow server, or undefined when it is not available here. */
@@ -91,18 +100,27 @@ export function mlflowCommand() {
   return 'exec python3 -m mlflow server --backend-store-uri sqlite:///{dir}/mlflow.db --artifacts-destination {dir}/artifacts --serve-artifacts --host 127.0.0.1 --port {port}';
 }
 
-/** Starts the real MLflow server (gunicorn, its default 4 workers) on a fresh or given data folder. */
-export async function startMlflow({ dir = tempDir('mlflow-bench-'), port } = {}) {
+/** Starts the real MLflow server (gunicorn, its default 4 workers) on a fresh or given data folder. `stop()` removes a fresh one. */
+export async function startMlflow({ dir, port } = {}) {
   const template = mlflowCommand();
   if (!template) return undefined;
+  const ownDir = dir === undefined;
+  dir ??= tempDir('mlflow-bench-');
   port ??= await freePort();
   mkdirSync(join(dir, 'artifacts'), { recursive: true });
   const cmd = template.replaceAll('{port}', String(port)).replaceAll('{dir}', dir);
   const t0 = performance.now();
   const child = spawn('bash', ['-c', cmd], { stdio: 'ignore', detached: true });
   const url = `http://127.0.0.1:${port}`;
-  const readyMs = await readyOrStop(url, t0, child, 120_000);
-  return { name: 'MLflow', url, dir, child, readyMs, stop: () => stopTree(child) };
+  const readyMs = await readyOrStop(url, t0, child, 120_000).catch((err) => {
+    if (ownDir) removeTemp(dir);
+    throw err;
+  });
+  const stop = async () => {
+    await stopTree(child);
+    if (ownDir) removeTemp(dir);
+  };
+  return { name: 'MLflow', url, dir, child, readyMs, stop };
 }
 
 /** Stops a server we started: SIGTERM to its own process group (the gunicorn workers too), then SIGKILL. */
