@@ -73,7 +73,13 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
   };
   let app: FastifyInstance;
   try {
-    await mkdir(config.artifactsDestination, { recursive: true });
+    await mkdir(config.artifactsDestination, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      // A file where the folder should be, or a folder we may not create, is the user's setting to correct.
+      if (err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EACCES' || err.code === 'EROFS') {
+        throw new SlipwayError('INVALID_ARGUMENT', `Cannot use '${config.artifactsDestination}' as the artifact folder: ${err.code === 'EACCES' ? 'permission denied' : err.code === 'EROFS' ? 'the file system is read-only' : 'a file is in the way'}.`);
+      }
+      throw err;
+    });
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
