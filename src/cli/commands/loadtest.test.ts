@@ -58,7 +58,7 @@ describe('slipway loadtest', () => {
     const data = join(dir, 'rows.jsonl');
     writeFileSync(data, '{"a":1}\n{"a":2}\n');
     const spec = join(dir, 'spec.yaml');
-    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nlateTolerance: 250ms\nthresholds: ["error_rate<1%"]\n`);
+    writeFileSync(spec, `target: ${t.url}\nmethod: POST\nbody: '{"rows":{{rows}}}'\ndata: rows.jsonl\nrate: 20\nduration: 5s\nworkers: 1\nlateTolerance: 2s\nthresholds: ["error_rate<1%"]\n`);
     t.bodies.length = 0;
     const r = await runCli(['loadtest', '--spec', spec, '--duration', '500ms', '--json']);
     expect(r.code).toBe(0);
