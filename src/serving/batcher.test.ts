@@ -132,6 +132,21 @@ describe('DynamicBatcher', () => {
     expect(g.batches).toEqual([1, 1]);
   });
 
+  it('answers 504 when a batch that held the event loop past the deadline completes', async () => {
+    // Inference runs on the JavaScript thread, so the deadline timer cannot fire during it.
+    const blocking: BatchRunner = async (inputs) => {
+      const until = performance.now() + 30;
+      while (performance.now() < until);
+      return inputs;
+    };
+    const b = new DynamicBatcher(blocking, base);
+    await expect(b.submit({ ...rows(1), deadlineMs: 5 })).rejects.toMatchObject({
+      code: 'DEADLINE_EXCEEDED',
+      message: 'The request exceeded its deadline of 5 ms (while running).',
+    });
+    expect(Array.from((await b.submit(rows(4))).outputs[0]?.data as Float32Array)).toEqual([4]);
+  });
+
   it('rejects every request of a failed batch and runs the next batch normally', async () => {
     let fail = true;
     const b = new DynamicBatcher(async (inputs) => {

@@ -247,6 +247,9 @@ export class DynamicBatcher {
         let offset = 0;
         for (const item of batch) {
           const r = item.req.rows;
+          // A result that arrives after the deadline is a 504 whichever callback runs first
+          // (the deadline timer cannot fire while a long batch holds the event loop).
+          if (item.state === 'running' && performance.now() - item.enqueuedAt > item.req.deadlineMs) this.#expire(item);
           if (item.state === 'running') {
             const mine = batch.length === 1 ? outputs : splitOutputs(outputs, offset, r, rows);
             this.#finish(item, () => item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, batchRows: rows }));
