@@ -1,14 +1,5 @@
 /** Counts duplicated rows of a columnar table by a 53-bit hash of each row (collisions: ~n²/2^54). */
-import { hashString } from '../sketch/hyperloglog.js';
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix, hashString } from '../sketch/hyperloglog.js';
 import type { Table } from '../table.js';
 
 /** Rows equal to an earlier row. */

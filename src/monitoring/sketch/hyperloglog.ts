@@ -73,7 +73,8 @@ export class HyperLogLog {
 const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 
-function fmix(h: number): number {
+/** MurmurHash3's 32-bit finaliser: spreads every input bit over the whole word. */
+export function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
