@@ -82,6 +82,19 @@ function maxResultsOf(f: Fields): number | undefined {
   throw errors.invalid(`Invalid value '${String(v)}' for parameter 'max_results': it must be an integer.`, { field: 'max_results' });
 }
 
+/** The filter, paging and order fields every registry search takes. */
+function searchQueryOf(f: Fields): { filter: string | undefined; maxResults: number | undefined; orderBy: string[] | undefined; pageToken: string | undefined } {
+  return { filter: optionalString(f, 'filter'), maxResults: maxResultsOf(f), orderBy: stringList(f, 'order_by'), pageToken: optionalString(f, 'page_token') };
+}
+
+/** A search response as protobuf JSON writes it: empty lists and tokens are left out. */
+function pageBody(key: string, items: unknown[], nextPageToken: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (items.length > 0) out[key] = items;
+  if (nextPageToken) out.next_page_token = nextPageToken;
+  return out;
+}
+
 function mutationOf(request: FastifyRequest): MutationContext {
   const actor = (request as FastifyRequest & { actor?: unknown }).actor;
   return typeof actor === 'string' ? { actor, requestId: request.id } : { requestId: request.id };
@@ -125,16 +138,8 @@ function routesOf(registry: RegistryService): Array<{ method: 'GET' | 'POST' | '
       method: 'GET',
       path: '/registered-models/search',
       handler: async (f) => {
-        const page = await registry.searchRegisteredModels({
-          filter: optionalString(f, 'filter'),
-          maxResults: maxResultsOf(f),
-          orderBy: stringList(f, 'order_by'),
-          pageToken: optionalString(f, 'page_token'),
-        });
-        const out: Record<string, unknown> = {};
-        if (page.items.length > 0) out.registered_models = page.items.map(toMlflowRegisteredModel);
-        if (page.nextPageToken) out.next_page_token = page.nextPageToken;
-        return out;
+        const page = await registry.searchRegisteredModels(searchQueryOf(f));
+        return pageBody('registered_models', page.items.map(toMlflowRegisteredModel), page.nextPageToken);
       },
     },
     ...(['POST', 'GET'] as const).map((method) => ({
@@ -224,16 +229,8 @@ function routesOf(registry: RegistryService): Array<{ method: 'GET' | 'POST' | '
       method: 'GET',
       path: '/model-versions/search',
       handler: async (f) => {
-        const page = await registry.searchModelVersions({
-          filter: optionalString(f, 'filter'),
-          maxResults: maxResultsOf(f),
-          orderBy: stringList(f, 'order_by'),
-          pageToken: optionalString(f, 'page_token'),
-        });
-        const out: Record<string, unknown> = {};
-        if (page.items.length > 0) out.model_versions = page.items.map(toMlflowModelVersion);
-        if (page.nextPageToken) out.next_page_token = page.nextPageToken;
-        return out;
+        const page = await registry.searchModelVersions(searchQueryOf(f));
+        return pageBody('model_versions', page.items.map(toMlflowModelVersion), page.nextPageToken);
       },
     },
     {
