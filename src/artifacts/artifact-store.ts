@@ -49,6 +49,12 @@ export interface ArtifactStore {
   delete(path: string): Promise<void>;
   /** A local file path holding the content of `path` (for onnxruntime); throws NOT_FOUND when absent. */
   localPath(path: string): Promise<string>;
+  /**
+   * A local folder holding every file under the folder `dir` at the same relative paths (for
+   * onnxruntime, which finds a model's external weights relative to the model file). Identical
+   * content gives the same folder; throws NOT_FOUND when `dir` holds no file.
+   */
+  localFolder?(dir: string): Promise<string>;
   /** Removes stored content that no path refers to any more. */
   collectGarbage?(opts?: GarbageCollectionOptions): Promise<GarbageCollection>;
 }

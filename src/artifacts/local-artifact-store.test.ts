@@ -279,4 +279,29 @@ describe('LocalArtifactStore', () => {
     await store.put('m.onnx', Buffer.from('weights'));
     expect(statSync(await store.localPath('m.onnx')).mode & 0o222).toBe(0);
   });
+
+  it('mirrors a folder as hard links, reusing it while the content is unchanged and making a new one when it changes', async () => {
+    await store.put('m/model.onnx', Buffer.from('graph'));
+    await store.put('m/model.onnx.data', Buffer.from('weights'));
+    await store.put('m/sub/more.bin', Buffer.from('more'));
+    const folder = await store.localFolder('m');
+    expect(readFileSync(join(folder, 'model.onnx'), 'utf8')).toBe('graph');
+    expect(readFileSync(join(folder, 'model.onnx.data'), 'utf8')).toBe('weights');
+    expect(readFileSync(join(folder, 'sub', 'more.bin'), 'utf8')).toBe('more');
+    // A hard link to the blob: the same file, no copy, and still read-only.
+    expect(statSync(join(folder, 'model.onnx.data')).ino).toBe(statSync(await store.localPath('m/model.onnx.data')).ino);
+    expect(statSync(join(folder, 'model.onnx.data')).mode & 0o222).toBe(0);
+    expect(await store.localFolder('m')).toBe(folder);
+    await store.put('m/model.onnx.data', Buffer.from('new weights'));
+    const changed = await store.localFolder('m');
+    expect(changed).not.toBe(folder);
+    expect(readFileSync(join(changed, 'model.onnx.data'), 'utf8')).toBe('new weights');
+    expect(readFileSync(join(folder, 'model.onnx.data'), 'utf8')).toBe('weights');
+    await expect(store.localFolder('nothing-here')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(store.localFolder('../m')).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED' });
+    // Unused checkouts go with garbage collection.
+    expect(existsSync(folder)).toBe(true);
+    await store.collectGarbage({ minAgeMs: -1000 });
+    expect(existsSync(folder)).toBe(false);
+  });
 });

@@ -4,6 +4,8 @@
  *   <root>/objects/ab/cdef…    immutable blobs named by their sha256 (read-only files)
  *   <root>/tree/<logical path> relative symbolic links to the blob holding the content
  *   <root>/tmp/                uploads in flight (temp file, fsync, rename)
+ *   <root>/checkouts/<digest>/ folders of hard links to blobs, for readers that need a
+ *                              folder's files side by side (onnxruntime's external data)
  *
  * Identical content is stored once. A blob is fully written and fsynced before it
  * gets its name; a path is switched to new content by renaming a fresh link over
@@ -13,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { close as closeCb, createWriteStream, fsync as fsyncCb, open as openCb } from 'node:fs';
-import { mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
@@ -38,6 +40,9 @@ interface Pointer {
 const BLOB_TARGET = /(?:^|\/)objects\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
 /** Blobs and temp files younger than this survive garbage collection (an upload may be about to point at them). */
 const DEFAULT_GC_MIN_AGE_MS = 60 * 60 * 1000;
+/** The most files a checkout folder may hold, and how deep it may go, so a huge tree cannot stall a load. */
+const MAX_CHECKOUT_FILES = 10_000;
+const MAX_CHECKOUT_DEPTH = 16;
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
@@ -49,6 +54,7 @@ export class LocalArtifactStore implements ArtifactStore {
   private readonly objects: string;
   private readonly tree: string;
   private readonly tmp: string;
+  private readonly checkouts: string;
   private ready: Promise<void> | undefined;
 
   constructor(root: string) {
@@ -56,11 +62,12 @@ export class LocalArtifactStore implements ArtifactStore {
     this.objects = join(this.root, 'objects');
     this.tree = join(this.root, 'tree');
     this.tmp = join(this.root, 'tmp');
+    this.checkouts = join(this.root, 'checkouts');
   }
 
   private init(): Promise<void> {
     this.ready ??= (async () => {
-      for (const dir of [this.objects, this.tree, this.tmp]) await mkdir(dir, { recursive: true });
+      for (const dir of [this.objects, this.tree, this.tmp, this.checkouts]) await mkdir(dir, { recursive: true });
       // All 256 fan-out folders up front, so no upload pays for creating one.
       await Promise.all(Array.from({ length: 256 }, (_, i) => mkdir(join(this.objects, i.toString(16).padStart(2, '0')), { recursive: true })));
     })();
@@ -257,7 +264,72 @@ export class LocalArtifactStore implements ArtifactStore {
     return this.blobPath(pointer.sha256);
   }
 
-  /** Removes blobs no logical path refers to, and temp files abandoned by interrupted uploads. */
+  /**
+   * Mirrors the files under `dir` into `<root>/checkouts/<digest>/` as hard links to their blobs:
+   * no data is copied (blobs and checkouts share one file system), and the folder cannot be
+   * changed through the tree. The digest covers every relative path and content digest, so
+   * unchanged content reuses its folder and new content gets a new one; a folder is built under
+   * tmp/ and renamed into place, so a reader never sees a partial one.
+   */
+  async localFolder(dir: string): Promise<string> {
+    const segments = artifactPathSegments(dir);
+    const logical = segments.join('/');
+    await this.init();
+    const files: Array<{ rel: string; sha256: string }> = [];
+    await this.collectFiles(this.treePath(segments), segments, '', 0, files);
+    if (files.length === 0) throw new SlipwayError('NOT_FOUND', `Artifact folder '${logical}' holds no file.`, { path: logical });
+    files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    const digest = createHash('sha256');
+    for (const f of files) digest.update(`${f.rel}\u0000${f.sha256}\n`);
+    const target = join(this.checkouts, digest.digest('hex'));
+    const now = new Date();
+    try {
+      // A fresh modification time keeps garbage collection off a folder in use.
+      await utimes(target, now, now);
+      return target;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+    const temp = this.tempPath();
+    try {
+      for (const f of files) {
+        const dest = join(temp, ...f.rel.split('/'));
+        await mkdir(dirname(dest), { recursive: true });
+        await link(this.blobPath(f.sha256), dest);
+      }
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { recursive: true, force: true });
+      // Another reader built the same folder first: its content is identical.
+      if (!isErrno(err, 'ENOTEMPTY', 'EEXIST')) throw err;
+    }
+    return target;
+  }
+
+  private async collectFiles(dir: string, segments: string[], rel: string, depth: number, into: Array<{ rel: string; sha256: string }>): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
+      throw err;
+    }
+    for (const entry of entries) {
+      const childSegments = [...segments, entry.name];
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (depth + 1 < MAX_CHECKOUT_DEPTH) await this.collectFiles(join(dir, entry.name), childSegments, childRel, depth + 1, into);
+      } else if (entry.isSymbolicLink() || entry.isFile()) {
+        const pointer = await this.readPointer(childSegments, childSegments.join('/'));
+        if (pointer) into.push({ rel: childRel, sha256: pointer.sha256 });
+      }
+      if (into.length > MAX_CHECKOUT_FILES) {
+        throw new SlipwayError('INVALID_STATE', `Artifact folder '${segments.join('/')}' holds more than ${MAX_CHECKOUT_FILES} files; keep a model's folder to the model and its data files.`);
+      }
+    }
+  }
+
+  /** Removes blobs no logical path refers to, temp files abandoned by interrupted uploads, and checkout folders unused for the minimum age. */
   async collectGarbage(opts: GarbageCollectionOptions = {}): Promise<GarbageCollection> {
     await this.init();
     const minAgeMs = opts.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS;
@@ -282,8 +354,15 @@ export class LocalArtifactStore implements ArtifactStore {
       const file = join(this.tmp, name);
       const info = await fsStat(file).catch(() => undefined);
       if (!info || info.mtimeMs > cutoff) continue;
-      await unlink(file).catch(() => {});
+      // A folder here is a checkout whose build was interrupted.
+      await rm(file, { recursive: true, force: true }).catch(() => {});
       result.removedTempFiles++;
+    }
+    for (const name of await readdir(this.checkouts).catch(() => [] as string[])) {
+      const folder = join(this.checkouts, name);
+      const info = await fsStat(folder).catch(() => undefined);
+      if (!info || info.mtimeMs > cutoff) continue;
+      await rm(folder, { recursive: true, force: true }).catch(() => {});
     }
     return result;
   }

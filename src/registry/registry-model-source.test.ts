@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../test/support/dialects.js';
+import { perceptron } from '../../test/support/onnx-models.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import type { SlipwayError } from '../core/errors.js';
 import { openStore, type Store } from '../store/store.js';
@@ -21,12 +22,13 @@ for (const dialect of DIALECTS) {
     let dir: string;
     let registry: RegistryService;
     let source: RegistryModelSource;
+    let artifacts: LocalArtifactStore;
 
     beforeAll(async () => {
       const opened = await dialect.open();
       ({ store, uri, dispose } = opened);
       dir = mkdtempSync(join(tmpdir(), 'slipway-source-'));
-      const artifacts = new LocalArtifactStore(dir);
+      artifacts = new LocalArtifactStore(dir);
       registry = new RegistryService({ store, artifacts });
       source = new RegistryModelSource(registry);
       await artifacts.put('m/model.onnx', MLP);
@@ -49,6 +51,21 @@ for (const dialect of DIALECTS) {
       expect(resolved).toMatchObject({ name: 'cancer', version: '1', columns: ['a', 'b'] });
       expect(existsSync(resolved.onnxPath)).toBe(true);
       expect(readFileSync(resolved.onnxPath).equals(MLP)).toBe(true);
+    });
+
+    it('materialises a model with its external weights file beside it, and a lone model file in place', async () => {
+      const external = perceptron({ externalData: 'model.onnx.data' });
+      await artifacts.put('ext/model.onnx', external.onnx);
+      await artifacts.put('ext/model.onnx.data', external.data as Buffer);
+      await registry.createRegisteredModel({ name: 'external' });
+      const v = await registry.createModelVersion({ name: 'external', source: 'ext' });
+      expect(v.status).toBe('READY');
+      const resolved = await source.resolve({ name: 'external', version: v.version });
+      expect(readFileSync(resolved.onnxPath).equals(external.onnx)).toBe(true);
+      expect(readFileSync(join(dirname(resolved.onnxPath), 'model.onnx.data')).equals(external.data as Buffer)).toBe(true);
+      // Resolving again gives the same path, so serving does not reload an unchanged version.
+      expect((await source.resolve({ name: 'external', version: v.version })).onnxPath).toBe(resolved.onnxPath);
+      expect((await source.resolve({ name: 'cancer', version: '1' })).onnxPath).toBe(await artifacts.localPath('m/model.onnx'));
     });
 
     it('takes the columns from the training dataset logged on the run when no tag names them', async () => {

@@ -4,6 +4,7 @@
  * models, and tells serving when aliases or stages move — at once for changes made
  * in this process, and by polling for changes made by another process (the CLI).
  */
+import { join } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { SlipwayError, errors } from '../core/errors.js';
 import type { ModelRef, ModelSource, ResolvedModel } from '../core/model-source.js';
@@ -72,11 +73,26 @@ export class RegistryModelSource implements ModelSource {
     }
     if (!version.signature) throw errors.state(`Model version ${label} has no ONNX file, so it cannot be served.`, { name: version.name, version: version.version });
     if (!this.artifacts) throw new SlipwayError('UNAVAILABLE', 'No artifact store is configured to load model files from.');
-    const onnxPath = await this.artifacts.localPath(version.signature.path);
+    const onnxPath = await this.localModelFile(this.artifacts, version.signature.path);
     const resolved: ResolvedModel = { name: version.name, version: version.version, onnxPath };
     const columns = await this.columnsOf(version);
     if (columns) resolved.columns = columns;
     return resolved;
+  }
+
+  /**
+   * The ONNX file on local disk. A file with others beside it (external weights such as
+   * `model.onnx.data`, next to MLflow's metadata files) is materialised with its whole folder,
+   * because onnxruntime reads external data from paths relative to the model file; a file alone
+   * in its folder is used where the store keeps it.
+   */
+  private async localModelFile(artifacts: ArtifactStore, path: string): Promise<string> {
+    const slash = path.lastIndexOf('/');
+    if (slash < 0 || !artifacts.localFolder) return artifacts.localPath(path);
+    const dir = path.slice(0, slash);
+    const entries = await artifacts.list(dir);
+    if (entries.length === 1 && entries[0]?.isDir === false) return artifacts.localPath(path);
+    return join(await artifacts.localFolder(dir), ...path.slice(slash + 1).split('/'));
   }
 
   /**
