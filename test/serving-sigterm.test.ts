@@ -3,12 +3,12 @@
  * requests are in flight, answers every one of them, then exits 0 and stops listening.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { mlpFile } from './support/serving.js';
+import { brokenFile, mlpFile } from './support/serving.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -80,10 +80,26 @@ describe('slipway serve drains on SIGTERM', () => {
 describe('slipway serve bad usage', () => {
   const run = (args: string[]) => spawnSync(process.execPath, [cli, 'serve', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-usage') } });
 
-  it('exits 2 naming the problem for a missing file, a bad flag value or a malformed model URI', () => {
-    const missing = run([join(tmpdir(), 'no-such-model.onnx'), '--port', '0']);
+  it('exits 2 with one line naming the file and the problem for a missing file, a directory and a file that is not ONNX', () => {
+    const missingPath = join(tmpdir(), 'no-such-model.onnx');
+    const missing = run([missingPath, '--port', '0']);
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/Cannot serve .*no-such-model\.onnx: load failed: onnxruntime could not load/);
+    expect(missing.stderr).toBe(`error: Cannot serve ${missingPath}: file not found.\n`);
+    const broken = brokenFile();
+    const notOnnx = run([broken, '--port', '0']);
+    expect(notOnnx.status).toBe(2);
+    expect(notOnnx.stderr).toBe(`error: Cannot serve ${broken}: not a valid ONNX model (it is not ONNX protobuf data).\n`);
+    const truncatedPath = join(mkdtempSync(join(tmpdir(), 'slipway-serve-usage-')), 'truncated.onnx');
+    writeFileSync(truncatedPath, readFileSync(mlpFile([4, 3])).subarray(0, 40));
+    const truncated = run([truncatedPath, '--port', '0']);
+    expect(truncated.status).toBe(2);
+    expect(truncated.stderr).toBe(`error: Cannot serve ${truncatedPath}: not a valid ONNX model (it is truncated or not ONNX protobuf data).\n`);
+    const folder = run([tmpdir(), '--port', '0']);
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toBe(`error: Cannot serve ${tmpdir()}: it is a directory, not an .onnx file.\n`);
+  });
+
+  it('exits 2 naming the problem for a bad flag value or a malformed model URI', () => {
     const badFlag = run([join(tmpdir(), 'x.onnx'), '--max-batch-size', 'many']);
     expect(badFlag.status).toBe(2);
     expect(badFlag.stderr).toContain('--max-batch-size must be a positive integer.');

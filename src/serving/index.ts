@@ -4,6 +4,7 @@ export { InferenceService, type InferenceCall, type InferenceOutcome } from './i
 export { LoadedModel } from './loaded-model.js';
 export { ModelManager, refToUri, type ModelState, type ModelStatus } from './model-manager.js';
 export { ModelRuntime } from './model-runtime.js';
+export { onnxFileProblem } from './onnx-file.js';
 export { signatureOf, tabularWidth, type ModelSignature, type TensorSpec } from './model-signature.js';
 export { decodeMlflowCsv, decodeMlflowJson, encodePredictions, parseCsv, type MlflowRequest } from './mlflow-protocol.js';
 export { DEFAULT_SERVING_OPTIONS, resolveServingOptions, type ServingOptions } from './serving-options.js';

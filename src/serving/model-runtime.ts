@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
+import { onnxFileProblem } from './onnx-file.js';
 import { signatureOf, type ModelSignature, type TensorSpec } from './model-signature.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
@@ -18,6 +19,9 @@ export interface Runtime {
 
 /** Loads a model with the configured executor and warms every session. */
 export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup' | 'executor' | 'concurrency'>): Promise<Runtime> {
+  // A missing or non-ONNX file gets one sentence naming the problem rather than onnxruntime's text.
+  const problem = await onnxFileProblem(onnxPath);
+  if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot load ${onnxPath}: ${problem}.`);
   if (opts.executor === 'inline') return ModelRuntime.load(onnxPath, opts);
   const { WorkerRuntime } = await import('./worker-runtime.js');
   const runtime = await WorkerRuntime.load(onnxPath, opts.concurrency, opts);

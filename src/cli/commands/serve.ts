@@ -113,9 +113,21 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   };
   // Flags win over the config file and environment; unset flags leave those in force.
   const options = serving.resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
-  const logger = (await import('pino')).default({ level: config.logLevel }, process.stderr);
   const ref = parseModelUri(model);
   if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
+  if (!ref) {
+    const problem = await serving.onnxFileProblem(model);
+    if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${problem}.`);
+  }
+  const pino = (await import('pino')).default({ level: config.logLevel }, process.stderr);
+  // Until the first load has finished, its failure is the one error line this command prints, not a log line too.
+  let starting = true;
+  const logger: import('../../core/logger.js').Logger = {
+    debug: (o, m) => pino.debug(o, m),
+    info: (o, m) => pino.info(o, m),
+    warn: (o, m) => void (starting ? undefined : pino.warn(o, m)),
+    error: (o, m) => pino.error(o, m),
+  };
   const name = flags.name ?? (ref ? ref.name : basename(model, extname(model)));
 
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -140,6 +152,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const manager = new serving.ModelManager({ options, metrics, logger, ...(source ? { source } : {}) });
   const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger });
   const status = await manager.load(name, model, flags.columns);
+  starting = false;
   if (status.state !== 'READY') {
     await manager.close();
     for (const c of cleanups) await c();
