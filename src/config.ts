@@ -23,6 +23,8 @@ export interface UserConfig {
   bodyLimit?: number;
   /** Log level. @default "info" (env SLIPWAY_LOG_LEVEL) */
   logLevel?: string;
+  /** Longest time a client may take to send one whole request, in ms; 0 turns it off. @default 300000 (env SLIPWAY_REQUEST_TIMEOUT_MS) */
+  requestTimeoutMs?: number;
   /** Live-monitoring window length in ms. @default 60000 (env SLIPWAY_MONITORING_WINDOW_MS) */
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
@@ -54,6 +56,7 @@ export interface ResolvedConfig {
   artifactsDestination: string;
   bodyLimit: number;
   logLevel: string;
+  requestTimeoutMs: number;
   monitoringWindowMs: number;
   monitoringSampleRate: number;
   /** Serving options that were set (unset ones take the serving defaults). */
@@ -79,6 +82,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
   logLevel: 'SLIPWAY_LOG_LEVEL',
+  requestTimeoutMs: 'SLIPWAY_REQUEST_TIMEOUT_MS',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
@@ -94,6 +98,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'port',
   'bodyLimit',
+  'requestTimeoutMs',
   'monitoringWindowMs',
   'monitoringSampleRate',
   'servingThreads',
@@ -168,6 +173,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     artifactsDestination: resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts')),
     bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
     logLevel: merged.logLevel ?? 'info',
+    requestTimeoutMs: merged.requestTimeoutMs ?? 300_000,
     monitoringWindowMs: merged.monitoringWindowMs ?? 60_000,
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     serving: definedOnly({

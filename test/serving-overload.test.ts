@@ -18,10 +18,10 @@ describe('load shedding at 3x capacity', () => {
 
   beforeAll(async () => {
     // One batch at a time and no batching: capacity is exactly 1 / service time.
-    h = await servingApp({ maxBatchSize: 1, concurrency: 1, maxQueueSize: QUEUE, retryAfterSeconds: 1 });
+    // Listening through the production server factory: plain JSON infers take the fast route.
+    h = await servingApp({ maxBatchSize: 1, concurrency: 1, maxQueueSize: QUEUE, retryAfterSeconds: 1 }, undefined, { listen: true });
     await h.manager.load('heavy', mlpFile([WIDTH, 1536, 1536, 10], { seed: 3 }));
-    const address = await h.app.listen({ host: '127.0.0.1', port: 0 });
-    pool = new Pool(address, { connections: 64 });
+    pool = new Pool(h.url, { connections: 64 });
   });
   afterAll(async () => {
     await pool?.close();

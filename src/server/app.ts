@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.js';
+import { FastRoutes, httpServerFactory } from './http-server.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
 import { parseJsonBody } from './json-body-parser.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
@@ -29,7 +30,12 @@ const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
 
 /** Builds the Slipway HTTP app over an open context. */
 export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+  // Access logs at debug level are written by a Fastify hook, so fast routes stay off then.
+  const debug = (ctx.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') === true;
+  const fastRoutes = new FastRoutes();
+  if (!debug) ctx.fastRoutes = fastRoutes;
   const app = Fastify({
+    serverFactory: httpServerFactory({ requestTimeoutMs: ctx.config.requestTimeoutMs }, fastRoutes),
     bodyLimit: ctx.config.bodyLimit,
     logger: false,
     requestIdHeader: false,
@@ -58,7 +64,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
   // Access logs only at debug level: the hook would cost every request something even when it logs nothing.
-  if ((ctx.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug')) {
+  if (debug) {
     app.addHook('onResponse', async (request, reply) => {
       ctx.logger.debug({ reqId: request.id, method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
     });

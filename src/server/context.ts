@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
 import type { TrackingService } from '../tracking/tracking-service.js';
 import type { RegistryService } from '../registry/registry-service.js';
+import type { FastRoutes } from './http-server.js';
 
 export interface ServerContext {
   config: ResolvedConfig;
@@ -24,6 +25,8 @@ export interface ServerContext {
   artifacts?: ArtifactStore;
   /** Live-monitoring observers that serving reports each prediction to. */
   inferenceObservers: InferenceObserver[];
+  /** Routes answered from node:http ahead of Fastify (the inference hot path); absent when access logs are on. */
+  fastRoutes?: FastRoutes;
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

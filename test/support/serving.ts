@@ -12,6 +12,7 @@ import { systemClock } from '../../src/core/clock.js';
 import type { InferenceRecord } from '../../src/core/inference-record.js';
 import type { ModelRef, ModelSource, ResolvedModel } from '../../src/core/model-source.js';
 import { SlipwayError } from '../../src/core/errors.js';
+import { FastRoutes, httpServerFactory } from '../../src/server/http-server.js';
 import { registerServingRoutes } from '../../src/server/plugins/serving-routes.js';
 import { InferenceService } from '../../src/serving/inference-service.js';
 import { ModelManager } from '../../src/serving/model-manager.js';
@@ -118,25 +119,43 @@ export interface ServingHarness {
   manager: ModelManager;
   registry: Registry;
   records: InferenceRecord[];
+  /** The base URL when the harness listens (`listen: true`). */
+  url: string;
+  /** Marks the app as shutting down (readiness false, answers close their connection). */
+  setClosing(closing: boolean): void;
   close(): Promise<void>;
 }
 
-/** Builds the serving routes on a fresh Fastify app (not listening). */
-export async function servingApp(opts: Partial<ServingOptions> = {}, source?: ModelSource): Promise<ServingHarness> {
+/**
+ * Builds the serving routes on a fresh Fastify app. With `listen`, it listens on loopback
+ * through the production server factory, so plain JSON V2 infers take the fast route
+ * (`url`); `app.inject()` always goes through Fastify.
+ */
+export async function servingApp(opts: Partial<ServingOptions> = {}, source?: ModelSource, harness: { listen?: boolean; requestTimeoutMs?: number } = {}): Promise<ServingHarness> {
   const options = resolveServingOptions(opts);
   const registry = new Registry();
   const metrics = ServingMetrics.for(registry);
   const manager = new ModelManager({ options, metrics, ...(source ? { source } : {}) });
   const records: InferenceRecord[] = [];
-  const service = new InferenceService({ manager, metrics, observers: [{ observe: (r) => void records.push(r) }], clock: systemClock, logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false });
-  await registerServingRoutes(app, { manager, service, registry, logger: { debug() {}, info() {}, warn() {}, error() {} } });
-  await app.ready();
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const service = new InferenceService({ manager, metrics, observers: [{ observe: (r) => void records.push(r) }], clock: systemClock, logger });
+  const fastRoutes = new FastRoutes();
+  const app = harness.listen
+    ? Fastify({ serverFactory: httpServerFactory({ requestTimeoutMs: harness.requestTimeoutMs ?? 300_000 }, fastRoutes), bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle' })
+    : Fastify({ bodyLimit: options.bodyLimit, logger: false });
+  let closing = false;
+  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, ...(harness.listen ? { fastRoutes } : {}) });
+  const url = harness.listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : '';
+  if (!harness.listen) await app.ready();
   return {
     app,
     manager,
     registry,
     records,
+    url,
+    setClosing(c: boolean) {
+      closing = c;
+    },
     async close() {
       await app.close();
       await manager.close();

@@ -3,9 +3,11 @@
  * Inference Protocol (V2) routes, MLflow scoring routes and GET /metrics, in one
  * encapsulated scope with its own body parsers and error handler, so V2 errors are
  * `{"error": "..."}` and MLflow errors `{"error_code", "message"}` whatever the
- * rest of the app does.
+ * rest of the app does. Plain JSON V2 infer requests also have a fast route that
+ * answers them from node:http directly (see ../http-server.ts); both share `inferV2`
+ * and the error mapping, so they answer alike.
  */
-import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -14,7 +16,9 @@ import type { Logger } from '../../core/logger.js';
 import type { InferenceService } from '../../serving/inference-service.js';
 import type { ModelManager } from '../../serving/model-manager.js';
 import { decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
-import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody } from '../../serving/v2-protocol.js';
+import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, type V2Response } from '../../serving/v2-protocol.js';
+import type { FastRoutes } from '../http-server.js';
+import { requestIdFor } from '../request-id.js';
 
 const VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
@@ -32,6 +36,8 @@ export interface ServingRoutesInit {
   audit?: (req: FastifyRequest, event: { action: 'serving.load' | 'serving.unload'; model: string; change: Record<string, unknown> }) => Promise<void>;
   /** The request id when no V2 `id` is given (default: a sane x-request-id header, else a new UUID). */
   requestId?: (req: FastifyRequest) => string;
+  /** Where to register the V2 JSON infer fast route; without it every request goes through Fastify. */
+  fastRoutes?: FastRoutes;
 }
 
 type Protocol = 'v2' | 'mlflow' | 'plain';
@@ -97,37 +103,81 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.get('/v2/models/:model/ready', v2, ready);
     scope.get('/v2/models/:model/versions/:version/ready', v2, ready);
 
-    const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-      const headerLength = req.headers['inference-header-content-length'];
-      const fallbackId = (init.requestId ?? requestIdOf)(req);
-      if (!manager.has(req.params.model) && init.loadOnDemand) await init.loadOnDemand(req.params.model);
+    /** One V2 infer: decodes `body` (a JSON document, or a JSON header plus binary tensors) and runs it. */
+    const inferV2 = async (name: string, version: string | undefined, headers: IncomingHttpHeaders, body: () => Buffer, fallbackId: string): Promise<{ requestId: string; response: V2Response }> => {
+      const headerLength = headers['inference-header-content-length'];
+      if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
       const out = await service.infer({
-        model: req.params.model,
-        ...(req.params.version !== undefined ? { version: req.params.version } : {}),
+        model: name,
+        ...(version !== undefined ? { version } : {}),
         protocol: 'v2',
         requestId: fallbackId,
-        ...deadlineOf(req),
+        ...deadlineOf(headers),
         // Parsing happens only once the model has room, so shed requests cost next to nothing.
         decode: (m) => {
-          const body = bodyBuffer(req);
           if (typeof headerLength === 'string') {
-            const { header, binary } = splitBinaryBody(body, headerLength);
+            const { header, binary } = splitBinaryBody(body(), headerLength);
             return decodeV2Request(header, m.signature, policy, binary);
           }
-          return decodeV2Request(parseJson(body), m.signature, policy);
+          return decodeV2Request(parseJson(body()), m.signature, policy);
         },
       });
       // The V2 `id` is free text; only a short printable one can travel as a header (the body always carries it).
       const id = out.decoded.id;
-      reply.header('x-request-id', id !== undefined && id.length <= 200 && /^[\x20-\x7e]+$/.test(id) ? id : fallbackId);
-      const res = encodeV2Response(out.model, out.decoded, out.outputs);
-      if (!res.binary) return reply.send(res.json);
-      const header = Buffer.from(JSON.stringify(res.json));
-      return reply
-        .header('inference-header-content-length', header.length)
-        .type('application/octet-stream')
-        .send(Buffer.concat([header, ...res.binary]));
+      const requestId = id !== undefined && id.length <= 200 && /^[\x20-\x7e]+$/.test(id) ? id : fallbackId;
+      return { requestId, response: encodeV2Response(out.model, out.decoded, out.outputs) };
     };
+
+    const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
+      const fallbackId = init.requestId ? init.requestId(req) : requestIdFor(req.raw);
+      const { requestId, response } = await inferV2(req.params.model, req.params.version, req.headers, () => bodyBuffer(req), fallbackId);
+      reply.header('x-request-id', requestId);
+      if (!response.binary) return reply.send(response.json);
+      const { head, payload } = binaryPayload(response);
+      return reply.header('inference-header-content-length', head).type('application/octet-stream').send(payload);
+    };
+    // The same infer, answered from node:http for plain JSON requests (no binary tensors, a known
+    // body length within the limit, a simple path); anything else falls through to the route above.
+    init.fastRoutes?.add((req, res) => {
+      if (req.method !== 'POST' || init.isClosing?.()) return false;
+      const target = inferTarget(req.url as string);
+      const headers = req.headers;
+      if (!target || headers['inference-header-content-length'] !== undefined || !isJsonContentType(headers['content-type'])) return false;
+      const length = headers['content-length'];
+      if (length === undefined || !/^\d{1,10}$/.test(length) || Number(length) > options.bodyLimit) return false;
+      const fallbackId = requestIdFor(req);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      // An aborted upload has nobody left to answer.
+      req.on('error', () => {});
+      req.on('end', () => {
+        const body = () => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+        inferV2(target.model, target.version, headers, body, fallbackId).then(
+          ({ requestId, response }) => {
+            const out: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId };
+            if (init.isClosing?.()) out.connection = 'close';
+            if (!response.binary) return writeRaw(res, 200, out, JSON.stringify(response.json));
+            const { head, payload } = binaryPayload(response);
+            out['content-type'] = 'application/octet-stream';
+            out['inference-header-content-length'] = head;
+            writeRaw(res, 200, out, payload);
+          },
+          (err: unknown) => {
+            const a = errorAnswer(err, headers['content-type'], req.url as string, init.logger, options.bodyLimit);
+            const out: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': fallbackId };
+            if (a.retryAfterSeconds !== undefined) out['retry-after'] = String(a.retryAfterSeconds);
+            if (init.isClosing?.()) out.connection = 'close';
+            writeRaw(res, a.status, out, JSON.stringify({ error: a.message }));
+          },
+        ).catch((err: unknown) => {
+          // Only a failure while writing the answer lands here; the connection cannot be trusted after it.
+          init.logger.error({ err, url: req.url }, 'serving: writing a response failed');
+          if (!res.headersSent) writeRaw(res, 500, { 'content-type': 'application/json; charset=utf-8' }, '{"error":"Internal error; the server log has details."}');
+          else res.destroy();
+        });
+      });
+      return true;
+    });
     scope.post('/v2/models/:model/infer', v2, infer);
     scope.post('/v2/models/:model/versions/:version/infer', v2, infer);
 
@@ -167,13 +217,13 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     // --- MLflow scoring protocol ---
     const invocations = async (name: string, req: FastifyRequest) => {
       const body = req.body;
-      const requestId = (init.requestId ?? requestIdOf)(req);
+      const requestId = init.requestId ? init.requestId(req) : requestIdFor(req.raw);
       if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
       const out = await service.infer({
         model: name,
         protocol: 'mlflow',
         requestId,
-        ...deadlineOf(req),
+        ...deadlineOf(req.headers),
         decode: (m) => {
           const view = { signature: m.signature, columns: m.columns };
           if (typeof body === 'string') return decodeMlflowCsv(body, view, policy);
@@ -224,14 +274,9 @@ function optionalJson(req: FastifyRequest): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-function requestIdOf(req: FastifyRequest): string {
-  const h = req.headers['x-request-id'];
-  return typeof h === 'string' && h.length > 0 && h.length <= 200 ? h : randomUUID();
-}
-
-function deadlineOf(req: FastifyRequest): { deadlineMs?: number } {
+function deadlineOf(headers: IncomingHttpHeaders): { deadlineMs?: number } {
   for (const name of ['x-slipway-deadline-ms', 'timeout'] as const) {
-    const h = req.headers[name];
+    const h = headers[name];
     if (h === undefined) continue;
     const n = Number(h);
     if (typeof h !== 'string' || !/^\d+(\.\d+)?$/.test(h.trim()) || !(n > 0) || n > 3_600_000) {
@@ -242,28 +287,69 @@ function deadlineOf(req: FastifyRequest): { deadlineMs?: number } {
   return {};
 }
 
-function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, logger: Logger, bodyLimit: number): FastifyReply {
-  let status: number;
-  let message: string;
-  let mlflowCode: string;
+/** A failure as the status, message and MLflow error code the client gets. */
+interface ErrorAnswer {
+  status: number;
+  message: string;
+  mlflowCode: string;
+  retryAfterSeconds?: number;
+}
+
+function errorAnswer(err: unknown, contentType: string | undefined, url: string, logger: Logger, bodyLimit: number): ErrorAnswer {
   if (isSlipwayError(err)) {
-    status = err.status;
-    message = err.message;
-    mlflowCode = err.mlflowCode;
     const retry = err.details?.retryAfterSeconds;
-    if (typeof retry === 'number') reply.header('retry-after', String(retry));
-  } else {
-    const e = err as { statusCode?: number; code?: string; message?: string };
-    status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `The request body is larger than the limit of ${bodyLimit} bytes.`;
-    else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `Unsupported content type '${req.headers['content-type'] ?? '(none)'}'; send application/json, text/csv or application/octet-stream.`;
-    else if (status < 500) message = e.message ?? 'Bad request.';
-    else {
-      logger.error({ err, url: req.url }, 'serving: unexpected error');
-      message = 'Internal error; the server log has details.';
-    }
-    mlflowCode = status === 413 || status === 415 ? 'BAD_REQUEST' : status < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR';
+    return { status: err.status, message: err.message, mlflowCode: err.mlflowCode, ...(typeof retry === 'number' ? { retryAfterSeconds: retry } : {}) };
   }
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
+  let message: string;
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') message = `The request body is larger than the limit of ${bodyLimit} bytes.`;
+  else if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') message = `Unsupported content type '${contentType ?? '(none)'}'; send application/json, text/csv or application/octet-stream.`;
+  else if (status < 500) message = e.message ?? 'Bad request.';
+  else {
+    logger.error({ err, url }, 'serving: unexpected error');
+    message = 'Internal error; the server log has details.';
+  }
+  return { status, message, mlflowCode: status < 500 ? 'BAD_REQUEST' : 'INTERNAL_ERROR' };
+}
+
+function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, logger: Logger, bodyLimit: number): FastifyReply {
+  const a = errorAnswer(err, req.headers['content-type'], req.url, logger, bodyLimit);
+  if (a.retryAfterSeconds !== undefined) reply.header('retry-after', String(a.retryAfterSeconds));
   const protocol = req.routeOptions.config?.protocol;
-  return reply.code(status).send(protocol === 'mlflow' ? { error_code: mlflowCode, message } : { error: message });
+  return reply.code(a.status).send(protocol === 'mlflow' ? { error_code: a.mlflowCode, message: a.message } : { error: a.message });
+}
+
+/** The body of a response with binary outputs: JSON header, then the raw tensors. */
+function binaryPayload(response: V2Response): { head: number; payload: Buffer } {
+  const header = Buffer.from(JSON.stringify(response.json));
+  return { head: header.length, payload: Buffer.concat([header, ...(response.binary ?? [])]) };
+}
+
+/** `/v2/models/NAME/infer` or `/v2/models/NAME/versions/VERSION/infer`, decoded; undefined for anything else. */
+function inferTarget(url: string): { model: string; version?: string } | undefined {
+  if (!url.startsWith('/v2/models/') || !url.endsWith('/infer')) return undefined;
+  const parts = url.slice('/v2/models/'.length, -'/infer'.length).split('/');
+  if (parts.some((p) => p.length === 0 || p.length > MAX_FAST_PARAM || p.includes('?') || p.includes('#'))) return undefined;
+  try {
+    if (parts.length === 1) return { model: decodeURIComponent(parts[0] as string) };
+    if (parts.length === 3 && parts[1] === 'versions') return { model: decodeURIComponent(parts[0] as string), version: decodeURIComponent(parts[2] as string) };
+  } catch {
+    // Malformed percent-encoding: Fastify answers it.
+  }
+  return undefined;
+}
+
+// Longer names take the regular route, which applies the router's own length limit.
+const MAX_FAST_PARAM = 1024;
+
+function isJsonContentType(ct: string | undefined): boolean {
+  return ct === 'application/json' || (ct !== undefined && ct.startsWith('application/json;'));
+}
+
+/** Writes a complete JSON (or binary V2) response on a raw node:http response. */
+function writeRaw(res: ServerResponse, status: number, headers: Record<string, string | number>, payload: string | Buffer): void {
+  headers['content-length'] = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  res.writeHead(status, headers);
+  res.end(payload);
 }

@@ -62,7 +62,7 @@ const serving: DomainPlugin = async (app, ctx) => {
       appendAuditEvent(trx, ctx.store.dialect, { actor, requestId, action: event.action, entityType: 'served_model', entityId: event.model, change: event.change, time: ctx.clock.now() }),
     );
   };
-  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id, audit });
+  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id, audit, ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}) });
   ctx.onClose.push(async () => {
     closing = true;
     await manager.close();
