@@ -29,7 +29,7 @@ export class LoadedModel {
     this.#runtime = init.runtime;
     this.signature = init.runtime.signature;
     const o = init.options;
-    const batchSize = init.metrics?.batchSize.labels({ model: init.name, version: init.version });
+    const batchSize = init.metrics?.batchSize.series({ model: init.name, version: init.version });
     this.#batcher = new DynamicBatcher(
       (inputs) => this.#runtime.run(inputs),
       {
