@@ -9,5 +9,5 @@ export { signatureOf, tabularWidth, type ModelSignature, type TensorSpec } from 
 export { decodeMlflowCsv, decodeMlflowJson, encodePredictions, parseCsv, type MlflowRequest } from './mlflow-protocol.js';
 export { DEFAULT_SERVING_OPTIONS, resolveServingOptions, type ServingOptions } from './serving-options.js';
 export { ServingMetrics } from './serving-metrics.js';
-export { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, type V2Request, type V2Response } from './v2-protocol.js';
+export { decodeV2Request, encodeV2Response, ExactInteger, jsonData, parseJson, splitBinaryBody, stringifyJson, type V2Request, type V2Response } from './v2-protocol.js';
 export type { TensorData, V2Datatype } from './tensor-types.js';

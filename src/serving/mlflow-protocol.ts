@@ -8,6 +8,7 @@
 import { SlipwayError } from '../core/errors.js';
 import type { ModelSignature, TensorSpec } from './model-signature.js';
 import { tabularWidth } from './model-signature.js';
+import { exactBody, holdsExact, markExact } from './exact-json.js';
 import type { TensorData } from './tensor-types.js';
 import { batchRows, checkDeclared, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
 
@@ -38,7 +39,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Decodes a JSON scoring body. */
-export function decodeMlflowJson(body: unknown, model: MlflowModelView, policy: NonFinitePolicy): MlflowRequest {
+export function decodeMlflowJson(parsed: unknown, model: MlflowModelView, policy: NonFinitePolicy): MlflowRequest {
+  const body = exactBody(parsed, model.signature);
   if (!isObject(body)) throw malformed(`The body must be a JSON object with one of ${FORMATS.join(', ')}.`);
   const present = FORMATS.filter((f) => body[f] !== undefined);
   if (present.length !== 1) {
@@ -79,7 +81,12 @@ export function decodeMlflowCsv(text: string, model: MlflowModelView, policy: No
   const header = records[0] as string[];
   const rows = records.slice(1).map((r, i) => {
     if (r.length !== header.length) throw bad(`CSV line ${i + 2} has ${r.length} fields but the header has ${header.length}.`);
-    return r.map((f) => (f.trim() === '' ? NaN : Number(f)));
+    return r.map((f) => {
+      if (f.trim() === '') return NaN;
+      const n = Number(f);
+      // An integer beyond ±2^53 stays exact for INT64/UINT64 inputs.
+      return Number.isInteger(n) && !Number.isSafeInteger(n) && /^\s*[-+]?\d+\s*$/.test(f) ? BigInt(f.trim()) : n;
+    });
   });
   if (rows.length === 0) throw bad('The CSV body has a header but no rows.');
   return fromTable(model, header, rows, policy);
@@ -148,6 +155,7 @@ function fromTable(model: MlflowModelView, given: string[] | undefined, data: un
 }
 
 function checkCell(v: unknown, row: number, column: string, policy: NonFinitePolicy): void {
+  if (typeof v === 'bigint') return;
   if (typeof v !== 'number') throw bad(`Row ${row}, column '${column}' is ${v === null ? 'null' : JSON.stringify(v)}, not a number.`);
   if (policy === 'reject' && !Number.isFinite(v)) throw bad(`Row ${row}, column '${column}' is ${v} (missing or not finite); NaN and Infinity are rejected.`);
 }
@@ -186,10 +194,15 @@ function inferShape(data: unknown): number[] {
   return shape;
 }
 
-/** Predictions as MLflow returns them: one output → its rows; several → an object keyed by output name. */
+/**
+ * Predictions as MLflow returns them: one output → its rows; several → an object keyed by
+ * output name. Write the body with `stringifyJson` so INT64/UINT64 values beyond ±2^53 stay exact.
+ */
 export function encodePredictions(sig: ModelSignature, outputs: TensorData[], toJson: (t: TensorData) => unknown[]): unknown {
+  let exact = false;
   const one = (t: TensorData): unknown[] => {
     const flat = toJson(t);
+    if (holdsExact(flat)) exact = true;
     const rows = t.shape[0] ?? 1;
     const width = t.shape.length <= 1 ? 1 : flat.length / Math.max(rows, 1);
     if (t.shape.length <= 1 || width === 1) return flat;
@@ -197,8 +210,8 @@ export function encodePredictions(sig: ModelSignature, outputs: TensorData[], to
     for (let i = 0; i < rows; i++) out.push(flat.slice(i * width, (i + 1) * width));
     return out;
   };
-  if (outputs.length === 1) return one(outputs[0] as TensorData);
-  return Object.fromEntries(sig.outputs.map((s, i) => [s.name, one(outputs[i] as TensorData)]));
+  const predictions = outputs.length === 1 ? one(outputs[0] as TensorData) : Object.fromEntries(sig.outputs.map((s, i) => [s.name, one(outputs[i] as TensorData)]));
+  return exact ? markExact(predictions) : predictions;
 }
 
 /**

@@ -48,6 +48,8 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
     if (at >= count) throw bad(`Input '${name}' has more than the ${count} elements its shape ${formatShape(shape)} holds.`);
     switch (info.kind) {
       case 'float':
+        // A bigint is an integer literal beyond ±2^53 (read exactly for a 64-bit input of the same model).
+        if (typeof v === 'bigint') v = Number(v);
         if (typeof v !== 'number') throw bad(`Input '${name}' element ${at} is ${describe(v)}, not a number.`);
         (out as Float32Array)[at] = v;
         if (policy === 'reject' && !Number.isFinite((out as Float32Array)[at] as number)) {
@@ -61,7 +63,7 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
         (out as Int32Array)[at] = v;
         break;
       case 'bigint': {
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`Input '${name}' element ${at} is ${describe(v)}, not an integer (${datatype}).`);
+        if (typeof v !== 'bigint' && (typeof v !== 'number' || !Number.isInteger(v))) throw bad(`Input '${name}' element ${at} is ${describe(v)}, not an integer (${datatype}).`);
         const b = BigInt(v);
         if (b < (info.min as bigint) || b > (info.max as bigint)) throw bad(`Input '${name}' element ${at} (${v}) is outside the ${datatype} range.`);
         (out as BigInt64Array)[at] = b;
@@ -181,6 +183,7 @@ export function batchRows(specs: TensorSpec[], tensors: TensorData[]): number {
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (typeof v === 'bigint') return `the integer ${v}`;
   if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';

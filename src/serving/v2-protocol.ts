@@ -5,6 +5,7 @@
  */
 import { SlipwayError } from '../core/errors.js';
 import type { ModelSignature, TensorSpec } from './model-signature.js';
+import { bigintJson, exactBody, holdsExact, markExact, rememberRaw, type ExactInteger } from './exact-json.js';
 import { DATATYPES, type TensorData } from './tensor-types.js';
 import { batchRows, checkDeclared, tensorFromBinary, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
 
@@ -33,13 +34,22 @@ export function splitBinaryBody(body: Buffer, headerLength: string): { header: u
   return { header: parseJson(body.subarray(0, n)), binary: body.subarray(n) };
 }
 
-/** Parses a JSON body, with a 400 naming the position of a syntax error. */
+export { ExactInteger, stringifyJson } from './exact-json.js';
+
+/**
+ * Parses a JSON body, with a 400 naming the position of a syntax error. The text is
+ * remembered with the result, so a model with INT64/UINT64 inputs can read integers
+ * beyond ±2^53 exactly (see exact-json.ts).
+ */
 export function parseJson(bytes: Buffer | string): unknown {
+  let parsed: unknown;
   try {
-    return JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
   } catch (err) {
     throw malformed(`The request body is not valid JSON: ${(err as Error).message}`);
   }
+  rememberRaw(parsed, bytes);
+  return parsed;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -47,7 +57,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Decodes and validates an infer request against `sig`; `binary` holds the bytes after the JSON header, if any. */
-export function decodeV2Request(body: unknown, sig: ModelSignature, policy: NonFinitePolicy, binary?: Buffer): V2Request {
+export function decodeV2Request(parsed: unknown, sig: ModelSignature, policy: NonFinitePolicy, binary?: Buffer): V2Request {
+  const body = exactBody(parsed, sig);
   if (!isObject(body)) throw malformed('The infer request must be a JSON object with an "inputs" list.');
   const { id, inputs, outputs, parameters } = body;
   if (id !== undefined && typeof id !== 'string') throw bad(`"id" must be a string, got ${typeof id}.`);
@@ -105,7 +116,10 @@ export function decodeV2Request(body: unknown, sig: ModelSignature, policy: NonF
   return { id, inputs: tensors, rows, outputs: selected };
 }
 
-/** An encoded response: a JSON document, and raw bytes to append when some outputs are binary. */
+/**
+ * An encoded response: a JSON document, and raw bytes to append when some outputs are binary.
+ * Write `json` with `stringifyJson` so INT64/UINT64 values beyond ±2^53 stay exact.
+ */
 export interface V2Response {
   json: Record<string, unknown>;
   /** Present when binary outputs follow the JSON header. */
@@ -125,16 +139,20 @@ export function encodeV2Response(model: { name: string; version: string }, req: 
     return { name: spec.name, datatype: t.datatype, shape: t.shape, data: jsonData(t) };
   });
   const json: Record<string, unknown> = { model_name: model.name, model_version: model.version, ...(req.id !== undefined ? { id: req.id } : {}), outputs: outs };
+  if (outs.some((o) => holdsExact(o.data))) markExact(json);
   return binary.length > 0 ? { json, binary } : { json };
 }
 
-/** Tensor values as JSON-friendly numbers, booleans or strings (row-major, flat). */
-export function jsonData(t: TensorData): Array<number | boolean | string> {
+/**
+ * Tensor values as JSON-friendly numbers, booleans or strings (row-major, flat); 64-bit
+ * integers beyond ±2^53 as `ExactInteger`s, which `stringifyJson` writes digit for digit.
+ */
+export function jsonData(t: TensorData): Array<number | boolean | string | ExactInteger> {
   const d = t.data;
   if (Array.isArray(d)) return d;
   if (t.datatype === 'BOOL') return Array.from(d as Uint8Array, (v) => v !== 0);
   if (t.datatype === 'FP16') return Array.from(d as Uint16Array, halfToNumber);
-  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, (v) => Number(v));
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return bigintJson(d);
   return Array.from(d as Float32Array);
 }
 

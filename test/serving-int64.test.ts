@@ -1,0 +1,72 @@
+/**
+ * INT64/UINT64 values beyond 2^53 travel exactly through `slipway serve` over real HTTP:
+ * into the model from JSON (V2 and MLflow) and back out as exact JSON integers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { identityFile } from './support/serving.js';
+
+const cli = resolve(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+const BIG = '9007199254740993';
+const MIN = '-9223372036854775808';
+const MAX = '9223372036854775807';
+const MAX_U = '18446744073709551615';
+
+describe('64-bit integers through slipway serve', () => {
+  let child: ChildProcess | undefined;
+  let url: string;
+
+  beforeAll(async () => {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first.`);
+    const proc = spawn(process.execPath, [cli, 'serve', identityFile(['INT64', 'UINT64']), '--name', 'ids', '--port', '0', '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-int64') },
+    });
+    child = proc;
+    url = await new Promise<string>((res, rej) => {
+      let out = '';
+      let err = '';
+      proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+      proc.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        try {
+          res((JSON.parse(out) as { url: string }).url);
+        } catch {
+          // Not the whole document yet.
+        }
+      });
+      proc.on('exit', (code) => rej(new Error(`serve exited with ${code}: ${err}`)));
+    });
+  }, 30_000);
+  afterAll(() => {
+    child?.kill('SIGTERM');
+  });
+
+  const post = async (path: string, body: string, type = 'application/json') => {
+    const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it('returns V2 JSON inputs beyond 2^53 unchanged, as exact JSON integers', async () => {
+    const body = `{"inputs": [{"name": "in_INT64", "datatype": "INT64", "shape": [2, 2], "data": [${BIG}, ${MIN}, ${MAX}, -3]}, {"name": "in_UINT64", "datatype": "UINT64", "shape": [2, 2], "data": [${MAX_U}, ${BIG}, 0, 7]}]}`;
+    const res = await post('/v2/models/ids/infer', body);
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).toContain(`"name":"out_INT64","datatype":"INT64","shape":[2,2],"data":[${BIG},${MIN},${MAX},-3]`);
+    expect(res.text).toContain(`"name":"out_UINT64","datatype":"UINT64","shape":[2,2],"data":[${MAX_U},${BIG},0,7]`);
+  });
+
+  it('does the same for MLflow scoring requests', async () => {
+    const res = await post('/invocations', `{"inputs": {"in_INT64": [[${BIG}, ${MIN}]], "in_UINT64": [[${MAX_U}, 1]]}}`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).toBe(`{"predictions":{"out_INT64":[[${BIG},${MIN}]],"out_UINT64":[[${MAX_U},1]]}}`);
+  });
+
+  it('still refuses values outside the datatype range with a 400 naming the element', async () => {
+    const res = await post('/v2/models/ids/infer', `{"inputs": [{"name": "in_INT64", "datatype": "INT64", "shape": [1, 2], "data": [${MAX}0, 1]}, {"name": "in_UINT64", "datatype": "UINT64", "shape": [1, 2], "data": [1, -1]}]}`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).error).toBe(`Input 'in_INT64' element 0 (${MAX}0) is outside the INT64 range.`);
+  });
+});
