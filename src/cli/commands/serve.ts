@@ -161,7 +161,15 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   let closing = false;
   // A long model name must still route (Fastify's default parameter limit is 100 characters).
-  const app = Fastify({ bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle', routerOptions: { maxParamLength: 8192 } });
+  const { FastRoutes, httpServerFactory } = await import('../../server/http-server.js');
+  const fastRoutes = new FastRoutes();
+  const app = Fastify({
+    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs }, fastRoutes),
+    bodyLimit: options.bodyLimit,
+    logger: false,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 8192 },
+  });
   // While draining, every answer closes its connection, so keep-alive clients cannot hold the server open.
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -169,7 +177,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   // INT64/UINT64 outputs beyond ±2^53 are written digit for digit, not rounded to a double.
   app.setReplySerializer((payload) => serving.stringifyJson(payload));
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
-  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing });
+  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, fastRoutes });
   const address = await app.listen({ host: config.host, port: config.port });
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
   process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);
