@@ -1,6 +1,7 @@
 /**
  * INT64/UINT64 values beyond 2^53 travel exactly through `slipway serve` over real HTTP:
- * into the model from JSON (V2 and MLflow) and back out as exact JSON integers.
+ * into the model from JSON (V2 and MLflow) and back out as exact JSON integers (MLflow, and
+ * V2 answers to binary-extension requests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -50,15 +51,45 @@ describe('64-bit integers through slipway serve', () => {
     return { status: res.status, text: await res.text() };
   };
 
-  it('returns V2 JSON inputs beyond 2^53 unchanged, as exact JSON integers', async () => {
-    const body = `{"inputs": [{"name": "in_INT64", "datatype": "INT64", "shape": [2, 2], "data": [${BIG}, ${MIN}, ${MAX}, -3]}, {"name": "in_UINT64", "datatype": "UINT64", "shape": [2, 2], "data": [${MAX_U}, ${BIG}, 0, 7]}]}`;
-    const res = await post('/v2/models/ids/infer', body);
-    expect(res.status, res.text).toBe(200);
-    expect(res.text).toContain(`"name":"out_INT64","datatype":"INT64","shape":[2,2],"data":[${BIG},${MIN},${MAX},-3]`);
-    expect(res.text).toContain(`"name":"out_UINT64","datatype":"UINT64","shape":[2,2],"data":[${MAX_U},${BIG},0,7]`);
+  it('hands V2 JSON inputs beyond 2^53 to the model exactly', async () => {
+    const body = `{"inputs": [{"name": "in_INT64", "datatype": "INT64", "shape": [2, 2], "data": [${BIG}, ${MIN}, ${MAX}, -3]}, {"name": "in_UINT64", "datatype": "UINT64", "shape": [2, 2], "data": [${MAX_U}, ${BIG}, 0, 7]}], "parameters": {"binary_data_output": true}}`;
+    const res = await fetch(`${url}/v2/models/ids/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const head = Number(res.headers.get('inference-header-content-length'));
+    const header = JSON.parse(bytes.subarray(0, head).toString()) as { outputs: Array<{ name: string; parameters: { binary_data_size: number } }> };
+    expect(header.outputs.map((o) => [o.name, o.parameters.binary_data_size])).toEqual([
+      ['out_INT64', 32],
+      ['out_UINT64', 32],
+    ]);
+    const tail = bytes.subarray(head);
+    expect([...new BigInt64Array(tail.buffer.slice(tail.byteOffset, tail.byteOffset + 32))].map(String)).toEqual([BIG, MIN, MAX, '-3']);
+    expect([...new BigUint64Array(tail.buffer.slice(tail.byteOffset + 32, tail.byteOffset + 64))].map(String)).toEqual([MAX_U, BIG, '0', '7']);
   });
 
-  it('does the same for MLflow scoring requests', async () => {
+  it('writes V2 outputs beyond 2^53 as exact JSON integers', async () => {
+    const values = BigInt64Array.from([BigInt(BIG), BigInt(MIN), BigInt(MAX), -3n]);
+    const unsigned = BigUint64Array.from([BigInt(MAX_U), BigInt(BIG), 0n, 7n]);
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [
+          { name: 'in_INT64', datatype: 'INT64', shape: [2, 2], parameters: { binary_data_size: 32 } },
+          { name: 'in_UINT64', datatype: 'UINT64', shape: [2, 2], parameters: { binary_data_size: 32 } },
+        ],
+      }),
+    );
+    const res = await fetch(`${url}/v2/models/ids/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      body: Buffer.concat([header, Buffer.from(values.buffer), Buffer.from(unsigned.buffer)]),
+    });
+    const text = await res.text();
+    expect(res.status, text).toBe(200);
+    expect(text).toContain(`"name":"out_INT64","datatype":"INT64","shape":[2,2],"data":[${BIG},${MIN},${MAX},-3]`);
+    expect(text).toContain(`"name":"out_UINT64","datatype":"UINT64","shape":[2,2],"data":[${MAX_U},${BIG},0,7]`);
+  });
+
+  it('reads MLflow JSON inputs and writes predictions beyond 2^53 exactly', async () => {
     const res = await post('/invocations', `{"inputs": {"in_INT64": [[${BIG}, ${MIN}]], "in_UINT64": [[${MAX_U}, 1]]}}`);
     expect(res.status, res.text).toBe(200);
     expect(res.text).toBe(`{"predictions":{"out_INT64":[[${BIG},${MIN}]],"out_UINT64":[[${MAX_U},1]]}}`);
