@@ -132,6 +132,29 @@ describe('DynamicBatcher', () => {
     expect(g.batches).toEqual([1, 1]);
   });
 
+  it('times out each request at its own deadline, queued or running, whatever order they came in', async () => {
+    const g = gatedRunner();
+    const b = new DynamicBatcher(g.run, { ...base, maxBatchSize: 1 });
+    const started = performance.now();
+    const settledAt = (p: Promise<unknown>) => p.then(() => 'ok', (e: { code: string }) => ({ code: e.code, ms: performance.now() - started }));
+    // Running (the runner never finishes on its own), then two queued: a long deadline first, a short one after it.
+    const running = settledAt(b.submit({ ...rows(1), deadlineMs: 60 }));
+    await tick();
+    const long = b.submit({ ...rows(2), deadlineMs: 5_000 });
+    const short = settledAt(b.submit({ ...rows(3), deadlineMs: 30 }));
+    const shortResult = await short;
+    expect(shortResult).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect((shortResult as { ms: number }).ms).toBeGreaterThanOrEqual(29);
+    const runningResult = await running;
+    expect(runningResult).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect((runningResult as { ms: number }).ms).toBeGreaterThanOrEqual(59);
+    // The long one is still waiting and is served once the runner frees up.
+    expect(b.queueDepth).toBe(1);
+    await g.releaseAll();
+    await g.releaseAll();
+    expect(Array.from((await long).outputs[0]?.data as Float32Array)).toEqual([4]);
+  });
+
   it('answers 504 when a batch that held the event loop past the deadline completes', async () => {
     // Inference runs on the JavaScript thread, so the deadline timer cannot fire during it.
     const blocking: BatchRunner = async (inputs) => {

@@ -55,8 +55,9 @@ interface Item {
   req: BatchRequest;
   key: string;
   enqueuedAt: number;
+  /** performance.now() value past which the request is answered DEADLINE_EXCEEDED. */
+  deadlineAt: number;
   state: 'queued' | 'running' | 'done';
-  timer: NodeJS.Timeout;
   resolve(r: BatchResult): void;
   reject(e: Error): void;
 }
@@ -73,6 +74,11 @@ export class DynamicBatcher {
   #queuedCount = 0;
   #running = 0;
   #delayTimer: NodeJS.Timeout | undefined;
+  // One timer per batcher for the earliest deadline, not one per request: a timer costs a
+  // Timeout object and two timer-list updates, a noticeable share of a 1-row inference.
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #deadlineTimerAt = Infinity;
+  readonly #runningBatches = new Set<Item[]>();
   #closed = false;
   #formScheduled = false;
   #batchMs = 0;
@@ -113,18 +119,20 @@ export class DynamicBatcher {
     const refusal = this.refusal();
     if (refusal) return Promise.reject(refusal);
     return new Promise<BatchResult>((resolve, reject) => {
+      const now = performance.now();
       const item: Item = {
         req,
         key: this.#opts.ragged ? req.inputs.map((t) => t.shape.slice(1).join('x')).join('|') : '',
-        enqueuedAt: performance.now(),
+        enqueuedAt: now,
+        deadlineAt: now + req.deadlineMs,
         state: 'queued',
-        timer: setTimeout(() => this.#expire(item), req.deadlineMs),
         resolve,
         reject,
       };
       this.#queue.push(item);
       this.#queuedCount++;
       this.#queuedRows += req.rows;
+      if (item.deadlineAt < this.#deadlineTimerAt) this.#armDeadline(item.deadlineAt);
       this.#pump();
     });
   }
@@ -134,6 +142,28 @@ export class DynamicBatcher {
     this.#closed = true;
     if (this.#queuedCount === 0 && this.#running === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #armDeadline(at: number): void {
+    if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimerAt = at;
+    this.#deadlineTimer = setTimeout(() => this.#sweepDeadlines(), Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  /** Answers every queued or running request whose deadline has passed, then waits for the next one. */
+  #sweepDeadlines(): void {
+    this.#deadlineTimer = undefined;
+    this.#deadlineTimerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    const check = (item: Item) => {
+      if (item.state === 'done') return;
+      if (item.deadlineAt <= now) this.#expire(item);
+      else if (item.deadlineAt < next) next = item.deadlineAt;
+    };
+    for (let i = this.#head; i < this.#queue.length; i++) check(this.#queue[i] as Item);
+    for (const batch of this.#runningBatches) for (const item of batch) check(item);
+    if (next !== Infinity) this.#armDeadline(next);
   }
 
   #expire(item: Item): void {
@@ -235,6 +265,7 @@ export class DynamicBatcher {
 
   #dispatch(batch: Item[]): void {
     this.#running++;
+    this.#runningBatches.add(batch);
     const started = performance.now();
     const rows = batch.reduce((n, it) => n + it.req.rows, 0);
     this.#events.onBatch?.(rows, batch.length);
@@ -249,7 +280,7 @@ export class DynamicBatcher {
           const r = item.req.rows;
           // A result that arrives after the deadline is a 504 whichever callback runs first
           // (the deadline timer cannot fire while a long batch holds the event loop).
-          if (item.state === 'running' && performance.now() - item.enqueuedAt > item.req.deadlineMs) this.#expire(item);
+          if (item.state === 'running' && performance.now() > item.deadlineAt) this.#expire(item);
           if (item.state === 'running') {
             const mine = batch.length === 1 ? outputs : splitOutputs(outputs, offset, r, rows);
             this.#finish(item, () => item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, batchRows: rows }));
@@ -264,6 +295,7 @@ export class DynamicBatcher {
       for (const item of batch) this.#finish(item, () => item.reject(err as Error));
     }).finally(() => {
       this.#running--;
+      this.#runningBatches.delete(batch);
       this.#pump();
       this.#notifyIdle();
     });
@@ -272,12 +304,18 @@ export class DynamicBatcher {
   #finish(item: Item, settle: () => void): void {
     if (item.state === 'done') return;
     item.state = 'done';
-    clearTimeout(item.timer);
     settle();
   }
 
   #notifyIdle(): void {
-    if (this.#queuedCount !== 0 || this.#running !== 0 || this.#idle.length === 0) return;
+    if (this.#queuedCount !== 0 || this.#running !== 0) return;
+    // Nothing left to time out: an idle batcher holds no timer (and keeps no process alive).
+    if (this.#deadlineTimer) {
+      clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
+      this.#deadlineTimerAt = Infinity;
+    }
+    if (this.#idle.length === 0) return;
     const waiters = this.#idle;
     this.#idle = [];
     for (const w of waiters) w();

@@ -51,17 +51,29 @@ export class InferenceService {
    * decodes, runs and reports one request; throws catalogued errors (counted by status).
    * A decoded `id` (the V2 request id) takes precedence over `call.requestId`.
    */
-  async infer<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>): Promise<InferenceOutcome<D>> {
+  infer<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>): Promise<InferenceOutcome<D>> {
     const arrived = this.#clock.now();
     const started = performance.now();
-    let version = '';
-    let inflight: { dec(): void } | undefined;
+    // A loaded model is taken synchronously: one promise and one microtask less per request.
+    if (this.#manager.isFirstLoading(call.model)) {
+      return this.#manager.acquire(call.model, call.version).then(
+        (model) => this.#run(call, model, arrived, started),
+        (err: unknown) => this.#failed(call, '', err),
+      );
+    }
+    let model: LoadedModel;
     try {
-      const model = await this.#manager.acquire(call.model, call.version);
-      version = model.version;
-      const m = this.#metrics?.forVersion(call.model, version);
-      m?.inFlight.inc();
-      inflight = m?.inFlight;
+      model = this.#manager.get(call.model, call.version);
+    } catch (err) {
+      return this.#failed(call, '', err);
+    }
+    return this.#run(call, model, arrived, started);
+  }
+
+  async #run<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>, model: LoadedModel, arrived: number, started: number): Promise<InferenceOutcome<D>> {
+    const m = this.#metrics?.forVersion(call.model, model.version);
+    m?.inFlight.inc();
+    try {
       model.assertAccepting();
       const decoded = call.decode(model);
       const deadlineMs = call.deadlineMs ?? this.#manager.options.deadlineMs;
@@ -75,12 +87,17 @@ export class InferenceService {
       if (this.#observers.length > 0) this.#report(model, decoded.id ?? call.requestId, arrived, latencyMs, decoded, result.outputs);
       return { model, decoded, outputs: result.outputs };
     } catch (err) {
-      const status = isSlipwayError(err) ? err.status : 500;
-      this.#metrics?.requests.inc({ model: call.model, version, protocol: call.protocol, status: String(status) });
-      throw err;
+      return this.#failed(call, model.version, err);
     } finally {
-      inflight?.dec();
+      m?.inFlight.dec();
     }
+  }
+
+  /** Counts a failed request by its status and rethrows (as a rejection). */
+  #failed(call: { model: string; protocol: 'v2' | 'mlflow' }, version: string, err: unknown): Promise<never> {
+    const status = isSlipwayError(err) ? err.status : 500;
+    this.#metrics?.requests.inc({ model: call.model, version, protocol: call.protocol, status: String(status) });
+    return Promise.reject(err as Error);
   }
 
   #report(model: LoadedModel, requestId: string, time: number, latencyMs: number, decoded: { inputs: TensorData[]; rows: number }, outputs: TensorData[]): void {

@@ -139,6 +139,12 @@ export class ModelManager {
     return this.get(name, version);
   }
 
+  /** True when `acquire` would have to wait for a first load (so `get` would answer MODEL_NOT_READY too early). */
+  isFirstLoading(name: string): boolean {
+    const s = this.#models.get(name);
+    return s !== undefined && !s.current && s.loading !== undefined;
+  }
+
   /** True when `name` is known (loaded, loading, failed or unloaded). */
   has(name: string): boolean {
     return this.#models.has(name);
