@@ -1,7 +1,7 @@
 /**
  * INT64/UINT64 values beyond 2^53 travel exactly through `slipway serve` over real HTTP:
- * into the model from JSON (V2 and MLflow) and back out as exact JSON integers (MLflow, and
- * V2 answers to binary-extension requests).
+ * into the model from JSON (V2 and MLflow) and back out as exact JSON integers, over both the
+ * plain JSON V2 fast route and the binary-extension and MLflow routes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -87,6 +87,13 @@ describe('64-bit integers through slipway serve', () => {
     expect(res.status, text).toBe(200);
     expect(text).toContain(`"name":"out_INT64","datatype":"INT64","shape":[2,2],"data":[${BIG},${MIN},${MAX},-3]`);
     expect(text).toContain(`"name":"out_UINT64","datatype":"UINT64","shape":[2,2],"data":[${MAX_U},${BIG},0,7]`);
+  });
+
+  it('answers a plain JSON V2 request with exact integers in and out', async () => {
+    const res = await post('/v2/models/ids/infer', `{"inputs": [{"name": "in_INT64", "datatype": "INT64", "shape": [1, 2], "data": [${BIG}, ${MIN}]}, {"name": "in_UINT64", "datatype": "UINT64", "shape": [1, 2], "data": [${MAX_U}, 1]}]}`);
+    expect(res.status, res.text).toBe(200);
+    expect(res.text).toContain(`"name":"out_INT64","datatype":"INT64","shape":[1,2],"data":[${BIG},${MIN}]`);
+    expect(res.text).toContain(`"name":"out_UINT64","datatype":"UINT64","shape":[1,2],"data":[${MAX_U},1]`);
   });
 
   it('reads MLflow JSON inputs and writes predictions beyond 2^53 exactly', async () => {

@@ -16,7 +16,7 @@ import type { Logger } from '../../core/logger.js';
 import type { InferenceService } from '../../serving/inference-service.js';
 import type { ModelManager } from '../../serving/model-manager.js';
 import { decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
-import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, type V2Response } from '../../serving/v2-protocol.js';
+import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, stringifyJson, type V2Response } from '../../serving/v2-protocol.js';
 import type { FastRoutes } from '../http-server.js';
 import { requestIdFor } from '../request-id.js';
 
@@ -65,6 +65,8 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: options.bodyLimit }, raw);
     scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: options.bodyLimit }, raw);
     scope.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, init.logger, options.bodyLimit));
+    // INT64/UINT64 outputs beyond ±2^53 are written digit for digit, not rounded to a double.
+    scope.setReplySerializer((payload) => stringifyJson(payload));
 
     const v2 = { config: { protocol: 'v2' as Protocol } };
     const mlflow = { config: { protocol: 'mlflow' as Protocol } };
@@ -156,7 +158,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
           ({ requestId, response }) => {
             const out: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId };
             if (init.isClosing?.()) out.connection = 'close';
-            if (!response.binary) return writeRaw(res, 200, out, JSON.stringify(response.json));
+            if (!response.binary) return writeRaw(res, 200, out, stringifyJson(response.json));
             const { head, payload } = binaryPayload(response);
             out['content-type'] = 'application/octet-stream';
             out['inference-header-content-length'] = head;
@@ -322,7 +324,7 @@ function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply, logge
 
 /** The body of a response with binary outputs: JSON header, then the raw tensors. */
 function binaryPayload(response: V2Response): { head: number; payload: Buffer } {
-  const header = Buffer.from(JSON.stringify(response.json));
+  const header = Buffer.from(stringifyJson(response.json));
   return { head: header.length, payload: Buffer.concat([header, ...(response.binary ?? [])]) };
 }
 
