@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
-import { onnxFileProblem } from './onnx-file.js';
+import { onnxFileProblem, withoutZipMaps, type ZipMapOutput } from './onnx-file.js';
 import { signatureOf, type ModelSignature, type TensorSpec } from './model-signature.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
@@ -44,28 +44,42 @@ export class ModelRuntime implements Runtime {
   readonly #fetches: string[];
   #released = false;
 
-  private constructor(session: ort.InferenceSession) {
+  private constructor(session: ort.InferenceSession, zipMaps: ZipMapOutput[]) {
     this.#session = session;
-    this.signature = signatureOf(session);
+    this.signature = signatureOf(session, zipMaps);
     this.#fetches = this.signature.outputs.map((o) => o.name);
   }
 
   /** Loads `onnxPath`, reads its signature and (optionally) warms it up; throws INVALID_ARGUMENT when the file is not a usable model. */
   static async load(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup'>): Promise<ModelRuntime> {
+    const options: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: opts.intraOpThreads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: opts.graphOptimizationLevel,
+      executionMode: 'sequential',
+    };
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(onnxPath, {
-        intraOpNumThreads: opts.intraOpThreads,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: opts.graphOptimizationLevel,
-        executionMode: 'sequential',
-      });
+      session = await ort.InferenceSession.create(onnxPath, options);
     } catch (err) {
       throw new SlipwayError('INVALID_ARGUMENT', `onnxruntime could not load ${onnxPath}: ${firstLine(err)}`);
     }
+    let zipMaps: ZipMapOutput[] = [];
+    // A classifier ending in a ZipMap (scikit-learn's default) is served without it, so its
+    // probabilities come back as a tensor; only such models pay for reading the file twice.
+    const rewritten = session.outputMetadata.some((m) => !m.isTensor) ? await withoutZipMaps(onnxPath) : undefined;
+    if (rewritten) {
+      await session.release();
+      try {
+        session = await ort.InferenceSession.create(rewritten.model, options);
+      } catch (err) {
+        throw new SlipwayError('INVALID_ARGUMENT', `onnxruntime could not load ${onnxPath} without its ZipMap: ${firstLine(err)}`);
+      }
+      zipMaps = rewritten.outputs;
+    }
     let runtime: ModelRuntime;
     try {
-      runtime = new ModelRuntime(session);
+      runtime = new ModelRuntime(session, zipMaps);
     } catch (err) {
       await session.release();
       throw err;

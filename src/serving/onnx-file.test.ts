@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { perceptron, zipMapClassifier } from '../../test/support/onnx-models.js';
 import { fixture } from '../../test/support/serving.js';
-import { onnxFileProblem } from './onnx-file.js';
+import { onnxFileProblem, protoFields, stripZipMap } from './onnx-file.js';
 
 describe('onnxFileProblem', () => {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-onnx-file-'));
@@ -35,5 +35,15 @@ describe('onnxFileProblem', () => {
       chmodSync(locked, 0);
       expect(await onnxFileProblem(locked)).toBe('file not readable (permission denied)');
     }
+  });
+
+  it('takes a ZipMap off a classifier, and leaves models it cannot help alone', () => {
+    const stripped = stripZipMap(zipMapClassifier({ labels: [10, -3, 7] }).onnx);
+    expect(stripped?.outputs).toEqual([{ name: 'output_probability', classes: [10, -3, 7] }]);
+    const graph = protoFields(protoFields(stripped?.model as Buffer).find((f) => f.field === 7)?.bytes as Buffer);
+    const ops = graph.filter((f) => f.field === 1).map((f) => protoFields(f.bytes as Buffer).find((x) => x.field === 4)?.bytes?.toString());
+    expect(ops).toEqual(['MatMul', 'Add', 'Softmax', 'ArgMax', 'Identity']);
+    expect(stripZipMap(perceptron().onnx)).toBeUndefined();
+    expect(stripZipMap(perceptron({ externalData: 'w.bin' }).onnx)).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  * The protobuf wire format is read by hand: only a handful of ModelProto fields
  * are needed, and no protobuf library is among the dependencies.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 
 /** One protobuf field: its number, wire type, and for length-delimited fields the bytes. */
 export interface ProtoField {
@@ -159,4 +159,128 @@ export async function onnxFileProblem(path: string): Promise<string | undefined>
 
 function notOnnx(at: number): string {
   return at === 0 ? 'not a valid ONNX model (it is not ONNX protobuf data)' : `not a valid ONNX model (malformed protobuf at byte ${at})`;
+}
+
+// GraphProto: node = 1, initializer = 5, output = 12. NodeProto: input = 1, output = 2, name = 3,
+// op_type = 4, attribute = 5, domain = 7. AttributeProto: name = 1, ints = 8, strings = 9.
+// TensorProto: data_location = 14 (1 = EXTERNAL). ValueInfoProto: name = 1.
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const GRAPH_INPUT = 11;
+const GRAPH_OUTPUT = 12;
+
+/** An output whose ZipMap was taken away: it now returns the probabilities the ZipMap read. */
+export interface ZipMapOutput {
+  name: string;
+  /** The class labels, in the order of the probability columns. */
+  classes: Array<number | string>;
+}
+
+function text(f: ProtoField | undefined): string {
+  return f?.bytes?.toString('utf8') ?? '';
+}
+
+function repeatedInts(fields: ProtoField[], field: number): bigint[] {
+  const out: bigint[] = [];
+  for (const f of fields) {
+    if (f.field !== field) continue;
+    if (f.wire === 0) out.push(f.int as bigint);
+    else if (f.wire === 2) {
+      // Packed encoding: varints back to back.
+      const bytes = f.bytes as Buffer;
+      let at = 0;
+      while (at < bytes.length) {
+        const v = readVarint(bytes, at);
+        if (!v) throw new Error('truncated packed varint');
+        out.push(BigInt.asIntN(64, v.value));
+        at = v.next;
+      }
+    }
+  }
+  return out.map((v) => BigInt.asIntN(64, v));
+}
+
+/**
+ * Rewrites a model whose outputs end in scikit-learn's ZipMap (ai.onnx.ml; a sequence of
+ * {class: probability} maps, which onnxruntime-node cannot return) so that each such output
+ * returns the ZipMap's input instead: an FP32 tensor [N, classes] with one probability column
+ * per class. Returns undefined when there is nothing to rewrite, or when the model keeps its
+ * weights in external data files (a rewritten model is loaded from memory, where relative
+ * data paths cannot be resolved).
+ */
+export function stripZipMap(model: Buffer): { model: Buffer; outputs: ZipMapOutput[] } | undefined {
+  const top = protoFields(model);
+  const graphField = top.find((f) => f.field === MODEL_GRAPH && f.wire === 2);
+  if (!graphField) return undefined;
+  const graph = protoFields(graphField.bytes as Buffer);
+  const outputNames = new Set(graph.filter((f) => f.field === GRAPH_OUTPUT).map((f) => text(protoFields(f.bytes as Buffer).find((v) => v.field === 1))));
+  const replaced = new Map<ProtoField, { input: string; output: ZipMapOutput }>();
+  for (const f of graph) {
+    if (f.field !== GRAPH_NODE) continue;
+    const node = protoFields(f.bytes as Buffer);
+    if (text(node.find((x) => x.field === 4)) !== 'ZipMap' || text(node.find((x) => x.field === 7)) !== 'ai.onnx.ml') continue;
+    const inputs = node.filter((x) => x.field === 1).map(text);
+    const outputs = node.filter((x) => x.field === 2).map(text);
+    const out = outputs[0];
+    if (inputs.length !== 1 || outputs.length !== 1 || out === undefined || !outputNames.has(out)) continue;
+    let classes: Array<number | string> = [];
+    for (const a of node.filter((x) => x.field === 5)) {
+      const attr = protoFields(a.bytes as Buffer);
+      const name = text(attr.find((x) => x.field === 1));
+      if (name === 'classlabels_int64s') classes = repeatedInts(attr, 8).map((v) => (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()));
+      else if (name === 'classlabels_strings') classes = attr.filter((x) => x.field === 9).map(text);
+    }
+    if (classes.length === 0) continue;
+    replaced.set(f, { input: inputs[0] as string, output: { name: out, classes } });
+  }
+  if (replaced.size === 0) return undefined;
+  const external = graph.some((f) => f.field === GRAPH_INITIALIZER && protoFields(f.bytes as Buffer).some((t) => t.field === 14 && t.int === 1n));
+  if (external) return undefined;
+  const byOutput = new Map([...replaced.values()].map((r) => [r.output.name, r.output]));
+  // The batch dimension keeps the name of the first input's, so the rewritten output batches with it.
+  const firstInput = graph.find((f) => f.field === GRAPH_INPUT);
+  const batchDim = firstInput ? firstDim(firstInput.bytes as Buffer) : undefined;
+  const parts = graph.map((f) => {
+    const r = replaced.get(f);
+    if (r) return lengthDelimited(GRAPH_NODE, Buffer.concat([lengthDelimited(1, r.input), lengthDelimited(2, r.output.name), lengthDelimited(3, `served_${r.output.name}`), lengthDelimited(4, 'Identity')]));
+    if (f.field === GRAPH_OUTPUT) {
+      const name = text(protoFields(f.bytes as Buffer).find((v) => v.field === 1));
+      const z = byOutput.get(name);
+      if (z) {
+        const batch = batchDim ?? lengthDelimited(1, lengthDelimited(2, 'N'));
+        const shape = lengthDelimited(2, Buffer.concat([batch, lengthDelimited(1, varintField(1, z.classes.length))]));
+        const tensorType = lengthDelimited(1, Buffer.concat([varintField(1, 1), shape]));
+        return lengthDelimited(GRAPH_OUTPUT, Buffer.concat([lengthDelimited(1, name), lengthDelimited(2, tensorType)]));
+      }
+    }
+    return f.raw;
+  });
+  const rebuilt = top.map((f) => (f === graphField ? lengthDelimited(MODEL_GRAPH, Buffer.concat(parts)) : f.raw));
+  return { model: Buffer.concat(rebuilt), outputs: [...byOutput.values()] };
+}
+
+// The first dimension (encoded TensorShapeProto.Dimension field) of a tensor ValueInfoProto, if any.
+function firstDim(valueInfo: Buffer): Buffer | undefined {
+  try {
+    const type = protoFields(valueInfo).find((f) => f.field === 2);
+    const tensor = type && protoFields(type.bytes as Buffer).find((f) => f.field === 1);
+    const shape = tensor && protoFields(tensor.bytes as Buffer).find((f) => f.field === 2);
+    const dim = shape && protoFields(shape.bytes as Buffer).find((f) => f.field === 1);
+    return dim?.raw;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * For a model with non-tensor outputs: the model with its ZipMaps taken away (see
+ * `stripZipMap`), or undefined when that cannot help (other kinds of outputs, external data).
+ */
+export async function withoutZipMaps(onnxPath: string): Promise<{ model: Buffer; outputs: ZipMapOutput[] } | undefined> {
+  try {
+    return stripZipMap(await readFile(onnxPath));
+  } catch {
+    // onnxruntime has read the file already; anything this reader cannot follow is served as it is.
+    return undefined;
+  }
 }

@@ -4,7 +4,7 @@
  * `binary_data_size`, `binary_data` / `binary_data_output`).
  */
 import { SlipwayError } from '../core/errors.js';
-import type { ModelSignature, TensorSpec } from './model-signature.js';
+import { nonTensorOutputReason, type ModelSignature, type TensorSpec } from './model-signature.js';
 import { bigintJson, exactBody, holdsExact, markExact, rememberRaw, type ExactInteger } from './exact-json.js';
 import { DATATYPES, type TensorData } from './tensor-types.js';
 import { batchRows, checkDeclared, tensorFromBinary, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
@@ -107,6 +107,7 @@ export function decodeV2Request(parsed: unknown, sig: ModelSignature, policy: No
     selected = outputs.map((o, i) => {
       if (!isObject(o) || typeof o.name !== 'string') throw bad(`outputs[${i}] must be an object with a string "name".`);
       const index = sig.outputs.findIndex((s) => s.name === o.name);
+      if (index < 0 && sig.nonTensorOutputs?.includes(o.name)) throw bad(nonTensorOutputReason(sig, o.name));
       if (index < 0) throw bad(`Unknown output '${o.name}'; the model has ${sig.outputs.map((s) => `'${s.name}'`).join(', ')}.`);
       const p = o.parameters;
       const binaryFlag = isObject(p) && typeof p.binary_data === 'boolean' ? p.binary_data : allBinary;

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
 import { signatureOf, type ModelSignature } from './model-signature.js';
+import { withoutZipMaps } from './onnx-file.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, type TensorData, type TensorValues } from './tensor-types.js';
 
@@ -47,7 +48,7 @@ class SessionWorker {
   readonly pending = new Map<number, Pending>();
   dead: Error | undefined;
 
-  constructor(path: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel'>) {
+  constructor(path: string | Uint8Array, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel'>) {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
     const options = { intraOpNumThreads: opts.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: opts.graphOptimizationLevel, executionMode: 'sequential' };
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, ortPath, options } });
@@ -100,10 +101,25 @@ export class WorkerRuntime {
 
   /** Starts `count` workers on `onnxPath` and waits until every one has loaded it. */
   static async load(onnxPath: string, count: number, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel'>): Promise<WorkerRuntime> {
-    const workers = Array.from({ length: count }, () => new SessionWorker(onnxPath, opts));
+    const start = async (source: string | Uint8Array) => {
+      const workers = Array.from({ length: count }, () => new SessionWorker(source, opts));
+      try {
+        const metas = await Promise.all(workers.map((w) => w.ready()));
+        return { workers, meta: metas[0] as Pick<InferenceSession, 'inputMetadata' | 'outputMetadata'> };
+      } catch (err) {
+        await Promise.all(workers.map((w) => w.worker.terminate()));
+        throw err;
+      }
+    };
+    let { workers, meta } = await start(onnxPath);
+    // A classifier ending in a ZipMap is served without it, as on the inline executor.
+    const rewritten = meta.outputMetadata.some((m) => !m.isTensor) ? await withoutZipMaps(onnxPath) : undefined;
+    if (rewritten) {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+      ({ workers, meta } = await start(new Uint8Array(rewritten.model.buffer, rewritten.model.byteOffset, rewritten.model.byteLength)));
+    }
     try {
-      const metas = await Promise.all(workers.map((w) => w.ready()));
-      return new WorkerRuntime(signatureOf(metas[0] as Pick<InferenceSession, 'inputMetadata' | 'outputMetadata'>), workers);
+      return new WorkerRuntime(signatureOf(meta, rewritten?.outputs ?? []), workers);
     } catch (err) {
       await Promise.all(workers.map((w) => w.worker.terminate()));
       throw err;

@@ -171,6 +171,22 @@ export function zipMapClassifier(opts: { labels?: number[] | string[] } = {}): {
   return { onnx, weights, bias, classes };
 }
 
+/**
+ * `x` FP32 [batch, 2] → `y` (Identity, a tensor) and `parts`, a sequence of tensors
+ * (SequenceConstruct): a non-tensor output that is not a ZipMap.
+ */
+export function sequenceOutputModel(): Buffer {
+  const seqOfTensor = msg(12, [bytes(1, 'parts'), msg(2, [msg(4, [msg(1, [tensorType('FP32', ['batch', 2])])])])]);
+  return model([
+    node('Identity', ['x'], ['y']),
+    node('SequenceConstruct', ['x', 'x'], ['parts']),
+    bytes(2, 'sequence'),
+    tensorValue(11, 'x', 'FP32', ['batch', 2]),
+    tensorValue(12, 'y', 'FP32', ['batch', 2]),
+    seqOfTensor,
+  ]);
+}
+
 /** Softmax of `row · weights + bias`, as the classifier computes it (in double precision). */
 export function classifierProbabilities(row: number[], weights: Float32Array, bias: Float32Array, classes: number): number[] {
   const scores = Array.from({ length: classes }, (_, c) => row.reduce((s, x, i) => s + x * (weights[i * classes + c] as number), bias[c] as number));
