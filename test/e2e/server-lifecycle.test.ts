@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
 
@@ -63,12 +63,38 @@ describe('slipway server process', () => {
     expect(await restarted.exited).toBe(0);
   });
 
+  it('cuts off a client that starts a request and never finishes it, after --request-timeout', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const server = await startServerProcess(home, ['--request-timeout', '1']);
+    running.push(server);
+    const url = new URL(server.url);
+    const started = performance.now();
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (d) => (text += d));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+      // Announces 1000 bytes of a log-batch body and sends 20.
+      socket.write('POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"run_id": "abc", "m');
+      setTimeout(() => reject(new Error('the connection was still open after 15 s')), 15_000).unref();
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(performance.now() - started).toBeLessThan(8_000);
+    // The server itself is fine.
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+
   it('exits 2 naming the problem for bad flags', async () => {
-    const [badPort, unknown, scheme, missingConfig] = await Promise.all([
+    const [badPort, unknown, scheme, missingConfig, badTimeout] = await Promise.all([
       runCli(['server', '--port', 'eighty']),
       runCli(['server', '--no-such-flag']),
       runCli(['server', '--port', '0', '--backend-store-uri', 'mysql://db/x']),
       runCli(['server', '--port', '0', '--config', '/nonexistent/slipway.yaml']),
+      runCli(['server', '--port', '0', '--request-timeout', 'soon']),
     ]);
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toContain('--port must be an integer between 0 and 65535');
@@ -78,6 +104,8 @@ describe('slipway server process', () => {
     expect(scheme.stderr).toContain("Unsupported backend store URI 'mysql://db/x'");
     expect(missingConfig.code).toBe(2);
     expect(missingConfig.stderr).toContain('/nonexistent/slipway.yaml does not exist');
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('--request-timeout must be a non-negative number of seconds (0 turns it off).');
   });
 
   it('exits 1 naming the store when it cannot be reached, without leaking its password', async () => {

@@ -10,6 +10,7 @@ interface ServerFlags {
   config?: string;
   logLevel?: string;
   bodyLimit?: number;
+  requestTimeout?: number;
   shutdownTimeout: number;
 }
 
@@ -22,10 +23,14 @@ function portNumber(raw: string): number {
   return n;
 }
 
-function seconds(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--shutdown-timeout must be a positive number of seconds.');
-  return n;
+function seconds(flag: string, zeroAllowed = false): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !zeroAllowed)) {
+      throw new InvalidArgumentError(`${flag} must be a ${zeroAllowed ? 'non-negative' : 'positive'} number of seconds${zeroAllowed ? ' (0 turns it off)' : ''}.`);
+    }
+    return n;
+  };
 }
 
 /** Registers `slipway server`. */
@@ -40,7 +45,8 @@ export function register(program: Command): void {
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info, env SLIPWAY_LOG_LEVEL)')
     .option('--body-limit <bytes>', 'largest accepted JSON request body (default: 16 MiB, env SLIPWAY_BODY_LIMIT)', positiveInt('--body-limit'))
-    .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds, DEFAULT_SHUTDOWN_TIMEOUT_S)
+    .option('--request-timeout <seconds>', 'longest time a client may take to send one request; 0 turns it off (default: 300, env SLIPWAY_REQUEST_TIMEOUT_MS in ms)', seconds('--request-timeout', true))
+    .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds('--shutdown-timeout'), DEFAULT_SHUTDOWN_TIMEOUT_S)
     .action(
       runAction(async (flags: ServerFlags) => {
         const { resolveConfig } = await import('../../config.js');
@@ -52,6 +58,7 @@ export function register(program: Command): void {
           artifactsDestination: flags.artifactsDestination,
           logLevel: flags.logLevel,
           bodyLimit: flags.bodyLimit,
+          requestTimeoutMs: flags.requestTimeout === undefined ? undefined : Math.round(flags.requestTimeout * 1000),
           config: flags.config,
         });
         const server = await startServer(config);
