@@ -174,8 +174,6 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
   });
-  // INT64/UINT64 outputs beyond ±2^53 are written digit for digit, not rounded to a double.
-  app.setReplySerializer((payload) => serving.stringifyJson(payload));
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, fastRoutes });
   const address = await app.listen({ host: config.host, port: config.port });
