@@ -5,10 +5,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { brokenFile, mlpFile } from './support/serving.js';
+import { brokenFile, identityFile, mlpFile } from './support/serving.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -94,6 +94,12 @@ describe('slipway serve bad usage', () => {
     const truncated = run([truncatedPath, '--port', '0']);
     expect(truncated.status).toBe(2);
     expect(truncated.stderr).toBe(`error: Cannot serve ${truncatedPath}: not a valid ONNX model (it is truncated or not ONNX protobuf data).\n`);
+    // A well-formed model onnxruntime refuses (an operator it does not know): still one line, no log line.
+    const unknownOpPath = join(dirname(truncatedPath), 'unknown-op.onnx');
+    writeFileSync(unknownOpPath, Buffer.from(readFileSync(identityFile(['FP32'])).toString('latin1').replace(/Identity/g, 'Identitx'), 'latin1'));
+    const unknownOp = run([unknownOpPath, '--port', '0']);
+    expect(unknownOp.status).toBe(2);
+    expect(unknownOp.stderr).toMatch(new RegExp(`^error: Cannot serve ${unknownOpPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: load failed: onnxruntime could not load .*No Op registered for Identitx[^\n]*\n$`));
     const folder = run([tmpdir(), '--port', '0']);
     expect(folder.status).toBe(2);
     expect(folder.stderr).toBe(`error: Cannot serve ${tmpdir()}: it is a directory, not an .onnx file.\n`);
