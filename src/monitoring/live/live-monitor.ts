@@ -96,7 +96,8 @@ export class LiveMonitor {
   /** Starts the periodic flush (the timer does not keep the process alive). */
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs);
+    // A failed periodic flush is logged by flush(); the next one tries again.
+    this.timer = setInterval(() => void this.flush().catch(() => {}), this.opts.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -106,16 +107,20 @@ export class LiveMonitor {
     this.timer = undefined;
   }
 
-  /** Stops the timer and closes every open window. */
+  /** Stops the timer and closes every open window (a failure is logged: shutdown goes on). */
   async close(): Promise<void> {
     this.stop();
-    await this.flush(true);
+    await this.flush(true).catch(() => {});
   }
 
-  /** Drains the queue and closes finished windows (all windows with `closeAll`); serialised. */
+  /**
+   * Drains the queue and closes finished windows (all windows with `closeAll`); serialised.
+   * Rejects when writing failed (the failure is also logged); later flushes still run.
+   */
   flush(closeAll = false): Promise<void> {
-    this.flushing = this.flushing.then(() => this.doFlush(closeAll)).catch((err: unknown) => this.logger.error({ err }, 'monitoring: flush failed'));
-    return this.flushing;
+    const run = this.flushing.then(() => this.doFlush(closeAll));
+    this.flushing = run.catch((err: unknown) => this.logger.error({ err }, 'monitoring: flush failed'));
+    return run;
   }
 
   private windowOf(model: string, version: string, time: number): OpenWindow {
@@ -181,8 +186,9 @@ export class LiveMonitor {
     const models = new Set<string>();
     for (const [key, w] of this.open) {
       if (!closeAll && w.windowStart + this.opts.windowMs + this.opts.graceMs > now) continue;
-      this.open.delete(key);
+      // Closed only once stored: a window whose write failed stays open for the next flush.
       await this.closeWindow(w, now);
+      this.open.delete(key);
       models.add(w.model);
     }
     for (const m of models) await this.alerts.evaluate(m);

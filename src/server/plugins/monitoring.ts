@@ -177,8 +177,14 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     return { windowMs: live.windowMs, windows: windows.map((w) => ({ ...w, storedBytes: undefined })) };
   });
 
+  // A flush that could not write is the store's problem, not the caller's: 503 with the reason.
+  const flushOrFail = (closeAll: boolean) =>
+    live.flush(closeAll).catch((err: unknown) => {
+      throw new SlipwayError('UNAVAILABLE', `Monitoring windows could not be written to the store: ${(err as Error)?.message ?? String(err)}`);
+    });
+
   app.post(`${PREFIX}/windows/flush`, async () => {
-    await live.flush(true);
+    await flushOrFail(true);
     return { flushed: true };
   });
 
@@ -186,7 +192,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     const { name } = request.params as { name: string };
     const items = parseGroundTruth(request.body);
     // Predictions still queued in memory are written first so fresh request ids are known.
-    await live.flush(false);
+    await flushOrFail(false);
     const result = await recordGroundTruth(ctx.store, name, items, meta(ctx, request));
     if (result.accepted > 0) await alerts.evaluate(name);
     return result;
