@@ -3,12 +3,12 @@
  * folder, builds the app, listens, and knows how to shut down gracefully (stop
  * accepting, finish in-flight requests, run the close hooks, close the store).
  */
-import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import type { ResolvedConfig } from '../config.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { ensureDirSync } from '../core/ensure-dir.js';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { openStore, type Store } from '../store/store.js';
@@ -57,6 +57,20 @@ async function openMetadataStore(config: ResolvedConfig, clock: Clock): Promise<
   }
 }
 
+/** A folder Slipway cannot create or use, as the user's setting to correct (other errors unchanged). */
+function folderProblem(err: NodeJS.ErrnoException, path: string, what: string): Error {
+  const why: Record<string, string> = {
+    EEXIST: 'a file is in the way',
+    ENOTDIR: 'a file is in the way',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    EROFS: 'the file system is read-only',
+    ENOENT: 'folders cannot be created there',
+  };
+  const reason = err.code ? why[err.code] : undefined;
+  return reason ? new SlipwayError('INVALID_ARGUMENT', `Cannot use '${path}' as ${what}: ${reason}.`) : err;
+}
+
 /** Opens everything the config names and listens on its host and port. */
 export async function startServer(config: ResolvedConfig, opts: StartServerOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? createServerLogger(config.logLevel);
@@ -73,13 +87,11 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
   };
   let app: FastifyInstance;
   try {
-    await mkdir(config.artifactsDestination, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-      // A file where the folder should be, or a folder we may not create, is the user's setting to correct.
-      if (err.code === 'EEXIST' || err.code === 'ENOTDIR' || err.code === 'EACCES' || err.code === 'EROFS') {
-        throw new SlipwayError('INVALID_ARGUMENT', `Cannot use '${config.artifactsDestination}' as the artifact folder: ${err.code === 'EACCES' ? 'permission denied' : err.code === 'EROFS' ? 'the file system is read-only' : 'a file is in the way'}.`);
-      }
-      throw err;
-    });
+    try {
+      ensureDirSync(config.artifactsDestination);
+    } catch (err) {
+      throw folderProblem(err as NodeJS.ErrnoException, config.artifactsDestination, 'the artifact folder');
+    }
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {

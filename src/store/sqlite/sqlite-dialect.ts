@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { SqliteDialect } from 'kysely';
+import { ensureDirSync } from '../../core/ensure-dir.js';
 
 /** Opens a SQLite file in WAL mode and returns the raw handle and its Kysely dialect. */
 export function createSqliteDialect(file: string): { raw: Sqlite.Database; dialect: SqliteDialect } {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') ensureDirSync(dirname(file));
   const raw = new Sqlite(file);
   raw.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a process crash (kill -9) with every commit intact;
