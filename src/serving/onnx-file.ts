@@ -192,11 +192,12 @@ function repeatedInts(fields: ProtoField[], field: number): bigint[] {
       while (at < bytes.length) {
         const v = readVarint(bytes, at);
         if (!v) throw new Error('truncated packed varint');
-        out.push(BigInt.asIntN(64, v.value));
+        out.push(v.value);
         at = v.next;
       }
     }
   }
+  // int64 values travel as two's complement varints.
   return out.map((v) => BigInt.asIntN(64, v));
 }
 
