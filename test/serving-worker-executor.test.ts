@@ -46,3 +46,19 @@ describe('worker executor', () => {
     expect(healthMs).toBeLessThan(Number(batchMs) * 1000);
   });
 });
+
+describe('multi-threaded sessions, spinning or sleeping between operators', () => {
+  for (const [executor, spinWait] of [['inline', false], ['inline', true], ['worker', false], ['worker', true]] as const) {
+    it(`give the framework's predictions (${executor}, spinWait ${spinWait})`, async () => {
+      const h = await servingApp({ executor, concurrency: 1, intraOpThreads: 2, spinWait });
+      try {
+        await h.manager.load('cancer', fixture('breast_cancer_mlp.onnx'), cancer.columns);
+        const res = await h.app.inject({ method: 'POST', url: '/v2/models/cancer/infer', payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [cancer.rows.length, 30], data: cancer.rows }] } });
+        expect(res.statusCode).toBe(200);
+        maxRelativeError(res.json().outputs[0].data, cancer.expected);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+});

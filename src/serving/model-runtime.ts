@@ -18,7 +18,7 @@ export interface Runtime {
 }
 
 /** Loads a model with the configured executor and warms every session. */
-export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup' | 'executor' | 'concurrency'>): Promise<Runtime> {
+export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait' | 'warmup' | 'executor' | 'concurrency'>): Promise<Runtime> {
   // A missing or non-ONNX file gets one sentence naming the problem rather than onnxruntime's text.
   const problem = await onnxFileProblem(onnxPath);
   if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot load ${onnxPath}: ${problem}.`);
@@ -37,6 +37,17 @@ export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, '
   return runtime;
 }
 
+/** onnxruntime session options for the serving options (the inline and worker executors share them). */
+export function sessionOptions(opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: opts.intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: opts.graphOptimizationLevel,
+    executionMode: 'sequential',
+    extra: { session: { intra_op: { allow_spinning: opts.spinWait ? '1' : '0' } } },
+  };
+}
+
 /** A session on the JavaScript thread plus the signature it was read from. */
 export class ModelRuntime implements Runtime {
   readonly signature: ModelSignature;
@@ -51,13 +62,8 @@ export class ModelRuntime implements Runtime {
   }
 
   /** Loads `onnxPath`, reads its signature and (optionally) warms it up; throws INVALID_ARGUMENT when the file is not a usable model. */
-  static async load(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'warmup'>): Promise<ModelRuntime> {
-    const options: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: opts.intraOpThreads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: opts.graphOptimizationLevel,
-      executionMode: 'sequential',
-    };
+  static async load(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait' | 'warmup'>): Promise<ModelRuntime> {
+    const options = sessionOptions(opts);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(onnxPath, options);

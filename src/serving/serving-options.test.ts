@@ -5,7 +5,7 @@ import { DEFAULT_SERVING_OPTIONS, resolveServingOptions } from './serving-option
 describe('serving options', () => {
   it('defaults suit a small machine and user values override them', () => {
     expect(resolveServingOptions()).toEqual(DEFAULT_SERVING_OPTIONS);
-    expect(resolveServingOptions({ maxBatchSize: 8, nonFinite: 'allow' })).toMatchObject({ maxBatchSize: 8, nonFinite: 'allow', intraOpThreads: 1 });
+    expect(resolveServingOptions({ maxBatchSize: 8, nonFinite: 'allow' })).toMatchObject({ maxBatchSize: 8, nonFinite: 'allow', intraOpThreads: 1, spinWait: false });
   });
 
   it('reads SLIPWAY_SERVING_* from the environment through the resolved config', () => {
@@ -16,6 +16,7 @@ describe('serving options', () => {
   it('names the bad option', () => {
     expect(() => resolveServingOptions({ nonFinite: 'ignore' })).toThrow(/Serving option 'nonFinite' is invalid/);
     expect(() => resolveServingOptions({ maxBatchSize: 0 })).toThrow(/Serving option 'maxBatchSize' is invalid/);
+    expect(() => resolveServingOptions({ spinWait: 'yes' })).toThrow(/Serving option 'spinWait' is invalid/);
     expect(() => resolveServingOptions({ sessions: 2 } as never)).toThrow(/Serving option 'sessions' is invalid/);
   });
 });

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
 import { signatureOf, type ModelSignature } from './model-signature.js';
+import { sessionOptions } from './model-runtime.js';
 import { withoutZipMaps } from './onnx-file.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, type TensorData, type TensorValues } from './tensor-types.js';
@@ -48,9 +49,9 @@ class SessionWorker {
   readonly pending = new Map<number, Pending>();
   dead: Error | undefined;
 
-  constructor(path: string | Uint8Array, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel'>) {
+  constructor(path: string | Uint8Array, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>) {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const options = { intraOpNumThreads: opts.intraOpThreads, interOpNumThreads: 1, graphOptimizationLevel: opts.graphOptimizationLevel, executionMode: 'sequential' };
+    const options = sessionOptions(opts);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, ortPath, options } });
     const fail = (err: Error) => {
       this.dead = err;
@@ -100,7 +101,7 @@ export class WorkerRuntime {
   }
 
   /** Starts `count` workers on `onnxPath` and waits until every one has loaded it. */
-  static async load(onnxPath: string, count: number, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel'>): Promise<WorkerRuntime> {
+  static async load(onnxPath: string, count: number, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>): Promise<WorkerRuntime> {
     const start = async (source: string | Uint8Array) => {
       const workers = Array.from({ length: count }, () => new SessionWorker(source, opts));
       try {

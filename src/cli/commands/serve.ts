@@ -12,6 +12,7 @@ interface ServeFlags {
   host?: string;
   port?: number;
   threads?: number;
+  spinWait?: boolean;
   concurrency?: number;
   executor?: 'inline' | 'worker';
   maxBatchSize?: number;
@@ -64,6 +65,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000)', port)
     .option('--threads <n>', 'onnxruntime intra-op threads per session', positiveInt('--threads'))
+    .option('--spin-wait', "let onnxruntime's threads spin between operators (faster on dedicated cores, steals CPU on shared ones)")
     .option('--graph-optimization <level>', 'onnxruntime graph optimisation: disabled, basic, extended, all', choice('--graph-optimization', ['disabled', 'basic', 'extended', 'all'] as const))
     .option('--concurrency <n>', 'batches in flight at once (worker threads with --executor worker)', positiveInt('--concurrency'))
     .option('--executor <kind>', 'inline (on the JavaScript thread) or worker (one session per worker thread)', choice('--executor', ['inline', 'worker'] as const))
@@ -99,6 +101,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const config = resolveConfig({ host: flags.host, port: flags.port, backendStoreUri: flags.backendStoreUri, config: flags.config });
   const fromFlags = {
     intraOpThreads: flags.threads,
+    spinWait: flags.spinWait,
     graphOptimizationLevel: flags.graphOptimization,
     concurrency: flags.concurrency,
     executor: flags.executor,
