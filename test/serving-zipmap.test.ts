@@ -79,6 +79,7 @@ for (const executor of ['inline', 'worker'] as const) {
     it('serves the tensor outputs of a model with another kind of non-tensor output, and answers 400 naming it when asked for', async () => {
       const meta = await call('GET', '/v2/models/parts');
       expect(meta.body.outputs).toEqual([{ name: 'y', datatype: 'FP32', shape: [-1, 2] }]);
+      expect(meta.body.parameters).toEqual({ non_tensor_outputs: ['parts'] });
       const body = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] };
       const ok = await call('POST', '/v2/models/parts/infer', body);
       expect(ok.status).toBe(200);

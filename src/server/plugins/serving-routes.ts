@@ -92,7 +92,10 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
         platform: 'onnx_onnxv1',
         inputs: m.signature.inputs,
         outputs: m.signature.outputs,
-        ...(m.columns ? { parameters: { columns: m.columns } } : {}),
+        // Outputs onnxruntime-node cannot return (sequences, maps) are named, so a client knows why they are missing.
+        ...(m.columns || m.signature.nonTensorOutputs
+          ? { parameters: { ...(m.columns ? { columns: m.columns } : {}), ...(m.signature.nonTensorOutputs ? { non_tensor_outputs: m.signature.nonTensorOutputs } : {}) } }
+          : {}),
       };
     };
     scope.get('/v2/models/:model', v2, metadata);
