@@ -45,6 +45,8 @@ export interface UserConfig {
   servingDeadlineMs?: number;
   /** NaN/Infinity in inference inputs: "reject" (400) or "allow". @default "reject" (env SLIPWAY_SERVING_NON_FINITE) */
   servingNonFinite?: string;
+  /** Hosts `POST /api/v1/loadtests` may send load to besides loopback and this server's models: comma-separated (a list in the file). @default none (env SLIPWAY_LOADTEST_ALLOWED_HOSTS) */
+  loadtestAllowedHosts?: string;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -70,6 +72,8 @@ export interface ResolvedConfig {
     deadlineMs?: number;
     nonFinite?: string;
   };
+  /** Extra hosts the load-test HTTP operation may target (entries as given; validated by the load-test plugin). */
+  loadtestAllowedHosts: string[];
   /** The config file read, if any. */
   configFile: string | undefined;
 }
@@ -93,6 +97,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   servingMaxQueueSize: 'SLIPWAY_SERVING_MAX_QUEUE_SIZE',
   servingDeadlineMs: 'SLIPWAY_SERVING_DEADLINE_MS',
   servingNonFinite: 'SLIPWAY_SERVING_NON_FINITE',
+  loadtestAllowedHosts: 'SLIPWAY_LOADTEST_ALLOWED_HOSTS',
 };
 
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
@@ -138,7 +143,7 @@ function fromFile(path: string): UserConfig {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(section)) {
     if (!(k in ENV_KEYS)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'server.${k}'.`);
-    out[k] = NUMERIC.has(k as keyof UserConfig) ? toNumber(v, `server.${k}`) : String(v);
+    out[k] = NUMERIC.has(k as keyof UserConfig) ? toNumber(v, `server.${k}`) : Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
   return out as UserConfig;
 }
@@ -186,6 +191,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
       deadlineMs: merged.servingDeadlineMs,
       nonFinite: merged.servingNonFinite,
     }),
+    loadtestAllowedHosts: (merged.loadtestAllowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     configFile,
   };
 }

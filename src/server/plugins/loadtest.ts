@@ -2,10 +2,14 @@
  * Load tests over HTTP: `POST /api/v1/loadtests` runs one and answers with the
  * result document; `GET /api/v1/loadtests` lists the recorded ones (tracking runs);
  * `POST /api/v1/loadtests/capacity` runs a capacity search.
- * One test runs at a time per server so two tests never skew each other.
+ * One test runs at a time per server so two tests never skew each other, and tests
+ * started here may only send to loopback hosts, this server's models and the hosts
+ * the operator allows (`loadtestAllowedHosts`), so the API cannot be used to aim the
+ * server's traffic at other machines.
  */
 import type { DomainPlugin } from '../app.js';
 import { SlipwayError } from '../../core/errors.js';
+import { assertTargetAllowed, createTargetAllowList } from '../../loadtest/target-allow-list.js';
 
 /** Longest load test (warm-up included) the HTTP API accepts; longer ones belong in the CLI. */
 const MAX_API_DURATION_MS = 10 * 60_000;
@@ -17,12 +21,20 @@ function requireObject(body: unknown): Record<string, unknown> {
 
 const loadtest: DomainPlugin = async (app, ctx) => {
   let running = false;
+  const allowList = createTargetAllowList(ctx.config.loadtestAllowedHosts);
   // models:/ targets, baselines and recordings resolve against this very server unless the request names another.
   const ownServer = (): string => {
     const address = app.server.address();
     const port = address !== null && typeof address === 'object' ? address.port : ctx.config.port;
     const host = ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host;
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  };
+
+  // Checked before anything is sent (resolving a target already reads its metadata).
+  const assertAllowed = (body: Record<string, unknown>): void => {
+    const own = ownServer();
+    if (typeof body.server === 'string') assertTargetAllowed(allowList, body.server, 'server', own);
+    if (typeof body.target === 'string' && !body.target.startsWith('models:/')) assertTargetAllowed(allowList, body.target, 'target', own);
   };
 
   const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -43,6 +55,7 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     const plan = planLoad(options);
     if (plan.warmupMs + plan.durationMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'Load tests run over the HTTP API may last at most 10 minutes including warm-up; use the CLI for longer ones.');
     if (options.data !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes inline 'rows', not a 'data' file path.", { field: 'data' });
+    assertAllowed(body);
     return exclusive(() => lt.runLoadTest(options, { logger: ctx.logger }));
   });
 
@@ -74,6 +87,7 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     if (steps * stepMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'A capacity search over the HTTP API may last at most 10 minutes (steps × stepDuration); use the CLI for longer ones.');
     // Validate the shared options up front so a bad field fails before any load is sent.
     lt.validateLoadTestOptions({ server: ownServer(), ...rest, rate: startRate, duration: stepDuration ?? '10s' });
+    assertAllowed(body);
     return exclusive(() => lt.runCapacitySearch({ server: ownServer(), ...(rest as object), startRate: startRate as string | number, stepRate: stepRate as string | number, maxRate: maxRate as string | number, stepDuration: stepDuration ?? '10s' } as Parameters<typeof lt.runCapacitySearch>[0], { logger: ctx.logger }));
   });
 };
