@@ -86,7 +86,10 @@ describe('load shedding at 3x capacity', () => {
     // the server (the client's clock also counts a busy machine's scheduling), nearly all
     // accepted requests finish within a few service times.
     const m3 = await duration();
-    const boundSeconds = [0.05, 0.1, 0.25, 0.5, 1, 2.5].find((b) => b * 1000 >= (QUEUE + 2) * serviceMs * 2) ?? 2.5;
+    // The service time the model actually had during the burst: on a machine shared with other
+    // work it can be slower than when it was measured alone above.
+    const burstServiceMs = Math.max(serviceMs, (performance.now() - start) / Math.max(1, m3.count - m2.count));
+    const boundSeconds = [0.05, 0.1, 0.25, 0.5, 1, 2.5].find((b) => b * 1000 >= (QUEUE + 2) * burstServiceMs * 2) ?? 2.5;
     const accepted = m3.count - m2.count;
     expect(accepted).toBe(ok.length);
     expect((m3.within(boundSeconds) - m2.within(boundSeconds)) / accepted).toBeGreaterThanOrEqual(0.95);
