@@ -283,16 +283,16 @@ export class DynamicBatcher {
           if (item.state === 'running' && performance.now() > item.deadlineAt) this.#expire(item);
           if (item.state === 'running') {
             const mine = batch.length === 1 ? outputs : splitOutputs(outputs, offset, r, rows);
-            this.#finish(item, () => item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, batchRows: rows }));
+            if (this.#finish(item)) item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, batchRows: rows });
           }
           offset += r;
         }
       },
       (err: unknown) => {
-        for (const item of batch) this.#finish(item, () => item.reject(err as Error));
+        for (const item of batch) if (this.#finish(item)) item.reject(err as Error);
       },
     ).catch((err: unknown) => {
-      for (const item of batch) this.#finish(item, () => item.reject(err as Error));
+      for (const item of batch) if (this.#finish(item)) item.reject(err as Error);
     }).finally(() => {
       this.#running--;
       this.#runningBatches.delete(batch);
@@ -301,10 +301,11 @@ export class DynamicBatcher {
     });
   }
 
-  #finish(item: Item, settle: () => void): void {
-    if (item.state === 'done') return;
+  /** Marks a request answered; false when it already was (timed out), so it is settled once. */
+  #finish(item: Item): boolean {
+    if (item.state === 'done') return false;
     item.state = 'done';
-    settle();
+    return true;
   }
 
   #notifyIdle(): void {

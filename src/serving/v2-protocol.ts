@@ -145,6 +145,33 @@ export function encodeV2Response(model: { name: string; version: string }, req: 
 }
 
 /**
+ * The JSON text of a response whose outputs are all JSON and plain numbers (floats, or
+ * integers of up to 32 bits), written straight from the typed arrays: the common 1-row
+ * answer skips building the document and JSON.stringify walking it. Undefined when any
+ * output is binary, BOOL, FP16, BYTES or 64-bit; those take `encodeV2Response`. The text
+ * is what `stringifyJson(encodeV2Response(...).json)` gives.
+ */
+export function v2ResponseText(model: { name: string; version: string }, req: V2Request, outputs: TensorData[]): string | undefined {
+  let text = `{"model_name":${JSON.stringify(model.name)},"model_version":${JSON.stringify(model.version)}`;
+  if (req.id !== undefined) text += `,"id":${JSON.stringify(req.id)}`;
+  text += ',"outputs":[';
+  for (let k = 0; k < req.outputs.length; k++) {
+    const o = req.outputs[k] as V2Request['outputs'][number];
+    const t = outputs[o.index] as TensorData;
+    const d = t.data;
+    if (o.binary || Array.isArray(d) || t.datatype === 'BOOL' || t.datatype === 'FP16' || d instanceof BigInt64Array || d instanceof BigUint64Array) return undefined;
+    text += `${k > 0 ? ',' : ''}{"name":${JSON.stringify(o.spec.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}],"data":[`;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i] as number;
+      // JSON.stringify's number form: String(v) for finite values (-0 as 0), null otherwise.
+      text += `${i > 0 ? ',' : ''}${Number.isFinite(v) ? v : 'null'}`;
+    }
+    text += ']}';
+  }
+  return `${text}]}`;
+}
+
+/**
  * Tensor values as JSON-friendly numbers, booleans or strings (row-major, flat); 64-bit
  * integers beyond ±2^53 as `ExactInteger`s, which `stringifyJson` writes digit for digit.
  */

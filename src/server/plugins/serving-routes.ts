@@ -16,7 +16,8 @@ import type { Logger } from '../../core/logger.js';
 import type { InferenceService } from '../../serving/inference-service.js';
 import type { ModelManager } from '../../serving/model-manager.js';
 import { decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
-import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, stringifyJson, type V2Response } from '../../serving/v2-protocol.js';
+import { decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, stringifyJson, v2ResponseText, type V2Request, type V2Response } from '../../serving/v2-protocol.js';
+import type { InferenceOutcome } from '../../serving/inference-service.js';
 import type { FastRoutes } from '../http-server.js';
 import { requestIdFor } from '../request-id.js';
 
@@ -109,7 +110,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.get('/v2/models/:model/versions/:version/ready', v2, ready);
 
     /** One V2 infer: decodes `body` (a JSON document, or a JSON header plus binary tensors) and runs it. */
-    const inferV2 = async (name: string, version: string | undefined, headers: IncomingHttpHeaders, body: () => Buffer, fallbackId: string): Promise<{ requestId: string; response: V2Response }> => {
+    const inferV2 = async (name: string, version: string | undefined, headers: IncomingHttpHeaders, body: () => Buffer, fallbackId: string): Promise<{ requestId: string; out: InferenceOutcome<V2Request> }> => {
       const headerLength = headers['inference-header-content-length'];
       if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
       const out = await service.infer({
@@ -130,12 +131,13 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       // The V2 `id` is free text; only a short printable one can travel as a header (the body always carries it).
       const id = out.decoded.id;
       const requestId = id !== undefined && id.length <= 200 && /^[\x20-\x7e]+$/.test(id) ? id : fallbackId;
-      return { requestId, response: encodeV2Response(out.model, out.decoded, out.outputs) };
+      return { requestId, out };
     };
 
     const infer = async (req: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
       const fallbackId = init.requestId ? init.requestId(req) : requestIdFor(req.raw);
-      const { requestId, response } = await inferV2(req.params.model, req.params.version, req.headers, () => bodyBuffer(req), fallbackId);
+      const { requestId, out } = await inferV2(req.params.model, req.params.version, req.headers, () => bodyBuffer(req), fallbackId);
+      const response = encodeV2Response(out.model, out.decoded, out.outputs);
       reply.header('x-request-id', requestId);
       if (!response.binary) return reply.send(response.json);
       const { head, payload } = binaryPayload(response);
@@ -158,21 +160,24 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       req.on('end', () => {
         const body = () => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
         inferV2(target.model, target.version, headers, body, fallbackId).then(
-          ({ requestId, response }) => {
-            const out: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId };
-            if (init.isClosing?.()) out.connection = 'close';
-            if (!response.binary) return writeRaw(res, 200, out, stringifyJson(response.json));
+          ({ requestId, out }) => {
+            const sent: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId };
+            if (init.isClosing?.()) sent.connection = 'close';
+            const text = v2ResponseText(out.model, out.decoded, out.outputs);
+            if (text !== undefined) return writeRaw(res, 200, sent, text);
+            const response = encodeV2Response(out.model, out.decoded, out.outputs);
+            if (!response.binary) return writeRaw(res, 200, sent, stringifyJson(response.json));
             const { head, payload } = binaryPayload(response);
-            out['content-type'] = 'application/octet-stream';
-            out['inference-header-content-length'] = head;
-            writeRaw(res, 200, out, payload);
+            sent['content-type'] = 'application/octet-stream';
+            sent['inference-header-content-length'] = head;
+            writeRaw(res, 200, sent, payload);
           },
           (err: unknown) => {
             const a = errorAnswer(err, headers['content-type'], req.url as string, init.logger, options.bodyLimit);
-            const out: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': fallbackId };
-            if (a.retryAfterSeconds !== undefined) out['retry-after'] = String(a.retryAfterSeconds);
-            if (init.isClosing?.()) out.connection = 'close';
-            writeRaw(res, a.status, out, JSON.stringify({ error: a.message }));
+            const sent: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': fallbackId };
+            if (a.retryAfterSeconds !== undefined) sent['retry-after'] = String(a.retryAfterSeconds);
+            if (init.isClosing?.()) sent.connection = 'close';
+            writeRaw(res, a.status, sent, JSON.stringify({ error: a.message }));
           },
         ).catch((err: unknown) => {
           // Only a failure while writing the answer lands here; the connection cannot be trusted after it.
@@ -331,8 +336,19 @@ function binaryPayload(response: V2Response): { head: number; payload: Buffer } 
   return { head: header.length, payload: Buffer.concat([header, ...(response.binary ?? [])]) };
 }
 
+// Clients call the same few infer URLs over and over: remember their decoded form.
+const targets = new Map<string, { model: string; version?: string } | undefined>();
+
 /** `/v2/models/NAME/infer` or `/v2/models/NAME/versions/VERSION/infer`, decoded; undefined for anything else. */
 function inferTarget(url: string): { model: string; version?: string } | undefined {
+  if (targets.has(url)) return targets.get(url);
+  const target = parseInferTarget(url);
+  if (targets.size >= 1024) targets.clear();
+  targets.set(url, target);
+  return target;
+}
+
+function parseInferTarget(url: string): { model: string; version?: string } | undefined {
   if (!url.startsWith('/v2/models/') || !url.endsWith('/infer')) return undefined;
   const parts = url.slice('/v2/models/'.length, -'/infer'.length).split('/');
   if (parts.some((p) => p.length === 0 || p.length > MAX_FAST_PARAM || p.includes('?') || p.includes('#'))) return undefined;
