@@ -7,22 +7,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { varint } from '../../src/serving/onnx-file.js';
 
 const ELEM = { FP32: 1, INT64: 7, STRING: 8 } as const;
 type Elem = keyof typeof ELEM;
-
-function varint(n: number | bigint): Buffer {
-  const out: number[] = [];
-  let v = BigInt(n);
-  if (v < 0n) v += 1n << 64n;
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return Buffer.from(out);
-}
 
 const key = (field: number, wire: number) => varint((field << 3) | wire);
 const int = (field: number, n: number | bigint) => Buffer.concat([key(field, 0), varint(n)]);
