@@ -91,6 +91,22 @@ describe('DynamicBatcher', () => {
     expect(batches).toEqual([8, 4]);
   });
 
+  it('with an off-thread runner, starts the next batch before answering the one that ended', async () => {
+    for (const overlap of [true, false]) {
+      const g = gatedRunner();
+      const b = new DynamicBatcher(g.run, { ...base, overlap });
+      // How many batches had started when the first request got its answer.
+      const first = b.submit(rows(1)).then(() => g.batches.length);
+      await tick();
+      const queued = [b.submit(rows(2)), b.submit(rows(3))];
+      (g.gates.shift() as () => void)();
+      expect(await first, `overlap ${overlap}`).toBe(overlap ? 2 : 1);
+      await g.releaseAll();
+      await Promise.all(queued);
+      expect(g.batches).toEqual([1, 2]);
+    }
+  });
+
   it('never combines requests for a model whose batch dimension is fixed', async () => {
     const g = gatedRunner();
     const b = new DynamicBatcher(g.run, { ...base, batchable: false, concurrency: 2 });

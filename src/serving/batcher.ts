@@ -28,6 +28,13 @@ export interface BatcherOptions {
   retryAfterSeconds: number;
   /** True when requests may differ in non-batch dimensions (so only equal shapes share a batch). */
   ragged?: boolean;
+  /**
+   * True when the runner computes off the JavaScript thread (worker sessions): the next batch
+   * then starts the moment one ends, before that one's answers are written, so the session
+   * never waits for the HTTP thread. Inline runs block the thread anyway, and starting early
+   * would only split what arrives next into smaller batches.
+   */
+  overlap?: boolean;
 }
 
 /** One request: its inputs (in signature order), its row count and its deadline. */
@@ -270,11 +277,21 @@ export class DynamicBatcher {
     const rows = batch.reduce((n, it) => n + it.req.rows, 0);
     this.#events.onBatch?.(rows, batch.length);
     const inputs = batch.length === 1 ? (batch[0] as Item).req.inputs : concatInputs(batch.map((it) => it.req.inputs));
+    let released = false;
+    // The slot is freed once, as soon as the batch ends; with `overlap` the next batch starts then.
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#running--;
+      this.#runningBatches.delete(batch);
+      if (this.#opts.overlap && this.#queuedCount > 0) this.#form();
+    };
     this.#run(inputs).then(
       (outputs) => {
         // An exponentially weighted batch run time, for the adaptive wait.
         this.#batchMs = this.#batchMs === 0 ? performance.now() - started : 0.8 * this.#batchMs + 0.2 * (performance.now() - started);
         this.#lastBatchRows = rows;
+        release();
         let offset = 0;
         for (const item of batch) {
           const r = item.req.rows;
@@ -289,13 +306,13 @@ export class DynamicBatcher {
         }
       },
       (err: unknown) => {
+        release();
         for (const item of batch) if (this.#finish(item)) item.reject(err as Error);
       },
     ).catch((err: unknown) => {
       for (const item of batch) if (this.#finish(item)) item.reject(err as Error);
     }).finally(() => {
-      this.#running--;
-      this.#runningBatches.delete(batch);
+      release();
       this.#pump();
       this.#notifyIdle();
     });

@@ -41,6 +41,7 @@ export class LoadedModel {
         batchable: this.signature.batchable && o.maxBatchSize > 1,
         retryAfterSeconds: o.retryAfterSeconds,
         ragged: this.signature.inputs.some((i) => i.shape.slice(1).some((d) => d < 0)),
+        overlap: o.executor === 'worker',
       },
       batchSize ? { onBatch: (rows) => batchSize.observe(rows) } : {},
     );
