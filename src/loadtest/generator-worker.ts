@@ -96,7 +96,55 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       stopNow?.();
     }
   });
-  port.postMessage({ type: 'ready' });
+  warmUp(() => port.postMessage({ type: 'ready' }));
+
+  // This thread's V8 isolate is new, so undici's request path (dispatch, the HTTP/1.1 writer,
+  // the llhttp parser and its callbacks) starts out cold; at a low rate it would stay
+  // interpreted for the whole run and add ~0.1 ms to every latency it measures (against a
+  // bare loop whose code is warm). Before reporting ready, the same kind of request is
+  // therefore sent to a throw-away node:http server on this thread's loopback, never to the
+  // target, for at most WARM_MS. Any problem just ends the warm-up.
+  function warmUp(then: () => void): void {
+    const WARM_REQUESTS = 1000;
+    const WARM_MS = 300;
+    const http = load('node:http') as typeof import('node:http');
+    let ended = false;
+    let client: import('undici').Client | undefined;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('{}'));
+    });
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      void client?.destroy().catch(() => undefined);
+      server.close();
+      then();
+    };
+    server.on('error', end);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address !== 'object') return end();
+      client = new Client(`http://127.0.0.1:${address.port}`, { pipelining: 1 });
+      const body = job.bodies.length > 0 ? Buffer.from(job.bodies[0] as string) : null;
+      const opts: import('undici').Dispatcher.DispatchOptions = { path: job.path, method: job.method as 'POST', body };
+      if (Object.keys(job.headers).length > 0) opts.headers = job.headers;
+      const until = performance.now() + WARM_MS;
+      let left = WARM_REQUESTS;
+      const next = (): void => {
+        if (ended) return;
+        if (left <= 0 || performance.now() > until) return end();
+        left -= 1;
+        try {
+          client?.dispatch(opts, handler);
+        } catch {
+          end();
+        }
+      };
+      const handler = { onConnect: (): void => undefined, onHeaders: (): boolean => true, onData: (): boolean => true, onComplete: next, onError: end };
+      next();
+    });
+  }
 
   function run(startAt: number): void {
   const port = parentPort as NonNullable<typeof parentPort>;
@@ -229,6 +277,9 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
   let clientLoop: (client: number, iteration: number) => void = () => undefined;
   const complete = (r: InFlight, err: unknown): void => {
     if (r.settled) return;
+    // The answer is in: read the clock before anything else runs (handing the connection to a
+    // waiting request writes that request to the socket, which is not this request's latency).
+    const end = now();
     r.settled = true;
     if (err !== undefined && r.timedOut) err = timeoutError();
     inFlight -= 1;
@@ -238,7 +289,6 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       release(slot);
     }
     if (r.measureFrom >= job.warmupMs) {
-      const end = now();
       const b = bucket(Math.floor((end - job.warmupMs) / 1000));
       const inWindow = end <= job.totalMs;
       if (err === undefined) {
@@ -327,6 +377,8 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
     const arrivalAt = helpers.createArrivalClock(job.model.segments);
     let k = job.index;
     let due = arrivalAt(k);
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const SLEEP_MARGIN_MS = 0.3;
     const tick = (): void => {
       if (due >= job.totalMs) due = -1;
       const t = now();
@@ -354,9 +406,18 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       }
       if (due < 0) return drain();
       const wait = due - now();
-      // Timers fire up to ~1 ms late; sleep on a timer while far away, then yield-spin to the exact time.
+      // Timers fire up to ~1 ms off, so a timer only brings the thread to ~1.5 ms before the
+      // send. With nothing in flight (nothing to receive meanwhile) the thread then sleeps in
+      // the kernel (Atomics.wait wakes ~0.1-0.2 ms late, hence the margin); the last stretch
+      // is a yield-spin (setImmediate) so answers are still timed as they arrive. Spinning
+      // the whole 1.5 ms made each answer arrive 50-100 µs later than after a sleep on the
+      // 2-core test machine (bench/loadtest-overhead.mjs): a core kept busy until the send
+      // slows the round trip that follows it.
       if (wait > 2) setTimeout(tick, wait - 1.5);
-      else setImmediate(tick);
+      else {
+        if (inFlight === 0 && wait > SLEEP_MARGIN_MS) Atomics.wait(sleeper, 0, 0, wait - SLEEP_MARGIN_MS);
+        setImmediate(tick);
+      }
     };
     const first = (): void => {
       if (due < 0 || due >= job.totalMs) return drain();
