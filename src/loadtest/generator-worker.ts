@@ -410,9 +410,10 @@ export function generatorWorkerMain(job: WorkerJob, helpers: { createArrivalCloc
       // send. With nothing in flight (nothing to receive meanwhile) the thread then sleeps in
       // the kernel (Atomics.wait wakes ~0.1-0.2 ms late, hence the margin); the last stretch
       // is a yield-spin (setImmediate) so answers are still timed as they arrive. Spinning
-      // the whole 1.5 ms made each answer arrive 50-100 µs later than after a sleep on the
-      // 2-core test machine (bench/loadtest-overhead.mjs): a core kept busy until the send
-      // slows the round trip that follows it.
+      // the whole 1.5 ms slowed the round trip that followed: the generator measured a
+      // median 93 µs more with it in paired runs on a 2-core machine (docs/benchmarks.md).
+      // The price: on a busy machine the kernel sleep sometimes wakes late, which the send
+      // lag reports.
       if (wait > 2) setTimeout(tick, wait - 1.5);
       else {
         if (inFlight === 0 && wait > SLEEP_MARGIN_MS) Atomics.wait(sleeper, 0, 0, wait - SLEEP_MARGIN_MS);
