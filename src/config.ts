@@ -29,7 +29,7 @@ export interface UserConfig {
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
   monitoringSampleRate?: number;
-  /** onnxruntime intra-op threads per served model. @default 1 (env SLIPWAY_SERVING_THREADS) */
+  /** onnxruntime intra-op threads per served model. @default the number of CPUs, at most 4 (env SLIPWAY_SERVING_THREADS) */
   servingThreads?: number;
   /** Batches in flight per served model. @default 1 (env SLIPWAY_SERVING_CONCURRENCY) */
   servingConcurrency?: number;

@@ -5,7 +5,7 @@ import { DEFAULT_SERVING_OPTIONS, resolveServingOptions } from './serving-option
 describe('serving options', () => {
   it('defaults suit a small machine and user values override them', () => {
     expect(resolveServingOptions()).toEqual(DEFAULT_SERVING_OPTIONS);
-    expect(resolveServingOptions({ maxBatchSize: 8, nonFinite: 'allow' })).toMatchObject({ maxBatchSize: 8, nonFinite: 'allow', intraOpThreads: 1, spinWait: false });
+    expect(resolveServingOptions({ maxBatchSize: 8, nonFinite: 'allow' })).toMatchObject({ maxBatchSize: 8, nonFinite: 'allow', intraOpThreads: DEFAULT_SERVING_OPTIONS.intraOpThreads, spinWait: false });
   });
 
   it('reads SLIPWAY_SERVING_* from the environment through the resolved config', () => {

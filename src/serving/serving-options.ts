@@ -1,13 +1,19 @@
 /**
  * Serving options with their defaults, checked once. The defaults suit a small
- * (2-core) machine: one intra-op thread, one batch at a time on the JavaScript thread.
+ * machine: one batch at a time on the JavaScript thread, using every core (up to 4)
+ * inside each operator, with threads that sleep rather than spin between operators.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { SlipwayError } from '../core/errors.js';
 
 /** How serving runs models, batches requests and protects itself. */
 export interface ServingOptions {
-  /** Threads onnxruntime uses inside one operator, per session. @default 1 */
+  /**
+   * Threads onnxruntime uses inside one operator, per session. onnxruntime splits an operator
+   * only when it is big enough, so small models run as on one thread, while a compute-heavy
+   * model's batches use every core. @default the number of CPUs, at most 4
+   */
   intraOpThreads: number;
   /**
    * Let onnxruntime's intra-op threads spin between operators instead of sleeping. Spinning
@@ -55,7 +61,7 @@ export interface ServingOptions {
 
 /** The defaults. */
 export const DEFAULT_SERVING_OPTIONS: ServingOptions = {
-  intraOpThreads: 1,
+  intraOpThreads: Math.max(1, Math.min(4, availableParallelism())),
   spinWait: false,
   graphOptimizationLevel: 'all',
   concurrency: 1,
