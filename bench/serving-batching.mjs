@@ -8,9 +8,9 @@
  *   thread count (1 or 2) and spin setting (onnxruntime's default spinning, or none): the
  *   best any of them reaches is the baseline;
  * - served: `slipway serve` driven by wrk with 64 connections each sending 1-row V2
- *   requests, in several configurations: the defaults (inline executor, 1 intra-op
- *   thread), inline with 2 threads, the worker executor with one 2-thread session, and
- *   two 1-thread worker sessions; and without batching (--max-batch-size 1).
+ *   requests, in several configurations: the defaults (inline executor, as many intra-op
+ *   threads as CPUs), with spinning threads, with one thread, the worker executor with one
+ *   session, and two 1-thread worker sessions; and without batching (--max-batch-size 1).
  * Target: served with batching >= 80% of raw at its best batch size.
  * Needs wrk (Debian: apt-get install -y wrk).
  */
@@ -82,10 +82,11 @@ for (const m of models) {
     }
   };
   const configs = [
-    ['defaults (inline, 1 intra-op thread)', []],
-    ['inline, 2 intra-op threads', ['--threads', '2']],
-    ['worker executor, one 2-thread session', ['--executor', 'worker', '--concurrency', '1', '--threads', '2']],
-    ['worker executor, two 1-thread sessions', ['--executor', 'worker', '--concurrency', '2']],
+    [`defaults (inline, ${cpus().length > 4 ? 4 : cpus().length} intra-op threads)`, []],
+    ['inline, threads spinning (--spin-wait)', ['--spin-wait']],
+    ['inline, 1 intra-op thread', ['--threads', '1']],
+    ['worker executor, one session', ['--executor', 'worker', '--concurrency', '1']],
+    ['worker executor, two 1-thread sessions', ['--executor', 'worker', '--concurrency', '2', '--threads', '1']],
   ];
   const served = [];
   for (const [label, flags] of configs) served.push([label, await runServed(flags)]);
