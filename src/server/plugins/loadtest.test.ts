@@ -107,6 +107,12 @@ describe('load tests against a Slipway server', () => {
     expect(body.passed).toBe(true);
   });
 
+  it('refuses a baseline file path over the HTTP API, so callers cannot make the server read its own files', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/loadtests', payload: { target: `${server}/health`, rate: 20, duration: '500ms', baseline: '/etc/passwd' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'INVALID_ARGUMENT', message: "The HTTP API takes a 'baseline' of the form models:/NAME@ALIAS or models:/NAME/VERSION, not a result file path; compare with a file from the CLI." });
+  });
+
   it('runs inline rows against the served model through the HTTP API', async () => {
     const header = readFileSync(CSV, 'utf8').split('\n')[0]?.split(',') ?? [];
     const values = readFileSync(CSV, 'utf8').split('\n')[1]?.split(',').map(Number) ?? [];

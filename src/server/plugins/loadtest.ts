@@ -55,6 +55,10 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     const plan = planLoad(options);
     if (plan.warmupMs + plan.durationMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'Load tests run over the HTTP API may last at most 10 minutes including warm-up; use the CLI for longer ones.');
     if (options.data !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes inline 'rows', not a 'data' file path.", { field: 'data' });
+    // A result file would make the server read a path of the caller's choosing from its own disk.
+    if (options.baseline !== undefined && !options.baseline.startsWith('models:/')) {
+      throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes a 'baseline' of the form models:/NAME@ALIAS or models:/NAME/VERSION, not a result file path; compare with a file from the CLI.", { field: 'baseline' });
+    }
     assertAllowed(body);
     return exclusive(() => lt.runLoadTest(options, { logger: ctx.logger }));
   });
