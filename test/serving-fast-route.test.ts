@@ -59,6 +59,13 @@ describe('the V2 infer fast route', () => {
     }
   });
 
+  it('reads a body that is not ASCII as UTF-8', async () => {
+    const id = 'café ☕ 💥';
+    const res = await overHttp('/v2/models/cancer/infer', JSON.stringify(v2({ id })));
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text).id).toBe(id);
+  });
+
   it('returns binary outputs when a JSON request asks for them', async () => {
     const res = await fetch(`${h.url}/v2/models/cancer/infer`, { method: 'POST', body: JSON.stringify(v2({ parameters: { binary_data_output: true } })), headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(200);

@@ -3,6 +3,7 @@
  * and the binary tensor extension (`Inference-Header-Content-Length`,
  * `binary_data_size`, `binary_data` / `binary_data_output`).
  */
+import { isAscii } from 'node:buffer';
 import { SlipwayError } from '../core/errors.js';
 import { nonTensorOutputReason, type ModelSignature, type TensorSpec } from './model-signature.js';
 import { bigintJson, exactBody, holdsExact, markExact, rememberRaw, type ExactInteger } from './exact-json.js';
@@ -44,7 +45,8 @@ export { ExactInteger, stringifyJson } from './exact-json.js';
 export function parseJson(bytes: Buffer | string): unknown {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+    // An ASCII body (nearly all JSON) decodes as latin1 to a one-byte string, which V8 parses ~10 % faster.
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
   } catch (err) {
     throw malformed(`The request body is not valid JSON: ${(err as Error).message}`);
   }
