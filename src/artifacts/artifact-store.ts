@@ -33,6 +33,8 @@ export interface GarbageCollection {
   removedBlobs: number;
   freedBytes: number;
   removedTempFiles: number;
+  /** Model folders checked out for serving (hard links) that were unused for the minimum age. */
+  removedCheckouts: number;
 }
 
 /** A content-addressed artifact store. */

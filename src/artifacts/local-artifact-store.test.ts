@@ -248,7 +248,7 @@ describe('LocalArtifactStore', () => {
     for (const sha of blobFiles(root)) utimesSync(join(root, 'objects', sha.slice(0, 2), sha.slice(2)), old, old);
     utimesSync(stale, old, old);
     const result = await store.collectGarbage();
-    expect(result).toEqual({ scannedBlobs: 3, removedBlobs: 1, freedBytes: 7, removedTempFiles: 1 });
+    expect(result).toEqual({ scannedBlobs: 3, removedBlobs: 1, freedBytes: 7, removedTempFiles: 1, removedCheckouts: 0 });
     expect(blobFiles(root).sort()).toEqual([kept.sha256, shared.sha256].sort());
     expect(blobFiles(root)).not.toContain(dropped.sha256);
     expect((await readAll(await store.get('two.txt'))).toString()).toBe('shared');
@@ -301,7 +301,7 @@ describe('LocalArtifactStore', () => {
     await expect(store.localFolder('../m')).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED' });
     // Unused checkouts go with garbage collection.
     expect(existsSync(folder)).toBe(true);
-    await store.collectGarbage({ minAgeMs: -1000 });
+    expect(await store.collectGarbage({ minAgeMs: -1000 })).toMatchObject({ removedCheckouts: 2 });
     expect(existsSync(folder)).toBe(false);
   });
 });

@@ -336,7 +336,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const cutoff = Date.now() - minAgeMs;
     const referenced = new Set<string>();
     await this.walkPointers(this.tree, [], referenced);
-    const result: GarbageCollection = { scannedBlobs: 0, removedBlobs: 0, freedBytes: 0, removedTempFiles: 0 };
+    const result: GarbageCollection = { scannedBlobs: 0, removedBlobs: 0, freedBytes: 0, removedTempFiles: 0, removedCheckouts: 0 };
     for (const prefix of await readdir(this.objects).catch(() => [] as string[])) {
       const dir = join(this.objects, prefix);
       for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -363,6 +363,7 @@ export class LocalArtifactStore implements ArtifactStore {
       const info = await fsStat(folder).catch(() => undefined);
       if (!info || info.mtimeMs > cutoff) continue;
       await rm(folder, { recursive: true, force: true }).catch(() => {});
+      result.removedCheckouts++;
     }
     return result;
   }

@@ -40,7 +40,7 @@ describe('slipway artifacts', () => {
     for (const prefix of readdirSync(join(dest, 'objects'))) for (const f of readdirSync(join(dest, 'objects', prefix))) utimesSync(join(dest, 'objects', prefix, f), old, old);
     const res = await runCli(['artifacts', 'gc', '--artifacts-destination', dest, '--min-age', '5']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toBe('Scanned 3 stored files; removed 1 unreferenced (4.0 KiB freed) and 0 abandoned upload(s).\n');
+    expect(res.stdout).toBe('Scanned 3 stored files; removed 1 unreferenced (4.0 KiB freed), 0 abandoned upload(s) and 0 unused model checkout(s).\n');
     expect((await store.stat('1/run/artifacts/notes.txt'))?.size).toBe(5);
   });
 

@@ -80,7 +80,7 @@ export function register(program: Command): void {
       if (flags.json) process.stdout.write(formatJson(result));
       else {
         process.stdout.write(
-          `Scanned ${result.scannedBlobs} stored files; removed ${result.removedBlobs} unreferenced (${formatBytes(result.freedBytes)} freed) and ${result.removedTempFiles} abandoned upload(s).\n`,
+          `Scanned ${result.scannedBlobs} stored files; removed ${result.removedBlobs} unreferenced (${formatBytes(result.freedBytes)} freed), ${result.removedTempFiles} abandoned upload(s) and ${result.removedCheckouts} unused model checkout(s).\n`,
         );
       }
       return EXIT.OK;
