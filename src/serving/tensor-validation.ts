@@ -43,6 +43,11 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
   }
   const out = allocate(datatype, count);
   const info = DATATYPES[datatype];
+  // Flat lists of plain numbers for a float input (nearly every request) are copied in one
+  // tight loop; anything else, including every error, takes the general walk below.
+  if (info.kind === 'float' && Array.isArray(data) && data.length === count && copyFlatNumbers(data, out as Float32Array | Float64Array, policy === 'reject')) {
+    return { datatype, shape, data: out };
+  }
   let at = 0;
   const put = (v: unknown): void => {
     if (at >= count) throw bad(`Input '${name}' has more than the ${count} elements its shape ${formatShape(shape)} holds.`);
@@ -98,6 +103,20 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
   }
   if (at !== count) throw bad(`Input '${name}' has ${at} elements but its shape ${formatShape(shape)} needs ${count}.`);
   return { datatype, shape, data: out };
+}
+
+/** Copies `data` into `out` if every element is a number (finite ones only when `finite`); false otherwise. */
+function copyFlatNumbers(data: unknown[], out: Float32Array | Float64Array, finite: boolean): boolean {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (typeof v !== 'number') return false;
+    out[i] = v;
+  }
+  if (finite) {
+    // Checked on the stored values: a double beyond the FP32 range becomes Infinity there.
+    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) return false;
+  }
+  return true;
 }
 
 // Below this many elements the allocation is cheap enough to let the single conversion pass find a mismatch.
