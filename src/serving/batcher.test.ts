@@ -107,6 +107,25 @@ describe('DynamicBatcher', () => {
     }
   });
 
+  it('with parallel off-thread sessions, splits waiting rows so that one batch is left ready for the next free session', async () => {
+    const g = gatedRunner();
+    const b = new DynamicBatcher(g.run, { ...base, maxBatchSize: 64, concurrency: 2, overlap: true });
+    const lone = b.submit(rows(0));
+    await tick();
+    // A lone request still runs at once.
+    expect(g.batches).toEqual([1]);
+    await g.releaseAll();
+    await lone;
+    g.batches.length = 0;
+    const all = Array.from({ length: 30 }, (_, i) => b.submit(rows(i)));
+    await tick();
+    // 30 rows, 2 sessions: a third each, not all 30 to the first session while the second idles.
+    expect(g.batches).toEqual([10, 10]);
+    expect(b.queueDepth).toBe(10);
+    await g.releaseAll();
+    expect((await Promise.all(all)).map((r) => (r.outputs[0]?.data as Float32Array)[0])).toEqual(Array.from({ length: 30 }, (_, i) => i * 2));
+  });
+
   it('never combines requests for a model whose batch dimension is fixed', async () => {
     const g = gatedRunner();
     const b = new DynamicBatcher(g.run, { ...base, batchable: false, concurrency: 2 });

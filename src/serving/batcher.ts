@@ -80,6 +80,7 @@ export class DynamicBatcher {
   #queuedRows = 0;
   #queuedCount = 0;
   #running = 0;
+  #runningRows = 0;
   #delayTimer: NodeJS.Timeout | undefined;
   // One timer per batcher for the earliest deadline, not one per request: a timer costs a
   // Timeout object and two timer-list updates, a noticeable share of a 1-row inference.
@@ -200,7 +201,7 @@ export class DynamicBatcher {
     while (this.#running < this.#opts.concurrency && this.#queuedCount > 0) {
       const oldest = this.#peek();
       if (this.#opts.batchable && this.#opts.maxBatchSize > 1) {
-        const full = this.#queuedRows >= this.#opts.maxBatchSize || this.#queuedRows >= this.#minPreferred;
+        const full = this.#queuedRows >= this.#opts.maxBatchSize || this.#queuedRows >= this.#minPreferred || this.#queuedRows >= this.#fairShare();
         const waitedMicros = (performance.now() - oldest.enqueuedAt) * 1000;
         const delay = Math.max(this.#opts.maxQueueDelayMicros, this.#adaptiveDelayMicros());
         if (!full && waitedMicros < delay) {
@@ -220,6 +221,22 @@ export class DynamicBatcher {
   #adaptiveDelayMicros(): number {
     if (this.#batchMs < 10 || this.#queuedRows * 2 > this.#lastBatchRows) return 0;
     return this.#batchMs * 100;
+  }
+
+  /**
+   * With several sessions computing in parallel (worker executor), a batch takes at most an
+   * even share of the rows in the server, split over one more batch than there are sessions.
+   * Otherwise the first free session takes every waiting row and the others idle until those
+   * clients come back; with the extra share, while every session computes, the clients of
+   * one more batch are already sending their next rows, so a session that finishes finds a
+   * batch waiting. A lone request still runs at once. This suits models whose cost per row
+   * hardly depends on the batch size (convolutions, whose weights stay in the CPU caches);
+   * large dense layers that stream their weights from memory once per batch run best on one
+   * session with larger batches (measured in docs/benchmarks.md).
+   */
+  #fairShare(): number {
+    if (!this.#opts.overlap || this.#opts.concurrency < 2) return Infinity;
+    return Math.max(1, Math.ceil((this.#queuedRows + this.#runningRows) / (this.#opts.concurrency + 1)));
   }
 
   #armDelay(micros: number): void {
@@ -263,18 +280,19 @@ export class DynamicBatcher {
   }
 
   #target(): number {
-    const max = this.#opts.maxBatchSize;
+    const max = Math.min(this.#opts.maxBatchSize, this.#fairShare());
     if (this.#queuedRows >= max) return max;
     let best = max;
     for (const p of this.#opts.preferredBatchSizes) if (p <= this.#queuedRows && p <= max) best = p;
-    return best === max ? max : best;
+    return best;
   }
 
   #dispatch(batch: Item[]): void {
-    this.#running++;
-    this.#runningBatches.add(batch);
     const started = performance.now();
     const rows = batch.reduce((n, it) => n + it.req.rows, 0);
+    this.#running++;
+    this.#runningRows += rows;
+    this.#runningBatches.add(batch);
     this.#events.onBatch?.(rows, batch.length);
     const inputs = batch.length === 1 ? (batch[0] as Item).req.inputs : concatInputs(batch.map((it) => it.req.inputs));
     let released = false;
@@ -283,6 +301,7 @@ export class DynamicBatcher {
       if (released) return;
       released = true;
       this.#running--;
+      this.#runningRows -= rows;
       this.#runningBatches.delete(batch);
       if (this.#opts.overlap && this.#queuedCount > 0) this.#form();
     };
