@@ -1,7 +1,9 @@
 /**
- * One loaded ONNX model on onnxruntime-node (CPU). A single session serves every
- * concurrent batch: onnxruntime runs are thread-safe and execute off the event
- * loop, so N in-flight batches need one copy of the weights, not N.
+ * One loaded ONNX model on onnxruntime-node (CPU), the inline executor: a single
+ * session whose runs execute on the JavaScript thread (onnxruntime-node calls the
+ * native run synchronously, from a setImmediate), using its intra-op threads inside
+ * each operator. The weights are held once. worker-runtime.ts runs sessions off
+ * this thread instead.
  */
 import * as ort from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
