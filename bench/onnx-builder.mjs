@@ -51,8 +51,14 @@ function floatTensor(name, dims, values) {
   return msg(5, [...dims.map((d) => int(1, d)), int(2, ELEM.FP32), bytes(8, name), bytes(9, raw)]);
 }
 
-function node(op, inputs, outputs, name) {
-  return msg(1, [...inputs.map((i) => bytes(1, i)), ...outputs.map((o) => bytes(2, o)), bytes(3, name), bytes(4, op)]);
+/** An INT (type 2) or INTS (type 7) attribute. */
+function attribute(name, value) {
+  return Array.isArray(value) ? msg(5, [bytes(1, name), ...value.map((v) => int(8, v)), int(20, 7)]) : msg(5, [bytes(1, name), int(3, value), int(20, 2)]);
+}
+
+function node(op, inputs, outputs, name, attributes = {}) {
+  const attrs = Object.entries(attributes).map(([k, v]) => attribute(k, v));
+  return msg(1, [...inputs.map((i) => bytes(1, i)), ...outputs.map((o) => bytes(2, o)), bytes(3, name), bytes(4, op), ...attrs]);
 }
 
 function model(graphParts) {
@@ -101,6 +107,39 @@ export function buildMlp(layers, { seed = 1, batch = 'batch' } = {}) {
     valueInfo(11, 'x', 'FP32', [batch, layers[0]]),
     valueInfo(12, 'y', 'FP32', [batch, layers[layers.length - 1]]),
   ]);
+}
+
+/**
+ * An image classifier CNN: input `x` FP32 [batch, channels[0], size, size]; per stage a
+ * 3x3 convolution (padding 1) to the stage's channels and a ReLU, then a 2x2 max pool
+ * between stages; a global average pool and a dense layer to `classes` logits, output
+ * `y` FP32 [batch, classes]. Unlike an MLP, each weight is used at every pixel, so the
+ * work per row is large while the weights stay small enough for the CPU caches.
+ */
+export function buildCnn({ size = 28, channels = [1, 32, 64, 128, 256], classes = 10, seed = 1, batch = 'batch' } = {}) {
+  const parts = [];
+  const inits = [];
+  let prev = 'x';
+  for (let i = 0; i + 1 < channels.length; i++) {
+    const [cIn, cOut] = [channels[i], channels[i + 1]];
+    inits.push(floatTensor(`k${i}`, [cOut, cIn, 3, 3], weights(cOut * cIn * 9, cIn * 9, seed + i)));
+    inits.push(floatTensor(`c${i}`, [cOut], new Float32Array(cOut).fill(0.01)));
+    parts.push(node('Conv', [prev, `k${i}`, `c${i}`], [`conv${i}`], `conv${i}`, { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }));
+    parts.push(node('Relu', [`conv${i}`], [`r${i}`], `relu${i}`));
+    prev = `r${i}`;
+    if (i > 0 && i + 2 < channels.length) {
+      parts.push(node('MaxPool', [prev], [`p${i}`], `pool${i}`, { kernel_shape: [2, 2], strides: [2, 2] }));
+      prev = `p${i}`;
+    }
+  }
+  const last = channels[channels.length - 1];
+  parts.push(node('GlobalAveragePool', [prev], ['gap'], 'gap'));
+  parts.push(node('Flatten', ['gap'], ['flat'], 'flatten'));
+  inits.push(floatTensor('wd', [last, classes], weights(last * classes, last, seed + 100)));
+  inits.push(floatTensor('bd', [classes], new Float32Array(classes).fill(0.01)));
+  parts.push(node('MatMul', ['flat', 'wd'], ['md'], 'dense'));
+  parts.push(node('Add', ['md', 'bd'], ['y'], 'dense_bias'));
+  return model([...parts, bytes(2, 'cnn'), ...inits, valueInfo(11, 'x', 'FP32', [batch, channels[0], size, size]), valueInfo(12, 'y', 'FP32', [batch, classes])]);
 }
 
 /**
