@@ -36,13 +36,20 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
   const datatype = spec.datatype;
   if (datatype === 'FP16') throw bad(`Input '${name}' is FP16, which JSON cannot carry; send it with the binary tensor extension.`);
   const count = elementCount(shape);
+  const info = DATATYPES[datatype];
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    // Numbers read from the body by number-lists.ts, already in the input's array type; the
+    // caller decodes the body in full when this throws.
+    if (data.constructor !== info.array || data.length !== count) throw bad(`Input '${name}' has ${data.length} ${datatype} elements but its shape ${formatShape(shape)} needs ${count}.`);
+    if (policy === 'reject' && !allFinite(data)) throw bad(`Input '${name}' holds a value that is not finite as ${datatype}; NaN and Infinity are rejected.`);
+    return { datatype, shape, data };
+  }
   // A declared shape far larger than the data sent ([2147483648, 30]) must not allocate gigabytes first.
   if (count > PRECOUNT_ABOVE) {
     const sent = countLeaves(data, count);
     if (sent !== count) throw bad(`Input '${name}' has ${sent > count ? `more than ${count}` : sent} elements but its shape ${formatShape(shape)} needs ${count}.`);
   }
   const out = allocate(datatype, count);
-  const info = DATATYPES[datatype];
   // Flat lists of plain numbers for a float input (nearly every request) are copied in one
   // tight loop; anything else, including every error, takes the general walk below.
   if (info.kind === 'float' && Array.isArray(data) && data.length === count && copyFlatNumbers(data, out as Float32Array | Float64Array, policy === 'reject')) {
@@ -112,10 +119,12 @@ function copyFlatNumbers(data: unknown[], out: Float32Array | Float64Array, fini
     if (typeof v !== 'number') return false;
     out[i] = v;
   }
-  if (finite) {
-    // Checked on the stored values: a double beyond the FP32 range becomes Infinity there.
-    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) return false;
-  }
+  // Checked on the stored values: a double beyond the FP32 range becomes Infinity there.
+  return !finite || allFinite(out);
+}
+
+function allFinite(values: Float32Array | Float64Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;
 }
 

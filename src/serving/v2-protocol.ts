@@ -7,6 +7,7 @@ import { isAscii } from 'node:buffer';
 import { SlipwayError } from '../core/errors.js';
 import { nonTensorOutputReason, type ModelSignature, type TensorSpec } from './model-signature.js';
 import { bigintJson, exactBody, holdsExact, markExact, rememberRaw, type ExactInteger } from './exact-json.js';
+import { splitNumberLists } from './number-lists.js';
 import { DATATYPES, type TensorData } from './tensor-types.js';
 import { batchRows, checkDeclared, tensorFromBinary, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
 
@@ -52,6 +53,45 @@ export function parseJson(bytes: Buffer | string): unknown {
   }
   rememberRaw(parsed, bytes);
   return parsed;
+}
+
+/**
+ * Decodes a JSON infer request body (no binary part): the same answer, or the same error,
+ * as `decodeV2Request(parseJson(body), ...)`. For a model whose inputs are all FP32 or FP64,
+ * the `data` number lists are first read straight from the bytes and only the rest of the
+ * document goes through JSON.parse (number-lists.ts); a body that does not fit that path, or
+ * fails any check on it, is then parsed and checked in full.
+ */
+export function decodeV2Body(body: Buffer, sig: ModelSignature, policy: NonFinitePolicy): V2Request {
+  const datatype = sig.inputs[0]?.datatype;
+  // Lists are stored straight in the inputs' own array type, so all inputs must share it.
+  if ((datatype === 'FP32' || datatype === 'FP64') && sig.inputs.every((s) => s.datatype === datatype)) {
+    const fast = decodeNumberLists(body, sig, policy, datatype === 'FP32' ? Float32Array : Float64Array);
+    if (fast) return fast;
+  }
+  return decodeV2Request(parseJson(body), sig, policy);
+}
+
+function decodeNumberLists(body: Buffer, sig: ModelSignature, policy: NonFinitePolicy, ListArray: Float32ArrayConstructor | Float64ArrayConstructor): V2Request | undefined {
+  const split = splitNumberLists<Float32Array | Float64Array>(body, sig.inputs.length, ListArray);
+  if (!split) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(split.skeleton);
+  } catch {
+    return undefined;
+  }
+  // Every list must be the `data` of an input, in order; a list found anywhere else means the full path.
+  if (!isObject(doc) || !Array.isArray(doc.inputs) || doc.inputs.length !== split.lists.length) return undefined;
+  for (const [k, t] of doc.inputs.entries()) {
+    if (!isObject(t) || t.data !== k) return undefined;
+    t.data = split.lists[k];
+  }
+  try {
+    return decodeV2Request(doc, sig, policy);
+  } catch {
+    return undefined;
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
