@@ -7,6 +7,7 @@ import type { Clock } from '../core/clock.js';
 import { isSlipwayError } from '../core/errors.js';
 import type { InferenceObserver, InferenceRecord } from '../core/inference-record.js';
 import type { Logger } from '../core/logger.js';
+import type { BatchResult } from './batcher.js';
 import type { LoadedModel } from './loaded-model.js';
 import type { ModelManager } from './model-manager.js';
 import type { ServingMetrics } from './serving-metrics.js';
@@ -70,27 +71,42 @@ export class InferenceService {
     return this.#run(call, model, arrived, started);
   }
 
-  async #run<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>, model: LoadedModel, arrived: number, started: number): Promise<InferenceOutcome<D>> {
+  // Promise callbacks rather than async/await: one promise and one microtask less per request.
+  #run<D extends { inputs: TensorData[]; rows: number; id?: string | undefined }>(call: InferenceCall<D>, model: LoadedModel, arrived: number, started: number): Promise<InferenceOutcome<D>> {
     const m = this.#metrics?.forVersion(call.model, model.version);
     m?.inFlight.inc();
+    let decoded: D;
+    let pending: Promise<BatchResult>;
     try {
       model.assertAccepting();
-      const decoded = call.decode(model);
-      const deadlineMs = call.deadlineMs ?? this.#manager.options.deadlineMs;
-      const result = await model.infer(decoded.inputs, decoded.rows, deadlineMs);
-      const latencyMs = performance.now() - started;
-      if (m) {
-        m.ok[call.protocol].inc();
-        m.latency.observe(latencyMs / 1000);
-        m.queueTime.observe(result.queueMs / 1000);
-      }
-      if (this.#observers.length > 0) this.#report(model, decoded.id ?? call.requestId, arrived, latencyMs, decoded, result.outputs);
-      return { model, decoded, outputs: result.outputs };
+      decoded = call.decode(model);
+      pending = model.infer(decoded.inputs, decoded.rows, call.deadlineMs ?? this.#manager.options.deadlineMs);
     } catch (err) {
-      return this.#failed(call, model.version, err);
-    } finally {
       m?.inFlight.dec();
+      return this.#failed(call, model.version, err);
     }
+    return pending.then(
+      (result) => {
+        try {
+          const latencyMs = performance.now() - started;
+          if (m) {
+            m.ok[call.protocol].inc();
+            m.latency.observe(latencyMs / 1000);
+            m.queueTime.observe(result.queueMs / 1000);
+          }
+          if (this.#observers.length > 0) this.#report(model, decoded.id ?? call.requestId, arrived, latencyMs, decoded, result.outputs);
+          return { model, decoded, outputs: result.outputs };
+        } catch (err) {
+          return this.#failed(call, model.version, err);
+        } finally {
+          m?.inFlight.dec();
+        }
+      },
+      (err: unknown) => {
+        m?.inFlight.dec();
+        return this.#failed(call, model.version, err);
+      },
+    );
   }
 
   /** Counts a failed request by its status and rethrows (as a rejection). */
