@@ -1,5 +1,5 @@
 /**
- * Plain JSON V2 infers are answered from node:http by a fast route ahead of Fastify.
+ * JSON and binary tensor V2 infers are answered from node:http by a fast route ahead of Fastify.
  * These tests send the same requests over real HTTP (the fast route) and through
  * Fastify (`inject`) and expect the same answers, check that everything the fast
  * route declines still works, and that a client that never finishes its request is cut off.
@@ -56,6 +56,33 @@ describe('the V2 infer fast route', () => {
       expect(fast.headers.get('content-type'), what).toBe(slow.headers['content-type']);
       if (headers?.['x-request-id'] || body.includes('"id"')) expect(fast.headers.get('x-request-id'), what).toBe(slow.headers['x-request-id']);
       else expect(fast.headers.get('x-request-id'), what).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
+  it('answers binary tensor requests byte for byte as the Fastify route does', async () => {
+    const binary = (header: Record<string, unknown>, tensors: Buffer, headerLength?: number) => {
+      const head = Buffer.from(JSON.stringify(header));
+      return { body: Buffer.concat([head, tensors]), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength ?? head.length) } };
+    };
+    const input = Buffer.from(Float32Array.from(row).buffer);
+    const binaryInput = (extra: Record<string, unknown> = {}, size = input.length) => ({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], parameters: { binary_data_size: size } }], ...extra });
+    const cases: Array<[string, { body: Buffer; headers: Record<string, string> }]> = [
+      ['binary input, JSON output', binary(binaryInput(), input)],
+      ['binary input and output', binary(binaryInput({ outputs: [{ name: 'probabilities', parameters: { binary_data: true } }] }), input)],
+      ['a header length past the body', binary(binaryInput(), input, 10_000)],
+      ['a header length that is not a number', { ...binary(binaryInput(), input), headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': 'ten' } }],
+      ['binary_data_size past the end', binary(binaryInput({}, 400), input)],
+      ['bytes left over', binary(binaryInput({}, 60), input)],
+      ['a JSON body sent as octet-stream', { body: Buffer.from(JSON.stringify(v2())), headers: { 'content-type': 'application/octet-stream' } }],
+    ];
+    for (const [what, { body, headers }] of cases) {
+      const fast = await fetch(`${h.url}/v2/models/cancer/infer`, { method: 'POST', body, headers });
+      const fastBytes = Buffer.from(await fast.arrayBuffer());
+      const slow = await h.app.inject({ method: 'POST', url: '/v2/models/cancer/infer', payload: body, headers });
+      expect(fast.status, what).toBe(slow.statusCode);
+      expect(fast.headers.get('content-type'), what).toBe(slow.headers['content-type']);
+      expect(fast.headers.get('inference-header-content-length') ?? undefined, what).toBe(slow.headers['inference-header-content-length']?.toString());
+      expect(fastBytes.equals(slow.rawPayload), what).toBe(true);
     }
   });
 
