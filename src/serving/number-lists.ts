@@ -1,9 +1,10 @@
 /**
  * Reads the `"data": [...]` lists of plain numbers in a JSON document straight from its
- * bytes into Float64Arrays, and hands back the rest of the document — each list replaced
+ * bytes into typed arrays, and hands back the rest of the document — each list replaced
  * by its index — for JSON.parse. For the body of an infer request that rest is a few dozen
  * bytes, while JSON.parse of the whole body would first build a JS array of every number:
- * reading them here is about 3x faster on a 30-number row and leaves far less garbage.
+ * decoding a 784-number request this way takes 9 µs instead of 24 (30 numbers: about the
+ * same), and leaves far less garbage.
  * Hand-written because no library reads JSON number lists from bytes into typed arrays.
  *
  * Numbers of at most 15 significant digits without an exponent are computed as

@@ -110,7 +110,6 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.get('/v2/models/:model/versions/:version/ready', v2, ready);
 
     /** One V2 infer: decodes `body` (a JSON document, or a JSON header plus binary tensors) and runs it. */
-    /** One V2 infer: decodes `body` (a JSON document, or a JSON header plus binary tensors) and runs it. */
     const inferV2 = (name: string, version: string | undefined, headers: IncomingHttpHeaders, body: () => Buffer, fallbackId: string): Promise<{ requestId: string; out: InferenceOutcome<V2Request> }> => {
       const headerLength = headers['inference-header-content-length'];
       const run = () =>
