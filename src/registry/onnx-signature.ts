@@ -6,6 +6,7 @@ import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinLocal } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { withoutZipMaps } from '../serving/onnx-file.js';
 import type { ModelSignature, TensorSpec } from './registry-types.js';
 
 /** How deep below the version's location an ONNX file is looked for (`model/model.onnx` is depth 2). */
@@ -58,16 +59,33 @@ function toSpec(m: ValueMetadata): TensorSpec {
   return { name: m.name, type: m.type ?? 'unknown', shape };
 }
 
-/** Reads the signature of the ONNX model at the local file `localPath`; throws when onnxruntime cannot load it. */
+/**
+ * Reads the signature of the ONNX model at the local file `localPath`; throws when onnxruntime
+ * cannot load it. A classifier ending in a ZipMap is described as serving answers it: its
+ * probabilities as a float32 [rows, classes] tensor with the class labels (see onnx-file.ts).
+ */
 export async function readOnnxSignature(localPath: string, logicalPath: string): Promise<ModelSignature> {
   const ort = (await import('onnxruntime-node')).default;
-  const session = await ort.InferenceSession.create(localPath);
+  let session = await ort.InferenceSession.create(localPath);
   try {
+    let classes = new Map<string, Array<number | string>>();
+    const rewritten = session.outputMetadata.some((m) => !m.isTensor) ? await withoutZipMaps(localPath) : undefined;
+    // Should the stripped model not load, the signature stays as onnxruntime reads the file.
+    const stripped = rewritten ? await ort.InferenceSession.create(rewritten.model).catch(() => undefined) : undefined;
+    if (rewritten && stripped) {
+      await session.release();
+      session = stripped;
+      classes = new Map(rewritten.outputs.map((o) => [o.name, o.classes]));
+    }
     return {
       format: 'onnx',
       path: logicalPath,
       inputs: session.inputMetadata.map((m) => toSpec(m as ValueMetadata)),
-      outputs: session.outputMetadata.map((m) => toSpec(m as ValueMetadata)),
+      outputs: session.outputMetadata.map((m) => {
+        const spec = toSpec(m as ValueMetadata);
+        const labels = classes.get(spec.name);
+        return labels ? { ...spec, classes: labels } : spec;
+      }),
     };
   } finally {
     await session.release();

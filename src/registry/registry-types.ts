@@ -16,6 +16,8 @@ export interface TensorSpec {
   type: string;
   /** Dimensions; symbolic ones (e.g. `batch`) are strings. Empty when the model does not declare a shape. */
   shape: Array<number | string>;
+  /** For a classifier's probabilities that the model returns through a ZipMap: the class labels, in column order. */
+  classes?: Array<number | string>;
 }
 
 /** The signature read from a version's ONNX file. */
