@@ -17,6 +17,8 @@ const rows = [
 ];
 const intClassifier = zipMapClassifier();
 const stringClassifier = zipMapClassifier({ labels: ['cat', 'dog', 'fish'] });
+// The same classifier with its weights in a data file beside the model (ONNX external data).
+const externalClassifier = zipMapClassifier({ externalData: 'classifier.weights' });
 const expected = rows.map((r) => classifierProbabilities(r, intClassifier.weights, intClassifier.bias, intClassifier.classes));
 const argmax = (p: number[]) => p.indexOf(Math.max(...p));
 
@@ -36,6 +38,8 @@ for (const executor of ['inline', 'worker'] as const) {
       await h.manager.load('iris', file('classifier.onnx', intClassifier.onnx));
       await h.manager.load('pets', file('pets.onnx', stringClassifier.onnx));
       await h.manager.load('parts', file('parts.onnx', sequenceOutputModel()));
+      const dir = writeModelFolder({ 'model.onnx': externalClassifier.onnx, 'classifier.weights': externalClassifier.data as Buffer });
+      await h.manager.load('external', join(dir, 'model.onnx'));
       url = await h.app.listen({ host: '127.0.0.1', port: 0 });
     });
     afterAll(() => h.close());
@@ -66,6 +70,15 @@ for (const executor of ['inline', 'worker'] as const) {
       proba?.data.forEach((p, i) => expect(p).toBeCloseTo(expected[Math.floor(i / 3)]?.[i % 3] as number, 5));
       const only = await call('POST', '/v2/models/iris/infer', v2({ outputs: [{ name: 'output_probability' }] }));
       expect((only.body.outputs as Array<{ name: string }>).map((o) => o.name)).toEqual(['output_probability']);
+    });
+
+    it('serves a classifier whose weights are external data files without its ZipMap too', async () => {
+      const meta = await call('GET', '/v2/models/external');
+      expect((meta.body.outputs as Array<{ name: string; datatype: string }>)[1]).toMatchObject({ name: 'output_probability', datatype: 'FP32', parameters: { classes: [0, 1, 2] } });
+      const res = await call('POST', '/v2/models/external/infer', v2());
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const proba = (res.body.outputs as Array<{ data: number[] }>)[1];
+      proba?.data.forEach((p, i) => expect(p).toBeCloseTo(expected[Math.floor(i / 3)]?.[i % 3] as number, 5));
     });
 
     it('returns them over MLflow scoring, one list of probabilities per row', async () => {

@@ -6,7 +6,7 @@ import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinLocal } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
-import { withoutZipMaps } from '../serving/onnx-file.js';
+import { fromMemoryOptions, withoutZipMaps } from '../serving/onnx-file.js';
 import type { ModelSignature, TensorSpec } from './registry-types.js';
 
 /** How deep below the version's location an ONNX file is looked for (`model/model.onnx` is depth 2). */
@@ -71,7 +71,7 @@ export async function readOnnxSignature(localPath: string, logicalPath: string):
     let classes = new Map<string, Array<number | string>>();
     const rewritten = session.outputMetadata.some((m) => !m.isTensor) ? await withoutZipMaps(localPath) : undefined;
     // Should the stripped model not load, the signature stays as onnxruntime reads the file.
-    const stripped = rewritten ? await ort.InferenceSession.create(rewritten.model).catch(() => undefined) : undefined;
+    const stripped = rewritten ? await ort.InferenceSession.create(rewritten.model, fromMemoryOptions(localPath)).catch(() => undefined) : undefined;
     if (rewritten && stripped) {
       await session.release();
       session = stripped;

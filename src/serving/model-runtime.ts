@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
-import { onnxFileProblem, withoutZipMaps, type ZipMapOutput } from './onnx-file.js';
+import { fromMemoryOptions, onnxFileProblem, withoutZipMaps, type ZipMapOutput } from './onnx-file.js';
 import { signatureOf, type ModelSignature, type TensorSpec } from './model-signature.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
@@ -79,7 +79,7 @@ export class ModelRuntime implements Runtime {
     if (rewritten) {
       await session.release();
       try {
-        session = await ort.InferenceSession.create(rewritten.model, options);
+        session = await ort.InferenceSession.create(rewritten.model, fromMemoryOptions(onnxPath, options));
       } catch (err) {
         throw new SlipwayError('INVALID_ARGUMENT', `onnxruntime could not load ${onnxPath} without its ZipMap: ${firstLine(err)}`);
       }

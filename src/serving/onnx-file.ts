@@ -7,6 +7,8 @@
  * are needed, and no protobuf library is among the dependencies.
  */
 import { open, readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
 
 /** One protobuf field: its number, wire type, and for length-delimited fields the bytes. */
 export interface ProtoField {
@@ -161,11 +163,10 @@ function notOnnx(at: number): string {
   return at === 0 ? 'not a valid ONNX model (it is not ONNX protobuf data)' : `not a valid ONNX model (malformed protobuf at byte ${at})`;
 }
 
-// GraphProto: node = 1, initializer = 5, output = 12. NodeProto: input = 1, output = 2, name = 3,
+// GraphProto: node = 1, input = 11, output = 12. NodeProto: input = 1, output = 2, name = 3,
 // op_type = 4, attribute = 5, domain = 7. AttributeProto: name = 1, ints = 8, strings = 9.
-// TensorProto: data_location = 14 (1 = EXTERNAL). ValueInfoProto: name = 1.
+// ValueInfoProto: name = 1.
 const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
 const GRAPH_INPUT = 11;
 const GRAPH_OUTPUT = 12;
 
@@ -205,9 +206,9 @@ function repeatedInts(fields: ProtoField[], field: number): bigint[] {
  * Rewrites a model whose outputs end in scikit-learn's ZipMap (ai.onnx.ml; a sequence of
  * {class: probability} maps, which onnxruntime-node cannot return) so that each such output
  * returns the ZipMap's input instead: an FP32 tensor [N, classes] with one probability column
- * per class. Returns undefined when there is nothing to rewrite, or when the model keeps its
- * weights in external data files (a rewritten model is loaded from memory, where relative
- * data paths cannot be resolved).
+ * per class. Returns undefined when there is nothing to rewrite. A model that keeps its
+ * weights in external data files is rewritten too: load it with `fromMemoryOptions`, so
+ * onnxruntime finds those files beside the original.
  */
 export function stripZipMap(model: Buffer): { model: Buffer; outputs: ZipMapOutput[] } | undefined {
   const top = protoFields(model);
@@ -235,8 +236,6 @@ export function stripZipMap(model: Buffer): { model: Buffer; outputs: ZipMapOutp
     replaced.set(f, { input: inputs[0] as string, output: { name: out, classes } });
   }
   if (replaced.size === 0) return undefined;
-  const external = graph.some((f) => f.field === GRAPH_INITIALIZER && protoFields(f.bytes as Buffer).some((t) => t.field === 14 && t.int === 1n));
-  if (external) return undefined;
   const byOutput = new Map([...replaced.values()].map((r) => [r.output.name, r.output]));
   // The batch dimension keeps the name of the first input's, so the rewritten output batches with it.
   const firstInput = graph.find((f) => f.field === GRAPH_INPUT);
@@ -274,8 +273,19 @@ function firstDim(valueInfo: Buffer): Buffer | undefined {
 }
 
 /**
+ * Session options for a model rewritten from the file at `onnxPath` and loaded from memory:
+ * onnxruntime resolves the external data files of a model loaded from bytes only within the
+ * folder this names, the original file's.
+ */
+export function fromMemoryOptions(onnxPath: string, options: InferenceSession.SessionOptions = {}): InferenceSession.SessionOptions {
+  const extra = (options.extra ?? {}) as Record<string, unknown>;
+  const session = (extra.session ?? {}) as Record<string, unknown>;
+  return { ...options, extra: { ...extra, session: { ...session, model_external_initializers_file_folder_path: dirname(resolve(onnxPath)) } } };
+}
+
+/**
  * For a model with non-tensor outputs: the model with its ZipMaps taken away (see
- * `stripZipMap`), or undefined when that cannot help (other kinds of outputs, external data).
+ * `stripZipMap`), or undefined when that cannot help (other kinds of outputs).
  */
 export async function withoutZipMaps(onnxPath: string): Promise<{ model: Buffer; outputs: ZipMapOutput[] } | undefined> {
   try {

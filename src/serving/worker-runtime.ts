@@ -10,7 +10,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { SlipwayError } from '../core/errors.js';
 import { signatureOf, type ModelSignature } from './model-signature.js';
 import { sessionOptions } from './model-runtime.js';
-import { withoutZipMaps } from './onnx-file.js';
+import { fromMemoryOptions, withoutZipMaps } from './onnx-file.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, type TensorData, type TensorValues } from './tensor-types.js';
 
@@ -49,9 +49,10 @@ class SessionWorker {
   readonly pending = new Map<number, Pending>();
   dead: Error | undefined;
 
-  constructor(path: string | Uint8Array, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>) {
+  /** `rewrittenFrom`: for a model rewritten in memory, the file it came from (its external data lies beside it). */
+  constructor(path: string | Uint8Array, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>, rewrittenFrom?: string) {
     const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const options = sessionOptions(opts);
+    const options = rewrittenFrom ? fromMemoryOptions(rewrittenFrom, sessionOptions(opts)) : sessionOptions(opts);
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, ortPath, options } });
     const fail = (err: Error) => {
       this.dead = err;
@@ -103,7 +104,7 @@ export class WorkerRuntime {
   /** Starts `count` workers on `onnxPath` and waits until every one has loaded it. */
   static async load(onnxPath: string, count: number, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait'>): Promise<WorkerRuntime> {
     const start = async (source: string | Uint8Array) => {
-      const workers = Array.from({ length: count }, () => new SessionWorker(source, opts));
+      const workers = Array.from({ length: count }, () => new SessionWorker(source, opts, typeof source === 'string' ? undefined : onnxPath));
       try {
         const metas = await Promise.all(workers.map((w) => w.ready()));
         return { workers, meta: metas[0] as Pick<InferenceSession, 'inputMetadata' | 'outputMetadata'> };

@@ -128,9 +128,10 @@ export function perceptron(opts: { inputs?: number; hidden?: number; outputs?: n
  * A classifier shaped like scikit-learn's skl2onnx export: `input` FP32 [N, 4] →
  * linear scores → `probabilities` (Softmax) → `output_label` INT64 [N] (ArgMax) and
  * `output_probability`, a ZipMap of the probabilities keyed by the class labels.
- * Returns the weights too, so a test can compute the expected probabilities.
+ * Returns the weights too, so a test can compute the expected probabilities. With
+ * `externalData` the weights are stored in that file beside the model, returned as `data`.
  */
-export function zipMapClassifier(opts: { labels?: number[] | string[] } = {}): { onnx: Buffer; weights: Float32Array; bias: Float32Array; classes: number } {
+export function zipMapClassifier(opts: { labels?: number[] | string[]; externalData?: string } = {}): { onnx: Buffer; data?: Buffer; weights: Float32Array; bias: Float32Array; classes: number } {
   const labels = opts.labels ?? [0, 1, 2];
   const classes = labels.length;
   const weights = values(4 * classes, 11);
@@ -145,8 +146,8 @@ export function zipMapClassifier(opts: { labels?: number[] | string[] } = {}): {
       node('ArgMax', ['probabilities'], ['output_label'], { attrs: [{ name: 'axis', i: 1 }, { name: 'keepdims', i: 0 }] }),
       node('ZipMap', ['probabilities'], ['output_probability'], { domain: 'ai.onnx.ml', attrs: [zipAttr] }),
       bytes(2, 'classifier'),
-      floatInitializer('coef', [4, classes], weights),
-      floatInitializer('intercept', [classes], bias),
+      floatInitializer('coef', [4, classes], weights, opts.externalData ? { location: opts.externalData, offset: 0 } : undefined),
+      floatInitializer('intercept', [classes], bias, opts.externalData ? { location: opts.externalData, offset: weights.byteLength } : undefined),
       tensorValue(11, 'input', 'FP32', ['N', 4]),
       tensorValue(12, 'output_label', 'INT64', ['N']),
       seqMapValue('output_probability', stringLabels ? 'STRING' : 'INT64'),
@@ -156,7 +157,8 @@ export function zipMapClassifier(opts: { labels?: number[] | string[] } = {}): {
       ['ai.onnx.ml', 1],
     ],
   );
-  return { onnx, weights, bias, classes };
+  const data = opts.externalData ? Buffer.concat([Buffer.from(weights.buffer), Buffer.from(bias.buffer)]) : undefined;
+  return { onnx, ...(data ? { data } : {}), weights, bias, classes };
 }
 
 /**
