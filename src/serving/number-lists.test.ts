@@ -41,6 +41,14 @@ describe('splitNumberLists', () => {
     expect(splitNumberLists(Buffer.from('{"name":"data","data":[4]}'), 1, Float64Array)?.skeleton).toBe('{"name":"data","data":0}');
   });
 
+  it('reads a list longer than its reusable buffer, and small lists after it', () => {
+    const long = Array.from({ length: 100_000 }, (_, i) => (i % 7) - 3 + i / 1000);
+    const split = splitNumberLists(Buffer.from(JSON.stringify({ data: long })), 1, Float64Array);
+    expect(split?.lists[0]?.length).toBe(100_000);
+    expect(Array.from(split?.lists[0] ?? [])).toEqual(long);
+    expect(Array.from(splitNumberLists(Buffer.from('{"data":[1.5,2]}'), 1, Float64Array)?.lists[0] ?? [])).toEqual([1.5, 2]);
+  });
+
   it('reads every number as JSON.parse does, to the last bit', () => {
     const numbers = ['0', '-0', '7', '-7', '0.1', '0.30000000000000004', '0.30000001192092896', '123456789012345', '1234567890123456789', '9007199254740993', '1e-7', '1E+30', '-2.5e-3', '3.4028235e38', '1e39', '1e400', '0.000001', '123.456000000000000001', '4.9e-324'];
     const text = `{"data":[${numbers.join(',')}]}`;

@@ -43,7 +43,9 @@ export interface SplitDocument<A extends Float32Array | Float64Array> {
   lists: A[];
 }
 
-// Values of the list being read; grown as needed and reused across calls.
+// Values of the list being read; grown as needed and reused across calls, but not kept
+// beyond SCRATCH_KEEP values, so one huge request does not hold its size in memory for good.
+const SCRATCH_KEEP = 1 << 16;
 let scratch = new Float64Array(1024);
 
 /**
@@ -54,6 +56,14 @@ let scratch = new Float64Array(1024);
 export function splitNumberLists<A extends Float32Array | Float64Array>(body: Buffer, maxLists: number, ListArray: { new (length: number): A }): SplitDocument<A> | undefined {
   // Text is cut and joined as latin1, which is only the same text for ASCII.
   if (!isAscii(body)) return undefined;
+  try {
+    return split(body, maxLists, ListArray);
+  } finally {
+    if (scratch.length > SCRATCH_KEEP) scratch = new Float64Array(1024);
+  }
+}
+
+function split<A extends Float32Array | Float64Array>(body: Buffer, maxLists: number, ListArray: { new (length: number): A }): SplitDocument<A> | undefined {
   const lists: A[] = [];
   let skeleton = '';
   let copied = 0;
