@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { sequenceOutputModel, zipMapClassifier } from '../../test/support/onnx-models.js';
 import { inspectArtifacts } from './onnx-signature.js';
 
 // Just enough protobuf to write a ModelProto whose initializer lives in an external-data file.
@@ -75,5 +76,22 @@ describe('ONNX signatures', () => {
     expect(outcome.kind).toBe('unreadable');
     expect(outcome.kind === 'unreadable' && outcome.message).toMatch(/^The ONNX file 'm\/model\.onnx' could not be read: .*weights\.bin/);
     expect(readdirSync(tmpdir()).filter((n) => n.startsWith('slipway-onnx-')).length).toBe(before);
+  });
+
+  it('shows the probabilities of a ZipMap classifier as serving returns them: a float32 tensor, one column per class, with the labels', async () => {
+    await store.put('1/run/artifacts/model/model.onnx', zipMapClassifier({ labels: ['cat', 'dog', 'fish'] }).onnx);
+    const outcome = await inspectArtifacts(store, '1/run/artifacts/model');
+    expect(outcome.kind).toBe('signature');
+    const outputs = outcome.kind === 'signature' ? outcome.signature.outputs : [];
+    expect(outputs).toEqual([
+      { name: 'output_label', type: 'int64', shape: ['N'] },
+      { name: 'output_probability', type: 'float32', shape: ['N', 3], classes: ['cat', 'dog', 'fish'] },
+    ]);
+  });
+
+  it('marks other outputs that are not tensors as non-tensor', async () => {
+    await store.put('2/run/artifacts/model/model.onnx', sequenceOutputModel());
+    const outcome = await inspectArtifacts(store, '2/run/artifacts/model');
+    expect(outcome.kind === 'signature' && outcome.signature.outputs.some((o) => o.type === 'non-tensor')).toBe(true);
   });
 });
