@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from './support/raw-http.js';
 import { fixture, holdout, identityFile, servingApp, type ServingHarness } from './support/serving.js';
 
 const cancer = holdout('breast_cancer');
@@ -153,15 +154,7 @@ describe('the V2 infer fast route', () => {
 
   it('cuts off a client that announces a body and never sends it, with 408', async () => {
     const started = performance.now();
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(h.url).port), '127.0.0.1');
-      let text = '';
-      socket.on('data', (d) => (text += d));
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
-      socket.write('POST /v2/models/cancer/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs":');
-      setTimeout(() => reject(new Error('still open after 10 s')), 10_000).unref();
-    });
+    const answer = await sendRaw(Number(new URL(h.url).port), 'POST /v2/models/cancer/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs":', 10_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     // 1.5 s timeout, checked every 375 ms.
     expect(performance.now() - started).toBeLessThan(5_000);

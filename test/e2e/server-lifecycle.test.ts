@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sendRaw } from '../support/raw-http.js';
 import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
 
 function rssMb(pid: number): number {
@@ -70,16 +71,8 @@ describe('slipway server process', () => {
     running.push(server);
     const url = new URL(server.url);
     const started = performance.now();
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(url.port), '127.0.0.1');
-      let text = '';
-      socket.on('data', (d) => (text += d));
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
-      // Announces 1000 bytes of a log-batch body and sends 20.
-      socket.write('POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"run_id": "abc", "m');
-      setTimeout(() => reject(new Error('the connection was still open after 15 s')), 15_000).unref();
-    });
+    // Announces 1000 bytes of a log-batch body and sends 20.
+    const answer = await sendRaw(Number(url.port), 'POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"run_id": "abc", "m', 15_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(performance.now() - started).toBeLessThan(8_000);
     // The server itself is fine.
