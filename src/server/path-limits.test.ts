@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS } from '../../test/support/dialects.js';
-import { openTestApp, type TestApp } from './native/native-api.test-support.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './native/native-api.test-support.js';
 
 describe('names and malformed paths in URLs', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp();
 
   it('reads back a registered model whose legal 256-character name is in the path', async () => {
     const name = 'm'.repeat(200) + '-é'.repeat(28);

@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../test/support/dialects.js';
-import { openTestApp, type TestApp } from './native/native-api.test-support.js';
+import { openTestApp, useTestApp, type TestApp } from './native/native-api.test-support.js';
 
 // PostgreSQL cannot store the NUL character in text; a client sending one must hear so, not get a 500.
 describe.each(DIALECTS)('text values with a NUL character on $name', (dialect) => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await openTestApp(dialect);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp(dialect);
 
   it('answers 4xx naming the character, never 500, on every face', async () => {
     const runId = (await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0' } })).json().run.info.run_id as string;
@@ -128,11 +124,7 @@ describe.each(DIALECTS)('registry creates with 40000 tags on $name', (dialect) =
 });
 
 describe('log-inputs with thousands of datasets', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp();
 
   it('refuses a call past the limit at once, naming it, and logs nothing', async () => {
     const runId = (await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/create', payload: { experiment_id: '0' } })).json().run.info.run_id as string;

@@ -9,7 +9,8 @@ import { silentLogger } from '../../core/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { buildApp } from '../app.js';
 import type { ServerContext } from '../context.js';
-import type { TestDialect } from '../../../test/support/dialects.js';
+import { afterAll, beforeAll } from 'vitest';
+import { DIALECTS, type TestDialect } from '../../../test/support/dialects.js';
 
 /** An app over a fresh store and artifact folder; `close` shuts both down and removes them. */
 export interface TestApp {
@@ -36,5 +37,30 @@ export async function openTestApp(dialect: TestDialect, clock: Clock = { now: ()
       await dispose();
       rmSync(home, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Opens a test app before the enclosing describe block's tests and closes it after them;
+ * `app`, `ctx` and `close` read the app opened then (on the first dialect by default).
+ */
+export function useTestApp(dialect: TestDialect = DIALECTS[0] as TestDialect): TestApp {
+  let opened: TestApp | undefined;
+  beforeAll(async () => {
+    opened = await openTestApp(dialect);
+  });
+  afterAll(async () => opened?.close());
+  const get = (): TestApp => {
+    if (!opened) throw new Error('The test app is opened in beforeAll; use it inside a test.');
+    return opened;
+  };
+  return {
+    get app() {
+      return get().app;
+    },
+    get ctx() {
+      return get().ctx;
+    },
+    close: () => get().close(),
   };
 }

@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { DIALECTS } from '../../../test/support/dialects.js';
-import { openTestApp, type TestApp } from '../native/native-api.test-support.js';
+import { useTestApp } from '../native/native-api.test-support.js';
 
 const API = '/api/v1/monitoring';
 
 describe('monitoring routes under hostile query strings', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp();
 
   it('answers a repeated model filter with 400 naming the parameter, not 500', async () => {
     for (const [method, url] of [['GET', `${API}/alerts?model=bc&model=bc`], ['POST', `${API}/alerts/evaluate?model=a&model=b`]] as const) {
@@ -23,11 +18,7 @@ describe('monitoring routes under hostile query strings', () => {
 });
 
 describe('flushing monitoring windows when the store cannot take them', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
-  });
-  afterAll(async () => t.close());
+  const t = useTestApp();
 
   it('answers 503 naming the failure instead of reporting success, and keeps the window for a later flush', async () => {
     const observe = (requestId: string) => {
