@@ -350,21 +350,9 @@ export class LocalArtifactStore implements ArtifactStore {
         result.freedBytes += info.size;
       }
     }
-    for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
-      const file = join(this.tmp, name);
-      const info = await fsStat(file).catch(() => undefined);
-      if (!info || info.mtimeMs > cutoff) continue;
-      // A folder here is a checkout whose build was interrupted.
-      await rm(file, { recursive: true, force: true }).catch(() => {});
-      result.removedTempFiles++;
-    }
-    for (const name of await readdir(this.checkouts).catch(() => [] as string[])) {
-      const folder = join(this.checkouts, name);
-      const info = await fsStat(folder).catch(() => undefined);
-      if (!info || info.mtimeMs > cutoff) continue;
-      await rm(folder, { recursive: true, force: true }).catch(() => {});
-      result.removedCheckouts++;
-    }
+    // A folder among the temp files is a checkout whose build was interrupted.
+    result.removedTempFiles = await removeUnchangedSince(this.tmp, cutoff);
+    result.removedCheckouts = await removeUnchangedSince(this.checkouts, cutoff);
     return result;
   }
 
@@ -382,4 +370,17 @@ export class LocalArtifactStore implements ArtifactStore {
 
 function tooLongForDisk(logical: string): SlipwayError {
   return new SlipwayError('PATH_NOT_ALLOWED', `Artifact path '${logical}' is too long or too deeply nested for the file system.`, { path: logical });
+}
+
+/** Removes the entries of `dir` (files or folders) not modified since `cutoff`; returns how many. */
+async function removeUnchangedSince(dir: string, cutoff: number): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, name);
+    const info = await fsStat(path).catch(() => undefined);
+    if (!info || info.mtimeMs > cutoff) continue;
+    await rm(path, { recursive: true, force: true }).catch(() => {});
+    removed++;
+  }
+  return removed;
 }
