@@ -1,17 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempHome } from '../support/cli.js';
 
 const MODEL = join(import.meta.dirname, '../fixtures/breast_cancer_mlp.onnx');
 
 describe('slipway models register with column names that do not fit the model', () => {
-  let home: string;
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'slipway-columns-cli-'));
-  });
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempHome('slipway-columns-cli');
 
   it('exits 2 naming both counts, and registers nothing', async () => {
     writeFileSync(join(home, 'two.csv'), 'a,b,target\n1,2,0\n');

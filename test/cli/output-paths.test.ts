@@ -1,17 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempHome } from '../support/cli.js';
 
 const DATA = join(import.meta.dirname, '../fixtures/breast_cancer_train.csv');
 
 describe('--out pointing somewhere that cannot be written', () => {
-  let home: string;
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'slipway-out-cli-'));
-  });
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempHome('slipway-out-cli');
 
   it('exits 2 naming the path and the problem, without errno jargon', async () => {
     const env = { SLIPWAY_HOME: home };

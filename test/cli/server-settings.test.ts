@@ -1,15 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempHome } from '../support/cli.js';
 
 describe('slipway server with an artifact folder that is a file', () => {
-  let home: string;
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'slipway-server-settings-'));
-  });
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempHome('slipway-server-settings');
 
   it('exits 2 naming the setting instead of an EEXIST from mkdir', async () => {
     const file = join(home, 'not-a-folder');
@@ -21,11 +16,7 @@ describe('slipway server with an artifact folder that is a file', () => {
 });
 
 describe('slipway server with folders that cannot be created', () => {
-  let home: string;
-  beforeAll(() => {
-    home = mkdtempSync(join(tmpdir(), 'slipway-server-settings-'));
-  });
-  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempHome('slipway-server-settings');
 
   // Node's own recursive mkdir never returns for a path below /proc.
   it('exits 2 for an artifact folder below /proc instead of hanging', async () => {

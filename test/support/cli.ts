@@ -3,7 +3,10 @@
  * a user or a CI job does. `npm test` builds dist before the suite runs.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI entry point. */
@@ -26,4 +29,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, cwd?: s
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A fresh SLIPWAY_HOME folder for the enclosing describe block, removed after its tests. */
+export function tempHome(prefix: string): string {
+  const home = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  return home;
 }
