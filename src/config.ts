@@ -47,6 +47,12 @@ export interface UserConfig {
   servingNonFinite?: string;
   /** Hosts `POST /api/v1/loadtests` may send load to besides loopback and this server's models: comma-separated (a list in the file). @default none (env SLIPWAY_LOADTEST_ALLOWED_HOSTS) */
   loadtestAllowedHosts?: string;
+  /** Hosts every outbound request (alert webhooks, load tests) may reach besides the defaults: comma-separated (a list in the file). @default none (env SLIPWAY_OUTBOUND_ALLOWED_HOSTS) */
+  outboundAllowedHosts?: string;
+  /** Host header values the server answers besides loopback names, IP addresses and the listen host: comma-separated (a list in the file). @default none (env SLIPWAY_ALLOWED_HOSTS) */
+  allowedHosts?: string;
+  /** Origins (scheme://host[:port]) whose browser requests may change state besides the server's own: comma-separated (a list in the file). @default none (env SLIPWAY_CORS_ALLOWED_ORIGINS) */
+  corsAllowedOrigins?: string;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -74,6 +80,12 @@ export interface ResolvedConfig {
   };
   /** Extra hosts the load-test HTTP operation may target (entries as given; validated by the load-test plugin). */
   loadtestAllowedHosts: string[];
+  /** Extra hosts alert webhooks and load tests may reach (entries as given; validated where requests are made). */
+  outboundAllowedHosts: string[];
+  /** Extra Host header values the server answers (entries as given; validated by the request guard). */
+  allowedHosts: string[];
+  /** Extra origins whose state-changing browser requests are accepted. */
+  corsAllowedOrigins: string[];
   /** The config file read, if any. */
   configFile: string | undefined;
 }
@@ -98,6 +110,9 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   servingDeadlineMs: 'SLIPWAY_SERVING_DEADLINE_MS',
   servingNonFinite: 'SLIPWAY_SERVING_NON_FINITE',
   loadtestAllowedHosts: 'SLIPWAY_LOADTEST_ALLOWED_HOSTS',
+  outboundAllowedHosts: 'SLIPWAY_OUTBOUND_ALLOWED_HOSTS',
+  allowedHosts: 'SLIPWAY_ALLOWED_HOSTS',
+  corsAllowedOrigins: 'SLIPWAY_CORS_ALLOWED_ORIGINS',
 };
 
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
@@ -192,6 +207,9 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
       nonFinite: merged.servingNonFinite,
     }),
     loadtestAllowedHosts: (merged.loadtestAllowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    outboundAllowedHosts: (merged.outboundAllowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    allowedHosts: (merged.allowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    corsAllowedOrigins: (merged.corsAllowedOrigins ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     configFile,
   };
 }

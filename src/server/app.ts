@@ -8,6 +8,7 @@ import type { ServerContext } from './context.js';
 import { FastRoutes, httpServerFactory } from './http-server.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
 import { parseJsonBody } from './json-body-parser.js';
+import { createRequestGuard } from './request-guard.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 
 /** Longest path parameter accepted, in encoded characters. */
@@ -35,7 +36,11 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   const fastRoutes = new FastRoutes();
   if (!debug) ctx.fastRoutes = fastRoutes;
   const app = Fastify({
-    serverFactory: httpServerFactory({ requestTimeoutMs: ctx.config.requestTimeoutMs }, fastRoutes),
+    serverFactory: httpServerFactory(
+      { requestTimeoutMs: ctx.config.requestTimeoutMs },
+      fastRoutes,
+      createRequestGuard({ listenHost: ctx.config.host, allowedHosts: ctx.config.allowedHosts, corsAllowedOrigins: ctx.config.corsAllowedOrigins }),
+    ),
     bodyLimit: ctx.config.bodyLimit,
     logger: false,
     requestIdHeader: false,

@@ -11,6 +11,7 @@
  * with its full machinery, so errors and edge cases keep one implementation.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { RequestGuard } from './request-guard.js';
 
 /** Answers a request itself and returns true, or returns false without touching it. */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -42,9 +43,9 @@ export class FastRoutes {
 
 /**
  * A Fastify `serverFactory`: a node:http server with the given timeouts that offers
- * each request to `fast` before Fastify's handler.
+ * each request to `guard` (Host and Origin checks), then to `fast`, before Fastify's handler.
  */
-export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes): (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server {
+export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes, guard?: RequestGuard): (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server {
   return (handler) => {
     const requestTimeout = timeouts.requestTimeoutMs;
     const server = createServer(
@@ -57,6 +58,7 @@ export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes
         connectionsCheckingInterval: requestTimeout > 0 ? Math.max(100, Math.min(1000, Math.floor(requestTimeout / 4))) : 30_000,
       },
       (req, res) => {
+        if (guard !== undefined && guard(req, res)) return;
         if (!fast.handle(req, res)) handler(req, res);
       },
     );
