@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ensureDirSync } from '../core/ensure-dir.js';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import { redactUri } from '../core/redact-uri.js';
 import type { Logger } from '../core/logger.js';
 import { openStore, type Store } from '../store/store.js';
 import { buildApp } from './app.js';
@@ -33,9 +34,7 @@ export interface StartServerOptions {
 }
 
 /** The store URI with any password masked, safe to print. */
-export function redactUri(uri: string): string {
-  return uri.replace(/(\/\/[^/:@]*):[^@/]*@/, '$1:***@');
-}
+export { redactUri };
 
 /** Creates the pino logger the server writes to stderr (stdout carries only the ready line). */
 export function createServerLogger(level: string): Logger {
@@ -52,7 +51,7 @@ async function openMetadataStore(config: ResolvedConfig, clock: Clock): Promise<
     return await openStore(uri, { clock });
   } catch (err) {
     if (isSlipwayError(err) && err.code === 'INVALID_ARGUMENT') throw err;
-    const why = (err as Error).message ?? String(err);
+    const why = redactUri((err as Error).message ?? String(err));
     throw new SlipwayError('UNAVAILABLE', `Cannot open the metadata store ${redactUri(uri)}: ${why}`, { uri: redactUri(uri) });
   }
 }

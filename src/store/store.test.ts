@@ -33,4 +33,10 @@ describe('openStore', () => {
   it('rejects an unsupported URI with a message naming it', async () => {
     await expect(openStore('mysql://x')).rejects.toThrow(/Unsupported backend store URI 'mysql:\/\/x'/);
   });
+
+  it('names an unsupported URI without its password', async () => {
+    const err = (await openStore('mysql://u:S3cretPW@h/db').catch((e: unknown) => e)) as Error & { details?: unknown };
+    expect(err.message).toContain("'mysql://u:***@h/db'");
+    expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain('S3cretPW');
+  });
 });

@@ -7,6 +7,7 @@ import { Kysely, Migrator, type MigrationResult } from 'kysely';
 import type pg from 'pg';
 import { SlipwayError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import { redactUri } from '../core/redact-uri.js';
 import { migrationProvider } from './migrations/index.js';
 import { createPostgresDialect } from './postgres/postgres-dialect.js';
 import type { Database } from './schema.js';
@@ -46,7 +47,7 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
     const db = new Kysely<Database>({ dialect });
     store = { db, dialect: 'postgres', pool: raw, close: () => db.destroy() };
   } else {
-    throw new SlipwayError('INVALID_ARGUMENT', `Unsupported backend store URI '${uri}': use sqlite:///path.db or postgresql://user@host/db.`);
+    throw new SlipwayError('INVALID_ARGUMENT', `Unsupported backend store URI '${redactUri(uri)}': use sqlite:///path.db or postgresql://user@host/db.`);
   }
   const migrator = new Migrator({
     db: store.db,
