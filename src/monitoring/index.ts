@@ -22,4 +22,5 @@ export { classificationMetrics, regressionMetrics, rocAuc, type ClassificationMe
 export { parseGroundTruth, recordGroundTruth, savePredictions, windowPerformance, type GroundTruth, type WindowPerformance } from './performance/performance-repository.js';
 export { createAlertRule, deleteAlertRule, listAlertRules, listAlertStatus, validateAlertRule, type AlertRule, type AlertStatus } from './alerts/alert-rules.js';
 export { AlertEngine } from './alerts/alert-engine.js';
+export { createWebhookPolicy, deliverWebhook } from './alerts/webhook-notifier.js';
 export { prepareSidesInParallel } from './report/parallel-sides.js';

@@ -7,6 +7,7 @@
  * notifications are retried on later evaluations (up to 5 attempts).
  */
 import type { Clock } from '../../core/clock.js';
+import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Logger } from '../../core/logger.js';
 import type { Store } from '../../store/store.js';
 import { listWindows } from '../live/window-repository.js';
@@ -41,6 +42,7 @@ export class AlertEngine {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly webhookTimeoutMs = 5000,
+    private readonly webhookPolicy?: OutboundPolicy,
   ) {}
 
   /** Figure values of the newest `n` windows (newest first; all versions of the model). */
@@ -125,7 +127,7 @@ export class AlertEngine {
         windowStart: ev.window_start === null ? null : Number(ev.window_start),
         time: Number(ev.time),
       };
-      const result = await deliverWebhook(rule.webhookUrl, payload, this.webhookTimeoutMs);
+      const result = await deliverWebhook(rule.webhookUrl, payload, this.webhookTimeoutMs, this.webhookPolicy ? { policy: this.webhookPolicy } : {});
       await this.store.db
         .updateTable('monitoring_alert_events')
         .set({ delivered: result.ok ? 1 : 0, attempts: Number(ev.attempts) + 1, last_error: result.ok ? null : result.error })

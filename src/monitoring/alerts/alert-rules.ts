@@ -2,8 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { appendAuditEvent } from '../../audit/audit-trail.js';
 import { isSlipwayError, SlipwayError } from '../../core/errors.js';
+import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Store } from '../../store/store.js';
 import type { MutationMeta } from '../reference/reference-repository.js';
+import { createWebhookPolicy } from './webhook-notifier.js';
 
 /** Comparisons a rule may use. */
 export const COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
@@ -45,8 +47,10 @@ export function isKnownFigure(f: string): boolean {
   return (WINDOW_FIGURES as readonly string[]).includes(f) || (PERFORMANCE_FIGURES as readonly string[]).includes(f) || /^(drift_score|missing_share):.+$/.test(f);
 }
 
-/** Validates a rule, naming the first bad field. */
-export function validateAlertRule(input: AlertRuleInput): Omit<AlertRule, 'id' | 'createdTime'> {
+const DEFAULT_WEBHOOK_POLICY = createWebhookPolicy();
+
+/** Validates a rule, naming the first bad field; `webhookPolicy` decides where its webhook may point. */
+export function validateAlertRule(input: AlertRuleInput, webhookPolicy: OutboundPolicy = DEFAULT_WEBHOOK_POLICY): Omit<AlertRule, 'id' | 'createdTime'> {
   const bad = (msg: string) => new SlipwayError('INVALID_ARGUMENT', msg);
   if (typeof input.name !== 'string' || !/^[\w.-]{1,100}$/.test(input.name)) throw bad("'name' must be 1-100 letters, digits, '.', '_' or '-'.");
   if (typeof input.model !== 'string' || input.model === '') throw bad("'model' must name a registered model.");
@@ -67,6 +71,13 @@ export function validateAlertRule(input: AlertRuleInput): Omit<AlertRule, 'id' |
       throw bad("'webhookUrl' must be an http(s) URL.");
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad("'webhookUrl' must be an http(s) URL.");
+    try {
+      webhookPolicy.checkUrl(u.toString(), 'webhookUrl');
+    } catch (err) {
+      // A refused destination is a bad field of the rule being created: 400, with the policy's reason.
+      if (isSlipwayError(err)) throw new SlipwayError('INVALID_ARGUMENT', err.message, { ...err.details, field: 'webhookUrl' });
+      throw err;
+    }
     webhookUrl = u.toString();
   }
   return { name: input.name, model: input.model, figure: input.figure, comparison: input.comparison as Comparison, threshold: input.threshold, forWindows, webhookUrl };
@@ -94,9 +105,9 @@ function toRule(r: { id: string; name: string; model: string; figure: string; co
   return { id: r.id, name: r.name, model: r.model, figure: r.figure, comparison: r.comparison as Comparison, threshold: Number(r.threshold), forWindows: Number(r.for_windows), webhookUrl: r.webhook_url, createdTime: Number(r.created_time) };
 }
 
-/** Creates a rule (state starts 'ok'). */
-export async function createAlertRule(store: Store, input: AlertRuleInput, meta: MutationMeta): Promise<AlertRule> {
-  const v = validateAlertRule(input);
+/** Creates a rule (state starts 'ok'); its webhook must satisfy `webhookPolicy` (public hosts only by default). */
+export async function createAlertRule(store: Store, input: AlertRuleInput, meta: MutationMeta, webhookPolicy?: OutboundPolicy): Promise<AlertRule> {
+  const v = validateAlertRule(input, webhookPolicy);
   const rule: AlertRule = { ...v, id: randomUUID(), createdTime: meta.time };
   const taken = () => new SlipwayError('ALREADY_EXISTS', `An alert rule named '${rule.name}' already exists.`, { name: rule.name });
   try {

@@ -9,6 +9,7 @@
 import type { Clock } from '../../core/clock.js';
 import { SlipwayError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Store } from '../../store/store.js';
 import { AlertEngine } from '../alerts/alert-engine.js';
 import { computeDrift, type DatasetDrift, type DriftOptions } from '../drift/data-drift.js';
@@ -35,6 +36,8 @@ export interface LiveMonitorOptions extends SamplerOptions {
   drift?: DriftOptions;
   /** Keep outputs per request id for late labels. @default true */
   keepPredictions?: boolean;
+  /** Where alert webhooks may be sent. @default public hosts only */
+  webhookPolicy?: OutboundPolicy;
 }
 
 /** Defaults of `LiveMonitorOptions`. */
@@ -85,7 +88,7 @@ export class LiveMonitor {
     if (!(this.opts.sampleRate > 0 && this.opts.sampleRate <= 1)) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring sample rate must be in (0, 1], got ${this.opts.sampleRate}.`);
     if (!Number.isInteger(this.opts.windowMs) || this.opts.windowMs < 1000) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring window must be a whole number of ms, at least 1000, got ${this.opts.windowMs}.`);
     this.sampler = new InferenceSampler({ ...opts, bucketMs: this.opts.windowMs });
-    this.alerts = new AlertEngine(store, clock, logger);
+    this.alerts = new AlertEngine(store, clock, logger, undefined, opts.webhookPolicy);
   }
 
   /** Window length in ms. */

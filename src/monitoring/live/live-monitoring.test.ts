@@ -13,6 +13,7 @@ import { listAuditEvents } from '../../audit/audit-trail.js';
 import { silentLogger } from '../../core/logger.js';
 import type { Store } from '../../store/store.js';
 import { createAlertRule, deleteAlertRule, listAlertStatus } from '../alerts/alert-rules.js';
+import { createWebhookPolicy } from '../alerts/webhook-notifier.js';
 import { recordGroundTruth, windowPerformance } from '../performance/performance-repository.js';
 import { profileTable } from '../profile/dataset-profile.js';
 import { readTable } from '../readers/table-reader.js';
@@ -59,6 +60,8 @@ describe.each(DIALECTS)('live monitoring on $name', (dialect) => {
   const received: Array<{ key: string | undefined; body: { status: string; rule: { name: string } } }> = [];
   let now = T0;
   const clock = { now: () => now };
+  // The receivers listen on loopback, which webhooks may reach only when the operator allows it.
+  const localHooks = createWebhookPolicy(['127.0.0.1']);
 
   beforeAll(async () => {
     ({ store, dispose } = await dialect.open());
@@ -91,8 +94,8 @@ describe.each(DIALECTS)('live monitoring on $name', (dialect) => {
 
   it('profiles windows, flags drift against the reference, publishes gauges and fires then resolves an alert once', async () => {
     const registry = new Registry();
-    const monitor = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0 }, MonitoringMetrics.for(registry));
-    await createAlertRule(store, { name: 'bc-drift', model: 'bc', figure: 'drifted_columns', comparison: '>=', threshold: 3, forWindows: 2, webhookUrl: hookUrl }, { time: T0 });
+    const monitor = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0, webhookPolicy: localHooks }, MonitoringMetrics.for(registry));
+    await createAlertRule(store, { name: 'bc-drift', model: 'bc', figure: 'drifted_columns', comparison: '>=', threshold: 3, forWindows: 2, webhookUrl: hookUrl }, { time: T0 }, localHooks);
     const windows = [holdout, drifted, drifted, holdout];
     for (let w = 0; w < windows.length; w++) {
       now = T0 + w * MIN + 1000;
@@ -135,8 +138,8 @@ describe.each(DIALECTS)('live monitoring on $name', (dialect) => {
     await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
     try {
       const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/`;
-      const monitor = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0 });
-      const rule = await createAlertRule(store, { name: 'm3-rows', model: 'm3', figure: 'rows', comparison: '>', threshold: 0, webhookUrl: url }, { time: now });
+      const monitor = new LiveMonitor(store, clock, silentLogger, { windowMs: MIN, graceMs: 0, webhookPolicy: localHooks });
+      const rule = await createAlertRule(store, { name: 'm3-rows', model: 'm3', figure: 'rows', comparison: '>', threshold: 0, webhookUrl: url }, { time: now }, localHooks);
       now = T0 + 50 * MIN + 5;
       monitor.sampler.observe({ model: 'm3', version: '1', requestId: 'x1', time: now, latencyMs: 1, rows: 1, inputs: [1], outputs: [0], outputWidth: 1 });
       now = T0 + 51 * MIN + 1;

@@ -15,6 +15,7 @@ import {
   attachReference,
   buildReport,
   createAlertRule,
+  createWebhookPolicy,
   deleteAlertRule,
   detachReference,
   getReference,
@@ -84,7 +85,8 @@ function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
 
 const monitoring: DomainPlugin = async (app, ctx) => {
   const metrics = MonitoringMetrics.for(getMetricsRegistry());
-  const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, { windowMs: ctx.config.monitoringWindowMs, sampleRate: ctx.config.monitoringSampleRate }, metrics);
+  const webhookPolicy = createWebhookPolicy(ctx.config.outboundAllowedHosts);
+  const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, { windowMs: ctx.config.monitoringWindowMs, sampleRate: ctx.config.monitoringSampleRate, webhookPolicy }, metrics);
   ctx.inferenceObservers.push(live.sampler);
   live.start();
   // Graceful shutdown closes the open windows; closing the app alone (tests, embedders) just stops the timer.
@@ -212,7 +214,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   });
 
   app.post(`${PREFIX}/alerts`, async (request, reply) => {
-    const rule = await createAlertRule(ctx.store, bodyObject(request.body), meta(ctx, request));
+    const rule = await createAlertRule(ctx.store, bodyObject(request.body), meta(ctx, request), webhookPolicy);
     reply.code(201);
     return rule;
   });
