@@ -53,6 +53,10 @@ export interface UserConfig {
   allowedHosts?: string;
   /** Origins (scheme://host[:port]) whose browser requests may change state besides the server's own: comma-separated (a list in the file). @default none (env SLIPWAY_CORS_ALLOWED_ORIGINS) */
   corsAllowedOrigins?: string;
+  /** Model control: "none" (the repository load/unload API is refused) or "explicit" (it loads and unloads models). @default "none" (env SLIPWAY_MODEL_CONTROL) */
+  modelControl?: string;
+  /** Folders besides the artifact store that model files may be loaded from: comma-separated (a list in the file). @default none (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS) */
+  modelSourceAllowedDirs?: string;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -86,6 +90,10 @@ export interface ResolvedConfig {
   allowedHosts: string[];
   /** Extra origins whose state-changing browser requests are accepted. */
   corsAllowedOrigins: string[];
+  /** Whether the repository API may load and unload models. */
+  modelControl: ModelControlMode;
+  /** Absolute folders besides the artifact store that model files may be loaded from. */
+  modelSourceAllowedDirs: string[];
   /** The config file read, if any. */
   configFile: string | undefined;
 }
@@ -113,7 +121,18 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   outboundAllowedHosts: 'SLIPWAY_OUTBOUND_ALLOWED_HOSTS',
   allowedHosts: 'SLIPWAY_ALLOWED_HOSTS',
   corsAllowedOrigins: 'SLIPWAY_CORS_ALLOWED_ORIGINS',
+  modelControl: 'SLIPWAY_MODEL_CONTROL',
+  modelSourceAllowedDirs: 'SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS',
 };
+
+/** How models may be loaded after start, as Triton's --model-control-mode: `none` refuses the repository load/unload API, `explicit` allows it. */
+export type ModelControlMode = 'none' | 'explicit';
+
+function modelControlMode(raw: string | undefined): ModelControlMode {
+  const mode = (raw ?? 'none').trim();
+  if (mode !== 'none' && mode !== 'explicit') throw new SlipwayError('INVALID_ARGUMENT', `Model control must be 'none' or 'explicit' (--model-control, SLIPWAY_MODEL_CONTROL, server.modelControl), got '${mode}'.`);
+  return mode;
+}
 
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'port',
@@ -210,6 +229,8 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     outboundAllowedHosts: (merged.outboundAllowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     allowedHosts: (merged.allowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     corsAllowedOrigins: (merged.corsAllowedOrigins ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    modelControl: modelControlMode(merged.modelControl),
+    modelSourceAllowedDirs: (merged.modelSourceAllowedDirs ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '').map((d) => resolve(cwd, d)),
     configFile,
   };
 }

@@ -20,7 +20,8 @@ describe('hot swap through the registry on the main server', () => {
   let pool: Pool;
 
   beforeAll(async () => {
-    t = await openTestApp(sqlite as (typeof DIALECTS)[number]);
+    // The repository API loads versions below, which needs model control.
+    t = await openTestApp(sqlite as (typeof DIALECTS)[number], undefined, { modelControl: 'explicit' });
     registry = sharedRegistry(t.ctx);
     const mlp = readFileSync(fixture('breast_cancer_mlp.onnx'));
     await t.ctx.artifacts?.put('models/cancer/v1/model.onnx', mlp);

@@ -25,6 +25,8 @@ export const ERROR_CATALOGUE = {
   PATH_NOT_ALLOWED: { status: 400, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'An artifact path escapes its root or contains forbidden characters.' },
   UNAUTHENTICATED: { status: 401, mlflowCode: 'UNAUTHENTICATED', description: 'No valid credentials were given.' },
   PERMISSION_DENIED: { status: 403, mlflowCode: 'PERMISSION_DENIED', description: 'The actor may not perform the operation.' },
+  MODEL_CONTROL_DISABLED: { status: 403, mlflowCode: 'PERMISSION_DENIED', description: 'Loading or unloading models through the repository API is off; start the server with --model-control explicit.' },
+  MODEL_SOURCE_NOT_ALLOWED: { status: 403, mlflowCode: 'PERMISSION_DENIED', description: 'A model file lies outside the artifact store and the folders allowed by --model-source-allowed-dirs.' },
   NOT_IMPLEMENTED: { status: 501, mlflowCode: 'NOT_IMPLEMENTED', description: 'The operation is not supported by this server.' },
   MODEL_NOT_READY: { status: 503, mlflowCode: 'TEMPORARILY_UNAVAILABLE', description: 'The model is loading or failed to load.' },
   OVERLOADED: { status: 503, mlflowCode: 'TEMPORARILY_UNAVAILABLE', description: 'The queue is full; retry after the Retry-After delay.' },

@@ -2,10 +2,12 @@
  * Finds the ONNX file among a version's artifacts and reads its signature
  * (input/output names, element types, shapes) with onnxruntime-node.
  */
-import { copyFile, link, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, link, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinLocal } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import type { ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
+import { isSlipwayError } from '../core/errors.js';
 import { fromMemoryOptions, withoutZipMaps } from '../serving/onnx-file.js';
 import type { ModelSignature, TensorSpec } from './registry-types.js';
 
@@ -114,30 +116,61 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
  * any that resolve outside its folder, which a store's content-addressed local copies do; so
  * they are hard-linked (or copied) rather than symlinked.
  */
-export async function linkOnnxFolder(artifacts: ArtifactStore, onnxPath: string, into: string): Promise<string> {
+export async function linkOnnxFolder(artifacts: ArtifactStore, onnxPath: string, into: string, modelFiles?: ModelFileAllowList): Promise<string> {
   const slash = onnxPath.lastIndexOf('/');
   const dir = slash < 0 ? '' : onnxPath.slice(0, slash);
   const entries = await artifacts.list(dir);
   for (const e of entries.slice(0, MAX_ENTRIES)) {
     if (e.isDir) continue;
     const path = entryPath(dir, e.path);
-    await linkOrCopy(await artifacts.localPath(path), joinLocal(into, path.slice(slash + 1)));
+    const local = await artifacts.localPath(path);
+    // A hard link to a symbolic link still leads where it points: the real file must be an allowed one.
+    await linkOrCopy(modelFiles ? await modelFiles.check(local) : local, joinLocal(into, path.slice(slash + 1)));
   }
   return joinLocal(into, onnxPath.slice(slash + 1));
 }
 
-/** Looks for an ONNX file at `location` and reads its signature, reporting an unreadable file as data. */
-export async function inspectArtifacts(artifacts: ArtifactStore, location: string): Promise<SignatureOutcome> {
+/**
+ * Looks for an ONNX file at `location` and reads its signature, reporting an unreadable file as data.
+ * A file that is not an allowed model file (see ModelFileAllowList) is not read: that refusal is thrown.
+ */
+export async function inspectArtifacts(artifacts: ArtifactStore, location: string, modelFiles?: ModelFileAllowList): Promise<SignatureOutcome> {
   const path = await findOnnxFile(artifacts, location);
   if (!path) return { kind: 'none' };
   const scratch = await mkdtemp(joinLocal(tmpdir(), 'slipway-onnx-'));
   try {
-    const local = await linkOnnxFolder(artifacts, path, scratch);
+    const local = await linkOnnxFolder(artifacts, path, scratch, modelFiles);
     return { kind: 'signature', signature: await readOnnxSignature(local, path) };
   } catch (err) {
+    if (isSlipwayError(err) && err.code === 'MODEL_SOURCE_NOT_ALLOWED') throw err;
     const message = (err as Error).message.split('\n')[0] ?? 'unknown error';
     return { kind: 'unreadable', path, message: `The ONNX file '${path}' could not be read: ${message}` };
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Reads the signature of a model kept on local disk outside the store: `path` is an .onnx file, or a
+ * folder holding `model.onnx` (MLflow's layout) or one .onnx file. The file must be an allowed one;
+ * the signature records its real path, which serving loads (after checking it again).
+ */
+export async function inspectLocalModel(path: string, modelFiles: ModelFileAllowList): Promise<SignatureOutcome> {
+  let file = await modelFiles.check(path);
+  const info = await stat(file).catch(() => undefined);
+  if (!info) return { kind: 'none' };
+  if (info.isDirectory()) {
+    const onnx = (await readdir(file)).filter((n) => n.toLowerCase().endsWith('.onnx')).sort();
+    const chosen = onnx.includes('model.onnx') ? 'model.onnx' : onnx.length === 1 ? onnx[0] : undefined;
+    if (chosen === undefined) return { kind: 'none' };
+    file = await modelFiles.check(joinLocal(file, chosen));
+  } else if (!file.toLowerCase().endsWith('.onnx')) {
+    return { kind: 'none' };
+  }
+  try {
+    return { kind: 'signature', signature: await readOnnxSignature(file, file) };
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0] ?? 'unknown error';
+    return { kind: 'unreadable', path: file, message: `The ONNX file '${file}' could not be read: ${message}` };
   }
 }

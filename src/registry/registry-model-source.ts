@@ -72,8 +72,10 @@ export class RegistryModelSource implements ModelSource {
       });
     }
     if (!version.signature) throw errors.state(`Model version ${label} has no ONNX file, so it cannot be served.`, { name: version.name, version: version.version });
-    if (!this.artifacts) throw new SlipwayError('UNAVAILABLE', 'No artifact store is configured to load model files from.');
-    const onnxPath = await this.localModelFile(this.artifacts, version.signature.path);
+    // A signature read from a local source (inside an allowed folder) records the file's absolute path; serving checks it again.
+    const local = version.signature.path.startsWith('/');
+    if (!local && !this.artifacts) throw new SlipwayError('UNAVAILABLE', 'No artifact store is configured to load model files from.');
+    const onnxPath = local ? version.signature.path : await this.localModelFile(this.artifacts as ArtifactStore, version.signature.path);
     const resolved: ResolvedModel = { name: version.name, version: version.version, onnxPath };
     const columns = await this.columnsOf(version);
     if (columns) resolved.columns = columns;

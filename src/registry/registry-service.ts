@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { modelFileAllowList, type ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SlipwayError, errors } from '../core/errors.js';
@@ -14,7 +15,7 @@ import { silentLogger, type Logger } from '../core/logger.js';
 import type { ModelRef } from '../core/model-source.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { inspectArtifacts } from './onnx-signature.js';
+import { inspectArtifacts, inspectLocalModel } from './onnx-signature.js';
 import { MODEL_FILTER_RULES, VERSION_FILTER_RULES, parseFilter, parseOrderBy } from './registry-filter.js';
 import { hydrateModels, hydrateVersions, latestVersionRows } from './registry-rows.js';
 import { comparison, tagCondition } from './registry-sql.js';
@@ -42,7 +43,7 @@ import {
   validateCreationTags,
   validateTag,
 } from './registry-validation.js';
-import { artifactPathOf, resolveSource } from './version-source.js';
+import { artifactPathOf, localPathOf, resolveSource } from './version-source.js';
 
 /** What the registry needs. */
 export interface RegistryServiceOptions {
@@ -50,6 +51,8 @@ export interface RegistryServiceOptions {
   /** Where version artifacts live; without it, signatures are not read. */
   artifacts?: ArtifactStore;
   clock?: Clock;
+  /** Folders besides the artifact store whose model files may be read (a version with a local source there is servable). */
+  modelSourceAllowedDirs?: readonly string[];
   logger?: Logger;
 }
 
@@ -103,6 +106,8 @@ export class RegistryService {
   readonly store: Store;
   readonly artifacts: ArtifactStore | undefined;
   private readonly clock: Clock;
+  /** The local files a signature may be read from: the artifact root and the allowed folders. */
+  readonly modelFiles: ModelFileAllowList;
   private readonly logger: Logger;
   private readonly changes = new EventEmitter();
 
@@ -110,6 +115,7 @@ export class RegistryService {
     this.store = opts.store;
     this.artifacts = opts.artifacts;
     this.clock = opts.clock ?? systemClock;
+    this.modelFiles = modelFileAllowList(opts.artifacts, opts.modelSourceAllowedDirs);
     this.logger = opts.logger ?? silentLogger;
     // Every serving model subscribes; the default cap of 10 would warn for no reason.
     this.changes.setMaxListeners(0);
@@ -371,13 +377,20 @@ export class RegistryService {
     let statusMessage: string | null = null;
     let signature: string | null = null;
     const artifactPath = artifactPathOf(resolved.storageLocation);
-    if (this.artifacts && artifactPath !== undefined) {
-      const outcome = await inspectArtifacts(this.artifacts, artifactPath);
-      if (outcome.kind === 'signature') signature = JSON.stringify(outcome.signature);
-      if (outcome.kind === 'unreadable') {
-        status = 'FAILED_REGISTRATION';
-        statusMessage = outcome.message;
-      }
+    const localPath = localPathOf(resolved.storageLocation);
+    let outcome: Awaited<ReturnType<typeof inspectArtifacts>> | undefined;
+    if (this.artifacts && artifactPath !== undefined) outcome = await inspectArtifacts(this.artifacts, artifactPath, this.modelFiles);
+    else if (this.artifacts && localPath !== undefined) {
+      // Reading a signature is a load: a local source is read only inside the allowed folders. One given as a
+      // local path elsewhere is refused, as MLflow's server refuses local sources outside the run's artifacts;
+      // one reached through a run (runs:/…) is recorded unread, and so cannot be served.
+      if (localPathOf(source) !== undefined) outcome = await inspectLocalModel(localPath, this.modelFiles);
+      else if (await this.modelFiles.allows(localPath)) outcome = await inspectLocalModel(localPath, this.modelFiles);
+    }
+    if (outcome?.kind === 'signature') signature = JSON.stringify(outcome.signature);
+    if (outcome?.kind === 'unreadable') {
+      status = 'FAILED_REGISTRATION';
+      statusMessage = outcome.message;
     }
 
     const now = this.clock.now();

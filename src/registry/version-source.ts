@@ -4,6 +4,7 @@
  * `models:/<name>/<version>` or `models:/<name>@<alias>` (the other version's location),
  * a plain logical artifact path, or any other URI (kept as given, not inspected).
  */
+import { fileURLToPath } from 'node:url';
 import { errors } from '../core/errors.js';
 import { parseModelUri, type ModelRef } from '../core/model-source.js';
 import { normalizeArtifactPath } from '../artifacts/artifact-path.js';
@@ -36,6 +37,18 @@ export function artifactPathOf(location: string): string | undefined {
   return normalizeArtifactPath(rest, { allowRoot: true });
 }
 
+/** The local file-system path of a `file:` URI or an absolute path, or undefined for other locations. */
+export function localPathOf(location: string): string | undefined {
+  if (location.startsWith('/')) return location;
+  if (!location.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(location);
+  } catch {
+    // file://host/… names another machine: nothing here to read.
+    return undefined;
+  }
+}
+
 function joinLocation(base: string, path: string): string {
   const clean = path.replace(/^\/+|\/+$/g, '');
   return clean === '' ? base : `${base.replace(/\/+$/, '')}/${clean}`;
@@ -63,8 +76,8 @@ export async function resolveSource(source: string, lookups: SourceLookups): Pro
     const path = artifactPathOf(source) as string;
     return { storageLocation: `${ARTIFACTS_SCHEME}/${path}` };
   }
-  // Any other URI scheme (s3://, file://, dbfs:/ …) or an absolute local path is recorded as given:
-  // the client owns those locations and Slipway does not read them.
+  // Any other URI scheme (s3://, file://, dbfs:/ …) or an absolute local path is recorded as given; the registry
+  // reads a local one only inside the folders serving may read (see ModelFileAllowList).
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(source) || source.startsWith('/')) return { storageLocation: source };
   return { storageLocation: `${ARTIFACTS_SCHEME}/${normalizeArtifactPath(source.replace(/\/+$/, ''))}` };
 }

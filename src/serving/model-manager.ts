@@ -6,7 +6,8 @@
  * alias moves end with the latest version loaded, not ten sessions.
  */
 import { resolve as resolvePath } from 'node:path';
-import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import type { ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
+import { SlipwayError, isSlipwayError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri, type ModelRef, type ModelSource } from '../core/model-source.js';
@@ -28,6 +29,17 @@ export interface ModelStatus {
   reason: string;
   /** Where the model comes from: `models:/…` or a file path. */
   uri: string;
+  /** The catalogued code of the last failed load, while `reason` tells of it. */
+  errorCode?: ErrorCode;
+}
+
+/** How a model is loaded. */
+export interface LoadOptions {
+  /**
+   * A model the server was configured to serve (given at start): readiness waits for it and
+   * turns false while it has no version serving. Ad-hoc loads never affect readiness.
+   */
+  required?: boolean;
 }
 
 /** What the manager needs. */
@@ -35,6 +47,8 @@ export interface ModelManagerInit {
   options: ServingOptions;
   /** Resolves `models:/…` references; absent when only files are served. */
   source?: ModelSource;
+  /** The local files that may be loaded; every model file is checked (symbolic links resolved) before it is read. */
+  modelFiles: ModelFileAllowList;
   metrics?: ServingMetrics;
   logger?: Logger;
 }
@@ -52,6 +66,8 @@ interface Served {
   pending: { force: boolean } | undefined;
   loading: Promise<void> | undefined;
   removed: boolean;
+  required: boolean;
+  errorCode: ErrorCode | undefined;
 }
 
 /** The set of served models. */
@@ -88,7 +104,7 @@ export class ModelManager {
    * or reloads `name` (from a new `uri` when given). Resolves once the load has finished
    * or failed; the returned status says which.
    */
-  async load(name: string, uri?: string, columns?: string[]): Promise<ModelStatus> {
+  async load(name: string, uri?: string, columns?: string[], opts: LoadOptions = {}): Promise<ModelStatus> {
     if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
     // Registered names may hold spaces and most punctuation; only what breaks URLs and model URIs is refused.
     // eslint-disable-next-line no-control-regex
@@ -98,12 +114,13 @@ export class ModelManager {
     let s = this.#models.get(name);
     if (!s || s.removed) {
       uri ??= s?.uri ?? (await this.#defaultUri(name));
-      s = { name, uri, columns, current: undefined, state: 'LOADING', reason: '', loadingVersion: undefined, fileLoads: 0, pending: undefined, loading: undefined, removed: false };
+      s = { name, uri, columns, current: undefined, state: 'LOADING', reason: '', loadingVersion: undefined, fileLoads: 0, pending: undefined, loading: undefined, removed: false, required: false, errorCode: undefined };
       this.#models.set(name, s);
     } else {
       if (uri !== undefined) s.uri = uri;
       if (columns !== undefined) s.columns = columns;
     }
+    if (opts.required) s.required = true;
     await this.#schedule(s, true);
     return this.#status(s);
   }
@@ -113,6 +130,8 @@ export class ModelManager {
     const s = this.#models.get(name);
     if (!s || s.removed) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not loaded.`);
     s.removed = true;
+    // An operator who unloads a model no longer asks the server to serve it.
+    s.required = false;
     const current = s.current;
     s.current = undefined;
     s.state = 'UNAVAILABLE';
@@ -155,6 +174,11 @@ export class ModelManager {
     return [...this.#models.values()].filter((s) => s.current).map((s) => s.name);
   }
 
+  /** True when every model the server was configured to serve (loaded with `required`) has a version serving. */
+  requiredReady(): boolean {
+    return [...this.#models.values()].every((s) => !s.required || s.current !== undefined);
+  }
+
   /** The repository index. */
   index(): ModelStatus[] {
     return [...this.#models.values()].map((s) => this.#status(s));
@@ -186,7 +210,7 @@ export class ModelManager {
 
   #status(s: Served): ModelStatus {
     const version = s.current?.version ?? s.loadingVersion;
-    return { name: s.name, ...(version !== undefined ? { version } : {}), state: s.state, reason: s.reason, uri: s.uri };
+    return { name: s.name, ...(version !== undefined ? { version } : {}), state: s.state, reason: s.reason, uri: s.uri, ...(s.errorCode ? { errorCode: s.errorCode } : {}) };
   }
 
   async #defaultUri(name: string): Promise<string> {
@@ -222,7 +246,9 @@ export class ModelManager {
       if (!force && cur && cur.version === target.version && cur.source === target.onnxPath) return;
       s.loadingVersion = target.version;
       if (!cur) s.state = 'LOADING';
-      const runtime = await loadRuntime(target.onnxPath, this.#init.options);
+      // The real path is loaded, so a link swapped after the check cannot redirect the read.
+      const file = await this.#init.modelFiles.check(target.onnxPath);
+      const runtime = await loadRuntime(file, this.#init.options);
       if (s.removed || this.#closed) {
         await runtime.release();
         return;
@@ -240,6 +266,7 @@ export class ModelManager {
       s.current = next;
       s.state = 'READY';
       s.reason = '';
+      s.errorCode = undefined;
       s.loadingVersion = undefined;
       this.#init.metrics?.loadTime.observe({ model: s.name }, (performance.now() - started) / 1000);
       this.#log.info({ model: s.name, version: target.version, previous: cur?.version }, 'serving: model version loaded');
@@ -248,6 +275,7 @@ export class ModelManager {
       const why = isSlipwayError(err) ? err.message : `unexpected error: ${(err as Error).message}`;
       this.#init.metrics?.loadFailures.inc({ model: s.name });
       s.loadingVersion = undefined;
+      s.errorCode = isSlipwayError(err) ? err.code : 'INTERNAL';
       if (s.current) {
         s.state = 'READY';
         s.reason = `loading ${version !== undefined ? `version ${version}` : s.uri} failed, still serving version ${s.current.version}: ${why}`;

@@ -12,6 +12,7 @@ import { systemClock } from '../../src/core/clock.js';
 import type { InferenceRecord } from '../../src/core/inference-record.js';
 import type { ModelRef, ModelSource, ResolvedModel } from '../../src/core/model-source.js';
 import { SlipwayError } from '../../src/core/errors.js';
+import { ModelFileAllowList } from '../../src/artifacts/model-file-allow-list.js';
 import { FastRoutes, httpServerFactory } from '../../src/server/http-server.js';
 import { registerServingRoutes } from '../../src/server/plugins/serving-routes.js';
 import { InferenceService } from '../../src/serving/inference-service.js';
@@ -131,11 +132,17 @@ export interface ServingHarness {
  * through the production server factory, so plain JSON V2 infers take the fast route
  * (`url`); `app.inject()` always goes through Fastify.
  */
-export async function servingApp(opts: Partial<ServingOptions> = {}, source?: ModelSource, harness: { listen?: boolean; requestTimeoutMs?: number } = {}): Promise<ServingHarness> {
+export async function servingApp(
+  opts: Partial<ServingOptions> = {},
+  source?: ModelSource,
+  harness: { listen?: boolean; requestTimeoutMs?: number; modelControl?: 'none' | 'explicit'; modelFiles?: ModelFileAllowList } = {},
+): Promise<ServingHarness> {
   const options = resolveServingOptions(opts);
   const registry = new Registry();
   const metrics = ServingMetrics.for(registry);
-  const manager = new ModelManager({ options, metrics, ...(source ? { source } : {}) });
+  // By default the fixtures and models generated under the temporary folder may be loaded, as from an operator's allowed folders.
+  const modelFiles = harness.modelFiles ?? new ModelFileAllowList({ dirs: [fixture(''), tmpdir()] });
+  const manager = new ModelManager({ options, metrics, modelFiles, ...(source ? { source } : {}) });
   const records: InferenceRecord[] = [];
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
   const service = new InferenceService({ manager, metrics, observers: [{ observe: (r) => void records.push(r) }], clock: systemClock, logger });
@@ -144,7 +151,7 @@ export async function servingApp(opts: Partial<ServingOptions> = {}, source?: Mo
     ? Fastify({ serverFactory: httpServerFactory({ requestTimeoutMs: harness.requestTimeoutMs ?? 300_000 }, fastRoutes), bodyLimit: options.bodyLimit, logger: false, forceCloseConnections: 'idle' })
     : Fastify({ bodyLimit: options.bodyLimit, logger: false });
   let closing = false;
-  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, ...(harness.listen ? { fastRoutes } : {}) });
+  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, modelControl: harness.modelControl ?? 'none', ...(harness.listen ? { fastRoutes } : {}) });
   const url = harness.listen ? await app.listen({ host: '127.0.0.1', port: 0 }) : '';
   if (!harness.listen) await app.ready();
   return {

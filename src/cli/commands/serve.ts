@@ -26,6 +26,8 @@ interface ServeFlags {
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   columns?: string[];
   backendStoreUri?: string;
+  modelControl?: 'none' | 'explicit';
+  modelSourceAllowedDirs?: string;
   config?: string;
   json?: boolean;
 }
@@ -79,6 +81,8 @@ export function register(program: Command): void {
     .option('--drain-timeout-ms <ms>', 'how long shutdown waits for in-flight requests', nonNegativeInt('--drain-timeout-ms'))
     .option('--columns <list>', 'input column names of an .onnx file, comma-separated (for MLflow dataframes)', (raw: string) => raw.split(',').map((s) => s.trim()))
     .option('--backend-store-uri <uri>', 'metadata store for models:/ references (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', choice('--model-control', ['none', 'explicit'] as const))
+    .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print the listening address as JSON')
     .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
@@ -86,7 +90,7 @@ export function register(program: Command): void {
 }
 
 async function serve(model: string, flags: ServeFlags): Promise<number> {
-  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }] =
+  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }, { ModelFileAllowList }] =
     await Promise.all([
       import('../../config.js'),
       import('fastify'),
@@ -97,8 +101,16 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       import('../../core/model-source.js'),
       import('../../core/errors.js'),
       import('../../core/clock.js'),
+      import('../../artifacts/model-file-allow-list.js'),
     ]);
-  const config = resolveConfig({ host: flags.host, port: flags.port, backendStoreUri: flags.backendStoreUri, config: flags.config });
+  const config = resolveConfig({
+    host: flags.host,
+    port: flags.port,
+    backendStoreUri: flags.backendStoreUri,
+    modelControl: flags.modelControl,
+    modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
+    config: flags.config,
+  });
   const fromFlags = {
     intraOpThreads: flags.threads,
     spinWait: flags.spinWait,
@@ -152,9 +164,11 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   const registry = getMetricsRegistry();
   const metrics = serving.ServingMetrics.for(registry);
-  const manager = new serving.ModelManager({ options, metrics, logger, ...(source ? { source } : {}) });
+  // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
+  const modelFiles = new ModelFileAllowList({ dirs: [config.artifactsDestination, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
+  const manager = new serving.ModelManager({ options, metrics, logger, modelFiles, ...(source ? { source } : {}) });
   const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger });
-  const status = await manager.load(name, model, flags.columns);
+  const status = await manager.load(name, model, flags.columns, { required: true });
   starting = false;
   if (status.state !== 'READY') {
     await manager.close();
@@ -178,7 +192,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     if (closing) reply.header('connection', 'close');
   });
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
-  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, fastRoutes });
+  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, modelControl: config.modelControl, fastRoutes });
   const address = await app.listen({ host: config.host, port: config.port });
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
   process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);

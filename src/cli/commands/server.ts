@@ -11,6 +11,8 @@ interface ServerFlags {
   logLevel?: string;
   bodyLimit?: number;
   requestTimeout?: number;
+  modelControl?: string;
+  modelSourceAllowedDirs?: string;
   shutdownTimeout: number;
 }
 
@@ -33,6 +35,11 @@ function seconds(flag: string, zeroAllowed = false): (raw: string) => number {
   };
 }
 
+function modelControl(raw: string): string {
+  if (raw !== 'none' && raw !== 'explicit') throw new InvalidArgumentError('--model-control must be one of none, explicit.');
+  return raw;
+}
+
 /** Registers `slipway server`. */
 export function register(program: Command): void {
   const cmd = program
@@ -46,6 +53,8 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info, env SLIPWAY_LOG_LEVEL)')
     .option('--body-limit <bytes>', 'largest accepted JSON request body (default: 16 MiB, env SLIPWAY_BODY_LIMIT)', positiveInt('--body-limit'))
     .option('--request-timeout <seconds>', 'longest time a client may take to send one request; 0 turns it off (default: 300, env SLIPWAY_REQUEST_TIMEOUT_MS in ms)', seconds('--request-timeout', true))
+    .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', modelControl)
+    .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
     .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds('--shutdown-timeout'), DEFAULT_SHUTDOWN_TIMEOUT_S)
     .action(
       runAction(async (flags: ServerFlags) => {
@@ -59,6 +68,8 @@ export function register(program: Command): void {
           logLevel: flags.logLevel,
           bodyLimit: flags.bodyLimit,
           requestTimeoutMs: flags.requestTimeout === undefined ? undefined : Math.round(flags.requestTimeout * 1000),
+          modelControl: flags.modelControl,
+          modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
           config: flags.config,
         });
         const server = await startServer(config);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { LocalArtifactStore } from '../../artifacts/local-artifact-store.js';
-import { resolveConfig } from '../../config.js';
+import { resolveConfig, type UserConfig } from '../../config.js';
 import { silentLogger } from '../../core/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { buildApp } from '../app.js';
@@ -19,11 +19,11 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Opens a fresh store on `dialect` and builds the full app over it. */
-export async function openTestApp(dialect: TestDialect, clock: Clock = { now: () => Date.now() }): Promise<TestApp> {
+/** Opens a fresh store on `dialect` and builds the full app over it (with `settings` as if given as flags). */
+export async function openTestApp(dialect: TestDialect, clock: Clock = { now: () => Date.now() }, settings: UserConfig = {}): Promise<TestApp> {
   const { store, uri, dispose } = await dialect.open({ clock });
   const home = mkdtempSync(join(tmpdir(), 'slipway-api-'));
-  const config = resolveConfig({ backendStoreUri: uri, home }, {}, home);
+  const config = resolveConfig({ ...settings, backendStoreUri: uri, home }, {}, home);
   const artifacts = new LocalArtifactStore(config.artifactsDestination);
   const ctx: ServerContext = { config, store, artifacts, logger: silentLogger, clock, inferenceObservers: [], onClose: [] };
   const app = await buildApp(ctx);

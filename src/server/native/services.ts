@@ -9,7 +9,7 @@ import type { ServerContext } from '../context.js';
  * instance's alias and stage moves, so a second instance would move aliases silently.
  */
 export function registryOf(ctx: ServerContext): RegistryService {
-  ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, clock: ctx.clock, logger: ctx.logger });
+  ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, modelSourceAllowedDirs: ctx.config.modelSourceAllowedDirs, clock: ctx.clock, logger: ctx.logger });
   return ctx.registry;
 }
 

@@ -253,7 +253,7 @@ function routesOf(registry: RegistryService): Array<{ method: 'GET' | 'POST' | '
 
 /** The registry the server shares across plugins, opened on first need. */
 export function sharedRegistry(ctx: ServerContext): RegistryService {
-  ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, clock: ctx.clock, logger: ctx.logger });
+  ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, modelSourceAllowedDirs: ctx.config.modelSourceAllowedDirs, clock: ctx.clock, logger: ctx.logger });
   return ctx.registry;
 }
 

@@ -54,7 +54,7 @@ describe('serving a model whose registered column list does not fit its input', 
 describe('the repository load API under hostile uris', () => {
   let h: ServingHarness;
   beforeAll(async () => {
-    h = await servingApp();
+    h = await servingApp({}, undefined, { modelControl: 'explicit' });
   });
   afterAll(() => h.close());
 

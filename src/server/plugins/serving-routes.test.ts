@@ -18,7 +18,7 @@ describe('serving routes over real onnxruntime', () => {
   let h: ServingHarness;
 
   beforeAll(async () => {
-    h = await servingApp({ bodyLimit: 2 * 1024 * 1024 });
+    h = await servingApp({ bodyLimit: 2 * 1024 * 1024 }, undefined, { modelControl: 'explicit' });
     await h.manager.load('cancer', fixture('breast_cancer_mlp.onnx'), cancer.columns);
     await h.manager.load('diabetes', fixture('diabetes_forest.onnx'), diabetes.columns);
     await h.manager.load('types', identityFile());
@@ -307,7 +307,7 @@ describe('serving routes over real onnxruntime', () => {
 
 describe('model names', () => {
   it('serves a registered-style name with spaces and punctuation, URL-encoded in the path, and refuses a name with a slash', async () => {
-    const h = await servingApp();
+    const h = await servingApp({}, undefined, { modelControl: 'explicit' });
     try {
       await h.manager.load('Breast cancer (v2)', fixture('breast_cancer_mlp.onnx'));
       const res = await h.app.inject({ method: 'POST', url: `/v2/models/${encodeURIComponent('Breast cancer (v2)')}/infer`, payload: v2Body([cancer.rows[0] as number[]]) });

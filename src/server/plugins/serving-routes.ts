@@ -33,6 +33,10 @@ export interface ServingRoutesInit {
   loadOnDemand?: (name: string) => Promise<void>;
   /** True while shutting down: readiness turns false. */
   isClosing?: () => boolean;
+  /** True while the models the server was started with are still being listed or loaded: readiness waits. */
+  isStarting?: () => boolean;
+  /** `explicit` lets the repository API load and unload models (Triton's --model-control-mode=explicit); `none` refuses it. */
+  modelControl: 'none' | 'explicit';
   /** Records a repository change (a model loaded or unloaded through the API) in the audit trail. */
   audit?: (req: FastifyRequest, event: { action: 'serving.load' | 'serving.unload'; model: string; change: Record<string, unknown> }) => Promise<void>;
   /** The request id when no V2 `id` is given (default: a sane x-request-id header, else a new UUID). */
@@ -80,7 +84,8 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     // --- Open Inference Protocol ---
     scope.get('/v2/health/live', v2, async () => ({ live: true }));
     scope.get('/v2/health/ready', v2, async (_req, reply) => {
-      const ready = !init.isClosing?.() && manager.index().every((m) => m.state === 'READY' || m.reason === 'unloaded');
+      // Only the models the server was started with count: an ad-hoc load that fails must not take a replica out of its load balancer.
+      const ready = !init.isClosing?.() && !init.isStarting?.() && manager.requiredReady();
       return reply.code(ready ? 200 : 503).send({ ready });
     });
     scope.get('/v2', v2, async () => ({ name: 'slipway', version: VERSION, extensions: ['binary_tensor_data', 'model_repository'] }));
@@ -210,7 +215,18 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
         .filter((m) => !onlyReady || m.state === 'READY')
         .map((m) => ({ name: m.name, ...(m.version !== undefined ? { version: m.version } : {}), state: m.state, reason: m.reason }));
     });
+    // 403 rather than 404: the route exists and the refusal is final until the operator restarts with the flag; Triton
+    // clients raise the body's "error" text for any non-2xx answer, and a 503 would invite pointless retries.
+    const requireModelControl = () => {
+      if (init.modelControl !== 'explicit') {
+        throw new SlipwayError(
+          'MODEL_CONTROL_DISABLED',
+          'Loading and unloading models through the repository API is off on this server; start it with --model-control explicit (SLIPWAY_MODEL_CONTROL=explicit, server.modelControl in slipway.yaml) to allow it.',
+        );
+      }
+    };
     scope.post('/v2/repository/models/:model/load', v2, async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      requireModelControl();
       const params = optionalJson(req).parameters;
       if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) throw new SlipwayError('INVALID_ARGUMENT', '"parameters" must be an object.');
       const p = (params ?? {}) as Record<string, unknown>;
@@ -224,11 +240,12 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
       const name = req.params.model;
       const uri = (p.uri as string | undefined) ?? (p.version !== undefined ? `models:/${encodeURIComponent(name)}/${encodeURIComponent(p.version as string)}` : undefined);
       const status = await manager.load(name, uri);
-      if (status.reason !== '') throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}': ${status.reason}`);
+      if (status.reason !== '') throw new SlipwayError(status.errorCode === 'MODEL_SOURCE_NOT_ALLOWED' ? status.errorCode : 'INVALID_ARGUMENT', `Model '${name}': ${status.reason}`);
       await init.audit?.(req, { action: 'serving.load', model: name, change: { version: status.version, uri: status.uri } });
       return { name, version: status.version, state: status.state };
     });
     scope.post('/v2/repository/models/:model/unload', v2, async (req: FastifyRequest<{ Params: ModelParams }>) => {
+      requireModelControl();
       await manager.unload(req.params.model);
       await init.audit?.(req, { action: 'serving.unload', model: req.params.model, change: {} });
       return {};

@@ -3,6 +3,7 @@
  * (V2 and MLflow scoring), loaded at start and on first request, swapped when an
  * alias moves, and drained on shutdown.
  */
+import { modelFileAllowList } from '../../artifacts/model-file-allow-list.js';
 import { SlipwayError, isSlipwayError } from '../../core/errors.js';
 import type { ModelRef } from '../../core/model-source.js';
 import { InferenceService } from '../../serving/inference-service.js';
@@ -20,9 +21,12 @@ const serving: DomainPlugin = async (app, ctx) => {
   const metrics = ServingMetrics.for(registry);
   const options = resolveServingOptions({ ...ctx.config.serving, bodyLimit: ctx.config.bodyLimit });
   const source = ctx.modelSource;
-  const manager = new ModelManager({ options, metrics, logger: ctx.logger, ...(source ? { source } : {}) });
+  const modelFiles = modelFileAllowList(ctx.artifacts, ctx.config.modelSourceAllowedDirs);
+  const manager = new ModelManager({ options, metrics, logger: ctx.logger, modelFiles, ...(source ? { source } : {}) });
   const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger });
   let closing = false;
+  // Not ready until the registered models are listed and loaded: they are the models this server was configured to serve.
+  let starting = source?.list !== undefined;
 
   // Concurrent first requests for one model share a single load.
   const onDemand = new Map<string, Promise<void>>();
@@ -49,10 +53,11 @@ const serving: DomainPlugin = async (app, ctx) => {
         for (const name of new Set(refs.map((r) => r.name))) {
           const ref = preferredRef(refs, name);
           if (closing || !ref || manager.has(name)) continue;
-          await manager.load(name, refToUri(ref));
+          await manager.load(name, refToUri(ref), undefined, { required: true });
         }
       })
-      .catch((err: unknown) => ctx.logger.warn({ err: isSlipwayError(err) ? err.message : err }, 'serving: listing registered models failed'));
+      .catch((err: unknown) => ctx.logger.warn({ err: isSlipwayError(err) ? err.message : err }, 'serving: listing registered models failed'))
+      .finally(() => (starting = false));
   }
 
   // Loading or unloading a model through the repository API changes what the server does: audit it.
@@ -62,7 +67,19 @@ const serving: DomainPlugin = async (app, ctx) => {
       appendAuditEvent(trx, ctx.store.dialect, { actor, requestId, action: event.action, entityType: 'served_model', entityId: event.model, change: event.change, time: ctx.clock.now() }),
     );
   };
-  await registerServingRoutes(app, { manager, service, registry, logger: ctx.logger, loadOnDemand, isClosing: () => closing, requestId: (req) => req.id, audit, ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}) });
+  await registerServingRoutes(app, {
+    manager,
+    service,
+    registry,
+    logger: ctx.logger,
+    loadOnDemand,
+    isClosing: () => closing,
+    isStarting: () => starting,
+    modelControl: ctx.config.modelControl,
+    requestId: (req) => req.id,
+    audit,
+    ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}),
+  });
   ctx.onClose.push(async () => {
     closing = true;
     await manager.close();
