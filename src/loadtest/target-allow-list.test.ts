@@ -1,37 +1,52 @@
 import { describe, expect, it } from 'vitest';
-import { assertTargetAllowed, createTargetAllowList } from './target-allow-list.js';
+import type { HostResolver } from '../core/outbound-policy.js';
+import { assertTargetAllowed, createLoadTestPolicy } from './target-allow-list.js';
 
-describe('load-test target allow-list', () => {
-  it('allows loopback hosts and refuses everything else by default', () => {
-    const list = createTargetAllowList();
-    for (const host of ['127.0.0.1', '127.4.5.6', '[::1]', '::1', 'localhost', 'LOCALHOST.', '[::ffff:7f00:1]']) expect(list.allows(host), host).toBe(true);
-    for (const host of ['10.0.0.1', '0.0.0.0', '[::]', '169.254.169.254', 'example.com', 'localhost.example.com', '[::ffff:a00:1]']) expect(list.allows(host), host).toBe(false);
+const dns =
+  (table: Record<string, string>): HostResolver =>
+  async (name) => {
+    const address = table[name];
+    if (address === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+    return [{ address, family: address.includes(':') ? 6 : 4 }];
+  };
+const resolver = dns({ localhost: '127.0.0.1', 'models.internal': '10.0.0.7', 'rebind.example': '127.0.0.1', 'meta.example': '169.254.169.254' });
+
+describe('load-test target policy', () => {
+  it('allows this server\'s own loopback port and refuses other loopback ports, such as PostgreSQL\'s', async () => {
+    const policy = createLoadTestPolicy([], () => [5000]);
+    for (const url of ['http://127.0.0.1:5000/v2/models/m/infer', 'http://localhost:5000/health', 'http://[::1]:5000/']) await expect(assertTargetAllowed(policy, url, 'target', resolver), url).resolves.toBeUndefined();
+    for (const url of ['http://127.0.0.1:5432/', 'http://localhost:5432/', 'http://127.4.5.6:6379/', 'http://[::ffff:7f00:1]:5432/']) {
+      await expect(assertTargetAllowed(policy, url, 'target', resolver), url).rejects.toMatchObject({ code: 'PERMISSION_DENIED', status: 403 });
+    }
   });
 
-  it('allows the names, sub-domains, addresses and ranges an operator lists', () => {
-    const list = createTargetAllowList(['models.internal', '*.example.com', '192.0.2.7', '10.0.0.0/8', '[fd00::]/8']);
-    for (const host of ['models.internal', 'MODELS.INTERNAL', 'a.example.com', 'b.c.example.com', '192.0.2.7', '10.200.3.4', '[fd12::1]', '127.0.0.1']) expect(list.allows(host), host).toBe(true);
-    for (const host of ['example.com', 'other.internal', '192.0.2.8', '11.0.0.1', '[fe80::1]']) expect(list.allows(host), host).toBe(false);
-    expect(createTargetAllowList(['*']).allows('anything.example.org')).toBe(true);
-  });
-
-  it.each(['http://example.com', '10.0.0.0/33', 'not a host', '1.2.3.4/x', 'a..b'])('rejects the entry %j naming it and the option', (entry) => {
-    expect(() => createTargetAllowList([entry])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(new RegExp(`'${entry.replace(/[.*/]/g, '\\$&')}'.*loadtestAllowedHosts`)) }));
-  });
-
-  it('refuses a URL whose host is not allowed with 403 naming the host and the option', () => {
-    const list = createTargetAllowList();
-    expect(() => assertTargetAllowed(list, 'http://127.0.0.1:9/x', 'target')).not.toThrow();
-    expect(() => assertTargetAllowed(list, 'http://10.1.2.3:5000/', 'server', 'http://10.1.2.3:5000')).not.toThrow();
+  it('refuses other hosts unless listed, naming the host and both options', async () => {
+    const policy = createLoadTestPolicy([], () => [5000]);
     let caught: unknown;
     try {
-      assertTargetAllowed(list, 'http://Metadata.Example:80/v2/models/m/infer', 'target');
+      await assertTargetAllowed(policy, 'http://Metadata.Example:80/v2/models/m/infer', 'target', resolver);
     } catch (err) {
       caught = err;
     }
-    expect(caught).toMatchObject({ code: 'PERMISSION_DENIED', status: 403, message: expect.stringContaining("target host 'metadata.example' is not allowed") });
+    expect(caught).toMatchObject({ code: 'PERMISSION_DENIED', status: 403, message: expect.stringContaining("target host 'metadata.example'") });
     expect((caught as Error).message).toContain('SLIPWAY_LOADTEST_ALLOWED_HOSTS');
-    // Not a URL: left to the option checks (400 there).
-    expect(() => assertTargetAllowed(list, 'not a url', 'target')).not.toThrow();
+    expect((caught as Error).message).toContain('SLIPWAY_OUTBOUND_ALLOWED_HOSTS');
+    for (const url of ['http://10.0.0.1/', 'http://0.0.0.0:5000/', 'http://169.254.169.254/', 'http://example.com/']) await expect(assertTargetAllowed(policy, url, 'target', resolver), url).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    // Not an http(s) URL: left to the option checks (400 there).
+    await expect(assertTargetAllowed(policy, 'not a url', 'target', resolver)).resolves.toBeUndefined();
+  });
+
+  it('allows listed names, ranges and host:port entries', async () => {
+    const policy = createLoadTestPolicy(['models.internal', '192.0.2.0/24', '127.0.0.1:8001'], () => [5000]);
+    for (const url of ['http://models.internal:8080/', 'http://192.0.2.44/', 'http://127.0.0.1:8001/']) await expect(assertTargetAllowed(policy, url, 'target', resolver), url).resolves.toBeUndefined();
+    await expect(assertTargetAllowed(policy, 'http://127.0.0.1:8002/', 'target', resolver)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+  });
+
+  it('refuses a name that resolves to a refused address, even with *', async () => {
+    const policy = createLoadTestPolicy(['*'], () => [5000]);
+    await expect(assertTargetAllowed(policy, 'http://rebind.example:5432/', 'target', resolver)).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringContaining('rebind.example (127.0.0.1)') });
+    await expect(assertTargetAllowed(policy, 'http://meta.example/', 'target', resolver)).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringContaining('link-local') });
+    // A name that does not resolve is left to the load test, which reports the client's error.
+    await expect(assertTargetAllowed(policy, 'http://nowhere.example/', 'target', resolver)).resolves.toBeUndefined();
   });
 });

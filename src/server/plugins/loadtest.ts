@@ -3,38 +3,47 @@
  * result document; `GET /api/v1/loadtests` lists the recorded ones (tracking runs);
  * `POST /api/v1/loadtests/capacity` runs a capacity search.
  * One test runs at a time per server so two tests never skew each other, and tests
- * started here may only send to loopback hosts, this server's models and the hosts
- * the operator allows (`loadtestAllowedHosts`), so the API cannot be used to aim the
- * server's traffic at other machines.
+ * started here may only send to this server (its models, its own port) and the hosts
+ * the operator allows (`loadtestAllowedHosts`, `outboundAllowedHosts`), so the API
+ * cannot be used to aim the server's traffic at other machines or at other services on
+ * this one; caller headers cannot replace `Host` or the connection headers.
  */
 import type { DomainPlugin } from '../app.js';
 import { SlipwayError } from '../../core/errors.js';
-import { assertTargetAllowed, createTargetAllowList } from '../../loadtest/target-allow-list.js';
+import { assertTargetAllowed, createLoadTestPolicy, withoutForbiddenHeaders } from '../../loadtest/target-allow-list.js';
 
 /** Longest load test (warm-up included) the HTTP API accepts; longer ones belong in the CLI. */
 const MAX_API_DURATION_MS = 10 * 60_000;
 
 function requireObject(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new SlipwayError('MALFORMED_REQUEST', 'The request body must be a JSON object of load-test options.');
-  return body as Record<string, unknown>;
+  const options = body as Record<string, unknown>;
+  // The load goes where the URL says: a caller's Host (or framing) header would address another service behind it.
+  const headers = options.headers;
+  if (headers !== null && typeof headers === 'object' && !Array.isArray(headers)) return { ...options, headers: withoutForbiddenHeaders(headers as Record<string, string>) };
+  return options;
 }
 
 const loadtest: DomainPlugin = async (app, ctx) => {
   let running = false;
-  const allowList = createTargetAllowList(ctx.config.loadtestAllowedHosts);
+  const ownPort = (): number => {
+    const address = app.server.address();
+    return address !== null && typeof address === 'object' ? address.port : ctx.config.port;
+  };
+  const policy = createLoadTestPolicy([...ctx.config.outboundAllowedHosts, ...ctx.config.loadtestAllowedHosts], () => [ownPort()]);
   // models:/ targets, baselines and recordings resolve against this very server unless the request names another.
   const ownServer = (): string => {
-    const address = app.server.address();
-    const port = address !== null && typeof address === 'object' ? address.port : ctx.config.port;
+    const port = ownPort();
     const host = ctx.config.host === '0.0.0.0' || ctx.config.host === '::' ? '127.0.0.1' : ctx.config.host;
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   };
 
   // Checked before anything is sent (resolving a target already reads its metadata).
-  const assertAllowed = (body: Record<string, unknown>): void => {
-    const own = ownServer();
-    if (typeof body.server === 'string') assertTargetAllowed(allowList, body.server, 'server', own);
-    if (typeof body.target === 'string' && !body.target.startsWith('models:/')) assertTargetAllowed(allowList, body.target, 'target', own);
+  const assertAllowed = async (body: Record<string, unknown>): Promise<void> => {
+    const own = new URL(ownServer()).origin;
+    const sameOrigin = (raw: string): boolean => URL.canParse(raw) && new URL(raw).origin === own;
+    if (typeof body.server === 'string' && !sameOrigin(body.server)) await assertTargetAllowed(policy, body.server, 'server');
+    if (typeof body.target === 'string' && !body.target.startsWith('models:/') && !sameOrigin(body.target)) await assertTargetAllowed(policy, body.target, 'target');
   };
 
   const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
@@ -59,7 +68,7 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     if (options.baseline !== undefined && !options.baseline.startsWith('models:/')) {
       throw new SlipwayError('INVALID_ARGUMENT', "The HTTP API takes a 'baseline' of the form models:/NAME@ALIAS or models:/NAME/VERSION, not a result file path; compare with a file from the CLI.", { field: 'baseline' });
     }
-    assertAllowed(body);
+    await assertAllowed(body);
     return exclusive(() => lt.runLoadTest(options, { logger: ctx.logger }));
   });
 
@@ -91,7 +100,7 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     if (steps * stepMs > MAX_API_DURATION_MS) throw new SlipwayError('LIMIT_EXCEEDED', 'A capacity search over the HTTP API may last at most 10 minutes (steps × stepDuration); use the CLI for longer ones.');
     // Validate the shared options up front so a bad field fails before any load is sent.
     lt.validateLoadTestOptions({ server: ownServer(), ...rest, rate: startRate, duration: stepDuration ?? '10s' });
-    assertAllowed(body);
+    await assertAllowed(body);
     return exclusive(() => lt.runCapacitySearch({ server: ownServer(), ...(rest as object), startRate: startRate as string | number, stepRate: stepRate as string | number, maxRate: maxRate as string | number, stepDuration: stepDuration ?? '10s' } as Parameters<typeof lt.runCapacitySearch>[0], { logger: ctx.logger }));
   });
 };
