@@ -3,7 +3,7 @@
  * a full Slipway server with a served model (Fastify routes and the V2 infer fast route),
  * and the guard alone in front of a plain node:http server for the listen-host choices.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -111,6 +111,21 @@ describe('a Slipway server checks Host and Origin', () => {
     // Node's fetch sends Sec-Fetch-Mode but neither Origin nor Sec-Fetch-Site.
     const viaFetch = await fetch(`${own}/api/2.0/mlflow/experiments/create`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'from-fetch' }) });
     expect(viaFetch.status).toBe(200);
+  });
+});
+
+describe('Host and Origin options', () => {
+  it('read from the environment and from slipway.yaml lists, flags winning', () => {
+    const home = mkdtempSync(join(tmpdir(), 'slipway-guard-'));
+    try {
+      writeFileSync(join(home, 'slipway.yaml'), 'server:\n  allowedHosts:\n    - mlflow.example.com\n    - "*.models.example"\n  corsAllowedOrigins: [https://ui.example.com]\n  outboundAllowedHosts: [hooks.internal, 10.0.0.0/8]\n');
+      const fromFile = resolveConfig({}, {}, home);
+      expect(fromFile).toMatchObject({ allowedHosts: ['mlflow.example.com', '*.models.example'], corsAllowedOrigins: ['https://ui.example.com'], outboundAllowedHosts: ['hooks.internal', '10.0.0.0/8'] });
+      expect(resolveConfig({}, { SLIPWAY_ALLOWED_HOSTS: 'a.example, b.example', SLIPWAY_CORS_ALLOWED_ORIGINS: 'https://x.example' }, home)).toMatchObject({ allowedHosts: ['a.example', 'b.example'], corsAllowedOrigins: ['https://x.example'] });
+      expect(resolveConfig({ allowedHosts: 'c.example' }, { SLIPWAY_ALLOWED_HOSTS: 'a.example' }, home).allowedHosts).toEqual(['c.example']);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -13,6 +13,8 @@ interface ServerFlags {
   requestTimeout?: number;
   modelControl?: string;
   modelSourceAllowedDirs?: string;
+  allowedHosts?: string;
+  corsAllowedOrigins?: string;
   shutdownTimeout: number;
 }
 
@@ -55,6 +57,8 @@ export function register(program: Command): void {
     .option('--request-timeout <seconds>', 'longest time a client may take to send one request; 0 turns it off (default: 300, env SLIPWAY_REQUEST_TIMEOUT_MS in ms)', seconds('--request-timeout', true))
     .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', modelControl)
     .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
+    .option('--allowed-hosts <list>', 'comma-separated Host names the server answers besides loopback names, IP addresses and --host; *.domain and name:port allowed (env SLIPWAY_ALLOWED_HOSTS)')
+    .option('--cors-allowed-origins <list>', 'comma-separated origins whose browser requests may change state besides the server\'s own (env SLIPWAY_CORS_ALLOWED_ORIGINS)')
     .option('--shutdown-timeout <seconds>', 'longest graceful shutdown before exiting anyway', seconds('--shutdown-timeout'), DEFAULT_SHUTDOWN_TIMEOUT_S)
     .action(
       runAction(async (flags: ServerFlags) => {
@@ -70,6 +74,8 @@ export function register(program: Command): void {
           requestTimeoutMs: flags.requestTimeout === undefined ? undefined : Math.round(flags.requestTimeout * 1000),
           modelControl: flags.modelControl,
           modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
+          allowedHosts: flags.allowedHosts,
+          corsAllowedOrigins: flags.corsAllowedOrigins,
           config: flags.config,
         });
         const server = await startServer(config);
