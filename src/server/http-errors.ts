@@ -4,6 +4,7 @@
  * every other route answers `{"error": {"code", "message", "details"}}`.
  */
 import { ERROR_CATALOGUE, SlipwayError, isSlipwayError, type ErrorCode } from '../core/errors.js';
+import { lockErrorOf } from '../store/sqlite/sqlite-lock.js';
 import { clientErrorOf } from '../store/store-errors.js';
 
 /** True for paths the MLflow client calls (REST API, ajax API and the artifacts proxy). */
@@ -72,6 +73,9 @@ export function toHttpError(err: unknown, requestId: string, hints: ErrorHints =
   }
   const stored = clientErrorOf(err);
   if (stored) return { status: stored.status, code: stored.code, message: stored.message, internal: false };
+  // A lock that outlasted the retries (or hit a raw statement): 503 with Retry-After, not a fault.
+  const locked = lockErrorOf(err);
+  if (locked) return { status: locked.status, code: locked.code, message: locked.message, details: locked.details, internal: false };
   const known = typeof e?.code === 'string' ? FASTIFY_ERRORS[e.code] : undefined;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (known) {

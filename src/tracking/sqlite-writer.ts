@@ -5,6 +5,7 @@
  */
 import type Sqlite from 'better-sqlite3';
 import { SlipwayError } from '../core/errors.js';
+import { retryWhileLocked } from '../store/sqlite/sqlite-lock.js';
 
 /** How long a raw write waits for an open Kysely transaction on the same connection. */
 const MAX_WAIT_MS = 30_000;
@@ -15,8 +16,15 @@ function nextTurn(attempt: number): Promise<void> {
   return new Promise((resolve) => (attempt < 64 ? setImmediate(resolve) : setTimeout(resolve, 1)));
 }
 
-/** Runs `fn` in one immediate transaction once no other transaction is open on `raw`. */
-export async function writeSqlite<T>(raw: Sqlite.Database, fn: () => T): Promise<T> {
+/**
+ * Runs `fn` in one immediate transaction once no other transaction is open on `raw`;
+ * while another process holds the database locked, the whole transaction is retried.
+ */
+export function writeSqlite<T>(raw: Sqlite.Database, fn: () => T): Promise<T> {
+  return retryWhileLocked(() => writeWhenIdle(raw, fn));
+}
+
+async function writeWhenIdle<T>(raw: Sqlite.Database, fn: () => T): Promise<T> {
   if (raw.inTransaction) {
     const deadline = Date.now() + MAX_WAIT_MS;
     for (let attempt = 0; raw.inTransaction; attempt++) {

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
+import { sqliteWriteLockAvailable } from '../../store/sqlite/sqlite-lock.js';
 import type { DomainPlugin } from '../app.js';
 
 let cachedVersion: string | undefined;
@@ -30,6 +31,8 @@ const health: DomainPlugin = async (app, ctx) => {
     let store = 'ok';
     try {
       await sql`select 1`.execute(ctx.store.db);
+      // Reads still work while another process holds a SQLite file locked; writes would wait and then fail.
+      if (ctx.store.sqlite && !(await sqliteWriteLockAvailable(ctx.store.sqlite))) store = 'locked';
     } catch (err) {
       store = 'unavailable';
       ctx.logger.warn({ err }, 'health check: metadata store unavailable');

@@ -11,6 +11,7 @@ import type { ArtifactEntry, ArtifactStore } from '../../artifacts/artifact-stor
 import { appendAuditEvent, appendAuditEventSync } from '../../audit/audit-trail.js';
 import { SlipwayError, errors } from '../../core/errors.js';
 import { artifactPathOf } from '../../registry/version-source.js';
+import { writeSqlite } from '../../tracking/sqlite-writer.js';
 import type { DomainPlugin } from '../app.js';
 import { endpointNotFound } from '../http-errors.js';
 import type { ServerContext } from '../context.js';
@@ -69,13 +70,12 @@ function storePathOf(location: string, what: string): string {
 }
 
 async function sendFile(reply: FastifyReply, artifacts: ArtifactStore, path: string): Promise<FastifyReply> {
-  const info = await artifacts.stat(path);
-  if (!info) throw new SlipwayError('NOT_FOUND', `Artifact '${path}' does not exist.`, { path });
-  const body: Readable = await artifacts.get(path);
+  // Headers and bytes from one open file: a stat() then a get() could straddle an overwrite.
+  const { body, size, sha256 } = await artifacts.read(path);
   const name = path.slice(path.lastIndexOf('/') + 1);
   return reply
-    .header('content-length', String(info.size))
-    .header('etag', `"${info.sha256}"`)
+    .header('content-length', String(size))
+    .header('etag', `"${sha256}"`)
     .header('x-content-type-options', 'nosniff')
     .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
     .type('application/octet-stream')
@@ -86,7 +86,7 @@ async function audit(ctx: ServerContext, request: FastifyRequest, action: string
   const input = { action, entityType: 'artifact', entityId: path, requestId: request.id, change, time: ctx.clock.now() };
   const raw = ctx.store.sqlite;
   // The raw handle keeps the append synchronous, so no other write interleaves with it on SQLite.
-  if (raw) raw.transaction(() => appendAuditEventSync(raw, input))();
+  if (raw) await writeSqlite(raw, () => appendAuditEventSync(raw, input));
   else await ctx.store.db.transaction().execute((trx) => appendAuditEvent(trx, ctx.store.dialect, input));
 }
 
@@ -99,9 +99,17 @@ async function runArtifactRoot(ctx: ServerContext, runId: string): Promise<{ uri
 function proxyRoutes(app: FastifyInstance, ctx: ServerContext, prefix: string): void {
   const base = `${prefix}/mlflow-artifacts/artifacts`;
 
-  app.put(`${base}/*`, async (request) => {
+  app.put(`${base}/*`, async (request, reply) => {
     const path = pathParam(request);
-    const result = await storeOf(ctx).put(path, request.raw);
+    let result;
+    try {
+      result = await storeOf(ctx).put(path, request.raw);
+    } catch (err) {
+      // The rest of a failed upload's body is never read: close the connection after the answer, or it
+      // would sit with unread bytes and hold up a graceful shutdown.
+      if (!request.raw.complete) reply.header('connection', 'close');
+      throw err;
+    }
     await audit(ctx, request, 'artifact.put', result.path, { sha256: result.sha256, size: result.size });
     return {};
   });

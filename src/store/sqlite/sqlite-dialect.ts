@@ -1,7 +1,9 @@
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
-import { SqliteDialect } from 'kysely';
+import type { SqliteDialect } from 'kysely';
 import { ensureDirSync } from '../../core/ensure-dir.js';
+import { LockAwareSqliteDialect } from './sqlite-driver.js';
+import { SQLITE_BUSY_TIMEOUT_MS } from './sqlite-lock.js';
 
 /** Opens a SQLite file in WAL mode and returns the raw handle and its Kysely dialect. */
 export function createSqliteDialect(file: string): { raw: Sqlite.Database; dialect: SqliteDialect } {
@@ -12,9 +14,10 @@ export function createSqliteDialect(file: string): { raw: Sqlite.Database; diale
   // only an OS crash or power loss can roll back the last transactions.
   raw.pragma('synchronous = NORMAL');
   raw.pragma('foreign_keys = ON');
-  raw.pragma('busy_timeout = 5000');
+  // Short, because the wait blocks the event loop; longer waits are asynchronous retries (sqlite-lock.ts).
+  raw.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   raw.pragma('cache_size = -65536');
-  return { raw, dialect: new SqliteDialect({ database: raw }) };
+  return { raw, dialect: new LockAwareSqliteDialect(raw) };
 }
 
 /** `sqlite:///abs/path.db` or `sqlite://rel.db` → file path; `sqlite://:memory:` → ':memory:'. */
