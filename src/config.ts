@@ -59,6 +59,14 @@ export interface UserConfig {
   modelSourceAllowedDirs?: string;
 }
 
+  /** Key that authenticates audit events (created with mode 0600 at first use). @default "$SLIPWAY_HOME/audit.key" (env SLIPWAY_AUDIT_KEY_FILE) */
+  auditKeyFile?: string;
+  /** Folder of retired audit keys, kept to verify old events. @default "$SLIPWAY_HOME/audit-keys" (env SLIPWAY_AUDIT_KEYRING_DIR) */
+  auditKeyringDir?: string;
+  /** Append-only file of signed audit-chain heads. @default "$SLIPWAY_HOME/audit-checkpoints.jsonl" (env SLIPWAY_AUDIT_CHECKPOINT_FILE) */
+  auditCheckpointFile?: string;
+  /** Longest delay between an audit event and the checkpoint covering it, in ms. @default 5000 (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS) */
+  auditCheckpointIntervalMs?: number;
 /** The configuration every part of Slipway receives. */
 export interface ResolvedConfig {
   home: string;
@@ -98,6 +106,8 @@ export interface ResolvedConfig {
   configFile: string | undefined;
 }
 
+  /** Where the audit keys and checkpoints live (outside the database). */
+  audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
 const ENV_KEYS: Record<keyof UserConfig, string> = {
   home: 'SLIPWAY_HOME',
   host: 'SLIPWAY_HOST',
@@ -128,6 +138,10 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
 /** How models may be loaded after start, as Triton's --model-control-mode: `none` refuses the repository load/unload API, `explicit` allows it. */
 export type ModelControlMode = 'none' | 'explicit';
 
+  auditKeyFile: 'SLIPWAY_AUDIT_KEY_FILE',
+  auditKeyringDir: 'SLIPWAY_AUDIT_KEYRING_DIR',
+  auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
+  auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
 function modelControlMode(raw: string | undefined): ModelControlMode {
   const mode = (raw ?? 'none').trim();
   if (mode !== 'none' && mode !== 'explicit') throw new SlipwayError('INVALID_ARGUMENT', `Model control must be 'none' or 'explicit' (--model-control, SLIPWAY_MODEL_CONTROL, server.modelControl), got '${mode}'.`);
@@ -152,6 +166,7 @@ function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
   const out: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(ENV_KEYS) as [keyof UserConfig, string][]) {
     const raw = env[name];
+  'auditCheckpointIntervalMs',
     if (raw === undefined || raw === '') continue;
     out[key] = NUMERIC.has(key) ? toNumber(raw, name) : raw;
   }
@@ -234,3 +249,9 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     configFile,
   };
 }
+    audit: {
+      keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
+      keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
+      checkpointFile: resolve(cwd, merged.auditCheckpointFile ?? join(home, 'audit-checkpoints.jsonl')),
+      checkpointIntervalMs: Math.max(1, merged.auditCheckpointIntervalMs ?? 5000),
+    },

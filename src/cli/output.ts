@@ -226,7 +226,14 @@ export async function withLocalStore<R>(flags: StoreFlags, fn: (store: Store, co
   const { openStore } = await import('../store/store.js');
   const store = await openStore(config.backendStoreUri);
   try {
-    return await fn(store, config);
+    // Changes made here are signed and checkpointed like the server's; a command that only reads writes nothing.
+    const { attachAuditTrail } = await import('../audit/audit-trail.js');
+    const auditTrail = attachAuditTrail(store, config.audit);
+    try {
+      return await fn(store, config);
+    } finally {
+      await auditTrail.close();
+    }
   } finally {
     await store.close();
   }

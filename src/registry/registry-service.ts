@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { modelFileAllowList, type ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
+import { registeredModelStates } from '../audit/audit-state.js';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SlipwayError, errors } from '../core/errors.js';
@@ -142,7 +143,10 @@ export class RegistryService {
     return this.store.db.transaction().execute(fn);
   }
 
-  private audit(trx: Trx, ctx: MutationContext, action: string, entityType: 'registered_model' | 'model_version', entityId: string, change: unknown) {
+  private async audit(trx: Trx, ctx: MutationContext, action: string, entityType: 'registered_model' | 'model_version', entityId: string, change: unknown, alsoModels: readonly string[] = []) {
+    // The event records the model's whole state after the change, so `audit verify` can compare it with the rows.
+    const model = entityType === 'registered_model' ? entityId : entityId.slice(0, entityId.lastIndexOf('/'));
+    const states = await registeredModelStates(trx, [model, ...alsoModels]);
     return appendAuditEvent(trx, this.store.dialect, {
       actor: ctx.actor,
       requestId: ctx.requestId,
@@ -151,6 +155,7 @@ export class RegistryService {
       entityId,
       change,
       time: this.clock.now(),
+      states,
     });
   }
 
@@ -226,7 +231,7 @@ export class RegistryService {
         if (clash) throw errors.exists(`Registered Model (name=${target}) already exists.`, { name: target });
         // Foreign keys cascade the new name to versions, tags and aliases.
         await trx.updateTable('registered_models').set({ name: target }).where('name', '=', name).execute();
-        await this.audit(trx, ctx, 'registered_model.rename', 'registered_model', target, { from: name, to: target });
+        await this.audit(trx, ctx, 'registered_model.rename', 'registered_model', target, { from: name, to: target }, [name]);
       });
       this.announce(name, target);
     }

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { attachAuditTrail } from '../audit/audit-trail.js';
 import type { ResolvedConfig } from '../config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ensureDirSync } from '../core/ensure-dir.js';
@@ -98,6 +99,9 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     if (isSlipwayError(err)) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new SlipwayError('UNAVAILABLE', `Port ${config.port} on ${config.host} is already in use; choose another with --port.`);
+    // Audit events are signed from the first request on; closing writes the last checkpoint.
+    const auditTrail = attachAuditTrail(store, { ...config.audit, clock, logger });
+    ctx.onClose.push(() => auditTrail.close());
     if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new SlipwayError('INVALID_ARGUMENT', `Cannot listen on host '${config.host}': ${e.message}`);
     if (e.code === 'EACCES') throw new SlipwayError('UNAVAILABLE', `Not allowed to listen on ${config.host}:${config.port}: ${e.message}`);
     throw err;

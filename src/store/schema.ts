@@ -149,6 +149,22 @@ export interface AuditEventTable {
   change_digest: string;
   prev_hash: string;
   hash: string;
+  /** The audit key that signed the event; null on events written before keys existed. */
+  key_id?: string | null;
+  /** HMAC-SHA256 of `hash` under that key. */
+  mac?: string | null;
+  /** Canonical JSON of the entity-state digests the event vouches for. */
+  states?: string | null;
+}
+
+/** Single-point metric writes per run not yet sealed into a `run.log_metrics` audit event. */
+export interface AuditPendingMetricTable {
+  run_uuid: string;
+  actor: string;
+  count: number;
+  digest: string;
+  first_time: number;
+  last_time: number;
 }
 
 /** Every table Slipway keeps, by name. Domains that add tables extend this with their migrations. */
@@ -169,6 +185,7 @@ export interface Database {
   model_versions: ModelVersionTable;
   model_version_tags: ModelVersionTagTable;
   audit_events: AuditEventTable;
+  audit_pending_metrics: AuditPendingMetricTable;
   monitoring_references: MonitoringReferenceTable;
   monitoring_windows: MonitoringWindowTable;
   monitoring_predictions: MonitoringPredictionTable;

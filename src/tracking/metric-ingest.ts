@@ -7,7 +7,7 @@
  */
 import type Sqlite from 'better-sqlite3';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { appendAuditEvent, appendAuditEventSync, type AuditInput } from '../audit/audit-trail.js';
+import { appendAuditEvent, appendAuditEventSync, recordMetricPoints, recordMetricPointsSync, type AuditInput, type MetricPointsInput } from '../audit/audit-trail.js';
 import { errors } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
@@ -25,7 +25,8 @@ export interface IngestWrite {
   tags: Tag[];
   /** Set when a `mlflow.runName` tag renames the run. */
   runName?: string;
-  audit: AuditInput;
+  /** The write's audit event, or single-point metric writes that are sealed into one event per batch. */
+  audit: AuditInput | { metricPoints: MetricPointsInput };
 }
 
 const LATEST_UPSERT_CONFLICT = `on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step
@@ -129,7 +130,8 @@ export class MetricIngest {
       const nan = Number.isNaN(m.value);
       st.latestUpsert.run(runId, m.key, nan ? 0 : m.value, nan ? 1 : 0, m.timestamp, m.step);
     }
-    appendAuditEventSync(raw, w.audit);
+    if ('metricPoints' in w.audit) recordMetricPointsSync(raw, w.audit.metricPoints);
+    else appendAuditEventSync(raw, w.audit);
   }
 
   private async writePostgres(trx: Transaction<Database>, w: IngestWrite): Promise<void> {
@@ -167,7 +169,8 @@ export class MetricIngest {
       const values = sql.join(latest.map((r) => sql`(${r.run_uuid}, ${r.key}, ${r.value}, ${r.is_nan}, ${r.timestamp}, ${r.step})`));
       await sql`insert into latest_metrics (run_uuid, key, value, is_nan, timestamp, step) values ${values} ${sql.raw(LATEST_UPSERT_CONFLICT)}`.execute(trx);
     }
-    await appendAuditEvent(trx, 'postgres', w.audit);
+    if ('metricPoints' in w.audit) await recordMetricPoints(trx, 'postgres', w.audit.metricPoints);
+    else await appendAuditEvent(trx, 'postgres', w.audit);
   }
 }
 

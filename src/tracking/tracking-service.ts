@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { appendAuditEvent } from '../audit/audit-trail.js';
+import { paramStates } from '../audit/audit-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { errors, SlipwayError } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
@@ -395,7 +396,8 @@ export class TrackingService {
   async logParam(runId: string, key: string, value: string, ctx: MutationContext = {}): Promise<void> {
     validateRunId(runId);
     validateParam({ key, value });
-    await this.ingest.write({ runId, metrics: [], blocks: [], params: [{ key, value }], tags: [], audit: this.audit(ctx, 'run.log_param', runId, { key, value }) });
+    const audit = { ...this.audit(ctx, 'run.log_param', runId, { key, value }), states: paramStates(runId, [{ key, value }]) };
+    await this.ingest.write({ runId, metrics: [], blocks: [], params: [{ key, value }], tags: [], audit });
   }
 
   /** Logs one metric point. */
@@ -403,7 +405,9 @@ export class TrackingService {
     validateRunId(runId);
     const m: Metric = { key: metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step ?? 0 };
     validateMetric(m);
-    await this.ingest.write({ runId, metrics: [m], blocks: encodeMetricBlocks([m]), params: [], tags: [], audit: this.audit(ctx, 'run.log_metric', runId, m) });
+    // Single points are recorded per batch (see recordMetricPoints), not as one event each.
+    const metricPoints = { actor: ctx.actor ?? 'anonymous', runId, points: [m], time: this.clock.now() };
+    await this.ingest.write({ runId, metrics: [m], blocks: encodeMetricBlocks([m]), params: [], tags: [], audit: { metricPoints } });
   }
 
   /**
@@ -445,7 +449,10 @@ export class TrackingService {
       params: [...uniqueParams.values()],
       tags: [...uniqueTags.values()],
       ...(runName !== undefined ? { runName } : {}),
-      audit: this.audit(ctx, 'run.log_batch', runId, { metrics: blocksDigest(blocks), params: [...uniqueParams.values()], tags: [...uniqueTags.values()] }),
+      audit: {
+        ...this.audit(ctx, 'run.log_batch', runId, { metrics: blocksDigest(blocks), params: [...uniqueParams.values()], tags: [...uniqueTags.values()] }),
+        states: paramStates(runId, [...uniqueParams.values()]),
+      },
     });
   }
 

@@ -1,6 +1,7 @@
 /** `slipway audit log|verify`: read and check the hash-chained audit trail. */
 import type { Command } from 'commander';
-import { EXIT, addStoreOptions, formatJson, formatTime, positiveInt, printList, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { SlipwayError } from '../../core/errors.js';
+import { EXIT, addStoreOptions, formatJson, formatTime, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
 
 interface LogFlags extends StoreFlags {
   entityType?: string;
@@ -63,25 +64,72 @@ export function register(program: Command): void {
   addStoreOptions(
     audit
       .command('verify')
-      .description('Recompute the hash chain; exit 1 and list every altered, missing or inserted event')
+      .description('Check the hash chain, the MACs, the checkpoints and the registry and param rows; exit 1 and list every problem')
+      .option('--expect-head <head>', 'also check a head kept outside Slipway: SEQ:HASH as printed by `audit head`, or a file holding it (repeatable)', collect, [])
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (flags: StoreFlags & { json?: boolean }) => {
-      const { verifyAuditTrail } = await import('../../audit/audit-trail.js');
-      const result = await withLocalStore(flags, (store) => verifyAuditTrail(store.db));
+    runAction(async (flags: StoreFlags & { json?: boolean; expectHead: string[] }) => {
+      const [{ verifyAuditTrail }, { parseHead }, { existsSync, readFileSync }] = await Promise.all([
+        import('../../audit/audit-trail.js'),
+        import('../../audit/audit-checkpoints.js'),
+        import('node:fs'),
+      ]);
+      const expectHeads = flags.expectHead.map((raw) => {
+        const text = parseHead(raw) ? raw : existsSync(raw) ? (readFileSync(raw, 'utf8').trim().split('\n').pop() ?? '') : raw;
+        const head = parseHead(text);
+        if (!head) throw new SlipwayError('INVALID_ARGUMENT', `--expect-head must be SEQ:HASH (a sequence number, a colon and 64 hex digits) or a file holding it, got '${raw}'.`);
+        return head;
+      });
+      const result = await withLocalStore(flags, (store) => verifyAuditTrail(store.db, { expectHeads }));
       if (flags.json) {
         process.stdout.write(formatJson(result));
       } else if (result.ok) {
-        process.stdout.write(`ok: ${result.checked} audit events verified, the chain is intact\n`);
+        const notes = [
+          `${result.authenticated} authenticated, ${result.unauthenticated} without a MAC (written before audit keys)`,
+          `${result.checkpoints} checkpoint(s) matched`,
+          `${result.states.checked} registry/param state(s) matched${result.states.unchecked > 0 ? `, ${result.states.unchecked} predate state digests` : ''}`,
+        ];
+        process.stdout.write(`ok: ${result.checked} audit events verified, the chain is intact\n  ${notes.join('; ')}\n`);
       } else {
-        for (const p of result.problems) process.stdout.write(`${p.kind.padEnd(11)}  seq ${p.seq}  ${p.message}\n`);
+        for (const p of result.problems) process.stdout.write(`${p.kind.padEnd(19)}  seq ${p.seq}  ${p.message}\n`);
         process.stderr.write(`error: the audit trail failed verification: ${result.problems.length} problem(s) in ${result.checked} events\n`);
       }
       return result.ok ? EXIT.OK : EXIT.FAILED;
     }),
   );
 
+  addStoreOptions(
+    audit
+      .command('head')
+      .description('Print the chain head as SEQ:HASH, to keep outside Slipway and pass to `audit verify --expect-head`')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (flags: StoreFlags & { json?: boolean }) => {
+      const head = await withLocalStore(flags, (store) => store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst());
+      if (!head) throw new SlipwayError('NOT_FOUND', 'The audit trail is empty: there is no head yet.');
+      process.stdout.write(flags.json ? formatJson({ seq: Number(head.seq), hash: head.hash }) : `${Number(head.seq)}:${head.hash}\n`);
+    }),
+  );
+
+  audit
+    .command('rotate-key')
+    .description('Retire the active audit key into the keyring folder and create a new one; restart servers to sign with it')
+    .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
+    .option('--json', 'print JSON')
+    .action(
+      runAction(async (flags: { config?: string; json?: boolean }) => {
+        const [{ rotateAuditKey }, config] = await Promise.all([import('../../audit/audit-keyring.js'), resolveStoreConfig({ config: flags.config })]);
+        const rotated = rotateAuditKey(config.audit);
+        if (flags.json) process.stdout.write(formatJson(rotated));
+        else process.stdout.write(`active audit key: ${rotated.active}${rotated.retired ? `\nretired to ${config.audit.keyringDir}: ${rotated.retired}` : ''}\n`);
+      }),
+    );
+
   usageErrorsExit2(audit);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 function positiveIntOrZero(raw: string): number {

@@ -15,6 +15,9 @@ export const AuditEvent = named(
     changeDigest: z.string().describe('sha256 of the canonical JSON of the change.'),
     prevHash: z.string().describe("The previous event's hash."),
     hash: z.string().describe('sha256 over this event\'s fields and prevHash.'),
+    keyId: z.string().nullable().describe('The audit key that signed the event; null on events written before audit keys existed.'),
+    mac: z.string().nullable().describe('HMAC-SHA256 of the hash under that key.'),
+    states: z.string().nullable().describe('Canonical JSON of the entity-state digests the event vouches for (registered models, params).'),
   }),
   'AuditEvent',
   'One entry of the hash-chained audit trail.',
@@ -49,18 +52,24 @@ export type AuditEventPage = z.infer<typeof AuditEventPage>;
 /** The result of verifying the chain. */
 export const AuditVerification = named(
   z.object({
-    ok: z.boolean().describe('True when no event was altered, inserted or deleted.'),
+    ok: z.boolean().describe('True when no problem was found.'),
     checked: z.number().int().describe('How many events were checked.'),
+    authenticated: z.number().int().describe('Events whose MAC verified under the keyring.'),
+    unauthenticated: z.number().int().describe('Events without a MAC (written before audit keys existed).'),
+    head: z.object({ seq: z.number().int(), hash: z.string() }).nullable().describe('The last event; null for an empty trail.'),
+    checkpoints: z.number().int().describe('Checkpoints and expected heads the chain was checked against.'),
+    states: z.object({ checked: z.number().int(), unchecked: z.number().int() }).describe('Registered models and params compared with the state the events describe.'),
+    pendingMetricPoints: z.number().int().describe('Single-point metric writes not yet sealed into a run.log_metrics event.'),
     problems: z.array(
       z.object({
         seq: z.number().int(),
-        kind: z.enum(['altered', 'missing', 'inserted', 'broken-link']),
+        kind: z.enum(['altered', 'missing', 'inserted', 'broken-link', 'forged', 'unauthenticated', 'unknown-key', 'truncated', 'checkpoint-mismatch', 'state-mismatch']),
         message: z.string(),
       }),
     ),
   }),
   'AuditVerification',
-  'What verifying the hash chain found.',
+  'What verifying the audit trail found.',
 );
 /** The result of verifying the chain. */
 export type AuditVerification = z.infer<typeof AuditVerification>;

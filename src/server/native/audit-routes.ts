@@ -16,6 +16,9 @@ function toWire(e: StoredEvent): AuditEvent {
     changeDigest: e.change_digest,
     prevHash: e.prev_hash,
     hash: e.hash,
+    keyId: e.key_id ?? null,
+    mac: e.mac ?? null,
+    states: e.states ?? null,
   };
 }
 
@@ -43,7 +46,7 @@ export function auditRoutes(ctx: ServerContext): NativeRoute[] {
       path: '/audit/verify',
       tag: 'audit',
       operationId: 'verifyAuditTrail',
-      summary: 'Recompute the hash chain and report every altered, missing or inserted event.',
+      summary: 'Recompute the hash chain, check MACs, checkpoints and entity states; report every problem.',
       response: AuditVerification,
       async handler() {
         return verifyAuditTrail(ctx.store.db);

@@ -132,7 +132,7 @@ describe('MLflow tracking REST API', () => {
     expect((await post('/runs/restore', { run_id: runId })).statusCode).toBe(200);
     const events = await listAuditEvents(store.db, { entityId: runId });
     expect(events.map((e) => e.action)).toEqual([
-      'run.create', 'run.log_metric', 'run.log_metric', 'run.log_param', 'run.set_tag', 'run.log_batch', 'run.update',
+      'run.create', 'run.log_metrics', 'run.log_param', 'run.set_tag', 'run.log_batch', 'run.update',
       'run.log_model', 'run.log_inputs', 'run.delete_tag', 'run.delete', 'run.restore',
     ]);
   });

@@ -7,6 +7,7 @@ import * as core from './0001-core.js';
 import * as monitoring from './0002-monitoring.js';
 import * as registry from './0005-registry.js';
 import * as tracking from './0006-tracking.js';
+import * as auditAuthentication from './0007-audit-authentication.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0002-monitoring': monitoring,
   '0005-registry': registry,
   '0006-tracking': tracking,
+  '0007-audit-authentication': auditAuthentication,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */
