@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,8 @@ describe('promtool check metrics', () => {
       if (!sqlite) throw new Error('sqlite dialect missing');
       const opened = await sqlite.open();
       const home = mkdtempSync(join(tmpdir(), 'slipway-promtool-'));
-      const config = resolveConfig({ backendStoreUri: opened.uri, home }, {}, home);
+      // The fixture model lies outside the artifact store.
+      const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('breast_cancer_mlp.onnx')) }, {}, home);
       const source = new FileModelSource().add('bc', '1', fixture('breast_cancer_mlp.onnx'));
       source.columns = rows.columns;
       source.setAlias('bc', 'prod', '1');
