@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Sqlite from 'better-sqlite3';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendAuditEvent } from '../../src/audit/audit-trail.js';
 import { openStore } from '../../src/store/store.js';
@@ -44,6 +45,40 @@ describe('slipway audit (built CLI)', () => {
     const ok = await runCli(['audit', 'verify'], env);
     expect(ok).toMatchObject({ code: 0, stderr: '' });
     expect(ok.stdout).toContain('3 audit events verified');
+  });
+
+  it('prints the head and checks it with --expect-head (value or file); a wrong head exits 1', async () => {
+    const head = await runCli(['audit', 'head'], env);
+    expect(head.code).toBe(0);
+    expect(head.stdout).toMatch(/^3:[0-9a-f]{64}\n$/);
+    const ok = await runCli(['audit', 'verify', '--expect-head', head.stdout.trim(), '--json'], env);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, checkpoints: 1, unauthenticated: 3 });
+    const file = join(f.dir, 'head.txt');
+    writeFileSync(file, `1:${'0'.repeat(64)}\n`);
+    const wrong = await runCli(['audit', 'verify', '--expect-head', file], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toMatch(/checkpoint-mismatch\s+seq 1\s+Event 1 has a different hash than the expected head/);
+    const beyond = await runCli(['audit', 'verify', '--expect-head', `9:${'a'.repeat(64)}`, '--json'], env);
+    expect(beyond.code).toBe(1);
+    expect((JSON.parse(beyond.stdout) as { problems: Array<{ kind: string }> }).problems.map((p) => p.kind)).toEqual(['truncated']);
+    const bad = await runCli(['audit', 'verify', '--expect-head', 'nonsense'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--expect-head must be SEQ:HASH');
+  });
+
+  it('rotates the audit key: the old one moves to the keyring, both are owner-only', async () => {
+    const first = await runCli(['audit', 'rotate-key', '--json'], env);
+    expect(first.code).toBe(0);
+    const second = JSON.parse((await runCli(['audit', 'rotate-key', '--json'], env)).stdout) as { retired: string; active: string };
+    expect(second.retired).toBe((JSON.parse(first.stdout) as { active: string }).active);
+    expect(statSync(join(f.dir, 'audit.key')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(f.dir, 'audit-keys', `${second.retired}.key`)).mode & 0o777).toBe(0o600);
+    chmodSync(join(f.dir, 'audit.key'), 0o644);
+    const refused = await runCli(['audit', 'verify'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('run `chmod 600');
+    chmodSync(join(f.dir, 'audit.key'), 0o600);
   });
 
   it('rejects bad flags with exit 2 and a message naming the problem', async () => {
