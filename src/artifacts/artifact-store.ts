@@ -21,6 +21,13 @@ export interface PutResult {
   size: number;
 }
 
+/** A file opened for download: size and digest describe the bytes `body` streams. */
+export interface OpenedArtifact {
+  body: Readable;
+  size: number;
+  sha256: string;
+}
+
 /** Options for garbage collection. */
 export interface GarbageCollectionOptions {
   /** Unreferenced blobs and temp files younger than this are kept (an upload may be about to refer to them). @default 3600000 (1 hour) */
@@ -43,6 +50,8 @@ export interface ArtifactStore {
   put(path: string, body: Readable | Buffer | Uint8Array): Promise<PutResult>;
   /** Streams the file at `path`; throws NOT_FOUND when absent. */
   get(path: string): Promise<Readable>;
+  /** Opens the file at `path` once: its bytes with the size and digest of exactly those bytes; throws NOT_FOUND when absent. */
+  read(path: string): Promise<OpenedArtifact>;
   /** Size and digest of a file, or undefined when absent (or a directory). */
   stat(path: string): Promise<{ size: number; sha256: string } | undefined>;
   /** Immediate children of a directory (`''` is the root); empty when absent. */
@@ -59,4 +68,6 @@ export interface ArtifactStore {
   localFolder?(dir: string): Promise<string>;
   /** Removes stored content that no path refers to any more. */
   collectGarbage?(opts?: GarbageCollectionOptions): Promise<GarbageCollection>;
+  /** Writes, syncs and removes a tiny file; throws the system's error when the store cannot write. */
+  checkWritable?(): Promise<void>;
 }

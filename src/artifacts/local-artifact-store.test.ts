@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -229,6 +229,85 @@ describe('LocalArtifactStore', () => {
     rmSync(join(root, 'tree', 'p.txt'));
     symlinkSync('/etc/passwd', join(root, 'tree', 'p.txt'));
     await expect(store.get('p.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringContaining('outside the store') });
+  });
+
+  describe('with links planted in the store', () => {
+    let outside: string;
+    beforeEach(() => {
+      outside = mkdtempSync(join(tmpdir(), 'slipway-outside-'));
+      writeFileSync(join(outside, 'victim.txt'), 'not yours');
+    });
+    afterEach(() => rmSync(outside, { recursive: true, force: true }));
+
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+    it.each([['a link in tree/', 'evil'], ['a link below a real folder', 'real/evil']])('never writes, deletes or lists through %s', async (_what, at) => {
+      await store.put('real/keep.txt', Buffer.from('k'));
+      symlinkSync(outside, join(root, 'tree', ...at.split('/')));
+      await expect(store.put(`${at}/planted.txt`, Buffer.from('x'))).rejects.toMatchObject({ code: 'INTEGRITY_ERROR', message: expect.stringContaining('symbolic link') });
+      await expect(store.put(`${at}/deeper/planted.txt`, Buffer.from('x'))).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.delete(`${at}/victim.txt`)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.get(`${at}/victim.txt`)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.stat(`${at}/victim.txt`)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.list(at)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.localFolder(at)).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      expect(readdirSync(outside)).toEqual(['victim.txt']);
+      // Deleting the planted entry itself removes the link, not what it points at.
+      await store.delete(at);
+      expect(readdirSync(outside)).toEqual(['victim.txt']);
+      expect((await readAll(await store.get('real/keep.txt'))).toString()).toBe('k');
+    });
+
+    it('never stores content through a linked blob folder', async () => {
+      await store.put('first.txt', Buffer.from('first'));
+      const prefix = sha('through the link').slice(0, 2);
+      rmSync(join(root, 'objects', prefix), { recursive: true });
+      symlinkSync(outside, join(root, 'objects', prefix));
+      await expect(store.put('p.txt', Buffer.from('through the link'))).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      expect(readdirSync(outside)).toEqual(['victim.txt']);
+      expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    });
+
+    it('never serves a blob that was replaced by a link', async () => {
+      const put = await store.put('p.txt', Buffer.from('mine'));
+      const blob = join(root, 'objects', put.sha256.slice(0, 2), put.sha256.slice(2));
+      rmSync(blob);
+      symlinkSync(join(outside, 'victim.txt'), blob);
+      await expect(store.get('p.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      await expect(store.localPath('p.txt')).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+    });
+
+    it('never writes temp files through a linked tmp/ folder', async () => {
+      await store.put('first.txt', Buffer.from('first'));
+      rmSync(join(root, 'tmp'), { recursive: true });
+      symlinkSync(outside, join(root, 'tmp'));
+      await expect(store.put('p.txt', Buffer.from('x'))).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      expect(readdirSync(outside)).toEqual(['victim.txt']);
+    });
+
+    it('garbage collection removes nothing through linked blob, temp or checkout folders', async () => {
+      await store.put('first.txt', Buffer.from('first'));
+      const fakeBlob = 'f'.repeat(62);
+      writeFileSync(join(outside, fakeBlob), 'looks like a blob');
+      const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+      for (const name of readdirSync(outside)) utimesSync(join(outside, name), old, old);
+      rmSync(join(root, 'objects', 'ff'), { recursive: true });
+      symlinkSync(outside, join(root, 'objects', 'ff'));
+      await store.collectGarbage({ minAgeMs: 0 });
+      expect(readdirSync(outside).sort()).toEqual([fakeBlob, 'victim.txt']);
+      for (const folder of ['tmp', 'checkouts']) {
+        rmSync(join(root, folder), { recursive: true });
+        symlinkSync(outside, join(root, folder));
+        await store.collectGarbage({ minAgeMs: 0 }).catch(() => undefined);
+        expect(readdirSync(outside).sort()).toEqual([fakeBlob, 'victim.txt']);
+        rmSync(join(root, folder));
+        mkdirSync(join(root, folder));
+      }
+      // A linked folder inside tree/ is not walked either: what it holds refers to nothing here.
+      symlinkSync(outside, join(root, 'tree', 'evil'));
+      await expect(store.collectGarbage({ minAgeMs: 0 })).rejects.toMatchObject({ code: 'INTEGRITY_ERROR' });
+      expect(readdirSync(outside).sort()).toEqual([fakeBlob, 'victim.txt']);
+    });
   });
 
   it('garbage-collects blobs no path refers to, sparing young ones and referenced ones', async () => {

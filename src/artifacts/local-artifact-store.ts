@@ -14,14 +14,14 @@
  * and no second fsync. Blobs no link refers to are removed by `collectGarbage`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { close as closeCb, createWriteStream, fsync as fsyncCb, open as openCb } from 'node:fs';
-import { link, mkdir, open, readdir, readlink, rename, rm, rmdir, stat as fsStat, symlink, unlink, utimes } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { close as closeCb, constants as fsConstants, createWriteStream, existsSync, fsync as fsyncCb, open as openCb, write as writeCb } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, readlink, rename, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../core/errors.js';
-import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, PutResult } from './artifact-store.js';
+import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, OpenedArtifact, PutResult } from './artifact-store.js';
 import { artifactPathSegments } from './artifact-path.js';
 
 // Plain descriptors rather than FileHandles: a write stream over a FileHandle holds it open until the
@@ -29,12 +29,31 @@ import { artifactPathSegments } from './artifact-path.js';
 const openFd = promisify(openCb);
 const fsyncFd = promisify(fsyncCb);
 const closeFd = promisify(closeCb);
+const writeFd = promisify(writeCb);
 
 /** What a link in the tree points at. */
 interface Pointer {
   sha256: string;
   size: number;
 }
+
+/**
+ * A folder of the store opened without following links. Node has no openat/renameat, so later
+ * steps name the folder as /proc/self/fd/<fd>: the kernel resolves that to the very folder that
+ * was opened and checked, so a folder swapped for a link after the check cannot redirect a write,
+ * a delete or a read (a check by path followed by use of the path would leave that race open).
+ * Where /proc is missing, `path` is the plain path: each component is still refused when it is a
+ * link, but a swap racing between the check and the use is not caught.
+ */
+interface StoreDir {
+  fd: number;
+  /** The path that names exactly this folder. */
+  path: string;
+}
+
+const FD_PATHS = process.platform === 'linux' && existsSync('/proc/self/fd');
+const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
 
 // The tail of a link target: objects/<2 hex>/<62 hex>.
 const BLOB_TARGET = /(?:^|\/)objects\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
@@ -46,6 +65,108 @@ const MAX_CHECKOUT_DEPTH = 16;
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+function linkRefused(what: string): SlipwayError {
+  return new SlipwayError('INTEGRITY_ERROR', `The artifact store entry '${what}' is a symbolic link where a folder belongs; the store never follows links in its folders.`, { path: what });
+}
+
+async function openDir(path: string, lexical: string): Promise<StoreDir> {
+  const fd = await openFd(path, DIR_FLAGS);
+  return { fd, path: FD_PATHS ? `/proc/self/fd/${fd}` : lexical };
+}
+
+async function closeDirs(dirs: StoreDir[]): Promise<void> {
+  for (const d of dirs) await closeFd(d.fd).catch(() => {});
+}
+
+/** What sits at `path` where a folder was expected: a file (link or not) made by the store, or a planted link. */
+async function inTheWay(path: string, what: string): Promise<'file'> {
+  const info = await lstat(path);
+  if (info.isSymbolicLink() && !BLOB_TARGET.test(await readlink(path))) throw linkRefused(what);
+  return 'file';
+}
+
+/**
+ * Opens `base` and then each of `segments` below it, never following a link. Resolves with every
+ * folder opened (the caller closes them), or with 'absent' / 'file' when a component is missing or
+ * is a file; with `create`, missing folders are made on the way.
+ */
+async function openChain(base: string | StoreDir, segments: string[], create: boolean): Promise<StoreDir[] | 'absent' | 'file'> {
+  const dirs: StoreDir[] = [];
+  try {
+    if (typeof base === 'string') {
+      try {
+        dirs.push(await openDir(base, base));
+      } catch (err) {
+        if (isErrno(err, 'ENOTDIR', 'ELOOP')) throw linkRefused(base.slice(base.lastIndexOf(sep) + 1));
+        throw err;
+      }
+    }
+    let lexical = typeof base === 'string' ? base : base.path;
+    for (let i = 0; i < segments.length; i++) {
+      const name = segments[i] as string;
+      // An opened folder is never opened again by its own /proc name: that name is itself a link.
+      const parent = dirs[dirs.length - 1] ?? (base as StoreDir);
+      const at = `${parent.path}/${name}`;
+      lexical = join(lexical, name);
+      const what = segments.slice(0, i + 1).join('/');
+      try {
+        dirs.push(await openDir(at, lexical).catch(async (err: unknown) => {
+          if (!create || !isErrno(err, 'ENOENT')) throw err;
+          await mkdir(at).catch((e: unknown) => {
+            if (!isErrno(e, 'EEXIST')) throw e;
+          });
+          return openDir(at, lexical);
+        }));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENAMETOOLONG')) {
+          await closeDirs(dirs);
+          return isErrno(err, 'ENAMETOOLONG') && create ? Promise.reject(err) : 'absent';
+        }
+        if (isErrno(err, 'ENOTDIR', 'ELOOP')) {
+          const kind = await inTheWay(at, what);
+          await closeDirs(dirs);
+          return kind;
+        }
+        throw err;
+      }
+    }
+    return dirs;
+  } catch (err) {
+    await closeDirs(dirs);
+    throw err;
+  }
+}
+
+/** Removes the folder `name` in `dir` and everything below it, descending only into real folders. */
+async function removeTree(dir: StoreDir, name: string): Promise<void> {
+  let child: StoreDir;
+  try {
+    child = await openDir(`${dir.path}/${name}`, join(dir.path, name));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return;
+    // Swapped for a link or a file meanwhile: removing the entry itself never touches what a link points at.
+    if (isErrno(err, 'ENOTDIR', 'ELOOP')) return unlink(`${dir.path}/${name}`).catch(() => {});
+    throw err;
+  }
+  try {
+    for (const entry of await readdir(child.path, { withFileTypes: true })) {
+      if (entry.isDirectory()) await removeTree(child, entry.name);
+      else await unlink(`${child.path}/${entry.name}`).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+    }
+  } finally {
+    await closeDirs([child]);
+  }
+  await rmdir(`${dir.path}/${name}`).catch((err: unknown) => {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  });
+}
+
+function noSpace(logical: string): SlipwayError {
+  return new SlipwayError('INSUFFICIENT_STORAGE', `Cannot store artifact '${logical}': no space left on the artifact store's disk.`, { path: logical });
 }
 
 /** Content-addressed artifact store rooted at a local folder. */
@@ -70,41 +191,67 @@ export class LocalArtifactStore implements ArtifactStore {
       for (const dir of [this.objects, this.tree, this.tmp, this.checkouts]) await mkdir(dir, { recursive: true });
       // All 256 fan-out folders up front, so no upload pays for creating one.
       await Promise.all(Array.from({ length: 256 }, (_, i) => mkdir(join(this.objects, i.toString(16).padStart(2, '0')), { recursive: true })));
-    })();
+    })().catch((err: unknown) => {
+      // A folder that could not be made (read-only, full) may be fixed while the server runs: try again next time.
+      this.ready = undefined;
+      throw err;
+    });
     return this.ready;
   }
 
-  /** Absolute path in the link tree for validated segments; refuses anything outside the tree. */
-  private treePath(segments: string[]): string {
-    const full = resolve(this.tree, ...segments);
-    // Defence in depth: validation already forbids every escaping form.
-    if (full !== this.tree && !full.startsWith(this.tree + sep)) {
-      throw new SlipwayError('PATH_NOT_ALLOWED', `Artifact path '${segments.join('/')}' escapes the artifact root.`);
+  /** Runs `fn` with the folders `base`/`segments` opened without following links, closing them after (an opened `base` stays open). */
+  private async withChain<T>(base: string | StoreDir, segments: string[], create: boolean, fn: (dirs: StoreDir[] | 'absent' | 'file') => Promise<T>): Promise<T> {
+    const dirs = await openChain(base, segments, create);
+    try {
+      return await fn(dirs);
+    } finally {
+      if (typeof dirs !== 'string') await closeDirs(dirs);
     }
-    return full;
+  }
+
+  /** Runs `fn` with one folder of the store (tmp/, checkouts/, tree/) opened without following links. */
+  private withDir<T>(dir: string, fn: (d: StoreDir) => Promise<T>): Promise<T> {
+    return this.withChain(dir, [], false, (dirs) => {
+      if (typeof dirs === 'string') throw new SlipwayError('INTEGRITY_ERROR', `The artifact store folder '${dir}' is missing.`);
+      return fn(dirs[0] as StoreDir);
+    });
+  }
+
+  /** Runs `fn` with the fan-out folder of a blob opened without following links, and the blob's name in it. */
+  private withBlobDir<T>(sha256: string, fn: (d: StoreDir, name: string) => Promise<T>): Promise<T> {
+    return this.withChain(this.objects, [sha256.slice(0, 2)], false, (dirs) => {
+      if (typeof dirs === 'string') throw new SlipwayError('INTEGRITY_ERROR', `The content folder for ${sha256} is missing from the store.`);
+      return fn(dirs[dirs.length - 1] as StoreDir, sha256.slice(2));
+    });
   }
 
   private blobPath(sha256: string): string {
     return join(this.objects, sha256.slice(0, 2), sha256.slice(2));
   }
 
-  private tempPath(): string {
-    return join(this.tmp, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  private tempName(): string {
+    return `${Date.now()}-${randomBytes(8).toString('hex')}`;
   }
 
   async put(path: string, body: Readable | Buffer | Uint8Array): Promise<PutResult> {
     const segments = artifactPathSegments(path);
     const logical = segments.join('/');
-    await this.init();
-    const target = this.treePath(segments);
-    const blob = await this.writeBlob(body);
-    await this.writePointer(target, logical, blob);
-    return { path: logical, sha256: blob.sha256, size: blob.size };
+    try {
+      await this.init();
+      return await this.withDir(this.tmp, async (tmp) => {
+        const blob = await this.writeBlob(tmp, body);
+        await this.writePointer(tmp, segments, logical, blob);
+        return { path: logical, sha256: blob.sha256, size: blob.size };
+      });
+    } catch (err) {
+      if (isErrno(err, 'ENOSPC', 'EDQUOT')) throw noSpace(logical);
+      throw err;
+    }
   }
 
   /** Streams the body into a temp file while hashing it, then moves it to its content address. */
-  private async writeBlob(body: Readable | Buffer | Uint8Array): Promise<Pointer> {
-    const temp = this.tempPath();
+  private async writeBlob(tmp: StoreDir, body: Readable | Buffer | Uint8Array): Promise<Pointer> {
+    const temp = `${tmp.path}/${this.tempName()}`;
     const hash = createHash('sha256');
     let size = 0;
     // Created read-only: the open descriptor may still write, nothing opened later can.
@@ -123,39 +270,43 @@ export class LocalArtifactStore implements ArtifactStore {
       await pipeline(source, digest, createWriteStream('', { fd, autoClose: false, emitClose: false, highWaterMark: 1024 * 1024 }));
       // The bytes must be on disk before the blob gets its name.
       await fsyncFd(fd);
+      await closeFd(fd);
     } catch (err) {
       await closeFd(fd).catch(() => {});
       await unlink(temp).catch(() => {});
       throw err;
     }
-    await closeFd(fd);
     const sha256 = hash.digest('hex');
     // Identical content renames onto identical content: still one stored copy, readers holding the
     // old file keep it, and the fresh modification time keeps a concurrent GC off it.
-    await rename(temp, this.blobPath(sha256));
+    try {
+      await this.withBlobDir(sha256, (dir, name) => rename(temp, `${dir.path}/${name}`));
+    } catch (err) {
+      await unlink(temp).catch(() => {});
+      throw err;
+    }
     return { sha256, size };
   }
 
-  private async writePointer(target: string, logical: string, blob: Pointer): Promise<void> {
-    const parent = dirname(target);
+  private async writePointer(tmp: StoreDir, segments: string[], logical: string, blob: Pointer): Promise<void> {
+    const name = segments[segments.length - 1] as string;
+    const parentSegments = segments.slice(0, -1);
     // Relative to the link's final folder, so the whole root can be moved or restored elsewhere.
-    const link = this.tempPath();
+    const target = relative(join(this.tree, ...parentSegments), this.blobPath(blob.sha256));
+    const link = `${tmp.path}/${this.tempName()}`;
     try {
-      await symlink(relative(parent, this.blobPath(blob.sha256)), link);
+      await symlink(target, link);
     } catch (err) {
       // A very deep path needs a link target ('../' per level) longer than the file system allows.
       if (isErrno(err, 'ENAMETOOLONG')) throw tooLongForDisk(logical);
       throw err;
     }
     try {
-      try {
-        await rename(link, target);
-      } catch (err) {
-        // Most uploads land in an existing folder, so the folder is made only when the rename says so.
-        if (!isErrno(err, 'ENOENT')) throw err;
-        await mkdir(parent, { recursive: true });
-        await rename(link, target);
-      }
+      await this.withChain(this.tree, parentSegments, true, async (dirs) => {
+        if (typeof dirs === 'string') throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': a parent of it is a file.`, { path: logical });
+        // Renaming over the entry replaces it, never what it might point at.
+        await rename(link, `${(dirs[dirs.length - 1] as StoreDir).path}/${name}`);
+      });
     } catch (err) {
       await unlink(link).catch(() => {});
       if (isErrno(err, 'EISDIR', 'ENOTEMPTY')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
@@ -165,16 +316,17 @@ export class LocalArtifactStore implements ArtifactStore {
     }
   }
 
-  private async readPointer(segments: string[], logical: string): Promise<Pointer | undefined> {
-    const target = this.treePath(segments);
+  /** The digest an entry of `dir` points at; undefined when absent or a folder. */
+  private async pointerTarget(dir: StoreDir, name: string, logical: string): Promise<string | undefined> {
+    const at = `${dir.path}/${name}`;
     let link: string;
     try {
-      link = await readlink(target);
+      link = await readlink(at);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return undefined;
       if (isErrno(err, 'EINVAL')) {
         // Not a link: a directory is simply not a file; anything else was put there by hand.
-        const info = await fsStat(target).catch(() => undefined);
+        const info = await lstat(at).catch(() => undefined);
         if (!info || info.isDirectory()) return undefined;
         throw new SlipwayError('INTEGRITY_ERROR', `The artifact store entry for '${logical}' is corrupt (not a link to stored content).`, { path: logical });
       }
@@ -182,81 +334,112 @@ export class LocalArtifactStore implements ArtifactStore {
     }
     const m = BLOB_TARGET.exec(link);
     if (!m) throw new SlipwayError('INTEGRITY_ERROR', `The artifact store entry for '${logical}' is corrupt (it points outside the store).`, { path: logical });
-    const sha256 = `${m[1]}${m[2]}`;
-    const info = await fsStat(this.blobPath(sha256)).catch(() => undefined);
-    if (!info) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
+    return `${m[1]}${m[2]}`;
+  }
+
+  /** Digest and size of the content an entry points at; the blob itself must be a plain file. */
+  private async readPointer(dir: StoreDir, name: string, logical: string): Promise<Pointer | undefined> {
+    const sha256 = await this.pointerTarget(dir, name, logical);
+    if (sha256 === undefined) return undefined;
+    const info = await this.withBlobDir(sha256, (d, blob) => lstat(`${d.path}/${blob}`)).catch(() => undefined);
+    if (!info || !info.isFile()) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
     return { sha256, size: info.size };
+  }
+
+  /** Runs `fn` with the folder holding `path`'s entry (opened without following links) and the entry's name; `fn` gets undefined when that folder is absent. */
+  private async withParent<T>(segments: string[], fn: (dir: StoreDir | undefined, name: string) => Promise<T>): Promise<T> {
+    await this.init();
+    const name = segments[segments.length - 1] as string;
+    return this.withChain(this.tree, segments.slice(0, -1), false, (dirs) => fn(typeof dirs === 'string' ? undefined : (dirs[dirs.length - 1] as StoreDir), name));
   }
 
   private async requirePointer(path: string): Promise<{ pointer: Pointer; logical: string }> {
     const segments = artifactPathSegments(path);
     const logical = segments.join('/');
-    await this.init();
-    const pointer = await this.readPointer(segments, logical);
+    const pointer = await this.withParent(segments, async (dir, name) => (dir ? this.readPointer(dir, name, logical) : undefined));
     if (!pointer) throw new SlipwayError('NOT_FOUND', `Artifact '${logical}' does not exist.`, { path: logical });
     return { pointer, logical };
   }
 
   async get(path: string): Promise<Readable> {
-    const { pointer, logical } = await this.requirePointer(path);
-    // Open before returning so a missing blob fails here, and so a later GC cannot pull it from under the reader.
-    const handle = await open(this.blobPath(pointer.sha256), 'r').catch((err: unknown) => {
-      if (isErrno(err, 'ENOENT')) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
+    return (await this.read(path)).body;
+  }
+
+  async read(path: string): Promise<OpenedArtifact> {
+    const segments = artifactPathSegments(path);
+    const logical = segments.join('/');
+    const sha256 = await this.withParent(segments, async (dir, name) => (dir ? this.pointerTarget(dir, name, logical) : undefined));
+    if (sha256 === undefined) throw new SlipwayError('NOT_FOUND', `Artifact '${logical}' does not exist.`, { path: logical });
+    const missing = () => new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
+    // One open answers everything: blobs never change once named, so the size of this descriptor and the
+    // digest in its name describe the bytes it streams, whatever overwrites the path meanwhile. Opening
+    // now also keeps a later GC from pulling the content from under the reader.
+    const handle = await this.withBlobDir(sha256, (dir, name) => open(`${dir.path}/${name}`, FILE_FLAGS)).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT', 'ELOOP')) throw missing();
       throw err;
     });
-    return handle.createReadStream();
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw missing();
+      return { body: handle.createReadStream(), size: info.size, sha256 };
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
   }
 
   async stat(path: string): Promise<{ size: number; sha256: string } | undefined> {
     const segments = artifactPathSegments(path);
-    await this.init();
-    return this.readPointer(segments, segments.join('/'));
+    const logical = segments.join('/');
+    return this.withParent(segments, async (dir, name) => (dir ? this.readPointer(dir, name, logical) : undefined));
   }
 
   async list(dir: string): Promise<ArtifactEntry[]> {
     const segments = artifactPathSegments(dir, { allowRoot: true });
     await this.init();
-    const base = this.treePath(segments);
-    let entries;
-    try {
-      entries = await readdir(base, { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return [];
-      throw err;
-    }
-    const out: ArtifactEntry[] = [];
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const childSegments = [...segments, entry.name];
-      const child = childSegments.join('/');
-      if (entry.isDirectory()) {
-        out.push({ path: child, isDir: true });
-      } else if (entry.isSymbolicLink() || entry.isFile()) {
-        const pointer = await this.readPointer(childSegments, child);
-        if (pointer) out.push({ path: child, isDir: false, size: pointer.size });
+    return this.withChain(this.tree, segments, false, async (dirs) => {
+      if (typeof dirs === 'string') return [];
+      const base = dirs[dirs.length - 1] as StoreDir;
+      const entries = await readdir(base.path, { withFileTypes: true });
+      const out: ArtifactEntry[] = [];
+      for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+        const child = [...segments, entry.name].join('/');
+        if (entry.isDirectory()) {
+          out.push({ path: child, isDir: true });
+        } else if (entry.isSymbolicLink() || entry.isFile()) {
+          const pointer = await this.readPointer(base, entry.name, child);
+          if (pointer) out.push({ path: child, isDir: false, size: pointer.size });
+        }
       }
-    }
-    return out;
+      return out;
+    });
   }
 
   async delete(path: string): Promise<void> {
     const segments = artifactPathSegments(path);
     await this.init();
-    const target = this.treePath(segments);
-    try {
-      await rm(target, { recursive: true, force: true });
-    } catch (err) {
+    await this.withChain(this.tree, segments.slice(0, -1), false, async (dirs) => {
       // A parent that is a file means nothing lives at the path: deleting it is a no-op, as for any absent path.
-      if (isErrno(err, 'ENOTDIR', 'ENAMETOOLONG')) return;
-      throw err;
-    }
-    // Prune folders the delete left empty, so listings do not show hollow directories.
-    for (let i = segments.length - 1; i > 0; i--) {
-      try {
-        await rmdir(this.treePath(segments.slice(0, i)));
-      } catch {
-        break;
+      if (typeof dirs === 'string') return;
+      const parent = dirs[dirs.length - 1] as StoreDir;
+      const name = segments[segments.length - 1] as string;
+      const info = await lstat(`${parent.path}/${name}`).catch((err: unknown) => {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ENAMETOOLONG')) return undefined;
+        throw err;
+      });
+      if (!info) return;
+      // A link (pointer or planted) is removed itself; folders are removed without following links inside.
+      if (info.isDirectory()) await removeTree(parent, name);
+      else await unlink(`${parent.path}/${name}`);
+      // Prune folders the delete left empty, so listings do not show hollow directories.
+      for (let i = segments.length - 1; i > 0; i--) {
+        try {
+          await rmdir(`${(dirs[i - 1] as StoreDir).path}/${segments[i - 1] as string}`);
+        } catch {
+          break;
+        }
       }
-    }
+    });
   }
 
   async localPath(path: string): Promise<string> {
@@ -276,52 +459,59 @@ export class LocalArtifactStore implements ArtifactStore {
     const logical = segments.join('/');
     await this.init();
     const files: Array<{ rel: string; sha256: string }> = [];
-    await this.collectFiles(this.treePath(segments), segments, '', 0, files);
+    await this.withChain(this.tree, segments, false, async (dirs) => {
+      if (typeof dirs !== 'string') await this.collectFiles(dirs[dirs.length - 1] as StoreDir, segments, '', 0, files);
+    });
     if (files.length === 0) throw new SlipwayError('NOT_FOUND', `Artifact folder '${logical}' holds no file.`, { path: logical });
     files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     const digest = createHash('sha256');
     for (const f of files) digest.update(`${f.rel}\u0000${f.sha256}\n`);
-    const target = join(this.checkouts, digest.digest('hex'));
-    const now = new Date();
-    try {
-      // A fresh modification time keeps garbage collection off a folder in use.
-      await utimes(target, now, now);
-      return target;
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
-    const temp = this.tempPath();
-    try {
-      for (const f of files) {
-        const dest = join(temp, ...f.rel.split('/'));
-        await mkdir(dirname(dest), { recursive: true });
-        await link(this.blobPath(f.sha256), dest);
-      }
-      await rename(temp, target);
-    } catch (err) {
-      await rm(temp, { recursive: true, force: true });
-      // Another reader built the same folder first: its content is identical.
-      if (!isErrno(err, 'ENOTEMPTY', 'EEXIST')) throw err;
-    }
+    const name = digest.digest('hex');
+    const target = join(this.checkouts, name);
+    await this.withDir(this.checkouts, (checkouts) =>
+      this.withDir(this.tmp, async (tmp) => {
+        const now = new Date();
+        const existing = await lstat(`${checkouts.path}/${name}`).catch(() => undefined);
+        if (existing?.isSymbolicLink()) throw linkRefused(`checkouts/${name}`);
+        if (existing) {
+          // A fresh modification time keeps garbage collection off a folder in use.
+          await utimes(`${checkouts.path}/${name}`, now, now);
+          return;
+        }
+        const temp = this.tempName();
+        try {
+          const folders = new Set<string>(['']);
+          for (const f of files) {
+            const parts = f.rel.split('/');
+            for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+          }
+          // Parents sort before their children, so each folder is made once without a recursive mkdir.
+          for (const folder of [...folders].sort()) await mkdir(folder === '' ? `${tmp.path}/${temp}` : `${tmp.path}/${temp}/${folder}`);
+          for (const f of files) await this.withBlobDir(f.sha256, (blobs, blob) => link(`${blobs.path}/${blob}`, `${tmp.path}/${temp}/${f.rel}`));
+          await rename(`${tmp.path}/${temp}`, `${checkouts.path}/${name}`);
+        } catch (err) {
+          await removeTree(tmp, temp);
+          // Another reader built the same folder first: its content is identical.
+          if (!isErrno(err, 'ENOTEMPTY', 'EEXIST')) throw err;
+        }
+      }),
+    );
     return target;
   }
 
-  private async collectFiles(dir: string, segments: string[], rel: string, depth: number, into: Array<{ rel: string; sha256: string }>): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return;
-      throw err;
-    }
-    for (const entry of entries) {
+  private async collectFiles(dir: StoreDir, segments: string[], rel: string, depth: number, into: Array<{ rel: string; sha256: string }>): Promise<void> {
+    for (const entry of await readdir(dir.path, { withFileTypes: true })) {
       const childSegments = [...segments, entry.name];
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory()) {
-        if (depth + 1 < MAX_CHECKOUT_DEPTH) await this.collectFiles(join(dir, entry.name), childSegments, childRel, depth + 1, into);
+        if (depth + 1 < MAX_CHECKOUT_DEPTH) {
+          await this.withChain(dir, [entry.name], false, async (dirs) => {
+            if (typeof dirs !== 'string') await this.collectFiles(dirs[0] as StoreDir, childSegments, childRel, depth + 1, into);
+          });
+        }
       } else if (entry.isSymbolicLink() || entry.isFile()) {
-        const pointer = await this.readPointer(childSegments, childSegments.join('/'));
-        if (pointer) into.push({ rel: childRel, sha256: pointer.sha256 });
+        const sha256 = await this.pointerTarget(dir, entry.name, childSegments.join('/'));
+        if (sha256) into.push({ rel: childRel, sha256 });
       }
       if (into.length > MAX_CHECKOUT_FILES) {
         throw new SlipwayError('INVALID_STATE', `Artifact folder '${segments.join('/')}' holds more than ${MAX_CHECKOUT_FILES} files; keep a model's folder to the model and its data files.`);
@@ -335,36 +525,64 @@ export class LocalArtifactStore implements ArtifactStore {
     const minAgeMs = opts.minAgeMs ?? DEFAULT_GC_MIN_AGE_MS;
     const cutoff = Date.now() - minAgeMs;
     const referenced = new Set<string>();
-    await this.walkPointers(this.tree, [], referenced);
+    await this.withDir(this.tree, (tree) => this.walkPointers(tree, [], referenced));
     const result: GarbageCollection = { scannedBlobs: 0, removedBlobs: 0, freedBytes: 0, removedTempFiles: 0, removedCheckouts: 0 };
-    for (const prefix of await readdir(this.objects).catch(() => [] as string[])) {
-      const dir = join(this.objects, prefix);
-      for (const name of await readdir(dir).catch(() => [] as string[])) {
-        result.scannedBlobs++;
-        if (referenced.has(prefix + name)) continue;
-        const file = join(dir, name);
-        const info = await fsStat(file).catch(() => undefined);
-        if (!info || info.mtimeMs > cutoff) continue;
-        await unlink(file).catch(() => {});
-        result.removedBlobs++;
-        result.freedBytes += info.size;
+    await this.withDir(this.objects, async (objects) => {
+      for (const prefix of await readdir(objects.path).catch(() => [] as string[])) {
+        // A fan-out folder that is a link (or not a folder) is not ours to clean.
+        const dirs = await openChain(objects, [prefix], false).catch(() => 'absent' as const);
+        if (typeof dirs === 'string') continue;
+        try {
+          const dir = dirs[0] as StoreDir;
+          for (const name of await readdir(dir.path).catch(() => [] as string[])) {
+            result.scannedBlobs++;
+            if (referenced.has(prefix + name)) continue;
+            const file = `${dir.path}/${name}`;
+            const info = await lstat(file).catch(() => undefined);
+            if (!info || !info.isFile() || info.mtimeMs > cutoff) continue;
+            await unlink(file).catch(() => {});
+            result.removedBlobs++;
+            result.freedBytes += info.size;
+          }
+        } finally {
+          await closeDirs(dirs);
+        }
       }
-    }
+    });
     // A folder among the temp files is a checkout whose build was interrupted.
-    result.removedTempFiles = await removeUnchangedSince(this.tmp, cutoff);
-    result.removedCheckouts = await removeUnchangedSince(this.checkouts, cutoff);
+    result.removedTempFiles = await this.withDir(this.tmp, (tmp) => removeUnchangedSince(tmp, cutoff));
+    result.removedCheckouts = await this.withDir(this.checkouts, (checkouts) => removeUnchangedSince(checkouts, cutoff));
     return result;
   }
 
-  private async walkPointers(dir: string, segments: string[], into: Set<string>): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
+  private async walkPointers(dir: StoreDir, segments: string[], into: Set<string>): Promise<void> {
+    for (const entry of await readdir(dir.path, { withFileTypes: true })) {
       const childSegments = [...segments, entry.name];
-      if (entry.isDirectory()) await this.walkPointers(join(dir, entry.name), childSegments, into);
-      else if (entry.isSymbolicLink() || entry.isFile()) {
-        const pointer = await this.readPointer(childSegments, childSegments.join('/'));
-        if (pointer) into.add(pointer.sha256);
+      if (entry.isDirectory()) {
+        await this.withChain(dir, [entry.name], false, async (dirs) => {
+          if (typeof dirs !== 'string') await this.walkPointers(dirs[0] as StoreDir, childSegments, into);
+        });
+      } else if (entry.isSymbolicLink() || entry.isFile()) {
+        const sha256 = await this.pointerTarget(dir, entry.name, childSegments.join('/'));
+        if (sha256) into.add(sha256);
       }
     }
+  }
+
+  /** Creates, syncs and removes a tiny file in tmp/, so a full or read-only disk shows before an upload fails on it. */
+  async checkWritable(): Promise<void> {
+    await this.init();
+    await this.withDir(this.tmp, async (tmp) => {
+      const probe = `${tmp.path}/probe-${this.tempName()}`;
+      const fd = await openFd(probe, 'wx', 0o600);
+      try {
+        await writeFd(fd, Buffer.from('1'));
+        await fsyncFd(fd);
+      } finally {
+        await closeFd(fd).catch(() => {});
+        await unlink(probe).catch(() => {});
+      }
+    });
   }
 }
 
@@ -373,13 +591,13 @@ function tooLongForDisk(logical: string): SlipwayError {
 }
 
 /** Removes the entries of `dir` (files or folders) not modified since `cutoff`; returns how many. */
-async function removeUnchangedSince(dir: string, cutoff: number): Promise<number> {
+async function removeUnchangedSince(dir: StoreDir, cutoff: number): Promise<number> {
   let removed = 0;
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const path = join(dir, name);
-    const info = await fsStat(path).catch(() => undefined);
+  for (const name of await readdir(dir.path).catch(() => [] as string[])) {
+    const info = await lstat(`${dir.path}/${name}`).catch(() => undefined);
     if (!info || info.mtimeMs > cutoff) continue;
-    await rm(path, { recursive: true, force: true }).catch(() => {});
+    if (info.isDirectory()) await removeTree(dir, name).catch(() => {});
+    else await unlink(`${dir.path}/${name}`).catch(() => {});
     removed++;
   }
   return removed;

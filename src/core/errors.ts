@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   THRESHOLD_FAILED: { status: 422, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'A gate, SLO or quality threshold failed.' },
   INTEGRITY_ERROR: { status: 500, mlflowCode: 'INTERNAL_ERROR', description: 'Stored data failed an integrity check (e.g. the audit chain).' },
   INTERNAL: { status: 500, mlflowCode: 'INTERNAL_ERROR', description: 'An unexpected server fault; the log has details.' },
+  INSUFFICIENT_STORAGE: { status: 507, mlflowCode: 'INTERNAL_ERROR', description: 'The artifact store has no space left for the upload; nothing of it was kept.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A catalogued error code. */

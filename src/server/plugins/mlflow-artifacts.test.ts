@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,6 +199,55 @@ describe('MLflow artifact routes', () => {
     expect(existsSync(join(home, 'artifacts', 'escape.txt'))).toBe(false);
     expect(existsSync('/escape.txt')).toBe(false);
   });
+
+  it('never writes or deletes through a link planted in the store', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'slipway-outside-'));
+    try {
+      writeFileSync(join(outside, 'victim.txt'), 'not yours');
+      await artifacts.put('planted/keep.txt', Buffer.from('k'));
+      symlinkSync(outside, join(artifacts.root, 'tree', 'planted', 'evil'));
+      const put = await rawRequest(port, 'PUT', proxy('planted/evil/new.txt'), 'written outside');
+      expect(put.status).toBe(500);
+      expect(JSON.parse(put.body)).toMatchObject({ error_code: 'INTERNAL_ERROR', message: expect.stringContaining('symbolic link') });
+      expect((await rawRequest(port, 'DELETE', proxy('planted/evil/victim.txt'))).status).toBe(500);
+      expect(readdirSync(outside)).toEqual(['victim.txt']);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('sends each download with the size and ETag of the bytes it carries while the file is overwritten', async () => {
+    const url = `http://127.0.0.1:${port}${proxy('race/model.bin')}`;
+    // Versions of different sizes, so a mixed answer shows in the length as well as the digest.
+    const versions = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1024 * (i + 1), i));
+    await fetch(url, { method: 'PUT', body: versions[0] });
+    let writing = true;
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; writing && i < 2000; i++) {
+        const res = await fetch(url, { method: 'PUT', body: versions[(w + i) % versions.length], signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        await res?.arrayBuffer().catch(() => undefined);
+      }
+    });
+    let torn = 0;
+    const deadline = Date.now() + 20_000;
+    try {
+      for (let i = 0; i < 100 && Date.now() < deadline; i++) {
+        try {
+          // A Content-Length larger than the bytes sent leaves the client waiting: that is torn too.
+          const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+          const body = Buffer.from(await res.arrayBuffer());
+          const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+          if (res.status !== 200 || res.headers.get('etag') !== etag || Number(res.headers.get('content-length')) !== body.length) torn++;
+        } catch {
+          torn++;
+        }
+      }
+    } finally {
+      writing = false;
+      await Promise.allSettled(writers);
+    }
+    expect(torn).toBe(0);
+  }, 60_000);
 
   it('never serves a file outside the store even if one sits next to it', async () => {
     writeFileSync(join(home, 'secret.txt'), 'top secret');

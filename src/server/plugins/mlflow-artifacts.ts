@@ -4,7 +4,6 @@
  * the run listing (`/api/2.0/mlflow/artifacts/list`), and the UI downloads
  * (`/get-artifact`, `/model-versions/get-artifact`). The same under /ajax-api/2.0.
  */
-import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { artifactPathSegments } from '../../artifacts/artifact-path.js';
 import type { ArtifactEntry, ArtifactStore } from '../../artifacts/artifact-store.js';
