@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness: `GET /health` answers `OK` as MLflow's server does (load
  * balancers and the MLflow tooling probe it); `GET /api/v1/health` reports status
- * as JSON and checks that the metadata store answers.
+ * as JSON, checks that the metadata store answers and that the artifact store can
+ * still write (a full or read-only disk answers 503).
  */
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
@@ -22,8 +23,39 @@ function packageVersion(): string {
   return cachedVersion;
 }
 
+/** How long one artifact write probe answers for, so frequent health checks stay cheap. */
+const ARTIFACT_PROBE_TTL_MS = 5000;
+
+/** Whether the artifact store can write, as health reports it. */
+interface ArtifactWritability {
+  status: 'ok' | 'unwritable';
+  reason?: string;
+}
+
 const health: DomainPlugin = async (app, ctx) => {
   const started = ctx.clock.now();
+  let probe: { at: number; result: Promise<ArtifactWritability> } | undefined;
+
+  // One probe at a time; concurrent checks share it.
+  const artifactWritability = (): Promise<ArtifactWritability> | undefined => {
+    const store = ctx.artifacts;
+    if (!store?.checkWritable) return undefined;
+    const now = ctx.clock.now();
+    if (!probe || now - probe.at >= ARTIFACT_PROBE_TTL_MS) {
+      probe = {
+        at: now,
+        result: store.checkWritable().then(
+          (): ArtifactWritability => ({ status: 'ok' }),
+          (err: unknown): ArtifactWritability => {
+            ctx.logger.warn({ err }, 'health check: the artifact store cannot write');
+            const e = err as NodeJS.ErrnoException;
+            return { status: 'unwritable', reason: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'no space left on the disk' : (e.message ?? String(err)) };
+          },
+        ),
+      };
+    }
+    return probe.result;
+  };
 
   app.get('/health', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('OK'));
 
@@ -37,12 +69,14 @@ const health: DomainPlugin = async (app, ctx) => {
       store = 'unavailable';
       ctx.logger.warn({ err }, 'health check: metadata store unavailable');
     }
-    const ok = store === 'ok';
+    const artifactStore = await artifactWritability();
+    const ok = store === 'ok' && artifactStore?.status !== 'unwritable';
     return reply.code(ok ? 200 : 503).send({
       status: ok ? 'ok' : 'unavailable',
       version: packageVersion(),
       store: { backend: ctx.store.dialect, status: store },
       artifacts: ctx.artifacts ? 'configured' : 'none',
+      ...(artifactStore ? { artifact_store: artifactStore } : {}),
       uptime_seconds: Math.round((ctx.clock.now() - started) / 1000),
     });
   });
