@@ -25,6 +25,8 @@ export interface UserConfig {
   logLevel?: string;
   /** Longest time a client may take to send one whole request, in ms; 0 turns it off. @default 300000 (env SLIPWAY_REQUEST_TIMEOUT_MS) */
   requestTimeoutMs?: number;
+  /** Longest time one metadata-store statement may run, in ms; 0 turns it off. @default 30000 (env SLIPWAY_STATEMENT_TIMEOUT_MS) */
+  statementTimeoutMs?: number;
   /** Live-monitoring window length in ms. @default 60000 (env SLIPWAY_MONITORING_WINDOW_MS) */
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
@@ -77,6 +79,8 @@ export interface ResolvedConfig {
   bodyLimit: number;
   logLevel: string;
   requestTimeoutMs: number;
+  /** Longest time one metadata-store statement may run, in ms (0: no limit). */
+  statementTimeoutMs: number;
   monitoringWindowMs: number;
   monitoringSampleRate: number;
   /** Serving options that were set (unset ones take the serving defaults). */
@@ -117,6 +121,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
   logLevel: 'SLIPWAY_LOG_LEVEL',
   requestTimeoutMs: 'SLIPWAY_REQUEST_TIMEOUT_MS',
+  statementTimeoutMs: 'SLIPWAY_STATEMENT_TIMEOUT_MS',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
@@ -152,6 +157,7 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'port',
   'bodyLimit',
   'requestTimeoutMs',
+  'statementTimeoutMs',
   'monitoringWindowMs',
   'monitoringSampleRate',
   'servingThreads',
@@ -228,6 +234,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
     logLevel: merged.logLevel ?? 'info',
     requestTimeoutMs: merged.requestTimeoutMs ?? 300_000,
+    statementTimeoutMs: merged.statementTimeoutMs ?? 30_000,
     monitoringWindowMs: merged.monitoringWindowMs ?? 60_000,
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     serving: definedOnly({

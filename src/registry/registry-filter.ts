@@ -5,7 +5,13 @@
  * Hand-written because the grammar is a small subset of SQL that no JavaScript
  * library parses as MLflow does (MLflow itself uses sqlparse plus its own checks).
  */
-import { errors } from '../core/errors.js';
+import { SlipwayError, errors } from '../core/errors.js';
+
+/** Most comparisons one filter may AND together, as for run searches; each becomes a subquery. */
+export const MAX_FILTER_CLAUSES = 100;
+
+/** Longest filter string, in characters. */
+export const MAX_FILTER_LENGTH = 65_536;
 
 /** A comparison operator of the filter grammar. */
 export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'LIKE' | 'ILIKE' | 'IN' | 'NOT IN';
@@ -116,6 +122,9 @@ function tokenize(filter: string): Token[] {
 /** Parses a filter string into comparisons that must all hold; an empty filter matches everything. */
 export function parseFilter(filter: string | undefined, rules: FilterRules): FilterClause[] {
   if (filter === undefined || filter.trim() === '') return [];
+  if (filter.length > MAX_FILTER_LENGTH) {
+    throw new SlipwayError('LIMIT_EXCEEDED', `The filter is ${filter.length} characters long; a filter may be at most ${MAX_FILTER_LENGTH} characters.`, { field: 'filter', limit: MAX_FILTER_LENGTH });
+  }
   const tokens = tokenize(filter);
   const clauses: FilterClause[] = [];
   let i = 0;
@@ -160,6 +169,9 @@ export function parseFilter(filter: string | undefined, rules: FilterRules): Fil
     const sep = next();
     if (sep === undefined) break;
     if (!word(sep, 'AND')) fail(filter, `expected AND between comparisons, got '${String(sep.v)}' (OR is not supported)`);
+    if (clauses.length === MAX_FILTER_CLAUSES) {
+      throw new SlipwayError('LIMIT_EXCEEDED', `The filter has more than ${MAX_FILTER_CLAUSES} clauses; a filter may AND together at most ${MAX_FILTER_CLAUSES} clauses.`, { field: 'filter', limit: MAX_FILTER_CLAUSES });
+    }
   }
   return clauses;
 }

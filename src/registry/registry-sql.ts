@@ -40,8 +40,12 @@ export function comparison(dialect: Dialect, column: string, op: FilterOp, value
 /** A condition on a tag of the row aliased `owner` (a registered model or a model version). */
 export function tagCondition(dialect: Dialect, target: 'model' | 'version', owner: string, clause: Extract<FilterClause, { kind: 'tag' }>): RawBuilder<SqlBool> {
   const cond = comparison(dialect, 't.value', clause.op, clause.value);
+  // `offset 0` keeps PostgreSQL from turning each EXISTS into a semi-join: planning join
+  // orders over many of them grew super-linearly (100 clauses: seconds). Each stays a
+  // primary-key probe per row instead.
+  const fence = dialect === 'postgres' ? sql` offset 0` : sql``;
   if (target === 'model') {
-    return sql<SqlBool>`exists (select 1 from registered_model_tags t where t.name = ${sql.ref(`${owner}.name`)} and t.key = ${clause.key} and ${cond})`;
+    return sql<SqlBool>`exists (select 1 from registered_model_tags t where t.name = ${sql.ref(`${owner}.name`)} and t.key = ${clause.key} and ${cond}${fence})`;
   }
-  return sql<SqlBool>`exists (select 1 from model_version_tags t where t.name = ${sql.ref(`${owner}.name`)} and t.version = ${sql.ref(`${owner}.version`)} and t.key = ${clause.key} and ${cond})`;
+  return sql<SqlBool>`exists (select 1 from model_version_tags t where t.name = ${sql.ref(`${owner}.name`)} and t.version = ${sql.ref(`${owner}.version`)} and t.key = ${clause.key} and ${cond}${fence})`;
 }

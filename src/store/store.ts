@@ -3,7 +3,7 @@
  * `sqlite:///path.db` (the embedded default) or `postgresql://user@host/db`.
  */
 import type Sqlite from 'better-sqlite3';
-import { Kysely, Migrator, type MigrationResult } from 'kysely';
+import { Kysely, Migrator, sql, type MigrationResult, type RawBuilder } from 'kysely';
 import type pg from 'pg';
 import { SlipwayError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -21,6 +21,8 @@ export interface Store {
   sqlite?: Sqlite.Database;
   /** The raw pg pool. */
   pool?: pg.Pool;
+  /** Longest time one statement may run, in ms (0: no limit); see `withinDeadlineSql`. */
+  statementTimeoutMs: number;
   /** Migration results of the last `openStore`. */
   migrations: MigrationResult[];
   close(): Promise<void>;
@@ -33,19 +35,70 @@ export interface OpenStoreOptions {
   clock?: Clock;
   /** Largest pool size for PostgreSQL. @default 10 */
   maxConnections?: number;
+  /** Longest time one statement may run, in ms; 0 turns the limit off. @default 30000 */
+  statementTimeoutMs?: number;
+}
+
+/** The SQLite function searches call per candidate row to stop at their deadline. */
+const DEADLINE_FUNCTION = 'slipway_within_deadline';
+
+/**
+ * SQLite has no statement timeout and better-sqlite3 cannot interrupt a statement, so a
+ * search's WHERE clause calls this function with its deadline (epoch ms) for every row it
+ * considers; past the deadline the function throws, which stops the statement.
+ */
+function registerDeadlineFunction(raw: Sqlite.Database, timeoutMs: number): void {
+  raw.function(DEADLINE_FUNCTION, { deterministic: false }, (deadline: unknown) => {
+    if (Date.now() <= Number(deadline)) return 1;
+    throw new SlipwayError('DEADLINE_EXCEEDED', `The query ran longer than the statement timeout of ${timeoutMs} ms; narrow the search or raise statementTimeoutMs.`, { timeoutMs });
+  });
+}
+
+/**
+ * A condition that is true until the store's statement timeout has passed since now. On
+ * SQLite it stops the statement that evaluates it per row; PostgreSQL bounds every statement
+ * itself (statement_timeout), so there it is plain `true`.
+ */
+export function withinDeadlineSql(store: Pick<Store, 'dialect' | 'statementTimeoutMs'>): RawBuilder<unknown> {
+  if (store.dialect !== 'sqlite' || store.statementTimeoutMs <= 0) return sql`true`;
+  return sql`${sql.raw(DEADLINE_FUNCTION)}(${Date.now() + store.statementTimeoutMs}) = 1`;
+}
+
+/**
+ * Runs `run` on one connection and, on PostgreSQL, cancels its statement when `signal` aborts
+ * (the client went away), so an abandoned search stops instead of running to its timeout.
+ * SQLite statements run synchronously and cannot be abandoned midway; they end at their deadline.
+ */
+export async function runCancellable<T>(store: Store, signal: AbortSignal | undefined, run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+  const pool = store.pool;
+  if (!signal || !pool) return run(store.db);
+  return store.db.connection().execute(async (db) => {
+    const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid;
+    // From another connection: this one is busy running the statement to cancel.
+    const cancel = (): void => void pool.query('select pg_cancel_backend($1)', [pid]).catch(() => {});
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      if (signal.aborted) throw new SlipwayError('DEADLINE_EXCEEDED', 'The request was abandoned before its query ran.');
+      return await run(db);
+    } finally {
+      signal.removeEventListener('abort', cancel);
+    }
+  });
 }
 
 /** Opens and migrates the store at `uri`. */
 export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promise<Store> {
   let store: Omit<Store, 'migrations'>;
+  const statementTimeoutMs = Math.max(0, opts.statementTimeoutMs ?? 30_000);
   if (uri.startsWith('sqlite:')) {
     const { raw, dialect } = createSqliteDialect(sqliteFileFromUri(uri));
+    registerDeadlineFunction(raw, statementTimeoutMs);
     const db = new Kysely<Database>({ dialect });
-    store = { db, dialect: 'sqlite', sqlite: raw, close: () => db.destroy() };
+    store = { db, dialect: 'sqlite', sqlite: raw, statementTimeoutMs, close: () => db.destroy() };
   } else if (uri.startsWith('postgresql:') || uri.startsWith('postgres:')) {
-    const { raw, dialect } = createPostgresDialect(uri, opts.maxConnections);
+    const { raw, dialect } = createPostgresDialect(uri, opts.maxConnections, statementTimeoutMs);
     const db = new Kysely<Database>({ dialect });
-    store = { db, dialect: 'postgres', pool: raw, close: () => db.destroy() };
+    store = { db, dialect: 'postgres', pool: raw, statementTimeoutMs, close: () => db.destroy() };
   } else {
     throw new SlipwayError('INVALID_ARGUMENT', `Unsupported backend store URI '${redactUri(uri)}': use sqlite:///path.db or postgresql://user@host/db.`);
   }

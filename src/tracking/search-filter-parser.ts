@@ -5,7 +5,16 @@
  * its own rules; no JavaScript library speaks this exact grammar, so it is hand-written:
  * a tokenizer and a recursive-descent parser over `clause (AND clause)*`.
  */
-import { errors } from '../core/errors.js';
+import { SlipwayError, errors } from '../core/errors.js';
+
+/**
+ * Most clauses one filter may AND together. Each clause becomes a subquery, and the
+ * databases' expression-depth and planning limits sit not far above; real filters use a handful.
+ */
+export const MAX_FILTER_CLAUSES = 100;
+
+/** Longest filter string, in characters: room for IN lists of a thousand run ids. */
+export const MAX_FILTER_LENGTH = 65_536;
 
 /** What a clause or order term refers to. */
 export type SearchEntity = 'metric' | 'param' | 'tag' | 'attribute' | 'dataset';
@@ -162,6 +171,9 @@ function tokenize(text: string, defaultEntity: SearchEntity): Token[] {
 /** Parses a filter string into AND-ed clauses; an empty or blank filter yields []. */
 export function parseSearchFilter(filter: string | undefined, defaultEntity: SearchEntity = 'attribute'): SearchClause[] {
   if (filter === undefined || filter.trim() === '') return [];
+  if (filter.length > MAX_FILTER_LENGTH) {
+    throw new SlipwayError('LIMIT_EXCEEDED', `The filter is ${filter.length} characters long; a filter may be at most ${MAX_FILTER_LENGTH} characters.`, { field: 'filter', limit: MAX_FILTER_LENGTH });
+  }
   const tokens = tokenize(filter, defaultEntity);
   const clauses: SearchClause[] = [];
   let i = 0;
@@ -191,6 +203,9 @@ export function parseSearchFilter(filter: string | undefined, defaultEntity: Sea
     const sep = next();
     if (sep === undefined) break;
     if (sep.kind !== 'and') throw invalid(filter, `expected 'AND' at position ${sep.pos}.`);
+    if (clauses.length === MAX_FILTER_CLAUSES) {
+      throw new SlipwayError('LIMIT_EXCEEDED', `The filter has more than ${MAX_FILTER_CLAUSES} clauses; a filter may AND together at most ${MAX_FILTER_CLAUSES} clauses.`, { field: 'filter', limit: MAX_FILTER_CLAUSES });
+    }
   }
   return clauses;
 }

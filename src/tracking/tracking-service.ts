@@ -11,7 +11,7 @@ import { paramStates } from '../audit/audit-state.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { errors, SlipwayError } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
-import type { Store } from '../store/store.js';
+import { runCancellable, withinDeadlineSql, type Store } from '../store/store.js';
 import { ExperimentRepository, stagesFor } from './experiment-repository.js';
 import { filterAndSortExperiments } from './experiment-search.js';
 import { compareHistory, decodeMetricBlock, encodeMetricBlocks, type MetricBlock } from './metric-block-codec.js';
@@ -616,8 +616,8 @@ export class TrackingService {
     let next: { segment: number; offset: number } | undefined;
     while (segment < segments) {
       const want = max - ids.length;
-      const query = segmentSql({ experimentIds, stages, clauses, order, limit: want + 1, offset, drive }, segment, this.store.dialect);
-      const rows = (await query.execute(this.store.db)).rows;
+      const query = segmentSql({ experimentIds, stages, clauses, order, limit: want + 1, offset, drive, within: withinDeadlineSql(this.store) }, segment, this.store.dialect);
+      const rows = (await runCancellable(this.store, input.signal, (db) => query.execute(db))).rows;
       for (const r of rows.slice(0, want)) ids.push(r.run_uuid);
       if (rows.length > want) {
         next = { segment, offset: offset + want };

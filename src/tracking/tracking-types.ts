@@ -202,6 +202,8 @@ export interface SearchRunsInput {
   /** e.g. `["metrics.rmse ASC"]`; ties break on start_time DESC then run id. */
   orderBy?: string[];
   pageToken?: string;
+  /** Aborts when the caller no longer wants the answer; the running query is cancelled. */
+  signal?: AbortSignal;
 }
 
 /** A page of runs. */

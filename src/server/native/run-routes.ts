@@ -15,6 +15,7 @@ import {
 } from '../../client/schemas/runs.js';
 import type { Clock } from '../../core/clock.js';
 import type { Metric, Run as DomainRun, TrackingService } from '../../tracking/index.js';
+import { whileClientConnected } from '../client-connection.js';
 import { nativeRoute, type NativeRoute } from './native-route.js';
 import { mutationOf } from './services.js';
 
@@ -53,10 +54,10 @@ export function runRoutes(tracking: () => TrackingService, clock: Clock): Native
       summary: "Search runs with MLflow's filter grammar (metrics./params./tags./attributes.), order and page tokens.",
       body: SearchRunsBody,
       response: RunPage,
-      async handler({ body }) {
+      async handler({ body, request }) {
         const t = tracking();
         const experimentIds = body.experimentIds ?? (await allExperimentIds(t));
-        const page = await t.searchRuns({ ...body, experimentIds });
+        const page = await whileClientConnected(request, (signal) => t.searchRuns({ ...body, experimentIds, signal }));
         return { runs: page.runs.map(wireRun), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
       },
     }),

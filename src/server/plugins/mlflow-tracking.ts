@@ -22,6 +22,7 @@ import {
   type ViewType,
 } from '../../tracking/index.js';
 import type { DomainPlugin } from '../app.js';
+import { whileClientConnected } from '../client-connection.js';
 import type { ServerContext } from '../context.js';
 
 type Fields = Record<string, unknown>;
@@ -324,7 +325,7 @@ function routes(svc: TrackingService): Array<[method: 'GET' | 'POST', path: stri
       await svc.logInputs(reqString(f, 'run_id'), datasetsOf(f), mutationOf(r));
       return EMPTY;
     }],
-    ['POST', '/runs/search', async (f) => {
+    ['POST', '/runs/search', async (f, r) => {
       const input: Parameters<TrackingService['searchRuns']>[0] = { experimentIds: stringList(f, 'experiment_ids') ?? [] };
       const filter = optString(f, 'filter');
       const view = viewTypeOf(f, 'run_view_type');
@@ -336,7 +337,7 @@ function routes(svc: TrackingService): Array<[method: 'GET' | 'POST', path: stri
       if (max !== undefined) input.maxResults = max;
       if (orderBy !== undefined) input.orderBy = orderBy;
       if (token) input.pageToken = token;
-      const res = await svc.searchRuns(input);
+      const res = await whileClientConnected(r, (signal) => svc.searchRuns({ ...input, signal }));
       return page(withList({}, 'runs', res.runs.map(runJson)), res.nextPageToken);
     }],
     ['GET', '/metrics/get-history', async (f) => {

@@ -4,11 +4,19 @@ import { PostgresDialect } from 'kysely';
 const INT8 = 20;
 const NUMERIC = 1700;
 
-/** Opens a pg pool whose bigints come back as numbers (epoch-ms times fit in 2^53). */
-export function createPostgresDialect(uri: string, maxConnections = 10): { raw: pg.Pool; dialect: PostgresDialect } {
+/**
+ * Opens a pg pool whose bigints come back as numbers (epoch-ms times fit in 2^53) and whose
+ * statements stop after `statementTimeoutMs` (0: no limit).
+ */
+export function createPostgresDialect(uri: string, maxConnections = 10, statementTimeoutMs = 0): { raw: pg.Pool; dialect: PostgresDialect } {
   const raw = new pg.Pool({
     connectionString: uri,
     max: maxConnections,
+    // Sent at connection start-up, so every statement of every connection is bounded.
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+    // JIT compiling a search with many filter subqueries took seconds for a query that runs
+    // in milliseconds; every statement here is short, so it never pays off.
+    options: '-c jit=off',
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
         if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
