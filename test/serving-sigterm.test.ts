@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { brokenFile, identityFile, mlpFile } from './support/serving.js';
+import { Agent, request as httpRequest } from 'node:http';
+import { brokenFile, fixture, identityFile, mlpFile } from './support/serving.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -75,6 +76,68 @@ describe('slipway serve drains on SIGTERM', () => {
     expect(code).toBe(0);
     await expect(send()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
+});
+
+describe('slipway serve drains large requests that arrive while inference blocks the loop', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('resets none of them: each gets its prediction or a V2-shaped 503 that closes the connection', async () => {
+    child = spawn(process.execPath, [cli, 'serve', fixture('breast_cancer_mlp.onnx'), '--name', 'bc', '--port', '0', '--json', '--executor', 'inline'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-sigterm') },
+    });
+    const proc = child;
+    const url = await new Promise<string>((res, rej) => {
+      let out = '';
+      const timer = setTimeout(() => rej(new Error('serve did not start')), 20_000);
+      proc.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        try {
+          res((JSON.parse(out) as { url: string }).url);
+          clearTimeout(timer);
+        } catch {
+          // Not the whole document yet.
+        }
+      });
+    });
+    const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+    const input = ((await (await fetch(`${url}/v2/models/bc`)).json()) as { inputs: Array<{ name: string }> }).inputs[0]?.name;
+    const rows = 7500;
+    const body = JSON.stringify({ inputs: [{ name: input, datatype: 'FP32', shape: [rows, 30], data: new Array(rows * 30).fill(12.3456) }] });
+    const agent = new Agent({ keepAlive: true, maxSockets: 24 });
+    const send = (method: string, path: string, data?: string) =>
+      new Promise<{ status?: number; body?: string; connection?: string; error?: string }>((done) => {
+        const u = new URL(url);
+        const req = httpRequest({ agent, host: u.hostname, port: u.port, method, path, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => done({ status: res.statusCode, body: text, connection: res.headers.connection }));
+          res.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
+        req.end(data);
+      });
+    // Idle keep-alive connections first; the big requests then arrive over 600 ms, the signal 150 ms in.
+    await Promise.all(Array.from({ length: 24 }, () => send('GET', '/v2/health/live')));
+    const pending = Array.from({ length: 24 }, (_, i) => new Promise((r) => setTimeout(r, i * 25)).then(() => send('POST', '/v2/models/bc/infer', body)));
+    await new Promise((r) => setTimeout(r, 150));
+    proc.kill('SIGTERM');
+    const results = await Promise.all(pending);
+    agent.destroy();
+    expect(results.filter((r) => r.error)).toEqual([]);
+    for (const r of results) {
+      if (r.status === 200) continue;
+      expect(r.status, r.body).toBe(503);
+      expect(JSON.parse(r.body as string)).toEqual({ error: expect.stringContaining('shutting down') });
+      expect(r.connection).toBe('close');
+    }
+    expect(results.some((r) => r.status === 200)).toBe(true);
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))])).toBe(0);
+  }, 60_000);
 });
 
 describe('slipway serve bad usage', () => {

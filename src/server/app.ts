@@ -6,6 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { ServerContext } from './context.js';
 import { FastRoutes, httpServerFactory } from './http-server.js';
+import { answerClientError } from './http-connections.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
 import { parseJsonBody } from './json-body-parser.js';
 import { createRequestGuard } from './request-guard.js';
@@ -45,8 +46,10 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     logger: false,
     requestIdHeader: false,
     genReqId: requestIdFor,
-    // Tell keep-alive clients to reconnect elsewhere while the server drains.
-    return503OnClosing: true,
+    // The HTTP server answers requests that arrive during the drain with 503 in each route family's shape (http-connections.ts).
+    return503OnClosing: false,
+    // Unparsable requests get an answer the client can read even while it is still sending.
+    clientErrorHandler: answerClientError,
     // Names travel in paths percent-encoded: a 256-character model name can take 3 KiB (the default allows 100).
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Malformed percent-encoding and overlong segments are answered before routing; give them the usual error body.

@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { RequestGuard } from './request-guard.js';
+import { manageConnections } from './http-connections.js';
 
 /** Answers a request itself and returns true, or returns false without touching it. */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -24,6 +25,8 @@ export interface HttpServerTimeouts {
   headersTimeoutMs?: number;
   /** How long an idle keep-alive connection stays open. @default 72000 (longer than common load balancers' 60 s) */
   keepAliveTimeoutMs?: number;
+  /** Longest graceful drain on close before remaining connections are destroyed. @default 10000 */
+  drainTimeoutMs?: number;
 }
 
 /** The fast routes of one server; routes register themselves after the server exists. */
@@ -62,6 +65,7 @@ export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes
         if (!fast.handle(req, res)) handler(req, res);
       },
     );
+    manageConnections(server, timeouts.drainTimeoutMs !== undefined ? { drainTimeoutMs: timeouts.drainTimeoutMs } : {});
     return server;
   };
 }

@@ -178,13 +178,15 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   let closing = false;
   // A long model name must still route (Fastify's default parameter limit is 100 characters).
-  const { FastRoutes, httpServerFactory } = await import('../../server/http-server.js');
+  const [{ FastRoutes, httpServerFactory }, { answerClientError }] = await Promise.all([import('../../server/http-server.js'), import('../../server/http-connections.js')]);
   const fastRoutes = new FastRoutes();
   const app = Fastify({
-    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs }, fastRoutes),
+    // The HTTP server drains itself: requests that arrive during the drain get a V2-shaped 503, idle connections close once proven idle.
+    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs, drainTimeoutMs: options.drainTimeoutMs }, fastRoutes),
     bodyLimit: options.bodyLimit,
     logger: false,
-    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 8192 },
   });
   // While draining, every answer closes its connection, so keep-alive clients cannot hold the server open.
