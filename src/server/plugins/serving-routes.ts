@@ -272,6 +272,13 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.post('/invocations', mlflow, async (req) => {
       const names = manager.readyNames();
       if (names.length !== 1) {
+        // Nothing loading either: no model is configured here, which waiting will not change.
+        if (names.length === 0 && manager.index().length === 0) {
+          throw new SlipwayError(
+            'NOT_FOUND',
+            'No model is served here. Register one (slipway models register FILE --name NAME --alias champion) and POST to /models/<name>/invocations, or run slipway serve MODEL for a server whose /invocations scores it.',
+          );
+        }
         throw names.length === 0
           ? new SlipwayError('MODEL_NOT_READY', 'No model is ready to serve.')
           : new SlipwayError('INVALID_ARGUMENT', `${names.length} models are served here; POST to /models/<name>/invocations (one of ${names.join(', ')}).`);
