@@ -59,8 +59,6 @@ export interface UserConfig {
   modelControl?: string;
   /** Folders besides the artifact store that model files may be loaded from: comma-separated (a list in the file). @default none (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS) */
   modelSourceAllowedDirs?: string;
-}
-
   /** Key that authenticates audit events (created with mode 0600 at first use). @default "$SLIPWAY_HOME/audit.key" (env SLIPWAY_AUDIT_KEY_FILE) */
   auditKeyFile?: string;
   /** Folder of retired audit keys, kept to verify old events. @default "$SLIPWAY_HOME/audit-keys" (env SLIPWAY_AUDIT_KEYRING_DIR) */
@@ -69,6 +67,8 @@ export interface UserConfig {
   auditCheckpointFile?: string;
   /** Longest delay between an audit event and the checkpoint covering it, in ms. @default 5000 (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS) */
   auditCheckpointIntervalMs?: number;
+}
+
 /** The configuration every part of Slipway receives. */
 export interface ResolvedConfig {
   home: string;
@@ -106,12 +106,12 @@ export interface ResolvedConfig {
   modelControl: ModelControlMode;
   /** Absolute folders besides the artifact store that model files may be loaded from. */
   modelSourceAllowedDirs: string[];
+  /** Where the audit keys and checkpoints live (outside the database). */
+  audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
   /** The config file read, if any. */
   configFile: string | undefined;
 }
 
-  /** Where the audit keys and checkpoints live (outside the database). */
-  audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
 const ENV_KEYS: Record<keyof UserConfig, string> = {
   home: 'SLIPWAY_HOME',
   host: 'SLIPWAY_HOST',
@@ -138,15 +138,15 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   corsAllowedOrigins: 'SLIPWAY_CORS_ALLOWED_ORIGINS',
   modelControl: 'SLIPWAY_MODEL_CONTROL',
   modelSourceAllowedDirs: 'SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS',
+  auditKeyFile: 'SLIPWAY_AUDIT_KEY_FILE',
+  auditKeyringDir: 'SLIPWAY_AUDIT_KEYRING_DIR',
+  auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
+  auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
 };
 
 /** How models may be loaded after start, as Triton's --model-control-mode: `none` refuses the repository load/unload API, `explicit` allows it. */
 export type ModelControlMode = 'none' | 'explicit';
 
-  auditKeyFile: 'SLIPWAY_AUDIT_KEY_FILE',
-  auditKeyringDir: 'SLIPWAY_AUDIT_KEYRING_DIR',
-  auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
-  auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
 function modelControlMode(raw: string | undefined): ModelControlMode {
   const mode = (raw ?? 'none').trim();
   if (mode !== 'none' && mode !== 'explicit') throw new SlipwayError('INVALID_ARGUMENT', `Model control must be 'none' or 'explicit' (--model-control, SLIPWAY_MODEL_CONTROL, server.modelControl), got '${mode}'.`);
@@ -166,13 +166,13 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'servingMaxQueueDelayUs',
   'servingMaxQueueSize',
   'servingDeadlineMs',
+  'auditCheckpointIntervalMs',
 ]);
 
 function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
   const out: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(ENV_KEYS) as [keyof UserConfig, string][]) {
     const raw = env[name];
-  'auditCheckpointIntervalMs',
     if (raw === undefined || raw === '') continue;
     out[key] = NUMERIC.has(key) ? toNumber(raw, name) : raw;
   }
@@ -253,12 +253,12 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     corsAllowedOrigins: (merged.corsAllowedOrigins ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     modelControl: modelControlMode(merged.modelControl),
     modelSourceAllowedDirs: (merged.modelSourceAllowedDirs ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '').map((d) => resolve(cwd, d)),
-    configFile,
-  };
-}
     audit: {
       keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
       keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
       checkpointFile: resolve(cwd, merged.auditCheckpointFile ?? join(home, 'audit-checkpoints.jsonl')),
       checkpointIntervalMs: Math.max(1, merged.auditCheckpointIntervalMs ?? 5000),
     },
+    configFile,
+  };
+}

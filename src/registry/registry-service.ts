@@ -51,9 +51,9 @@ export interface RegistryServiceOptions {
   store: Store;
   /** Where version artifacts live; without it, signatures are not read. */
   artifacts?: ArtifactStore;
-  clock?: Clock;
   /** Folders besides the artifact store whose model files may be read (a version with a local source there is servable). */
   modelSourceAllowedDirs?: readonly string[];
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -106,17 +106,17 @@ function aliasNotFound(name: string, alias: string): SlipwayError {
 export class RegistryService {
   readonly store: Store;
   readonly artifacts: ArtifactStore | undefined;
-  private readonly clock: Clock;
   /** The local files a signature may be read from: the artifact root and the allowed folders. */
   readonly modelFiles: ModelFileAllowList;
+  private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly changes = new EventEmitter();
 
   constructor(opts: RegistryServiceOptions) {
     this.store = opts.store;
     this.artifacts = opts.artifacts;
-    this.clock = opts.clock ?? systemClock;
     this.modelFiles = modelFileAllowList(opts.artifacts, opts.modelSourceAllowedDirs);
+    this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     // Every serving model subscribes; the default cap of 10 would warn for no reason.
     this.changes.setMaxListeners(0);

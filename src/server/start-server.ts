@@ -89,9 +89,19 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
   try {
     try {
       ensureDirSync(config.artifactsDestination);
+      // An existing folder may still refuse writes (read-only mount, permissions): say so now, not at the first upload.
+      await ctx.artifacts?.checkWritable?.().catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A full disk may be freed while the server runs; health reports it meanwhile.
+        if (code === 'ENOSPC' || code === 'EDQUOT') logger.warn({ err }, 'the artifact folder has no space left');
+        else throw err;
+      });
     } catch (err) {
       throw folderProblem(err as NodeJS.ErrnoException, config.artifactsDestination, 'the artifact folder');
     }
+    // Audit events are signed from the first request on; closing writes the last checkpoint.
+    const auditTrail = attachAuditTrail(store, { ...config.audit, clock, logger });
+    ctx.onClose.push(() => auditTrail.close());
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -99,9 +109,6 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     if (isSlipwayError(err)) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') throw new SlipwayError('UNAVAILABLE', `Port ${config.port} on ${config.host} is already in use; choose another with --port.`);
-    // Audit events are signed from the first request on; closing writes the last checkpoint.
-    const auditTrail = attachAuditTrail(store, { ...config.audit, clock, logger });
-    ctx.onClose.push(() => auditTrail.close());
     if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new SlipwayError('INVALID_ARGUMENT', `Cannot listen on host '${config.host}': ${e.message}`);
     if (e.code === 'EACCES') throw new SlipwayError('UNAVAILABLE', `Not allowed to listen on ${config.host}:${config.port}: ${e.message}`);
     throw err;
@@ -118,10 +125,8 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     close() {
       closing ??= (async () => {
         const failures: unknown[] = [];
-        // Connections that finish a request during the drain become idle after Fastify's one-time sweep; keep sweeping.
-        const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+        // The HTTP server drains itself (http-connections.ts): idle connections close once proven idle, late requests get 503.
         await app.close().catch((err: unknown) => failures.push(err));
-        clearInterval(sweep);
         for (const hook of ctx.onClose) {
           try {
             await hook();
