@@ -138,7 +138,7 @@ describe('the V2 infer fast route', () => {
         socket.on('close', () => resolve(text));
         socket.on('error', reject);
         // Accepted before shutdown begins, finished after it.
-        socket.write(`POST /v2/models/cancer/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, half)}`);
+        socket.write(`POST /v2/models/cancer/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, half)}`);
         setTimeout(() => {
           h.setClosing(true);
           socket.write(body.slice(half));
@@ -154,7 +154,7 @@ describe('the V2 infer fast route', () => {
 
   it('cuts off a client that announces a body and never sends it, with 408', async () => {
     const started = performance.now();
-    const answer = await sendRaw(Number(new URL(h.url).port), 'POST /v2/models/cancer/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs":', 10_000);
+    const answer = await sendRaw(Number(new URL(h.url).port), 'POST /v2/models/cancer/infer HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"inputs":', 10_000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
     // 1.5 s timeout, checked every 375 ms.
     expect(performance.now() - started).toBeLessThan(5_000);

@@ -28,6 +28,8 @@ interface ServeFlags {
   backendStoreUri?: string;
   modelControl?: 'none' | 'explicit';
   modelSourceAllowedDirs?: string;
+  allowedHosts?: string;
+  corsAllowedOrigins?: string;
   config?: string;
   json?: boolean;
 }
@@ -83,6 +85,8 @@ export function register(program: Command): void {
     .option('--backend-store-uri <uri>', 'metadata store for models:/ references (default: $SLIPWAY_HOME/slipway.db)')
     .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', choice('--model-control', ['none', 'explicit'] as const))
     .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
+    .option('--allowed-hosts <list>', 'comma-separated Host names answered besides loopback names, IP addresses and --host; *.domain and name:port allowed (env SLIPWAY_ALLOWED_HOSTS)')
+    .option('--cors-allowed-origins <list>', "comma-separated origins whose browser requests may change state besides the server's own (env SLIPWAY_CORS_ALLOWED_ORIGINS)")
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print the listening address as JSON')
     .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
@@ -109,6 +113,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     backendStoreUri: flags.backendStoreUri,
     modelControl: flags.modelControl,
     modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
+    allowedHosts: flags.allowedHosts,
+    corsAllowedOrigins: flags.corsAllowedOrigins,
     config: flags.config,
   });
   const fromFlags = {
@@ -178,11 +184,17 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   let closing = false;
   // A long model name must still route (Fastify's default parameter limit is 100 characters).
-  const [{ FastRoutes, httpServerFactory }, { answerClientError }] = await Promise.all([import('../../server/http-server.js'), import('../../server/http-connections.js')]);
+  const [{ FastRoutes, httpServerFactory }, { answerClientError }, { createRequestGuard }] = await Promise.all([
+    import('../../server/http-server.js'),
+    import('../../server/http-connections.js'),
+    import('../../server/request-guard.js'),
+  ]);
   const fastRoutes = new FastRoutes();
+  // The same Host and Origin checks as `slipway server`: a web page must not reach a local model server.
+  const guard = createRequestGuard({ listenHost: config.host, allowedHosts: config.allowedHosts, corsAllowedOrigins: config.corsAllowedOrigins });
   const app = Fastify({
     // The HTTP server drains itself: requests that arrive during the drain get a V2-shaped 503, idle connections close once proven idle.
-    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs, drainTimeoutMs: options.drainTimeoutMs }, fastRoutes),
+    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs, drainTimeoutMs: options.drainTimeoutMs }, fastRoutes, guard),
     bodyLimit: options.bodyLimit,
     logger: false,
     return503OnClosing: false,
