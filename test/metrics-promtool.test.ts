@@ -17,6 +17,7 @@ import type { ServerContext } from '../src/server/context.js';
 import { CLI_PATH } from './support/cli.js';
 import { DIALECTS } from './support/dialects.js';
 import { FileModelSource, fixture, holdout } from './support/serving.js';
+import { servedAddress } from './support/serve-process.js';
 
 /** promtool's complaints about an exposition (empty when it is clean). */
 function promtoolProblems(exposition: string): string {
@@ -83,20 +84,7 @@ describe('promtool check metrics', () => {
         env: { PATH: process.env.PATH ?? '', SLIPWAY_HOME: home },
       });
       child = proc;
-      const info = await new Promise<{ url: string }>((res, rej) => {
-        let out = '';
-        const timer = setTimeout(() => rej(new Error('serve did not start within 20 s')), 20_000);
-        proc.stdout?.on('data', (d: Buffer) => {
-          out += d.toString();
-          try {
-            res(JSON.parse(out) as { url: string });
-            clearTimeout(timer);
-          } catch {
-            // Not the whole document yet.
-          }
-        });
-        proc.on('exit', (code) => rej(new Error(`serve exited early with ${code}`)));
-      });
+      const info = await servedAddress(proc);
       const batch = rows.rows.slice(0, 8);
       const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [batch.length, 30], data: batch.flat() }] });
       for (let i = 0; i < 3; i++) {

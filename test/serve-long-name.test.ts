@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { CLI_PATH } from './support/cli.js';
 import { holdout } from './support/serving.js';
+import { servedAddress } from './support/serve-process.js';
 
 describe('slipway serve with a long model name', () => {
   let child: ChildProcess | undefined;
@@ -23,20 +24,7 @@ describe('slipway serve with a long model name', () => {
       env: { ...process.env, SLIPWAY_HOME: home },
     });
     child = proc;
-    const info = await new Promise<{ url: string }>((res, rej) => {
-      let out = '';
-      const timer = setTimeout(() => rej(new Error('serve did not start')), 20_000);
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        try {
-          res(JSON.parse(out) as { url: string });
-          clearTimeout(timer);
-        } catch {
-          // Not the whole document yet.
-        }
-      });
-      proc.on('exit', (code) => rej(new Error(`serve exited early with ${code}`)));
-    });
+    const info = await servedAddress(proc);
     const rows = holdout('breast_cancer').rows.slice(0, 2);
     const meta = await request(`${info.url}/v2/models/${name}`);
     expect(meta.statusCode).toBe(200);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH } from './support/cli.js';
 import { holdout } from './support/serving.js';
+import { servedAddress } from './support/serve-process.js';
 
 function send(url: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -32,20 +33,7 @@ describe('slipway serve request guard', () => {
       env: { ...process.env, SLIPWAY_HOME: home },
     });
     child = proc;
-    url = await new Promise<string>((res, rej) => {
-      let out = '';
-      const timer = setTimeout(() => rej(new Error('serve did not start')), 20_000);
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        try {
-          res((JSON.parse(out) as { url: string }).url);
-          clearTimeout(timer);
-        } catch {
-          // Not the whole document yet.
-        }
-      });
-      proc.on('exit', (code) => rej(new Error(`serve exited early with ${code}`)));
-    });
+    url = await servedAddress(proc).then((info) => info.url);
   });
   afterAll(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityFile } from './support/serving.js';
+import { servedAddress } from './support/serve-process.js';
 
 const cli = resolve(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 const BIG = '9007199254740993';
@@ -27,20 +28,7 @@ describe('64-bit integers through slipway serve', () => {
       env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-int64') },
     });
     child = proc;
-    url = await new Promise<string>((res, rej) => {
-      let out = '';
-      let err = '';
-      proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        try {
-          res((JSON.parse(out) as { url: string }).url);
-        } catch {
-          // Not the whole document yet.
-        }
-      });
-      proc.on('exit', (code) => rej(new Error(`serve exited with ${code}: ${err}`)));
-    });
+    url = await servedAddress(proc).then((info) => info.url);
   }, 30_000);
   afterAll(() => {
     child?.kill('SIGTERM');

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { Agent, request as httpRequest } from 'node:http';
 import { brokenFile, fixture, identityFile, mlpFile } from './support/serving.js';
+import { servedAddress } from './support/serve-process.js';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
@@ -44,22 +45,7 @@ describe('slipway serve drains on SIGTERM', () => {
       env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-sigterm') },
     });
     const proc = child;
-    let stderr = '';
-    proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const info = await new Promise<{ url: string }>((res, rej) => {
-      let out = '';
-      const timer = setTimeout(() => rej(new Error(`serve did not start: ${stderr}`)), 20_000);
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        try {
-          res(JSON.parse(out) as { url: string });
-          clearTimeout(timer);
-        } catch {
-          // Not the whole document yet.
-        }
-      });
-      proc.on('exit', (code) => rej(new Error(`serve exited early with ${code}: ${stderr}`)));
-    });
+    const info = await servedAddress(proc);
     const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
     const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [256, 64], data: new Array(256 * 64).fill(0.25) }] });
     const send = () => request(`${info.url}/v2/models/slow/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
@@ -91,19 +77,7 @@ describe('slipway serve drains large requests that arrive while inference blocks
       env: { ...process.env, SLIPWAY_HOME: join(tmpdir(), 'slipway-serve-sigterm') },
     });
     const proc = child;
-    const url = await new Promise<string>((res, rej) => {
-      let out = '';
-      const timer = setTimeout(() => rej(new Error('serve did not start')), 20_000);
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        try {
-          res((JSON.parse(out) as { url: string }).url);
-          clearTimeout(timer);
-        } catch {
-          // Not the whole document yet.
-        }
-      });
-    });
+    const url = await servedAddress(proc).then((info) => info.url);
     const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
     const input = ((await (await fetch(`${url}/v2/models/bc`)).json()) as { inputs: Array<{ name: string }> }).inputs[0]?.name;
     const rows = 7500;

@@ -38,7 +38,7 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   if (!debug) ctx.fastRoutes = fastRoutes;
   const app = Fastify({
     serverFactory: httpServerFactory(
-      { requestTimeoutMs: ctx.config.requestTimeoutMs },
+      { requestTimeoutMs: ctx.config.requestTimeoutMs, ...(ctx.drainTimeoutMs !== undefined ? { drainTimeoutMs: ctx.drainTimeoutMs } : {}) },
       fastRoutes,
       createRequestGuard({ listenHost: ctx.config.host, allowedHosts: ctx.config.allowedHosts, corsAllowedOrigins: ctx.config.corsAllowedOrigins }),
     ),

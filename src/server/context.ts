@@ -27,6 +27,8 @@ export interface ServerContext {
   inferenceObservers: InferenceObserver[];
   /** Routes answered from node:http ahead of Fastify (the inference hot path); absent when access logs are on. */
   fastRoutes?: FastRoutes;
+  /** Longest HTTP drain on shutdown, in ms; left unset, the HTTP server's default (10 s). */
+  drainTimeoutMs?: number;
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

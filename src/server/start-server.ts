@@ -32,6 +32,8 @@ export interface StartedServer {
 export interface StartServerOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Longest HTTP drain on shutdown, in ms. @default 10000 */
+  drainTimeoutMs?: number;
 }
 
 /** The store URI with any password masked, safe to print. */
@@ -84,6 +86,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     artifacts: new LocalArtifactStore(config.artifactsDestination),
     inferenceObservers: [],
     onClose: [],
+    ...(opts.drainTimeoutMs !== undefined ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
   };
   let app: FastifyInstance;
   try {

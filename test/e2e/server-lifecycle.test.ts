@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendRaw } from '../support/raw-http.js';
 import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
@@ -36,6 +36,24 @@ describe('slipway server process', () => {
     expect((await fetch(`${again.url}/health`)).status).toBe(200);
     again.child.kill('SIGINT');
     expect(await again.exited).toBe(0);
+  });
+
+  it('ends a drain held open by a stalled upload within --shutdown-timeout and still exits 0', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const server = await startServerProcess(home, ['--shutdown-timeout', '3']);
+    running.push(server);
+    // A client that announces a body and stops sending keeps its request in progress for good.
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.on('error', () => {});
+    socket.write('PUT /api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/stalled.bin HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 1000000\r\n\r\nabc');
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3000);
+    socket.destroy();
   });
 
   it('finishes an in-flight request before exiting on SIGTERM', async () => {

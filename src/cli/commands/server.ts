@@ -78,7 +78,9 @@ export function register(program: Command): void {
           corsAllowedOrigins: flags.corsAllowedOrigins,
           config: flags.config,
         });
-        const server = await startServer(config);
+        // The HTTP drain leaves a fifth of the shutdown time (at least 1 s) to the close hooks and the store.
+        const shutdownMs = flags.shutdownTimeout * 1000;
+        const server = await startServer(config, { drainTimeoutMs: Math.max(0, shutdownMs - Math.max(1000, shutdownMs / 5)) });
         processStreams.out(`Slipway server ready at ${server.url} (store ${redactUri(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
         server.ctx.logger.info({ url: server.url, store: server.ctx.store.dialect }, 'server ready');
 
