@@ -156,7 +156,11 @@ function unavailableBody(url: string): Record<string, unknown> {
   return errorBody({ status: 503, code: 'UNAVAILABLE', message: SHUTTING_DOWN, internal: false }, isMlflowPath(path));
 }
 
+/** The error code `answerClientError` answers for a CONNECT request: this server is no proxy. */
+export const CONNECT_REFUSED = 'SLIPWAY_CONNECT_REFUSED';
+
 const CLIENT_ERRORS: Record<string, { status: number; text: string; message: string }> = {
+  [CONNECT_REFUSED]: { status: 400, text: 'Bad Request', message: 'CONNECT is not supported: this server is not a proxy.' },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout', message: 'The request was not received in time.' },
   HPE_HEADER_OVERFLOW: { status: 431, text: 'Request Header Fields Too Large', message: 'The request headers are larger than this server accepts.' },
   HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, text: 'Payload Too Large', message: 'The chunk extensions are larger than this server accepts.' },

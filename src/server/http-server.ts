@@ -12,7 +12,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { RequestGuard } from './request-guard.js';
-import { manageConnections } from './http-connections.js';
+import type { Socket } from 'node:net';
+import { answerClientError, CONNECT_REFUSED, manageConnections } from './http-connections.js';
 
 /** Answers a request itself and returns true, or returns false without touching it. */
 export type FastRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -65,6 +66,8 @@ export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes
         if (!fast.handle(req, res)) handler(req, res);
       },
     );
+    // Without a listener node:http destroys a CONNECT request's connection unanswered: refuse it instead.
+    server.on('connect', (_req: IncomingMessage, socket: Socket) => answerClientError(Object.assign(new Error('CONNECT'), { code: CONNECT_REFUSED }), socket));
     manageConnections(server, timeouts.drainTimeoutMs !== undefined ? { drainTimeoutMs: timeouts.drainTimeoutMs } : {});
     return server;
   };
