@@ -71,6 +71,11 @@ function linkRefused(what: string): SlipwayError {
   return new SlipwayError('INTEGRITY_ERROR', `The artifact store entry '${what}' is a symbolic link where a folder belongs; the store never follows links in its folders.`, { path: what });
 }
 
+// Stored content replaced by a link (to anywhere) is tampering; reading it would leave the store.
+function blobIsLink(logical: string): SlipwayError {
+  return new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is a symbolic link, not stored content; the store never follows links.`, { path: logical });
+}
+
 async function openDir(path: string, lexical: string): Promise<StoreDir> {
   const fd = await openFd(path, DIR_FLAGS);
   return { fd, path: FD_PATHS ? `/proc/self/fd/${fd}` : lexical };
@@ -342,6 +347,7 @@ export class LocalArtifactStore implements ArtifactStore {
     const sha256 = await this.pointerTarget(dir, name, logical);
     if (sha256 === undefined) return undefined;
     const info = await this.withBlobDir(sha256, (d, blob) => lstat(`${d.path}/${blob}`)).catch(() => undefined);
+    if (info?.isSymbolicLink()) throw blobIsLink(logical);
     if (!info || !info.isFile()) throw new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is missing from the store.`, { path: logical });
     return { sha256, size: info.size };
   }
@@ -375,7 +381,8 @@ export class LocalArtifactStore implements ArtifactStore {
     // digest in its name describe the bytes it streams, whatever overwrites the path meanwhile. Opening
     // now also keeps a later GC from pulling the content from under the reader.
     const handle = await this.withBlobDir(sha256, (dir, name) => open(`${dir.path}/${name}`, FILE_FLAGS)).catch((err: unknown) => {
-      if (isErrno(err, 'ENOENT', 'ELOOP')) throw missing();
+      if (isErrno(err, 'ELOOP')) throw blobIsLink(logical);
+      if (isErrno(err, 'ENOENT')) throw missing();
       throw err;
     });
     try {

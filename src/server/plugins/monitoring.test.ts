@@ -5,7 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../../test/support/dialects.js';
@@ -30,7 +30,8 @@ describe('monitoring HTTP API', () => {
     if (!sqlite) throw new Error('sqlite dialect missing');
     const opened = await sqlite.open();
     const home = mkdtempSync(join(tmpdir(), 'slipway-monitoring-api-'));
-    const config = resolveConfig({ backendStoreUri: opened.uri, home }, {}, home);
+    // The fixture model lives outside the artifact store: allow its folder, as an operator would.
+    const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('breast_cancer_mlp.onnx')) }, {}, home);
     const source = new FileModelSource().add('bc', '1', fixture('breast_cancer_mlp.onnx'));
     source.columns = data.columns;
     source.setAlias('bc', 'prod', '1');
