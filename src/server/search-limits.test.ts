@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../test/support/dialects.js';
+import { MAX_ORDER_TERMS } from '../tracking/run-search-query.js';
 import { MAX_FILTER_CLAUSES, MAX_FILTER_LENGTH } from '../tracking/search-filter-parser.js';
 import { useTestApp } from './native/native-api.test-support.js';
 
@@ -28,6 +29,20 @@ describe.each(DIALECTS)('search filter limits on $name', (dialect) => {
       expect(res.statusCode, what).toBe(400);
       expect(res.json().message, what).toMatch(new RegExp(`at most (${MAX_FILTER_CLAUSES} clauses|${MAX_FILTER_LENGTH} characters)`));
     }
+  });
+
+  it('answers 400 naming the limit for a run search ordered by too many terms, never 500', async () => {
+    const orderBy = Array.from({ length: 1000 }, (_, i) => `params.p${i} ASC`);
+    for (const [url, payload] of [
+      ['/api/2.0/mlflow/runs/search', { experiment_ids: ['0'], order_by: orderBy }],
+      ['/api/v1/runs/search', { experimentIds: ['0'], orderBy }],
+    ] as const) {
+      const res = await t.app.inject({ method: 'POST', url, payload });
+      expect(res.statusCode, url).toBe(400);
+      expect(JSON.stringify(res.json()), url).toContain(`at most ${MAX_ORDER_TERMS} terms`);
+    }
+    const full = Array.from({ length: MAX_ORDER_TERMS }, (_, i) => `metrics.m${i} DESC`);
+    expect((await t.app.inject({ method: 'POST', url: '/api/2.0/mlflow/runs/search', payload: { experiment_ids: ['0'], order_by: full } })).statusCode).toBe(200);
   });
 
   it('searches with a filter of the full clause limit in linear time', async () => {

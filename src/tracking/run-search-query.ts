@@ -6,7 +6,7 @@
  * runs whose metric is NaN, runs without the key — and page tokens remember the segment.
  */
 import { sql, type RawBuilder } from 'kysely';
-import { errors } from '../core/errors.js';
+import { SlipwayError, errors } from '../core/errors.js';
 import type { SearchClause, OrderTerm } from './search-filter-parser.js';
 
 /** Which backend the SQL is for. */
@@ -167,8 +167,14 @@ function orderTermSql(t: OrderTerm): RawBuilder<unknown> {
   throw errors.invalid(`Invalid order_by entity '${t.entity}': use metrics., params., tags. or attributes.`);
 }
 
+/** Most `order_by` terms one run search may have; each becomes a few ORDER BY terms, and SQLite refuses long lists. */
+export const MAX_ORDER_TERMS = 20;
+
 /** Validates order terms up front, so a bad order_by fails before any query runs. */
 export function checkOrderTerms(order: OrderTerm[]): void {
+  if (order.length > MAX_ORDER_TERMS) {
+    throw new SlipwayError('LIMIT_EXCEEDED', `order_by has ${order.length} terms; a run search may order by at most ${MAX_ORDER_TERMS} terms.`, { field: 'order_by', limit: MAX_ORDER_TERMS });
+  }
   for (const t of order) orderTermSql(t);
 }
 
