@@ -43,6 +43,13 @@ describe('outbound policy', () => {
     }
   });
 
+  it('never echoes a password from a URL it refuses', () => {
+    const err = refusal(() => policy().checkUrl('http://ops:S3cretPW@bad host.example/hook'));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).not.toContain('S3cretPW');
+    expect(err.message).toContain('ops:***@');
+  });
+
   it('lets webhooks reach public hosts but not loopback or private ones unless listed', () => {
     const p = policy();
     expect(() => p.checkUrl('https://hooks.example.com/alert')).not.toThrow();

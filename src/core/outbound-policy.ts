@@ -8,6 +8,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { SlipwayError } from './errors.js';
+import { redactUri } from './redact-uri.js';
 
 /** A URL's host without IPv6 brackets, a trailing dot or upper case, so `[::1]`, `LOCALHOST.` compare as `::1`, `localhost`. */
 export function normalizeHost(hostname: string): string {
@@ -236,7 +237,7 @@ export function createOutboundPolicy(options: OutboundPolicyOptions): OutboundPo
       try {
         url = new URL(raw);
       } catch {
-        throw new SlipwayError('INVALID_ARGUMENT', `${options.what} need an http(s) URL, got '${raw}'.`, field !== undefined ? { field } : undefined);
+        throw new SlipwayError('INVALID_ARGUMENT', `${options.what} need an http(s) URL, got '${redactUri(raw)}'.`, field !== undefined ? { field } : undefined);
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new SlipwayError('INVALID_ARGUMENT', `${options.what} need an http(s) URL, got scheme '${url.protocol.slice(0, -1)}'.`, field !== undefined ? { field } : undefined);

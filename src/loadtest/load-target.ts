@@ -7,6 +7,7 @@
 import { request } from 'undici';
 import { SlipwayError } from '../core/errors.js';
 import { parseModelUri } from '../core/model-source.js';
+import { redactUri } from '../core/redact-uri.js';
 
 /** The protocols a load test speaks. */
 export type LoadProtocol = 'raw' | 'v2' | 'mlflow';
@@ -47,9 +48,9 @@ function parseUrl(raw: string, what: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new SlipwayError('INVALID_ARGUMENT', `${what} '${raw}' is not a valid URL.`);
+    throw new SlipwayError('INVALID_ARGUMENT', `${what} '${redactUri(raw)}' is not a valid URL.`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SlipwayError('INVALID_ARGUMENT', `${what} '${raw}' must be an http:// or https:// URL.`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new SlipwayError('INVALID_ARGUMENT', `${what} '${redactUri(raw)}' must be an http:// or https:// URL.`);
   return url;
 }
 
@@ -65,7 +66,7 @@ async function getJson(url: string, timeoutMs: number): Promise<{ status: number
     }
     return { status: res.statusCode, body };
   } catch (err) {
-    throw new SlipwayError('UNAVAILABLE', `Cannot reach ${url}: ${(err as Error).message}`, { url });
+    throw new SlipwayError('UNAVAILABLE', `Cannot reach ${redactUri(url)}: ${redactUri((err as Error).message)}`, { url: redactUri(url) });
   }
 }
 
