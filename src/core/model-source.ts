@@ -26,6 +26,8 @@ export interface ModelSource {
   resolve(ref: ModelRef): Promise<ResolvedModel>;
   /** Lists registered models that have a servable ONNX version. */
   list?(): Promise<ModelRef[]>;
+  /** Why registered model `name` has no servable version, as a message for clients; undefined when no such model is registered. */
+  unservableReason?(name: string): Promise<string | undefined>;
   /** Calls `listener(name)` whenever an alias or stage of model `name` moves; returns an unsubscribe function. */
   onChange?(listener: (name: string) => void): () => void;
 }

@@ -2,6 +2,7 @@
 export { RegistryService, SEARCH_LIMITS, type RegistryServiceOptions } from './registry-service.js';
 export { RegistryModelSource, type RegistryModelSourceOptions } from './registry-model-source.js';
 export { findOnnxFile, readOnnxSignature, inspectArtifacts, type SignatureOutcome } from './onnx-signature.js';
+export { signatureDifferences } from './signature-compatibility.js';
 export { COLUMNS_TAG, columnsFromCsvHeader, columnsFromTag } from './model-columns.js';
 export { artifactPathOf, resolveSource, ARTIFACTS_SCHEME } from './version-source.js';
 export { toMlflowModelVersion, toMlflowRegisteredModel } from './registry-mlflow-wire.js';

@@ -12,6 +12,7 @@ import { columnsFromDatasetSchema, columnsFromTag, COLUMNS_TAG } from './model-c
 import type { RegistryService } from './registry-service.js';
 import type { ModelVersion } from './registry-types.js';
 import { DELETED_STAGE } from './registry-validation.js';
+import { artifactPathOf } from './version-source.js';
 
 /** Options of the registry model source. */
 export interface RegistryModelSourceOptions {
@@ -156,6 +157,50 @@ export class RegistryModelSource implements ModelSource {
       for (const a of aliases) if (a.name === n.name) out.push({ name: a.name, alias: a.alias });
     }
     return out;
+  }
+
+  /**
+   * Why registered model `name` has no servable version: its newest version failed registration,
+   * or holds no ONNX file (an MLflow flavour such as `sklearn`, named from its MLmodel file).
+   * Undefined when no model of that name is registered.
+   */
+  async unservableReason(name: string): Promise<string | undefined> {
+    const model = await this.registry.store.db.selectFrom('registered_models').select('name').where('name', '=', name).executeTakeFirst();
+    if (!model) return undefined;
+    const [newest] = await this.registry.listModelVersions(name, 1);
+    if (!newest) return `Model '${name}' is registered but has no versions to serve.`;
+    const label = `version ${newest.version} (${newest.source})`;
+    if (newest.status !== 'READY') return `Model '${name}' has no servable version: its newest, ${label}, is ${newest.status}${newest.statusMessage ? `: ${newest.statusMessage}` : ''}.`;
+    const flavours = await this.mlflowFlavours(newest.storageLocation);
+    const what = flavours ? `an MLflow model of flavour${flavours.length > 1 ? 's' : ''} ${flavours.join(', ')} with no .onnx file` : 'holds no .onnx file';
+    return (
+      `Model '${name}' has no ONNX version, so it is not served: Slipway serves ONNX models only, and its newest, ${label}, is ${what}. ` +
+      `Convert the model to ONNX and register the .onnx file; see "Converting models to ONNX" in docs/serving.md.`
+    );
+  }
+
+  /** The flavours an MLflow model's MLmodel file names (`sklearn`, `python_function` …), or undefined when there is none to read. */
+  private async mlflowFlavours(location: string): Promise<string[] | undefined> {
+    const path = artifactPathOf(location);
+    if (path === undefined || !this.artifacts) return undefined;
+    const file = path === '' ? 'MLmodel' : `${path}/MLmodel`;
+    if (!(await this.artifacts.stat(file))) return undefined;
+    let text = '';
+    for await (const chunk of await this.artifacts.get(file)) {
+      text += String(chunk);
+      // The flavours come first in the files MLflow writes; the file's head is enough.
+      if (text.length > 64 * 1024) break;
+    }
+    const lines = text.split(/\r?\n/);
+    const start = lines.findIndex((l) => /^flavors:\s*$/.test(l));
+    if (start < 0) return undefined;
+    const names: string[] = [];
+    for (const line of lines.slice(start + 1)) {
+      if (/^\S/.test(line)) break;
+      const key = /^ {2}([A-Za-z0-9_.-]+):/.exec(line);
+      if (key) names.push(key[1] as string);
+    }
+    return names.length > 0 ? names : undefined;
   }
 
   /** Calls `listener(name)` whenever an alias or stage of model `name` moves (or the model or a version is deleted). */

@@ -1,6 +1,6 @@
 /** `slipway models register|list|show|alias`: the model registry from the command line, on the local store. */
 import type { Command } from 'commander';
-import type { ModelVersion, RegisteredModel, RegistryService } from '../../registry/index.js';
+import type { ModelSignature, ModelVersion, RegisteredModel, RegistryService } from '../../registry/index.js';
 import type { ResolvedConfig } from '../../config.js';
 import type { Store } from '../../store/store.js';
 import {
@@ -25,6 +25,7 @@ interface RegisterFlags extends StoreFlags {
   columns?: string;
   columnsFrom?: string;
   target?: string;
+  requireCompatible?: boolean;
   json?: boolean;
 }
 
@@ -129,6 +130,29 @@ async function columnsTag(flags: RegisterFlags): Promise<string | undefined> {
   return JSON.stringify(cols);
 }
 
+/**
+ * How a new version's signature differs from the model's `champion` version, else its latest
+ * version, as one sentence; undefined when it matches, or there is nothing to compare with.
+ */
+async function signatureChange(registry: RegistryService, name: string, signature: ModelSignature): Promise<string | undefined> {
+  const { isSlipwayError } = await import('../../core/errors.js');
+  const { signatureDifferences } = await import('../../registry/signature-compatibility.js');
+  let model: RegisteredModel;
+  try {
+    model = await registry.getRegisteredModel(name);
+  } catch (err) {
+    if (isSlipwayError(err) && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+  const champion = model.aliases.find((a) => a.alias === 'champion');
+  const base = champion ? await registry.getModelVersion(name, champion.version) : (await registry.listModelVersions(name, 1))[0];
+  if (!base?.signature) return undefined;
+  const differences = signatureDifferences(base.signature, signature);
+  if (differences.length === 0) return undefined;
+  const which = champion ? `version ${base.version} (champion)` : `version ${base.version} (latest)`;
+  return `The new version's signature differs from ${name} ${which}: ${differences.join('; ')}.`;
+}
+
 async function registerModelFile(file: string, flags: RegisterFlags): Promise<number> {
   const { SlipwayError, isSlipwayError } = await import('../../core/errors.js');
   const { stat } = await import('node:fs/promises');
@@ -160,6 +184,11 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
   }
 
   const version = await withRegistry(flags, async (registry) => {
+    const differences = await signatureChange(registry, flags.name, signature);
+    if (differences) {
+      if (flags.requireCompatible) throw new SlipwayError('INVALID_STATE', `${differences} Nothing was registered (--require-compatible).`);
+      process.stderr.write(`warning: ${differences}\n`);
+    }
     const path = `models/${randomUUID()}/${basename(file)}`;
     await registry.artifacts?.put(path, createReadStream(file));
     try {
@@ -196,6 +225,7 @@ export function register(program: Command): void {
       .option('--columns <names>', 'input column names, comma-separated (stored as the slipway.columns tag)')
       .option('--columns-from <csv>', 'take the input column names from the header of this CSV file')
       .option('--target <column>', 'with --columns-from: the label column to leave out (default: a column named target/label/y)')
+      .option('--require-compatible', "refuse a version whose signature differs from the champion's (else the latest version's) instead of warning")
       .option('--json', 'print JSON'),
   ).action(runAction(registerModelFile));
 

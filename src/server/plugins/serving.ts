@@ -37,7 +37,10 @@ const serving: DomainPlugin = async (app, ctx) => {
     if (!pending) {
       pending = (async () => {
         const ref = preferredRef(await list(), name);
-        if (!ref) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here and has no registered ONNX version.`, { model: name });
+        if (!ref) {
+          const reason = await source?.unservableReason?.(name);
+          throw new SlipwayError('NOT_FOUND', reason ?? `Model '${name}' is not served here and has no registered ONNX version.`, { model: name });
+        }
         if (!manager.has(name)) await manager.load(name, refToUri(ref));
       })().finally(() => onDemand.delete(name));
       onDemand.set(name, pending);
