@@ -15,7 +15,7 @@ import * as monitor from './commands/monitor.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
-import { EXIT } from './output.js';
+import { helpEpilogueText, usageErrorsExit2 } from './output.js';
 
 /** A command module registers its subcommands on the root program. */
 export type CommandModule = { register(program: Command): void };
@@ -38,12 +38,19 @@ export function buildProgram(): Command {
   const program = new Command('slipway')
     .description('DevOps for machine-learning models: track, register, serve, load-test and monitor.')
     .version('0.1.0')
-    .showHelpAfterError()
     // Root options (--version) are read only before the subcommand, so `models show NAME --version 2` reaches the subcommand.
     .enablePositionalOptions();
   for (const mod of COMMANDS) mod.register(program);
-  // An unknown command or root option is a usage mistake (exit 2), as it is inside every command.
-  program.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
+  // Only the root's own help: each command adds its epilogue in its file.
+  program.addHelpText(
+    'after',
+    helpEpilogueText({
+      examples: ['slipway server', 'slipway models register model.onnx --name cancer --alias champion', 'slipway serve models:/cancer@champion', 'slipway serve --help'],
+      docs: ['cli.md'],
+    }),
+  );
+  // An unknown command or option is a usage mistake: one line with a suggestion, exit 2, for the root and every command.
+  usageErrorsExit2(program);
   return program;
 }
 

@@ -90,17 +90,78 @@ export function runAction<A extends unknown[]>(action: (...args: A) => Promise<n
   };
 }
 
+/** Writes a commander error as one line: its "(Did you mean --port?)" suggestion joins the message instead of following it. */
+export function writeOneLineError(text: string, write: (text: string) => void): void {
+  write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`);
+}
+
 /**
- * Makes commander usage errors (unknown flag, missing argument, bad choice) exit
- * with 2 instead of commander's default 1, for `cmd` and every subcommand.
+ * Makes commander usage errors (unknown flag, missing argument, bad choice) one
+ * line on stderr, with a suggestion when a known option or command is close, and
+ * exit 2 instead of commander's default 1, for `cmd` and every subcommand.
  * Help and version still exit 0. Call it after the subcommands are defined.
  */
 export function usageErrorsExit2(cmd: Command): Command {
+  // The whole help after a typo buries the one line that matters.
+  cmd.showHelpAfterError(false).showSuggestionAfterError(true).configureOutput({ outputError: writeOneLineError });
   cmd.exitOverride((err: CommanderError) => {
-    // commander has already printed its message (and help) on stderr.
+    // commander has already printed its message on stderr.
     process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
   });
   for (const sub of cmd.commands) usageErrorsExit2(sub);
+  return cmd;
+}
+
+/** What a command's `--help` ends with. */
+export interface HelpEpilogue {
+  /** Command lines a user can copy, each optionally followed by `  # what it does`. */
+  examples: readonly string[];
+  /** What exit codes 1 and 2 mean for this command, where more specific than the general meaning. */
+  exitCodes?: Partial<Record<typeof EXIT.FAILED | typeof EXIT.USAGE, string>>;
+  /** The pages under docs/ that document the command, e.g. `serving.md`. */
+  docs: readonly string[];
+}
+
+/** Where `Docs:` lines point; the pages are the Markdown files of the project's docs/ folder. */
+export const DOCS_FOLDER = 'docs/';
+
+const EXIT_MEANING: Record<number, string> = {
+  [EXIT.OK]: 'success',
+  [EXIT.FAILED]: 'not found, a failed check, or a runtime failure',
+  [EXIT.USAGE]: 'bad usage or input: unknown option, invalid value, unreadable file',
+};
+
+// `slipway models list --help` shows the examples that run it; a subcommand without its own shows them all.
+function examplesFor(cmd: Command, examples: readonly string[]): readonly string[] {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  const prefix = names.join(' ');
+  const own = examples.filter((e) => e === prefix || e.startsWith(`${prefix} `));
+  return own.length > 0 ? own : examples;
+}
+
+/** The "Examples:", "Exit codes:" and "Docs:" text that ends a command's `--help`. */
+export function helpEpilogueText(help: HelpEpilogue): string {
+  const codes = [EXIT.OK, EXIT.FAILED, EXIT.USAGE].map((code) => `  ${code}  ${(code === EXIT.OK ? undefined : help.exitCodes?.[code]) ?? EXIT_MEANING[code]}`);
+  return [
+    '',
+    'Examples:',
+    ...help.examples.map((e) => `  $ ${e}`),
+    '',
+    'Exit codes:',
+    ...codes,
+    '',
+    `Docs: ${help.docs.map((page) => `${DOCS_FOLDER}${page}`).join(', ')}`,
+  ].join('\n');
+}
+
+/**
+ * Ends the `--help` of `cmd` and of each of its subcommands with "Examples:",
+ * "Exit codes:" and "Docs:". Call it after the subcommands are defined.
+ */
+export function addHelpEpilogue(cmd: Command, help: HelpEpilogue): Command {
+  cmd.addHelpText('after', helpEpilogueText(help));
+  for (const sub of cmd.commands) addHelpEpilogue(sub, { ...help, examples: examplesFor(sub, help.examples) });
   return cmd;
 }
 

@@ -15,6 +15,7 @@ import { redactUri } from '../core/redact-uri.js';
 import type { Logger } from '../core/logger.js';
 import { openStore, type Store } from '../store/store.js';
 import { buildApp } from './app.js';
+import { checkListenAddress, listenProblem } from './listen-address.js';
 import type { ServerContext } from './context.js';
 
 /** A listening server. */
@@ -77,6 +78,8 @@ function folderProblem(err: NodeJS.ErrnoException, path: string, what: string): 
 export async function startServer(config: ResolvedConfig, opts: StartServerOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? createServerLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
+  // A taken port is reported before the store opens and any registered model starts loading.
+  await checkListenAddress(config.host, config.port);
   const store = await openMetadataStore(config, clock);
   const ctx: ServerContext = {
     config,
@@ -88,7 +91,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     onClose: [],
     ...(opts.drainTimeoutMs !== undefined ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
   };
-  let app: FastifyInstance;
+  let app: FastifyInstance | undefined;
   try {
     try {
       ensureDirSync(config.artifactsDestination);
@@ -108,13 +111,12 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
+    // Work the plugins started (a registered model loading in the background, audit checkpoints) ends before the
+    // store closes under it, so a failed start reports its one error and nothing about a model load.
+    await app?.close().catch(() => {});
+    for (const hook of ctx.onClose) await Promise.resolve().then(hook).catch(() => {});
     await store.close().catch(() => {});
-    if (isSlipwayError(err)) throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new SlipwayError('UNAVAILABLE', `Port ${config.port} on ${config.host} is already in use; choose another with --port.`);
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new SlipwayError('INVALID_ARGUMENT', `Cannot listen on host '${config.host}': ${e.message}`);
-    if (e.code === 'EACCES') throw new SlipwayError('UNAVAILABLE', `Not allowed to listen on ${config.host}:${config.port}: ${e.message}`);
-    throw err;
+    throw listenProblem(err, config.host, config.port);
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

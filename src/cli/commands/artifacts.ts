@@ -1,6 +1,6 @@
 /** `slipway artifacts list|gc`: look into the local artifact store and reclaim unreferenced content. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, formatJson, printList, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, formatJson, printList, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ArtifactFlags {
   artifactsDestination?: string;
@@ -87,4 +87,12 @@ export function register(program: Command): void {
     }),
   );
   usageErrorsExit2(artifacts);
+  addHelpEpilogue(artifacts, {
+    examples: [
+      'slipway artifacts list',
+      'slipway artifacts list models --json',
+      'slipway artifacts gc --min-age 86400',
+    ],
+    docs: ['artifacts.md', 'cli.md'],
+  });
 }

@@ -1,7 +1,7 @@
 /** `slipway audit log|verify`: read and check the hash-chained audit trail. */
 import type { Command } from 'commander';
 import { SlipwayError } from '../../core/errors.js';
-import { EXIT, addStoreOptions, formatJson, formatTime, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { EXIT, addHelpEpilogue, addStoreOptions, formatJson, formatTime, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
 
 interface LogFlags extends StoreFlags {
   entityType?: string;
@@ -126,6 +126,16 @@ export function register(program: Command): void {
     );
 
   usageErrorsExit2(audit);
+  addHelpEpilogue(audit, {
+    examples: [
+      'slipway audit log --entity-type registered_model --limit 20',
+      'slipway audit verify --expect-head audit-head.txt',
+      'slipway audit head > audit-head.txt',
+      'slipway audit rotate-key',
+    ],
+    exitCodes: { 1: 'audit verify found a problem (tampering, a broken chain, a head that does not match), or a runtime failure' },
+    docs: ['cli.md'],
+  });
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -1,7 +1,7 @@
 /** `slipway experiments list|show`: experiments in the local store. */
 import type { Command } from 'commander';
 import type { Experiment, TrackingService, ViewType } from '../../tracking/index.js';
-import { addStoreOptions, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { addHelpEpilogue, addStoreOptions, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
 
 interface ListFlags extends StoreFlags {
   view: string;
@@ -122,4 +122,12 @@ export function register(program: Command): void {
   );
 
   usageErrorsExit2(experiments);
+  addHelpEpilogue(experiments, {
+    examples: [
+      "slipway experiments list --filter \"name LIKE 'fraud%'\" --order-by \"name ASC\"",
+      'slipway experiments show 0 --json',
+    ],
+    exitCodes: { 1: 'no experiment with that id or name, or a runtime failure' },
+    docs: ['tracking.md', 'cli.md'],
+  });
 }

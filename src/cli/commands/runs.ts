@@ -1,7 +1,7 @@
 /** `slipway runs list|show`: search and inspect runs in the local store. */
 import type { Command } from 'commander';
 import type { Run, ViewType } from '../../tracking/index.js';
-import { addStoreOptions, formatDuration, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2, type StoreFlags } from '../output.js';
+import { addHelpEpilogue, addStoreOptions, formatDuration, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2, type StoreFlags } from '../output.js';
 import { findExperiment, withTracking } from './experiments.js';
 
 interface ListFlags extends StoreFlags {
@@ -130,4 +130,12 @@ export function register(program: Command): void {
   );
 
   usageErrorsExit2(runs);
+  addHelpEpilogue(runs, {
+    examples: [
+      'slipway runs list --experiment fraud --filter "metrics.auc > 0.9" --order-by "metrics.auc DESC"',
+      'slipway runs show 5f0c3b1e9a6d4c2f8e7b6a5d4c3b2a19 --json',
+    ],
+    exitCodes: { 1: 'no run with that id, or a runtime failure' },
+    docs: ['tracking.md', 'cli.md'],
+  });
 }

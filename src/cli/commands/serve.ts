@@ -5,7 +5,7 @@
  * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, formatJson, positiveInt, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, formatJson, positiveInt, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ServeFlags {
   name?: string;
@@ -33,6 +33,9 @@ interface ServeFlags {
   config?: string;
   json?: boolean;
 }
+
+/** Where `slipway serve` listens unless --port says otherwise: next to `slipway server` (5000), not on it. */
+export const DEFAULT_SERVE_PORT = 8080;
 
 function nonNegativeInt(name: string): (raw: string) => number {
   return (raw) => {
@@ -67,7 +70,7 @@ export function register(program: Command): void {
     .argument('<model>', 'models:/NAME@ALIAS, models:/NAME/VERSION, or a path to an .onnx file')
     .option('--name <name>', 'name to serve the model under (default: the registered name, or the file name)')
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1)')
-    .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000)', port)
+    .option('--port <port>', `port to listen on; 0 picks a free one (default: ${DEFAULT_SERVE_PORT}; SLIPWAY_PORT is the server's)`, port)
     .option('--threads <n>', 'onnxruntime intra-op threads per session', positiveInt('--threads'))
     .option('--spin-wait', "let onnxruntime's threads spin between operators (faster on dedicated cores, steals CPU on shared ones)")
     .option('--graph-optimization <level>', 'onnxruntime graph optimisation: disabled, basic, extended, all', choice('--graph-optimization', ['disabled', 'basic', 'extended', 'all'] as const))
@@ -91,10 +94,19 @@ export function register(program: Command): void {
     .option('--json', 'print the listening address as JSON')
     .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
   usageErrorsExit2(cmd);
+  addHelpEpilogue(cmd, {
+    examples: [
+      'slipway serve model.onnx  # http://127.0.0.1:8080/v2/models/model/infer',
+      'slipway serve models:/cancer@champion --port 9000',
+      'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay-us 500 --json',
+    ],
+    exitCodes: { 1: 'the port is taken, the model registry cannot be read, or the server failed', 2: 'bad usage, a malformed model URI, or a model file that is missing or not ONNX' },
+    docs: ['serving.md', 'cli.md'],
+  });
 }
 
 async function serve(model: string, flags: ServeFlags): Promise<number> {
-  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }, { ModelFileAllowList }] =
+  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }, { ModelFileAllowList }, { checkListenAddress, listenProblem }] =
     await Promise.all([
       import('../../config.js'),
       import('fastify'),
@@ -106,10 +118,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       import('../../core/errors.js'),
       import('../../core/clock.js'),
       import('../../artifacts/model-file-allow-list.js'),
+      import('../../server/listen-address.js'),
     ]);
   const config = resolveConfig({
     host: flags.host,
-    port: flags.port,
     backendStoreUri: flags.backendStoreUri,
     modelControl: flags.modelControl,
     modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
@@ -140,6 +152,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     const problem = await serving.onnxFileProblem(model);
     if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${problem}.`);
   }
+  // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
+  const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
+  // A taken port is reported before the model loads, not after.
+  await checkListenAddress(config.host, listenPort);
   const pino = (await import('pino')).default({ level: config.logLevel }, process.stderr);
   // Until the first load has finished, its failure is the one error line this command prints, not a log line too.
   let starting = true;
@@ -207,7 +223,15 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   });
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, modelControl: config.modelControl, fastRoutes });
-  const address = await app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await app.listen({ host: config.host, port: listenPort });
+  } catch (err) {
+    await app.close().catch(() => {});
+    await manager.close();
+    for (const c of cleanups) await c();
+    throw listenProblem(err, config.host, listenPort);
+  }
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
   process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);
 

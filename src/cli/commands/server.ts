@@ -1,6 +1,6 @@
 /** `slipway server`: run the tracking, registry and artifact server until SIGTERM or SIGINT. */
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, positiveInt, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, positiveInt, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ServerFlags {
   host?: string;
@@ -114,4 +114,13 @@ export function register(program: Command): void {
       }),
     );
   usageErrorsExit2(cmd);
+  addHelpEpilogue(cmd, {
+    examples: [
+      'slipway server  # http://127.0.0.1:5000, store and artifacts under ./.slipway',
+      'slipway server --host 0.0.0.0 --port 5001 --backend-store-uri postgresql://slipway@db/slipway',
+      'MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py',
+    ],
+    exitCodes: { 1: 'the port is taken, the store cannot be opened, or shutdown failed', 2: 'bad usage, or a setting that cannot be used (a folder, a log level)' },
+    docs: ['cli.md', 'configuration.md'],
+  });
 }
