@@ -48,9 +48,11 @@ const serving: DomainPlugin = async (app, ctx) => {
     return pending;
   };
 
-  // Registered models start loading in the background so the server listens at once.
+  // Registered models start loading in the background so the server listens at once;
+  // shutdown waits for this (it skips what is left) so the store is never closed under it.
+  let startupLoads: Promise<void> = Promise.resolve();
   if (source?.list) {
-    void source
+    startupLoads = source
       .list()
       .then(async (refs) => {
         for (const name of new Set(refs.map((r) => r.name))) {
@@ -85,6 +87,7 @@ const serving: DomainPlugin = async (app, ctx) => {
   });
   ctx.onClose.push(async () => {
     closing = true;
+    await startupLoads;
     await manager.close();
   });
 };
