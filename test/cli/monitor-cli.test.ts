@@ -53,6 +53,35 @@ describe('slipway monitor report', () => {
     expect(doc.status).toBe('pass');
   });
 
+  it('--target and --prediction (or the spec) give model performance equal to scikit-learn and keep both out of feature drift', async () => {
+    // Holdout rows with the model's P(benign) appended, on both sides: the reference is read in a worker thread.
+    const labelled = join(dir, 'labelled.csv');
+    const probs = readFileSync(fixture('breast_cancer_mlp_expected.csv'), 'utf8').trimEnd().split('\n');
+    writeFileSync(labelled, `${readFileSync(holdoutCsv, 'utf8').trimEnd().split('\n').map((line, i) => `${line},${probs[i]}`).join('\n')}\n`);
+    const html = join(dir, 'labelled.html');
+    const r = await runCli(['monitor', 'report', '--reference', labelled, '--current', labelled, '--target', 'target', '--prediction', 'p_benign', '--html', html], env);
+    expect(r.code).toBe(0);
+    // sklearn: accuracy_score(y, p >= 0.5) and roc_auc_score(y, p) (see src/monitoring/report/report-performance.test.ts).
+    expect(r.stdout).toMatch(/accuracy\s+0\.9766\s+0\.9766/);
+    expect(r.stdout).toMatch(/rocAuc\s+0\.9993\s+0\.9993/);
+    expect(r.stdout).toMatch(/prediction\s+p_benign\s+ks/);
+    expect(r.stdout).toMatch(/\(0\/30 columns drifted\)/);
+    expect(readFileSync(html, 'utf8')).toContain('<caption>Confusion matrix, current</caption>');
+
+    const spec = join(dir, 'labels.yaml');
+    writeFileSync(spec, 'target: target\nprediction: p_benign\n');
+    const j = await runCli(['monitor', 'report', '--reference', holdoutCsv, '--current', labelled, '--spec', spec, '--json'], env);
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.stdout);
+    expect(doc.drift.columns.map((c: { column: string }) => c.column)).not.toContain('target');
+    expect(doc.performance.current).toMatchObject({ rows: 171, accuracy: 0.9766081871345029, confusionMatrix: { labels: ['0', '1'], counts: [[63, 1], [3, 104]] } });
+    expect(doc.performance.current.f1).toBeCloseTo(0.9811320754716981, 12);
+
+    const bad = await runCli(['monitor', 'report', '--reference', holdoutCsv, '--current', holdoutCsv, '--task', 'ranking'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--task expects classification or regression/);
+  });
+
   it('exits 2 with a clear message on bad input', async () => {
     const empty = join(dir, 'empty.csv');
     writeFileSync(empty, '');

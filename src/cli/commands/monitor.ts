@@ -35,6 +35,9 @@ interface ReportFlags extends StoreFlags {
   out?: string;
   json?: boolean;
   model?: string;
+  target?: string;
+  prediction?: string;
+  task?: 'classification' | 'regression';
 }
 
 /** Registers `slipway monitor`. */
@@ -49,6 +52,12 @@ export function register(program: Command): void {
       .option('--model <uri>', 'use the reference profile attached to models:/NAME@ALIAS or models:/NAME/VERSION')
       .requiredOption('--current <file>', 'current data (.csv, .tsv, .jsonl, .parquet)')
       .option('--spec <file>', 'monitor.yaml with kinds, drift tests and quality thresholds')
+      .option('--target <column>', 'the label column: drift reported apart from the features, model performance with --prediction')
+      .option('--prediction <column>', "the model's output column (label, regression value, or P(label = 1) for binary classification)")
+      .option('--task <task>', 'classification or regression (default: inferred from the target column)', (v: string) => {
+        if (v !== 'classification' && v !== 'regression') throw new InvalidArgumentError('--task expects classification or regression.');
+        return v;
+      })
       .option('--html <file>', 'write the self-contained HTML report here')
       .option('--out <file>', 'write the JSON report here')
       .option('--json', 'print the JSON report instead of a summary'),
@@ -56,7 +65,9 @@ export function register(program: Command): void {
     runAction(async (flags: ReportFlags) => {
       if (!flags.reference === !flags.model) throw new SlipwayError('INVALID_ARGUMENT', 'Give exactly one of --reference <file> or --model <uri>.');
       const m = await import('../../monitoring/index.js');
-      const spec = flags.spec ? await m.loadMonitorSpec(flags.spec) : {};
+      const fromFile = flags.spec ? await m.loadMonitorSpec(flags.spec) : {};
+      // Flags win over the spec file.
+      const spec = { ...fromFile, ...(flags.target ? { target: flags.target } : {}), ...(flags.prediction ? { prediction: flags.prediction } : {}), ...(flags.task ? { task: flags.task } : {}) };
       let reference: import('../../monitoring/index.js').ReportSide;
       let current: import('../../monitoring/index.js').ReportSide;
       if (flags.model) {
@@ -97,6 +108,20 @@ export function register(program: Command): void {
             { header: 'NOTE', value: (c) => c.note ?? '' },
           ]),
         );
+        const roles = [doc.targetDrift && { role: 'target', d: doc.targetDrift }, doc.predictionDrift && { role: 'prediction', d: doc.predictionDrift }].filter((x) => !!x);
+        if (roles.length > 0) {
+          process.stdout.write('\n');
+          process.stdout.write(formatTable(roles, [{ header: 'ROLE', value: (r) => r.role }, { header: 'COLUMN', value: (r) => r.d.column }, { header: 'TEST', value: (r) => r.d.test }, { header: 'SCORE', value: (r) => num(r.d.score), alignRight: true }, { header: 'STATUS', value: (r) => r.d.status }, { header: 'NOTE', value: (r) => r.d.note ?? '' }]));
+        }
+        const perf = doc.performance;
+        if (perf) {
+          const scored = [perf.reference, perf.current].some((s) => s?.task === 'classification' && s.threshold !== null);
+          const keys = perf.task === 'regression' ? ['rows', 'mae', 'rmse', 'r2'] : ['rows', 'accuracy', 'precision', 'recall', 'f1', ...(scored ? ['rocAuc', 'logLoss'] : [])];
+          const figure = (side: unknown, k: string) => (side ? num((side as Record<string, number | null>)[k]) : '-');
+          process.stdout.write(`\nmodel performance (${perf.task}, ${perf.prediction} against ${perf.target}):\n`);
+          process.stdout.write(formatTable(keys, [{ header: 'METRIC', value: (k) => k }, { header: 'REFERENCE', value: (k) => figure(perf.reference, k), alignRight: true }, { header: 'CURRENT', value: (k) => figure(perf.current, k), alignRight: true }]));
+          for (const n of perf.notes) process.stdout.write(`note: ${n}\n`);
+        }
         const bad = doc.quality.tests.filter((t) => t.status !== 'pass');
         if (bad.length > 0) {
           process.stdout.write('\n');

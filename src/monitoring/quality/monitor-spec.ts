@@ -18,6 +18,12 @@ const specSchema = z
   .object({
     kinds: z.record(z.string(), z.enum(COLUMN_KINDS as [ColumnKind, ...ColumnKind[]])).optional(),
     exclude: z.array(z.string()).optional(),
+    /** The label column: drift reported apart from the features, and model performance when a prediction is declared too. */
+    target: z.string().min(1).optional(),
+    /** The model's output column (a label, a score for a regression, or P(label = 1) for a binary classifier). */
+    prediction: z.string().min(1).optional(),
+    /** Overrides the task inferred from the target column. */
+    task: z.enum(['classification', 'regression']).optional(),
     drift: z
       .object({
         driftShare: z.number().gt(0).max(1).optional(),

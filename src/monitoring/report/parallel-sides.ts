@@ -5,7 +5,7 @@ import { ColumnProfile, profileToTransfer, type ColumnProfileTransfer } from '..
 import { DatasetProfile } from '../profile/dataset-profile.js';
 import type { MonitorSpec } from '../quality/monitor-spec.js';
 import { readTable } from '../readers/table-reader.js';
-import type { StringColumn } from '../table.js';
+import type { Column, StringColumn } from '../table.js';
 import { prepareSide, type PreparedSide } from './report-builder.js';
 
 /** A prepared side in a form `postMessage` moves without copying the values. */
@@ -15,6 +15,8 @@ export interface SideTransfer {
   duplicates: number | undefined;
   columns: ColumnProfileTransfer[];
   stringColumns: StringColumn[];
+  /** The declared target and prediction columns in row order. */
+  labels: Column[];
 }
 
 /** Converts a prepared side for `postMessage`. */
@@ -26,12 +28,14 @@ export function sideToTransfer(side: PreparedSide): { message: SideTransfer; tra
     return t.message;
   });
   const stringColumns = (side.table?.columns ?? []).filter((c): c is StringColumn => c.type === 'string');
-  return { message: { source: side.source, rows: side.profile.rows, duplicates: side.duplicates, columns, stringColumns }, transfer };
+  const labels = side.labels ?? [];
+  for (const c of labels) if (c.type === 'number') transfer.push(c.values.buffer as ArrayBuffer);
+  return { message: { source: side.source, rows: side.profile.rows, duplicates: side.duplicates, columns, stringColumns, labels }, transfer };
 }
 
 function sideFromTransfer(t: SideTransfer): PreparedSide {
   const profile = new DatasetProfile(t.rows, new Map(t.columns.map((c) => [c.name, ColumnProfile.fromTransfer(c)])));
-  return { profile, source: t.source, duplicates: t.duplicates, table: { columns: t.stringColumns, rows: t.rows, source: t.source } };
+  return { profile, source: t.source, duplicates: t.duplicates, table: { columns: t.stringColumns, rows: t.rows, source: t.source }, labels: t.labels };
 }
 
 function inWorker(path: string, spec: MonitorSpec): Promise<PreparedSide> {

@@ -5,10 +5,12 @@
  */
 import { DatasetProfile, profileTable } from '../profile/dataset-profile.js';
 import type { ColumnProfile } from '../profile/column-profile.js';
-import { computeDrift, type DatasetDrift } from '../drift/data-drift.js';
+import { SlipwayError } from '../../core/errors.js';
+import { columnDrift, computeDrift, type ColumnDrift, type DatasetDrift } from '../drift/data-drift.js';
+import { inferTask, labelledPerformance, type ModelTask, type SidePerformance } from '../performance/labelled-performance.js';
 import { driftOptionsOf, type MonitorSpec } from '../quality/monitor-spec.js';
 import { runQualitySuite, type QualityExtras, type QualityResult, type TestStatus } from '../quality/quality-suite.js';
-import type { Table } from '../table.js';
+import { columnByName, type Column, type Table } from '../table.js';
 import { countDuplicateRows } from './row-duplicates.js';
 
 /** Summary statistics of one column on one side. */
@@ -33,6 +35,8 @@ export type Overlay =
 export interface ReportColumn {
   name: string;
   kind: string;
+  /** `target` or `prediction` when declared so; features otherwise. */
+  role: 'feature' | 'target' | 'prediction';
   reference: ColumnSummary;
   current: ColumnSummary | null;
   overlay: Overlay | null;
@@ -45,13 +49,32 @@ export interface ReportDocument {
   status: TestStatus;
   reference: { source: string; rows: number };
   current: { source: string; rows: number };
+  /** Drift of the feature columns (the target and prediction are left out). */
   drift: DatasetDrift;
+  /** Drift of the declared target and prediction columns, reported apart from the features. */
+  targetDrift: ColumnDrift | null;
+  predictionDrift: ColumnDrift | null;
+  /** Present when a target and a prediction are declared. */
+  performance: ReportPerformance | null;
   quality: QualityResult;
   columns: ReportColumn[];
 }
 
+/** Model performance on the labelled rows of each side. */
+export interface ReportPerformance {
+  task: ModelTask;
+  /** How the task was decided: from the target column's values, or set by the spec. */
+  taskFrom: 'target' | 'spec';
+  target: string;
+  prediction: string;
+  /** Null when that side has no target or prediction values (e.g. a profile, or labels not yet known). */
+  reference: SidePerformance | null;
+  current: SidePerformance | null;
+  notes: string[];
+}
+
 /** A side of the comparison: a raw table (exact statistics) or a profile (with the table's text columns when known). */
-export type ReportSide = { table: Table; source?: string } | { profile: DatasetProfile; source: string; duplicates?: number; table?: Table };
+export type ReportSide = { table: Table; source?: string } | { profile: DatasetProfile; source: string; duplicates?: number; table?: Table; labels?: Column[] };
 
 /** Options of `buildReport`. */
 export interface ReportOptions {
@@ -66,6 +89,17 @@ export interface PreparedSide {
   source: string;
   duplicates?: number;
   table?: Table;
+  /** Copies of the declared target and prediction columns in row order (profiling sorts the table's numbers). */
+  labels?: Column[];
+}
+
+function labelCopies(table: Table, spec: MonitorSpec): Column[] {
+  const out: Column[] = [];
+  for (const name of [spec.target, spec.prediction]) {
+    const c = name === undefined ? undefined : columnByName(table, name);
+    if (c) out.push(c.type === 'number' ? { ...c, values: c.values.slice() } : { ...c, values: c.values.slice() });
+  }
+  return out;
 }
 
 /**
@@ -74,10 +108,11 @@ export interface PreparedSide {
  * keeps them (the table's numeric columns are emptied), which halves the memory of large reports.
  */
 export function prepareSide(side: ReportSide, spec: MonitorSpec = {}, release = false): PreparedSide {
-  if ('profile' in side) return { profile: side.profile, source: side.source, duplicates: side.duplicates, table: side.table };
+  if ('profile' in side) return { profile: side.profile, source: side.source, duplicates: side.duplicates, table: side.table, labels: side.labels };
   const duplicates = countDuplicateRows(side.table);
+  const labels = labelCopies(side.table, spec);
   const profile = profileTable(side.table, { exactLimit: Number.MAX_SAFE_INTEGER, kinds: spec.kinds, adopt: release });
-  return { profile, source: side.source ?? side.table.source ?? 'table', duplicates, table: side.table };
+  return { profile, source: side.source ?? side.table.source ?? 'table', duplicates, table: side.table, labels };
 }
 
 function nonNumericOf(reference: DatasetProfile, current: Table | undefined): QualityExtras['nonNumeric'] {
@@ -151,20 +186,56 @@ function overlay(ref: ColumnProfile, cur: ColumnProfile): Overlay | null {
   return { type: 'categories', labels, reference: labels.map((l) => (rc.counts.get(l) ?? 0) / rc.count), current: labels.map((l) => (cc.counts.get(l) ?? 0) / cc.count) };
 }
 
-/** Compares `current` with `reference`: drift, the quality suite and per-column overlays. */
+function performanceOf(ref: PreparedSide, cur: PreparedSide, spec: MonitorSpec, target: string, prediction: string): ReportPerformance {
+  const find = (side: PreparedSide, name: string) => side.labels?.find((c) => c.name === name);
+  const notes: string[] = [];
+  const targetColumn = find(cur, target) ?? find(ref, target);
+  const task = spec.task ?? (targetColumn ? inferTask(targetColumn) : 'classification');
+  const sideOf = (side: PreparedSide, which: string): SidePerformance | null => {
+    const t = find(side, target);
+    const p = find(side, prediction);
+    if (t && p) return labelledPerformance(t, p, task);
+    const absent = [t ? null : target, p ? null : prediction].filter((x) => x !== null).join(' and ');
+    notes.push(side.profile.columns.has(target) && side.profile.columns.has(prediction) ? `The ${which} is a profile: no row-by-row values of ${absent}.` : `The ${which} data has no column ${absent}.`);
+    return null;
+  };
+  const reference = sideOf(ref, 'reference');
+  const current = sideOf(cur, 'current');
+  for (const s of [reference, current]) {
+    if (s?.task === 'classification' && s.threshold !== null) notes.push(`${prediction} is taken as P(${target} = ${s.positiveLabel ?? '1'}): predicted label = ${prediction} >= ${s.threshold}.`);
+  }
+  return { task, taskFrom: spec.task ? 'spec' : 'target', target, prediction, reference, current, notes: [...new Set(notes)] };
+}
+
+/** Compares `current` with `reference`: feature drift, target and prediction drift, model performance, the quality suite and per-column overlays. */
 export function buildReport(reference: ReportSide, current: ReportSide, opts: ReportOptions = {}): ReportDocument {
   const spec = opts.spec ?? {};
   const ref = prepareSide(reference, spec);
   const cur = prepareSide(current, spec);
-  const drift = computeDrift(ref.profile, cur.profile, driftOptionsOf(spec));
-  const quality = runQualitySuite(ref.profile, cur.profile, spec, { referenceDuplicates: ref.duplicates, currentDuplicates: cur.duplicates, nonNumeric: nonNumericOf(ref.profile, cur.table) }, drift);
+  const roles = new Map<string, 'target' | 'prediction'>();
+  if (spec.prediction !== undefined) roles.set(spec.prediction, 'prediction');
+  if (spec.target !== undefined) roles.set(spec.target, 'target');
+  for (const name of roles.keys()) {
+    if (!ref.profile.columns.has(name) && !cur.profile.columns.has(name)) throw new SlipwayError('INVALID_ARGUMENT', `The ${roles.get(name)} column '${name}' is in neither the reference nor the current data.`);
+  }
+  const driftOptions = driftOptionsOf(spec);
+  const drift = computeDrift(ref.profile, cur.profile, { ...driftOptions, exclude: [...(spec.exclude ?? []), ...roles.keys()] });
+  const roleDrift = (name: string | undefined): ColumnDrift | null => {
+    const rp = name === undefined ? undefined : ref.profile.columns.get(name);
+    return rp && !(spec.exclude ?? []).includes(rp.name) ? columnDrift(rp, cur.profile.columns.get(rp.name), driftOptions) : null;
+  };
+  // Labels often arrive later than the inputs: a declared target or prediction absent on one side is no schema failure.
+  const absent = [...roles.keys()].filter((n) => !ref.profile.columns.has(n) || !cur.profile.columns.has(n));
+  const qualitySpec = absent.length > 0 ? { ...spec, exclude: [...(spec.exclude ?? []), ...absent] } : spec;
+  const quality = runQualitySuite(ref.profile, cur.profile, qualitySpec, { referenceDuplicates: ref.duplicates, currentDuplicates: cur.duplicates, nonNumeric: nonNumericOf(ref.profile, cur.table) }, drift);
   const excluded = new Set(spec.exclude ?? []);
   const columns: ReportColumn[] = [];
   for (const [name, rp] of ref.profile.columns) {
     if (excluded.has(name)) continue;
     const cp = cur.profile.columns.get(name);
-    columns.push({ name, kind: rp.kind, reference: summary(rp), current: cp ? summary(cp) : null, overlay: cp ? overlay(rp, cp) : null });
+    columns.push({ name, kind: rp.kind, role: roles.get(name) ?? 'feature', reference: summary(rp), current: cp ? summary(cp) : null, overlay: cp ? overlay(rp, cp) : null });
   }
+  const performance = spec.target !== undefined && spec.prediction !== undefined ? performanceOf(ref, cur, spec, spec.target, spec.prediction) : null;
   return {
     format: 'slipway-report/1',
     generatedAt: (opts.now ?? new Date()).toISOString(),
@@ -172,6 +243,9 @@ export function buildReport(reference: ReportSide, current: ReportSide, opts: Re
     reference: { source: ref.source, rows: ref.profile.rows },
     current: { source: cur.source, rows: cur.profile.rows },
     drift,
+    targetDrift: roleDrift(spec.target),
+    predictionDrift: roleDrift(spec.prediction),
+    performance,
     quality,
     columns,
   };
