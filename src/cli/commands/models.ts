@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../../config.js';
 import type { Store } from '../../store/store.js';
 import {
   EXIT,
+  addHelpEpilogue,
   addStoreOptions,
   formatRecord,
   formatTable,
@@ -318,4 +319,15 @@ export function register(program: Command): void {
   );
 
   usageErrorsExit2(models);
+  addHelpEpilogue(models, {
+    examples: [
+      'slipway models register model.onnx --name cancer --alias champion --columns-from train.csv',
+      "slipway models list --filter \"name LIKE 'canc%'\"",
+      'slipway models show cancer --version 3 --json',
+      'slipway models alias set cancer champion 3',
+      'slipway models alias delete cancer staging',
+    ],
+    exitCodes: { 1: 'unknown model, version or alias, or a runtime failure', 2: 'bad usage, an invalid name or alias, or a model file that is missing or not ONNX' },
+    docs: ['registry.md', 'cli.md'],
+  });
 }

@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { SlipwayError } from '../../core/errors.js';
 import { parseModelUri } from '../../core/model-source.js';
 import type { Store } from '../../store/store.js';
-import { EXIT, addStoreOptions, formatJson, formatTable, formatTime, positiveInt, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { EXIT, addHelpEpilogue, addStoreOptions, formatJson, formatTable, formatTime, positiveInt, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
 
 const KINDS = ['numerical', 'categorical', 'boolean', 'text'];
 
@@ -279,4 +279,16 @@ export function register(program: Command): void {
   );
 
   usageErrorsExit2(monitor);
+  addHelpEpilogue(monitor, {
+    examples: [
+      'slipway monitor report --reference train.csv --current today.csv --html drift.html',
+      'slipway monitor report --model models:/cancer@champion --current today.csv --spec monitor.yaml --json',
+      'slipway monitor profile train.csv --out profile.json',
+      'slipway monitor reference set models:/cancer/3 --data train.csv',
+      'slipway monitor windows cancer',
+      'slipway monitor alerts --model cancer',
+    ],
+    exitCodes: { 1: 'the quality suite or dataset drift failed, or something named was not found', 2: 'bad usage, or unreadable or mismatched data' },
+    docs: ['monitoring.md', 'cli.md'],
+  });
 }
