@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { SlipwayError } from '../core/errors.js';
 import { parseModelUri } from '../core/model-source.js';
 import { redactUri } from '../core/redact-uri.js';
+import { specKeyNaming, type OptionNaming } from './option-naming.js';
 
 /** The protocols a load test speaks. */
 export type LoadProtocol = 'raw' | 'v2' | 'mlflow';
@@ -41,6 +42,8 @@ export interface TargetSpec {
   method?: string;
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** How messages name options. @default spec keys */
+  naming?: OptionNaming;
 }
 
 function parseUrl(raw: string, what: string): URL {
@@ -110,7 +113,7 @@ export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
   let protocol: LoadProtocol;
   let model: LoadTarget['model'];
   if (ref) {
-    if (!spec.server) throw new SlipwayError('MISSING_ARGUMENT', `Target ${spec.target} needs the Slipway server URL (server / --server) to resolve against.`, { field: 'server' });
+    if (!spec.server) throw new SlipwayError('MISSING_ARGUMENT', `Target ${spec.target} needs the Slipway server URL to resolve against: give ${(spec.naming ?? specKeyNaming).full('server')}.`, { field: 'server' });
     const server = parseUrl(spec.server, 'Server URL');
     protocol = spec.protocol ?? 'v2';
     if (protocol === 'raw') throw new SlipwayError('INVALID_ARGUMENT', `Protocol 'raw' cannot target a model reference; use v2 or mlflow.`);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { SlipwayError } from '../core/errors.js';
 import type { RateSegment } from './arrival-schedule.js';
 import { parseDuration, parseRate } from './duration-parser.js';
+import { specKeyNaming, type OptionNaming } from './option-naming.js';
 
 const durationField = z.union([z.string(), z.number()]);
 const rateField = z.union([z.string(), z.number()]);
@@ -111,49 +112,52 @@ export function validateLoadTestOptions(input: unknown): z.output<typeof loadTes
   return parsed.data;
 }
 
-function positiveDuration(v: string | number | undefined, field: string): number {
-  if (v === undefined) throw new SlipwayError('MISSING_ARGUMENT', `Missing value for required parameter '${field}'.`, { field });
-  const ms = parseDuration(v, field);
-  if (ms <= 0) throw new SlipwayError('INVALID_ARGUMENT', `${field} must be longer than zero.`, { field });
+function positiveDuration(v: string | number | undefined, field: string, naming: OptionNaming, why = ''): number {
+  if (v === undefined) throw new SlipwayError('MISSING_ARGUMENT', `${naming.full(field)} is required${why}.`, { field });
+  const ms = parseDuration(v, naming.full(field));
+  if (ms <= 0) throw new SlipwayError('INVALID_ARGUMENT', `${naming.full(field)} must be longer than zero.`, { field });
   return ms;
 }
 
-/** Turns validated options into the plan the generator runs. */
-export function planLoad(o: z.output<typeof loadTestOptionsSchema>): LoadPlan {
+/** Turns validated options into the plan the generator runs; messages name options the way `naming` says (spec keys by default). */
+export function planLoad(o: z.output<typeof loadTestOptionsSchema>, naming: OptionNaming = specKeyNaming): LoadPlan {
+  const { full, brief } = naming;
   const loadShapes = [o.rate !== undefined, o.stages !== undefined, o.steps !== undefined].filter(Boolean).length;
-  if (loadShapes > 1) throw new SlipwayError('INVALID_ARGUMENT', 'Give only one of rate, stages or steps.');
+  if (loadShapes > 1) throw new SlipwayError('INVALID_ARGUMENT', `Give only one of ${brief('rate')}, ${brief('stages')} or ${brief('steps')}.`);
   const mode = o.mode ?? (o.clients !== undefined && loadShapes === 0 ? 'closed' : 'open');
-  const warmupMs = o.warmup === undefined ? 0 : parseDuration(o.warmup, 'warmup');
+  const warmupMs = o.warmup === undefined ? 0 : parseDuration(o.warmup, full('warmup'));
   const segments: RateSegment[] = [];
   let durationMs: number;
   if (mode === 'closed') {
-    if (loadShapes > 0) throw new SlipwayError('INVALID_ARGUMENT', 'The closed model takes clients, not rate, stages or steps.');
-    if (o.clients === undefined) throw new SlipwayError('MISSING_ARGUMENT', "Missing value for required parameter 'clients' (closed model).", { field: 'clients' });
-    durationMs = positiveDuration(o.duration, 'duration');
+    if (loadShapes > 0) throw new SlipwayError('INVALID_ARGUMENT', `The closed model takes ${brief('clients')}, not ${brief('rate')}, ${brief('stages')} or ${brief('steps')}.`);
+    if (o.clients === undefined) throw new SlipwayError('MISSING_ARGUMENT', `${full('clients')} is required for the closed model.`, { field: 'clients' });
+    durationMs = positiveDuration(o.duration, 'duration', naming, ' for the closed model');
   } else if (o.stages) {
-    if (o.duration !== undefined) throw new SlipwayError('INVALID_ARGUMENT', 'With stages the duration is the sum of the stages; do not give duration.');
-    let from = o.startRate === undefined ? 0 : parseRate(o.startRate, 'startRate');
+    if (o.duration !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `With ${brief('stages')} the duration is the sum of the stages; do not give ${full('duration')}.`, { field: 'duration' });
+    let from = o.startRate === undefined ? 0 : parseRate(o.startRate, full('startRate'));
     durationMs = 0;
     o.stages.forEach((s, i) => {
-      const to = parseRate(s.target, `stages[${i}].target`);
-      const d = positiveDuration(s.duration, `stages[${i}].duration`);
+      const to = parseRate(s.target, full(`stages[${i}].target`));
+      const d = positiveDuration(s.duration, `stages[${i}].duration`, naming);
       segments.push({ durationMs: d, from, to });
       durationMs += d;
       from = to;
     });
     if (warmupMs > 0) segments.unshift({ durationMs: warmupMs, from: segments[0]?.from ?? 0, to: segments[0]?.from ?? 0 });
   } else if (o.steps) {
-    const start = parseRate(o.steps.start, 'steps.start');
-    const step = parseRate(o.steps.step, 'steps.step');
-    const each = positiveDuration(o.steps.duration, 'steps.duration');
+    const start = parseRate(o.steps.start, full('steps.start'));
+    const step = parseRate(o.steps.step, full('steps.step'));
+    const each = positiveDuration(o.steps.duration, 'steps.duration', naming);
     for (let i = 0; i < o.steps.count; i++) segments.push({ durationMs: each, from: start + i * step, to: start + i * step });
     durationMs = each * o.steps.count;
     if (warmupMs > 0) segments.unshift({ durationMs: warmupMs, from: start, to: start });
   } else {
-    if (o.rate === undefined) throw new SlipwayError('MISSING_ARGUMENT', "Missing value for required parameter 'rate' (open model; or give stages, steps, or clients for the closed model).", { field: 'rate' });
-    const rate = parseRate(o.rate, 'rate');
-    if (rate <= 0) throw new SlipwayError('INVALID_ARGUMENT', 'rate must be greater than zero.', { field: 'rate' });
-    durationMs = positiveDuration(o.duration, 'duration');
+    if (o.rate === undefined) {
+      throw new SlipwayError('MISSING_ARGUMENT', `${full('rate')} is required for the open model (or ramp with ${brief('stages')} or ${brief('steps')}; or give ${brief('clients')} for the closed model).`, { field: 'rate' });
+    }
+    const rate = parseRate(o.rate, full('rate'));
+    if (rate <= 0) throw new SlipwayError('INVALID_ARGUMENT', `${full('rate')} must be greater than zero.`, { field: 'rate' });
+    durationMs = positiveDuration(o.duration, 'duration', naming, ' with a constant rate');
     segments.push({ durationMs: warmupMs + durationMs, from: rate, to: rate });
   }
   if (mode === 'open' && segments.every((s) => s.from === 0 && s.to === 0)) throw new SlipwayError('INVALID_ARGUMENT', 'The arrival rate is zero throughout; nothing would be sent.');
@@ -171,9 +175,9 @@ export function planLoad(o: z.output<typeof loadTestOptionsSchema>): LoadPlan {
     workers,
     // Each worker needs at least one connection of its own.
     connections: Math.max(connections, workers),
-    timeoutMs: o.timeout === undefined ? 10_000 : positiveDuration(o.timeout, 'timeout'),
+    timeoutMs: o.timeout === undefined ? 10_000 : positiveDuration(o.timeout, 'timeout', naming),
     maxInFlight: o.maxInFlight ?? 10_000,
-    lateToleranceMs: o.lateTolerance === undefined ? 10 : parseDuration(o.lateTolerance, 'lateTolerance'),
+    lateToleranceMs: o.lateTolerance === undefined ? 10 : parseDuration(o.lateTolerance, full('lateTolerance')),
     lateAllowance: o.lateAllowance ?? 0.01,
     maxRequests: o.maxRequests ?? 50_000_000,
   };

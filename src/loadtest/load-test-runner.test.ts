@@ -144,7 +144,7 @@ describe('runLoadTest measurements', () => {
   });
 
   it('rejects bad options with a clear error before sending anything', async () => {
-    await expect(runLoadTest({ target: 'http://127.0.0.1:1/', duration: '1s' })).rejects.toThrow("'rate'");
+    await expect(runLoadTest({ target: 'http://127.0.0.1:1/', duration: '1s' })).rejects.toThrow('rate is required for the open model');
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: '1s', thresholds: ['p99<fast'] })).rejects.toThrow("Invalid threshold 'p99<fast'");
     await expect(runLoadTest({ target: 'ftp://x/', rate: 10, duration: '1s' })).rejects.toThrow('http:// or https://');
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: 'later' })).rejects.toThrow("duration 'later'");

@@ -16,8 +16,9 @@ import { planLoad, validateLoadTestOptions, type LoadPlan, type LoadTestOptions 
 import { latencyStats, percentileCurve, type LoadTestResult, type SecondStats } from './load-test-result.js';
 import { buildPayloads } from './payload-builder.js';
 import { recordLoadTest, type RecordedRun } from './run-recorder.js';
-import { evaluateThresholds, parseThresholds } from './threshold-parser.js';
+import { evaluateThresholds, formatThresholdValue, parseThresholds } from './threshold-parser.js';
 import { parseModelUri } from '../core/model-source.js';
+import { specKeyNaming, type OptionNaming } from './option-naming.js';
 
 /** Live figures reported about once a second while a test runs. */
 export type LoadTestProgress = PoolProgress & { offeredRate: number | null };
@@ -29,6 +30,8 @@ export interface RunHooks {
   logger?: Logger;
   /** Called with the result when it was recorded as a tracking run. */
   onRecorded?: (run: RecordedRun) => void;
+  /** How messages name options: spec keys by default; the CLI names its flags too. */
+  naming?: OptionNaming;
 }
 
 /** A result plus where it was recorded, if it was. */
@@ -60,15 +63,16 @@ function timeSeries(outcome: PoolOutcome, plan: LoadPlan): SecondStats[] {
 export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}): Promise<LoadTestOutcome> {
   const logger = hooks.logger ?? silentLogger;
   const o = validateLoadTestOptions(options);
-  const plan = planLoad(o);
+  const naming = hooks.naming ?? specKeyNaming;
+  const plan = planLoad(o, naming);
   const thresholds = parseThresholds(o.thresholds ?? []);
   if (o.baseline !== undefined && parseModelUri(o.baseline) && !o.server) {
-    throw new SlipwayError('MISSING_ARGUMENT', `Baseline ${o.baseline} needs the Slipway server URL (server / --server).`, { field: 'server' });
+    throw new SlipwayError('MISSING_ARGUMENT', `Baseline ${o.baseline} needs the Slipway server URL: give ${naming.full('server')}.`, { field: 'server' });
   }
-  if (o.record && !o.server) throw new SlipwayError('MISSING_ARGUMENT', 'Recording needs the Slipway server URL (server / --server).', { field: 'server' });
-  if (o.data !== undefined && o.rows !== undefined) throw new SlipwayError('INVALID_ARGUMENT', 'Give data (a file) or rows (inline), not both.');
+  if (o.record && !o.server) throw new SlipwayError('MISSING_ARGUMENT', `Recording needs the Slipway server URL: give ${naming.full('server')}.`, { field: 'server' });
+  if (o.data !== undefined && o.rows !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Give ${naming.brief('data')} (a file) or ${naming.brief('rows')} (inline), not both.`);
 
-  const target: LoadTarget = await resolveTarget({ target: o.target, server: o.server, protocol: o.protocol, method: o.method, headers: o.headers, timeoutMs: plan.timeoutMs });
+  const target: LoadTarget = await resolveTarget({ target: o.target, server: o.server, protocol: o.protocol, method: o.method, headers: o.headers, timeoutMs: plan.timeoutMs, naming });
   let dataset: Dataset | undefined;
   if (o.data !== undefined) dataset = await readDataset(o.data, o.dataFormat);
   else if (o.rows !== undefined) {
@@ -77,7 +81,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   }
   const sampling = o.sampling ?? 'sequential';
   const seed = sampling === 'random' ? (o.seed ?? 1) : undefined;
-  const bodies = buildPayloads(target, dataset, { rowsPerRequest: o.rowsPerRequest, columns: o.columns, seed, bodyTemplate: o.body });
+  const bodies = buildPayloads(target, dataset, { rowsPerRequest: o.rowsPerRequest, columns: o.columns, seed, bodyTemplate: o.body, naming });
   logger.info({ target: target.url, mode: plan.mode, payloads: bodies.length }, 'loadtest: starting');
 
   const outcome = await runGeneratorPool(
@@ -136,7 +140,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     throughput: achieved,
   });
   const failures: string[] = [];
-  for (const v of verdicts) if (!v.passed) failures.push(`threshold ${v.expression} failed (measured ${Number.isNaN(v.actual) ? 'nothing' : v.actual.toFixed(v.metric === 'error_rate' ? 5 : 2)})`);
+  for (const v of verdicts) if (!v.passed) failures.push(`threshold ${v.expression} failed (measured ${formatThresholdValue(v.metric, v.actual)})`);
   if (behindReasons.length) failures.push(`the generator fell behind its schedule: ${behindReasons.join('; ')}`);
   if (c.completed === 0) failures.push('no request was answered');
   if (outcome.stopped) failures.push('the run was stopped before its planned end');

@@ -6,6 +6,7 @@
 import { SlipwayError } from '../core/errors.js';
 import type { Dataset } from './dataset-reader.js';
 import type { LoadTarget, TensorMetadata } from './load-target.js';
+import { specKeyNaming, type OptionNaming } from './option-naming.js';
 
 /** How rows become requests. */
 export interface PayloadOptions {
@@ -19,6 +20,8 @@ export interface PayloadOptions {
   bodyTemplate?: string;
   /** Upper bound on distinct bodies kept in memory. @default 10000 */
   maxPayloads?: number;
+  /** How messages name options. @default spec keys */
+  naming?: OptionNaming;
 }
 
 // Columns a data file commonly carries for evaluation but a model never takes as a feature.
@@ -118,7 +121,10 @@ export function buildPayloads(target: LoadTarget, ds: Dataset | undefined, opts:
   if (!Number.isInteger(size) || size < 1) throw new SlipwayError('INVALID_ARGUMENT', `rowsPerRequest must be a positive integer, got '${size}'.`);
   const max = opts.maxPayloads ?? 10_000;
   if (!ds) {
-    if (target.protocol !== 'raw') throw new SlipwayError('MISSING_ARGUMENT', `Protocol '${target.protocol}' needs data rows (data / --data) to build requests.`, { field: 'data' });
+    if (target.protocol !== 'raw') {
+      const naming = opts.naming ?? specKeyNaming;
+      throw new SlipwayError('MISSING_ARGUMENT', `Protocol '${target.protocol}' needs data rows to build requests: give ${naming.full('data')} (a CSV, JSON lines or Parquet file) or ${naming.full('rows')} (inline rows).`, { field: 'data' });
+    }
     return opts.bodyTemplate !== undefined ? [opts.bodyTemplate] : [];
   }
   if (ds.rows.length === 0) throw dataError('The data holds no rows.');

@@ -19,6 +19,24 @@ describe('parseThreshold', () => {
   });
 
   it.each([
+    ['p(99)<50', 'p99<50ms'],
+    ['p(99.9)<=100', 'p99.9<=100ms'],
+    ['p( 95 ) < 0.2s', 'p95<200ms'],
+    ['avg<5', 'mean<5ms'],
+    ['med<10', 'p50<10ms'],
+    ['min>1', 'min>1ms'],
+    ['max<200', 'max<200ms'],
+    ['rate<0.01', 'error_rate<1%'],
+  ])("reads k6's %j as %j", (k6, ours) => {
+    const { expression: a, ...fromK6 } = parseThreshold(k6);
+    const { expression: b, ...fromOurs } = parseThreshold(ours);
+    expect([a, b]).toEqual([k6, ours]);
+    expect(fromK6).toEqual(fromOurs);
+    const inputs = { percentile: (p: number) => (p >= 99 ? 60 : 8), meanMs: 4, maxMs: 150, minMs: 2, errorRate: 0.02, throughput: 100 };
+    expect(evaluateThresholds([parseThreshold(k6)], inputs)[0]?.passed).toBe(evaluateThresholds([parseThreshold(ours)], inputs)[0]?.passed);
+  });
+
+  it.each([
     ['p99<<50ms', 'expected <metric><op><value>'],
     ['p99 50ms', 'expected <metric><op><value>'],
     ['latency<50ms', "unknown metric 'latency'"],
@@ -27,6 +45,8 @@ describe('parseThreshold', () => {
     ['error_rate<1ms', "unknown error_rate unit 'ms'"],
     ['throughput>5/fortnight', "unknown throughput unit '/fortnight'"],
     ['p101<5ms', 'percentile'],
+    ['p(101)<5', 'percentile'],
+    ['q(99)<5', "unknown metric 'q(99)'"],
     ['', 'expected <metric><op><value>'],
   ])('rejects %j with an error naming the expression', (expr, why) => {
     let caught: unknown;

@@ -1,6 +1,7 @@
 /**
- * SLO thresholds in k6's spirit: `p99<50ms`, `p95<=20ms`, `mean<5ms`,
- * `error_rate<0.1%`, `throughput>2000/s`. Parsed once, evaluated against a result.
+ * SLO thresholds: `p99<50ms`, `p95<=20ms`, `mean<5ms`, `error_rate<0.1%`,
+ * `throughput>2000/s`, and k6's own spelling of the same (`p(99)<50`, `avg<5`,
+ * `med<10`, `rate<0.01`; latencies default to ms). Parsed once, evaluated against a result.
  */
 import { SlipwayError } from '../core/errors.js';
 
@@ -46,10 +47,11 @@ function bad(expression: string, why: string): SlipwayError {
 /** Parses one threshold expression; throws INVALID_ARGUMENT naming the expression. */
 export function parseThreshold(expression: string): Threshold {
   if (typeof expression !== 'string') throw bad(String(expression), 'a threshold must be a string like p99<50ms.');
-  const m = /^\s*([a-z_][a-z0-9_.]*)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(\S*)\s*$/i.exec(expression);
-  if (!m) throw bad(expression, 'expected <metric><op><value>, e.g. p99<50ms, error_rate<0.1%, throughput>2000/s.');
+  const m = /^\s*([a-z_][a-z0-9_.]*(?:\(\s*\d+(?:\.\d+)?\s*\))?)\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*(\S*)\s*$/i.exec(expression);
+  if (!m) throw bad(expression, 'expected <metric><op><value>, e.g. p99<50ms, p(99)<50, error_rate<0.1%, throughput>2000/s.');
   const [, rawName, op, rawValue, rawUnit] = m as unknown as [string, string, Threshold['op'], string, string];
-  const name = rawName.toLowerCase();
+  // k6 writes percentiles as p(99) and the median as med; both mean what p99 and p50 mean here.
+  const name = rawName.toLowerCase().replace(/^p\(\s*(\d+(?:\.\d+)?)\s*\)$/, 'p$1').replace(/^med$/, 'median');
   const value = Number(rawValue);
   const unit = rawUnit.toLowerCase();
   if (value < 0) throw bad(expression, 'the limit must not be negative.');
@@ -61,7 +63,8 @@ export function parseThreshold(expression: string): Threshold {
     const statistic = name === 'avg' ? 'mean' : name === 'median' ? 'p50' : name;
     return { expression, metric: 'latency', statistic, op, limit: value * scale };
   }
-  if (name === 'error_rate' || name === 'errors') {
+  // k6's `rate` is the failed fraction of its http_req_failed metric: our error rate.
+  if (name === 'error_rate' || name === 'errors' || name === 'rate') {
     if (unit !== '' && unit !== '%') throw bad(expression, `unknown error_rate unit '${rawUnit}'; use % or a fraction such as 0.001.`);
     const limit = unit === '%' ? value / 100 : value;
     if (limit > 1) throw bad(expression, 'an error rate cannot exceed 100%.');
@@ -72,7 +75,7 @@ export function parseThreshold(expression: string): Threshold {
     if (scale === undefined) throw bad(expression, `unknown throughput unit '${rawUnit}'; use /s or /m.`);
     return { expression, metric: 'throughput', op, limit: value * scale };
   }
-  throw bad(expression, `unknown metric '${rawName}'; use pNN (e.g. p99, p99.9), mean, max, min, error_rate or throughput.`);
+  throw bad(expression, `unknown metric '${rawName}'; use pNN or p(NN) (e.g. p99, p(99.9)), mean/avg, med, max, min, error_rate/rate or throughput.`);
 }
 
 /** Parses a list of threshold expressions. */
@@ -108,6 +111,14 @@ export function thresholdActual(t: Threshold, inputs: ThresholdInputs): number {
     default:
       return inputs.percentile(Number((t.statistic ?? 'p100').slice(1)));
   }
+}
+
+/** A measured value in the threshold's unit: `73.21 ms`, `0.500%`, `1200.0/s`; `nothing` when nothing was measured. */
+export function formatThresholdValue(metric: ThresholdMetric, value: number): string {
+  if (Number.isNaN(value)) return 'nothing';
+  if (metric === 'error_rate') return `${(value * 100).toFixed(3)}%`;
+  if (metric === 'throughput') return `${value.toFixed(1)}/s`;
+  return `${value.toFixed(2)} ms`;
 }
 
 /** Evaluates thresholds against measured values. */

@@ -40,8 +40,12 @@ describe('slipway loadtest', () => {
   it.each([
     [['loadtest', 'http://127.0.0.1:1/', '--rate', '10', '--duration', '1s', '--slo', 'p99<fast'], "Invalid threshold 'p99<fast'"],
     [['loadtest', '--rate', '10', '--duration', '1s'], 'Missing target'],
-    [['loadtest', 'http://127.0.0.1:1/', '--duration', '1s'], "'rate'"],
-    [['loadtest', 'http://127.0.0.1:1/', '--rate', '10', '--duration', 'forever'], "duration 'forever'"],
+    [['loadtest', 'http://127.0.0.1:1/', '--duration', '1s'], '--rate (spec key: rate) is required for the open model (or ramp with --stages or --steps; or give --clients for the closed model).'],
+    [['loadtest', 'http://127.0.0.1:1/', '--clients', '2'], '--duration (spec key: duration) is required for the closed model.'],
+    [['loadtest', 'http://127.0.0.1:1/', '--rate', '0', '--duration', '1s'], '--rate (spec key: rate) must be greater than zero.'],
+    [['loadtest', 'http://127.0.0.1:1/', '--rate', '10', '--duration', 'forever'], "--duration (spec key: duration) 'forever' is not a duration"],
+    [['loadtest', 'http://127.0.0.1:1/invocations', '--rate', '10', '--duration', '1s'], "Protocol 'mlflow' needs data rows to build requests: give --data FILE (spec key: data)"],
+    [['loadtest', 'models:/m@champion', '--rate', '10', '--duration', '1s'], 'needs the Slipway server URL to resolve against: give --server (spec key: server)'],
     [['loadtest', 'http://127.0.0.1:1/', '--rate', '10', '--duration', '1s', '--bogus'], "unknown option '--bogus'"],
     [['loadtest', 'http://127.0.0.1:1/', '--clients', 'many', '--duration', '1s'], '--clients must be a positive integer'],
     [['loadtest', 'http://127.0.0.1:1/v2/models/m/infer', '--rate', '10', '--duration', '1s', '--data', '/nonexistent/rows.csv'], 'Cannot reach'],
@@ -52,6 +56,17 @@ describe('slipway loadtest', () => {
     expect(r.stderr).toContain(text);
     // Unreachable targets are failures (1); everything else here is bad usage (2).
     expect(r.code).toBe(text === 'Cannot reach' ? 1 : 2);
+  });
+
+  it('prints why each capacity step broke and writes the ladder report', async () => {
+    const report = join(dir, 'capacity.html');
+    const r = await runCli(['loadtest', t.url, '--capacity', '20:20:100', '--step-duration', '300ms', '--workers', '1', '--late-tolerance', '250ms', '--slo', 'p(99)<1us', '--report', report]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('No rate held p(99)<1us; even the first step broke.');
+    expect(r.stdout).toMatch(/broke {2}20\.0\/s {2}achieved [\d.]+\/s {2}p50 [\d.]+ ms {2}p99 [\d.]+ ms {2}errors 0\.000%\n {9}why: p\(99\)<1us failed \(measured [\d.]+ ms\)/);
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('<h2>Why 20/s broke</h2>');
+    expect(html).toMatch(/<p class="fail breaking-reason">p\(99\)&lt;1us failed \(measured [\d.]+ ms\)<\/p>/);
   });
 
   it('reads a YAML spec, flags override it, and data rows become raw bodies', async () => {

@@ -5,8 +5,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CapacitySearchResult, LoadTestOptions, LoadTestOutcome, LoadTestProgress } from '../../loadtest/index.js';
-import { EXIT, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
+import type { CapacitySearchResult, CapacityStep, LoadTestOptions, LoadTestOutcome, LoadTestProgress, OptionNaming } from '../../loadtest/index.js';
+import { EXIT, addHelpEpilogue, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
 
 interface LoadtestFlags {
   url?: string;
@@ -137,6 +137,23 @@ export async function optionsFromFlags(flags: LoadtestFlags, target: string | un
   return o as LoadTestOptions & Record<string, unknown>;
 }
 
+/** The flag of each spec key the CLI sets (a FILE placeholder where the value is a path). */
+const FLAGS: Record<string, string> = {
+  target: '--url', server: '--server', protocol: '--protocol', method: '--method', headers: '--header', body: '--body', data: '--data FILE', dataFormat: '--data-format',
+  rowsPerRequest: '--rows-per-request', columns: '--columns', sampling: '--sample', seed: '--seed', rate: '--rate', duration: '--duration', stages: '--stages',
+  startRate: '--start-rate', steps: '--steps', clients: '--clients', warmup: '--warmup', workers: '--workers', connections: '--connections', timeout: '--timeout',
+  maxInFlight: '--max-in-flight', lateTolerance: '--late-tolerance', thresholds: '--slo', baseline: '--baseline', record: '--record', stepDuration: '--step-duration',
+};
+
+/** Messages name the flag and the spec key both, since a value may come from either: `--rate (spec key: rate)`. */
+export const flagNaming: OptionNaming = {
+  full: (key) => {
+    const flag = FLAGS[key.split(/[.[]/)[0] as string];
+    return flag ? `${flag} (spec key: ${key})` : `spec key '${key}'`;
+  },
+  brief: (key) => FLAGS[key.split(/[.[]/)[0] as string]?.split(' ')[0] ?? `spec key '${key}'`,
+};
+
 const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '-');
 
 /** The human summary of a result. */
@@ -159,8 +176,13 @@ export function formatSummary(r: LoadTestOutcome): string {
   return lines.join('\n') + '\n';
 }
 
+/** One rung of the ladder, with why it broke. */
+function formatStep(s: CapacityStep): string {
+  return `${s.passed ? 'held ' : 'broke'}  ${s.rate.toFixed(1)}/s  achieved ${s.achieved.toFixed(1)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  errors ${(s.errorRate * 100).toFixed(3)}%${s.reason ? `\n         why: ${s.reason}` : ''}`;
+}
+
 function formatCapacity(c: CapacitySearchResult): string {
-  const lines = c.steps.map((s) => `  ${s.passed ? 'held ' : 'broke'}  ${s.rate.toFixed(1)}/s  achieved ${s.achieved.toFixed(1)}/s  p99 ${ms(s.p99Ms)}  errors ${(s.errorRate * 100).toFixed(3)}%`);
+  const lines = c.steps.map((s) => `  ${formatStep(s)}`);
   const head = c.maxSustainableRate === null ? `No rate held ${c.thresholds.join(', ')}; even the first step broke.` : `Highest rate that held ${c.thresholds.join(', ')}: ${c.maxSustainableRate.toFixed(1)}/s${c.breakingRate !== null ? ` (broke at ${c.breakingRate.toFixed(1)}/s)` : ' (the ladder ended before anything broke)'}`;
   return `${head}\n${lines.join('\n')}\n`;
 }
@@ -188,15 +210,15 @@ export async function loadtestAction(target: string | undefined, flags: Loadtest
       if (_r !== undefined || _rec !== undefined || _b !== undefined) await usage('--capacity chooses the rates itself; do not combine it with --rate, --record or --baseline.');
       const result = await lt.runCapacitySearch(
         { ...(base as LoadTestOptions), startRate, stepRate, maxRate, stepDuration: flags.stepDuration ?? _d ?? '10s' },
-        { onProgress, signal: abort.signal, onStep: showProgress ? (s) => io.err(`\r${' '.repeat(70)}\r  ${s.passed ? 'held ' : 'broke'} at ${s.rate}/s (p99 ${ms(s.p99Ms)})\n`) : undefined },
+        { onProgress, signal: abort.signal, naming: flagNaming, onStep: showProgress ? (s) => io.err(`\r${' '.repeat(70)}\r  ${formatStep(s)}\n`) : undefined },
       );
       if (showProgress) io.err('\n');
       if (flags.out) await writeFile(flags.out, formatJson(result));
-      if (flags.report && result.lastPassing) await writeFile(flags.report, lt.renderHtmlReport(result.lastPassing));
+      if (flags.report) await writeFile(flags.report, lt.renderCapacityReport(result));
       io.out(flags.json ? formatJson(result) : formatCapacity(result));
       return result.maxSustainableRate === null ? EXIT.FAILED : EXIT.OK;
     }
-    const result = await lt.runLoadTest(options, { onProgress, signal: abort.signal });
+    const result = await lt.runLoadTest(options, { onProgress, signal: abort.signal, naming: flagNaming });
     if (showProgress) io.err('\n');
     if (flags.out) await writeFile(flags.out, formatJson(result));
     if (flags.report) await writeFile(flags.report, lt.renderHtmlReport(result));
@@ -238,18 +260,27 @@ export function register(program: Command): void {
     .option('--timeout <duration>', 'per-request timeout (default 10s)')
     .option('--max-in-flight <n>', 'sends beyond this many open requests are dropped and counted (default 10000)', positiveInt('--max-in-flight'))
     .option('--late-tolerance <duration>', 'a send later than this counts as late (default 10ms)')
-    .option('--slo <threshold>', 'threshold such as p99<50ms, error_rate<0.1%, throughput>2000/s (repeatable)', collect)
+    .option('--slo <threshold>', "threshold such as p99<50ms (or k6's p(99)<50), error_rate<0.1%, throughput>2000/s (repeatable)", collect)
     .option('--spec <file>', 'YAML file with the same options (flags override it)')
     .option('--baseline <source>', 'previous result JSON file, or models:/NAME@ALIAS (latest recorded load test)')
     .option('--tolerance-p99 <fraction>', 'allowed p99 growth over the baseline (default 10%)')
     .option('--tolerance-throughput <fraction>', 'allowed throughput drop below the baseline (default 10%)')
     .option('--record', 'record the result as a tracking run on --server')
     .option('--experiment <name>', 'experiment that holds recordings (default slipway-loadtests)')
-    .option('--report <file>', 'write the self-contained HTML report')
+    .option('--report <file>', 'write the self-contained HTML report (with --capacity: the ladder and the step that broke)')
     .option('--out <file>', 'write the JSON result document')
     .option('--capacity <ladder>', 'capacity search START:STEP:MAX req/s; reports the highest rate that held every --slo')
     .option('--step-duration <duration>', 'measured duration of each capacity step (default --duration or 10s)')
     .option('--json', 'print the full result document as JSON')
     .action(runAction(async (target: string | undefined, flags: LoadtestFlags) => loadtestAction(target, flags)));
   usageErrorsExit2(cmd);
+  addHelpEpilogue(cmd, {
+    examples: [
+      "slipway loadtest http://127.0.0.1:8080/v2/models/cancer/infer --data rows.csv --rate 500 --duration 30s --slo 'p99<50ms'",
+      'slipway loadtest models:/cancer@champion --server http://127.0.0.1:5000 --data rows.csv --clients 8 --duration 30s --record',
+      "slipway loadtest --spec loadtest.yaml --capacity 100:100:2000 --slo 'p99<50ms' --report report.html",
+    ],
+    exitCodes: { 1: 'a threshold failed, the generator fell behind its schedule, or the run regressed against its baseline', 2: 'bad usage, a threshold that does not parse, or unreadable data' },
+    docs: ['loadtest.md', 'cli.md'],
+  });
 }
