@@ -272,18 +272,40 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)');
 }
 
+/** Refuses a SQLite store file that does not exist, saying how to start or name one (a read must not create it). */
+async function requireExistingStore(uri: string): Promise<void> {
+  if (!uri.startsWith('sqlite:')) return;
+  const [{ sqliteFileFromUri }, { existsSync }, { resolve }] = await Promise.all([import('../store/sqlite/sqlite-dialect.js'), import('node:fs'), import('node:path')]);
+  const raw = sqliteFileFromUri(uri);
+  if (raw === ':memory:') return;
+  const file = resolve(raw);
+  if (existsSync(file)) return;
+  throw new SlipwayError(
+    'NOT_FOUND',
+    `No Slipway store at ${file}. Start one here with 'slipway server', or name an existing one with --backend-store-uri, SLIPWAY_BACKEND_STORE_URI or SLIPWAY_HOME.`,
+    { store: file },
+  );
+}
+
 /** Resolves the config from the store flags, environment and config file. */
 export async function resolveStoreConfig(flags: StoreFlags): Promise<ResolvedConfig> {
   const { resolveConfig } = await import('../config.js');
   return resolveConfig({ backendStoreUri: flags.backendStoreUri, config: flags.config });
 }
 
+/** How a command uses the store. */
+export interface LocalStoreUse {
+  /** The command only reads: a SQLite store that does not exist yet is an error, never created. */
+  readOnly?: boolean;
+}
+
 /**
  * Opens (and migrates) the store the flags name, runs `fn` with it and closes it,
  * so a failing command never leaves a pool open.
  */
-export async function withLocalStore<R>(flags: StoreFlags, fn: (store: Store, config: ResolvedConfig) => Promise<R>): Promise<R> {
+export async function withLocalStore<R>(flags: StoreFlags, fn: (store: Store, config: ResolvedConfig) => Promise<R>, use: LocalStoreUse = {}): Promise<R> {
   const config = await resolveStoreConfig(flags);
+  if (use.readOnly) await requireExistingStore(config.backendStoreUri);
   const { openStore } = await import('../store/store.js');
   const store = await openStore(config.backendStoreUri);
   try {

@@ -41,6 +41,7 @@ export function register(program: Command): void {
           after: flags.after,
           limit: flags.limit + 1,
         }),
+        { readOnly: true },
       );
       const events = rows.slice(0, flags.limit);
       printList(
@@ -80,7 +81,7 @@ export function register(program: Command): void {
         if (!head) throw new SlipwayError('INVALID_ARGUMENT', `--expect-head must be SEQ:HASH (a sequence number, a colon and 64 hex digits) or a file holding it, got '${raw}'.`);
         return head;
       });
-      const result = await withLocalStore(flags, (store) => verifyAuditTrail(store.db, { expectHeads }));
+      const result = await withLocalStore(flags, (store) => verifyAuditTrail(store.db, { expectHeads }), { readOnly: true });
       if (flags.json) {
         process.stdout.write(formatJson(result));
       } else if (result.ok) {
@@ -105,7 +106,7 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: StoreFlags & { json?: boolean }) => {
-      const head = await withLocalStore(flags, (store) => store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst());
+      const head = await withLocalStore(flags, (store) => store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst(), { readOnly: true });
       if (!head) throw new SlipwayError('NOT_FOUND', 'The audit trail is empty: there is no head yet.');
       process.stdout.write(flags.json ? formatJson({ seq: Number(head.seq), hash: head.hash }) : `${Number(head.seq)}:${head.hash}\n`);
     }),

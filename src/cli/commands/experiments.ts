@@ -14,10 +14,10 @@ interface ListFlags extends StoreFlags {
 
 const VIEWS: Record<string, ViewType> = { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' };
 
-/** Opens the store and a tracking service over it for one command. */
+/** Opens the store and a tracking service over it for one command that only reads. */
 export async function withTracking<R>(flags: StoreFlags, fn: (tracking: TrackingService) => Promise<R>): Promise<R> {
   const { TrackingService } = await import('../../tracking/index.js');
-  return withLocalStore(flags, (store) => fn(new TrackingService(store)));
+  return withLocalStore(flags, (store) => fn(new TrackingService(store)), { readOnly: true });
 }
 
 /** Finds an experiment by id, else by name; NOT_FOUND names what was looked for. */

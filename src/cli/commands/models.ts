@@ -16,6 +16,7 @@ import {
   runAction,
   usageErrorsExit2,
   withLocalStore,
+  type LocalStoreUse,
   type StoreFlags,
 } from '../output.js';
 
@@ -42,9 +43,9 @@ interface ShowFlags extends StoreFlags {
 }
 
 /** Opens the store and the artifact store the server would use, and a registry over them. */
-async function withRegistry<R>(flags: StoreFlags, fn: (registry: RegistryService, store: Store, config: ResolvedConfig) => Promise<R>): Promise<R> {
+async function withRegistry<R>(flags: StoreFlags, fn: (registry: RegistryService, store: Store, config: ResolvedConfig) => Promise<R>, use: LocalStoreUse = {}): Promise<R> {
   const [{ RegistryService }, { LocalArtifactStore }] = await Promise.all([import('../../registry/registry-service.js'), import('../../artifacts/local-artifact-store.js')]);
-  return withLocalStore(flags, (store, config) => fn(new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination) }), store, config));
+  return withLocalStore(flags, (store, config) => fn(new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination) }), store, config), use);
 }
 
 function shape(dims: Array<number | string>): string {
@@ -239,7 +240,7 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: ListFlags) => {
-      const page = await withRegistry(flags, (registry) => registry.searchRegisteredModels({ filter: flags.filter, maxResults: flags.maxResults }));
+      const page = await withRegistry(flags, (registry) => registry.searchRegisteredModels({ filter: flags.filter, maxResults: flags.maxResults }), { readOnly: true });
       printList(
         page.items,
         [
@@ -272,7 +273,7 @@ export function register(program: Command): void {
         const model = await registry.getRegisteredModel(name);
         const versions = await registry.listModelVersions(name);
         printValue({ ...model, versions }, flags, () => modelText(model, versions));
-      });
+      }, { readOnly: true });
     }),
   );
 

@@ -230,7 +230,7 @@ export function register(program: Command): void {
   ).action(
     runAction(async (model: string, flags: StoreFlags & { limit: number; json?: boolean }) => {
       const m = await import('../../monitoring/index.js');
-      const windows = await withLocalStore(flags, (store) => m.listWindows(store, model, { limit: flags.limit }));
+      const windows = await withLocalStore(flags, (store) => m.listWindows(store, model, { limit: flags.limit }), { readOnly: true });
       if (flags.json) return void process.stdout.write(formatJson(windows));
       process.stdout.write(
         formatTable(
@@ -258,7 +258,7 @@ export function register(program: Command): void {
   ).action(
     runAction(async (flags: StoreFlags & { model?: string; json?: boolean }) => {
       const m = await import('../../monitoring/index.js');
-      const alerts = await withLocalStore(flags, (store) => m.listAlertStatus(store, flags.model));
+      const alerts = await withLocalStore(flags, (store) => m.listAlertStatus(store, flags.model), { readOnly: true });
       if (flags.json) return void process.stdout.write(formatJson(alerts));
       process.stdout.write(
         formatTable(
