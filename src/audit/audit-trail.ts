@@ -13,7 +13,7 @@ import type Sqlite from 'better-sqlite3';
 import { canonicalJson } from '../core/canonical-json.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { AuditEventTable, Database } from '../store/schema.js';
+import type { AuditEventTable, AuditPendingMetricTable, Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { appendCheckpoint, checkpointAuthentic, readCheckpoints, signCheckpoint, type AuditCheckpoint } from './audit-checkpoints.js';
 import { AuditKeyring, macOf, sameMac, type AuditKeyPaths } from './audit-keyring.js';
@@ -277,14 +277,7 @@ export interface MetricPointsInput {
 /** A run's pending points are sealed into one event once they reach this many. */
 export const METRIC_SEAL_POINTS = 1000;
 
-interface PendingRow {
-  run_uuid: string;
-  actor: string;
-  count: number;
-  digest: string;
-  first_time: number;
-  last_time: number;
-}
+type PendingRow = AuditPendingMetricTable;
 
 // A run's other changes seal its pending points first, so the trail keeps their order.
 function sealsPendingFirst(input: AuditInput): boolean {

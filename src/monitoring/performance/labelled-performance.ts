@@ -8,7 +8,7 @@
  */
 import { SlipwayError } from '../../core/errors.js';
 import type { Column } from '../table.js';
-import { classificationMetrics, regressionMetrics } from './model-metrics.js';
+import { classificationMetrics, regressionMetrics, type ClassificationMetrics } from './model-metrics.js';
 
 /** What the model does. */
 export type ModelTask = 'classification' | 'regression';
@@ -22,8 +22,8 @@ export interface ConfusionMatrix {
   counts: number[][];
 }
 
-/** Classification figures of one side. */
-export interface ClassificationPerformance {
+/** Classification figures of one side: the model metrics (ROC AUC and log loss only for probability predictions) and more. */
+export interface ClassificationPerformance extends Omit<ClassificationMetrics, 'count'> {
   task: 'classification';
   /** Rows with both a target and a prediction. */
   rows: number;
@@ -34,13 +34,6 @@ export interface ClassificationPerformance {
   positiveLabel: string | null;
   /** Set when the prediction is a probability of the positive label: predicted label = probability >= threshold. */
   threshold: number | null;
-  accuracy: number | null;
-  precision: number | null;
-  recall: number | null;
-  f1: number | null;
-  /** Only for probability predictions; null with a single class. */
-  rocAuc: number | null;
-  logLoss: number | null;
   confusionMatrix: ConfusionMatrix;
 }
 
