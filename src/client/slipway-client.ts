@@ -149,12 +149,16 @@ export class SlipwayClient {
     create: (body: CreateModelBody) => this.request<RegisteredModel>('POST', '/models', { body }),
     /** Gets a registered model with its aliases and latest versions. */
     get: (name: string) => this.request<RegisteredModel>('GET', `/models/${seg(name)}`),
+    /** Deletes a registered model with all its versions, aliases and tags. */
+    delete: (name: string) => this.request<void>('DELETE', `/models/${seg(name)}`),
     /** Lists a model's versions, newest first. */
     listVersions: (name: string, query: ListVersionsQuery = {}) => this.request<ModelVersionPage>('GET', `/models/${seg(name)}/versions`, { query: query as Query }),
     /** Registers a new version; its ONNX signature is read when the source holds an ONNX file. */
     createVersion: (name: string, body: CreateVersionBody) => this.request<ModelVersion>('POST', `/models/${seg(name)}/versions`, { body }),
     /** Gets a version with its signature. */
     getVersion: (name: string, version: string | number) => this.request<ModelVersion>('GET', `/models/${seg(name)}/versions/${seg(String(version))}`),
+    /** Deletes a version (its aliases and tags with it); its number is never reused. */
+    deleteVersion: (name: string, version: string | number) => this.request<void>('DELETE', `/models/${seg(name)}/versions/${seg(String(version))}`),
     /** Moves a version to a stage. */
     transitionStage: (name: string, version: string | number, body: TransitionStageBody) =>
       this.request<ModelVersion>('POST', `/models/${seg(name)}/versions/${seg(String(version))}/stage`, { body }),

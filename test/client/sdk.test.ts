@@ -70,6 +70,18 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     expect((await client.openApi()).openapi).toBe('3.1.0');
   });
 
+  it('deletes a version and a model; getting them afterwards throws NOT_FOUND', async () => {
+    await client.models.create({ name: 'to-delete' });
+    const v1 = await client.models.createVersion('to-delete', { source: 'mlflow-artifacts:/models/forest' });
+    await client.models.createVersion('to-delete', { source: 'mlflow-artifacts:/models/forest' });
+    await expect(client.models.deleteVersion('to-delete', Number(v1.version))).resolves.toBeUndefined();
+    await expect(client.models.getVersion('to-delete', v1.version)).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    expect((await client.models.listVersions('to-delete')).versions.map((v) => v.version)).toEqual(['2']);
+    await expect(client.models.delete('to-delete')).resolves.toBeUndefined();
+    await expect(client.models.get('to-delete')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining('to-delete') });
+    await expect(client.models.delete('to-delete')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+  });
+
   it('throws SlipwayApiError with the code, status and message the server sent', async () => {
     const notFound = await client.runs.get('0'.repeat(32)).catch((e: unknown) => e);
     expect(isSlipwayApiError(notFound)).toBe(true);

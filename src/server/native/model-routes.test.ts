@@ -69,6 +69,41 @@ describe.each(DIALECTS)('native model API on $name', (dialect) => {
     expect(audit.events[1]?.requestId).toBe('deploy-42');
   });
 
+  it('deletes a version and a whole model, answers 404 for them afterwards, and audits both', async () => {
+    await post('/api/v1/models', { name: 'short-lived' });
+    for (let i = 0; i < 2; i++) expect((await post('/api/v1/models/short-lived/versions', { source: 'mlflow-artifacts:/models/bc' })).statusCode).toBe(201);
+    await t.app.inject({ method: 'PUT', url: '/api/v1/models/short-lived/aliases/champion', payload: { version: 1 } });
+    const delVersion = await t.app.inject({ method: 'DELETE', url: '/api/v1/models/short-lived/versions/1', headers: { 'x-request-id': 'cleanup-1' } });
+    expect(delVersion.statusCode).toBe(204);
+    expect(delVersion.body).toBe('');
+    const gone = await t.app.inject({ url: '/api/v1/models/short-lived/versions/1' });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining('short-lived') } });
+    expect((await t.app.inject({ url: '/api/v1/models/short-lived' })).json()).toMatchObject({ aliases: [] });
+    const again = await t.app.inject({ method: 'DELETE', url: '/api/v1/models/short-lived/versions/1' });
+    expect(again.statusCode).toBe(404);
+    const listed = (await t.app.inject({ url: '/api/v1/models/short-lived/versions' })).json() as { versions: Array<{ version: string }> };
+    expect(listed.versions.map((v) => v.version)).toEqual(['2']);
+
+    const delModel = await t.app.inject({ method: 'DELETE', url: '/api/v1/models/short-lived' });
+    expect(delModel.statusCode).toBe(204);
+    const missing = await t.app.inject({ url: '/api/v1/models/short-lived' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining('short-lived') } });
+    expect((await t.app.inject({ url: '/api/v1/models/short-lived/versions/2' })).statusCode).toBe(404);
+    const unknown = await t.app.inject({ method: 'DELETE', url: '/api/v1/models/never-registered' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining('never-registered') } });
+    const badVersion = await t.app.inject({ method: 'DELETE', url: '/api/v1/models/breast-cancer/versions/latest' });
+    expect(badVersion.statusCode).toBe(400);
+    expect(badVersion.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining("path parameter 'version'") } });
+
+    const versionEvents = (await t.app.inject({ url: '/api/v1/audit/events?action=model_version.delete&entityId=short-lived%2F1' })).json() as { events: Array<{ requestId: string }> };
+    expect(versionEvents.events.map((e) => e.requestId)).toEqual(['cleanup-1']);
+    const modelEvents = (await t.app.inject({ url: '/api/v1/audit/events?entityType=registered_model&entityId=short-lived&action=registered_model.delete' })).json() as { events: unknown[] };
+    expect(modelEvents.events).toHaveLength(1);
+  });
+
   it('answers unknown models, versions and bad input with clear errors', async () => {
     const missing = await t.app.inject({ url: '/api/v1/models/nope/versions' });
     expect(missing.statusCode).toBe(404);

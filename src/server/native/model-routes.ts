@@ -66,6 +66,17 @@ export function modelRoutes(registry: () => RegistryService): NativeRoute[] {
       },
     }),
     nativeRoute({
+      method: 'DELETE',
+      path: '/models/:name',
+      tag,
+      operationId: 'deleteModel',
+      summary: 'Delete a registered model with all its versions, aliases and tags.',
+      params: ModelNameParams,
+      async handler({ params, request }) {
+        await registry().deleteRegisteredModel(params.name, mutationOf(request));
+      },
+    }),
+    nativeRoute({
       method: 'GET',
       path: '/models/:name/versions',
       tag,
@@ -105,6 +116,17 @@ export function modelRoutes(registry: () => RegistryService): NativeRoute[] {
       response: ModelVersion,
       async handler({ params }) {
         return registry().getModelVersion(params.name, params.version);
+      },
+    }),
+    nativeRoute({
+      method: 'DELETE',
+      path: '/models/:name/versions/:version',
+      tag,
+      operationId: 'deleteModelVersion',
+      summary: 'Delete a model version: its aliases and tags go with it, and its number is never reused.',
+      params: ModelVersionParams,
+      async handler({ params, request }) {
+        await registry().deleteModelVersion(params.name, params.version, mutationOf(request));
       },
     }),
     nativeRoute({
