@@ -42,6 +42,9 @@ describe('durations and rates', () => {
     expect(parseDuration('30s')).toBe(30_000);
     expect(parseDuration('1m30s')).toBe(90_000);
     expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('500us')).toBe(0.5);
+    expect(parseDuration('0')).toBe(0);
+    // JSON, YAML and library callers may give a number: milliseconds.
     expect(parseDuration(1500)).toBe(1500);
     expect(parseRate('500/s')).toBe(500);
     expect(parseRate('600/m')).toBe(10);
@@ -49,8 +52,10 @@ describe('durations and rates', () => {
   });
 
   it('names the bad value', () => {
-    expect(() => parseDuration('soon', 'duration')).toThrow("duration 'soon' is not a duration");
-    expect(() => parseDuration('10 parsecs', 'warmup')).toThrow("warmup '10 parsecs'");
+    expect(() => parseDuration('soon', 'duration')).toThrow("duration must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got 'soon'.");
+    expect(() => parseDuration('10 parsecs', 'warmup')).toThrow("warmup must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got '10 parsecs'.");
+    // Text without a unit is ambiguous: as everywhere else, it needs one.
+    expect(() => parseDuration('1500', 'timeout')).toThrow("timeout must be a duration such as 250ms, 10s or 5m; got '1500': add a unit, e.g. 1500ms or 1500s.");
     expect(() => parseRate('fast', 'rate')).toThrow("rate 'fast' is not a rate");
   });
 });

@@ -1,27 +1,18 @@
-/** Parsers for the human-friendly durations and rates used by load-test options. */
+/** Durations and rates as load-test options give them (flags, YAML specs, the HTTP API, library callers). */
+import { parseDuration as parseDurationText } from '../core/duration.js';
 import { SlipwayError } from '../core/errors.js';
 
-const DURATION_UNITS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses `500ms`, `30s`, `2m`, `1h`, `1m30s` or a number of milliseconds into milliseconds. */
+/**
+ * Parses a load-test duration into milliseconds: text with a unit as every Slipway
+ * duration (`500ms`, `30s`, `2m`, `1m30s`; `0` alone), or — as JSON, YAML and
+ * library callers may give it — a number, read as milliseconds.
+ */
 export function parseDuration(value: string | number, field = 'duration'): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw new SlipwayError('INVALID_ARGUMENT', `${field} must be a non-negative number of milliseconds, got '${value}'.`);
     return value;
   }
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return parseDuration(Number(text), field);
-  const re = /(\d+(?:\.\d+)?)(us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let matched = 0;
-  for (const m of text.matchAll(re)) {
-    total += Number(m[1]) * (DURATION_UNITS[m[2] as string] as number);
-    matched += m[0].length;
-  }
-  if (text === '' || matched !== text.length) {
-    throw new SlipwayError('INVALID_ARGUMENT', `${field} '${value}' is not a duration; use forms like 500ms, 30s, 2m or 1m30s.`);
-  }
-  return total;
+  return parseDurationText(value, { name: field, allowZero: true });
 }
 
 /** Parses a rate such as `500`, `500/s`, `30000/m` into requests per second. */

@@ -10,8 +10,9 @@ describe('load-test option messages for the HTTP API and library callers', () =>
     [{ duration: '1s' }, 'rate is required for the open model (or ramp with stages or steps; or give clients for the closed model).'],
     [{ clients: 2 }, 'duration is required for the closed model.'],
     [{ rate: 0, duration: '1s' }, 'rate must be greater than zero.'],
-    [{ rate: 10, duration: 'forever' }, "duration 'forever' is not a duration"],
-    [{ stages: [{ target: 10, duration: 'soon' }] }, "stages[0].duration 'soon' is not a duration"],
+    [{ rate: 10, duration: 'forever' }, "duration must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got 'forever'."],
+    [{ stages: [{ target: 10, duration: 'soon' }] }, "stages[0].duration must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got 'soon'."],
+    [{ rate: 10, duration: '30' }, "duration must be a duration such as 250ms, 10s or 5m; got '30': add a unit, e.g. 30ms or 30s."],
     [{ rate: 10, stages: [{ target: 10, duration: '1s' }] }, 'Give only one of rate, stages or steps.'],
   ])('names the spec key for %j', (options, message) => {
     expect(() => plan(options)).toThrow(message);

@@ -147,7 +147,7 @@ describe('runLoadTest measurements', () => {
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', duration: '1s' })).rejects.toThrow('rate is required for the open model');
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: '1s', thresholds: ['p99<fast'] })).rejects.toThrow("Invalid threshold 'p99<fast'");
     await expect(runLoadTest({ target: 'ftp://x/', rate: 10, duration: '1s' })).rejects.toThrow('http:// or https://');
-    await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: 'later' })).rejects.toThrow("duration 'later'");
+    await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: 'later' })).rejects.toThrow("duration must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got 'later'.");
     await expect(runLoadTest({ target: 'http://127.0.0.1:1/', rate: 10, duration: '1s', bogus: 1 } as never)).rejects.toThrow('Invalid load-test option');
     await expect(runLoadTest({ target: 'models:/m@champion', rate: 10, duration: '1s' })).rejects.toThrow('server');
   });
