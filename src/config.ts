@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DURATION_EXAMPLES, formatDuration, parseDuration, type DurationRules } from './core/duration.js';
 import { SlipwayError } from './core/errors.js';
 
 /** Options a user may set (flags, `SLIPWAY_*` environment variables, or `slipway.yaml` under `server:`). */
@@ -23,11 +24,17 @@ export interface UserConfig {
   bodyLimit?: number;
   /** Log level. @default "info" (env SLIPWAY_LOG_LEVEL) */
   logLevel?: string;
-  /** Longest time a client may take to send one whole request, in ms; 0 turns it off. @default 300000 (env SLIPWAY_REQUEST_TIMEOUT_MS) */
+  /** Longest time a client may take to send one whole request: a duration such as `5m` (from code, a number of ms); 0 turns it off. @default 5m (env SLIPWAY_REQUEST_TIMEOUT) */
+  requestTimeout?: string | number;
+  /** @deprecated Use `requestTimeout` with a unit. The same limit in ms (env SLIPWAY_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs?: number;
-  /** Longest time one metadata-store statement may run, in ms; 0 turns it off. @default 30000 (env SLIPWAY_STATEMENT_TIMEOUT_MS) */
+  /** Longest time one metadata-store statement may run: a duration such as `30s` (from code, a number of ms); 0 turns it off. @default 30s (env SLIPWAY_STATEMENT_TIMEOUT) */
+  statementTimeout?: string | number;
+  /** @deprecated Use `statementTimeout` with a unit. The same limit in ms (env SLIPWAY_STATEMENT_TIMEOUT_MS). */
   statementTimeoutMs?: number;
-  /** Live-monitoring window length in ms. @default 60000 (env SLIPWAY_MONITORING_WINDOW_MS) */
+  /** Live-monitoring window length: a duration of at least 1s such as `1m` (from code, a number of ms). @default 1m (env SLIPWAY_MONITORING_WINDOW) */
+  monitoringWindow?: string | number;
+  /** @deprecated Use `monitoringWindow` with a unit. The same length in ms (env SLIPWAY_MONITORING_WINDOW_MS). */
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
   monitoringSampleRate?: number;
@@ -39,11 +46,15 @@ export interface UserConfig {
   servingExecutor?: string;
   /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
   servingMaxBatchSize?: number;
-  /** How long a batch may wait for more rows, in µs. @default 0 (env SLIPWAY_SERVING_MAX_QUEUE_DELAY_US) */
+  /** How long a batch may wait for more rows: a duration such as `500us` or `2ms` (from code, a number of ms); 0 sends at once. @default 0 (env SLIPWAY_SERVING_MAX_QUEUE_DELAY) */
+  servingMaxQueueDelay?: string | number;
+  /** @deprecated Use `servingMaxQueueDelay` with a unit. The same delay in µs (env SLIPWAY_SERVING_MAX_QUEUE_DELAY_US). */
   servingMaxQueueDelayUs?: number;
   /** Queued requests per model before 503 + Retry-After. @default 512 (env SLIPWAY_SERVING_MAX_QUEUE_SIZE) */
   servingMaxQueueSize?: number;
-  /** Per-request inference deadline in ms. @default 30000 (env SLIPWAY_SERVING_DEADLINE_MS) */
+  /** Per-request inference deadline: a duration such as `30s` (from code, a number of ms). @default 30s (env SLIPWAY_SERVING_DEADLINE) */
+  servingDeadline?: string | number;
+  /** @deprecated Use `servingDeadline` with a unit. The same deadline in ms (env SLIPWAY_SERVING_DEADLINE_MS). */
   servingDeadlineMs?: number;
   /** NaN/Infinity in inference inputs: "reject" (400) or "allow". @default "reject" (env SLIPWAY_SERVING_NON_FINITE) */
   servingNonFinite?: string;
@@ -65,7 +76,9 @@ export interface UserConfig {
   auditKeyringDir?: string;
   /** Append-only file of signed audit-chain heads. @default "$SLIPWAY_HOME/audit-checkpoints.jsonl" (env SLIPWAY_AUDIT_CHECKPOINT_FILE) */
   auditCheckpointFile?: string;
-  /** Longest delay between an audit event and the checkpoint covering it, in ms. @default 5000 (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS) */
+  /** Longest delay between an audit event and the checkpoint covering it: a duration such as `5s` (from code, a number of ms). @default 5s (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL) */
+  auditCheckpointInterval?: string | number;
+  /** @deprecated Use `auditCheckpointInterval` with a unit. The same delay in ms (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS). */
   auditCheckpointIntervalMs?: number;
 }
 
@@ -110,6 +123,8 @@ export interface ResolvedConfig {
   audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
   /** The config file read, if any. */
   configFile: string | undefined;
+  /** Deprecated spellings met in the environment or the config file, one message each naming the new spelling; commands print them as `warning:` lines. */
+  warnings: string[];
 }
 
 const ENV_KEYS: Record<keyof UserConfig, string> = {
@@ -120,16 +135,21 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
   logLevel: 'SLIPWAY_LOG_LEVEL',
+  requestTimeout: 'SLIPWAY_REQUEST_TIMEOUT',
   requestTimeoutMs: 'SLIPWAY_REQUEST_TIMEOUT_MS',
+  statementTimeout: 'SLIPWAY_STATEMENT_TIMEOUT',
   statementTimeoutMs: 'SLIPWAY_STATEMENT_TIMEOUT_MS',
+  monitoringWindow: 'SLIPWAY_MONITORING_WINDOW',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
   servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
   servingExecutor: 'SLIPWAY_SERVING_EXECUTOR',
   servingMaxBatchSize: 'SLIPWAY_SERVING_MAX_BATCH_SIZE',
+  servingMaxQueueDelay: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY',
   servingMaxQueueDelayUs: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY_US',
   servingMaxQueueSize: 'SLIPWAY_SERVING_MAX_QUEUE_SIZE',
+  servingDeadline: 'SLIPWAY_SERVING_DEADLINE',
   servingDeadlineMs: 'SLIPWAY_SERVING_DEADLINE_MS',
   servingNonFinite: 'SLIPWAY_SERVING_NON_FINITE',
   loadtestAllowedHosts: 'SLIPWAY_LOADTEST_ALLOWED_HOSTS',
@@ -141,6 +161,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   auditKeyFile: 'SLIPWAY_AUDIT_KEY_FILE',
   auditKeyringDir: 'SLIPWAY_AUDIT_KEYRING_DIR',
   auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
+  auditCheckpointInterval: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL',
   auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
 };
 
@@ -169,14 +190,84 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'auditCheckpointIntervalMs',
 ]);
 
-function fromEnv(env: NodeJS.ProcessEnv): UserConfig {
+/** The keys whose value is a duration (`5m`, `250ms`, `500us`). */
+type DurationKey = 'requestTimeout' | 'statementTimeout' | 'monitoringWindow' | 'servingMaxQueueDelay' | 'servingDeadline' | 'auditCheckpointInterval';
+/** Their deprecated spellings, with the unit in the name. */
+type LegacyDurationKey = 'requestTimeoutMs' | 'statementTimeoutMs' | 'monitoringWindowMs' | 'servingMaxQueueDelayUs' | 'servingDeadlineMs' | 'auditCheckpointIntervalMs';
+
+/** A duration setting: what it accepts, and its deprecated spelling with a unit suffix and its unit. */
+interface DurationSetting {
+  key: DurationKey;
+  legacy: LegacyDurationKey;
+  /** Milliseconds in one unit of the deprecated spelling (µs: 0.001). */
+  legacyUnitMs: number;
+  rules: Omit<DurationRules, 'name'>;
+}
+
+/** Longest duration any timer-backed setting takes (Node timers overflow past ~24.8 days). */
+const DAY_MS = 86_400_000;
+
+const DURATIONS: readonly DurationSetting[] = [
+  { key: 'requestTimeout', legacy: 'requestTimeoutMs', legacyUnitMs: 1, rules: { allowZero: true, min: 1, max: DAY_MS } },
+  { key: 'statementTimeout', legacy: 'statementTimeoutMs', legacyUnitMs: 1, rules: { allowZero: true, min: 1, max: DAY_MS } },
+  { key: 'monitoringWindow', legacy: 'monitoringWindowMs', legacyUnitMs: 1, rules: { min: 1000 } },
+  { key: 'servingMaxQueueDelay', legacy: 'servingMaxQueueDelayUs', legacyUnitMs: 0.001, rules: { allowZero: true, max: DAY_MS, suggest: ['us', 'ms'] } },
+  { key: 'servingDeadline', legacy: 'servingDeadlineMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
+  { key: 'auditCheckpointInterval', legacy: 'auditCheckpointIntervalMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
+];
+
+/**
+ * One source's settings with every duration in milliseconds under its new key
+ * (`requestTimeout: 300000`), whichever spelling set it.
+ */
+type Settings = Omit<UserConfig, DurationKey | LegacyDurationKey> & Partial<Record<DurationKey, number>>;
+
+/** Where a value came from, for messages: how to name a key, and how to write its new spelling. */
+interface Source {
+  name(key: keyof UserConfig): string;
+  spelling(key: DurationKey, ms: number): string;
+}
+
+/**
+ * Reads the durations of one source into milliseconds under their new keys: text
+ * (and, in the file, numbers) of a new key through the duration parser, numbers of a
+ * deprecated key in its old unit with a warning. Both spellings at once is an error.
+ */
+function durationsOf(values: Record<string, unknown>, source: Source, warnings: string[], numbersAreMs: boolean): Partial<Record<DurationKey, number>> {
+  const out: Partial<Record<DurationKey, number>> = {};
+  for (const d of DURATIONS) {
+    const value = values[d.key];
+    const legacy = values[d.legacy];
+    delete values[d.key];
+    delete values[d.legacy];
+    if (value !== undefined && legacy !== undefined) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Give ${source.name(d.key)} or ${source.name(d.legacy)}, not both; ${source.name(d.legacy)} is deprecated.`, { field: source.name(d.key) });
+    }
+    if (value !== undefined) {
+      out[d.key] = typeof value === 'number' && numbersAreMs ? checkedMs(value, source.name(d.key)) : parseDuration(value as string | number, { name: source.name(d.key), ...d.rules });
+    } else if (legacy !== undefined) {
+      const ms = (legacy as number) * d.legacyUnitMs;
+      warnings.push(`${source.name(d.legacy)} is deprecated; use ${source.spelling(d.key, ms)}`);
+      out[d.key] = ms;
+    }
+  }
+  return out;
+}
+
+function checkedMs(value: number, where: string): number {
+  if (!Number.isFinite(value) || value < 0) throw new SlipwayError('INVALID_ARGUMENT', `${where} must be a non-negative number of milliseconds, got '${value}'.`, { field: where });
+  return value;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, warnings: string[]): Settings {
   const out: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(ENV_KEYS) as [keyof UserConfig, string][]) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     out[key] = NUMERIC.has(key) ? toNumber(raw, name) : raw;
   }
-  return out as UserConfig;
+  const source: Source = { name: (key) => ENV_KEYS[key], spelling: (key, ms) => `${ENV_KEYS[key]}=${formatDuration(ms)}` };
+  return { ...out, ...durationsOf(out, source, warnings, false) } as Settings;
 }
 
 function toNumber(raw: unknown, where: string): number {
@@ -185,7 +276,7 @@ function toNumber(raw: unknown, where: string): number {
   return n;
 }
 
-function fromFile(path: string): UserConfig {
+function fromFile(path: string, warnings: string[]): Settings {
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(path, 'utf8'));
@@ -195,16 +286,30 @@ function fromFile(path: string): UserConfig {
   const section = (doc as { server?: unknown } | null)?.server;
   if (section === undefined || section === null) return {};
   if (typeof section !== 'object') throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'server' must be a mapping.`);
+  const durationKeys = new Set<string>(DURATIONS.map((d) => d.key));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(section)) {
     if (!(k in ENV_KEYS)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'server.${k}'.`);
+    if (durationKeys.has(k)) {
+      if (typeof v !== 'string' && typeof v !== 'number') throw new SlipwayError('INVALID_ARGUMENT', `server.${k} in ${path} must be a duration such as ${DURATION_EXAMPLES}.`, { field: `server.${k}` });
+      out[k] = v;
+      continue;
+    }
     out[k] = NUMERIC.has(k as keyof UserConfig) ? toNumber(v, `server.${k}`) : Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
-  return out as UserConfig;
+  const source: Source = { name: (key) => `server.${key} in ${path}`, spelling: (key, ms) => `server.${key}: ${formatDuration(ms)}` };
+  return { ...out, ...durationsOf(out, source, warnings, false) } as Settings;
 }
 
-function stripUndefined(c: UserConfig): UserConfig {
-  return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as UserConfig;
+function fromFlags(flags: UserConfig): Settings {
+  const out: Record<string, unknown> = { ...flags };
+  // Code passes deprecated keys too (milliseconds, microseconds): no warning, nobody typed them.
+  const source: Source = { name: (key) => key, spelling: (key, ms) => `${key}: '${formatDuration(ms)}'` };
+  return { ...out, ...durationsOf(out, source, [], true) } as Settings;
+}
+
+function stripUndefined<T extends object>(c: T): T {
+  return Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) as T;
 }
 
 function definedOnly<T extends object>(o: T): T {
@@ -217,10 +322,11 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
   const candidate = explicitFile ? resolve(cwd, explicitFile) : join(cwd, 'slipway.yaml');
   if (explicitFile && !existsSync(candidate)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${candidate} does not exist.`);
   const configFile = existsSync(candidate) ? candidate : undefined;
-  const merged: UserConfig = {
-    ...(configFile ? fromFile(configFile) : {}),
-    ...fromEnv(env),
-    ...stripUndefined({ ...flags, config: undefined } as UserConfig),
+  const warnings: string[] = [];
+  const merged: Settings = {
+    ...(configFile ? fromFile(configFile, warnings) : {}),
+    ...fromEnv(env, warnings),
+    ...fromFlags(stripUndefined({ ...flags, config: undefined } as UserConfig)),
   };
   const home = resolve(cwd, merged.home ?? '.slipway');
   const port = merged.port ?? 5000;
@@ -233,18 +339,18 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     artifactsDestination: resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts')),
     bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
     logLevel: merged.logLevel ?? 'info',
-    requestTimeoutMs: merged.requestTimeoutMs ?? 300_000,
-    statementTimeoutMs: merged.statementTimeoutMs ?? 30_000,
-    monitoringWindowMs: merged.monitoringWindowMs ?? 60_000,
+    requestTimeoutMs: Math.round(merged.requestTimeout ?? 300_000),
+    statementTimeoutMs: Math.round(merged.statementTimeout ?? 30_000),
+    monitoringWindowMs: Math.round(merged.monitoringWindow ?? 60_000),
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     serving: definedOnly({
       intraOpThreads: merged.servingThreads,
       concurrency: merged.servingConcurrency,
       executor: merged.servingExecutor,
       maxBatchSize: merged.servingMaxBatchSize,
-      maxQueueDelayMicros: merged.servingMaxQueueDelayUs,
+      maxQueueDelayMicros: merged.servingMaxQueueDelay === undefined ? undefined : Math.round(merged.servingMaxQueueDelay * 1000),
       maxQueueSize: merged.servingMaxQueueSize,
-      deadlineMs: merged.servingDeadlineMs,
+      deadlineMs: merged.servingDeadline === undefined ? undefined : Math.round(merged.servingDeadline),
       nonFinite: merged.servingNonFinite,
     }),
     loadtestAllowedHosts: (merged.loadtestAllowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
@@ -257,8 +363,9 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
       keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
       keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
       checkpointFile: resolve(cwd, merged.auditCheckpointFile ?? join(home, 'audit-checkpoints.jsonl')),
-      checkpointIntervalMs: Math.max(1, merged.auditCheckpointIntervalMs ?? 5000),
+      checkpointIntervalMs: Math.max(1, Math.round(merged.auditCheckpointInterval ?? 5000)),
     },
     configFile,
+    warnings,
   };
 }

@@ -21,7 +21,7 @@ export function clientErrorOf(err: unknown): SlipwayError | undefined {
   if (!e || e.name !== 'error' || typeof e.code !== 'string') return undefined;
   // query_canceled: the statement timeout, or a cancel sent for an abandoned request.
   if (e.code === '57014') {
-    return new SlipwayError('DEADLINE_EXCEEDED', 'The query ran longer than the statement timeout (statementTimeoutMs) or its request was abandoned; narrow the search or raise the timeout.', { sqlstate: e.code });
+    return new SlipwayError('DEADLINE_EXCEEDED', 'The query ran longer than the statement timeout (statementTimeout, SLIPWAY_STATEMENT_TIMEOUT) or its request was abandoned; narrow the search or raise the timeout.', { sqlstate: e.code });
   }
   const message = MESSAGES[e.code];
   return message === undefined ? undefined : new SlipwayError('INVALID_ARGUMENT', message, { sqlstate: e.code });

@@ -50,7 +50,7 @@ const DEADLINE_FUNCTION = 'slipway_within_deadline';
 function registerDeadlineFunction(raw: Sqlite.Database, timeoutMs: number): void {
   raw.function(DEADLINE_FUNCTION, { deterministic: false }, (deadline: unknown) => {
     if (Date.now() <= Number(deadline)) return 1;
-    throw new SlipwayError('DEADLINE_EXCEEDED', `The query ran longer than the statement timeout of ${timeoutMs} ms; narrow the search or raise statementTimeoutMs.`, { timeoutMs });
+    throw new SlipwayError('DEADLINE_EXCEEDED', `The query ran longer than the statement timeout of ${timeoutMs} ms; narrow the search or raise statementTimeout (SLIPWAY_STATEMENT_TIMEOUT, e.g. 2m).`, { timeoutMs });
   });
 }
 
