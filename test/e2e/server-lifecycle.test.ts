@@ -41,7 +41,7 @@ describe('slipway server process', () => {
   it('ends a drain held open by a stalled upload within --shutdown-timeout and still exits 0', async () => {
     const home = freshHome();
     homes.push(home);
-    const server = await startServerProcess(home, ['--shutdown-timeout', '3']);
+    const server = await startServerProcess(home, ['--shutdown-timeout', '3s']);
     running.push(server);
     // A client that announces a body and stops sending keeps its request in progress for good.
     const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
@@ -85,7 +85,7 @@ describe('slipway server process', () => {
   it('cuts off a client that starts a request and never finishes it, after --request-timeout', async () => {
     const home = freshHome();
     homes.push(home);
-    const server = await startServerProcess(home, ['--request-timeout', '1']);
+    const server = await startServerProcess(home, ['--request-timeout', '1s']);
     running.push(server);
     const url = new URL(server.url);
     const started = performance.now();
@@ -116,7 +116,7 @@ describe('slipway server process', () => {
     expect(missingConfig.code).toBe(2);
     expect(missingConfig.stderr).toContain('/nonexistent/slipway.yaml does not exist');
     expect(badTimeout.code).toBe(2);
-    expect(badTimeout.stderr).toContain('--request-timeout must be a non-negative number of seconds (0 turns it off).');
+    expect(badTimeout.stderr).toContain("--request-timeout must be a duration such as 250ms, 10s or 5m (units: us, ms, s, m, h); got 'soon'.");
   });
 
   it('exits 1 naming the store when it cannot be reached, without leaking its password', async () => {

@@ -4,8 +4,10 @@
  * speaking the Open Inference Protocol and MLflow scoring, with /metrics.
  * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
  */
-import { InvalidArgumentError, type Command } from 'commander';
-import { EXIT, addHelpEpilogue, formatJson, positiveInt, runAction, usageErrorsExit2 } from '../output.js';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { formatDuration, parseDuration, type DurationRules } from '../../core/duration.js';
+import { SlipwayError } from '../../core/errors.js';
+import { EXIT, addHelpEpilogue, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ServeFlags {
   name?: string;
@@ -16,12 +18,21 @@ interface ServeFlags {
   concurrency?: number;
   executor?: 'inline' | 'worker';
   maxBatchSize?: number;
+  /** --max-queue-delay, in ms. */
+  maxQueueDelay?: number;
+  /** Deprecated --max-queue-delay-us, in µs. */
   maxQueueDelayUs?: number;
   preferredBatchSizes?: number[];
   maxQueueSize?: number;
+  /** --deadline, in ms. */
+  deadline?: number;
+  /** Deprecated --deadline-ms. */
   deadlineMs?: number;
   nonFinite?: 'reject' | 'allow';
   bodyLimit?: number;
+  /** --drain-timeout, in ms. */
+  drainTimeout?: number;
+  /** Deprecated --drain-timeout-ms. */
   drainTimeoutMs?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   columns?: string[];
@@ -43,6 +54,40 @@ function nonNegativeInt(name: string): (raw: string) => number {
     if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a non-negative integer.`);
     return n;
   };
+}
+
+/** Longest duration a timer-backed flag takes (Node timers overflow past ~24.8 days). */
+export const MAX_TIMER_DURATION_MS = 86_400_000;
+
+/**
+ * A commander parser for a duration flag (`--deadline 250ms`): milliseconds, or a
+ * usage error (exit 2) that names the flag and shows the form, e.g. for a bare number.
+ */
+export function durationFlag(name: string, rules: Omit<DurationRules, 'name'> = {}): (raw: string) => number {
+  return (raw) => {
+    try {
+      return parseDuration(raw, { name, ...rules });
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** A flag spelled the old way, with its unit in the name: accepted, left out of --help. */
+function deprecatedFlag(flags: string, parse: (raw: string) => number): Option {
+  return new Option(flags).argParser(parse).hideHelp();
+}
+
+/**
+ * The value of a duration flag in ms, from its new spelling or its deprecated one
+ * (in that one's unit, with a `warning:` line naming the new spelling).
+ */
+export function durationFromFlags(current: { flag: string; ms: number | undefined }, old: { flag: string; value: number | undefined; unitMs: number }): number | undefined {
+  if (old.value === undefined) return current.ms;
+  if (current.ms !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Give ${current.flag} or ${old.flag}, not both; ${old.flag} is deprecated.`);
+  const ms = old.value * old.unitMs;
+  processStreams.err(`warning: ${old.flag} is deprecated; use ${current.flag} ${formatDuration(ms)}\n`);
+  return ms;
 }
 
 function port(raw: string): number {
@@ -77,13 +122,16 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'batches in flight at once (worker threads with --executor worker)', positiveInt('--concurrency'))
     .option('--executor <kind>', 'inline (on the JavaScript thread) or worker (one session per worker thread)', choice('--executor', ['inline', 'worker'] as const))
     .option('--max-batch-size <rows>', 'largest batch in rows (1 disables batching)', positiveInt('--max-batch-size'))
-    .option('--max-queue-delay-us <us>', 'how long a batch may wait for more rows, in microseconds', nonNegativeInt('--max-queue-delay-us'))
+    .option('--max-queue-delay <duration>', 'how long a batch may wait for more rows, e.g. 500us or 2ms; 0 sends at once (default: 0, env SLIPWAY_SERVING_MAX_QUEUE_DELAY)', durationFlag('--max-queue-delay', { allowZero: true, max: MAX_TIMER_DURATION_MS, suggest: ['us', 'ms'] }))
+    .addOption(deprecatedFlag('--max-queue-delay-us <us>', nonNegativeInt('--max-queue-delay-us')))
     .option('--preferred-batch-sizes <list>', 'comma-separated batch sizes sent at once when reached', intList)
     .option('--max-queue-size <n>', 'queued requests beyond which new ones get 503 + Retry-After', positiveInt('--max-queue-size'))
-    .option('--deadline-ms <ms>', 'per-request deadline (header x-slipway-deadline-ms overrides)', positiveInt('--deadline-ms'))
+    .option('--deadline <duration>', 'per-request deadline, e.g. 250ms or 30s; header x-slipway-deadline-ms overrides (default: 30s, env SLIPWAY_SERVING_DEADLINE)', durationFlag('--deadline', { min: 1, max: MAX_TIMER_DURATION_MS }))
+    .addOption(deprecatedFlag('--deadline-ms <ms>', positiveInt('--deadline-ms')))
     .option('--non-finite <policy>', 'NaN/Infinity in inputs: reject (400) or allow', choice('--non-finite', ['reject', 'allow'] as const))
     .option('--body-limit <bytes>', 'largest request body', positiveInt('--body-limit'))
-    .option('--drain-timeout-ms <ms>', 'how long shutdown waits for in-flight requests', nonNegativeInt('--drain-timeout-ms'))
+    .option('--drain-timeout <duration>', 'how long shutdown waits for in-flight requests, e.g. 10s (default: 10s)', durationFlag('--drain-timeout', { allowZero: true, max: MAX_TIMER_DURATION_MS }))
+    .addOption(deprecatedFlag('--drain-timeout-ms <ms>', nonNegativeInt('--drain-timeout-ms')))
     .option('--columns <list>', 'input column names of an .onnx file, comma-separated (for MLflow dataframes)', (raw: string) => raw.split(',').map((s) => s.trim()))
     .option('--backend-store-uri <uri>', 'metadata store for models:/ references (default: $SLIPWAY_HOME/slipway.db)')
     .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', choice('--model-control', ['none', 'explicit'] as const))
@@ -98,7 +146,8 @@ export function register(program: Command): void {
     examples: [
       'slipway serve model.onnx  # http://127.0.0.1:8080/v2/models/model/infer',
       'slipway serve models:/cancer@champion --port 9000',
-      'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay-us 500 --json',
+      'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay 500us --json',
+      'slipway serve model.onnx --deadline 250ms --drain-timeout 30s',
     ],
     exitCodes: { 1: 'the port is taken, the model registry cannot be read, or the server failed', 2: 'bad usage, a malformed model URI, or a model file that is missing or not ONNX' },
     docs: ['serving.md', 'cli.md'],
@@ -106,7 +155,7 @@ export function register(program: Command): void {
 }
 
 async function serve(model: string, flags: ServeFlags): Promise<number> {
-  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { SlipwayError }, { systemClock }, { ModelFileAllowList }, { checkListenAddress, listenProblem }] =
+  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { systemClock }, { ModelFileAllowList }, { checkListenAddress, listenProblem }] =
     await Promise.all([
       import('../../config.js'),
       import('fastify'),
@@ -115,7 +164,6 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       import('../../server/plugins/serving-routes.js'),
       import('../../server/metrics-registry.js'),
       import('../../core/model-source.js'),
-      import('../../core/errors.js'),
       import('../../core/clock.js'),
       import('../../artifacts/model-file-allow-list.js'),
       import('../../server/listen-address.js'),
@@ -129,6 +177,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     corsAllowedOrigins: flags.corsAllowedOrigins,
     config: flags.config,
   });
+  for (const warning of config.warnings) processStreams.err(`warning: ${warning}\n`);
+  const maxQueueDelayMs = durationFromFlags({ flag: '--max-queue-delay', ms: flags.maxQueueDelay }, { flag: '--max-queue-delay-us', value: flags.maxQueueDelayUs, unitMs: 0.001 });
+  const deadlineMs = durationFromFlags({ flag: '--deadline', ms: flags.deadline }, { flag: '--deadline-ms', value: flags.deadlineMs, unitMs: 1 });
+  const drainTimeoutMs = durationFromFlags({ flag: '--drain-timeout', ms: flags.drainTimeout }, { flag: '--drain-timeout-ms', value: flags.drainTimeoutMs, unitMs: 1 });
   const fromFlags = {
     intraOpThreads: flags.threads,
     spinWait: flags.spinWait,
@@ -136,13 +188,13 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     concurrency: flags.concurrency,
     executor: flags.executor,
     maxBatchSize: flags.maxBatchSize,
-    maxQueueDelayMicros: flags.maxQueueDelayUs,
+    maxQueueDelayMicros: maxQueueDelayMs === undefined ? undefined : Math.round(maxQueueDelayMs * 1000),
     preferredBatchSizes: flags.preferredBatchSizes,
     maxQueueSize: flags.maxQueueSize,
-    deadlineMs: flags.deadlineMs,
+    deadlineMs: deadlineMs === undefined ? undefined : Math.round(deadlineMs),
     nonFinite: flags.nonFinite,
     bodyLimit: flags.bodyLimit ?? config.bodyLimit,
-    drainTimeoutMs: flags.drainTimeoutMs,
+    drainTimeoutMs: drainTimeoutMs === undefined ? undefined : Math.round(drainTimeoutMs),
   };
   // Flags win over the config file and environment; unset flags leave those in force.
   const options = serving.resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
