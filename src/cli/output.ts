@@ -1,13 +1,17 @@
 /**
  * What every command shares: human tables or `--json`, `error: …` on stderr,
  * exit codes that mean something, and opening the local store from the same
- * flags, environment and config file the server uses.
+ * flags, environment and config file the server uses. Colour and symbols appear
+ * only on a terminal (see terminal.ts); JSON and piped output stay plain.
  */
+import { createRequire } from 'node:module';
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
+import type CliTable from 'cli-table3';
 import { isSlipwayError, SlipwayError, type ErrorCode } from '../core/errors.js';
 import { clientErrorOf } from '../store/store-errors.js';
 import type { Store } from '../store/store.js';
 import type { ResolvedConfig } from '../config.js';
+import { PLAIN, paintStatus, paintVerdict, terminalFor, type Terminal } from './terminal.js';
 
 /** The exit codes every command uses. */
 export const EXIT = {
@@ -57,19 +61,71 @@ function fileErrorOf(err: unknown): SlipwayError | undefined {
 export interface OutputStreams {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** What each stream can show (colour, symbols); plain when absent, as for text captured by a test. */
+  readonly terminals?: { readonly out: Terminal; readonly err: Terminal };
 }
 
-/** Process stdout/stderr. */
+/** Process stdout/stderr, styled where each is a terminal. */
 export const processStreams: OutputStreams = {
   out: (text) => void process.stdout.write(text),
   err: (text) => void process.stderr.write(text),
+  get terminals() {
+    return { out: terminalFor('stdout'), err: terminalFor('stderr') };
+  },
 };
+
+/** What the `out` stream of `io` can show. */
+export function outTerminal(io: OutputStreams = processStreams): Terminal {
+  return io.terminals?.out ?? PLAIN;
+}
+
+/** What the `err` stream of `io` can show. */
+export function errTerminal(io: OutputStreams = processStreams): Terminal {
+  return io.terminals?.err ?? PLAIN;
+}
+
+/** `error: <message>` (the label red on a terminal), with a newline. */
+export function errorLine(message: string, terminal: Terminal = terminalFor('stderr')): string {
+  return `${terminal.color.red('error:')} ${message}\n`;
+}
+
+/** `warning: <message>` (the label yellow on a terminal), with a newline. */
+export function warningLine(message: string, terminal: Terminal = terminalFor('stderr')): string {
+  return `${terminal.color.yellow('warning:')} ${message}\n`;
+}
 
 /** Prints `error: <message>` on stderr (stack traces only with SLIPWAY_DEBUG=1, and never for catalogued errors). */
 export function printError(err: unknown, io: OutputStreams = processStreams): void {
   const message = err instanceof Error ? err.message : String(err);
-  io.err(`error: ${message}\n`);
+  io.err(errorLine(message, errTerminal(io)));
   if (!isSlipwayError(err) && err instanceof Error && err.stack && process.env.SLIPWAY_DEBUG === '1') io.err(`${err.stack}\n`);
+}
+
+/** Prints `warning: <message>` on stderr: something the user should know that does not stop the command. */
+export function printWarning(message: string, io: OutputStreams = processStreams): void {
+  io.err(warningLine(message, errTerminal(io)));
+}
+
+/**
+ * A pass/fail line for people: led by a green ✓ or a red ✗ on a terminal,
+ * unchanged when piped (e.g. `ok: 12 audit events verified, …`).
+ */
+export function formatVerdict(ok: boolean, text: string, terminal: Terminal = terminalFor('stdout')): string {
+  return paintVerdict(ok, text, terminal);
+}
+
+/**
+ * A pass/fail word inside a line, such as a threshold's `pass` / `FAIL`: on a
+ * terminal with its symbol and colour (`✓ pass`, `✗ FAIL`), unchanged when piped.
+ */
+export function formatVerdictWord(ok: boolean, word: string, terminal: Terminal = terminalFor('stdout')): string {
+  if (!terminal.styled) return word;
+  return paintVerdict(ok, ok ? terminal.color.green(word) : terminal.color.red(word), terminal);
+}
+
+/** A status word (FINISHED, FAILED, READY, pass, fail, firing, …) in its colour on a terminal; unchanged otherwise. */
+export function formatStatus(word: string, terminal: Terminal = terminalFor('stdout')): string {
+  return paintStatus(word, terminal);
 }
 
 /**
@@ -91,8 +147,9 @@ export function runAction<A extends unknown[]>(action: (...args: A) => Promise<n
 }
 
 /** Writes a commander error as one line: its "(Did you mean --port?)" suggestion joins the message instead of following it. */
-export function writeOneLineError(text: string, write: (text: string) => void): void {
-  write(`${text.trim().replace(/\s*\n\s*/g, ' ')}\n`);
+export function writeOneLineError(text: string, write: (text: string) => void, terminal: Terminal = terminalFor('stderr')): void {
+  const line = text.trim().replace(/\s*\n\s*/g, ' ');
+  write(line.startsWith('error: ') ? errorLine(line.slice('error: '.length), terminal) : `${line}\n`);
 }
 
 /**
@@ -103,7 +160,7 @@ export function writeOneLineError(text: string, write: (text: string) => void): 
  */
 export function usageErrorsExit2(cmd: Command): Command {
   // The whole help after a typo buries the one line that matters.
-  cmd.showHelpAfterError(false).showSuggestionAfterError(true).configureOutput({ outputError: writeOneLineError });
+  cmd.showHelpAfterError(false).showSuggestionAfterError(true).configureOutput({ outputError: (text, write) => writeOneLineError(text, write) });
   cmd.exitOverride((err: CommanderError) => {
     // commander has already printed its message on stderr.
     process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
@@ -185,6 +242,8 @@ export interface Column<T> {
   alignRight?: boolean;
   /** Longest cell before it is cut with "…". @default 60 */
   maxWidth?: number;
+  /** Colour the cells as status words on a terminal (FINISHED green, FAILED red, …). @default true for a STATUS or STATE column */
+  status?: boolean;
 }
 
 /** Renders a value for a table cell: numbers plainly, null/undefined as "-", objects as JSON. */
@@ -196,28 +255,76 @@ export function cellText(value: unknown): string {
   return JSON.stringify(value);
 }
 
+// Control characters in stored text (an escape sequence in a run name, a tab) would move the cursor or
+// recolour the terminal and break the alignment: a cell shows them escaped, as `\x1b`.
+function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+// One line, at most `max` characters (code points, so an emoji is never split), the last one "…" when cut.
 function cut(text: string, max: number): string {
-  const oneLine = text.replace(/\s*\n\s*/g, ' ');
-  return oneLine.length > max ? `${oneLine.slice(0, Math.max(1, max - 1))}…` : oneLine;
+  const chars = Array.from(visible(text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/\t/g, ' ')));
+  return chars.length > max ? `${chars.slice(0, Math.max(1, max - 1)).join('')}…` : chars.join('');
 }
 
-/** Formats rows as an aligned text table with a header line; an empty list prints `emptyText`. */
-export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[], emptyText = '(none)'): string {
+const isStatusHeader = (header: string): boolean => header === 'STATUS' || header === 'STATE';
+
+// No borders and no padding: columns are separated by two spaces only, as in kubectl's and gh's tables.
+const BORDERLESS: Partial<Record<CliTable.CharName, string>> = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '',
+  middle: '  ',
+};
+
+// cli-table3 is loaded on the first table, not with the CLI, so `--help` stays fast.
+let TableClass: typeof CliTable | undefined;
+function tableClass(): typeof CliTable {
+  TableClass ??= createRequire(import.meta.url)('cli-table3') as typeof CliTable;
+  return TableClass;
+}
+
+/**
+ * Formats rows as an aligned text table with a header line; an empty list prints
+ * `emptyText`. On a styled terminal the header is bold and status columns are coloured.
+ */
+export function formatTable<T>(rows: readonly T[], columns: readonly Column<T>[], emptyText = '(none)', terminal: Terminal = terminalFor('stdout')): string {
   if (rows.length === 0) return `${emptyText}\n`;
-  const cells = rows.map((row) => columns.map((c) => cut(cellText(c.value(row)), c.maxWidth ?? 60)));
-  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => (r[i] as string).length)));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => (columns[i]?.alignRight ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
-      .join('  ')
-      .trimEnd();
-  return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n') + '\n';
+  const Table = tableClass();
+  const table = new Table({
+    head: columns.map((c) => terminal.color.bold(c.header)),
+    colAligns: columns.map((c) => (c.alignRight ? 'right' : 'left')),
+    chars: BORDERLESS,
+    // No colours of cli-table3's own: the header and the cells are styled here, only for a terminal.
+    style: { 'padding-left': 0, 'padding-right': 0, head: [], border: [] },
+  });
+  for (const row of rows) {
+    table.push(
+      columns.map((c) => {
+        const text = cut(cellText(c.value(row)), c.maxWidth ?? 60);
+        return (c.status ?? isStatusHeader(c.header)) ? paintStatus(text, terminal) : text;
+      }),
+    );
+  }
+  // The last column is padded to its width; a line ends at its last character.
+  return `${table.toString().split('\n').map((line) => line.trimEnd()).join('\n')}\n`;
 }
 
-/** Formats one record as aligned `key: value` lines (for `show` commands). */
-export function formatRecord(fields: ReadonlyArray<readonly [string, unknown]>): string {
+/**
+ * Formats one record as aligned `key: value` lines (for `show` commands); on a
+ * styled terminal a `status` or `state` value is coloured.
+ */
+export function formatRecord(fields: ReadonlyArray<readonly [string, unknown]>, terminal: Terminal = terminalFor('stdout')): string {
   const width = Math.max(0, ...fields.map(([k]) => k.length));
-  return fields.map(([k, v]) => `${`${k}:`.padEnd(width + 1)}  ${cellText(v)}`.trimEnd()).join('\n') + '\n';
+  return (
+    fields
+      .map(([k, v]) => {
+        const text = cellText(v);
+        return `${`${k}:`.padEnd(width + 1)}  ${k === 'status' || k === 'state' ? paintStatus(text, terminal) : text}`.trimEnd();
+      })
+      .join('\n') + '\n'
+  );
 }
 
 /** Pretty JSON with a trailing newline; bigint as a number string, NaN and ±Infinity as "NaN"/"Infinity"/"-Infinity" (as the HTTP API sends them). */
@@ -232,7 +339,7 @@ export function formatJson(value: unknown): string {
 
 /** Prints a list as JSON (`json: true`) or as a table. */
 export function printList<T>(rows: readonly T[], columns: readonly Column<T>[], opts: { json?: boolean; emptyText?: string }, io: OutputStreams = processStreams): void {
-  io.out(opts.json ? formatJson(rows) : formatTable(rows, columns, opts.emptyText));
+  io.out(opts.json ? formatJson(rows) : formatTable(rows, columns, opts.emptyText, outTerminal(io)));
 }
 
 /** Prints a value as JSON, or runs `human` to print it for people. */
