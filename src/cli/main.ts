@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import * as artifacts from './commands/artifacts.js';
 import * as audit from './commands/audit.js';
+import * as completion from './commands/completion.js';
 import * as experiments from './commands/experiments.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
@@ -24,6 +25,7 @@ export type CommandModule = { register(program: Command): void };
 const COMMANDS: CommandModule[] = [
   artifacts,
   audit,
+  completion,
   experiments,
   loadtest,
   models,
