@@ -2,6 +2,7 @@
  * The typed SDK over the native API (/api/v1). It uses only `fetch`, `URL` and
  * `AbortSignal`, so it runs in Node 20+, browsers, Deno and Bun alike.
  */
+import type { ArtifactListing, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
 import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
 import type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, UpdateExperimentBody } from './schemas/experiments.js';
 import type { Health } from './schemas/health.js';
@@ -33,9 +34,109 @@ export interface SlipwayClientOptions {
   timeoutMs?: number;
 }
 
+/** A file being downloaded: its bytes are not read yet, so they can be streamed to disk as they arrive. */
+export interface ArtifactDownload {
+  /** The bytes. Read it to the end or cancel it: an unread body holds the connection until the idle timeout. */
+  body: ReadableStream<Uint8Array>;
+  /** Content-Length, when the server sent one. */
+  size?: number;
+  contentType: string;
+  /** The quoted sha256 of the content, e.g. `"9f86…"`. */
+  etag?: string;
+}
+
+/** What an upload sends: bytes, a Blob (a File in browsers), a stream (e.g. `Readable.toWeb(createReadStream(file))` in Node) or text (sent as UTF-8). */
+export type ArtifactBody = Uint8Array | Blob | ReadableStream<Uint8Array> | string;
+
+/** Per-call options of the artifact transfers. */
+export interface TransferOptions {
+  /** Cancels the transfer; the promise (or the download's body) rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Abort when no byte has moved for this long (ms): while streaming a ReadableStream upload or a
+   * download's body this bounds each stall, not the whole transfer; for a body given whole
+   * (Uint8Array, Blob, string), whose progress fetch does not report, it bounds the whole upload.
+   * @default the client's timeoutMs
+   */
+  timeoutMs?: number;
+}
+
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
 const seg = encodeURIComponent;
+
+/**
+ * An artifact path as URL segments. A '.' or '..' segment cannot travel in a URL (fetch resolves it,
+ * encoded or not, and would send another request), so such a path is refused here with the error the
+ * server gives for it; every other path is sent as is, for the server to validate.
+ */
+function artifactUrlPath(path: string): string {
+  const dots = path.split('/').find((s) => s === '.' || s === '..');
+  if (dots !== undefined) throw new SlipwayApiError('PATH_NOT_ALLOWED', 400, `Artifact path '${path}' is not allowed: it contains a '${dots}' segment.`, { path });
+  return path.split('/').map(seg).join('/');
+}
+
+/** An abort that fires when nothing has moved for `ms`; `bump` records progress. */
+class IdleTimer {
+  readonly controller = new AbortController();
+  fired = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly ms: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.onAbort = () => this.controller.abort(signal?.reason);
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.bump();
+  }
+
+  bump(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.fired = true;
+      this.controller.abort(new DOMException(`no progress within ${this.ms} ms`, 'TimeoutError'));
+    }, this.ms);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/** `source` re-emitted chunk by chunk, recording progress on `timer` and describing failures with `fail`. */
+function watched(source: ReadableStream<Uint8Array>, timer: IdleTimer, fail: (err: unknown) => unknown, endsTransfer: boolean): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            if (endsTransfer) timer.stop();
+            controller.close();
+            return;
+          }
+          timer.bump();
+          controller.enqueue(value);
+        } catch (err) {
+          if (endsTransfer) timer.stop();
+          controller.error(fail(err));
+        }
+      },
+      cancel(reason) {
+        if (endsTransfer) timer.stop();
+        return reader.cancel(reason);
+      },
+    },
+    // Pull only when the consumer asks, so a stalled consumer or network shows as no progress.
+    { highWaterMark: 0 },
+  );
+}
 
 /** A typed client of the Slipway native API; every method throws SlipwayApiError on failure. */
 export class SlipwayClient {
@@ -94,6 +195,82 @@ export class SlipwayClient {
     }
     if (!res.ok) throw errorFromResponse(res.status, body, requestId);
     return body as T;
+  }
+
+  /**
+   * Sends a transfer of raw bytes to `/api/v1{path}` and resolves with the response once its headers
+   * arrive (the body unread), throwing SlipwayApiError for a failure status.
+   */
+  private async transfer(method: 'GET' | 'PUT', path: string, what: string, body: ArtifactBody | undefined, opts: TransferOptions): Promise<{ res: Response; timer: IdleTimer; fail: (err: unknown) => unknown }> {
+    const url = `${this.base}/api/v1${path}`;
+    const ms = opts.timeoutMs ?? this.timeoutMs;
+    const timer = new IdleTimer(ms, opts.signal);
+    const fail = (err: unknown): unknown => {
+      if (timer.fired) return new SlipwayApiError('DEADLINE_EXCEEDED', 0, `Transfer of ${what} with ${this.base} stopped: no progress within ${ms} ms.`);
+      if (opts.signal?.aborted) return opts.signal.reason;
+      if (err instanceof SlipwayApiError) return err;
+      // fetch reports a failed body stream or connection as "fetch failed" with the reason as its cause.
+      const cause = (err as { cause?: { message?: unknown } } | undefined)?.cause?.message;
+      const why = `${(err as Error)?.message ?? String(err)}${typeof cause === 'string' ? ` (${cause})` : ''}`;
+      return new SlipwayApiError('UNAVAILABLE', 0, `Transfer of ${what} with ${this.base} failed: ${why}`);
+    };
+    const headers: Record<string, string> = { ...this.headers, accept: method === 'GET' ? 'application/octet-stream, application/json;q=0.9' : 'application/json' };
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: timer.controller.signal };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      // fetch needs duplex 'half' to send a stream as the body (the answer comes after all of it).
+      if (body instanceof ReadableStream) Object.assign(init, { body: watched(body, timer, (e) => e, false), duplex: 'half' });
+      else init.body = body;
+    }
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, init);
+    } catch (err) {
+      timer.stop();
+      throw fail(err);
+    }
+    if (res.ok) return { res, timer, fail };
+    const requestId = res.headers.get('x-request-id') ?? undefined;
+    let text = '';
+    try {
+      text = await res.text();
+    } catch {
+      // The error body could not be read: the status alone is reported.
+    } finally {
+      timer.stop();
+    }
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON (a proxy's error page, say): keep the text for the error message.
+    }
+    throw errorFromResponse(res.status, parsed, requestId);
+  }
+
+  private async download(path: string, what: string, opts: TransferOptions): Promise<ArtifactDownload> {
+    const { res, timer, fail } = await this.transfer('GET', path, what, undefined, opts);
+    const length = res.headers.get('content-length');
+    const etag = res.headers.get('etag');
+    const source = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    return {
+      body: watched(source, timer, fail, true),
+      ...(length !== null && /^\d+$/.test(length) ? { size: Number(length) } : {}),
+      contentType: res.headers.get('content-type') ?? 'application/octet-stream',
+      ...(etag !== null ? { etag } : {}),
+    };
+  }
+
+  private async upload<T>(path: string, what: string, body: ArtifactBody, opts: TransferOptions): Promise<T> {
+    const { res, timer, fail } = await this.transfer('PUT', path, what, body, opts);
+    try {
+      timer.bump();
+      return JSON.parse(await res.text()) as T;
+    } catch (err) {
+      throw fail(err);
+    } finally {
+      timer.stop();
+    }
   }
 
   /** Experiments: a named group of runs. */
@@ -168,6 +345,25 @@ export class SlipwayClient {
     setAlias: (name: string, alias: string, version: string | number) => this.request<ModelVersion>('PUT', `/models/${seg(name)}/aliases/${seg(alias)}`, { body: { version: String(version) } }),
     /** Removes an alias. */
     deleteAlias: (name: string, alias: string) => this.request<void>('DELETE', `/models/${seg(name)}/aliases/${seg(alias)}`),
+  };
+
+  /**
+   * Artifact files, streamed both ways: a run's files (paths relative to its artifact root, e.g.
+   * `model/model.onnx`) and store-level files, which is how a model file is uploaded before it is
+   * registered with `models.createVersion(name, { source: stored.uri })`.
+   */
+  readonly artifacts = {
+    /** Lists one folder of a run's artifacts (the root by default); entries' paths are relative to the run's artifact root. */
+    list: (runId: string, path = ''): Promise<ArtifactListing> => this.request<ArtifactListing>('GET', `/runs/${seg(runId)}/artifacts`, { query: path === '' ? {} : { path } }),
+    /** Downloads one of a run's files; the body is not read yet, so it can be streamed to disk. */
+    download: async (runId: string, path: string, opts: TransferOptions = {}): Promise<ArtifactDownload> => this.download(`/runs/${seg(runId)}/artifacts/${artifactUrlPath(path)}`, `'${path}' of run ${runId}`, opts),
+    /** Uploads one of a run's files (replacing any file at that path), streaming a ReadableStream body as it is read. */
+    upload: async (runId: string, path: string, body: ArtifactBody, opts: TransferOptions = {}): Promise<StoredArtifact> =>
+      this.upload<StoredArtifact>(`/runs/${seg(runId)}/artifacts/${artifactUrlPath(path)}`, `'${path}' of run ${runId}`, body, opts),
+    /** Uploads a file to the artifact store, e.g. `models/<uuid>/model.onnx`; `uri` is the source to register it under. */
+    put: async (path: string, body: ArtifactBody, opts: TransferOptions = {}): Promise<StoredStoreArtifact> => this.upload<StoredStoreArtifact>(`/artifacts/${artifactUrlPath(path)}`, `'${path}'`, body, opts),
+    /** Downloads a file of the artifact store by its path. */
+    get: async (path: string, opts: TransferOptions = {}): Promise<ArtifactDownload> => this.download(`/artifacts/${artifactUrlPath(path)}`, `'${path}'`, opts),
   };
 
   /** The tamper-evident audit trail. */

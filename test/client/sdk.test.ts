@@ -1,4 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../support/dialects.js';
 import { openTestApp, type TestApp } from '../../src/server/native/native-api.test-support.js';
@@ -80,6 +85,86 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     await expect(client.models.delete('to-delete')).resolves.toBeUndefined();
     await expect(client.models.get('to-delete')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining('to-delete') });
     await expect(client.models.delete('to-delete')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+  });
+
+  it("uploads a run's file of a few MB from a stream, lists it, and streams it back to disk byte for byte", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-sdk-'));
+    try {
+      const source = join(dir, 'weights.bin');
+      const data = randomBytes(5 * 1024 * 1024 + 17);
+      writeFileSync(source, data);
+      const digest = createHash('sha256').update(data).digest('hex');
+      const run = await client.runs.create({ runName: 'with-artifacts' });
+      const runId = run.info.runId;
+
+      const stored = await client.artifacts.upload(runId, 'model/weights.bin', Readable.toWeb(createReadStream(source)) as ReadableStream<Uint8Array>);
+      expect(stored).toEqual({ path: 'model/weights.bin', size: data.length, sha256: digest });
+      await client.artifacts.upload(runId, 'notes.txt', 'trained on 2024-05 data');
+      await client.artifacts.upload(runId, 'model/config.json', new Blob(['{"threshold":0.5}'], { type: 'application/json' }));
+
+      expect(await client.artifacts.list(runId)).toEqual({
+        rootUri: run.info.artifactUri,
+        files: [{ path: 'model', isDir: true }, { path: 'notes.txt', isDir: false, size: 23 }],
+      });
+      expect((await client.artifacts.list(runId, 'model')).files.map((f) => [f.path, f.size])).toEqual([['model/config.json', 17], ['model/weights.bin', data.length]]);
+
+      const download = await client.artifacts.download(runId, 'model/weights.bin');
+      expect(download).toMatchObject({ size: data.length, contentType: 'application/octet-stream', etag: `"${digest}"` });
+      const target = join(dir, 'copy.bin');
+      await pipeline(Readable.fromWeb(download.body as import('node:stream/web').ReadableStream<Uint8Array>), createWriteStream(target));
+      expect(readFileSync(target).equals(data)).toBe(true);
+      const notes = await client.artifacts.download(runId, 'notes.txt');
+      expect(await new Response(notes.body).text()).toBe('trained on 2024-05 data');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stores a model file, registers it by the returned URI with its signature, and gets it back', async () => {
+    const onnx = readFileSync(new URL('../../test/fixtures/diabetes_forest.onnx', import.meta.url));
+    const stored = await client.artifacts.put('models/0f8e2c1d/model.onnx', new Uint8Array(onnx));
+    expect(stored).toEqual({ path: 'models/0f8e2c1d/model.onnx', size: onnx.length, sha256: createHash('sha256').update(onnx).digest('hex'), uri: 'mlflow-artifacts:/models/0f8e2c1d/model.onnx' });
+    await client.models.create({ name: 'uploaded-forest' });
+    const v = await client.models.createVersion('uploaded-forest', { source: stored.uri });
+    expect(v).toMatchObject({ status: 'READY', source: stored.uri, signature: { format: 'onnx', inputs: [expect.objectContaining({ name: 'features', type: 'float32' })] } });
+    const back = await client.artifacts.get('models/0f8e2c1d/model.onnx');
+    expect(Buffer.from(await new Response(back.body).arrayBuffer()).equals(onnx)).toBe(true);
+  });
+
+  it('answers missing files, unknown runs and paths that climb out with SlipwayApiError', async () => {
+    const runId = (await client.runs.create({})).info.runId;
+    await expect(client.artifacts.download(runId, 'absent.bin')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining("'absent.bin'") });
+    await expect(client.artifacts.get('models/none/model.onnx')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    const unknown = 'f'.repeat(32);
+    await expect(client.artifacts.upload(unknown, 'a.txt', 'x')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining(unknown) });
+    await expect(client.artifacts.list(unknown)).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    for (const path of ['../escape.txt', 'a/../../escape.txt', '/etc/passwd', '%2e%2e/escape.txt', '..%2fescape.txt', 'a\\..\\b']) {
+      await expect(client.artifacts.upload(runId, path, 'x'), path).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED', status: 400, message: expect.stringContaining('is not allowed') });
+      await expect(client.artifacts.get(path), path).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED', status: 400 });
+      await expect(client.artifacts.put(path, 'x'), path).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED', status: 400 });
+    }
+    await expect(client.artifacts.list(runId, '../..')).rejects.toMatchObject({ code: 'PATH_NOT_ALLOWED', status: 400 });
+    expect((await client.artifacts.list(runId)).files).toEqual([]);
+  });
+
+  it('gives up on an upload whose stream stalls, keeping nothing of it', async () => {
+    const runId = (await client.runs.create({})).info.runId;
+    let sent = 0;
+    const stalling = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Two chunks, then nothing ever again.
+        if (sent++ < 2) controller.enqueue(new Uint8Array(64 * 1024));
+        else return new Promise<void>(() => {});
+      },
+    });
+    const started = Date.now();
+    await expect(client.artifacts.upload(runId, 'stalled.bin', stalling, { timeoutMs: 500 })).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED', message: expect.stringContaining('no progress within 500 ms') });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(client.artifacts.download(runId, 'stalled.bin')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const cancelled = new AbortController();
+    const pending = client.artifacts.upload(runId, 'cancelled.bin', new ReadableStream<Uint8Array>({ pull: () => new Promise<void>(() => {}) }), { signal: cancelled.signal });
+    cancelled.abort(new Error('stopped by the user'));
+    await expect(pending).rejects.toThrow('stopped by the user');
   });
 
   it('throws SlipwayApiError with the code, status and message the server sent', async () => {

@@ -36,6 +36,13 @@ export interface NativeRoute {
   handler(input: RouteInput<unknown, unknown, unknown>): Promise<unknown>;
   /** Served by another plugin; listed here only so the OpenAPI document covers all of /api/v1. */
   documentedOnly?: boolean;
+  /**
+   * The body is raw bytes the handler streams from `request.raw`: no parser reads it (whatever its
+   * Content-Type), the JSON bodyLimit does not apply, and the document lists it as application/octet-stream.
+   */
+  rawBody?: boolean;
+  /** The handler sends the answer itself (a byte stream) and returns the reply; documented as application/octet-stream. */
+  streamsResponse?: boolean;
 }
 
 /** Declares a route with typed handler input inferred from its schemas. */
@@ -51,7 +58,9 @@ export function nativeRoute<P extends z.ZodType = z.ZodUndefined, Q extends z.Zo
   response?: R;
   status?: number;
   documentedOnly?: boolean;
-  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R>>;
+  rawBody?: boolean;
+  streamsResponse?: boolean;
+  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<z.input<R> | FastifyReply>;
 }): NativeRoute {
   return route as unknown as NativeRoute;
 }
@@ -79,6 +88,44 @@ export function declaredRoutes(server: object): readonly NativeRoute[] {
   return declared.get(server) ?? [];
 }
 
+/** The name a route's trailing wildcard (`/artifacts/*`) takes in its params schema and in the OpenAPI document. */
+export const WILDCARD_PARAM = 'path';
+
+/** Fastify names a trailing wildcard `*`; routes and the document call it `path`. */
+function namedParams(params: unknown): unknown {
+  if (params === null || typeof params !== 'object' || !('*' in params)) return params;
+  const { '*': tail, ...rest } = params as Record<string, unknown>;
+  return { ...rest, [WILDCARD_PARAM]: tail };
+}
+
+function addRoute(app: FastifyInstance, prefix: string, route: NativeRoute): void {
+  app.route({
+    method: route.method,
+    url: `${prefix}${route.path}`,
+    handler: async (request, reply) => {
+      let result: unknown;
+      try {
+        const params = parsePart(route.params, namedParams(request.params), 'params');
+        const query = parsePart(route.query, request.query, 'query');
+        const body = route.rawBody ? undefined : parsePart(route.body, request.body, 'body');
+        result = await route.handler({ params, query, body, request, reply });
+      } catch (err) {
+        // A raw body refused before it was read (a bad path, an unknown run) is never read: close the
+        // connection after the answer, or it would sit with unread bytes and hold up a graceful shutdown.
+        if (route.rawBody && !request.raw.complete) reply.header('connection', 'close');
+        throw err;
+      }
+      if (route.streamsResponse) return result;
+      if (!route.response) {
+        reply.code(route.status ?? 204);
+        return reply.send();
+      }
+      reply.code(route.status ?? 200);
+      return result;
+    },
+  });
+}
+
 /**
  * Registers routes on `app` under `prefix` and declares them for the OpenAPI document
  * of `server` (the ServerContext). Any plugin may use it for its /api/v1 routes.
@@ -87,23 +134,16 @@ export function registerNativeRoutes(app: FastifyInstance, prefix: string, route
   const list = declared.get(server) ?? [];
   declared.set(server, list);
   for (const route of routes) list.push({ ...route, path: `${prefix}${route.path}` });
-  for (const route of routes) {
-    if (route.documentedOnly) continue;
-    app.route({
-      method: route.method,
-      url: `${prefix}${route.path}`,
-      handler: async (request, reply) => {
-        const params = parsePart(route.params, request.params, 'params');
-        const query = parsePart(route.query, request.query, 'query');
-        const body = parsePart(route.body, request.body, 'body');
-        const result = await route.handler({ params, query, body, request, reply });
-        if (!route.response) {
-          reply.code(route.status ?? 204);
-          return reply.send();
-        }
-        reply.code(route.status ?? 200);
-        return result;
-      },
-    });
-  }
+  const served = routes.filter((r) => !r.documentedOnly);
+  for (const route of served) if (!route.rawBody) addRoute(app, prefix, route);
+  const raw = served.filter((r) => r.rawBody);
+  if (raw.length === 0) return;
+  // Content-type parsers belong to an encapsulation context, not to a route: raw-body routes get a child
+  // context of their own whose only parser leaves the body unread, so uploads of any type and size
+  // stream to the handler while the sibling routes keep the JSON parser and its bodyLimit.
+  void app.register(async (child) => {
+    child.removeAllContentTypeParsers();
+    child.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    for (const route of raw) addRoute(child, prefix, route);
+  });
 }

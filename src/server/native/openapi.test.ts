@@ -46,6 +46,19 @@ describe('native API OpenAPI document', () => {
     const version = doc.components.schemas.ModelVersion as { properties: Record<string, unknown> };
     expect(version.properties.signature).toEqual({ $ref: '#/components/schemas/ModelSignature' });
   });
+
+  it('describes artifact uploads and downloads as raw bytes, with the file path as a parameter', () => {
+    type Op = { parameters: Array<{ name: string; in: string }>; requestBody?: { content: Record<string, unknown> }; responses: Record<string, { content?: Record<string, unknown>; headers?: Record<string, unknown> }> };
+    const upload = doc.paths['/api/v1/runs/{runId}/artifacts/{path}']?.put as unknown as Op;
+    expect(upload.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(['path:runId', 'path:path']);
+    expect(Object.keys(upload.requestBody?.content ?? {})).toEqual(['application/octet-stream']);
+    expect(upload.responses['200']?.content?.['application/json']).toEqual({ schema: { $ref: '#/components/schemas/StoredArtifact' } });
+    const download = doc.paths['/api/v1/artifacts/{path}']?.get as unknown as Op;
+    expect(Object.keys(download.responses['200']?.content ?? {})).toEqual(['application/octet-stream']);
+    expect(Object.keys(download.responses['200']?.headers ?? {})).toEqual(['content-length', 'etag']);
+    const list = doc.paths['/api/v1/runs/{runId}/artifacts']?.get as unknown as Op;
+    expect(list.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(['path:runId', 'query:path']);
+  });
 });
 
 describe('OpenAPI document builder', () => {

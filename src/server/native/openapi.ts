@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ApiErrorBody, apiSchemas } from '../../client/schemas/common.js';
-import type { NativeRoute } from './native-route.js';
+import { WILDCARD_PARAM, type NativeRoute } from './native-route.js';
 import type { RegisteredRoute } from './route-table.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -48,17 +48,20 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query'): Jso
   });
 }
 
-/** `/runs/:runId` → `/runs/{runId}`. */
+/** `/runs/:runId` → `/runs/{runId}`; a trailing wildcard (`/artifacts/*`) becomes `{path}`. */
 export function openApiPath(path: string): string {
-  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  return path.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/\*$/, `/{${WILDCARD_PARAM}}`);
 }
+
+/** Opaque bytes, as OpenAPI 3.1 describes a binary body. */
+const BINARY = { 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } };
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** A minimal operation for a route another plugin registered without declaring schemas. */
 function undeclaredOperation(route: RegisteredRoute, errorRef: JsonSchema): Record<string, unknown> {
   const segments = route.path.split('/').filter((s) => s && s !== 'api' && s !== 'v1');
-  const params = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const params = [...openApiPath(route.path).matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
   const operation: Record<string, unknown> = {
     operationId: `${route.method.toLowerCase()}_${segments.map((s) => s.replace(/^:/, 'by_').replace(/[^A-Za-z0-9]+/g, '_')).join('_')}`,
     summary: `See the documentation of the ${segments[0] ?? 'server'} feature for the request and response fields.`,
@@ -84,10 +87,16 @@ export function buildOpenApiDocument(declared: readonly NativeRoute[], registere
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of declared) {
     const responses: Record<string, unknown> = {};
-    const status = String(route.status ?? (route.response ? 200 : 204));
-    responses[status] = route.response
-      ? { description: 'Success.', content: { 'application/json': { schema: convert(route.response, 'output', components) } } }
-      : { description: 'Success, no content.' };
+    const status = String(route.status ?? (route.response || route.streamsResponse ? 200 : 204));
+    responses[status] = route.streamsResponse
+      ? {
+          description: 'The bytes, with their length and an ETag (the quoted sha256 of the content).',
+          headers: { 'content-length': { schema: { type: 'integer' } }, etag: { schema: { type: 'string' } } },
+          content: BINARY,
+        }
+      : route.response
+        ? { description: 'Success.', content: { 'application/json': { schema: convert(route.response, 'output', components) } } }
+        : { description: 'Success, no content.' };
     const error = (description: string) => ({ description, content: { 'application/json': { schema: errorRef } } });
     responses['400'] = error('Invalid request: a field is missing, of the wrong type or out of range.');
     if (route.params) responses['404'] = error('The resource named in the path does not exist.');
@@ -99,7 +108,8 @@ export function buildOpenApiDocument(declared: readonly NativeRoute[], registere
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
       responses,
     };
-    if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
+    if (route.rawBody) operation.requestBody = { required: true, description: 'The raw bytes, streamed; any Content-Type.', content: BINARY };
+    else if (route.body) operation.requestBody = { required: true, content: { 'application/json': { schema: convert(route.body, 'input', components) } } };
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operation;
   }
   for (const route of registered) {

@@ -14,7 +14,12 @@ export interface RegisteredRoute {
 
 const LINE = /^((?:│ {3}| {4})*)(?:├── |└── )(.*?)(?: \(([A-Z, ]+)\))?$/;
 
-/** Parses `printRoutes({ commonPrefix: false })` output; HEAD and OPTIONS (implicit) are left out. */
+/**
+ * Parses `printRoutes()` output, where each line holds one tree node's own part of the path and a
+ * route's path is the concatenation of its line and its ancestors'; HEAD and OPTIONS (implicit) are
+ * left out. (With `commonPrefix: false` find-my-way prints a wildcard `*` without the static text
+ * before it, so `/api/v1/artifacts/*` would read as `*`.)
+ */
 export function parseRouteTree(tree: string): RegisteredRoute[] {
   const out: RegisteredRoute[] = [];
   const stack: string[] = [];
@@ -34,5 +39,5 @@ export function parseRouteTree(tree: string): RegisteredRoute[] {
 
 /** Every route of `app` whose path starts with `prefix`. */
 export function registeredRoutes(app: FastifyInstance, prefix: string): RegisteredRoute[] {
-  return parseRouteTree(app.printRoutes({ commonPrefix: false })).filter((r) => r.path === prefix || r.path.startsWith(`${prefix}/`));
+  return parseRouteTree(app.printRoutes({ commonPrefix: true })).filter((r) => r.path === prefix || r.path.startsWith(`${prefix}/`));
 }

@@ -1,11 +1,12 @@
 /**
- * The native JSON API under /api/v1: experiments, runs, models and the audit
- * trail, every request validated by zod schemas that also generate the OpenAPI
+ * The native JSON API under /api/v1: experiments, runs, models, artifacts and the
+ * audit trail, every request validated by zod schemas that also generate the OpenAPI
  * document served at /api/v1/openapi.json.
  */
 import { z } from 'zod';
 import { Health } from '../../client/schemas/health.js';
 import type { DomainPlugin } from '../app.js';
+import { artifactRoutes } from '../native/artifact-routes.js';
 import { auditRoutes } from '../native/audit-routes.js';
 import { experimentRoutes } from '../native/experiment-routes.js';
 import { modelRoutes } from '../native/model-routes.js';
@@ -27,6 +28,7 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
     ...experimentRoutes(tracking),
     ...runRoutes(tracking, ctx.clock),
     ...modelRoutes(() => registryOf(ctx)),
+    ...artifactRoutes(ctx),
     ...auditRoutes(ctx),
     nativeRoute({
       method: 'GET',
