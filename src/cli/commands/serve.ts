@@ -7,7 +7,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration, type DurationRules } from '../../core/duration.js';
 import { SlipwayError } from '../../core/errors.js';
-import { EXIT, addHelpEpilogue, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, formatJson, positiveInt, printWarning, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ServeFlags {
   name?: string;
@@ -86,7 +86,7 @@ export function durationFromFlags(current: { flag: string; ms: number | undefine
   if (old.value === undefined) return current.ms;
   if (current.ms !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Give ${current.flag} or ${old.flag}, not both; ${old.flag} is deprecated.`);
   const ms = old.value * old.unitMs;
-  processStreams.err(`warning: ${old.flag} is deprecated; use ${current.flag} ${formatDuration(ms)}\n`);
+  printWarning(`${old.flag} is deprecated; use ${current.flag} ${formatDuration(ms)}`);
   return ms;
 }
 
@@ -177,7 +177,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     corsAllowedOrigins: flags.corsAllowedOrigins,
     config: flags.config,
   });
-  for (const warning of config.warnings) processStreams.err(`warning: ${warning}\n`);
+  for (const warning of config.warnings) printWarning(warning);
   const maxQueueDelayMs = durationFromFlags({ flag: '--max-queue-delay', ms: flags.maxQueueDelay }, { flag: '--max-queue-delay-us', value: flags.maxQueueDelayUs, unitMs: 0.001 });
   const deadlineMs = durationFromFlags({ flag: '--deadline', ms: flags.deadline }, { flag: '--deadline-ms', value: flags.deadlineMs, unitMs: 1 });
   const drainTimeoutMs = durationFromFlags({ flag: '--drain-timeout', ms: flags.drainTimeout }, { flag: '--drain-timeout-ms', value: flags.drainTimeoutMs, unitMs: 1 });

@@ -1,7 +1,7 @@
 /** `slipway server`: run the tracking, registry and artifact server until SIGTERM or SIGINT. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { EXIT, addHelpEpilogue, positiveInt, printError, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, positiveInt, printError, printWarning, processStreams, runAction, usageErrorsExit2 } from '../output.js';
 import { MAX_TIMER_DURATION_MS, durationFlag } from './serve.js';
 
 interface ServerFlags {
@@ -76,7 +76,7 @@ export function register(program: Command): void {
           corsAllowedOrigins: flags.corsAllowedOrigins,
           config: flags.config,
         });
-        for (const warning of config.warnings) processStreams.err(`warning: ${warning}\n`);
+        for (const warning of config.warnings) printWarning(warning);
         // The HTTP drain leaves a fifth of the shutdown time (at least 1 s) to the close hooks and the store.
         const shutdownMs = flags.shutdownTimeout;
         const server = await startServer(config, { drainTimeoutMs: Math.max(0, shutdownMs - Math.max(1000, shutdownMs / 5)) });
