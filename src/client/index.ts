@@ -15,6 +15,7 @@ export type { ArtifactFile, ArtifactListing, ListRunArtifactsQuery, StoredArtifa
 export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
 export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';
 export type { Health } from './schemas/health.js';
+export type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
 export type {
   CreateModelBody,
   CreateVersionBody,

@@ -17,6 +17,7 @@ import type {
   RegisteredModelPage,
   TransitionStageBody,
 } from './schemas/models.js';
+import type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
 import type { CreateRunBody, LogRunBody, MetricHistory, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
 import { SlipwayApiError, errorFromResponse } from './api-error.js';
 
@@ -364,6 +365,17 @@ export class SlipwayClient {
     put: async (path: string, body: ArtifactBody, opts: TransferOptions = {}): Promise<StoredStoreArtifact> => this.upload<StoredStoreArtifact>(`/artifacts/${artifactUrlPath(path)}`, `'${path}'`, body, opts),
     /** Downloads a file of the artifact store by its path. */
     get: async (path: string, opts: TransferOptions = {}): Promise<ArtifactDownload> => this.download(`/artifacts/${artifactUrlPath(path)}`, `'${path}'`, opts),
+  };
+
+  /** Live monitoring of served models. */
+  readonly monitoring = {
+    /**
+     * Records late labels for served predictions, by the request id each was served under (its
+     * x-request-id), at most 10,000 per call; labels for request ids with no stored prediction are
+     * listed in `unknown`, not stored. Sending labels for a request again replaces them.
+     */
+    sendGroundTruth: (model: string, labels: GroundTruthLabel[]) =>
+      this.request<GroundTruthResult>('POST', `/monitoring/models/${seg(model)}/ground-truth`, { body: { labels } }),
   };
 
   /** The tamper-evident audit trail. */

@@ -5,8 +5,15 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirname } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { DIALECTS } from '../support/dialects.js';
+import { FileModelSource, fixture, holdout } from '../support/serving.js';
 import { openTestApp, type TestApp } from '../../src/server/native/native-api.test-support.js';
+import { resolveConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { buildApp } from '../../src/server/app.js';
+import type { ServerContext } from '../../src/server/context.js';
 import { SlipwayApiError, SlipwayClient, isSlipwayApiError } from '../../src/client/index.js';
 
 describe('SlipwayClient against a real server on 127.0.0.1', () => {
@@ -191,5 +198,56 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     const authed = new SlipwayClient({ url, token: 's3cret', fetch: spyFetch });
     await authed.experiments.get('0');
     expect(seen).toEqual(['Bearer s3cret']);
+  });
+});
+
+describe('SlipwayClient monitoring labels against a server serving a model', () => {
+  let app: FastifyInstance;
+  let url: string;
+  let close: () => Promise<void>;
+  const data = holdout('breast_cancer');
+
+  beforeAll(async () => {
+    const opened = await (DIALECTS[0] as (typeof DIALECTS)[number]).open();
+    const home = mkdtempSync(join(tmpdir(), 'slipway-sdk-labels-'));
+    // The fixture model lives outside the artifact store: allow its folder, as an operator would.
+    const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('breast_cancer_mlp.onnx')) }, {}, home);
+    const source = new FileModelSource().add('bc', '1', fixture('breast_cancer_mlp.onnx'));
+    source.columns = data.columns;
+    // Serving loads the models the source lists (by alias) at start-up.
+    source.setAlias('bc', 'prod', '1');
+    const ctx: ServerContext = { config, store: opened.store, logger: silentLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [], modelSource: source };
+    app = await buildApp(ctx);
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    close = async () => {
+      await app.close();
+      for (const hook of ctx.onClose) await hook();
+      await opened.dispose();
+      rmSync(home, { recursive: true, force: true });
+    };
+  });
+  afterAll(async () => close());
+
+  it('sends late labels by request id and reports the ids with no prediction', async () => {
+    const deadline = Date.now() + 20_000;
+    while ((await fetch(`${url}/v2/models/bc/ready`)).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const [i, requestId] of ['pred-a', 'pred-b'].entries()) {
+      const rows = data.rows.slice(i * 3, i * 3 + 3);
+      const res = await fetch(`${url}/v2/models/bc/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+        body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [rows.length, 30], data: rows.flat() }] }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const client = new SlipwayClient({ url });
+    const result = await client.monitoring.sendGroundTruth('bc', [
+      { requestId: 'pred-a', labels: [1, 0, 1] },
+      { requestId: 'pred-b', labels: [0, 0, 1] },
+      { requestId: 'never-served', label: 1 },
+    ]);
+    expect(result).toEqual({ accepted: 2, unknown: ['never-served'] });
+    const invalid = await client.monitoring.sendGroundTruth('bc', [{ requestId: 'pred-a', label: 'cat' }]).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ name: 'SlipwayApiError', code: 'INVALID_ARGUMENT', status: 400, message: expect.stringContaining('labels[0]') });
   });
 });
