@@ -577,6 +577,12 @@ export interface AuditQuery {
   limit?: number;
 }
 
+/** The last event's seq and hash (what `slipway audit head` prints), or undefined for an empty trail. */
+export async function auditHead(db: Kysely<Database>): Promise<{ seq: number; hash: string } | undefined> {
+  const row = await db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row ? { seq: Number(row.seq), hash: row.hash } : undefined;
+}
+
 /** Lists events, oldest first. */
 export async function listAuditEvents(db: Kysely<Database>, q: AuditQuery = {}): Promise<AuditEvent[]> {
   let query = db.selectFrom('audit_events').selectAll();

@@ -12,7 +12,7 @@
 export { SlipwayClient, type ArtifactBody, type ArtifactDownload, type SlipwayClientOptions, type TransferOptions } from './slipway-client.js';
 export { SlipwayApiError, isSlipwayApiError } from './api-error.js';
 export type { ArtifactFile, ArtifactListing, ListRunArtifactsQuery, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
-export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
+export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';
 export type { Health } from './schemas/health.js';
 export type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';

@@ -3,7 +3,7 @@
  * `AbortSignal`, so it runs in Node 20+, browsers, Deno and Bun alike.
  */
 import type { ArtifactListing, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
-import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditVerification } from './schemas/audit.js';
+import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 import type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, UpdateExperimentBody } from './schemas/experiments.js';
 import type { Health } from './schemas/health.js';
 import type {
@@ -384,8 +384,13 @@ export class SlipwayClient {
     events: (query: AuditEventsQuery = {}) => this.request<AuditEventPage>('GET', '/audit/events', { query: query as Query }),
     /** Iterates over every matching audit event from `after` on, fetching pages as needed. */
     eventsAll: (query: AuditEventsQuery = {}) => this.auditEvents(query),
-    /** Recomputes the hash chain on the server and reports every problem. */
-    verify: () => this.request<AuditVerification>('GET', '/audit/verify'),
+    /** The chain's head (last event's seq and hash); NOT_FOUND when the trail is empty. Keep `${seq}:${hash}` outside Slipway. */
+    head: () => this.request<AuditHead>('GET', '/audit/head'),
+    /**
+     * Recomputes the hash chain on the server and reports every problem; each `expectHead`
+     * (`SEQ:HASH`, as `head()` gave it earlier) is checked like a checkpoint.
+     */
+    verify: (query: AuditVerifyQuery = {}) => this.request<AuditVerification>('GET', '/audit/verify', { query: query as Query }),
   };
 
   /** The server's health. */

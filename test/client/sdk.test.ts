@@ -174,6 +174,30 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     await expect(pending).rejects.toThrow('stopped by the user');
   });
 
+  it('reads the audit head, which verify then checks; a wrong expected head is reported', async () => {
+    await client.experiments.create({ name: 'audited' });
+    const head = await client.audit.head();
+    const all: Array<Record<string, unknown> & { seq: number; hash: string }> = [];
+    for await (const e of client.audit.eventsAll({ limit: 50 })) all.push(e);
+    const last = all.at(-1);
+    expect(head).toEqual({ seq: last?.seq, hash: last?.hash });
+    // Events use the API's camelCase names.
+    expect(Object.keys(last ?? {}).sort()).toEqual(['action', 'actor', 'changeDigest', 'entityId', 'entityType', 'hash', 'keyId', 'mac', 'prevHash', 'requestId', 'seq', 'states', 'time']);
+
+    expect(await client.audit.verify({ expectHead: [`${head.seq}:${head.hash}`] })).toMatchObject({ ok: true, checkpoints: 1, problems: [] });
+    const forged = await client.audit.verify({ expectHead: [`${head.seq}:${'f'.repeat(64)}`] });
+    expect(forged.ok).toBe(false);
+    expect(forged.problems).toEqual([expect.objectContaining({ seq: head.seq, kind: 'checkpoint-mismatch' })]);
+    await expect(client.audit.verify({ expectHead: ['not-a-head'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', status: 400, message: expect.stringContaining('expectHead') });
+
+    const created = await client.audit.events({ entityType: 'experiment', action: 'experiment.create', actor: 'anonymous', after: 0, limit: 1000 });
+    expect(created.events.length).toBeGreaterThan(0);
+    expect(created.events.every((e) => e.entityType === 'experiment' && e.action === 'experiment.create' && e.actor === 'anonymous')).toBe(true);
+    const audited = created.events.find((e) => e.seq === head.seq);
+    expect(audited).toBeDefined();
+    expect(await client.audit.events({ entityId: audited?.entityId, after: head.seq })).toEqual({ events: [] });
+  });
+
   it('throws SlipwayApiError with the code, status and message the server sent', async () => {
     const notFound = await client.runs.get('0'.repeat(32)).catch((e: unknown) => e);
     expect(isSlipwayApiError(notFound)).toBe(true);

@@ -1,6 +1,6 @@
 /** Wire schemas of the audit routes. */
 import { z } from 'zod';
-import { named, pageSize } from './common.js';
+import { RepeatedString, named, pageSize } from './common.js';
 
 /** A stored audit event. */
 export const AuditEvent = named(
@@ -31,7 +31,7 @@ export const AuditEventsQuery = z.object({
   entityId: z.string().min(1).optional(),
   action: z.string().min(1).optional(),
   actor: z.string().min(1).optional(),
-  after: z.coerce.number().int().nonnegative().optional().describe('Only events with a larger seq (use the previous page\'s nextAfter).'),
+  after: z.coerce.number<number>().int().nonnegative().optional().describe('Only events with a larger seq (use the previous page\'s nextAfter).'),
   limit: pageSize(1000, 100),
 });
 /** Filters and paging for listing audit events. */
@@ -48,6 +48,29 @@ export const AuditEventPage = named(
 );
 /** A page of audit events. */
 export type AuditEventPage = z.infer<typeof AuditEventPage>;
+
+/** The chain's head: its last event. */
+export const AuditHead = named(
+  z.object({ seq: z.number().int().describe('The last event\'s seq.'), hash: z.string().describe('The last event\'s hash.') }),
+  'AuditHead',
+  'The last event of the chain. Keep it outside Slipway (as SEQ:HASH) and pass it to verify as expectHead to detect a rewritten or truncated chain.',
+);
+/** The chain's head. */
+export type AuditHead = z.infer<typeof AuditHead>;
+
+/** `SEQ:HASH` as `slipway audit head` prints it (and parseHead in src/audit reads it). */
+const HEAD = /^\s*\d+:[0-9a-f]{64}\s*$/;
+
+/** Query of GET /audit/verify. */
+export const AuditVerifyQuery = z.object({
+  expectHead: RepeatedString.pipe(
+    z.array(z.string().regex(HEAD, { error: (iss) => `must be SEQ:HASH (a sequence number, a colon and 64 lowercase hex digits) as GET /audit/head gives it, got '${String(iss.input)}'` })),
+  )
+    .optional()
+    .describe('A head kept outside Slipway, SEQ:HASH; repeat the parameter for several. Each is checked like a checkpoint: a different hash at that seq, or a chain that ends before it, is a problem.'),
+});
+/** Query of GET /audit/verify. */
+export type AuditVerifyQuery = z.input<typeof AuditVerifyQuery>;
 
 /** The result of verifying the chain. */
 export const AuditVerification = named(

@@ -32,7 +32,7 @@ export const StringMap = named(z.record(z.string(), z.string()), 'StringMap', 'A
 
 /** A page size in a query string: 1..max. */
 export function pageSize(max: number, fallback: number) {
-  return z.coerce.number().int().min(1).max(max).default(fallback).describe(`Most results to return (1-${max}, default ${fallback}).`);
+  return z.coerce.number<number>().int().min(1).max(max).default(fallback).describe(`Most results to return (1-${max}, default ${fallback}).`);
 }
 
 /** A query parameter that may be repeated (`?x=a&x=b`) or comma-separated (`?x=a,b`). */

@@ -129,7 +129,7 @@ export const MetricHistoryParams = RunIdParams.extend({ key: z.string().min(1) }
 
 /** Query of the metric history route. */
 export const MetricHistoryQuery = z.object({
-  maxResults: z.coerce.number().int().min(1).max(25000).optional().describe('Page size (at most 25000); every point when absent.'),
+  maxResults: z.coerce.number<number>().int().min(1).max(25000).optional().describe('Page size (at most 25000); every point when absent.'),
   pageToken: z.string().optional(),
 });
 

@@ -31,6 +31,33 @@ describe.each(DIALECTS)('native audit API on $name', (dialect) => {
     expect(updates.events.map((e) => e.entityId)).toEqual(['r2', 'r4']);
   });
 
+  it('gives the head as the last event, and verify checks heads kept outside against it', async () => {
+    const head = await t.app.inject({ url: '/api/v1/audit/head' });
+    expect(head.statusCode).toBe(200);
+    const last = ((await t.app.inject({ url: '/api/v1/audit/events?after=4' })).json() as { events: Array<{ seq: number; hash: string }> }).events.at(-1);
+    expect(head.json()).toEqual({ seq: 5, hash: last?.hash });
+    const { seq, hash } = head.json() as { seq: number; hash: string };
+
+    const good = (await t.app.inject({ url: `/api/v1/audit/verify?expectHead=${seq}:${hash}` })).json();
+    expect(good).toMatchObject({ ok: true, checkpoints: 1, head: { seq, hash }, problems: [] });
+    const wrong = `${seq}:${'0'.repeat(64)}`;
+    const rewritten = (await t.app.inject({ url: `/api/v1/audit/verify?expectHead=${wrong}&expectHead=${seq}:${hash}` })).json();
+    expect(rewritten).toMatchObject({ ok: false, checkpoints: 2, problems: [expect.objectContaining({ seq, kind: 'checkpoint-mismatch', message: expect.stringContaining('the expected head') })] });
+    const truncated = (await t.app.inject({ url: `/api/v1/audit/verify?expectHead=${seq + 3}:${hash}` })).json();
+    expect(truncated).toMatchObject({ ok: false, problems: [expect.objectContaining({ kind: 'truncated', message: expect.stringContaining(`ends at seq ${seq}`) })] });
+
+    for (const bad of ['5', `5:${'A'.repeat(64)}`, `x:${hash}`, `5:${hash.slice(1)}`, '']) {
+      const res = await t.app.inject({ url: `/api/v1/audit/verify?expectHead=${encodeURIComponent(bad)}` });
+      if (bad === '') {
+        // An empty value is no head at all.
+        expect(res.json()).toMatchObject({ ok: true, checkpoints: 0 });
+        continue;
+      }
+      expect(res.statusCode, bad).toBe(400);
+      expect(res.json(), bad).toMatchObject({ error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining("query parameter 'expectHead.0': must be SEQ:HASH") } });
+    }
+  });
+
   it('verifies the chain and reports an altered event', async () => {
     const ok = await t.app.inject({ method: 'GET', url: '/api/v1/audit/verify' });
     expect(ok.json()).toMatchObject({ ok: true, checked: 5, unauthenticated: 5, problems: [] });
@@ -48,5 +75,21 @@ describe.each(DIALECTS)('native audit API on $name', (dialect) => {
       expect(body.error.code).toBe('INVALID_ARGUMENT');
       expect(body.error.message).toMatch(/query parameter '(limit|after)'/);
     }
+  });
+});
+
+describe.each(DIALECTS)('native audit API on an empty trail on $name', (dialect) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await openTestApp(dialect);
+  });
+  afterAll(() => t.close());
+
+  it('answers 404 for the head of an empty trail, and verify reports an expected head as truncated', async () => {
+    const res = await t.app.inject({ url: '/api/v1/audit/head' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: { code: 'NOT_FOUND', message: expect.stringContaining('The audit trail is empty') } });
+    const verified = (await t.app.inject({ url: `/api/v1/audit/verify?expectHead=3:${'a'.repeat(64)}` })).json();
+    expect(verified).toMatchObject({ ok: false, checked: 0, head: null, problems: [expect.objectContaining({ kind: 'truncated', message: expect.stringContaining('is empty') })] });
   });
 });

@@ -1,6 +1,8 @@
-/** GET /api/v1/audit/events and /audit/verify: read and check the audit trail. */
-import { listAuditEvents, verifyAuditTrail, type AuditEvent as StoredEvent } from '../../audit/audit-trail.js';
-import { AuditEventPage, AuditEventsQuery, AuditVerification, type AuditEvent } from '../../client/schemas/audit.js';
+/** GET /api/v1/audit/events, /audit/head and /audit/verify: read and check the audit trail. */
+import { parseHead } from '../../audit/audit-checkpoints.js';
+import { auditHead, listAuditEvents, verifyAuditTrail, type AuditEvent as StoredEvent } from '../../audit/audit-trail.js';
+import { AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery, type AuditEvent } from '../../client/schemas/audit.js';
+import { errors } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { nativeRoute, type NativeRoute } from './native-route.js';
 
@@ -43,13 +45,33 @@ export function auditRoutes(ctx: ServerContext): NativeRoute[] {
     }),
     nativeRoute({
       method: 'GET',
+      path: '/audit/head',
+      tag: 'audit',
+      operationId: 'getAuditHead',
+      summary: "The chain's head (its last event's seq and hash), to keep outside Slipway and pass back to verify as expectHead.",
+      response: AuditHead,
+      async handler() {
+        const head = await auditHead(ctx.store.db);
+        if (!head) throw errors.notFound('The audit trail is empty: no change has been recorded yet, so there is no head.');
+        return head;
+      },
+    }),
+    nativeRoute({
+      method: 'GET',
       path: '/audit/verify',
       tag: 'audit',
       operationId: 'verifyAuditTrail',
-      summary: 'Recompute the hash chain, check MACs, checkpoints and entity states; report every problem.',
+      summary: 'Recompute the hash chain, check MACs, checkpoints, expected heads and entity states; report every problem.',
+      query: AuditVerifyQuery,
       response: AuditVerification,
-      async handler() {
-        return verifyAuditTrail(ctx.store.db);
+      async handler({ query }) {
+        const expectHeads = (query.expectHead ?? []).map((text) => {
+          const head = parseHead(text);
+          // The schema has checked the form already; this only narrows the type.
+          if (!head) throw errors.invalid(`Invalid request: query parameter 'expectHead': must be SEQ:HASH, got '${text}'.`, { field: 'expectHead' });
+          return head;
+        });
+        return verifyAuditTrail(ctx.store.db, { expectHeads });
       },
     }),
   ];
