@@ -27,6 +27,13 @@ export interface SlipwayClientOptions {
   url: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   token?: string;
+  /**
+   * With `password`, sent as HTTP Basic credentials when no `token` is given; like the MLflow
+   * client, both must be non-empty (so MLFLOW_TRACKING_USERNAME/PASSWORD pass through unchanged).
+   */
+  username?: string;
+  /** The password for `username`. */
+  password?: string;
   /** A fetch implementation. @default globalThis.fetch */
   fetch?: typeof fetch;
   /** Extra headers on every request. */
@@ -65,6 +72,13 @@ export interface TransferOptions {
 type Query = Record<string, string | number | boolean | string[] | undefined>;
 
 const seg = encodeURIComponent;
+
+/** Base64 of the UTF-8 bytes of `text` (RFC 7617's charset for Basic credentials); `btoa` alone takes Latin-1 only. */
+function base64Utf8(text: string): string {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
 
 /**
  * An artifact path as URL segments. A '.' or '..' segment cannot travel in a URL (fetch resolves it,
@@ -158,7 +172,8 @@ export class SlipwayClient {
     if (typeof f !== 'function') throw new SlipwayApiError('INVALID_ARGUMENT', 0, 'No fetch implementation: pass one as options.fetch.');
     // Calling an unbound global fetch throws "Illegal invocation" in browsers.
     this.fetchImpl = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
-    this.headers = { accept: 'application/json', ...(opts.headers ?? {}), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) };
+    const authorization = opts.token ? `Bearer ${opts.token}` : opts.username && opts.password ? `Basic ${base64Utf8(`${opts.username}:${opts.password}`)}` : undefined;
+    this.headers = { accept: 'application/json', ...(opts.headers ?? {}), ...(authorization ? { authorization } : {}) };
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 

@@ -223,6 +223,23 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     await authed.experiments.get('0');
     expect(seen).toEqual(['Bearer s3cret']);
   });
+
+  it('sends a username and password as HTTP Basic credentials, the token taking precedence', async () => {
+    const seen: string[] = [];
+    const spyFetch: typeof fetch = (input, init) => {
+      seen.push(new Headers(init?.headers).get('authorization') ?? '(none)');
+      return fetch(input, init);
+    };
+    await new SlipwayClient({ url, username: 'ana', password: 'pä:ss', fetch: spyFetch }).experiments.get('0');
+    await new SlipwayClient({ url, username: 'ana', password: 'pw', token: 't0k', fetch: spyFetch }).experiments.get('0');
+    // As the MLflow client: a username without a password (or the reverse) sends nothing.
+    await new SlipwayClient({ url, username: 'ana', fetch: spyFetch }).experiments.get('0');
+    await new SlipwayClient({ url, username: '', password: 'pw', fetch: spyFetch }).experiments.get('0');
+    // Streamed transfers carry the same credentials.
+    const runId = (await client.runs.create({})).info.runId;
+    await new SlipwayClient({ url, username: 'ana', password: 'pw', fetch: spyFetch }).artifacts.upload(runId, 'a.txt', 'x');
+    expect(seen).toEqual([`Basic ${Buffer.from('ana:pä:ss', 'utf8').toString('base64')}`, 'Bearer t0k', '(none)', '(none)', `Basic ${Buffer.from('ana:pw').toString('base64')}`]);
+  });
 });
 
 describe('SlipwayClient monitoring labels against a server serving a model', () => {
