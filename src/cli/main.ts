@@ -16,7 +16,7 @@ import * as monitor from './commands/monitor.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
-import { helpEpilogueText, usageErrorsExit2 } from './output.js';
+import { helpEpilogueText, printError, usageErrorsExit2 } from './output.js';
 
 /** A command module registers its subcommands on the root program. */
 export type CommandModule = { register(program: Command): void };
@@ -68,7 +68,7 @@ if (isEntryPoint()) {
   buildProgram()
     .parseAsync(process.argv)
     .catch((err: unknown) => {
-      process.stderr.write(`error: ${(err as Error).message}\n`);
+      printError(err);
       process.exitCode = 1;
     });
 }

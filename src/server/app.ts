@@ -18,20 +18,32 @@ export const MAX_PARAM_LENGTH = 8192;
 /** A domain's routes: registered with the shared context. */
 export type DomainPlugin = (app: FastifyInstance, ctx: ServerContext) => Promise<void>;
 
-/** The domain plugins, in registration order. Each domain adds its line here. */
-const PLUGINS: Array<() => Promise<{ default: DomainPlugin }>> = [
-  () => import('./plugins/health.js'),
-  () => import('./plugins/native-api.js'),
-  () => import('./plugins/mlflow-artifacts.js'),
-  () => import('./plugins/mlflow-tracking.js'),
-  () => import('./plugins/mlflow-registry.js'),
-  () => import('./plugins/serving.js'),
-  () => import('./plugins/monitoring.js'),
-  () => import('./plugins/loadtest.js'),
-];
+/** The domain plugins by name, in registration order. Each domain adds its line here. */
+const PLUGINS = {
+  health: () => import('./plugins/health.js'),
+  'native-api': () => import('./plugins/native-api.js'),
+  'mlflow-artifacts': () => import('./plugins/mlflow-artifacts.js'),
+  'mlflow-tracking': () => import('./plugins/mlflow-tracking.js'),
+  'mlflow-registry': () => import('./plugins/mlflow-registry.js'),
+  serving: () => import('./plugins/serving.js'),
+  monitoring: () => import('./plugins/monitoring.js'),
+  loadtest: () => import('./plugins/loadtest.js'),
+} satisfies Record<string, () => Promise<{ default: DomainPlugin }>>;
+
+/** The name of a domain plugin. */
+export type PluginName = keyof typeof PLUGINS;
+
+/** What to build. */
+export interface BuildAppOptions {
+  /**
+   * Only these plugins, still in registration order: the command line answers its own requests in-process with
+   * the API plugins alone, without starting serving or live monitoring. @default every plugin
+   */
+  plugins?: readonly PluginName[];
+}
 
 /** Builds the Slipway HTTP app over an open context. */
-export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
+export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
   // Access logs at debug level are written by a Fastify hook, so fast routes stay off then.
   const debug = (ctx.logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('debug') === true;
   const fastRoutes = new FastRoutes();
@@ -90,7 +102,8 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
   });
 
   // Loaded together (their file reads overlap), registered in order.
-  const plugins = await Promise.all(PLUGINS.map(async (load) => (await load()).default));
+  const names = (Object.keys(PLUGINS) as PluginName[]).filter((name) => !opts.plugins || opts.plugins.includes(name));
+  const plugins = await Promise.all(names.map(async (name) => (await PLUGINS[name]()).default));
   for (const plugin of plugins) {
     // Encapsulated: a domain may set its own error handler or content parsers without touching the others.
     await app.register(async (child) => plugin(child, ctx));

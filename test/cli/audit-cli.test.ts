@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { appendAuditEvent } from '../../src/audit/audit-trail.js';
 import { openStore } from '../../src/store/store.js';
 import { freshSqliteFile } from '../support/dialects.js';
-import { runCli } from '../support/cli.js';
+import { runCli, storeNote } from '../support/cli.js';
 
 describe('slipway audit (built CLI)', () => {
   const f = freshSqliteFile();
@@ -38,12 +38,12 @@ describe('slipway audit (built CLI)', () => {
 
     const paged = await runCli(['audit', 'log', '--after', '1', '--limit', '1', '--json'], env);
     expect((JSON.parse(paged.stdout) as Array<{ seq: number }>).map((e) => e.seq)).toEqual([2]);
-    expect(paged.stderr).toBe('note: more events follow; continue with --after 2\n');
+    expect(paged.stderr).toBe(`${storeNote(env)}note: more events follow; continue with --after 2\n`);
   });
 
   it('verifies an intact chain with exit 0', async () => {
     const ok = await runCli(['audit', 'verify'], env);
-    expect(ok).toMatchObject({ code: 0, stderr: '' });
+    expect(ok).toMatchObject({ code: 0, stderr: storeNote(env) });
     expect(ok.stdout).toContain('3 audit events verified');
   });
 

@@ -13,7 +13,9 @@ describe('read-only commands without a store (built CLI)', () => {
       const r = await runCli(args, {}, cwd);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stdout, args.join(' ')).toBe('');
-      expect(r.stderr, args.join(' ')).toBe(`error: No Slipway store at ${join(cwd, '.slipway', 'slipway.db')}. Start one here with 'slipway server', or name an existing one with --backend-store-uri, SLIPWAY_BACKEND_STORE_URI or SLIPWAY_HOME.\n`);
+      expect(r.stderr, args.join(' ')).toBe(
+        `error: No Slipway store at ${join(cwd, '.slipway', 'slipway.db')}. Start one here with 'slipway server', name a server with --server or SLIPWAY_SERVER, or name an existing store with --backend-store-uri, SLIPWAY_BACKEND_STORE_URI or SLIPWAY_HOME.\n`,
+      );
     }
     expect(readdirSync(cwd)).toEqual([]);
   });

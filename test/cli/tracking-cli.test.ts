@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { openStore } from '../../src/store/store.js';
 import { TrackingService } from '../../src/tracking/index.js';
 import { freshSqliteFile } from '../support/dialects.js';
-import { runCli } from '../support/cli.js';
+import { runCli, storeNote } from '../support/cli.js';
 
 describe('slipway experiments / runs (built CLI)', () => {
   const f = freshSqliteFile();
@@ -84,10 +84,10 @@ describe('slipway experiments / runs (built CLI)', () => {
   it('fails with exit 1 on unknown ids and exit 2 on bad input, with a message on stderr', async () => {
     const unknownRun = await runCli(['runs', 'show', 'f'.repeat(32)], env);
     expect(unknownRun.code).toBe(1);
-    expect(unknownRun.stderr).toMatch(new RegExp(`^error: .*${'f'.repeat(32)}`));
+    expect(unknownRun.stderr).toMatch(new RegExp(`^${storeNote(env)}error: .*${'f'.repeat(32)}`));
     expect(unknownRun.stdout).toBe('');
     const unknownExp = await runCli(['experiments', 'show', 'nope'], env);
-    expect(unknownExp).toMatchObject({ code: 1, stderr: "error: No experiment with id or name 'nope'.\n" });
+    expect(unknownExp).toMatchObject({ code: 1, stderr: `${storeNote(env)}error: No experiment with id or name 'nope'.\n` });
     const unknownInList = await runCli(['runs', 'list', '--experiment', '999'], env);
     expect(unknownInList.code).toBe(1);
 
@@ -95,7 +95,7 @@ describe('slipway experiments / runs (built CLI)', () => {
     expect(badId).toMatchObject({ code: 2, stderr: "error: 'xyz' is not a run id: expected 32 hexadecimal characters.\n" });
     const badFilter = await runCli(['runs', 'list', '--filter', 'metrics.auc >>> 1'], env);
     expect(badFilter.code).toBe(2);
-    expect(badFilter.stderr).toMatch(/^error: /);
+    expect(badFilter.stderr).toMatch(new RegExp(`^${storeNote(env)}error: `));
     expect(badFilter.stderr).not.toMatch(/\n\s+at /);
     const badFlag = await runCli(['runs', 'list', '--colour'], env);
     expect(badFlag.code).toBe(2);

@@ -37,3 +37,8 @@ export function tempHome(prefix: string): string {
   afterAll(() => rmSync(home, { recursive: true, force: true }));
   return home;
 }
+
+/** The line a command on the embedded store prints on stderr first, naming the store it used. */
+export function storeNote(env: { SLIPWAY_HOME: string }): string {
+  return `using the embedded store ${join(env.SLIPWAY_HOME, 'slipway.db')}\n`;
+}

@@ -1,9 +1,10 @@
-/** `slipway audit log|verify`: read and check the hash-chained audit trail. */
+/** `slipway audit log|verify|head|rotate-key`: read and check the hash-chained audit trail, on a server or the embedded store. */
 import type { Command } from 'commander';
 import { SlipwayError } from '../../core/errors.js';
-import { EXIT, addHelpEpilogue, addStoreOptions, formatJson, formatTime, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
+import { EXIT, addHelpEpilogue, errorLine, formatJson, formatTime, formatVerdict, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2 } from '../output.js';
 
-interface LogFlags extends StoreFlags {
+interface LogFlags extends ConnectionFlags {
   entityType?: string;
   entityId?: string;
   action?: string;
@@ -17,7 +18,7 @@ interface LogFlags extends StoreFlags {
 export function register(program: Command): void {
   const audit = program.command('audit').description('List and verify the tamper-evident audit trail');
 
-  addStoreOptions(
+  addConnectionOptions(
     audit
       .command('log')
       .description('List audit events, oldest first')
@@ -30,20 +31,13 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: LogFlags) => {
-      const { listAuditEvents } = await import('../../audit/audit-trail.js');
-      // One extra row tells whether another page follows.
-      const rows = await withLocalStore(flags, (store) =>
-        listAuditEvents(store.db, {
-          entityType: flags.entityType,
-          entityId: flags.entityId,
-          action: flags.action,
-          actor: flags.actor,
-          after: flags.after,
-          limit: flags.limit + 1,
-        }),
+      const page = await withConnection(
+        flags,
+        (client) =>
+          client.audit.events({ entityType: flags.entityType, entityId: flags.entityId, action: flags.action, actor: flags.actor, after: flags.after, limit: flags.limit }),
         { readOnly: true },
       );
-      const events = rows.slice(0, flags.limit);
+      const events = page.events;
       printList(
         events,
         [
@@ -51,37 +45,32 @@ export function register(program: Command): void {
           { header: 'TIME', value: (e) => formatTime(e.time) },
           { header: 'ACTOR', value: (e) => e.actor },
           { header: 'ACTION', value: (e) => e.action },
-          { header: 'ENTITY', value: (e) => `${e.entity_type}/${e.entity_id}` },
-          { header: 'REQUEST', value: (e) => e.request_id },
-          { header: 'DIGEST', value: (e) => e.change_digest.slice(0, 12) },
+          { header: 'ENTITY', value: (e) => `${e.entityType}/${e.entityId}` },
+          { header: 'REQUEST', value: (e) => e.requestId },
+          { header: 'DIGEST', value: (e) => e.changeDigest.slice(0, 12) },
         ],
         { json: flags.json, emptyText: '(no audit events)' },
       );
-      const last = events[events.length - 1];
-      if (rows.length > flags.limit && last) process.stderr.write(`note: more events follow; continue with --after ${last.seq}\n`);
+      if (page.nextAfter !== undefined) process.stderr.write(`note: more events follow; continue with --after ${page.nextAfter}\n`);
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     audit
       .command('verify')
       .description('Check the hash chain, the MACs, the checkpoints and the registry and param rows; exit 1 and list every problem')
       .option('--expect-head <head>', 'also check a head kept outside Slipway: SEQ:HASH as printed by `audit head`, or a file holding it (repeatable)', collect, [])
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (flags: StoreFlags & { json?: boolean; expectHead: string[] }) => {
-      const [{ verifyAuditTrail }, { parseHead }, { existsSync, readFileSync }] = await Promise.all([
-        import('../../audit/audit-trail.js'),
-        import('../../audit/audit-checkpoints.js'),
-        import('node:fs'),
-      ]);
+    runAction(async (flags: ConnectionFlags & { json?: boolean; expectHead: string[] }) => {
+      const [{ parseHead }, { existsSync, readFileSync }] = await Promise.all([import('../../audit/audit-checkpoints.js'), import('node:fs')]);
       const expectHeads = flags.expectHead.map((raw) => {
         const text = parseHead(raw) ? raw : existsSync(raw) ? (readFileSync(raw, 'utf8').trim().split('\n').pop() ?? '') : raw;
         const head = parseHead(text);
         if (!head) throw new SlipwayError('INVALID_ARGUMENT', `--expect-head must be SEQ:HASH (a sequence number, a colon and 64 hex digits) or a file holding it, got '${raw}'.`);
-        return head;
+        return `${head.seq}:${head.hash}`;
       });
-      const result = await withLocalStore(flags, (store) => verifyAuditTrail(store.db, { expectHeads }), { readOnly: true });
+      const result = await withConnection(flags, (client) => client.audit.verify(expectHeads.length > 0 ? { expectHead: expectHeads } : {}), { readOnly: true });
       if (flags.json) {
         process.stdout.write(formatJson(result));
       } else if (result.ok) {
@@ -90,31 +79,30 @@ export function register(program: Command): void {
           `${result.checkpoints} checkpoint(s) matched`,
           `${result.states.checked} registry/param state(s) matched${result.states.unchecked > 0 ? `, ${result.states.unchecked} predate state digests` : ''}`,
         ];
-        process.stdout.write(`ok: ${result.checked} audit events verified, the chain is intact\n  ${notes.join('; ')}\n`);
+        process.stdout.write(`${formatVerdict(true, `ok: ${result.checked} audit events verified, the chain is intact`)}\n  ${notes.join('; ')}\n`);
       } else {
         for (const p of result.problems) process.stdout.write(`${p.kind.padEnd(19)}  seq ${p.seq}  ${p.message}\n`);
-        process.stderr.write(`error: the audit trail failed verification: ${result.problems.length} problem(s) in ${result.checked} events\n`);
+        process.stderr.write(errorLine(`the audit trail failed verification: ${result.problems.length} problem(s) in ${result.checked} events`));
       }
       return result.ok ? EXIT.OK : EXIT.FAILED;
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     audit
       .command('head')
       .description('Print the chain head as SEQ:HASH, to keep outside Slipway and pass to `audit verify --expect-head`')
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (flags: StoreFlags & { json?: boolean }) => {
-      const head = await withLocalStore(flags, (store) => store.db.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst(), { readOnly: true });
-      if (!head) throw new SlipwayError('NOT_FOUND', 'The audit trail is empty: there is no head yet.');
-      process.stdout.write(flags.json ? formatJson({ seq: Number(head.seq), hash: head.hash }) : `${Number(head.seq)}:${head.hash}\n`);
+    runAction(async (flags: ConnectionFlags & { json?: boolean }) => {
+      const head = await withConnection(flags, (client) => client.audit.head(), { readOnly: true });
+      process.stdout.write(flags.json ? formatJson(head) : `${head.seq}:${head.hash}\n`);
     }),
   );
 
   audit
     .command('rotate-key')
-    .description('Retire the active audit key into the keyring folder and create a new one; restart servers to sign with it')
+    .description('Retire the active audit key into the keyring folder and create a new one; restart servers to sign with it (an admin command: it works on the key files of this machine)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print JSON')
     .action(
@@ -131,6 +119,7 @@ export function register(program: Command): void {
     examples: [
       'slipway audit log --entity-type registered_model --limit 20',
       'slipway audit verify --expect-head audit-head.txt',
+      'slipway audit verify --server http://127.0.0.1:5000 --json',
       'slipway audit head > audit-head.txt',
       'slipway audit rotate-key',
     ],

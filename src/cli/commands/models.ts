@@ -1,26 +1,13 @@
-/** `slipway models register|list|show|alias`: the model registry from the command line, on the local store. */
+/** `slipway models …`: the model registry from the command line, on a server or the embedded store. */
 import type { Command } from 'commander';
-import type { ModelSignature, ModelVersion, RegisteredModel, RegistryService } from '../../registry/index.js';
-import type { ResolvedConfig } from '../../config.js';
-import type { Store } from '../../store/store.js';
-import {
-  EXIT,
-  addHelpEpilogue,
-  addStoreOptions,
-  formatRecord,
-  formatTable,
-  formatTime,
-  positiveInt,
-  printList,
-  printValue,
-  runAction,
-  usageErrorsExit2,
-  withLocalStore,
-  type LocalStoreUse,
-  type StoreFlags,
-} from '../output.js';
+import type { SlipwayClient } from '../../client/slipway-client.js';
+import type { ModelVersion, RegisteredModel } from '../../client/schemas/models.js';
+import type { ModelSignature } from '../../registry/index.js';
+import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
+import { EXIT, addHelpEpilogue, errorLine, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, printWarning, runAction, usageErrorsExit2 } from '../output.js';
+import { collect } from './experiments.js';
 
-interface RegisterFlags extends StoreFlags {
+interface RegisterFlags extends ConnectionFlags {
   name: string;
   alias?: string;
   description?: string;
@@ -31,21 +18,24 @@ interface RegisterFlags extends StoreFlags {
   json?: boolean;
 }
 
-interface ListFlags extends StoreFlags {
+interface ListFlags extends ConnectionFlags {
   filter?: string;
-  maxResults?: number;
+  orderBy?: string[];
+  maxResults: number;
+  pageToken?: string;
   json?: boolean;
 }
 
-interface ShowFlags extends StoreFlags {
+interface ShowFlags extends ConnectionFlags {
   version?: number;
   json?: boolean;
 }
 
-/** Opens the store and the artifact store the server would use, and a registry over them. */
-async function withRegistry<R>(flags: StoreFlags, fn: (registry: RegistryService, store: Store, config: ResolvedConfig) => Promise<R>, use: LocalStoreUse = {}): Promise<R> {
-  const [{ RegistryService }, { LocalArtifactStore }] = await Promise.all([import('../../registry/registry-service.js'), import('../../artifacts/local-artifact-store.js')]);
-  return withLocalStore(flags, (store, config) => fn(new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination) }), store, config), use);
+type JsonFlags = ConnectionFlags & { json?: boolean };
+
+async function isNotFound(err: unknown): Promise<boolean> {
+  const { isSlipwayApiError } = await import('../../client/api-error.js');
+  return isSlipwayApiError(err) && (err.code === 'NOT_FOUND' || err.status === 404);
 }
 
 function shape(dims: Array<number | string>): string {
@@ -136,18 +126,17 @@ async function columnsTag(flags: RegisterFlags): Promise<string | undefined> {
  * How a new version's signature differs from the model's `champion` version, else its latest
  * version, as one sentence; undefined when it matches, or there is nothing to compare with.
  */
-async function signatureChange(registry: RegistryService, name: string, signature: ModelSignature): Promise<string | undefined> {
-  const { isSlipwayError } = await import('../../core/errors.js');
+async function signatureChange(client: SlipwayClient, name: string, signature: ModelSignature): Promise<string | undefined> {
   const { signatureDifferences } = await import('../../registry/signature-compatibility.js');
   let model: RegisteredModel;
   try {
-    model = await registry.getRegisteredModel(name);
+    model = await client.models.get(name);
   } catch (err) {
-    if (isSlipwayError(err) && err.code === 'NOT_FOUND') return undefined;
+    if (await isNotFound(err)) return undefined;
     throw err;
   }
   const champion = model.aliases.find((a) => a.alias === 'champion');
-  const base = champion ? await registry.getModelVersion(name, champion.version) : (await registry.listModelVersions(name, 1))[0];
+  const base = champion ? await client.models.getVersion(name, champion.version) : (await client.models.listVersions(name, { maxResults: 1 })).versions[0];
   if (!base?.signature) return undefined;
   const differences = signatureDifferences(base.signature, signature);
   if (differences.length === 0) return undefined;
@@ -156,7 +145,7 @@ async function signatureChange(registry: RegistryService, name: string, signatur
 }
 
 async function registerModelFile(file: string, flags: RegisterFlags): Promise<number> {
-  const { SlipwayError, isSlipwayError } = await import('../../core/errors.js');
+  const { SlipwayError } = await import('../../core/errors.js');
   const { stat } = await import('node:fs/promises');
   const { createReadStream } = await import('node:fs');
   const { basename } = await import('node:path');
@@ -185,28 +174,28 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
     throw new SlipwayError('INVALID_ARGUMENT', `${flags.columns !== undefined ? '--columns' : '--columns-from'} names ${named} column(s) but the model's input '${only?.name}' takes ${width}.`);
   }
 
-  const version = await withRegistry(flags, async (registry) => {
-    const differences = await signatureChange(registry, flags.name, signature);
+  const version = await withConnection(flags, async (client) => {
+    const differences = await signatureChange(client, flags.name, signature);
     if (differences) {
       if (flags.requireCompatible) throw new SlipwayError('INVALID_STATE', `${differences} Nothing was registered (--require-compatible).`);
-      process.stderr.write(`warning: ${differences}\n`);
+      printWarning(differences);
     }
-    const path = `models/${randomUUID()}/${basename(file)}`;
-    await registry.artifacts?.put(path, createReadStream(file));
+    const { Readable } = await import('node:stream');
+    const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    const stored = await client.artifacts.put(`models/${randomUUID()}/${basename(file)}`, body);
     try {
-      await registry.createRegisteredModel({ name: flags.name });
+      await client.models.create({ name: flags.name });
     } catch (err) {
-      if (!isSlipwayError(err) || err.code !== 'ALREADY_EXISTS') throw err;
+      const { isSlipwayApiError } = await import('../../client/api-error.js');
+      if (!isSlipwayApiError(err) || err.code !== 'ALREADY_EXISTS') throw err;
     }
-    const created = await registry.createModelVersion({
-      name: flags.name,
-      source: `mlflow-artifacts:/${path}`,
-      description: flags.description,
-      tags: tagValue ? { [COLUMNS_TAG]: tagValue } : undefined,
+    const created = await client.models.createVersion(flags.name, {
+      source: stored.uri,
+      ...(flags.description !== undefined ? { description: flags.description } : {}),
+      ...(tagValue ? { tags: { [COLUMNS_TAG]: tagValue } } : {}),
     });
     if (flags.alias === undefined) return created;
-    await registry.setAlias(flags.name, flags.alias, created.version);
-    return registry.getModelVersion(flags.name, created.version);
+    return client.models.setAlias(flags.name, flags.alias, created.version);
   });
   printValue(version, flags, () => versionRecord(version));
   return version.status === 'READY' ? EXIT.OK : EXIT.FAILED;
@@ -214,12 +203,12 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
 
 /** Registers `slipway models`. */
 export function register(program: Command): void {
-  const models = program.command('models').description('Register, list and inspect models in the registry');
+  const models = program.command('models').description('Register, list, inspect, stage and delete models in the registry');
 
-  addStoreOptions(
+  addConnectionOptions(
     models
       .command('register')
-      .description('Store an ONNX file in the artifact store and register it as a new version (reading its signature)')
+      .description('Upload an ONNX file to the artifact store and register it as a new version (its signature is read from the file)')
       .argument('<file>', 'the .onnx model file')
       .requiredOption('--name <name>', 'registered model name (created if it does not exist)')
       .option('--alias <alias>', 'point this alias (e.g. champion) at the new version')
@@ -231,18 +220,24 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(runAction(registerModelFile));
 
-  addStoreOptions(
+  addConnectionOptions(
     models
       .command('list')
-      .description('List registered models')
+      .description('List registered models, by name, or as --order-by says')
       .option('--filter <filter>', "MLflow search filter, e.g. \"name LIKE 'fraud%'\"")
+      .option('--order-by <clause>', 'order clause: name or last_updated_timestamp, ASC or DESC (repeatable)', collect)
       .option('--max-results <n>', 'most models to list', positiveInt('--max-results'), 100)
+      .option('--page-token <token>', 'continue a previous listing')
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: ListFlags) => {
-      const page = await withRegistry(flags, (registry) => registry.searchRegisteredModels({ filter: flags.filter, maxResults: flags.maxResults }), { readOnly: true });
+      const page = await withConnection(
+        flags,
+        (client) => client.models.list({ filter: flags.filter, orderBy: flags.orderBy, maxResults: flags.maxResults, pageToken: flags.pageToken }),
+        { readOnly: true },
+      );
       printList(
-        page.items,
+        page.models,
         [
           { header: 'NAME', value: (m) => m.name },
           { header: 'LATEST', value: (m) => m.latestVersions.reduce((top, v) => Math.max(top, Number(v.version)), 0) || undefined, alignRight: true },
@@ -252,10 +247,11 @@ export function register(program: Command): void {
         ],
         { json: flags.json, emptyText: '(no registered models)' },
       );
+      if (page.nextPageToken) process.stderr.write(`note: more models follow; continue with --page-token ${page.nextPageToken}\n`);
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     models
       .command('show')
       .description('Show a registered model and its versions, or one version with --version')
@@ -264,21 +260,65 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (name: string, flags: ShowFlags) => {
-      await withRegistry(flags, async (registry) => {
-        if (flags.version !== undefined) {
-          const v = await registry.getModelVersion(name, flags.version);
-          printValue(v, flags, () => versionRecord(v));
-          return;
-        }
-        const model = await registry.getRegisteredModel(name);
-        const versions = await registry.listModelVersions(name);
-        printValue({ ...model, versions }, flags, () => modelText(model, versions));
-      }, { readOnly: true });
+      await withConnection(
+        flags,
+        async (client) => {
+          if (flags.version !== undefined) {
+            const v = await client.models.getVersion(name, flags.version);
+            printValue(v, flags, () => versionRecord(v));
+            return;
+          }
+          const model = await client.models.get(name);
+          const versions: ModelVersion[] = [];
+          let pageToken: string | undefined;
+          do {
+            const page = await client.models.listVersions(name, { maxResults: 1000, pageToken });
+            versions.push(...page.versions);
+            pageToken = page.nextPageToken;
+          } while (pageToken);
+          printValue({ ...model, versions }, flags, () => modelText(model, versions));
+        },
+        { readOnly: true },
+      );
+    }),
+  );
+
+  addConnectionOptions(
+    models
+      .command('stage')
+      .description('Move VERSION of model NAME to a stage: None, Staging, Production or Archived')
+      .argument('<name>', 'registered model name')
+      .argument('<version>', 'version number', positiveInt('VERSION'))
+      .argument('<stage>', 'None, Staging, Production or Archived (any case)')
+      .option('--archive-existing', 'archive the versions now in that stage')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (name: string, version: number, stage: string, flags: JsonFlags & { archiveExisting?: boolean }) => {
+      const v = await withConnection(flags, (client) => client.models.transitionStage(name, version, { stage, archiveExistingVersions: flags.archiveExisting === true }));
+      printValue(v, flags, () => `${name} version ${v.version} is now in stage ${v.currentStage}\n`);
+    }),
+  );
+
+  addConnectionOptions(
+    models
+      .command('delete')
+      .description('Delete a registered model with all its versions, or one version with --version')
+      .argument('<name>', 'registered model name')
+      .option('--version <n>', 'delete only this version', positiveInt('--version'))
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (name: string, flags: ShowFlags) => {
+      await withConnection(flags, async (client) => {
+        if (flags.version !== undefined) await client.models.deleteVersion(name, flags.version);
+        else await client.models.delete(name);
+      });
+      const what = flags.version !== undefined ? `${name} version ${flags.version}` : `model ${name} and its versions`;
+      printValue({ name, ...(flags.version !== undefined ? { version: String(flags.version) } : {}), deleted: true }, flags, () => `deleted ${what}\n`);
     }),
   );
 
   const alias = models.command('alias').description('Point an alias at a version, or remove it');
-  addStoreOptions(
+  addConnectionOptions(
     alias
       .command('set')
       .description('Point ALIAS of model NAME at VERSION (moving it if it points elsewhere)')
@@ -287,15 +327,12 @@ export function register(program: Command): void {
       .argument('<version>', 'version number', positiveInt('VERSION'))
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (name: string, aliasName: string, version: number, flags: StoreFlags & { json?: boolean }) => {
-      const v = await withRegistry(flags, async (registry) => {
-        await registry.setAlias(name, aliasName, version);
-        return registry.getModelVersion(name, version);
-      });
+    runAction(async (name: string, aliasName: string, version: number, flags: JsonFlags) => {
+      const v = await withConnection(flags, (client) => client.models.setAlias(name, aliasName, version));
       printValue(v, flags, () => `${name}@${aliasName} -> version ${v.version}\n`);
     }),
   );
-  addStoreOptions(
+  addConnectionOptions(
     alias
       .command('delete')
       .description('Remove ALIAS from model NAME')
@@ -303,15 +340,15 @@ export function register(program: Command): void {
       .argument('<alias>', 'alias to remove')
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (name: string, aliasName: string, flags: StoreFlags & { json?: boolean }) => {
-      const existed = await withRegistry(flags, async (registry) => {
-        const before = (await registry.getRegisteredModel(name)).aliases.some((a) => a.alias === aliasName);
+    runAction(async (name: string, aliasName: string, flags: JsonFlags) => {
+      const existed = await withConnection(flags, async (client) => {
+        const before = (await client.models.get(name)).aliases.some((a) => a.alias === aliasName);
         if (!before) return false;
-        await registry.deleteAlias(name, aliasName);
+        await client.models.deleteAlias(name, aliasName);
         return true;
       });
       if (!existed) {
-        process.stderr.write(`error: model ${name} has no alias '${aliasName}'\n`);
+        process.stderr.write(errorLine(`model ${name} has no alias '${aliasName}'`));
         return EXIT.FAILED;
       }
       printValue({ name, alias: aliasName, deleted: true }, flags, () => `${name}@${aliasName} deleted\n`);
@@ -323,12 +360,15 @@ export function register(program: Command): void {
   addHelpEpilogue(models, {
     examples: [
       'slipway models register model.onnx --name cancer --alias champion --columns-from train.csv',
-      "slipway models list --filter \"name LIKE 'canc%'\"",
+      'slipway models register model.onnx --name cancer --server http://127.0.0.1:5000',
+      "slipway models list --filter \"name LIKE 'canc%'\" --order-by \"last_updated_timestamp DESC\"",
       'slipway models show cancer --version 3 --json',
+      'slipway models stage cancer 3 Production --archive-existing',
       'slipway models alias set cancer champion 3',
       'slipway models alias delete cancer staging',
+      'slipway models delete cancer --version 2',
     ],
-    exitCodes: { 1: 'unknown model, version or alias, or a runtime failure', 2: 'bad usage, an invalid name or alias, or a model file that is missing or not ONNX' },
+    exitCodes: { 1: 'unknown model, version or alias, a server that cannot be reached, or a runtime failure', 2: 'bad usage, an invalid name, alias or stage, or a model file that is missing or not ONNX' },
     docs: ['registry.md', 'cli.md'],
   });
 }

@@ -1,10 +1,16 @@
-/** `slipway monitor report|profile|reference|windows|alerts`: offline reports and the live-monitoring state. */
+/**
+ * `slipway monitor report|profile|reference|windows|alerts|labels`: offline reports, and the
+ * live-monitoring state of a server or the embedded store.
+ */
 import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { SlipwayClient } from '../../client/slipway-client.js';
 import { SlipwayError } from '../../core/errors.js';
 import { parseModelUri } from '../../core/model-source.js';
-import type { Store } from '../../store/store.js';
-import { EXIT, addHelpEpilogue, addStoreOptions, formatJson, formatTable, formatTime, positiveInt, runAction, usageErrorsExit2, withLocalStore, type StoreFlags } from '../output.js';
+import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
+import { EXIT, addHelpEpilogue, formatJson, formatStatus, formatTable, formatTime, formatVerdict, positiveInt, printWarning, runAction, usageErrorsExit2 } from '../output.js';
+
+type StoreFlags = ConnectionFlags;
 
 const KINDS = ['numerical', 'categorical', 'boolean', 'text'];
 
@@ -14,12 +20,29 @@ function kindOption(raw: string, prev: Record<string, string> = {}): Record<stri
   return { ...prev, [m[1] as string]: m[2] as string };
 }
 
-async function resolveModel(store: Store, uri: string): Promise<{ name: string; version: string }> {
+/** The version `models:/NAME@ALIAS` or `models:/NAME/VERSION` names, checked with the registry. */
+async function resolveModel(client: SlipwayClient, uri: string): Promise<{ name: string; version: string }> {
   const ref = parseModelUri(uri);
   if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `--model must be models:/NAME@ALIAS or models:/NAME/VERSION, got '${uri}'.`);
-  const { RegistryService } = await import('../../registry/index.js');
-  const v = await new RegistryService({ store }).resolveRef(ref);
+  const v = ref.alias !== undefined ? await client.models.getByAlias(ref.name, ref.alias) : await client.models.getVersion(ref.name, ref.version as string);
   return { name: v.name, version: v.version };
+}
+
+const seg = encodeURIComponent;
+
+/** A stored reference profile as the monitoring API returns it. */
+interface StoredReference {
+  model: string;
+  version: string;
+  rows: number;
+  source: string | null;
+  createdTime: number;
+  profile: unknown;
+}
+
+async function fetchReference(client: SlipwayClient, uri: string): Promise<StoredReference> {
+  const v = await resolveModel(client, uri);
+  return client.request<StoredReference>('GET', `/monitoring/models/${seg(v.name)}/versions/${seg(v.version)}/reference`);
 }
 
 function num(x: number | null | undefined): string {
@@ -40,11 +63,57 @@ interface ReportFlags extends StoreFlags {
   task?: 'classification' | 'regression';
 }
 
+interface LabelsFlags extends ConnectionFlags {
+  file?: string;
+  requestIdColumn: string;
+  labelColumn: string;
+  requestId?: string;
+  label?: string;
+  json?: boolean;
+}
+
+const LABELS_PER_REQUEST = 10_000;
+
+type Label = { requestId: string; label: unknown };
+
+function labelValue(text: string): unknown {
+  const n = Number(text);
+  return text.trim() !== '' && Number.isFinite(n) ? n : text;
+}
+
+/** The labels `--file` holds, or the one `--request-id`/`--label` names. */
+async function readLabels(flags: LabelsFlags): Promise<Label[]> {
+  const single = flags.requestId !== undefined || flags.label !== undefined;
+  if (single === (flags.file !== undefined)) throw new SlipwayError('INVALID_ARGUMENT', 'Give either --file <labels file>, or --request-id with --label.');
+  if (single) {
+    if (flags.requestId === undefined || flags.label === undefined) throw new SlipwayError('INVALID_ARGUMENT', '--request-id and --label go together.');
+    return [{ requestId: flags.requestId, label: labelValue(flags.label) }];
+  }
+  const m = await import('../../monitoring/index.js');
+  const table = await m.readTable(flags.file as string);
+  const find = (name: string, flag: string) => {
+    const column = table.columns.find((c) => c.name === name);
+    if (!column) throw new SlipwayError('DATA_ERROR', `${flags.file} has no column '${name}' (name it with ${flag}); its columns are ${table.columns.map((c) => c.name).join(', ')}.`);
+    return column;
+  };
+  const ids = find(flags.requestIdColumn, '--request-id-column');
+  const values = find(flags.labelColumn, '--label-column');
+  const out: Label[] = [];
+  for (let i = 0; i < table.rows; i++) {
+    const id = ids.values[i];
+    if (id === null || id === undefined || id === '' || (typeof id === 'number' && Number.isNaN(id))) throw new SlipwayError('DATA_ERROR', `${flags.file} row ${i + 1} has no request id.`);
+    const label = values.values[i];
+    if (label === null || label === undefined || (typeof label === 'number' && Number.isNaN(label))) throw new SlipwayError('DATA_ERROR', `${flags.file} row ${i + 1} has no label.`);
+    out.push({ requestId: String(id), label: typeof label === 'string' ? labelValue(label) : label });
+  }
+  return out;
+}
+
 /** Registers `slipway monitor`. */
 export function register(program: Command): void {
   const monitor = program.command('monitor').description('Data drift, data quality and model performance monitoring');
 
-  addStoreOptions(
+  addConnectionOptions(
     monitor
       .command('report')
       .description('Compare current data with a reference: drift, quality suite, HTML/JSON report; exit 1 when the suite fails')
@@ -72,11 +141,8 @@ export function register(program: Command): void {
       let current: import('../../monitoring/index.js').ReportSide;
       if (flags.model) {
         const model = flags.model;
-        const ref = await withLocalStore(flags, async (store) => {
-          const v = await resolveModel(store, model);
-          return m.getReference(store, v.name, v.version);
-        });
-        reference = { profile: ref.profile, source: `models:/${ref.model}/${ref.version}` };
+        const ref = await withConnection(flags, (client) => fetchReference(client, model), { readOnly: true, plugins: ['monitoring'] });
+        reference = { profile: m.DatasetProfile.fromJSON(ref.profile), source: `models:/${ref.model}/${ref.version}` };
         current = m.prepareSide({ table: await m.readTable(flags.current) }, spec, true);
       } else if ((flags.reference as string).toLowerCase().endsWith('.json')) {
         const { readFile } = await import('node:fs/promises');
@@ -128,9 +194,9 @@ export function register(program: Command): void {
           process.stdout.write(formatTable(bad, [{ header: 'QUALITY TEST', value: (t) => t.name }, { header: 'COLUMN', value: (t) => t.column ?? '' }, { header: 'STATUS', value: (t) => t.status }, { header: 'MESSAGE', value: (t) => t.message, maxWidth: 80 }]));
         }
         const q = doc.quality.counts;
-        process.stdout.write(
-          `\ndataset drift: ${doc.drift.drifted ? 'DETECTED' : 'not detected'} (${doc.drift.driftedColumns}/${doc.drift.testedColumns} columns drifted)\nquality: ${doc.status} (${q.pass} pass, ${q.warn} warn, ${q.fail} fail, ${q.error} error)\n`,
-        );
+        const drift = formatVerdict(!doc.drift.drifted, `dataset drift: ${formatStatus(doc.drift.drifted ? 'DETECTED' : 'not detected')} (${doc.drift.driftedColumns}/${doc.drift.testedColumns} columns drifted)`);
+        const quality = formatVerdict(doc.status !== 'fail' && doc.status !== 'error', `quality: ${formatStatus(doc.status)} (${q.pass} pass, ${q.warn} warn, ${q.fail} fail, ${q.error} error)`);
+        process.stdout.write(`\n${drift}\n${quality}\n`);
       }
       return doc.status === 'fail' || doc.status === 'error' ? EXIT.FAILED : EXIT.OK;
     }),
@@ -158,7 +224,7 @@ export function register(program: Command): void {
     );
 
   const reference = monitor.command('reference').description('Reference profiles attached to registered model versions');
-  addStoreOptions(
+  addConnectionOptions(
     reference
       .command('set')
       .description('Attach a reference profile to a model version')
@@ -185,15 +251,20 @@ export function register(program: Command): void {
         if (table.rows === 0) throw new SlipwayError('DATA_ERROR', `${flags.data} has no rows: a reference needs data.`);
         profile = m.profileTable(table);
       }
-      const out = await withLocalStore(flags, async (store) => {
-        const v = await resolveModel(store, uri);
-        await m.attachReference(store, v.name, v.version, profile, flags.data ?? flags.profile ?? null, { time: Date.now(), actor: process.env.USER });
-        return { model: v.name, version: v.version, rows: profile.rows, columns: profile.names.length };
-      });
+      const out = await withConnection(
+        flags,
+        async (client) => {
+          const v = await resolveModel(client, uri);
+          const body = { ...profile.toJSON(), source: flags.data ?? flags.profile ?? null };
+          const stored = await client.request<{ model: string; version: string; rows: number; columns: string[] }>('PUT', `/monitoring/models/${seg(v.name)}/versions/${seg(v.version)}/reference`, { body });
+          return { model: stored.model, version: stored.version, rows: stored.rows, columns: stored.columns.length };
+        },
+        { plugins: ['monitoring'] },
+      );
       process.stdout.write(flags.json ? formatJson(out) : `attached a reference of ${out.rows} rows × ${out.columns} columns to ${out.model} version ${out.version}\n`);
     }),
   );
-  addStoreOptions(
+  addConnectionOptions(
     reference
       .command('show')
       .description('Show the reference profile of a model version')
@@ -202,14 +273,12 @@ export function register(program: Command): void {
   ).action(
     runAction(async (uri: string, flags: StoreFlags & { json?: boolean }) => {
       const m = await import('../../monitoring/index.js');
-      const ref = await withLocalStore(flags, async (store) => {
-        const v = await resolveModel(store, uri);
-        return m.getReference(store, v.name, v.version);
-      });
-      if (flags.json) return void process.stdout.write(formatJson({ model: ref.model, version: ref.version, rows: ref.rows, source: ref.source, createdTime: ref.createdTime, profile: ref.profile.toJSON() }));
+      const ref = await withConnection(flags, (client) => fetchReference(client, uri), { readOnly: true, plugins: ['monitoring'] });
+      if (flags.json) return void process.stdout.write(formatJson(ref));
+      const profile = m.DatasetProfile.fromJSON(ref.profile);
       process.stdout.write(`${ref.model} version ${ref.version}: ${ref.rows} rows from ${ref.source ?? '-'} (${formatTime(ref.createdTime)})\n`);
       process.stdout.write(
-        formatTable([...ref.profile.columns.values()], [
+        formatTable([...profile.columns.values()], [
           { header: 'COLUMN', value: (c) => c.name },
           { header: 'KIND', value: (c) => c.kind },
           { header: 'MISSING', value: (c) => c.missing, alignRight: true },
@@ -220,7 +289,7 @@ export function register(program: Command): void {
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     monitor
       .command('windows')
       .description('Live-monitoring windows of a model, newest first')
@@ -229,8 +298,12 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (model: string, flags: StoreFlags & { limit: number; json?: boolean }) => {
-      const m = await import('../../monitoring/index.js');
-      const windows = await withLocalStore(flags, (store) => m.listWindows(store, model, { limit: flags.limit }), { readOnly: true });
+      type Window = { windowStart: number; version: string; rows: number; droppedRows: number; figures: Record<string, number | null> };
+      const { windows } = await withConnection(
+        flags,
+        (client) => client.request<{ windows: Window[] }>('GET', `/monitoring/models/${seg(model)}/windows`, { query: { limit: flags.limit } }),
+        { readOnly: true, plugins: ['monitoring'] },
+      );
       if (flags.json) return void process.stdout.write(formatJson(windows));
       process.stdout.write(
         formatTable(
@@ -249,7 +322,7 @@ export function register(program: Command): void {
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     monitor
       .command('alerts')
       .description('Alert rules and their state (ok / firing)')
@@ -257,8 +330,12 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: StoreFlags & { model?: string; json?: boolean }) => {
-      const m = await import('../../monitoring/index.js');
-      const alerts = await withLocalStore(flags, (store) => m.listAlertStatus(store, flags.model), { readOnly: true });
+      type AlertStatus = Awaited<ReturnType<typeof import('../../monitoring/index.js').listAlertStatus>>[number];
+      const { alerts } = await withConnection(
+        flags,
+        (client) => client.request<{ alerts: AlertStatus[] }>('GET', '/monitoring/alerts', { query: { model: flags.model } }),
+        { readOnly: true, plugins: ['monitoring'] },
+      );
       if (flags.json) return void process.stdout.write(formatJson(alerts));
       process.stdout.write(
         formatTable(
@@ -278,6 +355,47 @@ export function register(program: Command): void {
     }),
   );
 
+  addConnectionOptions(
+    monitor
+      .command('labels')
+      .description('Send ground-truth labels for served predictions, matched by request id, so live monitoring can score the model')
+      .argument('<model>', 'registered model name the predictions were served for')
+      .option('--file <file>', 'labels file (.csv, .tsv, .jsonl, .parquet) with a request id column and a label column')
+      .option('--request-id-column <name>', 'the request id column of --file', 'request_id')
+      .option('--label-column <name>', 'the label column of --file', 'label')
+      .option('--request-id <id>', 'one request id (with --label)')
+      .option('--label <value>', 'its label (numbers are sent as numbers)')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (model: string, flags: LabelsFlags) => {
+      const labels = await readLabels(flags);
+      const result = await withConnection(
+        flags,
+        async (client) => {
+          let accepted = 0;
+          const unknown: string[] = [];
+          // The API takes at most 10,000 labels a request.
+          for (let i = 0; i < labels.length; i += LABELS_PER_REQUEST) {
+            const r = await client.monitoring.sendGroundTruth(model, labels.slice(i, i + LABELS_PER_REQUEST));
+            accepted += r.accepted;
+            unknown.push(...r.unknown);
+          }
+          return { accepted, unknown };
+        },
+        { plugins: ['monitoring'] },
+      );
+      if (flags.json) process.stdout.write(formatJson(result));
+      else {
+        process.stdout.write(`accepted ${result.accepted} of ${labels.length} label(s) for ${model}\n`);
+        if (result.unknown.length > 0) {
+          const shown = result.unknown.slice(0, 5).join(', ');
+          printWarning(`${result.unknown.length} request id(s) have no stored prediction (never served, not sampled, or older than the retention): ${shown}${result.unknown.length > 5 ? ', …' : ''}`);
+        }
+      }
+      return result.accepted === 0 && labels.length > 0 ? EXIT.FAILED : EXIT.OK;
+    }),
+  );
+
   usageErrorsExit2(monitor);
   addHelpEpilogue(monitor, {
     examples: [
@@ -287,6 +405,8 @@ export function register(program: Command): void {
       'slipway monitor reference set models:/cancer/3 --data train.csv',
       'slipway monitor windows cancer',
       'slipway monitor alerts --model cancer',
+      'slipway monitor labels cancer --file labels.csv --server http://127.0.0.1:5000',
+      'slipway monitor labels cancer --request-id 5b1c0e9a --label 1',
     ],
     exitCodes: { 1: 'the quality suite or dataset drift failed, or something named was not found', 2: 'bad usage, or unreadable or mismatched data' },
     docs: ['monitoring.md', 'cli.md'],

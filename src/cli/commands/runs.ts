@@ -1,10 +1,11 @@
-/** `slipway runs list|show`: search and inspect runs in the local store. */
+/** `slipway runs …`: search, inspect, delete and restore runs, on a server or the embedded store. */
 import type { Command } from 'commander';
-import type { Run, ViewType } from '../../tracking/index.js';
-import { addHelpEpilogue, addStoreOptions, formatDuration, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2, type StoreFlags } from '../output.js';
-import { findExperiment, withTracking } from './experiments.js';
+import type { Run } from '../../client/schemas/runs.js';
+import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
+import { addHelpEpilogue, formatDuration, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2 } from '../output.js';
+import { collect, findExperiment, viewOf } from './experiments.js';
 
-interface ListFlags extends StoreFlags {
+interface ListFlags extends ConnectionFlags {
   experiment?: string[];
   filter?: string;
   orderBy?: string[];
@@ -14,13 +15,10 @@ interface ListFlags extends StoreFlags {
   json?: boolean;
 }
 
-const VIEWS: Record<string, ViewType> = { active: 'ACTIVE_ONLY', deleted: 'DELETED_ONLY', all: 'ALL' };
+type JsonFlags = ConnectionFlags & { json?: boolean };
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-function metricText(value: number): string {
+function metricText(value: number | string): string {
+  if (typeof value === 'string') return value;
   return Number.isInteger(value) ? String(value) : Number(value.toPrecision(6)).toString();
 }
 
@@ -32,11 +30,16 @@ function duration(run: Run): string {
   return run.info.endTime === undefined ? '-' : formatDuration(run.info.endTime - run.info.startTime);
 }
 
+async function checkRunId(runId: string): Promise<void> {
+  const { SlipwayError } = await import('../../core/errors.js');
+  if (!/^[0-9a-f]{32}$/.test(runId)) throw new SlipwayError('INVALID_ARGUMENT', `'${runId}' is not a run id: expected 32 hexadecimal characters.`);
+}
+
 /** Registers `slipway runs`. */
 export function register(program: Command): void {
-  const runs = program.command('runs').description('Search and inspect runs');
+  const runs = program.command('runs').description('Search, inspect, delete and restore runs');
 
-  addStoreOptions(
+  addConnectionOptions(
     runs
       .command('list')
       .description('List runs, newest first, or as ordered; filter with the MLflow search grammar')
@@ -49,24 +52,30 @@ export function register(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: ListFlags) => {
-      const { SlipwayError } = await import('../../core/errors.js');
-      const runViewType = VIEWS[flags.view.toLowerCase()];
-      if (!runViewType) throw new SlipwayError('INVALID_ARGUMENT', `--view must be one of active, deleted, all; got '${flags.view}'.`);
-      const { page, names } = await withTracking(flags, async (t) => {
-        const experiments = flags.experiment
-          ? await Promise.all(flags.experiment.map((e) => findExperiment(t, e)))
-          : (await t.searchExperiments({ maxResults: 50_000 })).experiments;
-        const names = new Map(experiments.map((e) => [e.experimentId, e.name]));
-        const page = await t.searchRuns({
-          experimentIds: experiments.map((e) => e.experimentId),
-          filter: flags.filter,
-          orderBy: flags.orderBy,
-          maxResults: flags.maxResults,
-          pageToken: flags.pageToken,
-          runViewType,
-        });
-        return { page, names };
-      });
+      const runViewType = await viewOf(flags.view);
+      const { page, names } = await withConnection(
+        flags,
+        async (client) => {
+          const named = flags.experiment ? await Promise.all(flags.experiment.map((e) => findExperiment(client, e))) : undefined;
+          const page = await client.runs.search({
+            ...(named ? { experimentIds: named.map((e) => e.experimentId) } : {}),
+            filter: flags.filter,
+            orderBy: flags.orderBy,
+            maxResults: flags.maxResults,
+            pageToken: flags.pageToken,
+            runViewType,
+          });
+          // Names for the EXPERIMENT column: those named, else those of the runs listed.
+          const names = new Map((named ?? []).map((e) => [e.experimentId, e.name]));
+          if (!flags.json) {
+            for (const id of new Set(page.runs.map((r) => r.info.experimentId))) {
+              if (!names.has(id)) names.set(id, (await client.experiments.get(id)).name);
+            }
+          }
+          return { page, names };
+        },
+        { readOnly: true },
+      );
       printList(
         page.runs,
         [
@@ -84,17 +93,16 @@ export function register(program: Command): void {
     }),
   );
 
-  addStoreOptions(
+  addConnectionOptions(
     runs
       .command('show')
       .description('Show one run: info, params, latest metrics and tags')
       .argument('<run-id>', 'the 32-character run id')
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (runId: string, flags: StoreFlags & { json?: boolean }) => {
-      const { SlipwayError } = await import('../../core/errors.js');
-      if (!/^[0-9a-f]{32}$/.test(runId)) throw new SlipwayError('INVALID_ARGUMENT', `'${runId}' is not a run id: expected 32 hexadecimal characters.`);
-      const run = await withTracking(flags, (t) => t.getRun(runId));
+    runAction(async (runId: string, flags: JsonFlags) => {
+      await checkRunId(runId);
+      const run = await withConnection(flags, (client) => client.runs.get(runId), { readOnly: true });
       printValue(run, flags, () => {
         const { info, data } = run;
         const head = formatRecord([
@@ -129,13 +137,55 @@ export function register(program: Command): void {
     }),
   );
 
+  addConnectionOptions(
+    runs
+      .command('delete')
+      .description('Mark runs deleted (restore brings them back)')
+      .argument('<run-id...>', 'one or more 32-character run ids')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (runIds: string[], flags: JsonFlags) => {
+      for (const id of runIds) await checkRunId(id);
+      const done = await withConnection(flags, async (client) => {
+        const out: Run[] = [];
+        for (const id of runIds) {
+          await client.runs.delete(id);
+          out.push(await client.runs.get(id));
+        }
+        return out;
+      });
+      printValue(done, flags, () => done.map((r) => `deleted run ${r.info.runId}\n`).join(''));
+    }),
+  );
+
+  addConnectionOptions(
+    runs
+      .command('restore')
+      .description('Restore deleted runs')
+      .argument('<run-id...>', 'one or more 32-character run ids')
+      .option('--json', 'print JSON'),
+  ).action(
+    runAction(async (runIds: string[], flags: JsonFlags) => {
+      for (const id of runIds) await checkRunId(id);
+      const done = await withConnection(flags, async (client) => {
+        const out: Run[] = [];
+        for (const id of runIds) out.push(await client.runs.restore(id));
+        return out;
+      });
+      printValue(done, flags, () => done.map((r) => `restored run ${r.info.runId}\n`).join(''));
+    }),
+  );
+
   usageErrorsExit2(runs);
   addHelpEpilogue(runs, {
     examples: [
       'slipway runs list --experiment fraud --filter "metrics.auc > 0.9" --order-by "metrics.auc DESC"',
+      'slipway runs list --server http://127.0.0.1:5000 --view deleted',
       'slipway runs show 5f0c3b1e9a6d4c2f8e7b6a5d4c3b2a19 --json',
+      'slipway runs delete 5f0c3b1e9a6d4c2f8e7b6a5d4c3b2a19',
+      'slipway runs restore 5f0c3b1e9a6d4c2f8e7b6a5d4c3b2a19',
     ],
-    exitCodes: { 1: 'no run with that id, or a runtime failure' },
+    exitCodes: { 1: 'no run with that id, a server that cannot be reached, or a runtime failure' },
     docs: ['tracking.md', 'cli.md'],
   });
 }
