@@ -38,7 +38,7 @@ describe('slipway artifacts', () => {
     expect(JSON.parse(young.stdout)).toMatchObject({ scannedBlobs: 3, removedBlobs: 0 });
     const old = new Date(Date.now() - 10_000);
     for (const prefix of readdirSync(join(dest, 'objects'))) for (const f of readdirSync(join(dest, 'objects', prefix))) utimesSync(join(dest, 'objects', prefix, f), old, old);
-    const res = await runCli(['artifacts', 'gc', '--artifacts-destination', dest, '--min-age', '5']);
+    const res = await runCli(['artifacts', 'gc', '--artifacts-destination', dest, '--min-age', '5s']);
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('Scanned 3 stored files; removed 1 unreferenced (4.0 KiB freed), 0 abandoned upload(s) and 0 unused model checkout(s).\n');
     expect((await store.stat('1/run/artifacts/notes.txt'))?.size).toBe(5);
@@ -51,7 +51,10 @@ describe('slipway artifacts', () => {
     expect(traversal.stderr).toContain("Artifact path '../..' is not allowed");
     const badAge = await runCli(['artifacts', 'gc', '--min-age', 'soon', '--artifacts-destination', dest]);
     expect(badAge.code).toBe(2);
-    expect(badAge.stderr).toContain('--min-age must be a number of seconds');
+    expect(badAge.stderr).toContain("--min-age must be a duration such as");
+    const bareNumber = await runCli(['artifacts', 'gc', '--min-age', '3600', '--artifacts-destination', dest]);
+    expect(bareNumber.code).toBe(2);
+    expect(bareNumber.stderr).toContain('3600');
     const missing = await runCli(['artifacts', 'gc', '--artifacts-destination', join(dest, 'nope')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain(`Artifact folder ${join(dest, 'nope')} does not exist.`);
