@@ -76,6 +76,9 @@ export async function optionsFromFlags(flags: LoadtestFlags, target: string | un
   if (targets.length > 1) await usage('Give the target once: as an argument, --url or --model.');
   set('target', targets[0]);
   set('server', flags.server);
+  // As every client command: the server named in the environment, when neither the flag nor the spec names one.
+  const mlflowUri = process.env.MLFLOW_TRACKING_URI;
+  if (o.server === undefined) set('server', process.env.SLIPWAY_SERVER || (mlflowUri && /^https?:\/\//i.test(mlflowUri) ? mlflowUri : undefined));
   set('protocol', flags.protocol);
   set('method', flags.method);
   if (flags.header) {
@@ -237,7 +240,7 @@ export function register(program: Command): void {
     .argument('[target]', 'URL, or models:/NAME@ALIAS with --server')
     .option('--url <url>', 'endpoint to load (V2 …/infer, MLflow …/invocations, or any URL)')
     .option('--model <uri>', 'served model, models:/NAME@ALIAS or models:/NAME/VERSION (needs --server)')
-    .option('--server <url>', 'Slipway server: resolves models:/ targets, baselines and recordings')
+    .option('--server <url>', 'Slipway server: resolves models:/ targets, baselines and recordings (default: $SLIPWAY_SERVER, else an http(s) $MLFLOW_TRACKING_URI)')
     .option('--protocol <protocol>', 'raw, v2 or mlflow (default: from the target)')
     .option('--method <method>', 'HTTP method (default POST for v2/mlflow, GET for raw)')
     .option('--header <header>', "extra header 'Name: value' (repeatable)", collect)
