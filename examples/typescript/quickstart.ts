@@ -6,14 +6,14 @@
  *
  *   npx tsc -p examples/typescript && node examples/typescript/dist/quickstart.js
  *
- * SLIPWAY_URL points it at another server. The two arguments, both optional, are the ONNX model
+ * SLIPWAY_SERVER points it at another server. The two arguments, both optional, are the ONNX model
  * and a CSV of rows for it (default: the breast-cancer fixtures under test/fixtures/).
  * Exit codes: 0 done, 1 failure (the error names the call that failed).
  */
 import { readFile } from 'node:fs/promises';
 import { SlipwayClient, isSlipwayApiError, type Experiment, type RegisteredModel } from 'slipway/client';
 
-const url = process.env.SLIPWAY_URL ?? 'http://127.0.0.1:5000';
+const url = process.env.SLIPWAY_SERVER ?? 'http://127.0.0.1:5000';
 const [modelFile = 'test/fixtures/breast_cancer_mlp.onnx', rowsFile = 'test/fixtures/breast_cancer_holdout.csv'] = process.argv.slice(2);
 const EXPERIMENT = 'breast-cancer-ts';
 const MODEL = 'breast-cancer-ts';
@@ -39,17 +39,6 @@ async function registeredModel(name: string): Promise<RegisteredModel> {
     if (isSlipwayApiError(err) && err.code === 'NOT_FOUND') return slipway.models.create({ name, description: 'Breast-cancer MLP registered by the TypeScript example.' });
     throw err;
   }
-}
-
-/**
- * Uploads a file into a run's artifacts. The SDK covers the native API, which has no upload
- * route, so this uses the MLflow artifact route the official MLflow client uses.
- */
-async function uploadArtifact(artifactUri: string, path: string, bytes: Uint8Array): Promise<void> {
-  const root = artifactUri.replace(/^mlflow-artifacts:\//, '');
-  const target = `${url}/api/2.0/mlflow-artifacts/artifacts/${[...root.split('/'), ...path.split('/')].map(encodeURIComponent).join('/')}`;
-  const res = await fetch(target, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
-  if (!res.ok) throw new Error(`Uploading ${path} to ${target} failed with ${res.status}: ${await res.text()}`);
 }
 
 /**
@@ -100,7 +89,7 @@ async function main(): Promise<void> {
       { key: 'accuracy', value: accuracies[step] ?? 0, step },
     ]),
   });
-  await uploadArtifact(run.info.artifactUri, 'model/model.onnx', await readFile(modelFile));
+  await slipway.artifacts.upload(run.info.runId, 'model/model.onnx', await readFile(modelFile));
   await slipway.runs.update(runId, { status: 'FINISHED', endTime: Date.now() });
   const history = await slipway.runs.metricHistory(runId, 'accuracy');
   console.log(`run         ${runId} in experiment ${exp.name} (${exp.experimentId}): accuracy ${history.metrics.map((m) => m.value).join(' -> ')}`);
@@ -139,7 +128,7 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (isSlipwayApiError(err)) {
     console.error(`error: ${err.code} (${err.status}): ${err.message}`);
-    if (err.code === 'UNAVAILABLE') console.error(`Start a server with \`npm start\`, or point SLIPWAY_URL at yours (now ${url}).`);
+    if (err.code === 'UNAVAILABLE') console.error(`Start a server with \`npm start\`, or point SLIPWAY_SERVER at yours (now ${url}).`);
   } else {
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
   }

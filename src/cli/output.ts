@@ -9,7 +9,6 @@ import { InvalidArgumentError, type Command, type CommanderError } from 'command
 import type CliTable from 'cli-table3';
 import { isSlipwayError, SlipwayError, type ErrorCode } from '../core/errors.js';
 import { clientErrorOf } from '../store/store-errors.js';
-import type { Store } from '../store/store.js';
 import type { ResolvedConfig } from '../config.js';
 import { PLAIN, paintStatus, paintVerdict, terminalFor, type Terminal } from './terminal.js';
 
@@ -366,65 +365,16 @@ export function formatDuration(ms: number | null | undefined): string {
   return h > 0 ? `${h}h ${m}m ${s % 60}s` : `${m}m ${s % 60}s`;
 }
 
-/** The flags that choose which store a command opens (same meaning as for `slipway server`). */
+/** The flags that name a config file and store, for admin commands that work on this machine's files. */
 export interface StoreFlags {
   backendStoreUri?: string;
   config?: string;
 }
 
-/** Adds `--backend-store-uri` and `--config` to a command that works on the store directly. */
-export function addStoreOptions(cmd: Command): Command {
-  return cmd
-    .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
-    .option('--config <file>', 'config file (default: ./slipway.yaml when present)');
-}
-
-/** Refuses a SQLite store file that does not exist, saying how to start or name one (a read must not create it). */
-async function requireExistingStore(uri: string): Promise<void> {
-  if (!uri.startsWith('sqlite:')) return;
-  const [{ sqliteFileFromUri }, { existsSync }, { resolve }] = await Promise.all([import('../store/sqlite/sqlite-dialect.js'), import('node:fs'), import('node:path')]);
-  const raw = sqliteFileFromUri(uri);
-  if (raw === ':memory:') return;
-  const file = resolve(raw);
-  if (existsSync(file)) return;
-  throw new SlipwayError(
-    'NOT_FOUND',
-    `No Slipway store at ${file}. Start one here with 'slipway server', or name an existing one with --backend-store-uri, SLIPWAY_BACKEND_STORE_URI or SLIPWAY_HOME.`,
-    { store: file },
-  );
-}
-
-/** Resolves the config from the store flags, environment and config file. */
-export async function resolveStoreConfig(flags: StoreFlags): Promise<ResolvedConfig> {
+/** Resolves the config from the store flags, environment and config file, printing its deprecation warnings. */
+export async function resolveStoreConfig(flags: StoreFlags, io: OutputStreams = processStreams): Promise<ResolvedConfig> {
   const { resolveConfig } = await import('../config.js');
-  return resolveConfig({ backendStoreUri: flags.backendStoreUri, config: flags.config });
-}
-
-/** How a command uses the store. */
-export interface LocalStoreUse {
-  /** The command only reads: a SQLite store that does not exist yet is an error, never created. */
-  readOnly?: boolean;
-}
-
-/**
- * Opens (and migrates) the store the flags name, runs `fn` with it and closes it,
- * so a failing command never leaves a pool open.
- */
-export async function withLocalStore<R>(flags: StoreFlags, fn: (store: Store, config: ResolvedConfig) => Promise<R>, use: LocalStoreUse = {}): Promise<R> {
-  const config = await resolveStoreConfig(flags);
-  if (use.readOnly) await requireExistingStore(config.backendStoreUri);
-  const { openStore } = await import('../store/store.js');
-  const store = await openStore(config.backendStoreUri);
-  try {
-    // Changes made here are signed and checkpointed like the server's; a command that only reads writes nothing.
-    const { attachAuditTrail } = await import('../audit/audit-trail.js');
-    const auditTrail = attachAuditTrail(store, config.audit);
-    try {
-      return await fn(store, config);
-    } finally {
-      await auditTrail.close();
-    }
-  } finally {
-    await store.close();
-  }
+  const config = resolveConfig({ backendStoreUri: flags.backendStoreUri, config: flags.config });
+  for (const warning of config.warnings) printWarning(warning, io);
+  return config;
 }

@@ -26,7 +26,7 @@ describe('examples/typescript/quickstart.ts against a real server', () => {
     // `npx tsc -p examples/typescript`: the compiler is the project's own.
     compiled = await run(process.execPath, [TSC, '-p', 'examples/typescript'], { cwd: REPO, env: cleanEnv(), timeoutMs: 60_000 });
     if (compiled.code !== 0) return;
-    const example = () => run(process.execPath, ['examples/typescript/dist/quickstart.js'], { cwd: REPO, env: cleanEnv({ SLIPWAY_URL: server.url }), timeoutMs: 60_000 });
+    const example = () => run(process.execPath, ['examples/typescript/dist/quickstart.js'], { cwd: REPO, env: cleanEnv({ SLIPWAY_SERVER: server.url }), timeoutMs: 60_000 });
     first = await example();
     second = await example();
   }, 150_000);
