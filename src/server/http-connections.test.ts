@@ -128,6 +128,19 @@ describe('slipway server connections', () => {
     expect(error).toBeUndefined();
     expect(statusOf(answer)).toBe(400);
   });
+  it('closes at once a connection whose client ended its side mid-upload, and shows nothing of the upload', async () => {
+    const conn = await openRaw(port);
+    conn.socket.write('PUT /api/v1/artifacts/half/file.bin HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/octet-stream\r\ncontent-length: 1048576\r\n\r\n');
+    await conn.writeAll(Buffer.alloc(64 * 1024, 1));
+    const ended = performance.now();
+    conn.socket.end();
+    await conn.closed;
+    // Before the fix the server waited for an 'end' it had already seen, and closed only after 5 s of silence.
+    expect(performance.now() - ended).toBeLessThan(2_000);
+    const res = await request(`${server.url}/api/v1/artifacts/half/file.bin`);
+    expect(res.statusCode).toBe(404);
+    await res.body.dump();
+  });
 });
 
 describe('slipway server drain', () => {

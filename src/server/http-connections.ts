@@ -118,6 +118,12 @@ function destroySoonAfterAnswer(this: Socket): void {
 /** Reads and discards until the client ends its side or a bound is reached, then closes the connection. */
 export function lingerClose(socket: Socket): void {
   if (lingering.has(socket) || socket.destroyed) return;
+  // The client already ended its side (a half-close mid-upload): nothing more will come, and 'end' will not fire again.
+  if (socket.readableEnded) {
+    // Still flush the answer before closing: a half-closed client may be reading it.
+    Socket.prototype.destroySoon.call(socket);
+    return;
+  }
   lingering.add(socket);
   // No FIN yet: many clients stop sending once they see one, before they read the answer.
   socket.once('end', () => socket.destroy());

@@ -6,7 +6,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CapacitySearchResult, CapacityStep, LoadTestOptions, LoadTestOutcome, LoadTestProgress, OptionNaming } from '../../loadtest/index.js';
-import { EXIT, addHelpEpilogue, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
+import { EXIT, addHelpEpilogue, errTerminal, formatJson, formatStatus, formatVerdict, formatVerdictWord, outTerminal, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
+import { PLAIN, type Terminal } from '../terminal.js';
 
 interface LoadtestFlags {
   url?: string;
@@ -160,10 +161,10 @@ export const flagNaming: OptionNaming = {
 const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)} ms` : '-');
 
 /** The human summary of a result. */
-export function formatSummary(r: LoadTestOutcome): string {
+export function formatSummary(r: LoadTestOutcome, terminal: Terminal = PLAIN): string {
   const l = r.latencyMs;
   const lines = [
-    `${r.passed ? 'PASSED' : 'FAILED'}  ${r.target.method} ${r.target.url} (${r.target.protocol}${r.target.model ? `, model ${r.target.model.name}${r.target.model.version ? ` v${r.target.model.version}` : ''}` : ''})`,
+    formatVerdict(r.passed, `${formatStatus(r.passed ? 'PASSED' : 'FAILED', terminal)}  ${r.target.method} ${r.target.url} (${r.target.protocol}${r.target.model ? `, model ${r.target.model.name}${r.target.model.version ? ` v${r.target.model.version}` : ''}` : ''})`, terminal),
     `load        ${r.settings.mode === 'open' ? `open, offered ${r.throughput.offered?.toFixed(1)}/s` : `closed, ${r.settings.clients} clients`} for ${(r.settings.durationMs / 1000).toFixed(1)} s (warm-up ${(r.settings.warmupMs / 1000).toFixed(1)} s excluded), ${r.settings.workers} workers`,
     `throughput  ${r.throughput.achieved.toFixed(1)}/s achieved${r.throughput.offered !== null ? ` of ${r.throughput.offered.toFixed(1)}/s offered` : ''}`,
     `requests    ${r.requests.sent} sent, ${r.requests.completed} answered, ${r.requests.errors} errors (${(r.errorRate * 100).toFixed(3)}%), ${r.requests.timeouts} timeouts, ${r.requests.dropped} dropped`,
@@ -172,20 +173,20 @@ export function formatSummary(r: LoadTestOutcome): string {
   ];
   const errs = [...Object.entries(r.errorsByStatus).map(([k, v]) => `HTTP ${k}: ${v}`), ...Object.entries(r.errorsByKind).filter(([k]) => k !== 'http').map(([k, v]) => `${k}: ${v}`)];
   if (errs.length) lines.push(`errors      ${errs.join(', ')}`);
-  for (const t of r.thresholds) lines.push(`threshold   ${t.passed ? 'pass' : 'FAIL'}  ${t.expression}  (measured ${t.metric === 'error_rate' ? `${(t.actual * 100).toFixed(3)}%` : t.metric === 'throughput' ? `${t.actual.toFixed(1)}/s` : ms(t.actual)})`);
-  if (r.baseline) lines.push(`baseline    ${r.baseline.passed ? 'pass' : 'FAIL'}  p99 ${(r.baseline.change.p99 * 100).toFixed(1)}%, throughput ${(r.baseline.change.throughput * 100).toFixed(1)}% vs ${r.baseline.baseline.source}`);
+  for (const t of r.thresholds) lines.push(`threshold   ${formatVerdictWord(t.passed, t.passed ? 'pass' : 'FAIL', terminal)}  ${t.expression}  (measured ${t.metric === 'error_rate' ? `${(t.actual * 100).toFixed(3)}%` : t.metric === 'throughput' ? `${t.actual.toFixed(1)}/s` : ms(t.actual)})`);
+  if (r.baseline) lines.push(`baseline    ${formatVerdictWord(r.baseline.passed, r.baseline.passed ? 'pass' : 'FAIL', terminal)}  p99 ${(r.baseline.change.p99 * 100).toFixed(1)}%, throughput ${(r.baseline.change.throughput * 100).toFixed(1)}% vs ${r.baseline.baseline.source}`);
   if (r.recordedRun) lines.push(`recorded    run ${r.recordedRun.runId} in experiment ${r.recordedRun.experimentId}`);
   for (const f of r.failures) lines.push(`failure     ${f}`);
   return lines.join('\n') + '\n';
 }
 
 /** One rung of the ladder, with why it broke. */
-function formatStep(s: CapacityStep): string {
-  return `${s.passed ? 'held ' : 'broke'}  ${s.rate.toFixed(1)}/s  achieved ${s.achieved.toFixed(1)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  errors ${(s.errorRate * 100).toFixed(3)}%${s.reason ? `\n         why: ${s.reason}` : ''}`;
+function formatStep(s: CapacityStep, terminal: Terminal): string {
+  return `${formatVerdictWord(s.passed, s.passed ? 'held ' : 'broke', terminal)}  ${s.rate.toFixed(1)}/s  achieved ${s.achieved.toFixed(1)}/s  p50 ${ms(s.p50Ms)}  p99 ${ms(s.p99Ms)}  errors ${(s.errorRate * 100).toFixed(3)}%${s.reason ? `\n         why: ${s.reason}` : ''}`;
 }
 
-function formatCapacity(c: CapacitySearchResult): string {
-  const lines = c.steps.map((s) => `  ${formatStep(s)}`);
+function formatCapacity(c: CapacitySearchResult, terminal: Terminal): string {
+  const lines = c.steps.map((s) => `  ${formatStep(s, terminal)}`);
   const head = c.maxSustainableRate === null ? `No rate held ${c.thresholds.join(', ')}; even the first step broke.` : `Highest rate that held ${c.thresholds.join(', ')}: ${c.maxSustainableRate.toFixed(1)}/s${c.breakingRate !== null ? ` (broke at ${c.breakingRate.toFixed(1)}/s)` : ' (the ladder ended before anything broke)'}`;
   return `${head}\n${lines.join('\n')}\n`;
 }
@@ -213,19 +214,19 @@ export async function loadtestAction(target: string | undefined, flags: Loadtest
       if (_r !== undefined || _rec !== undefined || _b !== undefined) await usage('--capacity chooses the rates itself; do not combine it with --rate, --record or --baseline.');
       const result = await lt.runCapacitySearch(
         { ...(base as LoadTestOptions), startRate, stepRate, maxRate, stepDuration: flags.stepDuration ?? _d ?? '10s' },
-        { onProgress, signal: abort.signal, naming: flagNaming, onStep: showProgress ? (s) => io.err(`\r${' '.repeat(70)}\r  ${formatStep(s)}\n`) : undefined },
+        { onProgress, signal: abort.signal, naming: flagNaming, onStep: showProgress ? (s) => io.err(`\r${' '.repeat(70)}\r  ${formatStep(s, errTerminal(io))}\n`) : undefined },
       );
       if (showProgress) io.err('\n');
       if (flags.out) await writeFile(flags.out, formatJson(result));
       if (flags.report) await writeFile(flags.report, lt.renderCapacityReport(result));
-      io.out(flags.json ? formatJson(result) : formatCapacity(result));
+      io.out(flags.json ? formatJson(result) : formatCapacity(result, outTerminal(io)));
       return result.maxSustainableRate === null ? EXIT.FAILED : EXIT.OK;
     }
     const result = await lt.runLoadTest(options, { onProgress, signal: abort.signal, naming: flagNaming });
     if (showProgress) io.err('\n');
     if (flags.out) await writeFile(flags.out, formatJson(result));
     if (flags.report) await writeFile(flags.report, lt.renderHtmlReport(result));
-    io.out(flags.json ? formatJson(result) : formatSummary(result));
+    io.out(flags.json ? formatJson(result) : formatSummary(result, outTerminal(io)));
     return result.passed ? EXIT.OK : EXIT.FAILED;
   } finally {
     process.removeListener('SIGINT', onSigint);

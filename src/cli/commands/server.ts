@@ -1,7 +1,7 @@
 /** `slipway server`: run the tracking, registry and artifact server until SIGTERM or SIGINT. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { EXIT, addHelpEpilogue, positiveInt, printError, printWarning, processStreams, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, errorLine, positiveInt, printError, printWarning, processStreams, runAction, usageErrorsExit2 } from '../output.js';
 import { MAX_TIMER_DURATION_MS, durationFlag } from './serve.js';
 
 interface ServerFlags {
@@ -92,7 +92,7 @@ export function register(program: Command): void {
           stopping = true;
           server.ctx.logger.info({ signal }, 'shutting down');
           const timer = setTimeout(() => {
-            processStreams.err(`error: shutdown did not finish within ${formatDuration(shutdownMs)} (--shutdown-timeout); exiting.\n`);
+            processStreams.err(errorLine(`shutdown did not finish within ${formatDuration(shutdownMs)} (--shutdown-timeout); exiting.`));
             process.exit(EXIT.FAILED);
           }, shutdownMs);
           timer.unref();
