@@ -9,7 +9,6 @@ import { SlipwayError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { redactUri } from '../core/redact-uri.js';
 import { migrationProvider } from './migrations/index.js';
-import { createPostgresDialect } from './postgres/postgres-dialect.js';
 import type { Database } from './schema.js';
 import { createSqliteDialect, sqliteFileFromUri } from './sqlite/sqlite-dialect.js';
 
@@ -96,6 +95,8 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
     const db = new Kysely<Database>({ dialect });
     store = { db, dialect: 'sqlite', sqlite: raw, statementTimeoutMs, close: () => db.destroy() };
   } else if (uri.startsWith('postgresql:') || uri.startsWith('postgres:')) {
+    // Loaded only for PostgreSQL: the driver costs every SQLite command line start-up tens of milliseconds.
+    const { createPostgresDialect } = await import('./postgres/postgres-dialect.js');
     const { raw, dialect } = createPostgresDialect(uri, opts.maxConnections, statementTimeoutMs);
     const db = new Kysely<Database>({ dialect });
     store = { db, dialect: 'postgres', pool: raw, statementTimeoutMs, close: () => db.destroy() };
