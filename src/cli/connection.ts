@@ -162,7 +162,8 @@ export async function withConnection<R>(flags: ConnectionFlags, fn: (client: Sli
   const authorization = authorizationFor(flags);
   const headers = authorization ? { authorization } : undefined;
   if (target.kind === 'server') {
-    const client = new SlipwayClient({ url: target.url, ...(headers ? { headers } : {}) });
+    const { nodeHttpFetch } = await import('./node-http-fetch.js');
+    const client = new SlipwayClient({ url: target.url, fetch: nodeHttpFetch, ...(headers ? { headers } : {}) });
     return fn(client, { client, target, where: target.url }).catch(rethrowAsSlipwayError);
   }
   const config = await embeddedConfig(flags, target);
