@@ -2,6 +2,10 @@
  * `slipway serve MODEL`: a standalone inference server for one model — a
  * registered `models:/NAME@ALIAS` / `models:/NAME/VERSION` or an .onnx file —
  * speaking the Open Inference Protocol and MLflow scoring, with /metrics.
+ * A registered model is resolved where every other command finds tracked state
+ * (connection.ts): on a server (`--server`, SLIPWAY_SERVER, an http(s)
+ * MLFLOW_TRACKING_URI), whose files are downloaded into $SLIPWAY_HOME/model-cache,
+ * or in the embedded store, read directly.
  * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -36,7 +40,11 @@ interface ServeFlags {
   drainTimeoutMs?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   columns?: string[];
+  server?: string;
+  token?: string;
   backendStoreUri?: string;
+  /** --registry-poll, in ms. */
+  registryPoll?: number;
   modelControl?: 'none' | 'explicit';
   modelSourceAllowedDirs?: string;
   allowedHosts?: string;
@@ -47,6 +55,11 @@ interface ServeFlags {
 
 /** Where `slipway serve` listens unless --port says otherwise: next to `slipway server` (5000), not on it. */
 export const DEFAULT_SERVE_PORT = 8080;
+
+/** How often a served alias is looked up on a server unless --registry-poll says otherwise. */
+export const DEFAULT_REMOTE_POLL_MS = 5000;
+/** How often the embedded store is read for alias moves made by other processes unless --registry-poll says otherwise. */
+export const DEFAULT_LOCAL_POLL_MS = 1000;
 
 function nonNegativeInt(name: string): (raw: string) => number {
   return (raw) => {
@@ -133,7 +146,10 @@ export function register(program: Command): void {
     .option('--drain-timeout <duration>', 'how long shutdown waits for in-flight requests, e.g. 10s (default: 10s)', durationFlag('--drain-timeout', { allowZero: true, max: MAX_TIMER_DURATION_MS }))
     .addOption(deprecatedFlag('--drain-timeout-ms <ms>', nonNegativeInt('--drain-timeout-ms')))
     .option('--columns <list>', 'input column names of an .onnx file, comma-separated (for MLflow dataframes)', (raw: string) => raw.split(',').map((s) => s.trim()))
-    .option('--backend-store-uri <uri>', 'metadata store for models:/ references (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--server <url>', 'resolve models:/ references on this Slipway server, downloading the files into $SLIPWAY_HOME/model-cache (default: $SLIPWAY_SERVER, else an http(s) $MLFLOW_TRACKING_URI, else the embedded store)')
+    .option('--token <token>', 'API token sent to --server as a bearer token (default: $SLIPWAY_TOKEN, else $MLFLOW_TRACKING_TOKEN)')
+    .option('--backend-store-uri <uri>', 'read models:/ references from this store directly instead of a server (default: $SLIPWAY_HOME/slipway.db)')
+    .option('--registry-poll <duration>', 'how often to look where a served alias points, e.g. 5s; 0 turns it off (default: 5s on a server, 1s on the embedded store)', durationFlag('--registry-poll', { allowZero: true, min: 100, max: MAX_TIMER_DURATION_MS }))
     .option('--model-control <mode>', 'none (the repository load/unload API is refused) or explicit (it loads and unloads models) (default: none, env SLIPWAY_MODEL_CONTROL)', choice('--model-control', ['none', 'explicit'] as const))
     .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
     .option('--allowed-hosts <list>', 'comma-separated Host names answered besides loopback names, IP addresses and --host; *.domain and name:port allowed (env SLIPWAY_ALLOWED_HOSTS)')
@@ -146,10 +162,15 @@ export function register(program: Command): void {
     examples: [
       'slipway serve model.onnx  # http://127.0.0.1:8080/v2/models/model/infer',
       'slipway serve models:/cancer@champion --port 9000',
+      'slipway serve models:/cancer@champion --server https://slipway.example.com --token "$TOKEN"  # follows the alias on a server',
+      'SLIPWAY_SERVER=https://slipway.example.com slipway serve models:/cancer/3 --registry-poll 30s',
       'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay 500us --json',
       'slipway serve model.onnx --deadline 250ms --drain-timeout 30s',
     ],
-    exitCodes: { 1: 'the port is taken, the model registry cannot be read, or the server failed', 2: 'bad usage, a malformed model URI, or a model file that is missing or not ONNX' },
+    exitCodes: {
+      1: 'the port is taken, the Slipway server cannot be reached or has no servable version for the reference, or the server failed',
+      2: 'bad usage (e.g. --server with --backend-store-uri), a malformed model URI, an unknown alias, or a model that is missing, not ONNX or cannot be loaded',
+    },
     docs: ['serving.md', 'cli.md'],
   });
 }
@@ -168,9 +189,17 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       import('../../artifacts/model-file-allow-list.js'),
       import('../../server/listen-address.js'),
     ]);
+  const ref = parseModelUri(model);
+  if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
+  if (!ref && flags.server !== undefined) {
+    throw new SlipwayError('INVALID_ARGUMENT', `--server names where models:/ references are resolved; ${model} is a file, served as it is: drop --server, or serve models:/NAME@ALIAS.`);
+  }
+  // Only a registered model needs the registry: a file is served without any server or store.
+  const { resolveTarget, authorizationFor } = await import('../connection.js');
+  const target = ref ? resolveTarget(flags) : undefined;
   const config = resolveConfig({
     host: flags.host,
-    backendStoreUri: flags.backendStoreUri,
+    backendStoreUri: target?.kind === 'embedded' ? target.backendStoreUri : undefined,
     modelControl: flags.modelControl,
     modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
     allowedHosts: flags.allowedHosts,
@@ -198,16 +227,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   };
   // Flags win over the config file and environment; unset flags leave those in force.
   const options = serving.resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
-  const ref = parseModelUri(model);
-  if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
   if (!ref) {
     const problem = await serving.onnxFileProblem(model);
     if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${problem}.`);
   }
-  // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
-  const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
-  // A taken port is reported before the model loads, not after.
-  await checkListenAddress(config.host, listenPort);
   const pino = (await import('pino')).default({ level: config.logLevel }, process.stderr);
   // Until the first load has finished, its failure is the one error line this command prints, not a log line too.
   let starting = true;
@@ -221,7 +244,38 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   const cleanups: Array<() => Promise<void> | void> = [];
   let source: import('../../core/model-source.js').ModelSource | undefined;
-  if (ref) {
+  // Folders besides the allow-listed ones that model files are read from.
+  let modelDirs = [config.artifactsDestination];
+  if (ref && target?.kind === 'server') {
+    const [{ SlipwayClient }, { RemoteModelSource }, { join }] = await Promise.all([import('../../client/slipway-client.js'), import('../remote-model-source.js'), import('node:path')]);
+    const authorization = authorizationFor(flags);
+    const client = new SlipwayClient({ url: target.url, ...(authorization ? { headers: { authorization } } : {}) });
+    const cacheDir = join(config.home, 'model-cache');
+    const remote = new RemoteModelSource({
+      client,
+      url: target.url,
+      ...(authorization ? { authorization } : {}),
+      cacheDir,
+      pollIntervalMs: flags.registryPoll ?? DEFAULT_REMOTE_POLL_MS,
+      logger,
+    });
+    cleanups.unshift(() => remote.close());
+    // An unreachable server, or a reference it cannot serve, is one line before any port is taken.
+    await remote.version(ref).catch((err: unknown) => {
+      remote.close();
+      throw err;
+    });
+    source = remote;
+    modelDirs = [cacheDir];
+  }
+  // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
+  const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
+  // A taken port is reported before the model loads (or the store opens), not after.
+  await checkListenAddress(config.host, listenPort).catch(async (err: unknown) => {
+    for (const c of cleanups) await c();
+    throw err;
+  });
+  if (ref && target?.kind === 'embedded') {
     const [{ openStore }, { LocalArtifactStore }, { RegistryService, RegistryModelSource }] = await Promise.all([
       import('../../store/store.js'),
       import('../../artifacts/local-artifact-store.js'),
@@ -231,7 +285,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     cleanups.push(() => store.close());
     const registry = new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination), logger });
     // Alias moves made by other processes (the CLI, another server) are noticed by polling.
-    const registrySource = new RegistryModelSource(registry, { pollIntervalMs: 1000 });
+    const registrySource = new RegistryModelSource(registry, { pollIntervalMs: flags.registryPoll ?? DEFAULT_LOCAL_POLL_MS });
     cleanups.unshift(() => registrySource.close());
     source = registrySource;
   }
@@ -239,7 +293,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const registry = getMetricsRegistry();
   const metrics = serving.ServingMetrics.for(registry);
   // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
-  const modelFiles = new ModelFileAllowList({ dirs: [config.artifactsDestination, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
+  const modelFiles = new ModelFileAllowList({ dirs: [...modelDirs, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
   const manager = new serving.ModelManager({ options, metrics, logger, modelFiles, ...(source ? { source } : {}) });
   const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger });
   const status = await manager.load(name, model, flags.columns, { required: true });
@@ -247,7 +301,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   if (status.state !== 'READY') {
     await manager.close();
     for (const c of cleanups) await c();
-    throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${status.reason}`);
+    // A registry or server out of reach is a failure (exit 1); a model that cannot be served is bad input (exit 2).
+    const code = status.errorCode === 'UNAVAILABLE' || status.errorCode === 'DEADLINE_EXCEEDED' ? status.errorCode : 'INVALID_ARGUMENT';
+    throw new SlipwayError(code, `Cannot serve ${model}: ${status.reason}`);
   }
 
   let closing = false;
