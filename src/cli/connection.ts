@@ -11,6 +11,7 @@
  * JSON keys are the same, and a token given here reaches the server unchanged.
  */
 import { type Command } from 'commander';
+import { isSlipwayApiError } from '../client/api-error.js';
 import type { SlipwayClient } from '../client/slipway-client.js';
 import type { ResolvedConfig } from '../config.js';
 import { ERROR_CATALOGUE, SlipwayError, type ErrorCode } from '../core/errors.js';
@@ -95,15 +96,18 @@ export function authorizationFor(flags: ConnectionFlags, env: NodeJS.ProcessEnv 
 }
 
 /**
- * An API error becomes the catalogued error it names, so the command exits as it
- * would on the store directly: 2 for the user's mistake, 1 for the rest.
+ * An API error as the catalogued error it names, so a command exits as it would
+ * on the store directly: 2 for the user's mistake, 1 for the rest. Other errors unchanged.
  */
-async function rethrowAsSlipwayError(err: unknown): Promise<never> {
-  const { isSlipwayApiError } = await import('../client/api-error.js');
-  if (!isSlipwayApiError(err)) throw err;
+export function asSlipwayError(err: unknown): unknown {
+  if (!isSlipwayApiError(err)) return err;
   const byStatus: ErrorCode = err.status === 404 ? 'NOT_FOUND' : err.status >= 400 && err.status < 500 ? 'INVALID_ARGUMENT' : 'UNAVAILABLE';
   const code = Object.hasOwn(ERROR_CATALOGUE, err.code) ? (err.code as ErrorCode) : byStatus;
-  throw new SlipwayError(code, err.message, err.details);
+  return new SlipwayError(code, err.message, err.details);
+}
+
+function rethrowAsSlipwayError(err: unknown): never {
+  throw asSlipwayError(err);
 }
 
 /** How a command uses its target. */

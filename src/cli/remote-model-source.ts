@@ -15,13 +15,14 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { artifactPathSegments } from '../artifacts/artifact-path.js';
-import { errorFromResponse, isSlipwayApiError } from '../client/api-error.js';
+import { errorFromResponse } from '../client/api-error.js';
+import { asSlipwayError } from './connection.js';
 import type { ModelVersion } from '../client/schemas/models.js';
 import type { SlipwayClient } from '../client/slipway-client.js';
-import { ERROR_CATALOGUE, SlipwayError, isSlipwayError, type ErrorCode } from '../core/errors.js';
+import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ModelRef, ModelSource, ResolvedModel } from '../core/model-source.js';
-import { COLUMNS_TAG, columnsFromDatasetSchema, columnsFromTag } from '../registry/model-columns.js';
+import { COLUMNS_TAG, columnsFromDatasetSchema, columnsFromPerFeatureInputs, columnsFromTag } from '../registry/model-columns.js';
 
 /** How the remote source reaches its server and where it keeps its copies. */
 export interface RemoteModelSourceOptions {
@@ -78,17 +79,6 @@ function folderName(name: string): string {
   if (/^\.+$/.test(safe)) safe = safe.replace(/\./g, '%2E');
   if (Buffer.byteLength(safe) <= MAX_NAME_BYTES) return safe;
   return `${safe.slice(0, 120)}-${createHash('sha256').update(name).digest('hex').slice(0, 32)}`;
-}
-
-/**
- * An SDK error as the catalogued error it names, so serving reports it and `serve` exits as the
- * other commands do on a server (the same mapping as connection.ts's, which keeps it private).
- */
-function asSlipwayError(err: unknown): unknown {
-  if (!isSlipwayApiError(err)) return err;
-  const byStatus: ErrorCode = err.status === 404 ? 'NOT_FOUND' : err.status >= 400 && err.status < 500 ? 'INVALID_ARGUMENT' : 'UNAVAILABLE';
-  const code = Object.hasOwn(ERROR_CATALOGUE, err.code) ? (err.code as ErrorCode) : byStatus;
-  return new SlipwayError(code, err.message, err.details);
 }
 
 /** A transient failure: the server or the network, worth trying again at the next poll. */
@@ -394,7 +384,8 @@ export class RemoteModelSource implements ModelSource {
     const fromTag = columnsFromTag(v.tags[COLUMNS_TAG]);
     if (fromTag) return fromTag;
     const inputs = v.signature?.inputs ?? [];
-    if (inputs.length > 1 && inputs.every((i) => i.shape.length <= 2 && (i.shape.length < 2 || i.shape[1] === 1))) return inputs.map((i) => i.name);
+    const perFeature = columnsFromPerFeatureInputs(inputs);
+    if (perFeature) return perFeature;
     if (inputs.length !== 1 || !v.runId) return undefined;
     const runId = v.runId;
     const run = await this.api(() => this.opts.client.runs.get(runId)).catch((err: unknown) => {

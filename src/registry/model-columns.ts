@@ -58,3 +58,9 @@ export function columnsFromCsvHeader(header: string, target: string | undefined)
   const labels = cols.filter((c) => TARGET_NAMES.has(c.toLowerCase()));
   return labels.length === 1 ? cols.filter((c) => c !== labels[0]) : cols;
 }
+
+/** One column per input: a signature whose inputs each carry one feature (scalar or [batch, 1]) names its columns itself. */
+export function columnsFromPerFeatureInputs(inputs: ReadonlyArray<{ name: string; shape: ReadonlyArray<number | string> }>): string[] | undefined {
+  if (inputs.length > 1 && inputs.every((i) => i.shape.length <= 2 && (i.shape.length < 2 || i.shape[1] === 1))) return inputs.map((i) => i.name);
+  return undefined;
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { SlipwayError, errors } from '../core/errors.js';
 import type { ModelRef, ModelSource, ResolvedModel } from '../core/model-source.js';
-import { columnsFromDatasetSchema, columnsFromTag, COLUMNS_TAG } from './model-columns.js';
+import { columnsFromDatasetSchema, columnsFromPerFeatureInputs, columnsFromTag, COLUMNS_TAG } from './model-columns.js';
 import type { RegistryService } from './registry-service.js';
 import type { ModelVersion } from './registry-types.js';
 import { DELETED_STAGE } from './registry-validation.js';
@@ -107,7 +107,8 @@ export class RegistryModelSource implements ModelSource {
     const fromTag = columnsFromTag(version.tags[COLUMNS_TAG]);
     if (fromTag) return fromTag;
     const inputs = version.signature?.inputs ?? [];
-    if (inputs.length > 1 && inputs.every((i) => i.shape.length <= 2 && (i.shape.length < 2 || i.shape[1] === 1))) return inputs.map((i) => i.name);
+    const perFeature = columnsFromPerFeatureInputs(inputs);
+    if (perFeature) return perFeature;
     if (inputs.length !== 1 || !version.runId) return undefined;
     const width = inputs[0]?.shape[1];
     const datasets = await this.registry.store.db
