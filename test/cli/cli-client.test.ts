@@ -131,6 +131,7 @@ describe('the CLI against a server and against the embedded store (built CLI, re
 
       const none = await runCli(['artifacts', 'download', 'nothing-here', '--run', runId, '--out', join(work, 'none'), '--server', server.url]);
       expect(none.code).toBe(1);
+      expect(none.stderr).toBe(`error: Run ${runId} has no artifact 'nothing-here'; list them with: slipway artifacts list --run ${runId}\n`);
       expect(existsSync(join(work, 'none', 'nothing-here'))).toBe(false);
     } finally {
       rmSync(work, { recursive: true, force: true });

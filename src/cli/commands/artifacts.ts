@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { SlipwayClient } from '../../client/slipway-client.js';
 import { parseDuration } from '../../core/duration.js';
 import { addConnectionOptions, addTargetOptions, withConnection, type ConnectionFlags } from '../connection.js';
-import { EXIT, addHelpEpilogue, errorLine, formatJson, printList, runAction, usageErrorsExit2 } from '../output.js';
+import { EXIT, addHelpEpilogue, errorLine, formatJson, printList, printWarning, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ArtifactFlags {
   artifactsDestination?: string;
@@ -42,6 +42,7 @@ async function openArtifacts(flags: ArtifactFlags) {
   const { SlipwayError } = await import('../../core/errors.js');
   const { LocalArtifactStore } = await import('../../artifacts/local-artifact-store.js');
   const config = resolveConfig({ artifactsDestination: flags.artifactsDestination, config: flags.config });
+  for (const warning of config.warnings) printWarning(warning);
   if (!existsSync(config.artifactsDestination)) throw new SlipwayError('NOT_FOUND', `Artifact folder ${config.artifactsDestination} does not exist.`);
   return new LocalArtifactStore(config.artifactsDestination);
 }
@@ -60,7 +61,7 @@ function formatBytes(n: number): string {
 
 /** Registers `slipway artifacts`. */
 export function register(program: Command): void {
-  const artifacts = program.command('artifacts').description('Inspect the local artifact store and reclaim unreferenced content');
+  const artifacts = program.command('artifacts').description("Upload, download and list a run's artifacts; inspect the local artifact folder and reclaim unreferenced content");
 
   addTargetOptions(
     withStoreOptions(
@@ -235,7 +236,12 @@ async function downloadTree(client: SlipwayClient, runId: string, path: string, 
     // A server names the paths: never let one write outside the folder asked for.
     const target = resolve(root, ...f.local.split('/'));
     if (target !== root && !target.startsWith(root + sep)) throw new SlipwayError('INTEGRITY_ERROR', `Refusing artifact path '${f.path}': it would be written outside ${root}.`);
-    const download = await client.artifacts.download(runId, f.path);
+    const download = await client.artifacts.download(runId, f.path).catch(async (err: unknown) => {
+      const { isSlipwayApiError } = await import('../../client/api-error.js');
+      // The API's message points at its own route; a command line user lists with the command.
+      if (isSlipwayApiError(err) && err.status === 404) throw new SlipwayError('NOT_FOUND', `Run ${runId} has no artifact '${f.path}'; list them with: slipway artifacts list --run ${runId}`);
+      throw err;
+    });
     await mkdir(dirname(target), { recursive: true });
     const partial = join(dirname(target), `.${f.local.split('/').pop()}.partial-${process.pid}`);
     try {
