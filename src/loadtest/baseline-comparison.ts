@@ -7,6 +7,7 @@ import { SlipwayError } from '../core/errors.js';
 import { parseModelUri } from '../core/model-source.js';
 import type { LoadTestResult } from './load-test-result.js';
 import { MlflowRestClient } from './mlflow-rest-client.js';
+import { authorizationHeader, refusedByServer, type ServerAccess } from './server-access.js';
 import { LOADTEST_EXPERIMENT, METRIC_KEYS, TAG_KEYS } from './run-recorder.js';
 
 /** The figures a comparison needs from a baseline. */
@@ -52,21 +53,23 @@ export async function baselineFromFile(path: string): Promise<BaselineFigures> {
   return { source: path, p99Ms: doc.latencyMs.p99, throughput: doc.throughput.achieved, ...(doc.startedAt ? { startedAt: doc.startedAt } : {}) };
 }
 
-/** Finds the latest recorded load test of the version a `models:/` reference points at. */
-export async function baselineFromServer(uri: string, server: string, experiment = LOADTEST_EXPERIMENT): Promise<BaselineFigures> {
+/** Finds the latest recorded load test of the version a `models:/` reference points at, sending `access`'s credentials on every call to the server. */
+export async function baselineFromServer(uri: string, server: string, experiment = LOADTEST_EXPERIMENT, access: ServerAccess = {}): Promise<BaselineFigures> {
   const ref = parseModelUri(uri);
   if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `Baseline '${uri}' is neither a result file nor a models:/NAME@ALIAS reference.`);
-  const client = new MlflowRestClient(server);
+  const client = new MlflowRestClient(server, access);
   let version = ref.version;
   if (version === undefined) {
     const url = new URL('/api/2.0/mlflow/registered-models/alias', server);
     url.searchParams.set('name', ref.name);
     url.searchParams.set('alias', ref.alias as string);
     const { request } = await import('undici');
-    const res = await request(url).catch((err: Error) => {
+    const res = await request(url, { headers: authorizationHeader(access) }).catch((err: Error) => {
       throw new SlipwayError('UNAVAILABLE', `Cannot reach ${url.origin}: ${err.message}`);
     });
     const body = (await res.body.json().catch(() => ({}))) as { model_version?: { version?: unknown } };
+    const refused = refusedByServer(res.statusCode, url.origin, `resolving baseline ${uri}`, access);
+    if (refused) throw refused;
     if (res.statusCode !== 200 || body.model_version?.version === undefined) throw new SlipwayError('NOT_FOUND', `Baseline model alias ${uri} does not exist on ${url.origin}.`);
     version = String(body.model_version.version);
   }

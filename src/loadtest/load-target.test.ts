@@ -23,3 +23,20 @@ describe('load-test target errors', () => {
     expect((invalid as Error).message).not.toContain('S3cretPW');
   });
 });
+
+describe("the server's credentials on the load", () => {
+  // Raw targets are resolved without a request, so the headers the load will carry can be read directly.
+  const headersFor = async (target: string, extra: { server?: string; headers?: Record<string, string> }) =>
+    (await resolveTarget({ target, serverAuthorization: 'Bearer server-token', ...extra })).headers.authorization;
+
+  it("go only to the server's own origin, and an Authorization the caller gives wins", async () => {
+    const port = await closedPort();
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, { server: `http://127.0.0.1:${port}` })).toBe('Bearer server-token');
+    // Another port, another scheme or another spelling of the host is another origin.
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, { server: `http://127.0.0.1:${port + 1}` })).toBeUndefined();
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, { server: `https://127.0.0.1:${port}` })).toBeUndefined();
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, { server: `http://localhost:${port}` })).toBeUndefined();
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, {})).toBeUndefined();
+    expect(await headersFor(`http://127.0.0.1:${port}/health`, { server: `http://127.0.0.1:${port}`, headers: { Authorization: 'Bearer mine' } })).toBe('Bearer mine');
+  });
+});

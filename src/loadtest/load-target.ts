@@ -9,6 +9,7 @@ import { SlipwayError } from '../core/errors.js';
 import { parseModelUri } from '../core/model-source.js';
 import { redactUri } from '../core/redact-uri.js';
 import { specKeyNaming, type OptionNaming } from './option-naming.js';
+import { authorizationHeader, refusedByServer, sameOrigin, type ServerAccess } from './server-access.js';
 
 /** The protocols a load test speaks. */
 export type LoadProtocol = 'raw' | 'v2' | 'mlflow';
@@ -41,6 +42,12 @@ export interface TargetSpec {
   protocol?: LoadProtocol;
   method?: string;
   headers?: Record<string, string>;
+  /**
+   * `Authorization` header value for `server`: sent when resolving a `models:/` reference, and with
+   * the load (and the model metadata read) when the target is on the server's own origin and
+   * `headers` has no `authorization` of its own. Never sent to another origin.
+   */
+  serverAuthorization?: string;
   timeoutMs?: number;
   /** How messages name options. @default spec keys */
   naming?: OptionNaming;
@@ -57,9 +64,9 @@ function parseUrl(raw: string, what: string): URL {
   return url;
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+async function getJson(url: string, timeoutMs: number, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
   try {
-    const res = await request(url, { method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const res = await request(url, { method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const text = await res.body.text();
     let body: unknown;
     try {
@@ -73,11 +80,16 @@ async function getJson(url: string, timeoutMs: number): Promise<{ status: number
   }
 }
 
-/** Reads V2 model metadata from the infer URL's model path. */
-async function readV2Metadata(inferUrl: URL, timeoutMs: number): Promise<{ name?: string; versions?: string[]; inputs: TensorMetadata[] }> {
+/**
+ * Reads V2 model metadata from the infer URL's model path, with the credentials the load will carry
+ * (`access.authorization`); `onServer` says the URL is the Slipway server's, whose refusal names its credentials option.
+ */
+async function readV2Metadata(inferUrl: URL, timeoutMs: number, access: ServerAccess, onServer: boolean): Promise<{ name?: string; versions?: string[]; inputs: TensorMetadata[] }> {
   const metaUrl = new URL(inferUrl.toString());
   metaUrl.pathname = metaUrl.pathname.replace(/\/infer\/?$/, '');
-  const { status, body } = await getJson(metaUrl.toString(), timeoutMs);
+  const { status, body } = await getJson(metaUrl.toString(), timeoutMs, authorizationHeader(access));
+  const refused = onServer ? refusedByServer(status, metaUrl.origin, `GET ${metaUrl.pathname} (model metadata)`, access) : undefined;
+  if (refused) throw refused;
   if (status === 404) {
     const why = typeof (body as { error?: unknown } | null)?.error === 'string' ? (body as { error: string }).error : `${metaUrl} answered 404`;
     throw new SlipwayError('NOT_FOUND', `The target does not serve this model: ${why}`, { url: metaUrl.toString() });
@@ -95,11 +107,13 @@ async function readV2Metadata(inferUrl: URL, timeoutMs: number): Promise<{ name?
   return { name: typeof doc.name === 'string' ? doc.name : undefined, versions: Array.isArray(doc.versions) ? doc.versions.map(String) : undefined, inputs };
 }
 
-async function aliasVersion(server: URL, name: string, alias: string, timeoutMs: number): Promise<string | undefined> {
+async function aliasVersion(server: URL, name: string, alias: string, timeoutMs: number, access: ServerAccess): Promise<string | undefined> {
   const url = new URL('/api/2.0/mlflow/registered-models/alias', server);
   url.searchParams.set('name', name);
   url.searchParams.set('alias', alias);
-  const { status, body } = await getJson(url.toString(), timeoutMs);
+  const { status, body } = await getJson(url.toString(), timeoutMs, authorizationHeader(access));
+  const refused = refusedByServer(status, server.origin, `resolving models:/${name}@${alias}`, access);
+  if (refused) throw refused;
   if (status === 404) throw new SlipwayError('NOT_FOUND', `Model alias models:/${name}@${alias} does not exist on ${server.origin}.`);
   const version = (body as { model_version?: { version?: unknown } } | null)?.model_version?.version;
   return version === undefined ? undefined : String(version);
@@ -108,6 +122,14 @@ async function aliasVersion(server: URL, name: string, alias: string, timeoutMs:
 /** Resolves a target spec into a concrete endpoint (and model metadata for V2). */
 export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
   const timeoutMs = spec.timeoutMs ?? 10_000;
+  const serverAccess: ServerAccess = { authorization: spec.serverAuthorization, naming: spec.naming };
+  const userHeaders = lowerKeys(spec.headers ?? {});
+  // What the load to `url` is authorized with: the caller's own Authorization header wins; else the
+  // server's credentials, only on the server's own origin so they never reach another host.
+  const loadAccess = (url: URL): ServerAccess => ({
+    authorization: userHeaders.authorization ?? (sameOrigin(url, spec.server) ? spec.serverAuthorization : undefined),
+    naming: spec.naming,
+  });
   const ref = parseModelUri(spec.target);
   let url: URL;
   let protocol: LoadProtocol;
@@ -117,23 +139,24 @@ export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
     const server = parseUrl(spec.server, 'Server URL');
     protocol = spec.protocol ?? 'v2';
     if (protocol === 'raw') throw new SlipwayError('INVALID_ARGUMENT', `Protocol 'raw' cannot target a model reference; use v2 or mlflow.`);
-    const version = ref.version ?? (ref.alias ? await aliasVersion(server, ref.name, ref.alias, timeoutMs) : undefined);
+    const version = ref.version ?? (ref.alias ? await aliasVersion(server, ref.name, ref.alias, timeoutMs, serverAccess) : undefined);
     model = { name: ref.name, ...(version !== undefined ? { version } : {}), ...(ref.alias !== undefined ? { alias: ref.alias } : {}) };
     const name = encodeURIComponent(ref.name);
     // Address the resolved version, so an alias pointing at a version the server does not serve fails loudly instead of testing another one.
     const versioned = version !== undefined ? `/v2/models/${name}/versions/${encodeURIComponent(version)}` : `/v2/models/${name}`;
     url = new URL(protocol === 'v2' ? `${versioned}/infer` : `/models/${name}/invocations`, server);
-    if (protocol === 'mlflow' && version !== undefined) await readV2Metadata(new URL(`${versioned}/infer`, server), timeoutMs);
+    if (protocol === 'mlflow' && version !== undefined) await readV2Metadata(new URL(`${versioned}/infer`, server), timeoutMs, loadAccess(server), true);
   } else {
     url = parseUrl(spec.target, 'Target');
     protocol = spec.protocol ?? (/\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/.test(url.pathname) ? 'v2' : /\/invocations\/?$/.test(url.pathname) ? 'mlflow' : 'raw');
   }
   const method = (spec.method ?? (protocol === 'raw' ? 'GET' : 'POST')).toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw new SlipwayError('INVALID_ARGUMENT', `HTTP method '${spec.method}' is not valid.`);
-  const headers: Record<string, string> = { ...(protocol !== 'raw' ? { 'content-type': 'application/json' } : {}), ...lowerKeys(spec.headers ?? {}) };
+  const access = loadAccess(url);
+  const headers: Record<string, string> = { ...(protocol !== 'raw' ? { 'content-type': 'application/json' } : {}), ...userHeaders, ...authorizationHeader(access) };
   const target: LoadTarget = { url: url.toString(), origin: url.origin, path: url.pathname + url.search, method, headers, protocol, ...(model ? { model } : {}) };
   if (protocol === 'v2') {
-    const meta = await readV2Metadata(url, timeoutMs);
+    const meta = await readV2Metadata(url, timeoutMs, access, sameOrigin(url, spec.server));
     target.inputs = meta.inputs;
     if (!target.model && meta.name) target.model = { name: meta.name, ...(meta.versions?.length === 1 ? { version: meta.versions[0] as string } : {}) };
   }

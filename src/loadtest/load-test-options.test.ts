@@ -25,4 +25,18 @@ describe('load-test option messages for the HTTP API and library callers', () =>
       message: "Protocol 'mlflow' needs data rows to build requests: give data (a CSV, JSON lines or Parquet file) or rows (inline rows).",
     });
   });
+
+  it('takes serverAuthorization only as one header line, and never repeats it in the message', () => {
+    expect(validateLoadTestOptions({ target: 'http://127.0.0.1:1/', serverAuthorization: 'Bearer abc' }).serverAuthorization).toBe('Bearer abc');
+    for (const bad of ['Bearer abc\r\nx-admin: s3cret', 'Bearer s3cret\n', '']) {
+      let message = '';
+      try {
+        validateLoadTestOptions({ target: 'http://127.0.0.1:1/', serverAuthorization: bad });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/^Invalid load-test option 'serverAuthorization': must (be one line of printable ASCII|not be empty)/);
+      expect(message).not.toContain('s3cret');
+    }
+  });
 });

@@ -19,6 +19,18 @@ export const loadTestOptionsSchema = z
     target: z.string().min(1),
     /** Slipway server URL: resolves `models:/` targets and receives recordings. */
     server: z.string().optional(),
+    /**
+     * The `Authorization` header value for `server` (`Bearer …` or `Basic …`): sent on resolution,
+     * baseline and recording calls, and on load requests to the server's own origin unless
+     * `headers` has an `authorization` of its own; never to another origin. A secret: no result,
+     * report, recorded param or message holds it.
+     */
+    serverAuthorization: z
+      .string()
+      .min(1, 'must not be empty')
+      // Visible ASCII, spaces and tabs only: a line break would end the header and start another.
+      .regex(/^[\t\x20-\x7e]+$/, 'must be one line of printable ASCII (an HTTP header value such as "Bearer <token>")')
+      .optional(),
     /** @default "v2" for models:/ targets; for URLs guessed from the path (…/infer → v2, …/invocations → mlflow, else raw) */
     protocol: z.enum(['raw', 'v2', 'mlflow']).optional(),
     /** HTTP method. @default "POST" (v2, mlflow), "GET" (raw) */

@@ -72,7 +72,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   if (o.record && !o.server) throw new SlipwayError('MISSING_ARGUMENT', `Recording needs the Slipway server URL: give ${naming.full('server')}.`, { field: 'server' });
   if (o.data !== undefined && o.rows !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Give ${naming.brief('data')} (a file) or ${naming.brief('rows')} (inline), not both.`);
 
-  const target: LoadTarget = await resolveTarget({ target: o.target, server: o.server, protocol: o.protocol, method: o.method, headers: o.headers, timeoutMs: plan.timeoutMs, naming });
+  const serverAccess = { authorization: o.serverAuthorization, naming };
+  const target: LoadTarget = await resolveTarget({ target: o.target, server: o.server, serverAuthorization: o.serverAuthorization, protocol: o.protocol, method: o.method, headers: o.headers, timeoutMs: plan.timeoutMs, naming });
   let dataset: Dataset | undefined;
   if (o.data !== undefined) dataset = await readDataset(o.data, o.dataFormat);
   else if (o.rows !== undefined) {
@@ -184,7 +185,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   };
 
   if (o.baseline !== undefined) {
-    const figures = parseModelUri(o.baseline) ? await baselineFromServer(o.baseline, o.server as string) : await baselineFromFile(o.baseline);
+    const figures = parseModelUri(o.baseline) ? await baselineFromServer(o.baseline, o.server as string, undefined, serverAccess) : await baselineFromFile(o.baseline);
     const tolerance = { ...DEFAULT_BASELINE_TOLERANCE, ...(o.baselineTolerance ?? {}) };
     result.baseline = compareWithBaseline(figures, { p99Ms: latency.p99, throughput: achieved }, tolerance);
     for (const r of result.baseline.regressions) failures.push(`regression against the baseline: ${r}`);
@@ -193,7 +194,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
   if (o.record) {
     const experiment = typeof o.record === 'object' ? o.record.experiment : undefined;
-    const recorded = await recordLoadTest(o.server as string, result, renderHtmlReport(result), experiment);
+    const recorded = await recordLoadTest(o.server as string, result, renderHtmlReport(result), experiment, serverAccess);
     result.recordedRun = recorded;
     hooks.onRecorded?.(recorded);
   }

@@ -5,6 +5,7 @@
  */
 import { request } from 'undici';
 import { SlipwayError } from '../core/errors.js';
+import { authorizationHeader, refusedByServer, type ServerAccess } from './server-access.js';
 
 /** A run as the MLflow API returns it (the fields used here). */
 export interface MlflowRun {
@@ -12,12 +13,24 @@ export interface MlflowRun {
   data?: { metrics?: Array<{ key: string; value: number }>; tags?: Array<{ key: string; value: string }>; params?: Array<{ key: string; value: string }> };
 }
 
+/** How the client reaches its server: its credentials (sent on every request, in no message) and a timeout. */
+export interface MlflowRestClientOptions extends ServerAccess {
+  /** Per-request timeout, ms. @default 10000 */
+  timeoutMs?: number;
+}
+
 /** Minimal MLflow REST client bound to one server. */
 export class MlflowRestClient {
+  private readonly timeoutMs: number;
+  private readonly authorization: Record<string, string>;
+
   constructor(
     private readonly server: string,
-    private readonly timeoutMs = 10_000,
-  ) {}
+    private readonly options: MlflowRestClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.authorization = authorizationHeader(options);
+  }
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
     const url = new URL(path, this.server);
@@ -25,7 +38,7 @@ export class MlflowRestClient {
     try {
       res = await request(url, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? { ...this.authorization } : { ...this.authorization, 'content-type': 'application/json' },
         body: body === undefined ? null : JSON.stringify(body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -45,6 +58,8 @@ export class MlflowRestClient {
 
   private async ok(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
     const { status, json } = await this.call(method, path, body);
+    const refused = refusedByServer(status, new URL(this.server).origin, `${method} ${path.split('?')[0]}`, this.options);
+    if (refused) throw refused;
     if (status >= 400) {
       const message = typeof json.message === 'string' ? json.message : JSON.stringify(json);
       throw new SlipwayError(status === 404 ? 'NOT_FOUND' : 'UNAVAILABLE', `Tracking server ${method} ${path} answered ${status}: ${message}`);
@@ -56,6 +71,8 @@ export class MlflowRestClient {
   async experimentId(name: string, create: boolean): Promise<string | undefined> {
     const { status, json } = await this.call('GET', `/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
     if (status === 200) return String((json.experiment as { experiment_id: unknown }).experiment_id);
+    const refused = refusedByServer(status, new URL(this.server).origin, `looking up experiment '${name}'`, this.options);
+    if (refused) throw refused;
     if (status !== 404 && status !== 400) throw new SlipwayError('UNAVAILABLE', `Tracking server answered ${status} looking up experiment '${name}'.`);
     if (!create) return undefined;
     const created = await this.ok('POST', '/api/2.0/mlflow/experiments/create', { name });
@@ -93,11 +110,13 @@ export class MlflowRestClient {
     const url = new URL(path, this.server);
     let res;
     try {
-      res = await request(url, { method: 'PUT', headers: { 'content-type': contentType }, body, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      res = await request(url, { method: 'PUT', headers: { ...this.authorization, 'content-type': contentType }, body, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
     } catch (err) {
       throw new SlipwayError('UNAVAILABLE', `Cannot upload ${name} to ${url.origin}: ${(err as Error).message}`);
     }
     const text = await res.body.text();
+    const refused = refusedByServer(res.statusCode, url.origin, `uploading artifact ${name}`, this.options);
+    if (refused) throw refused;
     if (res.statusCode >= 400) throw new SlipwayError('UNAVAILABLE', `Uploading artifact ${name} answered ${res.statusCode}: ${text.slice(0, 200)}`);
   }
 

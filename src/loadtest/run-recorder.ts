@@ -5,6 +5,7 @@
  */
 import type { LoadTestResult } from './load-test-result.js';
 import { MlflowRestClient } from './mlflow-rest-client.js';
+import type { ServerAccess } from './server-access.js';
 
 /** Experiment that holds recorded load tests unless another is named. */
 export const LOADTEST_EXPERIMENT = 'slipway-loadtests';
@@ -63,9 +64,9 @@ export function resultMetrics(r: LoadTestResult): Record<string, number> {
   };
 }
 
-/** Records `result` (and its HTML report) as a run; returns where it went. */
-export async function recordLoadTest(server: string, result: LoadTestResult, html: string, experiment = LOADTEST_EXPERIMENT): Promise<RecordedRun> {
-  const client = new MlflowRestClient(server);
+/** Records `result` (and its HTML report) as a run, sending `access`'s credentials to the server; returns where it went. */
+export async function recordLoadTest(server: string, result: LoadTestResult, html: string, experiment = LOADTEST_EXPERIMENT, access: ServerAccess = {}): Promise<RecordedRun> {
+  const client = new MlflowRestClient(server, access);
   const experimentId = (await client.experimentId(experiment, true)) as string;
   const model = result.target.model;
   const tags: Record<string, string> = { [TAG_KEYS.kind]: 'true', [TAG_KEYS.passed]: String(result.passed) };
@@ -100,9 +101,9 @@ export interface RecordedLoadTest {
   metrics: Record<string, number>;
 }
 
-/** Lists recorded load tests, newest first, optionally of one model (and version). */
-export async function listRecordedLoadTests(server: string, query: { model?: string; version?: string; experiment?: string; maxResults?: number } = {}): Promise<RecordedLoadTest[]> {
-  const client = new MlflowRestClient(server);
+/** Lists recorded load tests, newest first, optionally of one model (and version), sending `access`'s credentials to the server. */
+export async function listRecordedLoadTests(server: string, query: { model?: string; version?: string; experiment?: string; maxResults?: number } = {}, access: ServerAccess = {}): Promise<RecordedLoadTest[]> {
+  const client = new MlflowRestClient(server, access);
   const experimentId = await client.experimentId(query.experiment ?? LOADTEST_EXPERIMENT, false);
   if (experimentId === undefined) return [];
   const quote = (v: string): string => `'${v.replaceAll("'", "\\'")}'`;
