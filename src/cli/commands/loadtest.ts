@@ -6,6 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CapacitySearchResult, CapacityStep, LoadTestOptions, LoadTestOutcome, LoadTestProgress, OptionNaming } from '../../loadtest/index.js';
+import { authorizationFor } from '../connection.js';
 import { EXIT, addHelpEpilogue, errTerminal, formatJson, formatStatus, formatVerdict, formatVerdictWord, outTerminal, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
 import { PLAIN, type Terminal } from '../terminal.js';
 
@@ -13,6 +14,7 @@ interface LoadtestFlags {
   url?: string;
   model?: string;
   server?: string;
+  token?: string;
   protocol?: string;
   method?: string;
   header?: string[];
@@ -67,7 +69,7 @@ async function usage(message: string): Promise<never> {
 
 /** Turns flags (over an optional YAML spec) into load-test options. */
 export async function optionsFromFlags(flags: LoadtestFlags, target: string | undefined): Promise<LoadTestOptions & Record<string, unknown>> {
-  const { loadSpecFile } = await import('../../loadtest/index.js');
+  const { loadSpecFile, loadTestOptionsSchema } = await import('../../loadtest/index.js');
   const spec: Record<string, unknown> = flags.spec ? await loadSpecFile(flags.spec) : {};
   const o: Record<string, unknown> = { ...spec };
   const set = (key: string, value: unknown): void => {
@@ -80,6 +82,15 @@ export async function optionsFromFlags(flags: LoadtestFlags, target: string | un
   // As every client command: the server named in the environment, when neither the flag nor the spec names one.
   const mlflowUri = process.env.MLFLOW_TRACKING_URI;
   if (o.server === undefined) set('server', process.env.SLIPWAY_SERVER || (mlflowUri && /^https?:\/\//i.test(mlflowUri) ? mlflowUri : undefined));
+  // The server's credentials come from where every client command takes them, never from a spec file (which gets shared and committed).
+  if (spec.serverAuthorization !== undefined) await usage(`${flags.spec} holds serverAuthorization; credentials do not belong in a spec file: remove it and give --token or SLIPWAY_TOKEN instead.`);
+  if (flags.token !== undefined && o.server === undefined) await usage("--token is sent to the Slipway server only, and none is named: give --server (or SLIPWAY_SERVER); for the target's own credentials use --header 'Authorization: …'.");
+  const authorization = o.server === undefined ? undefined : authorizationFor(flags);
+  if (authorization !== undefined) {
+    const checked = loadTestOptionsSchema.shape.serverAuthorization.safeParse(authorization);
+    if (!checked.success) await usage(`The server's credentials (--token, SLIPWAY_TOKEN, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD) ${checked.error.issues[0]?.message ?? 'are not a valid header value'}.`);
+    o.serverAuthorization = authorization;
+  }
   set('protocol', flags.protocol);
   set('method', flags.method);
   if (flags.header) {
@@ -143,7 +154,7 @@ export async function optionsFromFlags(flags: LoadtestFlags, target: string | un
 
 /** The flag of each spec key the CLI sets (a FILE placeholder where the value is a path). */
 const FLAGS: Record<string, string> = {
-  target: '--url', server: '--server', protocol: '--protocol', method: '--method', headers: '--header', body: '--body', data: '--data FILE', dataFormat: '--data-format',
+  target: '--url', server: '--server', serverAuthorization: '--token', protocol: '--protocol', method: '--method', headers: '--header', body: '--body', data: '--data FILE', dataFormat: '--data-format',
   rowsPerRequest: '--rows-per-request', columns: '--columns', sampling: '--sample', seed: '--seed', rate: '--rate', duration: '--duration', stages: '--stages',
   startRate: '--start-rate', steps: '--steps', clients: '--clients', warmup: '--warmup', workers: '--workers', connections: '--connections', timeout: '--timeout',
   maxInFlight: '--max-in-flight', lateTolerance: '--late-tolerance', thresholds: '--slo', baseline: '--baseline', record: '--record', stepDuration: '--step-duration',
@@ -242,6 +253,7 @@ export function register(program: Command): void {
     .option('--url <url>', 'endpoint to load (V2 …/infer, MLflow …/invocations, or any URL)')
     .option('--model <uri>', 'served model, models:/NAME@ALIAS or models:/NAME/VERSION (needs --server)')
     .option('--server <url>', 'Slipway server: resolves models:/ targets, baselines and recordings (default: $SLIPWAY_SERVER, else an http(s) $MLFLOW_TRACKING_URI)')
+    .option('--token <token>', "API token sent to --server as a bearer token, and with the load to the server's own origin unless --header gives an Authorization (default: $SLIPWAY_TOKEN, else $MLFLOW_TRACKING_TOKEN, else basic auth from $MLFLOW_TRACKING_USERNAME/$MLFLOW_TRACKING_PASSWORD)")
     .option('--protocol <protocol>', 'raw, v2 or mlflow (default: from the target)')
     .option('--method <method>', 'HTTP method (default POST for v2/mlflow, GET for raw)')
     .option('--header <header>', "extra header 'Name: value' (repeatable)", collect)
