@@ -16,7 +16,10 @@ const MISSING = ['monitor', 'report', '--reference', join(FIXTURES, 'no-such-fil
 // eslint-disable-next-line no-control-regex
 const ESCAPE = /\x1b\[/;
 // eslint-disable-next-line no-control-regex
-const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+const ESCAPES = /\x1b\[[0-9;]*m/g;
+const unstyled = (text: string) => text.replace(ESCAPES, '');
+// Escape codes, and the ✓/✗ that start verdict lines on a terminal only.
+const strip = (text: string) => unstyled(text).replace(/^[✓✗] /gm, '');
 
 describe('the colour decision', () => {
   it('follows the terminal, and FORCE_COLOR beats it, and NO_COLOR beats everything', () => {
@@ -73,6 +76,7 @@ describe('the CLI with FORCE_COLOR=1', () => {
     expect(styled.stdout.startsWith('\x1b[1mCOLUMN\x1b[22m')).toBe(true);
     expect(styled.stdout).toContain('\x1b[31mdrift\x1b[39m');
     expect(styled.stdout).toContain('\x1b[32mok\x1b[39m');
+    expect(unstyled(styled.stdout)).toContain('✗ quality: fail');
     expect(strip(styled.stdout)).toBe(plain.stdout);
     expect(usage.stderr).toBe("\x1b[31merror:\x1b[39m command-argument value 'sh' is invalid for argument 'shell'. Allowed choices are bash, zsh, fish.\n");
     expect(failure.stderr.startsWith('\x1b[31merror:\x1b[39m ')).toBe(true);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeNote } from '../../../test/support/cli.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../../..');
@@ -34,7 +35,7 @@ describe('slipway models', () => {
       '--name', 'cancer', '--alias', 'champion', '--description', 'mlp v1',
       '--columns-from', join(FIXTURES, 'breast_cancer_train.csv'), '--json',
     );
-    expect(reg.stderr).toBe('');
+    expect(reg.stderr).toBe(storeNote({ SLIPWAY_HOME: home }));
     expect(reg.code).toBe(0);
     const v = JSON.parse(reg.stdout);
     expect(v).toMatchObject({ name: 'cancer', version: '1', status: 'READY', aliases: ['champion'], description: 'mlp v1' });
@@ -81,7 +82,7 @@ describe('slipway models', () => {
   it('exits 1 for what does not exist and 2 for bad input, naming the problem', async () => {
     const missing = await slipway('models', 'show', 'ghost');
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('error: Registered Model with name=ghost not found\n');
+    expect(missing.stderr).toBe(`${storeNote({ SLIPWAY_HOME: home })}error: Registered Model with name=ghost not found\n`);
     expect((await slipway('models', 'show', 'cancer', '--version', '9')).code).toBe(1);
     expect((await slipway('models', 'alias', 'set', 'cancer', 'champion', '9')).code).toBe(1);
 
