@@ -4,9 +4,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { DURATION_EXAMPLES, formatDuration, parseDuration, type DurationRules } from './core/duration.js';
 import { SlipwayError } from './core/errors.js';
+
+// yaml is loaded only when a config file exists: most commands have none, and loading it costs each start tens of ms.
+const requireModule = createRequire(import.meta.url);
+function parseYaml(text: string): unknown {
+  return (requireModule('yaml') as typeof import('yaml')).parse(text);
+}
 
 /** Options a user may set (flags, `SLIPWAY_*` environment variables, or `slipway.yaml` under `server:`). */
 export interface UserConfig {

@@ -42,6 +42,10 @@ export interface BuildAppOptions {
   plugins?: readonly PluginName[];
 }
 
+function noFastifySchemas(): never {
+  throw new Error('Fastify JSON schemas are not used here: validate with zod through nativeRoute (src/server/native/native-route.ts).');
+}
+
 /** Builds the Slipway HTTP app over an open context. */
 export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
   // Access logs at debug level are written by a Fastify hook, so fast routes stay off then.
@@ -56,6 +60,9 @@ export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): 
     ),
     bodyLimit: ctx.config.bodyLimit,
     logger: false,
+    // Routes validate with zod (native-route.ts) or by hand; none gives Fastify a JSON schema, so its ajv and
+    // fast-json-stringify compilers are never loaded (tens of ms at every start). A schema added later fails loudly.
+    schemaController: { compilersFactory: { buildValidator: noFastifySchemas, buildSerializer: noFastifySchemas } },
     requestIdHeader: false,
     genReqId: requestIdFor,
     // The HTTP server answers requests that arrive during the drain with 503 in each route family's shape (http-connections.ts).
