@@ -1,6 +1,7 @@
 /** `slipway runs …`: search, inspect, delete and restore runs, on a server or the embedded store. */
 import type { Command } from 'commander';
 import type { Run } from '../../client/schemas/runs.js';
+import type { SlipwayClient } from '../../client/slipway-client.js';
 import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
 import { addHelpEpilogue, formatDuration, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2 } from '../output.js';
 import { collect, findExperiment, viewOf } from './experiments.js';
@@ -137,44 +138,26 @@ export function register(program: Command): void {
     }),
   );
 
-  addConnectionOptions(
-    runs
-      .command('delete')
-      .description('Mark runs deleted (restore brings them back)')
-      .argument('<run-id...>', 'one or more 32-character run ids')
-      .option('--json', 'print JSON'),
-  ).action(
-    runAction(async (runIds: string[], flags: JsonFlags) => {
-      for (const id of runIds) await checkRunId(id);
-      const done = await withConnection(flags, async (client) => {
-        const out: Run[] = [];
-        for (const id of runIds) {
-          await client.runs.delete(id);
-          out.push(await client.runs.get(id));
-        }
-        return out;
-      });
-      printValue(done, flags, () => done.map((r) => `deleted run ${r.info.runId}\n`).join(''));
-    }),
-  );
-
-  addConnectionOptions(
-    runs
-      .command('restore')
-      .description('Restore deleted runs')
-      .argument('<run-id...>', 'one or more 32-character run ids')
-      .option('--json', 'print JSON'),
-  ).action(
-    runAction(async (runIds: string[], flags: JsonFlags) => {
-      for (const id of runIds) await checkRunId(id);
-      const done = await withConnection(flags, async (client) => {
-        const out: Run[] = [];
-        for (const id of runIds) out.push(await client.runs.restore(id));
-        return out;
-      });
-      printValue(done, flags, () => done.map((r) => `restored run ${r.info.runId}\n`).join(''));
-    }),
-  );
+  // delete and restore: the same shape, one change per run id, each run printed as it is afterwards.
+  const lifecycle = [
+    { name: 'delete', description: 'Mark runs deleted (restore brings them back)', done: 'deleted', change: async (client: SlipwayClient, id: string) => (await client.runs.delete(id), client.runs.get(id)) },
+    { name: 'restore', description: 'Restore deleted runs', done: 'restored', change: (client: SlipwayClient, id: string) => client.runs.restore(id) },
+  ];
+  for (const step of lifecycle) {
+    addConnectionOptions(
+      runs.command(step.name).description(step.description).argument('<run-id...>', 'one or more 32-character run ids').option('--json', 'print JSON'),
+    ).action(
+      runAction(async (runIds: string[], flags: JsonFlags) => {
+        for (const id of runIds) await checkRunId(id);
+        const done = await withConnection(flags, async (client) => {
+          const out: Run[] = [];
+          for (const id of runIds) out.push(await step.change(client, id));
+          return out;
+        });
+        printValue(done, flags, () => done.map((r) => `${step.done} run ${r.info.runId}\n`).join(''));
+      }),
+    );
+  }
 
   usageErrorsExit2(runs);
   addHelpEpilogue(runs, {
