@@ -112,3 +112,40 @@ describe('duration settings', () => {
     expect(() => resolveConfig({}, { SLIPWAY_SERVING_DEADLINE: '1s', SLIPWAY_SERVING_DEADLINE_MS: '1000' }, folder())).toThrow('Give SLIPWAY_SERVING_DEADLINE or SLIPWAY_SERVING_DEADLINE_MS, not both; SLIPWAY_SERVING_DEADLINE_MS is deprecated.');
   });
 });
+
+describe('artifact location settings', () => {
+  it('default to artifacts through the server, served, with no local root', () => {
+    const config = resolveConfig({}, {}, folder());
+    expect(config).toMatchObject({ defaultArtifactRoot: 'mlflow-artifacts:', defaultArtifactRootFolder: undefined, serveArtifacts: true, modelSourceAllowedDirs: [] });
+  });
+
+  it('take a local root as a file URI or a path, from flags, the environment or slipway.yaml, and allow its models', () => {
+    const cwd = folder('server:\n  defaultArtifactRoot: file:///srv/ml%20runs/\n  serveArtifacts: false\n');
+    const fromFile = resolveConfig({}, {}, cwd);
+    expect(fromFile).toMatchObject({ defaultArtifactRoot: 'file:///srv/ml%20runs', defaultArtifactRootFolder: '/srv/ml runs', serveArtifacts: false, modelSourceAllowedDirs: ['/srv/ml runs'] });
+    const fromEnv = resolveConfig({}, { SLIPWAY_DEFAULT_ARTIFACT_ROOT: 'mlruns', SLIPWAY_SERVE_ARTIFACTS: 'true', SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS: '/models' }, cwd);
+    expect(fromEnv).toMatchObject({ defaultArtifactRoot: `file://${cwd}/mlruns`, serveArtifacts: true, modelSourceAllowedDirs: ['/models', join(cwd, 'mlruns')] });
+    const relativeUri = resolveConfig({ defaultArtifactRoot: 'file:local/runs', serveArtifacts: false }, {}, cwd);
+    expect(relativeUri.defaultArtifactRootFolder).toBe(join(cwd, 'local', 'runs'));
+    expect(resolveConfig({ defaultArtifactRoot: 'file://localhost/srv/x' }, {}, cwd).defaultArtifactRoot).toBe('file:///srv/x');
+  });
+
+  it('refuse object stores, other machines and roots that hold the server\'s own files, naming the setting', () => {
+    const cwd = folder();
+    expect(() => resolveConfig({ defaultArtifactRoot: 's3://bucket/runs' }, {}, cwd)).toThrow(
+      "Default artifact root 's3://bucket/runs' is not supported: give mlflow-artifacts: (artifacts through this server, the default) or a local folder as file:///absolute/path; object stores (s3://, gs://, …) come with the scale-out work (--default-artifact-root, SLIPWAY_DEFAULT_ARTIFACT_ROOT, server.defaultArtifactRoot).",
+    );
+    expect(() => resolveConfig({ defaultArtifactRoot: 'file://fileserver/share' }, {}, cwd)).toThrow("Default artifact root 'file://fileserver/share' names another machine");
+    expect(() => resolveConfig({ defaultArtifactRoot: '.slipway' }, {}, cwd)).toThrow(`Default artifact root '${join(cwd, '.slipway')}' holds the artifact folder (${join(cwd, '.slipway', 'artifacts')}): clients write to this folder directly, so choose a folder of its own, such as ${join(cwd, '.slipway', 'mlruns')}`);
+    expect(() => resolveConfig({ defaultArtifactRoot: '.slipway/artifacts/runs' }, {}, cwd)).toThrow('lies inside the artifact folder');
+    expect(() => resolveConfig({ defaultArtifactRoot: '/' }, { SLIPWAY_AUDIT_KEY_FILE: '/keys/audit.key', SLIPWAY_ARTIFACTS_DESTINATION: '/data/a' }, cwd)).toThrow("Default artifact root '/' holds the artifact folder");
+    expect(resolveConfig({ defaultArtifactRoot: '.slipway/mlruns' }, {}, cwd).defaultArtifactRootFolder).toBe(join(cwd, '.slipway', 'mlruns'));
+  });
+
+  it('refuse turning artifact serving off while new experiments would still use it', () => {
+    expect(() => resolveConfig({ serveArtifacts: false }, {}, folder())).toThrow(
+      "Artifacts are not served (--no-serve-artifacts) but new experiments would keep theirs through this server (mlflow-artifacts:); give clients a folder to write to with --default-artifact-root file:///absolute/path, or serve artifacts.",
+    );
+    expect(() => resolveConfig({}, { SLIPWAY_SERVE_ARTIFACTS: 'maybe' }, folder())).toThrow("Serve artifacts (--serve-artifacts/--no-serve-artifacts, SLIPWAY_SERVE_ARTIFACTS, server.serveArtifacts) must be true or false, got 'maybe'.");
+  });
+});

@@ -3,8 +3,9 @@
  * into a `ResolvedConfig` that is passed down. Nothing else reads process.env.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DURATION_EXAMPLES, formatDuration, parseDuration, type DurationRules } from './core/duration.js';
 import { SlipwayError } from './core/errors.js';
 
@@ -26,6 +27,13 @@ export interface UserConfig {
   backendStoreUri?: string;
   /** Artifact root folder. @default "$SLIPWAY_HOME/artifacts" (env SLIPWAY_ARTIFACTS_DESTINATION) */
   artifactsDestination?: string;
+  /**
+   * Where new experiments put their artifacts: `mlflow-artifacts:` (through this server, into the artifact folder) or a
+   * local folder as `file:///abs/path` (or a path) that clients write to directly. @default "mlflow-artifacts:" (env SLIPWAY_DEFAULT_ARTIFACT_ROOT)
+   */
+  defaultArtifactRoot?: string;
+  /** Whether the MLflow artifact proxy routes (`/api/2.0/mlflow-artifacts/…`) are served: true/false. @default true (env SLIPWAY_SERVE_ARTIFACTS) */
+  serveArtifacts?: boolean | string;
   /** Largest accepted JSON request body in bytes. @default 16 MiB (env SLIPWAY_BODY_LIMIT) */
   bodyLimit?: number;
   /** Log level. @default "info" (env SLIPWAY_LOG_LEVEL) */
@@ -95,6 +103,12 @@ export interface ResolvedConfig {
   port: number;
   backendStoreUri: string;
   artifactsDestination: string;
+  /** Prefix of new experiments' artifact locations: `mlflow-artifacts:` or an absolute `file://` URI without a trailing '/'. */
+  defaultArtifactRoot: string;
+  /** The local folder `defaultArtifactRoot` names when it is a `file://` URI (also in `modelSourceAllowedDirs`). */
+  defaultArtifactRootFolder: string | undefined;
+  /** Whether the MLflow artifact proxy routes are served. */
+  serveArtifacts: boolean;
   bodyLimit: number;
   logLevel: string;
   requestTimeoutMs: number;
@@ -123,7 +137,7 @@ export interface ResolvedConfig {
   corsAllowedOrigins: string[];
   /** Whether the repository API may load and unload models. */
   modelControl: ModelControlMode;
-  /** Absolute folders besides the artifact store that model files may be loaded from. */
+  /** Absolute folders besides the artifact store that model files may be loaded from (the default artifact root's folder included). */
   modelSourceAllowedDirs: string[];
   /** Where the audit keys and checkpoints live (outside the database). */
   audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
@@ -139,6 +153,8 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   port: 'SLIPWAY_PORT',
   backendStoreUri: 'SLIPWAY_BACKEND_STORE_URI',
   artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
+  defaultArtifactRoot: 'SLIPWAY_DEFAULT_ARTIFACT_ROOT',
+  serveArtifacts: 'SLIPWAY_SERVE_ARTIFACTS',
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
   logLevel: 'SLIPWAY_LOG_LEVEL',
   requestTimeout: 'SLIPWAY_REQUEST_TIMEOUT',
@@ -178,6 +194,71 @@ function modelControlMode(raw: string | undefined): ModelControlMode {
   const mode = (raw ?? 'none').trim();
   if (mode !== 'none' && mode !== 'explicit') throw new SlipwayError('INVALID_ARGUMENT', `Model control must be 'none' or 'explicit' (--model-control, SLIPWAY_MODEL_CONTROL, server.modelControl), got '${mode}'.`);
   return mode;
+}
+
+/** The artifact root through this server: logical paths in the artifact folder, served by the MLflow artifact proxy. */
+const PROXIED_ROOT = 'mlflow-artifacts:';
+const ROOT_SETTING = '--default-artifact-root, SLIPWAY_DEFAULT_ARTIFACT_ROOT, server.defaultArtifactRoot';
+
+function inOrAt(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/**
+ * The default artifact root as a URI and, for a local one, its folder. `mlflow-artifacts:` (any path below it too)
+ * is kept; a `file:` URI or a path becomes an absolute `file://` URI (a relative one against `cwd`, as MLflow
+ * resolves local locations). Other schemes are refused: object stores come with the scale-out work.
+ */
+function artifactRootOf(raw: string | undefined, cwd: string): { uri: string; folder: string | undefined } {
+  const given = (raw ?? PROXIED_ROOT).trim();
+  if (given.startsWith(PROXIED_ROOT)) return { uri: given.replace(/\/+$/, '') || PROXIED_ROOT, folder: undefined };
+  let folder: string;
+  const file = /^file:(\/\/([^/]*))?(.*)$/i.exec(given);
+  if (file) {
+    const [, authority, host, path = ''] = file;
+    if (authority !== undefined && host !== '' && host?.toLowerCase() !== 'localhost') {
+      throw new SlipwayError('INVALID_ARGUMENT', `Default artifact root '${given}' names another machine; give a local folder as file:///absolute/path (${ROOT_SETTING}).`);
+    }
+    // file:relative/path (no '//'): MLflow reads it as a path relative to the working folder.
+    try {
+      folder = path.startsWith('/') ? fileURLToPath(`file://${path}`) : resolve(cwd, decodeURIComponent(path));
+    } catch (err) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Default artifact root '${given}' is not a valid file URI (${(err as Error).message}); give file:///absolute/path (${ROOT_SETTING}).`);
+    }
+  } else if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(given)) {
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `Default artifact root '${given}' is not supported: give mlflow-artifacts: (artifacts through this server, the default) or a local folder as file:///absolute/path; object stores (s3://, gs://, …) come with the scale-out work (${ROOT_SETTING}).`,
+    );
+  } else {
+    folder = resolve(cwd, given);
+  }
+  folder = resolve(folder);
+  return { uri: pathToFileURL(folder).href.replace(/\/+$/, ''), folder };
+}
+
+/**
+ * Refuses a local artifact root that would hand clients the server's own files: one at or above the artifact
+ * folder, the audit key and checkpoints, or the SQLite file, or one inside the artifact folder.
+ */
+function checkArtifactRootFolder(folder: string, guarded: Array<[what: string, path: string]>, artifactsDestination: string): void {
+  for (const [what, path] of guarded) {
+    if (inOrAt(resolve(path), folder)) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Default artifact root '${folder}' holds ${what} (${path}): clients write to this folder directly, so choose a folder of its own, such as ${join(folder, 'mlruns')} (${ROOT_SETTING}).`);
+    }
+  }
+  if (inOrAt(folder, artifactsDestination)) {
+    throw new SlipwayError('INVALID_ARGUMENT', `Default artifact root '${folder}' lies inside the artifact folder ${artifactsDestination}, which only this server writes; choose a folder outside it (${ROOT_SETTING}).`);
+  }
+}
+
+function booleanSetting(value: boolean | string | undefined, fallback: boolean, where: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  const v = value.trim().toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new SlipwayError('INVALID_ARGUMENT', `${where} must be true or false, got '${value}'.`);
 }
 
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
@@ -337,12 +418,44 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
   const home = resolve(cwd, merged.home ?? '.slipway');
   const port = merged.port ?? 5000;
   if (!Number.isInteger(port) || port > 65535) throw new SlipwayError('INVALID_ARGUMENT', `Port must be an integer between 0 and 65535, got '${port}'.`);
+  const backendStoreUri = merged.backendStoreUri ?? `sqlite:///${join(home, 'slipway.db')}`;
+  const artifactsDestination = resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts'));
+  const audit = {
+    keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
+    keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
+    checkpointFile: resolve(cwd, merged.auditCheckpointFile ?? join(home, 'audit-checkpoints.jsonl')),
+    checkpointIntervalMs: Math.max(1, Math.round(merged.auditCheckpointInterval ?? 5000)),
+  };
+  const artifactRoot = artifactRootOf(merged.defaultArtifactRoot, cwd);
+  if (artifactRoot.folder !== undefined) {
+    const guarded: Array<[string, string]> = [
+      ['the artifact folder', artifactsDestination],
+      ['the audit key', audit.keyFile],
+      ['the retired audit keys', audit.keyringDir],
+      ['the audit checkpoints', audit.checkpointFile],
+    ];
+    if (backendStoreUri.startsWith('sqlite:')) guarded.push(['the metadata store', backendStoreUri.replace(/^sqlite:\/\//, '')]);
+    checkArtifactRootFolder(artifactRoot.folder, guarded, artifactsDestination);
+  }
+  const serveArtifacts = booleanSetting(merged.serveArtifacts, true, 'Serve artifacts (--serve-artifacts/--no-serve-artifacts, SLIPWAY_SERVE_ARTIFACTS, server.serveArtifacts)');
+  if (!serveArtifacts && artifactRoot.folder === undefined) {
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      'Artifacts are not served (--no-serve-artifacts) but new experiments would keep theirs through this server (mlflow-artifacts:); give clients a folder to write to with --default-artifact-root file:///absolute/path, or serve artifacts.',
+    );
+  }
+  const modelSourceAllowedDirs = (merged.modelSourceAllowedDirs ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '').map((d) => resolve(cwd, d));
+  // Runs under a local root keep their models there: registering and serving them reads that folder.
+  if (artifactRoot.folder !== undefined && !modelSourceAllowedDirs.includes(artifactRoot.folder)) modelSourceAllowedDirs.push(artifactRoot.folder);
   return {
     home,
     host: merged.host ?? '127.0.0.1',
     port,
-    backendStoreUri: merged.backendStoreUri ?? `sqlite:///${join(home, 'slipway.db')}`,
-    artifactsDestination: resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts')),
+    backendStoreUri,
+    artifactsDestination,
+    defaultArtifactRoot: artifactRoot.uri,
+    defaultArtifactRootFolder: artifactRoot.folder,
+    serveArtifacts,
     bodyLimit: merged.bodyLimit ?? 16 * 1024 * 1024,
     logLevel: merged.logLevel ?? 'info',
     requestTimeoutMs: Math.round(merged.requestTimeout ?? 300_000),
@@ -364,13 +477,8 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     allowedHosts: (merged.allowedHosts ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     corsAllowedOrigins: (merged.corsAllowedOrigins ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     modelControl: modelControlMode(merged.modelControl),
-    modelSourceAllowedDirs: (merged.modelSourceAllowedDirs ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '').map((d) => resolve(cwd, d)),
-    audit: {
-      keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
-      keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
-      checkpointFile: resolve(cwd, merged.auditCheckpointFile ?? join(home, 'audit-checkpoints.jsonl')),
-      checkpointIntervalMs: Math.max(1, Math.round(merged.auditCheckpointInterval ?? 5000)),
-    },
+    modelSourceAllowedDirs,
+    audit,
     configFile,
     warnings,
   };

@@ -9,6 +9,8 @@ interface ServerFlags {
   port?: number;
   backendStoreUri?: string;
   artifactsDestination?: string;
+  defaultArtifactRoot?: string;
+  serveArtifacts?: boolean;
   config?: string;
   logLevel?: string;
   bodyLimit?: number;
@@ -45,6 +47,9 @@ export function register(program: Command): void {
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000, env SLIPWAY_PORT)', portNumber)
     .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
     .option('--artifacts-destination <path>', 'artifact folder (default: $SLIPWAY_HOME/artifacts)')
+    .option('--default-artifact-root <uri>', 'where new experiments keep artifacts: mlflow-artifacts: (through this server) or file:///folder that clients write to directly (default: mlflow-artifacts:, env SLIPWAY_DEFAULT_ARTIFACT_ROOT)')
+    .option('--serve-artifacts', 'serve the MLflow artifact proxy routes /api/2.0/mlflow-artifacts/… (default, env SLIPWAY_SERVE_ARTIFACTS)')
+    .option('--no-serve-artifacts', 'do not serve them: clients write to the --default-artifact-root folder directly')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default: info, env SLIPWAY_LOG_LEVEL)')
     .option('--body-limit <bytes>', 'largest accepted JSON request body (default: 16 MiB, env SLIPWAY_BODY_LIMIT)', positiveInt('--body-limit'))
@@ -67,6 +72,8 @@ export function register(program: Command): void {
           port: flags.port,
           backendStoreUri: flags.backendStoreUri,
           artifactsDestination: flags.artifactsDestination,
+          defaultArtifactRoot: flags.defaultArtifactRoot,
+          serveArtifacts: flags.serveArtifacts,
           logLevel: flags.logLevel,
           bodyLimit: flags.bodyLimit,
           requestTimeout: flags.requestTimeout,
@@ -118,6 +125,7 @@ export function register(program: Command): void {
       'slipway server  # http://127.0.0.1:5000, store and artifacts under ./.slipway',
       'slipway server --host 0.0.0.0 --port 5001 --backend-store-uri postgresql://slipway@db/slipway',
       'slipway server --request-timeout 5m --shutdown-timeout 15s',
+      'slipway server --default-artifact-root file:///srv/mlruns --no-serve-artifacts  # clients write artifacts to /srv/mlruns',
       'MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py',
     ],
     exitCodes: { 1: 'the port is taken, the store cannot be opened, or shutdown failed', 2: 'bad usage, or a setting that cannot be used (a folder, a log level)' },
