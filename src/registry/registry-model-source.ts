@@ -12,7 +12,7 @@ import { columnsFromDatasetSchema, columnsFromPerFeatureInputs, columnsFromTag, 
 import type { RegistryService } from './registry-service.js';
 import type { ModelVersion } from './registry-types.js';
 import { DELETED_STAGE } from './registry-validation.js';
-import { artifactPathOf } from './version-source.js';
+import { ARTIFACTS_SCHEME, artifactPathOf, localPathOf } from './version-source.js';
 
 /** Options of the registry model source. */
 export interface RegistryModelSourceOptions {
@@ -72,7 +72,11 @@ export class RegistryModelSource implements ModelSource {
         version: version.version,
       });
     }
-    if (!version.signature) throw errors.state(`Model version ${label} has no ONNX file, so it cannot be served.`, { name: version.name, version: version.version });
+    if (!version.signature) {
+      const unreadable = await this.unreadableLocation(version);
+      const why = unreadable ? `: ${unreadable}` : '.';
+      throw errors.state(`Model version ${label} has no ONNX file this server can read, so it cannot be served here${why}`, { name: version.name, version: version.version });
+    }
     // A signature read from a local source (inside an allowed folder) records the file's absolute path; serving checks it again.
     const local = version.signature.path.startsWith('/');
     if (!local && !this.artifacts) throw new SlipwayError('UNAVAILABLE', 'No artifact store is configured to load model files from.');
@@ -161,6 +165,32 @@ export class RegistryModelSource implements ModelSource {
   }
 
   /**
+   * Why the files of a version without a signature were never read here, when that is the reason: its `runs:/`
+   * source names a run this server does not know, its location is outside this server's artifact store, or it is
+   * a local folder serving may not read. Undefined when the files were read and hold no ONNX file.
+   */
+  private async unreadableLocation(version: ModelVersion): Promise<string | undefined> {
+    const location = version.storageLocation;
+    if (location.startsWith(ARTIFACTS_SCHEME)) return undefined;
+    if (location.startsWith('runs:')) {
+      const run = /^runs:\/+([^/]+)/.exec(location)?.[1] ?? '';
+      return (
+        `its files are at ${location}, in run '${run}', which this server does not know, so they were never read. ` +
+        'Log the model to a run on this server and register runs:/<run_id>/<path>, or register the .onnx file (slipway models register FILE).'
+      );
+    }
+    const local = localPathOf(location);
+    if (local !== undefined) {
+      if (await this.registry.modelFiles.allows(local)) return undefined;
+      return (
+        `its files are in the local folder ${local}, outside the artifact store and the folders allowed by --model-source-allowed-dirs, so they were never read. ` +
+        'Allow that folder with --model-source-allowed-dirs and register the version again.'
+      );
+    }
+    return `its files are at ${location}, outside this server's artifact store, which serving does not read. Register the .onnx file into the artifact store (slipway models register FILE).`;
+  }
+
+  /**
    * Why registered model `name` has no servable version: its newest version failed registration,
    * or holds no ONNX file (an MLflow flavour such as `sklearn`, named from its MLmodel file).
    * Undefined when no model of that name is registered.
@@ -172,6 +202,8 @@ export class RegistryModelSource implements ModelSource {
     if (!newest) return `Model '${name}' is registered but has no versions to serve.`;
     const label = `version ${newest.version} (${newest.source})`;
     if (newest.status !== 'READY') return `Model '${name}' has no servable version: its newest, ${label}, is ${newest.status}${newest.statusMessage ? `: ${newest.statusMessage}` : ''}.`;
+    const unreadable = await this.unreadableLocation(newest);
+    if (unreadable) return `Model '${name}' has no version this server can serve: for its newest, ${label}, ${unreadable}`;
     const flavours = await this.mlflowFlavours(newest.storageLocation);
     const what = flavours ? `an MLflow model of flavour${flavours.length > 1 ? 's' : ''} ${flavours.join(', ')} with no .onnx file` : 'holds no .onnx file';
     return (

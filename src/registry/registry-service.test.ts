@@ -120,7 +120,8 @@ for (const dialect of DIALECTS) {
         inputs: [{ name: 'features', type: 'float32', shape: ['batch', 30] }],
         outputs: [{ name: 'probabilities', type: 'float32', shape: ['batch', 1] }],
       });
-      expect(await registry.getDownloadUri('cancer', '1')).toBe('mlflow-artifacts:/0/run-mlp/artifacts/model');
+      // MLflow answers the source itself as the download URI; the client resolves runs:/ through the run.
+      expect(await registry.getDownloadUri('cancer', '1')).toBe('runs:/run-mlp/model');
       const model = await registry.getRegisteredModel('cancer');
       expect(model.latestVersions.map((x) => [x.version, x.currentStage])).toEqual([['1', 'None']]);
     });
@@ -146,9 +147,16 @@ for (const dialect of DIALECTS) {
       expect(s3).toMatchObject({ storageLocation: 's3://bucket/model', status: 'READY' });
       expect(s3.signature).toBeUndefined();
 
-      expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: 'runs:/no-such-run/model' }))).toBe('NOT_FOUND');
+      // A run this server does not know is registered as MLflow does: the source kept as given, unread.
+      const unknownRun = await registry.createModelVersion({ name: 'diabetes', source: 'runs:/no-such-run/model', runId: 'other-run' });
+      expect(unknownRun).toMatchObject({ storageLocation: 'runs:/no-such-run/model', runId: 'other-run', status: 'READY' });
+      expect(unknownRun.signature).toBeUndefined();
+      expect(await registry.getDownloadUri('diabetes', unknownRun.version)).toBe('runs:/no-such-run/model');
       expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: '../../etc/passwd' }))).toBe('PATH_NOT_ALLOWED');
-      expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: 'mlflow-artifacts:/a/%2e%2e/b' }))).toBe('PATH_NOT_ALLOWED');
+      // Decoded, %2e%2e is '..': MLflow's relative-path rule refuses it before the artifact path is looked at.
+      expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: 'mlflow-artifacts:/a/%2e%2e/b' }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: 'mlflow-artifacts:/a/%2e%2eb' }))).toBe('PATH_NOT_ALLOWED');
+      expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: 's3://bucket/a/../b' }))).toBe('INVALID_ARGUMENT');
       expect(await codeOf(registry.createModelVersion({ name: 'no-model', source: 'x' }))).toBe('NOT_FOUND');
       expect(await codeOf(registry.createModelVersion({ name: 'diabetes', source: '' }))).toBe('MISSING_ARGUMENT');
     });

@@ -5,15 +5,17 @@
  * `onChange` listeners (serving hot-swaps on them).
  */
 import { EventEmitter } from 'node:events';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve as resolvePath, sep } from 'node:path';
 import type { Transaction } from 'kysely';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
-import { modelFileAllowList, type ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
+import { ModelFileAllowList, modelFileAllowList } from '../artifacts/model-file-allow-list.js';
 import { registeredModelStates } from '../audit/audit-state.js';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { SlipwayError, errors } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { ModelRef } from '../core/model-source.js';
+import { parseModelUri, type ModelRef } from '../core/model-source.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { inspectArtifacts, inspectLocalModel } from './onnx-signature.js';
@@ -44,6 +46,7 @@ import {
   validateCreationTags,
   validateTag,
 } from './registry-validation.js';
+import { checkNoRelativeReferences, localSourceError, remoteFileSourceError, sourceKind } from './source-rules.js';
 import { artifactPathOf, localPathOf, resolveSource } from './version-source.js';
 
 /** What the registry needs. */
@@ -79,6 +82,37 @@ const VERSION_ORDER_KEYS: Record<string, string> = {
   run_id: 'mv.run_id',
 };
 
+/** MLflow's order for search_model_versions without order_by (name ASC and version DESC then break ties). */
+const DEFAULT_VERSION_ORDER = ['last_updated_timestamp DESC'];
+
+/** How many `models:/` sources deep a download URI is followed back to the first version's source. */
+const MAX_SOURCE_CHAIN = 32;
+
+/** True when `path` is `dir` or lies below it (both absolute and resolved). */
+function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+
+/**
+ * `path` made absolute with symbolic links resolved as far as it exists (as Python's `Path.resolve()`),
+ * so a link inside a run's folder cannot make a path elsewhere look contained in it.
+ */
+async function resolvedPath(path: string): Promise<string> {
+  const absolute = resolvePath(path);
+  let existing = absolute;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await realpath(existing), ...rest.reverse());
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) return absolute;
+      rest.push(basename(existing));
+      existing = parent;
+    }
+  }
+}
+
 const VERSION_COLUMNS: Record<string, string> = {
   name: 'mv.name',
   run_id: 'mv.run_id',
@@ -108,6 +142,8 @@ export class RegistryService {
   readonly artifacts: ArtifactStore | undefined;
   /** The local files a signature may be read from: the artifact root and the allowed folders. */
   readonly modelFiles: ModelFileAllowList;
+  /** The operator's own allowed folders, where the MLflow API accepts a local source without a run. */
+  private readonly operatorDirs: ModelFileAllowList;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly changes = new EventEmitter();
@@ -116,6 +152,7 @@ export class RegistryService {
     this.store = opts.store;
     this.artifacts = opts.artifacts;
     this.modelFiles = modelFileAllowList(opts.artifacts, opts.modelSourceAllowedDirs);
+    this.operatorDirs = new ModelFileAllowList({ dirs: [...(opts.modelSourceAllowedDirs ?? [])] });
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     // Every serving model subscribes; the default cap of 10 would warn for no reason.
@@ -355,10 +392,49 @@ export class RegistryService {
 
   // ---- model versions ----
 
+  private async runArtifactUri(runId: string): Promise<string | undefined> {
+    const run = await this.store.db.selectFrom('runs').select('artifact_uri').where('run_uuid', '=', runId).executeTakeFirst();
+    return run?.artifact_uri;
+  }
+
+  /** The run's artifact directory on this machine, when its artifact_uri is a local folder (a `file://` artifact root). */
+  private async runLocalFolder(runId: string | undefined): Promise<string | undefined> {
+    if (!runId) return undefined;
+    const uri = await this.runArtifactUri(runId);
+    const kind = uri === undefined ? undefined : sourceKind(uri);
+    return kind?.kind === 'local' ? resolvedPath(kind.path) : undefined;
+  }
+
+  /**
+   * MLflow's server-side check of a new version's source, for the MLflow API (its `_validate_source`): a local
+   * source (an absolute path, or a `file:` URI of this machine) is accepted only inside the artifact directory of
+   * the run named by `runId` — or, as Slipway adds, inside a folder the operator allowed with
+   * --model-source-allowed-dirs, except inside `runArtifactFolders` (where runs keep their artifacts: the folder of a
+   * `file://` default artifact root), where MLflow's rule alone decides — else 400 with MLflow's message; a `file:`
+   * URI naming another host is MLflow's 500; an unknown `runId` is 404. The other sources get `createModelVersion`'s checks.
+   */
+  async checkMlflowSource(source: string, runId: string | undefined, runArtifactFolders: readonly string[] = []): Promise<void> {
+    const kind = sourceKind(requireString(source, 'source'));
+    if (kind.kind === 'remote-file') throw remoteFileSourceError(source);
+    if (kind.kind !== 'local') return;
+    const path = await resolvedPath(kind.path);
+    if (runId) {
+      const uri = await this.runArtifactUri(runId);
+      if (uri === undefined) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+      const runFolder = await this.runLocalFolder(runId);
+      if (runFolder !== undefined && isWithin(path, runFolder)) return;
+    }
+    const inRunArea = runArtifactFolders.some((d) => isWithin(path, resolvePath(d)) || isWithin(resolvePath(kind.path), resolvePath(d)));
+    if (!inRunArea && (await this.operatorDirs.allows(kind.path))) return;
+    throw localSourceError(runId ? path : source);
+  }
+
   /**
    * Registers a new version: resolves the source to a storage location, reads the
    * ONNX signature when the location holds an ONNX file, and stores the version as
    * READY (FAILED_REGISTRATION with a message when that file cannot be read).
+   * A source URI must name an absolute path without `.` or `..` segments (MLflow's rule);
+   * a `runs:/` source whose run this server does not know is kept as given, unread.
    */
   async createModelVersion(input: CreateModelVersionInput, ctx: MutationContext = {}): Promise<ModelVersion> {
     const name = validateModelName(input.name);
@@ -367,14 +443,12 @@ export class RegistryService {
     const tags = validateCreationTags(input.tags);
     if (input.runId !== undefined && typeof input.runId !== 'string') throw errors.invalid("Parameter 'run_id' must be a string.", { field: 'run_id' });
     if (input.runLink !== undefined && typeof input.runLink !== 'string') throw errors.invalid("Parameter 'run_link' must be a string.", { field: 'run_link' });
+    const kind = sourceKind(source);
+    if (kind.kind === 'uri') checkNoRelativeReferences(source);
     await this.getModelRow(name);
 
     const resolved = await resolveSource(source, {
-      runArtifactUri: async (runId) => {
-        const run = await this.store.db.selectFrom('runs').select('artifact_uri').where('run_uuid', '=', runId).executeTakeFirst();
-        if (!run) throw errors.notFound(`Run '${runId}' not found`, { run_id: runId });
-        return run.artifact_uri;
-      },
+      runArtifactUri: (runId) => this.runArtifactUri(runId),
       versionLocation: async (ref) => (await this.resolveRef(ref)).storageLocation,
     });
 
@@ -386,11 +460,15 @@ export class RegistryService {
     let outcome: Awaited<ReturnType<typeof inspectArtifacts>> | undefined;
     if (this.artifacts && artifactPath !== undefined) outcome = await inspectArtifacts(this.artifacts, artifactPath, this.modelFiles);
     else if (this.artifacts && localPath !== undefined) {
-      // Reading a signature is a load: a local source is read only inside the allowed folders. One given as a
-      // local path elsewhere is refused, as MLflow's server refuses local sources outside the run's artifacts;
-      // one reached through a run (runs:/…) is recorded unread, and so cannot be served.
-      if (localPathOf(source) !== undefined) outcome = await inspectLocalModel(localPath, this.modelFiles);
-      else if (await this.modelFiles.allows(localPath)) outcome = await inspectLocalModel(localPath, this.modelFiles);
+      // Reading a signature is a load: a local source is read only inside the allowed folders. One reached through
+      // a run (runs:/…), or given inside the local artifact directory of the version's run (MLflow accepts it there),
+      // is recorded unread when it lies elsewhere, and so cannot be served. Any other local path is refused.
+      const allowed = await this.modelFiles.allows(localPath);
+      if (allowed) outcome = await inspectLocalModel(localPath, this.modelFiles);
+      else if (localPathOf(source) !== undefined) {
+        const runFolder = await this.runLocalFolder(input.runId);
+        if (runFolder === undefined || !isWithin(await resolvedPath(localPath), runFolder)) outcome = await inspectLocalModel(localPath, this.modelFiles);
+      }
     }
     if (outcome?.kind === 'signature') signature = JSON.stringify(outcome.signature);
     if (outcome?.kind === 'unreadable') {
@@ -612,8 +690,9 @@ export class RegistryService {
     for (const c of clauses) {
       q = q.where(c.kind === 'tag' ? tagCondition(d, 'version', 'mv', c) : comparison(d, VERSION_COLUMNS[c.key] as string, c.op, c.value));
     }
-    for (const o of order) q = q.orderBy(o.key as 'mv.name', o.ascending ? 'asc' : 'desc');
-    // MLflow's default order, and the tie-breakers that make paging stable.
+    // Without order_by, MLflow 2.12's order: the most recently updated first. Either way name ASC, then version
+    // DESC, break the ties (unless ordered by already), so the order is total and offset page tokens page it exactly.
+    for (const o of order.length > 0 ? order : parseOrderBy(DEFAULT_VERSION_ORDER, VERSION_ORDER_KEYS)) q = q.orderBy(o.key as 'mv.name', o.ascending ? 'asc' : 'desc');
     if (!order.some((o) => o.key === 'mv.name')) q = q.orderBy('mv.name', 'asc');
     if (!order.some((o) => o.key === 'mv.version')) q = q.orderBy('mv.version', 'desc');
     const rows = await q.limit(limit + 1).offset(offset).execute();
@@ -621,8 +700,21 @@ export class RegistryService {
     return rows.length > limit ? { items, nextPageToken: encodePageToken(offset + limit) } : { items };
   }
 
-  /** Where a client downloads the version's artifacts from (its storage location). */
+  /**
+   * Where a client downloads the version's artifacts from, as MLflow answers it: the source as registered
+   * (`runs:/<run>/model` stays so; the client resolves it), and for a `models:/` source the download URI of the
+   * version it named. That version is looked up again now, so its answer is used only while it still has this
+   * version's storage location (an alias may have moved since, or the model been deleted); otherwise the storage
+   * location itself, which names the same artifacts.
+   */
   async getDownloadUri(name: string, version: string | number): Promise<string> {
-    return (await this.getModelVersion(name, version)).storageLocation;
+    let current = await this.getModelVersion(name, version);
+    for (let depth = 0; current.source.startsWith('models:') && depth < MAX_SOURCE_CHAIN; depth++) {
+      const ref = parseModelUri(current.source);
+      const named = ref ? await this.resolveRef(ref).catch(() => undefined) : undefined;
+      if (!named || named.storageLocation !== current.storageLocation) return current.storageLocation;
+      current = named;
+    }
+    return current.source.startsWith('models:') ? current.storageLocation : current.source;
   }
 }

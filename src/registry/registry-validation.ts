@@ -39,11 +39,10 @@ export function validateModelName(name: unknown, field = 'name'): string {
 export function parseVersion(version: unknown, field = 'version'): number {
   if (version === undefined || version === null || version === '') throw errors.missing(field);
   const text = typeof version === 'number' ? String(version) : version;
-  if (typeof text !== 'string' || !/^\d+$/.test(text.trim())) {
-    throw errors.invalid(`Parameter '${field}' must be an integer version number, got '${String(version)}'.`, { field });
-  }
+  // MLflow's words (its clients and tests match them): "Model version must be an integer, got '…'".
+  if (typeof text !== 'string' || !/^\d+$/.test(text.trim())) throw errors.invalid(`Model version must be an integer, got '${String(version)}'`, { field });
   const n = Number(text.trim());
-  if (!Number.isSafeInteger(n) || n < 1) throw errors.invalid(`Parameter '${field}' must be a positive integer, got '${String(version)}'.`, { field });
+  if (!Number.isSafeInteger(n) || n < 1) throw errors.invalid(`Model version must be a positive integer, got '${String(version)}'`, { field });
   return n;
 }
 

@@ -1,8 +1,9 @@
 /**
  * Where a model version's artifacts live, from the source a client registers:
- * `runs:/<run_id>/<path>` (through the run's artifact_uri), `mlflow-artifacts:/<path>`,
- * `models:/<name>/<version>` or `models:/<name>@<alias>` (the other version's location),
- * a plain logical artifact path, or any other URI (kept as given, not inspected).
+ * `runs:/<run_id>/<path>` (through the run's artifact_uri; a run this server does not
+ * know leaves the source as it is), `mlflow-artifacts:/<path>`, `models:/<name>/<version>`
+ * or `models:/<name>@<alias>` (the other version's location), a plain logical artifact
+ * path, or any other URI (kept as given, not inspected).
  */
 import { fileURLToPath } from 'node:url';
 import { errors } from '../core/errors.js';
@@ -21,8 +22,8 @@ export interface ResolvedSource {
 
 /** Lookups the resolution needs. */
 export interface SourceLookups {
-  /** The run's artifact_uri; throws NOT_FOUND for an unknown run. */
-  runArtifactUri(runId: string): Promise<string>;
+  /** The run's artifact_uri; undefined for a run this server does not know. */
+  runArtifactUri(runId: string): Promise<string | undefined>;
   /** The storage location of a registered version; throws when unknown. */
   versionLocation(ref: ModelRef): Promise<string>;
 }
@@ -30,10 +31,11 @@ export interface SourceLookups {
 /** The logical artifact-store path of a `mlflow-artifacts:` location, or undefined for other locations. */
 export function artifactPathOf(location: string): string | undefined {
   if (!location.startsWith(ARTIFACTS_SCHEME)) return undefined;
-  // mlflow-artifacts:/p, mlflow-artifacts:///p and mlflow-artifacts://host:port/p all name logical path p.
+  // mlflow-artifacts:/p, mlflow-artifacts:///p and mlflow-artifacts://host:port/p all name logical path p;
+  // repeated slashes inside it are one (MLflow accepts mlflow-artifacts:/models/foo///bar).
   let rest = location.slice(ARTIFACTS_SCHEME.length);
   if (rest.startsWith('//')) rest = rest.replace(/^\/\/[^/]*/, '');
-  rest = rest.replace(/^\/+/, '');
+  rest = rest.replace(/^\/+/, '').replace(/\/{2,}/g, '/');
   return normalizeArtifactPath(rest, { allowRoot: true });
 }
 
@@ -60,9 +62,12 @@ export async function resolveSource(source: string, lookups: SourceLookups): Pro
     const m = /^runs:\/+([^/]+)(?:\/(.*))?$/.exec(source);
     if (!m) throw errors.invalid(`Invalid source '${source}': expected runs:/<run_id>/<artifact path>.`, { field: 'source' });
     const runId = m[1] as string;
-    const path = m[2] ?? '';
+    const path = (m[2] ?? '').replace(/\/{2,}/g, '/');
     if (path !== '') normalizeArtifactPath(path.replace(/\/+$/, ''));
     const base = await lookups.runArtifactUri(runId);
+    // As MLflow, a run unknown here does not stop the registration: the source is kept as the
+    // location, unread, so the version has no signature and serving says why it cannot serve it.
+    if (base === undefined) return { storageLocation: source, runId };
     const storageLocation = joinLocation(base, path);
     if (storageLocation.startsWith(ARTIFACTS_SCHEME)) artifactPathOf(storageLocation);
     return { storageLocation, runId };

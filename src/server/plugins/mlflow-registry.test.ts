@@ -62,6 +62,9 @@ for (const dialect of DIALECTS) {
 
       const uri = await call('GET', '/model-versions/get-download-uri', { name: 'cancer', version: '1' });
       expect(uri.body).toEqual({ artifact_uri: 'mlflow-artifacts:/0/r1/artifacts/model' });
+      const fromRun = await call('POST', '/model-versions/create', { name: 'cancer', source: 'runs:/r1/model', run_id: 'r1' });
+      const runUri = await call('GET', '/model-versions/get-download-uri', { name: 'cancer', version: fromRun.body.model_version.version });
+      expect(runUri.body).toEqual({ artifact_uri: 'runs:/r1/model' });
 
       // DELETE of an alias carries a JSON body, as the client sends it.
       expect((await call('DELETE', '/registered-models/alias', { name: 'cancer', alias: 'champion' })).status).toBe(200);
@@ -110,10 +113,10 @@ for (const dialect of DIALECTS) {
       ['POST', '/registered-models/create', { name: 'cancer' }, 400, 'RESOURCE_ALREADY_EXISTS', /already exists/],
       ['POST', '/registered-models/create', { name: 42 }, 400, 'INVALID_PARAMETER_VALUE', /parameter 'name'.*must be a string/],
       ['POST', '/registered-models/create', { name: 'x', tags: 'nope' }, 400, 'INVALID_PARAMETER_VALUE', /tags/],
-      ['GET', '/model-versions/get', { name: 'cancer', version: 'abc' }, 400, 'INVALID_PARAMETER_VALUE', /version/],
+      ['GET', '/model-versions/get', { name: 'cancer', version: 'abc' }, 400, 'INVALID_PARAMETER_VALUE', /^Model version must be an integer, got 'abc'$/],
       ['GET', '/model-versions/get', { name: 'cancer', version: '99' }, 404, 'RESOURCE_DOES_NOT_EXIST', /version=99/],
       ['POST', '/model-versions/create', { name: 'cancer' }, 400, 'INVALID_PARAMETER_VALUE', /source/],
-      ['POST', '/model-versions/create', { name: 'cancer', source: 'runs:/nope/model' }, 404, 'RESOURCE_DOES_NOT_EXIST', /nope/],
+      ['POST', '/model-versions/create', { name: 'cancer', source: '/etc', run_id: 'nope' }, 404, 'RESOURCE_DOES_NOT_EXIST', /Run with id=nope not found/],
       ['POST', '/model-versions/create', { name: 'cancer', source: '../../etc' }, 400, 'INVALID_PARAMETER_VALUE', /not allowed/],
       ['POST', '/model-versions/transition-stage', { name: 'cancer', version: '1', stage: 'Live', archive_existing_versions: false }, 400, 'INVALID_PARAMETER_VALUE', /stage/],
       ['POST', '/model-versions/transition-stage', { name: 'cancer', version: '1', stage: 'Staging' }, 400, 'INVALID_PARAMETER_VALUE', /archive_existing_versions/],

@@ -102,7 +102,7 @@ function mutationOf(request: FastifyRequest): MutationContext {
 
 type Handler = (f: Fields, request: FastifyRequest) => Promise<Record<string, unknown>>;
 
-function routesOf(registry: RegistryService): Array<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; path: string; handler: Handler }> {
+function routesOf(registry: RegistryService, server: ServerContext): Array<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; path: string; handler: Handler }> {
   const model = async (name: string) => ({ registered_model: toMlflowRegisteredModel(await registry.getRegisteredModel(name)) });
   return [
     {
@@ -180,11 +180,18 @@ function routesOf(registry: RegistryService): Array<{ method: 'GET' | 'POST' | '
       path: '/model-versions/create',
       handler: async (f, r) => {
         const ctx = mutationOf(r);
+        const name = requiredString(f, 'name');
+        const source = requiredString(f, 'source');
+        const runId = optionalString(f, 'run_id') || undefined;
+        // MLflow's server checks a local source against the run before anything else (its _validate_source). Runs keep
+        // their artifacts in the folder of a file:// default artifact root: there its run rule alone decides.
+        const folder = server.config.defaultArtifactRootFolder;
+        await registry.checkMlflowSource(source, runId, folder === undefined ? [] : [folder]);
         const version = await registry.createModelVersion(
           {
-            name: requiredString(f, 'name'),
-            source: requiredString(f, 'source'),
-            runId: optionalString(f, 'run_id') || undefined,
+            name,
+            source,
+            runId,
             runLink: optionalString(f, 'run_link') || undefined,
             description: optionalString(f, 'description'),
             tags: tagsOf(f),
@@ -265,7 +272,7 @@ const mlflowRegistry: DomainPlugin = async (app: FastifyInstance, ctx: ServerCon
     ctx.onClose.push(async () => source.close());
   }
   for (const prefix of MLFLOW_PREFIXES) {
-    for (const route of routesOf(registry)) {
+    for (const route of routesOf(registry, ctx)) {
       app.route({
         method: route.method,
         url: `${prefix}${route.path}`,
