@@ -25,12 +25,20 @@ function printable(path: string): string {
   return path.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** How a path may be written. */
+export interface ArtifactPathOptions {
+  /** Accept `''` (the root) and trailing '/' (directory listings). */
+  allowRoot?: boolean;
+  /** Read a '.' segment as "this folder" and leave it out, as MLflow's artifact routes do ('..' stays refused). */
+  dropDotSegments?: boolean;
+}
+
 /**
  * Validates a logical artifact path and returns its segments. `''` (the root) is
  * accepted only with `allowRoot`; trailing '/' is tolerated only with `allowRoot`
  * (directory listings). Throws PATH_NOT_ALLOWED naming the problem otherwise.
  */
-export function artifactPathSegments(path: unknown, opts: { allowRoot?: boolean } = {}): string[] {
+export function artifactPathSegments(path: unknown, opts: ArtifactPathOptions = {}): string[] {
   if (typeof path !== 'string') throw new SlipwayError('PATH_NOT_ALLOWED', 'Artifact path must be a string.');
   let p = path;
   if (opts.allowRoot) p = p.replace(/\/+$/, '');
@@ -44,16 +52,19 @@ export function artifactPathSegments(path: unknown, opts: { allowRoot?: boolean 
   if (p.startsWith('/')) reject(path, 'it is absolute');
   if (WINDOWS_DRIVE.test(p)) reject(path, 'it names a drive');
   if (ENCODED_TRAVERSAL.test(p)) reject(path, "it contains a percent-encoded '.', '/', '\\', '%' or NUL");
-  const segments = p.split('/');
-  for (const s of segments) {
+  const segments: string[] = [];
+  for (const s of p.split('/')) {
     if (s === '') reject(path, 'it contains an empty segment');
+    if (s === '.' && opts.dropDotSegments) continue;
     if (s === '.' || s === '..') reject(path, `it contains a '${s}' segment`);
     if (Buffer.byteLength(s) > MAX_SEGMENT_BYTES) reject(path, `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+    segments.push(s);
   }
+  if (segments.length === 0 && !opts.allowRoot) reject(path, 'it names no file');
   return segments;
 }
 
 /** Validates a logical path and returns it normalised (no trailing '/'). */
-export function normalizeArtifactPath(path: unknown, opts: { allowRoot?: boolean } = {}): string {
+export function normalizeArtifactPath(path: unknown, opts: ArtifactPathOptions = {}): string {
   return artifactPathSegments(path, opts).join('/');
 }

@@ -25,7 +25,10 @@ export interface PutResult {
 export interface OpenedArtifact {
   body: Readable;
   size: number;
-  sha256: string;
+  /** The content's digest, where the store knows it without reading the file (content-addressed stores). */
+  sha256?: string;
+  /** The file's modification time in ms, where there is no digest (a plain folder). */
+  modifiedMs?: number;
 }
 
 /** Options for garbage collection. */
@@ -43,6 +46,9 @@ export interface GarbageCollection {
   /** Model folders checked out for serving (hard links) that were unused for the minimum age. */
   removedCheckouts: number;
 }
+
+/** What the artifact routes need of a place holding artifacts: the store, or a plain local folder clients write to. */
+export type ArtifactFiles = Pick<ArtifactStore, 'put' | 'read' | 'list'>;
 
 /** A content-addressed artifact store. */
 export interface ArtifactStore {

@@ -14,46 +14,21 @@
  * and no second fsync. Blobs no link refers to are removed by `collectGarbage`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { close as closeCb, constants as fsConstants, createWriteStream, existsSync, fsync as fsyncCb, open as openCb, write as writeCb } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readlink, rename, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../core/errors.js';
 import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, OpenedArtifact, PutResult } from './artifact-store.js';
 import { artifactPathSegments } from './artifact-path.js';
-
-// Plain descriptors rather than FileHandles: a write stream over a FileHandle holds it open until the
-// stream closes itself, which would defeat syncing and closing it here.
-const openFd = promisify(openCb);
-const fsyncFd = promisify(fsyncCb);
-const closeFd = promisify(closeCb);
-const writeFd = promisify(writeCb);
+import { FILE_FLAGS, closeDirs, closeFd, fsyncFd, isErrno, openChain, openDir, openFd, writeFd, type LinkPolicy, type StoreDir } from './no-follow-dirs.js';
 
 /** What a link in the tree points at. */
 interface Pointer {
   sha256: string;
   size: number;
 }
-
-/**
- * A folder of the store opened without following links. Node has no openat/renameat, so later
- * steps name the folder as /proc/self/fd/<fd>: the kernel resolves that to the very folder that
- * was opened and checked, so a folder swapped for a link after the check cannot redirect a write,
- * a delete or a read (a check by path followed by use of the path would leave that race open).
- * Where /proc is missing, `path` is the plain path: each component is still refused when it is a
- * link, but a swap racing between the check and the use is not caught.
- */
-interface StoreDir {
-  fd: number;
-  /** The path that names exactly this folder. */
-  path: string;
-}
-
-const FD_PATHS = process.platform === 'linux' && existsSync('/proc/self/fd');
-const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
-const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
 
 // The tail of a link target: objects/<2 hex>/<62 hex>.
 const BLOB_TARGET = /(?:^|\/)objects\/([0-9a-f]{2})\/([0-9a-f]{62})$/;
@@ -63,85 +38,16 @@ const DEFAULT_GC_MIN_AGE_MS = 60 * 60 * 1000;
 const MAX_CHECKOUT_FILES = 10_000;
 const MAX_CHECKOUT_DEPTH = 16;
 
-function isErrno(err: unknown, ...codes: string[]): boolean {
-  return typeof err === 'object' && err !== null && codes.includes((err as NodeJS.ErrnoException).code ?? '');
-}
-
 function linkRefused(what: string): SlipwayError {
   return new SlipwayError('INTEGRITY_ERROR', `The artifact store entry '${what}' is a symbolic link where a folder belongs; the store never follows links in its folders.`, { path: what });
 }
 
+/** The store's own links (tree entries pointing at blobs) stand for files; any other link is tampering. */
+const STORE_LINKS: LinkPolicy = { isFileLink: (target) => BLOB_TARGET.test(target), refused: linkRefused };
+
 // Stored content replaced by a link (to anywhere) is tampering; reading it would leave the store.
 function blobIsLink(logical: string): SlipwayError {
   return new SlipwayError('INTEGRITY_ERROR', `The content of artifact '${logical}' is a symbolic link, not stored content; the store never follows links.`, { path: logical });
-}
-
-async function openDir(path: string, lexical: string): Promise<StoreDir> {
-  const fd = await openFd(path, DIR_FLAGS);
-  return { fd, path: FD_PATHS ? `/proc/self/fd/${fd}` : lexical };
-}
-
-async function closeDirs(dirs: StoreDir[]): Promise<void> {
-  for (const d of dirs) await closeFd(d.fd).catch(() => {});
-}
-
-/** What sits at `path` where a folder was expected: a file (link or not) made by the store, or a planted link. */
-async function inTheWay(path: string, what: string): Promise<'file'> {
-  const info = await lstat(path);
-  if (info.isSymbolicLink() && !BLOB_TARGET.test(await readlink(path))) throw linkRefused(what);
-  return 'file';
-}
-
-/**
- * Opens `base` and then each of `segments` below it, never following a link. Resolves with every
- * folder opened (the caller closes them), or with 'absent' / 'file' when a component is missing or
- * is a file; with `create`, missing folders are made on the way.
- */
-async function openChain(base: string | StoreDir, segments: string[], create: boolean): Promise<StoreDir[] | 'absent' | 'file'> {
-  const dirs: StoreDir[] = [];
-  try {
-    if (typeof base === 'string') {
-      try {
-        dirs.push(await openDir(base, base));
-      } catch (err) {
-        if (isErrno(err, 'ENOTDIR', 'ELOOP')) throw linkRefused(base.slice(base.lastIndexOf(sep) + 1));
-        throw err;
-      }
-    }
-    let lexical = typeof base === 'string' ? base : base.path;
-    for (let i = 0; i < segments.length; i++) {
-      const name = segments[i] as string;
-      // An opened folder is never opened again by its own /proc name: that name is itself a link.
-      const parent = dirs[dirs.length - 1] ?? (base as StoreDir);
-      const at = `${parent.path}/${name}`;
-      lexical = join(lexical, name);
-      const what = segments.slice(0, i + 1).join('/');
-      try {
-        dirs.push(await openDir(at, lexical).catch(async (err: unknown) => {
-          if (!create || !isErrno(err, 'ENOENT')) throw err;
-          await mkdir(at).catch((e: unknown) => {
-            if (!isErrno(e, 'EEXIST')) throw e;
-          });
-          return openDir(at, lexical);
-        }));
-      } catch (err) {
-        if (isErrno(err, 'ENOENT', 'ENAMETOOLONG')) {
-          await closeDirs(dirs);
-          return isErrno(err, 'ENAMETOOLONG') && create ? Promise.reject(err) : 'absent';
-        }
-        if (isErrno(err, 'ENOTDIR', 'ELOOP')) {
-          const kind = await inTheWay(at, what);
-          await closeDirs(dirs);
-          return kind;
-        }
-        throw err;
-      }
-    }
-    return dirs;
-  } catch (err) {
-    await closeDirs(dirs);
-    throw err;
-  }
 }
 
 /** Removes the folder `name` in `dir` and everything below it, descending only into real folders. */
@@ -206,7 +112,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   /** Runs `fn` with the folders `base`/`segments` opened without following links, closing them after (an opened `base` stays open). */
   private async withChain<T>(base: string | StoreDir, segments: string[], create: boolean, fn: (dirs: StoreDir[] | 'absent' | 'file') => Promise<T>): Promise<T> {
-    const dirs = await openChain(base, segments, create);
+    const dirs = await openChain(base, segments, create, STORE_LINKS);
     try {
       return await fn(dirs);
     } finally {
@@ -537,7 +443,7 @@ export class LocalArtifactStore implements ArtifactStore {
     await this.withDir(this.objects, async (objects) => {
       for (const prefix of await readdir(objects.path).catch(() => [] as string[])) {
         // A fan-out folder that is a link (or not a folder) is not ours to clean.
-        const dirs = await openChain(objects, [prefix], false).catch(() => 'absent' as const);
+        const dirs = await openChain(objects, [prefix], false, STORE_LINKS).catch(() => 'absent' as const);
         if (typeof dirs === 'string') continue;
         try {
           const dir = dirs[0] as StoreDir;

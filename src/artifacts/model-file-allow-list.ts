@@ -18,7 +18,8 @@ export interface ModelFileAllowListInit {
   files?: string[];
 }
 
-const RULE = 'serving reads model files only inside the artifact store or a folder allowed by --model-source-allowed-dirs (SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS, server.modelSourceAllowedDirs)';
+const RULE =
+  'serving reads model files only inside the artifact store or a folder allowed by --model-source-allowed-dirs (SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS, server.modelSourceAllowedDirs), which includes a local --default-artifact-root folder';
 
 function inside(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
