@@ -130,7 +130,7 @@ describe('MLflow artifact routes', () => {
     expect(unknown.json()).toEqual({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'Run with id=nope not found' });
     const traversal = await app.inject({ method: 'GET', url: `/api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=../../..` });
     expect(traversal.statusCode).toBe(400);
-    expect(traversal.json().message).toContain("'..' segment");
+    expect(traversal.json()).toEqual({ error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid path' });
     const foreign = await app.inject({ method: 'GET', url: '/api/2.0/mlflow/artifacts/list?run_id=elsewhere' });
     expect(foreign.statusCode).toBe(501);
     expect(foreign.json().error_code).toBe('NOT_IMPLEMENTED');
@@ -148,7 +148,61 @@ describe('MLflow artifact routes', () => {
     expect(badVersion.statusCode).toBe(400);
     const escape = await app.inject({ method: 'GET', url: '/model-versions/get-artifact?name=clf&version=1&path=../../../../slipway.db' });
     expect(escape.statusCode).toBe(400);
-    expect(escape.json().error.code).toBe('PATH_NOT_ALLOWED');
+    expect(escape.json()).toEqual({ error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid path' });
+  });
+
+  it("reads '.' as the folder itself in listings and downloads, as MLflow does, and still refuses '..'", async () => {
+    const listed = await rawRequest(port, 'GET', `/api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=.`);
+    expect(listed.status).toBe(200);
+    expect(JSON.parse(listed.body)).toEqual({
+      root_uri: `mlflow-artifacts:/0/${RUN}/artifacts`,
+      files: [{ path: 'model', is_dir: true }, { path: 'notes.txt', is_dir: false, file_size: 5 }],
+    });
+    // download_artifacts(artifact_path='.') through the proxy: the run's root asked for as '<root>/.'.
+    const proxied = await rawRequest(port, 'GET', `/api/2.0/mlflow-artifacts/artifacts?path=0%2F${RUN}%2Fartifacts%2F.`);
+    expect(proxied.status).toBe(200);
+    expect(JSON.parse(proxied.body)).toEqual({ files: [{ path: 'model', is_dir: true }, { path: 'notes.txt', is_dir: false, file_size: 5 }] });
+    const sub = await rawRequest(port, 'GET', `/api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=./model/.`);
+    expect(JSON.parse(sub.body).files.map((f: { path: string }) => f.path)).toEqual(['model/MLmodel', 'model/model.onnx']);
+    const file = await rawRequest(port, 'GET', `/get-artifact?run_id=${RUN}&path=./notes.txt`);
+    expect(file).toEqual({ status: 200, body: 'hello' });
+    for (const path of ['..', './..', 'model/../..']) {
+      const refused = await rawRequest(port, 'GET', `/api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=${encodeURIComponent(path)}`);
+      expect(refused.status).toBe(400);
+      expect(JSON.parse(refused.body)).toEqual({ error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid path' });
+    }
+    const root = await rawRequest(port, 'DELETE', proxy('.'));
+    expect(root.status).toBe(400);
+    expect(JSON.parse(root.body).message).toBe("Artifact path '.' is not allowed: it names no file.");
+  });
+
+  it("answers a path MLflow refuses with MLflow's exact error on every artifact route, the UI downloads and their doubled slash included", async () => {
+    const invalid = { error_code: 'INVALID_PARAMETER_VALUE', message: 'Invalid path' };
+    for (const url of [
+      `/api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=..%2Fpath`,
+      `/ajax-api/2.0/mlflow/artifacts/list?run_id=${RUN}&path=%252e%252e%2Fpath`,
+      `/get-artifact?run_id=${RUN}&path=..%2Fpath`,
+      `/get-artifact?run_id=no-such-run&path=%2Fetc%2Fpasswd`,
+      `/ajax-api/2.0/mlflow/get-artifact?run_id=${RUN}&path=file%3A%2F%2F%2Fetc%2Fpasswd`,
+      '/model-versions/get-artifact?name=model&version=1&path=..%2Fpath',
+      '//model-versions/get-artifact?name=model&version=1&path=..%2Fpath',
+      `//get-artifact?run_id=${RUN}&path=notes.txt%23..`,
+      '/api/2.0/mlflow-artifacts/artifacts?path=..%2F..',
+      '/api/2.0/mlflow-artifacts/artifacts/a/..%252f..%252fslipway.db',
+    ]) {
+      const res = await rawRequest(port, 'GET', url);
+      expect({ url, status: res.status, body: JSON.parse(res.body) }).toEqual({ url, status: 400, body: invalid });
+    }
+    // Where Slipway is stricter than MLflow, its own words say why, still in MLflow's shape.
+    const nul = await rawRequest(port, 'GET', `/get-artifact?run_id=${RUN}&path=a%00b`);
+    expect(nul.status).toBe(400);
+    expect(JSON.parse(nul.body)).toEqual({ error_code: 'INVALID_PARAMETER_VALUE', message: "Artifact path 'a\\x00b' is not allowed: it contains a NUL or control character." });
+    // The UI downloads answer every error in MLflow's shape, not the native one.
+    const absent = await rawRequest(port, 'GET', `/get-artifact?run_id=${RUN}&path=none.txt`);
+    expect(absent.status).toBe(404);
+    expect(JSON.parse(absent.body)).toEqual({ error_code: 'RESOURCE_DOES_NOT_EXIST', message: `Artifact '0/${RUN}/artifacts/none.txt' does not exist.` });
+    const doubled = await rawRequest(port, 'GET', '//model-versions/get-artifact?name=clf&version=1&path=MLmodel');
+    expect(doubled).toEqual({ status: 200, body: '{"not": "parsed"}' });
   });
 
   it('declines multipart upload so the MLflow client falls back to a single PUT', async () => {
