@@ -5,6 +5,8 @@
  * its SlipwayErrors.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Transaction } from 'kysely';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { paramStates } from '../audit/audit-state.js';
@@ -65,10 +67,12 @@ import {
 export interface TrackingOptions {
   /** @default the wall clock */
   clock?: Clock;
-  /** Prefix of new experiments' artifact locations. @default "mlflow-artifacts:" */
+  /** Prefix of new experiments' artifact locations: `mlflow-artifacts:` or a `file://` URI. @default "mlflow-artifacts:" */
   defaultArtifactRoot?: string;
   /** Randomness for generated run names. @default crypto.randomInt */
   random?: RandomInt;
+  /** The folder a relative local artifact_location is resolved against, as MLflow's server does. @default process.cwd() */
+  workingDirectory?: string;
   /**
    * On SQLite, searches over at most this many runs that order by a metric, param or tag
    * scan those runs and sort them; larger ones walk the order key's index instead.
@@ -122,10 +126,32 @@ export class TrackingService {
   private readonly runs: RunRepository;
   private readonly ingest: MetricIngest;
 
+/**
+ * An experiment's artifact_location as MLflow's server stores it: a relative local path becomes absolute against
+ * the server's working folder (`my_location` → `/srv/my_location`), a relative `file:` URI an absolute `file://` URI;
+ * anything else is kept as given. Storing a location grants nothing: the server reads and writes local artifacts
+ * only inside its own local artifact root (see the artifact routes), wherever an experiment says they live.
+ */
+export function resolveLocalLocation(location: string, workingDirectory: string): string {
+  const file = /^file:(?!\/)(.*)$/i.exec(location);
+  if (file) {
+    let path: string;
+    try {
+      path = decodeURIComponent(file[1] as string);
+    } catch {
+      return location;
+    }
+    return pathToFileURL(resolvePath(workingDirectory, path)).href;
+  }
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(location) || isAbsolute(location)) return location;
+  return resolvePath(workingDirectory, location);
+}
+
   constructor(
     private readonly store: Store,
     opts: TrackingOptions = {},
   ) {
+  private readonly workingDirectory: string;
     this.clock = opts.clock ?? systemClock;
     this.artifactRoot = (opts.defaultArtifactRoot ?? 'mlflow-artifacts:').replace(/\/+$/, '');
     this.random = opts.random;
@@ -138,6 +164,7 @@ export class TrackingService {
   // ---- experiments ----------------------------------------------------------------
 
   /** Creates an experiment; returns its id. Names are unique across active and deleted experiments. */
+    this.workingDirectory = opts.workingDirectory ?? process.cwd();
   async createExperiment(input: CreateExperimentInput, ctx: MutationContext = {}): Promise<string> {
     const name = requireString('name', input.name);
     if (name.trim() === '') throw errors.invalid(`Invalid experiment name: '${name}'`);
@@ -155,7 +182,7 @@ export class TrackingService {
           .returning('experiment_id')
           .executeTakeFirstOrThrow();
         const id = row.experiment_id;
-        const location = input.artifactLocation || `${this.artifactRoot}/${id}`;
+        const location = input.artifactLocation ? resolveLocalLocation(input.artifactLocation, this.workingDirectory) : `${this.artifactRoot}/${id}`;
         await trx.updateTable('experiments').set({ artifact_location: location }).where('experiment_id', '=', id).execute();
         const unique = new Map(tags.map((t) => [t.key, t.value]));
         if (unique.size > 0) await trx.insertInto('experiment_tags').values([...unique].map(([key, value]) => ({ experiment_id: id, key, value }))).execute();
