@@ -74,8 +74,11 @@ export function filterAndSortExperiments(all: Experiment[], filter: string | und
       throw errors.invalid(`Invalid order_by entity '${t.entity === 'attribute' ? t.key : `${t.entity}.${t.key}`}'. Valid keys are name, experiment_id, creation_time, last_update_time.`);
     }
   }
-  if (!terms.some((t) => t.key === 'last_update_time') && terms.length === 0) terms.push({ entity: 'attribute', key: 'last_update_time', ascending: false });
-  if (!terms.some((t) => t.key === 'experiment_id')) terms.push({ entity: 'attribute', key: 'experiment_id', ascending: true });
+  // MLflow 2.12's order: newest first by creation (a delete or rename does not move an experiment), ties by
+  // id ascending; an explicit order without experiment_id breaks ties by id descending, as MLflow's stores do.
+  // Every order ends on the unique id, so page tokens (offsets) walk the same sequence on both backends.
+  if (terms.length === 0) terms.push({ entity: 'attribute', key: 'creation_time', ascending: false }, { entity: 'attribute', key: 'experiment_id', ascending: true });
+  else if (!terms.some((t) => t.key === 'experiment_id')) terms.push({ entity: 'attribute', key: 'experiment_id', ascending: false });
   const kept = all.filter((e) => clauses.every((c) => matches(e, c)));
   return kept.sort((a, b) => {
     for (const t of terms) {
