@@ -46,7 +46,9 @@ import {
   type ExperimentPage,
   type LogBatchInput,
   type Metric,
+  type DatasetSummary,
   type MetricHistoryBulkInput,
+  type MetricHistoryBulkIntervalInput,
   type MetricHistoryInput,
   type MetricHistoryPage,
   type MetricWithRunId,
@@ -69,10 +71,10 @@ export interface TrackingOptions {
   clock?: Clock;
   /** Prefix of new experiments' artifact locations: `mlflow-artifacts:` or a `file://` URI. @default "mlflow-artifacts:" */
   defaultArtifactRoot?: string;
-  /** Randomness for generated run names. @default crypto.randomInt */
-  random?: RandomInt;
   /** The folder a relative local artifact_location is resolved against, as MLflow's server does. @default process.cwd() */
   workingDirectory?: string;
+  /** Randomness for generated run names. @default crypto.randomInt */
+  random?: RandomInt;
   /**
    * On SQLite, searches over at most this many runs that order by a metric, param or tag
    * scan those runs and sort them; larger ones walk the order key's index instead.
@@ -91,7 +93,15 @@ export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
 const VIEW_TYPES: readonly ViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
 const MAX_BULK_RUNS = 100;
 const MAX_SEARCH_EXPERIMENTS = 1000;
+/** get-history-bulk-interval: most steps sampled (MLflow's MAX_RESULTS_PER_RUN), and most points returned per run. */
 const MAX_BULK_RESULTS = 2500;
+const MAX_BULK_INTERVAL_POINTS_PER_RUN = 25_000;
+/** get-history-bulk: most points in one answer (MLflow's MAX_HISTORY_RESULTS). */
+const MAX_BULK_HISTORY = 25_000;
+const MAX_DATASET_EXPERIMENTS = 20;
+const MAX_DATASET_SUMMARIES = 1000;
+/** The input tag holding a dataset's role in a run ("training", "evaluation", …). */
+export const DATASET_CONTEXT_TAG = 'mlflow.data.context';
 
 function newId(): string {
   return randomBytes(16).toString('hex');
@@ -116,16 +126,6 @@ function checkTags(tags: Tag[] | undefined, limit?: number): Tag[] {
   return tags;
 }
 
-/** The tracking domain's public API. */
-export class TrackingService {
-  private readonly clock: Clock;
-  private readonly artifactRoot: string;
-  private readonly random: RandomInt | undefined;
-  private readonly searchSortThreshold: number;
-  private readonly experiments: ExperimentRepository;
-  private readonly runs: RunRepository;
-  private readonly ingest: MetricIngest;
-
 /**
  * An experiment's artifact_location as MLflow's server stores it: a relative local path becomes absolute against
  * the server's working folder (`my_location` → `/srv/my_location`), a relative `file:` URI an absolute `file://` URI;
@@ -147,13 +147,24 @@ export function resolveLocalLocation(location: string, workingDirectory: string)
   return resolvePath(workingDirectory, location);
 }
 
+/** The tracking domain's public API. */
+export class TrackingService {
+  private readonly clock: Clock;
+  private readonly artifactRoot: string;
+  private readonly workingDirectory: string;
+  private readonly random: RandomInt | undefined;
+  private readonly searchSortThreshold: number;
+  private readonly experiments: ExperimentRepository;
+  private readonly runs: RunRepository;
+  private readonly ingest: MetricIngest;
+
   constructor(
     private readonly store: Store,
     opts: TrackingOptions = {},
   ) {
-  private readonly workingDirectory: string;
     this.clock = opts.clock ?? systemClock;
     this.artifactRoot = (opts.defaultArtifactRoot ?? 'mlflow-artifacts:').replace(/\/+$/, '');
+    this.workingDirectory = opts.workingDirectory ?? process.cwd();
     this.random = opts.random;
     this.searchSortThreshold = opts.searchSortThreshold ?? 10_000;
     this.experiments = new ExperimentRepository(store.db);
@@ -164,7 +175,6 @@ export function resolveLocalLocation(location: string, workingDirectory: string)
   // ---- experiments ----------------------------------------------------------------
 
   /** Creates an experiment; returns its id. Names are unique across active and deleted experiments. */
-    this.workingDirectory = opts.workingDirectory ?? process.cwd();
   async createExperiment(input: CreateExperimentInput, ctx: MutationContext = {}): Promise<string> {
     const name = requireString('name', input.name);
     if (name.trim() === '') throw errors.invalid(`Invalid experiment name: '${name}'`);
@@ -591,23 +601,116 @@ export function resolveLocalLocation(location: string, workingDirectory: string)
     return inRange.sort(compareHistory);
   }
 
-  /** Metric history of several runs within a step interval, sampled to at most maxResults steps per run. */
-  async getMetricHistoryBulkInterval(input: MetricHistoryBulkInput): Promise<MetricWithRunId[]> {
-    const key = requireString('metric_key', input.metricKey);
-    if (!Array.isArray(input.runIds) || input.runIds.length === 0) throw errors.missing('run_ids');
-    if (input.runIds.length > MAX_BULK_RUNS) throw errors.invalid(`GetMetricHistoryBulkInterval request must specify at most ${MAX_BULK_RUNS} run_ids. Received ${input.runIds.length} run_ids.`);
-    const max = validateMaxResults(input.maxResults, 320, MAX_BULK_RESULTS);
-    for (const id of input.runIds) validateRunId(id, 'run_ids');
-    if (input.startStep !== undefined && input.endStep !== undefined && input.startStep > input.endStep) {
-      throw errors.invalid(`end_step must be greater than start_step. Found start_step=${input.startStep} and end_step=${input.endStep}.`);
+  /**
+   * Metric history of several runs (MLflow's get-history-bulk): runs in id order, each run's points by
+   * timestamp, step and value, at most `maxResults` points in all. Unknown runs contribute nothing.
+   */
+  async getMetricHistoryBulk(input: MetricHistoryBulkInput): Promise<MetricWithRunId[]> {
+    if (!Array.isArray(input.runIds) || input.runIds.length === 0) throw errors.invalid('GetMetricHistoryBulk request must specify at least one run_id.');
+    if (input.runIds.length > MAX_BULK_RUNS) {
+      throw errors.invalid(`GetMetricHistoryBulk request cannot specify more than ${MAX_BULK_RUNS} run_ids. Received ${input.runIds.length} run_ids.`);
     }
+    if (input.metricKey === undefined || input.metricKey === null) throw errors.invalid('GetMetricHistoryBulk request must specify a metric_key.');
+    const key = requireString('metric_key', input.metricKey);
+    const max = input.maxResults === undefined ? MAX_BULK_HISTORY : Math.min(checkCount('max_results', input.maxResults), MAX_BULK_HISTORY);
     const out: MetricWithRunId[] = [];
     for (const runId of [...new Set(input.runIds)].sort()) {
-      const points = await this.history(runId, key, input.startStep, input.endStep);
-      const keep = sampleSteps([...new Set(points.map((m) => m.step))], max);
-      for (const m of points) if (keep.has(m.step)) out.push({ runId, ...m });
+      if (out.length >= max) break;
+      if (typeof runId !== 'string') throw errors.invalid(`Invalid run ID: '${String(runId)}'`);
+      const points = (await this.history(runId, key)).sort(compareByTime);
+      for (const m of points) {
+        if (out.length >= max) break;
+        out.push({ runId, ...m });
+      }
     }
     return out;
+  }
+
+  /**
+   * Metric history of several runs within a step interval, as MLflow's get-history-bulk-interval: at most
+   * `maxResults` steps sampled evenly over the steps of all the runs together, plus each run's first and
+   * last step in the interval; then each run's points at those steps, runs in the order asked.
+   */
+  async getMetricHistoryBulkInterval(input: MetricHistoryBulkIntervalInput): Promise<MetricWithRunId[]> {
+    if (!Array.isArray(input.runIds) || input.runIds.length === 0) throw errors.missing('run_ids');
+    if (input.runIds.length > MAX_BULK_RUNS) throw errors.invalid(`GetMetricHistoryBulkInterval request must specify at most ${MAX_BULK_RUNS} run_ids. Received ${input.runIds.length} run_ids.`);
+    if (input.metricKey === undefined || input.metricKey === null || input.metricKey === '') throw errors.missing('metric_key');
+    const key = requireString('metric_key', input.metricKey);
+    const max = input.maxResults ?? MAX_BULK_RESULTS;
+    if (!Number.isSafeInteger(max) || max < 1 || max > MAX_BULK_RESULTS) throw errors.invalid(`max_results must be between 1 and ${MAX_BULK_RESULTS}; got ${String(max)}.`, { field: 'max_results' });
+    const { startStep, endStep } = input;
+    if (startStep !== undefined && endStep !== undefined) {
+      if (startStep > endStep) throw errors.invalid(`end_step must be greater than start_step. Found start_step=${startStep} and end_step=${endStep}.`);
+    } else if (startStep !== undefined || endStep !== undefined) {
+      throw errors.invalid('If either start step or end step are specified, both must be specified.');
+    }
+    const runIds = [...new Set(input.runIds)];
+    for (const id of runIds) validateRunId(id, 'run_ids');
+
+    // First pass: the steps each run logged (histories are read again below rather than all kept in memory).
+    const allSteps = new Set<number>();
+    const ends = new Set<number>();
+    for (const runId of runIds) {
+      const points = await this.history(runId, key);
+      if (points.length === 0) continue;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const m of points) {
+        allSteps.add(m.step);
+        if (m.step < lo) lo = m.step;
+        if (m.step > hi) hi = m.step;
+      }
+      ends.add(lo).add(hi);
+    }
+    if (allSteps.size === 0) return [];
+    const sorted = [...allSteps].sort((a, b) => a - b);
+    const from = startStep ?? (sorted[0] as number);
+    const to = endStep ?? (sorted[sorted.length - 1] as number);
+    const keep = sampleSteps(sorted, from, to, max);
+    for (const s of ends) if (s >= from && s <= to) keep.add(s);
+    if (keep.size === 0) return [];
+    const first = Math.min(...keep);
+    const last = Math.max(...keep);
+
+    const out: MetricWithRunId[] = [];
+    for (const runId of runIds) {
+      let n = 0;
+      for (const m of await this.history(runId, key, first, last)) {
+        if (!keep.has(m.step)) continue;
+        if (n++ >= MAX_BULK_INTERVAL_POINTS_PER_RUN) break;
+        out.push({ runId, ...m });
+      }
+    }
+    return out;
+  }
+
+  // ---- datasets ------------------------------------------------------------------------
+
+  /**
+   * The datasets runs of these experiments used, one entry per (experiment, name, digest, context), as
+   * MLflow's search-datasets: at most 1000. Ids that name no experiment match nothing.
+   */
+  async searchDatasets(experimentIds: string[]): Promise<DatasetSummary[]> {
+    if (!Array.isArray(experimentIds) || experimentIds.length === 0) throw errors.invalid('SearchDatasets request must specify at least one experiment_id.');
+    if (experimentIds.length > MAX_DATASET_EXPERIMENTS) {
+      throw errors.invalid(`SearchDatasets request cannot specify more than ${MAX_DATASET_EXPERIMENTS} experiment_ids. Received ${experimentIds.length} experiment_ids.`);
+    }
+    const ids = experimentIds.filter((id): id is string => typeof id === 'string' && /^\d{1,15}$/.test(id)).map(Number);
+    if (ids.length === 0) return [];
+    const rows = await this.store.db
+      .selectFrom('datasets as d')
+      .innerJoin('inputs as i', (j) => j.onRef('i.source_id', '=', 'd.dataset_uuid').on('i.source_type', '=', 'DATASET'))
+      .leftJoin('input_tags as t', (j) => j.onRef('t.input_uuid', '=', 'i.input_uuid').on('t.name', '=', DATASET_CONTEXT_TAG))
+      .select(['d.experiment_id', 'd.name', 'd.digest', 't.value as context'])
+      .distinct()
+      .where('d.experiment_id', 'in', ids)
+      .orderBy('d.experiment_id')
+      .orderBy('d.name')
+      .orderBy('d.digest')
+      .orderBy('context')
+      .limit(MAX_DATASET_SUMMARIES)
+      .execute();
+    return rows.map((r) => ({ experimentId: String(r.experiment_id), name: r.name, digest: r.digest, context: r.context ?? null }));
   }
 
   // ---- search_runs ---------------------------------------------------------------------
@@ -731,16 +834,48 @@ function blocksDigest(blocks: MetricBlock[]): { count: number; sha256: string } 
   return { count, sha256: hash.digest('hex') };
 }
 
-/** Up to `max` steps spread evenly over `steps` (sorted), always keeping the first and last. */
-function sampleSteps(steps: number[], max: number): Set<number> {
-  if (steps.length <= max) return new Set(steps);
-  const keep = new Set<number>();
-  if (max === 1) {
-    keep.add(steps[0] as number);
-    return keep;
+/** Index of the first element of `sorted` that is not below `value` (bisect_left). */
+function lowerBound(sorted: number[], value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) < value) lo = mid + 1;
+    else hi = mid;
   }
-  for (let i = 0; i < max; i++) keep.add(steps[Math.round((i * (steps.length - 1)) / (max - 1))] as number);
+  return lo;
+}
+
+/**
+ * The steps of `sorted` within [from, to]: all of them when there are at most `max`, else `max` of them
+ * at evenly spaced positions (position i·n/max, truncated, as MLflow samples) plus the last one.
+ */
+function sampleSteps(sorted: number[], from: number, to: number, max: number): Set<number> {
+  const start = lowerBound(sorted, from);
+  const end = lowerBound(sorted, to + 1);
+  const n = end - start;
+  if (n <= max) return new Set(sorted.slice(start, Math.max(start, end)));
+  const keep = new Set<number>();
+  const interval = n / max;
+  for (let i = 0; i < max; i++) keep.add(sorted[start + Math.trunc(i * interval)] as number);
+  keep.add(sorted[end - 1] as number);
   return keep;
+}
+
+/** get-history-bulk's order within a run: timestamp, then step, then value (NaN last). */
+function compareByTime(a: Metric, b: Metric): number {
+  return a.timestamp - b.timestamp || a.step - b.step || compareValues(a.value, b.value);
+}
+
+function compareValues(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number(Number.isNaN(a)) - Number(Number.isNaN(b));
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A count that may be 0 (max_results of get-history-bulk). */
+function checkCount(field: string, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw errors.invalid(`Invalid value ${String(v)} for parameter '${field}' supplied: it must be a non-negative integer.`, { field });
+  return v;
 }
 
 function validateDatasetInput(d: DatasetInput): void {

@@ -122,7 +122,10 @@ export interface CreateExperimentInput {
 export interface SearchExperimentsInput {
   /** MLflow filter, e.g. `name LIKE 'prod-%' and tags.team = 'x'`. */
   filter?: string;
-  /** e.g. `["name ASC", "creation_time DESC"]`. @default ["last_update_time DESC", "experiment_id ASC"] */
+  /**
+   * e.g. `["name ASC", "creation_time DESC"]`; ties break on experiment_id descending unless it is named.
+   * @default ["creation_time DESC", "experiment_id ASC"]
+   */
   orderBy?: string[];
   /** @default "ACTIVE_ONLY" */
   viewType?: ViewType;
@@ -181,13 +184,33 @@ export interface MetricHistoryPage {
 }
 
 /** Input of `getMetricHistoryBulkInterval`. */
-export interface MetricHistoryBulkInput {
+export interface MetricHistoryBulkIntervalInput {
+  /** Up to 100 runs; the answer lists them in this order. */
   runIds: string[];
   metricKey: string;
+  /** With `endStep`: only steps in [startStep, endStep]. @default every step */
   startStep?: number;
   endStep?: number;
-  /** Points per run. @default 320 */
+  /** Steps sampled over the runs' steps together (each run's first and last step are added). @default 2500, at most 2500 */
   maxResults?: number;
+}
+
+/** Input of `getMetricHistoryBulk`. */
+export interface MetricHistoryBulkInput {
+  /** Up to 100 runs; unknown ones contribute nothing. */
+  runIds: string[];
+  metricKey: string;
+  /** Points in all, over the runs in id order. @default 25000, at most 25000 */
+  maxResults?: number;
+}
+
+/** One (experiment, dataset, context) a run of the experiment used, as `searchDatasets` lists them. */
+export interface DatasetSummary {
+  experimentId: string;
+  name: string;
+  digest: string;
+  /** The input's `mlflow.data.context` tag (e.g. "training"), or null when it has none. */
+  context: string | null;
 }
 
 /** Input of `searchRuns`. */
