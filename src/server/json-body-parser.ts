@@ -3,6 +3,9 @@
  * JSON"; this one names the problem (position and token), treats an empty body
  * as no body, still refuses prototype-poisoning keys, and refuses nesting deeper
  * than any client sends before the recursive passes over the value could overflow the stack.
+ * Routes whose error messages quote a value exactly as it was sent (MLflow's "Invalid value 9.0 for
+ * parameter …": JSON.parse turns 9.0 into 9) parse with `parseJsonBodyKeepingText` instead and read the
+ * text back with `jsonBodyText` on their error paths only.
  */
 import { SlipwayError } from '../core/errors.js';
 
@@ -53,4 +56,23 @@ export function parseJsonBody(text: string): unknown {
   // The reviver pass is slow, so only bodies that could carry a poisoning key pay for it.
   if (text.includes('__proto__') || text.includes('constructor')) JSON.parse(text, rejectPoisoning);
   return value;
+}
+
+// Keyed by the parsed body, so the text lives exactly as long as the request's body does.
+const bodyTexts = new WeakMap<object, string>();
+
+/**
+ * Parses a request body as `parseJsonBody` does and remembers its text for `jsonBodyText`. Costs a
+ * WeakMap entry per request and keeps the text alive as long as the parsed body: meant for routes with
+ * small bodies or short-lived ones (the MLflow tracking routes), not for bodies kept in queues.
+ */
+export function parseJsonBodyKeepingText(text: string): unknown {
+  const value = parseJsonBody(text);
+  if (value !== null && typeof value === 'object') bodyTexts.set(value, text);
+  return value;
+}
+
+/** The text a body parsed by `parseJsonBodyKeepingText` was parsed from; undefined for any other value. */
+export function jsonBodyText(body: unknown): string | undefined {
+  return body !== null && typeof body === 'object' ? bodyTexts.get(body) : undefined;
 }

@@ -6,6 +6,7 @@
  * Errors are thrown as SlipwayError; the app's error handler writes MLflow's error body.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parse as parseLossless } from 'lossless-json';
 import { errors, SlipwayError } from '../../core/errors.js';
 import {
   RUN_STATUSES,
@@ -21,9 +22,12 @@ import {
   type Tag,
   type ViewType,
 } from '../../tracking/index.js';
+import { pythonStr } from '../../tracking/python-text.js';
 import type { DomainPlugin } from '../app.js';
 import { whileClientConnected } from '../client-connection.js';
 import type { ServerContext } from '../context.js';
+import { jsonBodyText, parseJsonBodyKeepingText } from '../json-body-parser.js';
+import { trackingOf } from '../native/services.js';
 
 type Fields = Record<string, unknown>;
 type Json = Record<string, unknown>;
@@ -40,14 +44,50 @@ function fieldsOf(request: FastifyRequest): Fields {
   return raw as Fields;
 }
 
+/**
+ * A top-level field as the client sent it: re-read from the body's text (only on error paths), so a
+ * number keeps its literal (`9.0`, which JSON.parse makes 9). Nested objects and query strings give their
+ * parsed value.
+ */
+function sentValue(f: Fields, field: string): unknown {
+  const text = jsonBodyText(f);
+  if (text !== undefined) {
+    try {
+      const exact = parseLossless(text);
+      if (exact !== null && typeof exact === 'object' && !Array.isArray(exact)) return (exact as Fields)[field];
+    } catch {
+      // lossless-json refuses a few bodies JSON.parse takes (a key repeated with another value): show the parsed value
+    }
+  }
+  return f[field];
+}
+
+/** MLflow's "Invalid value X for parameter 'p' supplied" (X as MLflow prints it), then what the value must be. */
+function invalidValue(f: Fields, field: string, expected: string): SlipwayError {
+  return errors.invalid(`Invalid value ${pythonStr(sentValue(f, field))} for parameter '${field}' supplied: ${expected}.`, { field });
+}
+
+/** MLflow's required-field rule: absent, null and "" are all missing. */
+function isMissing(v: unknown): boolean {
+  return v === undefined || v === null || v === '';
+}
+
 function optString(f: Fields, field: string): string | undefined {
   const v = f[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}' supplied: it must be a string.`, { field });
+  if (typeof v !== 'string') throw invalidValue(f, field, 'it must be a string');
   return v;
 }
 
+/** A required string field; "" counts as missing, as MLflow's handlers check it. */
 function reqString(f: Fields, field: string): string {
+  const v = optString(f, field);
+  if (v === undefined || v === '') throw errors.missing(field);
+  return v;
+}
+
+/** A string field that must be present but may be empty (tag and param values). */
+function presentString(f: Fields, field: string): string {
   const v = optString(f, field);
   if (v === undefined) throw errors.missing(field);
   return v;
@@ -65,7 +105,7 @@ function optInt(f: Fields, field: string): number | undefined {
   const v = f[field];
   if (v === undefined || v === null) return undefined;
   const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}' supplied: it must be an integer.`, { field });
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw invalidValue(f, field, 'it must be an integer');
   return n;
 }
 
@@ -76,7 +116,8 @@ function reqInt(f: Fields, field: string): number {
 }
 
 // Doubles arrive as numbers, or as strings for NaN/Infinity (and any decimal).
-function toDouble(v: unknown, field: string): number {
+function toDouble(f: Fields, field: string): number {
+  const v = f[field];
   if (typeof v === 'number') return v;
   if (typeof v === 'string') {
     const t = v.trim();
@@ -85,35 +126,52 @@ function toDouble(v: unknown, field: string): number {
     if (t === '-Infinity' || t === '-inf') return -Infinity;
     if (t !== '' && Number.isFinite(Number(t))) return Number(t);
   }
-  throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}' supplied: it must be a number.`, { field });
+  throw invalidValue(f, field, 'it must be a number');
 }
 
 function stringList(f: Fields, field: string): string[] | undefined {
   const v = f[field];
   if (v === undefined || v === null) return undefined;
   const list = Array.isArray(v) ? v : typeof v === 'string' ? [v] : undefined;
-  if (!list || !list.every((x) => typeof x === 'string')) throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}' supplied: it must be a list of strings.`, { field });
+  if (!list || !list.every((x) => typeof x === 'string')) throw invalidValue(f, field, 'it must be a list of strings');
   return list as string[];
+}
+
+function isObject(x: unknown): x is Fields {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
 
 function objectList(f: Fields, field: string): Fields[] {
   const v = f[field];
   if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x))) {
-    throw errors.invalid(`Invalid value for parameter '${field}' supplied: it must be a list of objects.`, { field });
-  }
+  if (!Array.isArray(v) || !v.every(isObject)) throw invalidValue(f, field, 'it must be a list of objects');
   return v as Fields[];
 }
 
-function tagsOf(f: Fields, field = 'tags'): Tag[] {
-  return objectList(f, field).map((t) => ({ key: reqString(t, 'key'), value: reqString(t, 'value') }));
+/**
+ * Tags or params of a request: a list of {key, value}. An element without a key is refused naming the
+ * whole list, as MLflow does.
+ */
+function keyValueList(f: Fields, field: 'tags' | 'params', what: string): Array<{ key: string; value: string }> {
+  const list = objectList(f, field);
+  const out = new Array<{ key: string; value: string }>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i] as Fields;
+    if (isMissing(t.key)) throw invalidValue(f, field, `${what} ${i} has no 'key'`);
+    out[i] = { key: presentString(t, 'key'), value: presentString(t, 'value') };
+  }
+  return out;
+}
+
+function tagsOf(f: Fields): Tag[] {
+  return keyValueList(f, 'tags', 'tag');
 }
 
 function viewTypeOf(f: Fields, field: string): ViewType | undefined {
   const v = f[field];
   if (v === undefined || v === null) return undefined;
   const view = VIEW_TYPES[String(v)];
-  if (!view) throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter '${field}' supplied: use ACTIVE_ONLY, DELETED_ONLY or ALL.`, { field });
+  if (!view) throw invalidValue(f, field, 'use ACTIVE_ONLY, DELETED_ONLY or ALL');
   return view;
 }
 
@@ -122,22 +180,25 @@ function statusOf(f: Fields): RunStatus | undefined {
   if (v === undefined || v === null) return undefined;
   const byNumber = typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v)) ? RUN_STATUSES[Number(v) - 1] : undefined;
   const status = byNumber ?? (RUN_STATUSES as readonly string[]).find((s) => s === v);
-  if (!status) throw errors.invalid(`Invalid value ${JSON.stringify(v)} for parameter 'status' supplied: use one of ${RUN_STATUSES.join(', ')}.`);
+  if (!status) throw invalidValue(f, 'status', `use one of ${RUN_STATUSES.join(', ')}`);
   return status as RunStatus;
 }
 
-/** Converts log-batch metrics in place: avoids an allocation per point on the hot path. */
+/**
+ * Converts log-batch metrics in place: avoids an allocation per point on the hot path. A metric without
+ * a key, value or timestamp is refused naming the whole list, as MLflow does.
+ */
 function metricsOf(f: Fields): Metric[] {
   const list = f.metrics;
   if (list === undefined || list === null) return [];
-  if (!Array.isArray(list)) throw errors.invalid(`Invalid value for parameter 'metrics' supplied: it must be a list.`);
+  if (!Array.isArray(list)) throw invalidValue(f, 'metrics', 'it must be a list');
   for (let i = 0; i < list.length; i++) {
     const m = list[i] as Fields;
-    if (m === null || typeof m !== 'object') throw errors.invalid(`Invalid value for parameter 'metrics' supplied: element ${i} is not an object.`);
-    if (m.key === undefined || m.key === null) throw errors.missing('key');
-    if (m.value === undefined || m.value === null) throw errors.missing('value');
-    if (typeof m.value !== 'number') m.value = toDouble(m.value, 'value');
-    if (m.timestamp === undefined || m.timestamp === null) throw errors.missing('timestamp');
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) throw invalidValue(f, 'metrics', `metric ${i} is not an object`);
+    if (isMissing(m.key)) throw invalidValue(f, 'metrics', `metric ${i} has no 'key'`);
+    if (isMissing(m.value)) throw invalidValue(f, 'metrics', `metric ${i} has no 'value'`);
+    if (isMissing(m.timestamp)) throw invalidValue(f, 'metrics', `metric ${i} has no 'timestamp'`);
+    if (typeof m.value !== 'number') m.value = toDouble(m, 'value');
     if (typeof m.timestamp !== 'number') m.timestamp = reqInt(m, 'timestamp');
     if (m.step === undefined || m.step === null) m.step = 0;
     else if (typeof m.step !== 'number') m.step = reqInt(m, 'step');
@@ -146,18 +207,18 @@ function metricsOf(f: Fields): Metric[] {
 }
 
 function paramsOf(f: Fields): Param[] {
-  return objectList(f, 'params').map((p) => ({ key: reqString(p, 'key'), value: reqString(p, 'value') }));
+  return keyValueList(f, 'params', 'param');
 }
 
 function datasetsOf(f: Fields): DatasetInput[] {
+  if (f.datasets === undefined || f.datasets === null) throw errors.missing('datasets');
   return objectList(f, 'datasets').map((d) => {
     const ds = d.dataset;
     if (ds === undefined || ds === null) throw errors.missing('dataset');
-    if (typeof ds !== 'object' || Array.isArray(ds)) throw errors.invalid(`Invalid value for parameter 'dataset' supplied: it must be an object.`);
-    const g = ds as Fields;
-    const dataset: DatasetInput['dataset'] = { name: reqString(g, 'name'), digest: reqString(g, 'digest'), sourceType: reqString(g, 'source_type'), source: reqString(g, 'source') };
-    const schema = optString(g, 'schema');
-    const profile = optString(g, 'profile');
+    if (!isObject(ds)) throw invalidValue(d, 'dataset', 'it must be an object');
+    const dataset: DatasetInput['dataset'] = { name: presentString(ds, 'name'), digest: presentString(ds, 'digest'), sourceType: presentString(ds, 'source_type'), source: presentString(ds, 'source') };
+    const schema = optString(ds, 'schema');
+    const profile = optString(ds, 'profile');
     if (schema !== undefined) dataset.schema = schema;
     if (profile !== undefined) dataset.profile = profile;
     return { tags: tagsOf(d), dataset };
@@ -259,7 +320,7 @@ function routes(svc: TrackingService): Array<[method: 'GET' | 'POST', path: stri
       return EMPTY;
     }],
     ['POST', '/experiments/set-experiment-tag', async (f, r) => {
-      await svc.setExperimentTag(reqString(f, 'experiment_id'), reqString(f, 'key'), reqString(f, 'value'), mutationOf(r));
+      await svc.setExperimentTag(reqString(f, 'experiment_id'), reqString(f, 'key'), presentString(f, 'value'), mutationOf(r));
       return EMPTY;
     }],
     ['POST', '/runs/create', async (f, r) => {
@@ -296,17 +357,17 @@ function routes(svc: TrackingService): Array<[method: 'GET' | 'POST', path: stri
     ['POST', '/runs/log-metric', async (f, r) => {
       const runId = runIdOf(f);
       const key = reqString(f, 'key');
-      if (f.value === undefined || f.value === null) throw errors.missing('value');
-      const metric = { key, value: toDouble(f.value, 'value'), timestamp: reqInt(f, 'timestamp'), step: optInt(f, 'step') ?? 0 };
+      if (isMissing(f.value)) throw errors.missing('value');
+      const metric = { key, value: toDouble(f, 'value'), timestamp: reqInt(f, 'timestamp'), step: optInt(f, 'step') ?? 0 };
       await svc.logMetric(runId, metric, mutationOf(r));
       return EMPTY;
     }],
     ['POST', '/runs/log-parameter', async (f, r) => {
-      await svc.logParam(runIdOf(f), reqString(f, 'key'), reqString(f, 'value'), mutationOf(r));
+      await svc.logParam(runIdOf(f), reqString(f, 'key'), presentString(f, 'value'), mutationOf(r));
       return EMPTY;
     }],
     ['POST', '/runs/set-tag', async (f, r) => {
-      await svc.setTag(runIdOf(f), reqString(f, 'key'), reqString(f, 'value'), mutationOf(r));
+      await svc.setTag(runIdOf(f), reqString(f, 'key'), presentString(f, 'value'), mutationOf(r));
       return EMPTY;
     }],
     ['POST', '/runs/delete-tag', async (f, r) => {
@@ -350,7 +411,8 @@ function routes(svc: TrackingService): Array<[method: 'GET' | 'POST', path: stri
       return page(withList({}, 'metrics', res.metrics.map(metricJson)), res.nextPageToken);
     }],
     ['GET', '/metrics/get-history-bulk-interval', async (f) => {
-      const input: Parameters<TrackingService['getMetricHistoryBulkInterval']>[0] = { runIds: stringList(f, 'run_ids') ?? [], metricKey: reqString(f, 'metric_key') };
+      // Presence and ranges are checked by the service, in MLflow's order (run_ids, then metric_key, …).
+      const input: Parameters<TrackingService['getMetricHistoryBulkInterval']>[0] = { runIds: stringList(f, 'run_ids') ?? [], metricKey: optString(f, 'metric_key') ?? '' };
       const start = optInt(f, 'start_step');
       const end = optInt(f, 'end_step');
       const max = optInt(f, 'max_results');
@@ -379,14 +441,22 @@ async function searchExperiments(svc: TrackingService, f: Fields): Promise<Json>
   return page(withList({}, 'experiments', res.experiments.map(experimentJson)), res.nextPageToken);
 }
 
-/** The tracking service of this server: one per context, shared with the other faces. */
+/** The tracking service of this server: one per context, shared with the other faces (built in one place). */
 export function trackingFor(ctx: ServerContext): TrackingService {
-  ctx.tracking ??= new TrackingService(ctx.store, { clock: ctx.clock });
-  return ctx.tracking;
+  return trackingOf(ctx);
 }
 
 const mlflowTracking: DomainPlugin = async (app: FastifyInstance, ctx: ServerContext) => {
   const svc = trackingFor(ctx);
+  // The app's JSON parser, keeping each body's text for messages that quote a value as sent (sentValue).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBodyKeepingText(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   for (const prefix of PREFIXES) {
     for (const [method, path, handler] of routes(svc)) {
       app.route({ method, url: `${prefix}${path}`, handler: (request) => handler(fieldsOf(request), request) });
