@@ -24,6 +24,7 @@ const PLUGINS = {
   'native-api': () => import('./plugins/native-api.js'),
   'mlflow-artifacts': () => import('./plugins/mlflow-artifacts.js'),
   'mlflow-tracking': () => import('./plugins/mlflow-tracking.js'),
+  'mlflow-ajax': () => import('./plugins/mlflow-ajax.js'),
   'mlflow-registry': () => import('./plugins/mlflow-registry.js'),
   serving: () => import('./plugins/serving.js'),
   monitoring: () => import('./plugins/monitoring.js'),
