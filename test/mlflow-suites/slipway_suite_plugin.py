@@ -12,11 +12,13 @@ run.sh loads it with ``-p slipway_suite_plugin`` from MLflow's source tree. It
   test with its exchanges) into MLFLOW_SUITES_OUT.
 
 Environment (run.sh sets it):
-  SERVER            slipway (default); mlflow: MLflow's own helper, unchanged (a Flask server
-                    whose artifact root is the fixture's local folder, so the client writes
-                    artifacts straight to disk); mlflow-proxied: `mlflow server --serve-artifacts`
-                    on the fixture's store, as Slipway works (artifacts through the server under
-                    mlflow-artifacts:/ URIs), to tell which tests depend on that setting
+  SERVER            slipway (default: `slipway server` whose default artifact root is the
+                    fixture's local folder, not served, as MLflow's helper runs its server);
+                    mlflow: MLflow's own helper, unchanged (a Flask server whose artifact root is
+                    the fixture's local folder, so the client writes artifacts straight to disk);
+                    mlflow-proxied: `mlflow server --serve-artifacts` on the fixture's store, as
+                    Slipway works by default (artifacts through the server under mlflow-artifacts:/
+                    URIs), to tell which tests depend on that setting
   SLIPWAY_STORE     sqlite (default) or postgresql
   SLIPWAY_CLI       path of Slipway's built CLI (dist/cli/main.js)
   SLIPWAY_NODE      node binary
@@ -123,7 +125,11 @@ def _init_slipway_server(backend_uri, root_artifact_uri, extra_env=None, app="ml
     ``backend_uri`` names one of MLflow's stores (a FileStore folder or a SQLite file) and
     is not used: every server gets a fresh Slipway store (SQLite under a fresh SLIPWAY_HOME,
     or a fresh PostgreSQL database). ``root_artifact_uri``, a file: URI in both suites,
-    becomes the artifact folder, as MLflow's server stores artifacts there.
+    becomes the server's default artifact root, not served through it
+    (``--default-artifact-root <uri> --no-serve-artifacts``): experiments and runs get
+    locations in that folder and the client writes artifacts there itself, as with the
+    server MLflow's helper starts (``_MLFLOW_SERVER_ARTIFACT_ROOT``, no ``--serve-artifacts``).
+    Slipway's own artifact folder stays under the fresh home.
     """
     import mlflow
 
@@ -138,16 +144,12 @@ def _init_slipway_server(backend_uri, root_artifact_uri, extra_env=None, app="ml
     mlflow.set_tracking_uri(None)
     home = tempfile.mkdtemp(prefix="slipway-suite-")
     log_path = os.path.join(home, "server.log")
-    parsed = urllib.parse.urlparse(root_artifact_uri)
-    artifacts = (
-        urllib.parse.unquote(parsed.path) if parsed.scheme == "file"
-        else os.path.join(home, "artifacts")
-    )
     port = get_safe_port()
     url = f"http://{LOCALHOST}:{port}"
     args = [
         os.environ.get("SLIPWAY_NODE", "node"), os.environ["SLIPWAY_CLI"], "server",
-        "--host", LOCALHOST, "--port", str(port), "--artifacts-destination", artifacts,
+        "--host", LOCALHOST, "--port", str(port),
+        "--default-artifact-root", root_artifact_uri, "--no-serve-artifacts",
     ]
     # A fresh home, and nothing from the caller's Slipway settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
