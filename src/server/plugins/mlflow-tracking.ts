@@ -44,6 +44,9 @@ function fieldsOf(request: FastifyRequest): Fields {
   return raw as Fields;
 }
 
+/** Largest body (characters) re-read for a message; a full log-batch is about 100 KB. */
+const MAX_REPARSED_BODY = 1024 * 1024;
+
 /**
  * A top-level field as the client sent it: re-read from the body's text (only on error paths), so a
  * number keeps its literal (`9.0`, which JSON.parse makes 9). Nested objects and query strings give their
@@ -51,7 +54,8 @@ function fieldsOf(request: FastifyRequest): Fields {
  */
 function sentValue(f: Fields, field: string): unknown {
   const text = jsonBodyText(f);
-  if (text !== undefined) {
+  // A large body is not parsed a second time for a message (its value is cut at 1000 characters anyway).
+  if (text !== undefined && text.length <= MAX_REPARSED_BODY) {
     try {
       const exact = parseLossless(text);
       if (exact !== null && typeof exact === 'object' && !Array.isArray(exact)) return (exact as Fields)[field];
