@@ -283,7 +283,7 @@ function firstChunk(body: Readable): Promise<Buffer | undefined> {
  * most 10 MB, MLflow's limit), then audits it as `artifact.put`. The file appears only once every byte
  * has arrived.
  */
-async function uploadArtifact(ctx: ServerContext, svc: TrackingService, request: FastifyRequest, reply: FastifyReply): Promise<Fields> {
+async function uploadArtifact(ctx: ServerContext, request: FastifyRequest, reply: FastifyReply): Promise<Fields> {
   const raw = request.raw;
   try {
     const runId = queryOne(request, 'run_uuid');
@@ -301,7 +301,6 @@ async function uploadArtifact(ctx: ServerContext, svc: TrackingService, request:
     if (length > MAX_UPLOAD_ARTIFACT_BYTES) throw errors.invalid(`Artifact size is too large. Max size is ${MAX_UPLOAD_ARTIFACT_BYTES / 1024 / 1024}MB.`);
     const first = length === 0 || raw.complete ? undefined : await firstChunk(raw);
     if (first === undefined) throw errors.invalid('Request must specify data.', { field: 'data' });
-    await svc.getRun(runId);
     const root = await runArtifactLocation(ctx, runId);
     if (root.deleted) throw errors.invalid(`The run ${runId} must be in the 'active' state. Current state is deleted.`, { runId });
     raw.unshift(first);
@@ -330,7 +329,7 @@ const mlflowAjax: DomainPlugin = async (app: FastifyInstance, ctx: ServerContext
     // The body is the file's bytes whatever its Content-Type (often none): hand the raw stream to the handler.
     uploads.removeAllContentTypeParsers();
     uploads.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    uploads.post(`${PREFIX}/upload-artifact`, (request, reply) => uploadArtifact(ctx, svc, request, reply));
+    uploads.post(`${PREFIX}/upload-artifact`, (request, reply) => uploadArtifact(ctx, request, reply));
   });
 };
 
