@@ -72,12 +72,13 @@ describe('slipway server with default settings', () => {
 
   it('refuses to register a version whose source is a local file outside the allowed folders, without reading it', async () => {
     await call(server, 'POST', '/api/2.0/mlflow/registered-models/create', { name: 'passwd' });
+    // The MLflow route answers as MLflow 2.12 does: a local source without a run is the client's mistake (400).
     const res = await createVersion(server, 'passwd', 'file:///etc/passwd');
-    expect(res.status).toBe(403);
-    expect(res.json.error_code).toBe('PERMISSION_DENIED');
-    expect(res.json.message).toMatch(/only inside the artifact store or a folder allowed by --model-source-allowed-dirs/);
+    expect(res.status).toBe(400);
+    expect(res.json.error_code).toBe('INVALID_PARAMETER_VALUE');
+    expect(res.json.message).toMatch(/To use a local path as a model version source/);
     const outsideFile = await createVersion(server, 'passwd', join(outside, 'cancer.onnx'));
-    expect(outsideFile.status).toBe(403);
+    expect(outsideFile.status).toBe(400);
     const native = await call(server, 'POST', '/api/v1/models/passwd/versions', { source: 'file:///etc/passwd' });
     expect(native.status).toBe(403);
     expect(JSON.stringify(native.json)).toMatch(/MODEL_SOURCE_NOT_ALLOWED/);
