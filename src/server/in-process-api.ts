@@ -76,7 +76,7 @@ function injectingFetch(app: FastifyInstance): typeof fetch {
 
 /** Opens the store and artifact folder the config names and answers API requests from them in this process. */
 export async function openInProcessApi(config: ResolvedConfig, opts: InProcessApiOptions): Promise<InProcessApi> {
-  const store = await openStore(config.backendStoreUri, { statementTimeoutMs: config.statementTimeoutMs });
+  const store = await openStore(config.backendStoreUri, { statementTimeoutMs: config.statementTimeoutMs, defaultArtifactRoot: config.defaultArtifactRoot });
   const ctx: ServerContext = {
     config,
     store,

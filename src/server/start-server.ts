@@ -52,7 +52,7 @@ export function createServerLogger(level: string): Logger {
 async function openMetadataStore(config: ResolvedConfig, clock: Clock): Promise<Store> {
   const uri = config.backendStoreUri;
   try {
-    return await openStore(uri, { clock, statementTimeoutMs: config.statementTimeoutMs });
+    return await openStore(uri, { clock, statementTimeoutMs: config.statementTimeoutMs, defaultArtifactRoot: config.defaultArtifactRoot });
   } catch (err) {
     if (isSlipwayError(err) && err.code === 'INVALID_ARGUMENT') throw err;
     const why = redactUri((err as Error).message ?? String(err));

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempHome } from '../support/cli.js';
+import { startServerProcess } from '../e2e/server-process.js';
 
 describe('slipway server artifact location settings', () => {
   const home = tempHome('slipway-server-artifact-root');
@@ -35,5 +36,30 @@ describe('slipway server artifact location settings', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('--default-artifact-root <uri>');
     expect(res.stdout).toContain('--no-serve-artifacts');
+  });
+});
+
+describe('slipway server with a local default artifact root', () => {
+  const home = tempHome('slipway-server-local-root');
+
+  it('gives new experiments and runs file:// locations under the root, and the embedded store the same', async () => {
+    const root = join(home, 'mlruns');
+    const env = { SLIPWAY_HOME: join(home, 'home'), SLIPWAY_DEFAULT_ARTIFACT_ROOT: `file://${root}`, SLIPWAY_SERVE_ARTIFACTS: 'false' };
+    const server = await startServerProcess(home, ['--default-artifact-root', `file://${root}`, '--no-serve-artifacts']);
+    try {
+      const res = await fetch(`${server.url}/api/2.0/mlflow/experiments/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'local' }) });
+      const { experiment_id: id } = (await res.json()) as { experiment_id: string };
+      const got = (await (await fetch(`${server.url}/api/2.0/mlflow/experiments/get?experiment_id=${id}`)).json()) as { experiment: { artifact_location: string } };
+      expect(got.experiment.artifact_location).toBe(`file://${root}/${id}`);
+      const run = (await (await fetch(`${server.url}/api/2.0/mlflow/runs/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ experiment_id: id }) })).json()) as { run: { info: { artifact_uri: string; run_id: string } } };
+      expect(run.run.info.artifact_uri).toBe(`file://${root}/${id}/${run.run.info.run_id}/artifacts`);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    // The command line on the embedded store opens it the same way.
+    const created = await runCli(['experiments', 'create', 'also-local', '--json'], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect((JSON.parse(created.stdout) as { artifactLocation: string }).artifactLocation).toMatch(new RegExp(`^file://${root}/\\d+$`));
   });
 });

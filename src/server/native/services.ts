@@ -15,7 +15,7 @@ export function registryOf(ctx: ServerContext): RegistryService {
 
 /** The tracking service shared by the MLflow and native routes. */
 export function trackingOf(ctx: ServerContext): TrackingService {
-  ctx.tracking ??= new TrackingService(ctx.store, { clock: ctx.clock });
+  ctx.tracking ??= new TrackingService(ctx.store, { clock: ctx.clock, defaultArtifactRoot: ctx.config.defaultArtifactRoot });
   return ctx.tracking;
 }
 
