@@ -14,15 +14,13 @@
  * and no second fsync. Blobs no link refers to are removed by `collectGarbage`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readlink, rename, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { SlipwayError } from '../core/errors.js';
 import type { ArtifactEntry, ArtifactStore, GarbageCollection, GarbageCollectionOptions, OpenedArtifact, PutResult } from './artifact-store.js';
 import { artifactPathSegments } from './artifact-path.js';
-import { FILE_FLAGS, closeDirs, closeFd, fsyncFd, isErrno, openChain, openDir, openFd, writeFd, type LinkPolicy, type StoreDir } from './no-follow-dirs.js';
+import { FILE_FLAGS, closeDirs, closeFd, fsyncFd, isErrno, openChain, openDir, openFd, writeFd, writeHashedFd, type LinkPolicy, type StoreDir } from './no-follow-dirs.js';
 
 /** What a link in the tree points at. */
 interface Pointer {
@@ -163,31 +161,18 @@ export class LocalArtifactStore implements ArtifactStore {
   /** Streams the body into a temp file while hashing it, then moves it to its content address. */
   private async writeBlob(tmp: StoreDir, body: Readable | Buffer | Uint8Array): Promise<Pointer> {
     const temp = `${tmp.path}/${this.tempName()}`;
-    const hash = createHash('sha256');
-    let size = 0;
     // Created read-only: the open descriptor may still write, nothing opened later can.
     const fd = await openFd(temp, 'wx', 0o444);
+    let written: { sha256: string; size: number };
     try {
-      const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
-      const digest = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
-      });
-      // Backpressure keeps memory at a few chunks whatever the file size; the stream coalesces
-      // queued chunks into one writev. The descriptor stays ours: synced and closed below.
-      await pipeline(source, digest, createWriteStream('', { fd, autoClose: false, emitClose: false, highWaterMark: 1024 * 1024 }));
-      // The bytes must be on disk before the blob gets its name.
-      await fsyncFd(fd);
+      written = await writeHashedFd(fd, body);
       await closeFd(fd);
     } catch (err) {
       await closeFd(fd).catch(() => {});
       await unlink(temp).catch(() => {});
       throw err;
     }
-    const sha256 = hash.digest('hex');
+    const { sha256, size } = written;
     // Identical content renames onto identical content: still one stored copy, readers holding the
     // old file keep it, and the fresh modification time keeps a concurrent GC off it.
     try {

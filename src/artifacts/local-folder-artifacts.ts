@@ -8,16 +8,15 @@
  * listed, never read through and never written through. Only the root itself, which the operator
  * named, may be reached through links.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, readdir, realpath, rename, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { SlipwayError } from '../core/errors.js';
 import { artifactPathSegments } from './artifact-path.js';
 import type { ArtifactEntry, ArtifactFiles, OpenedArtifact, PutResult } from './artifact-store.js';
-import { FILE_FLAGS, closeDirs, closeFd, fsyncFd, isErrno, openChain, openFd, type LinkPolicy, type StoreDir } from './no-follow-dirs.js';
+import { FILE_FLAGS, closeDirs, closeFd, isErrno, openChain, openFd, writeHashedFd, type LinkPolicy, type StoreDir } from './no-follow-dirs.js';
 
 // A FIFO planted in the folder would block a plain open forever; O_NONBLOCK changes nothing for regular files.
 const READ_FLAGS = FILE_FLAGS | fsConstants.O_NONBLOCK;
@@ -120,21 +119,11 @@ export class LocalFolderArtifacts implements ArtifactFiles {
         if (typeof dirs === 'string') throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': a parent of it is a file.`, { path: logical });
         const folder = dirs[dirs.length - 1] as StoreDir;
         const temp = `${folder.path}/.${name.slice(0, 100)}.${randomBytes(8).toString('hex')}.partial`;
-        const hash = createHash('sha256');
-        let size = 0;
         const fd = await openFd(temp, 'wx', 0o644);
         let fdOpen = true;
+        let written: { sha256: string; size: number };
         try {
-          const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
-          const digest = new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              hash.update(chunk);
-              size += chunk.length;
-              done(null, chunk);
-            },
-          });
-          await pipeline(source, digest, createWriteStream('', { fd, autoClose: false, emitClose: false, highWaterMark: 1024 * 1024 }));
-          await fsyncFd(fd);
+          written = await writeHashedFd(fd, body);
           fdOpen = false;
           await closeFd(fd);
           // Renaming over an entry replaces the entry itself, never what a link there points at.
@@ -146,7 +135,7 @@ export class LocalFolderArtifacts implements ArtifactFiles {
           if (isErrno(err, 'EISDIR', 'ENOTEMPTY', 'EEXIST')) throw new SlipwayError('INVALID_STATE', `Cannot write artifact '${logical}': it is a directory.`, { path: logical });
           throw err;
         }
-        return { path: logical, sha256: hash.digest('hex'), size };
+        return { path: logical, ...written };
       });
     } catch (err) {
       if (isErrno(err, 'ENOSPC', 'EDQUOT')) throw new SlipwayError('INSUFFICIENT_STORAGE', `Cannot store artifact '${logical}': no space left on the disk of ${this.root}.`, { path: logical });

@@ -3,9 +3,12 @@
  * stores: a link planted anywhere below a root can neither redirect a write, a delete or a read
  * out of it, nor be swapped in between a check and the use (see StoreDir).
  */
-import { close as closeCb, constants as fsConstants, existsSync, fsync as fsyncCb, open as openCb, write as writeCb } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { close as closeCb, constants as fsConstants, createWriteStream, existsSync, fsync as fsyncCb, open as openCb, write as writeCb } from 'node:fs';
 import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { SlipwayError } from '../core/errors.js';
 
@@ -113,4 +116,26 @@ export async function openChain(base: string | StoreDir, segments: string[], cre
     await closeDirs(dirs);
     throw err;
   }
+}
+
+/**
+ * Writes `body` to the open descriptor `fd` and syncs it, hashing on the way. Backpressure keeps memory
+ * at a few chunks whatever the size; the stream coalesces queued chunks into one writev. The descriptor
+ * stays the caller's to close.
+ */
+export async function writeHashedFd(fd: number, body: Readable | Uint8Array): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const source = body instanceof Readable ? body : Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
+  const digest = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(source, digest, createWriteStream('', { fd, autoClose: false, emitClose: false, highWaterMark: 1024 * 1024 }));
+  // The bytes must be on disk before the file gets its name.
+  await fsyncFd(fd);
+  return { sha256: hash.digest('hex'), size };
 }
