@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { InferenceObserver } from '../core/inference-record.js';
 import type { ModelSource } from '../core/model-source.js';
+import type { TrafficController } from '../core/traffic-split.js';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
 import type { TrackingService } from '../tracking/tracking-service.js';
@@ -21,6 +22,8 @@ export interface ServerContext {
   registry?: RegistryService;
   /** Resolves `models:/…` references for serving; set once the registry is open. */
   modelSource?: ModelSource;
+  /** Steers live traffic of served models (canary, shadow, blue-green); set by the serving plugin. */
+  traffic?: TrafficController;
   /** The artifact store (local folder by default). */
   artifacts?: ArtifactStore;
   /** Live-monitoring observers that serving reports each prediction to. */
