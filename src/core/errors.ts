@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'The request Content-Type is not accepted by this endpoint.' },
   ALREADY_EXISTS: { status: 400, mlflowCode: 'RESOURCE_ALREADY_EXISTS', description: 'A resource with that name or id already exists.' },
   INVALID_STATE: { status: 400, mlflowCode: 'INVALID_STATE', description: 'The resource is in a state that does not allow the operation (e.g. a deleted run).' },
+  CONFLICT: { status: 409, mlflowCode: 'INVALID_STATE', description: 'Another operation holds the resource (e.g. a model already has an active release); the message names it.' },
   PATH_NOT_ALLOWED: { status: 400, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'An artifact path escapes its root or contains forbidden characters.' },
   UNAUTHENTICATED: { status: 401, mlflowCode: 'UNAUTHENTICATED', description: 'No valid credentials were given.' },
   PERMISSION_DENIED: { status: 403, mlflowCode: 'PERMISSION_DENIED', description: 'The actor may not perform the operation.' },

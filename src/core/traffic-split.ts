@@ -84,6 +84,6 @@ export interface TrafficController {
    * resolves to its version, or undefined when none is kept.
    */
   revert(model: string): Promise<string | undefined>;
-  /** True when `model` is served here (loaded or loading). */
-  serves(model: string): boolean;
+  /** The reference `model` is served by here (`models:/NAME@champion`, `models:/NAME/3` or a file), or undefined when it is not served. */
+  servedUri(model: string): string | undefined;
 }
