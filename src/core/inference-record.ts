@@ -4,6 +4,8 @@
  * and never throw (sample, copy into a bounded buffer, drop and count when full).
  */
 
+import type { TrafficRole } from './traffic-split.js';
+
 /** One served request (possibly several rows). */
 export interface InferenceRecord {
   model: string;
@@ -21,6 +23,8 @@ export interface InferenceRecord {
   /** Row-major outputs of the first output tensor (rows × outputWidth). */
   outputs?: ArrayLike<number>;
   outputWidth?: number;
+  /** Which side of an active traffic split answered; absent when the model's traffic is not split. */
+  role?: TrafficRole;
 }
 
 /** Receives inference records. */

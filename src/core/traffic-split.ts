@@ -48,6 +48,8 @@ export interface ShadowStats {
   meanAbsDiff: number | null;
   /** Largest absolute difference seen. */
   maxAbsDiff: number | null;
+  /** Mirrors not run because the challenger's queue was full (or the split ended first); absent where not counted. */
+  dropped?: number;
 }
 
 /** The figures of an active split over one analysis window. */

@@ -63,6 +63,11 @@ export class LoadedModel {
     if (refusal) throw refusal;
   }
 
+  /** The error a request would be refused with right now (OVERLOADED, UNAVAILABLE), or undefined. */
+  refusalNow(): Error | undefined {
+    return this.#batcher.refusal();
+  }
+
   /** Runs inputs (signature order) through the batcher. */
   infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
     return this.#batcher.submit({ inputs, rows, deadlineMs });

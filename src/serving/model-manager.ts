@@ -12,7 +12,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri, type ModelRef, type ModelSource } from '../core/model-source.js';
 import { LoadedModel } from './loaded-model.js';
-import { loadRuntime } from './model-runtime.js';
+import { loadRuntime, type Runtime } from './model-runtime.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import type { ServingOptions } from './serving-options.js';
 
@@ -68,7 +68,15 @@ interface Served {
   removed: boolean;
   required: boolean;
   errorCode: ErrorCode | undefined;
+  /**
+   * After a promotion or revert the served version runs ahead of the registry alias until the
+   * release moves it: an alias event that still resolves to this version must not swap it back.
+   */
+  staleVersion: string | undefined;
 }
+
+/** Called when a model stops being served (`name`) or the whole manager closes (undefined). */
+export type StopHook = (name: string | undefined) => Promise<void>;
 
 /** The set of served models. */
 export class ModelManager {
@@ -77,6 +85,7 @@ export class ModelManager {
   readonly #log: Logger;
   readonly #unsubscribe: (() => void) | undefined;
   readonly #removeGauges: (() => void) | undefined;
+  readonly #stopHooks: StopHook[] = [];
   #closed = false;
 
   constructor(init: ModelManagerInit) {
@@ -114,7 +123,7 @@ export class ModelManager {
     let s = this.#models.get(name);
     if (!s || s.removed) {
       uri ??= s?.uri ?? (await this.#defaultUri(name));
-      s = { name, uri, columns, current: undefined, state: 'LOADING', reason: '', loadingVersion: undefined, fileLoads: 0, pending: undefined, loading: undefined, removed: false, required: false, errorCode: undefined };
+      s = { name, uri, columns, current: undefined, state: 'LOADING', reason: '', loadingVersion: undefined, fileLoads: 0, pending: undefined, loading: undefined, removed: false, required: false, errorCode: undefined, staleVersion: undefined };
       this.#models.set(name, s);
     } else {
       if (uri !== undefined) s.uri = uri;
@@ -136,7 +145,73 @@ export class ModelManager {
     s.current = undefined;
     s.state = 'UNAVAILABLE';
     s.reason = 'unloaded';
-    await current?.retire();
+    await Promise.all([current?.retire(), ...this.#stopHooks.map((h) => h(name))]);
+  }
+
+  /** Runs `hook` when a model is unloaded or the manager closes (a traffic split releases its extra versions there). */
+  onStop(hook: StopHook): void {
+    this.#stopHooks.push(hook);
+  }
+
+  /** The version serving `name` now, or undefined (unknown, unloaded, or not loaded yet). */
+  current(name: string): LoadedModel | undefined {
+    const s = this.#models.get(name);
+    return s && !s.removed ? s.current : undefined;
+  }
+
+  /** Where `name` is served from (`ModelStatus.uri`), or undefined when it is not known or was unloaded. */
+  uriOf(name: string): string | undefined {
+    const s = this.#models.get(name);
+    return s && !s.removed ? s.uri : undefined;
+  }
+
+  /**
+   * Loads `uri` as another version of served model `name` without serving it (a challenger):
+   * resolved through the same model source and file allow-list as `load`, warmed, and handed
+   * back for the caller to route to and retire. A copy of the version already serving is refused.
+   */
+  async loadDetached(name: string, uri: string): Promise<LoadedModel> {
+    if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
+    const s = this.#models.get(name);
+    if (!s || s.removed || !s.current) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here.`, { model: name });
+    const started = performance.now();
+    try {
+      const target = await this.#resolveUri(s, uri);
+      if (target.version === s.current.version && target.onnxPath === s.current.source) {
+        throw new SlipwayError('INVALID_ARGUMENT', `'${uri}' is version ${target.version} of model '${name}', which already serves; name another version.`, { model: name, uri });
+      }
+      const file = await this.#init.modelFiles.check(target.onnxPath);
+      const runtime = await loadRuntime(file, this.#init.options);
+      if (s.removed || this.#closed) {
+        await runtime.release();
+        throw new SlipwayError('NOT_FOUND', `Model '${name}' stopped being served while '${uri}' loaded.`, { model: name });
+      }
+      this.#init.metrics?.loadTime.observe({ model: name }, (performance.now() - started) / 1000);
+      return this.#newLoaded(s, target, runtime);
+    } catch (err) {
+      this.#init.metrics?.loadFailures.inc({ model: name });
+      throw err;
+    }
+  }
+
+  /**
+   * Makes `next` (a version from `loadDetached`, or one kept from an earlier swap) the served
+   * version of `name` in one assignment and hands back the one it replaces, still running its
+   * queued requests and not retired: the caller retires it or keeps it to swap back. `uri` is
+   * what `name` is served from afterwards; an alias reference is kept (the release moves the alias).
+   */
+  swapServed(name: string, next: LoadedModel, uri: string | undefined): LoadedModel {
+    const s = this.#models.get(name);
+    const cur = s && !s.removed ? s.current : undefined;
+    if (!s || !cur) throw new SlipwayError('NOT_FOUND', `Model '${name}' is not served here.`, { model: name });
+    s.current = next;
+    s.state = 'READY';
+    s.reason = '';
+    s.errorCode = undefined;
+    if (uri !== undefined && parseModelUri(s.uri)?.alias === undefined) s.uri = uri;
+    s.staleVersion = cur.version;
+    this.#log.info({ model: name, version: next.version, previous: cur.version }, 'serving: served version swapped');
+    return cur;
   }
 
   /** The version to run a request on; throws NOT_FOUND or MODEL_NOT_READY. */
@@ -195,10 +270,11 @@ export class ModelManager {
     this.#closed = true;
     this.#unsubscribe?.();
     this.#removeGauges?.();
-    const drains = [...this.#models.values()].map(async (s) => {
+    const drains: Array<Promise<unknown>> = [...this.#models.values()].map(async (s) => {
       await s.loading?.catch(() => undefined);
       await s.current?.retire();
     });
+    drains.push(...this.#stopHooks.map((h) => h(undefined)));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       Promise.all(drains).then(() => false),
@@ -240,10 +316,16 @@ export class ModelManager {
     const started = performance.now();
     let version: string | undefined;
     try {
-      const target = await this.#resolve(s);
+      const target = await this.#resolveUri(s, s.uri);
       version = target.version;
       const cur = s.current;
+      if (!force && s.staleVersion !== undefined) {
+        // The alias still names the version swapped out: keep serving until it moves.
+        if (target.version === s.staleVersion) return;
+        s.staleVersion = undefined;
+      }
       if (!force && cur && cur.version === target.version && cur.source === target.onnxPath) return;
+      if (force) s.staleVersion = undefined;
       s.loadingVersion = target.version;
       if (!cur) s.state = 'LOADING';
       // The real path is loaded, so a link swapped after the check cannot redirect the read.
@@ -253,15 +335,7 @@ export class ModelManager {
         await runtime.release();
         return;
       }
-      const next = new LoadedModel({
-        name: s.name,
-        version: target.version,
-        source: target.onnxPath,
-        runtime,
-        options: this.#init.options,
-        ...(target.columns ? { columns: target.columns } : {}),
-        ...(this.#init.metrics ? { metrics: this.#init.metrics } : {}),
-      });
+      const next = this.#newLoaded(s, target, runtime);
       // The swap is one assignment: every request after it sees the new version.
       s.current = next;
       s.state = 'READY';
@@ -287,17 +361,29 @@ export class ModelManager {
     }
   }
 
-  async #resolve(s: Served): Promise<{ version: string; onnxPath: string; columns?: string[] }> {
-    const ref = parseModelUri(s.uri);
+  #newLoaded(s: Served, target: { version: string; onnxPath: string; columns?: string[] }, runtime: Runtime): LoadedModel {
+    return new LoadedModel({
+      name: s.name,
+      version: target.version,
+      source: target.onnxPath,
+      runtime,
+      options: this.#init.options,
+      ...(target.columns ? { columns: target.columns } : {}),
+      ...(this.#init.metrics ? { metrics: this.#init.metrics } : {}),
+    });
+  }
+
+  async #resolveUri(s: Served, uri: string): Promise<{ version: string; onnxPath: string; columns?: string[] }> {
+    const ref = parseModelUri(uri);
     if (ref) {
-      if (!this.#init.source) throw new SlipwayError('INVALID_ARGUMENT', `Cannot resolve ${s.uri}: no model registry is available here; serve an .onnx file instead.`);
+      if (!this.#init.source) throw new SlipwayError('INVALID_ARGUMENT', `Cannot resolve ${uri}: no model registry is available here; serve an .onnx file instead.`);
       const r = await this.#init.source.resolve(ref);
       const columns = r.columns ?? s.columns;
       return { version: r.version, onnxPath: r.onnxPath, ...(columns ? { columns } : {}) };
     }
-    if (s.uri.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `Model URI '${s.uri}' is malformed: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
+    if (uri.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `Model URI '${uri}' is malformed: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
     s.fileLoads++;
-    return { version: String(s.fileLoads), onnxPath: resolvePath(s.uri), ...(s.columns ? { columns: s.columns } : {}) };
+    return { version: String(s.fileLoads), onnxPath: resolvePath(uri), ...(s.columns ? { columns: s.columns } : {}) };
   }
 }
 

@@ -23,6 +23,14 @@ export interface VersionMetrics {
   inFlight: { inc(): void; dec(): void };
 }
 
+/** Metrics of one side of a traffic split (model, version, role), bound once: each call is a few plain additions. */
+export interface RoleMetrics {
+  /** A request answered by this side, with its latency in seconds. */
+  ok(seconds: number): void;
+  /** A request this side failed. */
+  failed(): void;
+}
+
 /** One label set's buckets (non-cumulative counts; the last slot is above every bound). */
 export class HistogramSeries {
   readonly counts: Float64Array;
@@ -112,6 +120,12 @@ interface PendingOk {
   mlflow: number;
 }
 
+/** Requests of one split side not yet handed to the counter. */
+interface PendingRole {
+  labels: { model: string; version: string; role: string };
+  n: number;
+}
+
 /** The serving metrics registered on one registry. */
 export class ServingMetrics {
   readonly requests: Counter<'model' | 'version' | 'protocol' | 'status'>;
@@ -120,6 +134,10 @@ export class ServingMetrics {
   readonly batchSize: PreaggregatedHistogram;
   readonly loadTime: Histogram<'model'>;
   readonly loadFailures: Counter<'model'>;
+  readonly splitRequests: Counter<'model' | 'version' | 'role'>;
+  readonly splitLatency: PreaggregatedHistogram;
+  readonly #pendingRole: PendingRole[] = [];
+  readonly #roles = new Map<string, RoleMetrics>();
   readonly #sources = new Set<ServingGaugeSource>();
   readonly #pendingOk: PendingOk[] = [];
   readonly #inFlight = new Map<string, { n: number }>();
@@ -157,6 +175,25 @@ export class ServingMetrics {
       labelNames: ['model'],
       registers,
     });
+    const pendingRole = this.#pendingRole;
+    this.splitRequests = new Counter({
+      name: 'slipway_serving_split_requests_total',
+      help: 'Requests of models whose traffic is split, by model, version and role (champion, challenger, or shadow for mirrored copies).',
+      labelNames: ['model', 'version', 'role'],
+      registers,
+      collect() {
+        for (const p of pendingRole) {
+          if (p.n > 0) this.inc(p.labels, p.n);
+          p.n = 0;
+        }
+      },
+    });
+    this.splitLatency = new PreaggregatedHistogram(
+      'slipway_serving_split_request_duration_seconds',
+      'Latency of answered requests of models whose traffic is split, per model version and role.',
+      LATENCY_BUCKETS,
+      registry,
+    );
     const inFlight = this.#inFlight;
     new Gauge({
       name: 'slipway_serving_inflight_requests',
@@ -215,6 +252,27 @@ export class ServingMetrics {
       this.#children.set(key, c);
     }
     return c;
+  }
+
+  /** Label-bound split metrics of one model version in one role, cached like `forVersion`. */
+  forRole(model: string, version: string, role: 'champion' | 'challenger' | 'shadow'): RoleMetrics {
+    const key = `${model}\u0000${version}\u0000${role}`;
+    let r = this.#roles.get(key);
+    if (!r) {
+      const labels = { model, version, role };
+      const pending: PendingRole = { labels, n: 0 };
+      this.#pendingRole.push(pending);
+      const latency = this.splitLatency.series(labels);
+      r = {
+        ok: (seconds) => {
+          pending.n += 1;
+          latency.observe(seconds);
+        },
+        failed: () => void (pending.n += 1),
+      };
+      this.#roles.set(key, r);
+    }
+    return r;
   }
 
   /** Adds a source of live gauges; returns a function that removes it. */

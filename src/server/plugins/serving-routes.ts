@@ -125,6 +125,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
             protocol: 'v2',
             requestId: fallbackId,
             ...deadlineOf(headers),
+            ...routingOf(service, name, headers),
             // Parsing happens only once the model has room, so shed requests cost next to nothing.
             decode: (m) => {
               if (typeof headerLength === 'string') {
@@ -261,6 +262,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
         protocol: 'mlflow',
         requestId,
         ...deadlineOf(req.headers),
+        ...routingOf(service, name, req.headers),
         decode: (m) => {
           const view = { signature: m.signature, columns: m.columns };
           if (typeof body === 'string') return decodeMlflowCsv(body, view, policy);
@@ -329,6 +331,14 @@ function deadlineOf(headers: IncomingHttpHeaders): { deadlineMs?: number } {
     return { deadlineMs: Math.ceil(n) };
   }
   return {};
+}
+
+/** The sticky routing key of a request: the value of the header the model's active split pins callers by. */
+function routingOf(service: InferenceService, model: string, headers: IncomingHttpHeaders): { routingKey?: string } {
+  const header = service.routingHeader(model);
+  if (header === undefined) return {};
+  const value = headers[header];
+  return typeof value === 'string' ? { routingKey: value } : {};
 }
 
 /** A failure as the status, message and MLflow error code the client gets. */

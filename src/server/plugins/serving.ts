@@ -10,6 +10,7 @@ import { InferenceService } from '../../serving/inference-service.js';
 import { ModelManager, refToUri } from '../../serving/model-manager.js';
 import { ServingMetrics } from '../../serving/serving-metrics.js';
 import { resolveServingOptions } from '../../serving/serving-options.js';
+import { TrafficSplitter } from '../../serving/traffic-split.js';
 import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
 import { appendAuditEvent } from '../../audit/audit-trail.js';
@@ -23,7 +24,10 @@ const serving: DomainPlugin = async (app, ctx) => {
   const source = ctx.modelSource;
   const modelFiles = modelFileAllowList(ctx.artifacts, ctx.config.modelSourceAllowedDirs);
   const manager = new ModelManager({ options, metrics, logger: ctx.logger, modelFiles, ...(source ? { source } : {}) });
-  const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger });
+  // Canary, shadow and blue-green releases steer this server's traffic through it.
+  const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger });
+  ctx.traffic = traffic;
+  const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger, traffic });
   let closing = false;
   // Not ready until the registered models are listed and loaded: they are the models this server was configured to serve.
   let starting = source?.list !== undefined;
