@@ -9,6 +9,7 @@ import type { Logger } from '../../core/logger.js';
 import type { ResolvedModel } from '../../core/model-source.js';
 import type { RegistryService } from '../../registry/registry-service.js';
 import type { Store } from '../../store/store.js';
+import type { TrackingService } from '../../tracking/tracking-service.js';
 
 /** The release a gate decides on. */
 export interface GateRelease {
@@ -49,6 +50,8 @@ export interface GateContext {
   holdoutPath(ref: string): Promise<string>;
   /** Serves the candidate (and the champion) on a private loopback port, each in its own runtime; absent where no server face runs. */
   startPrivateServer?(models: { candidate: ResolvedModel; champion?: ResolvedModel }): Promise<PrivateServer>;
+  /** Where the load-test gate records its runs; default: a tracking service over `store`. */
+  tracking?: TrackingService;
   /** Tells the release's progress (a line for people), e.g. "evaluating 569 rows". */
   progress(message: string): void;
 }
