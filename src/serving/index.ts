@@ -9,6 +9,6 @@ export { signatureOf, tabularWidth, type ModelSignature, type TensorSpec } from 
 export { decodeMlflowCsv, decodeMlflowJson, encodePredictions, parseCsv, type MlflowRequest } from './mlflow-protocol.js';
 export { DEFAULT_SERVING_OPTIONS, resolveServingOptions, type ServingOptions } from './serving-options.js';
 export { ServingMetrics, type RoleMetrics } from './serving-metrics.js';
-export { ActiveSplit, TrafficSplitter, STATS_SAMPLE_LIMIT, type Routed } from './traffic-split.js';
+export { ActiveSplit, routingHash, ShadowWindow, TrafficSplitter, STATS_SAMPLE_LIMIT, type Routed } from './traffic-split.js';
 export { decodeV2Request, encodeV2Response, ExactInteger, jsonData, parseJson, splitBinaryBody, stringifyJson, type V2Request, type V2Response } from './v2-protocol.js';
 export type { TensorData, V2Datatype } from './tensor-types.js';

@@ -80,7 +80,7 @@ class SideWindow {
 }
 
 /** What the shadow comparison saw over the current window. */
-class ShadowWindow {
+export class ShadowWindow {
   compared = 0;
   rows = 0;
   agreeing = 0;
@@ -156,6 +156,23 @@ class ShadowWindow {
 
 const TWO_32 = 4294967296;
 
+/**
+ * A sticky routing key's place in [0, 2^32): FNV-1a over its UTF-16 code units, then murmur3's
+ * finaliser. Allocation-free; the same key always lands on the same place.
+ */
+export function routingHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  // FNV-1a alone leaves the high bits of keys that differ only at the end close together
+  // ("caller-1", "caller-2"); the finaliser spreads them over the whole range.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** An active split of one model: the routing thresholds, the challenger and the window's figures. */
 export class ActiveSplit {
   readonly model: string;
@@ -211,16 +228,7 @@ export class ActiveSplit {
    */
   toChallenger(routingKey: string | undefined): boolean {
     if (routingKey === undefined) return Math.random() < this.weight;
-    let h = 0x811c9dc5;
-    for (let i = 0; i < routingKey.length; i++) h = Math.imul(h ^ routingKey.charCodeAt(i), 0x01000193);
-    // FNV-1a alone leaves the high bits of keys that differ only at the end close together
-    // ("caller-1", "caller-2"); murmur3's finaliser spreads them over the whole range.
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0 < this.#stickyThreshold;
+    return routingHash(routingKey) < this.#stickyThreshold;
   }
 
   /** True when this champion-answered request should also be mirrored to the challenger. */
