@@ -28,4 +28,23 @@ export type {
   SetAliasBody,
   TransitionStageBody,
 } from './schemas/models.js';
+export type {
+  AbortReleaseBody,
+  ApproveReleaseBody,
+  CreateReleaseBody,
+  GateResult,
+  GateSpec,
+  ListReleasesQuery,
+  Release,
+  ReleaseEvent,
+  ReleasePage,
+  ReleasePolicy,
+  ReleasePolicyInput,
+  ReleasePolicyList,
+  ReleasePolicyRecord,
+  ReleaseState,
+  RollbackBody,
+  RollbackResult,
+  StrategySpec,
+} from './schemas/releases.js';
 export type { CreateRunBody, LogRunBody, Metric, MetricHistory, Param, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';

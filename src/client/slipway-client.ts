@@ -19,6 +19,19 @@ import type {
 } from './schemas/models.js';
 import type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
 import type { CreateRunBody, LogRunBody, MetricHistory, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
+import type {
+  AbortReleaseBody,
+  ApproveReleaseBody,
+  CreateReleaseBody,
+  ListReleasesQuery,
+  Release,
+  ReleasePage,
+  ReleasePolicyInput,
+  ReleasePolicyList,
+  ReleasePolicyRecord,
+  RollbackBody,
+  RollbackResult,
+} from './schemas/releases.js';
 import { SlipwayApiError, errorFromResponse } from './api-error.js';
 
 /** How to reach a Slipway server. */
@@ -393,6 +406,41 @@ export class SlipwayClient {
       this.request<GroundTruthResult>('POST', `/monitoring/models/${seg(model)}/ground-truth`, { body: { labels } }),
   };
 
+  /**
+   * Releases: gated promotion of a model version into an environment (an alias), with canary,
+   * shadow and blue-green rollouts and automatic rollback; and the release policies stored per
+   * model and environment.
+   */
+  readonly releases = {
+    /** Starts a release; CONFLICT (409) when the model already has an active release. */
+    create: (body: CreateReleaseBody) => this.request<Release>('POST', '/releases', { body }),
+    /** Lists releases, newest first (`state: 'active'` for unfinished ones). */
+    list: (query: ListReleasesQuery = {}) => this.request<ReleasePage>('GET', '/releases', { query: query as Query }),
+    /** Iterates over every matching release, fetching pages as needed. */
+    listAll: (query: Omit<ListReleasesQuery, 'pageToken'> = {}) => this.pages((pageToken) => this.releases.list({ ...query, pageToken }), (p) => p.releases),
+    /** Gets a release with its gate evidence and history. */
+    get: (id: string) => this.request<Release>('GET', `/releases/${seg(id)}`),
+    /** Approves a release awaiting approval; the approver must not be its requester. */
+    approve: (id: string, body: ApproveReleaseBody = {}) => this.request<Release>('POST', `/releases/${seg(id)}/approve`, { body }),
+    /** Aborts an unfinished release; live traffic goes back to the champion. */
+    abort: (id: string, body: AbortReleaseBody = {}) => this.request<Release>('POST', `/releases/${seg(id)}/abort`, { body }),
+    /** Moves an environment back to an earlier version (default: the one its last promotion replaced). */
+    rollback: (model: string, body: RollbackBody = {}) => this.request<RollbackResult>('POST', `/models/${seg(model)}/rollback`, { body }),
+    /**
+     * Polls a release until it finishes or waits for approval, and returns it. `onChange` hears each
+     * new state or reason; past `timeoutMs` the promise rejects with DEADLINE_EXCEEDED (the release goes on).
+     */
+    wait: (id: string, opts: { intervalMs?: number; timeoutMs?: number; onChange?: (release: Release) => void } = {}) => this.waitForRelease(id, opts),
+    /** The release policy stored for a model and environment. */
+    getPolicy: (model: string, environment: string) => this.request<ReleasePolicyRecord>('GET', `/models/${seg(model)}/release-policies/${seg(environment)}`),
+    /** Stores the release policy of a model and environment. */
+    putPolicy: (model: string, environment: string, policy: ReleasePolicyInput) => this.request<ReleasePolicyRecord>('PUT', `/models/${seg(model)}/release-policies/${seg(environment)}`, { body: { policy } }),
+    /** Removes a stored release policy. */
+    deletePolicy: (model: string, environment: string) => this.request<void>('DELETE', `/models/${seg(model)}/release-policies/${seg(environment)}`),
+    /** Lists stored release policies, of one model or all. */
+    listPolicies: async (model?: string) => (await this.request<ReleasePolicyList>('GET', '/release-policies', { query: model === undefined ? {} : { model } })).policies,
+  };
+
   /** The tamper-evident audit trail. */
   readonly audit = {
     /** Lists audit events, oldest first; pass `after: page.nextAfter` for the next page. */
@@ -416,6 +464,25 @@ export class SlipwayClient {
   /** The OpenAPI 3.1 document of the native API. */
   openApi(): Promise<Record<string, unknown>> {
     return this.request<Record<string, unknown>>('GET', '/openapi.json');
+  }
+
+  private async waitForRelease(id: string, opts: { intervalMs?: number; timeoutMs?: number; onChange?: (release: Release) => void }): Promise<Release> {
+    const interval = opts.intervalMs ?? 1000;
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    let seen = '';
+    for (;;) {
+      const release = await this.releases.get(id);
+      const key = `${release.state}\u0000${release.reason}`;
+      if (key !== seen) {
+        seen = key;
+        opts.onChange?.(release);
+      }
+      if (['promoted', 'rejected', 'rolled_back', 'aborted', 'awaiting_approval'].includes(release.state)) return release;
+      if (Date.now() + interval > deadline) {
+        throw new SlipwayApiError('DEADLINE_EXCEEDED', 504, `Release ${id} is still ${release.state} after ${opts.timeoutMs} ms; it goes on on the server.`, { id, state: release.state });
+      }
+      await new Promise((resolve) => setTimeout(resolve, interval));
+    }
   }
 
   private async *auditEvents(query: AuditEventsQuery): AsyncGenerator<AuditEvent> {

@@ -27,6 +27,7 @@ const PLUGINS = {
   'mlflow-ajax': () => import('./plugins/mlflow-ajax.js'),
   'mlflow-registry': () => import('./plugins/mlflow-registry.js'),
   serving: () => import('./plugins/serving.js'),
+  releases: () => import('./plugins/releases.js'),
   monitoring: () => import('./plugins/monitoring.js'),
   loadtest: () => import('./plugins/loadtest.js'),
 } satisfies Record<string, () => Promise<{ default: DomainPlugin }>>;

@@ -193,6 +193,9 @@ export interface Database {
   monitoring_alert_rules: MonitoringAlertRuleTable;
   monitoring_alert_states: MonitoringAlertStateTable;
   monitoring_alert_events: MonitoringAlertEventTable;
+  releases: ReleaseTable;
+  release_events: ReleaseEventTable;
+  release_policies: ReleasePolicyTable;
 }
 
 /** A reference profile attached to a model version (JSON `slipway-profile/1`). */
@@ -247,6 +250,8 @@ export interface MonitoringAlertRuleTable {
   threshold: number;
   for_windows: number;
   webhook_url: string | null;
+  /** JSON of the rule's AlertAction (0009), null when it only notifies. */
+  action: string | null;
   created_time: number;
 }
 
@@ -272,4 +277,46 @@ export interface MonitoringAlertEventTable {
   delivered: number;
   attempts: number;
   last_error: string | null;
+}
+
+/** One release (migration 0008): policy, gate results, approvals and rollout as JSON text. */
+export interface ReleaseTable {
+  id: string;
+  model_name: string;
+  version: string;
+  environment: string;
+  champion_version: string | null;
+  state: string;
+  reason: string;
+  requested_by: string;
+  policy: string;
+  gates: string;
+  approvals: string;
+  rollout: string | null;
+  /** 1 while the release is not finished, NULL after: unique per model, so one active release at most. */
+  active: number | null;
+  created_time: number;
+  updated_time: number;
+  ended_time: number | null;
+}
+
+/** One entry of a release's history (details as JSON text). */
+export interface ReleaseEventTable {
+  release_id: string;
+  seq: number;
+  time: number;
+  type: string;
+  from_state: string | null;
+  to_state: string | null;
+  actor: string | null;
+  message: string;
+  details: string | null;
+}
+
+/** The release policy stored for one model and environment (JSON text). */
+export interface ReleasePolicyTable {
+  model_name: string;
+  environment: string;
+  policy: string;
+  updated_time: number;
 }

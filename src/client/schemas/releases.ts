@@ -131,6 +131,8 @@ export const ReleasePolicy = named(
   'The gates a release must pass and how it rolls out.',
 );
 export type ReleasePolicy = z.infer<typeof ReleasePolicy>;
+/** A policy as a client writes it: every field with a default may be left out. */
+export type ReleasePolicyInput = z.input<typeof ReleasePolicy>;
 
 /** A release's states. `pending → gates → awaiting_approval → rolling_out → promoted | rejected | rolled_back | aborted`. */
 export const ReleaseState = z.enum(['pending', 'gates', 'awaiting_approval', 'rolling_out', 'promoted', 'rejected', 'rolled_back', 'aborted']);
@@ -208,6 +210,7 @@ export const CreateReleaseBody = named(
       alias: z.string().trim().min(1).max(255).optional().describe('The candidate as the version an alias points at, e.g. candidate.'),
       environment: z.string().trim().min(1).max(255).describe('The alias to release to, e.g. staging or champion.'),
       policy: ReleasePolicy.optional().describe("Default: the server's policy for this model and environment (slipway apply), else direct with no gates."),
+      requestedBy: z.string().trim().min(1).max(200).optional().describe('Who asks for the release, until access control names the caller (then the caller wins); approvers must differ from it.'),
     })
     .strict(),
   'CreateReleaseBody',
@@ -262,3 +265,18 @@ export const ReleasePolicyParams = z.object({ name: z.string().min(1), environme
 export const PutReleasePolicyBody = z.object({ policy: ReleasePolicy }).strict();
 export const ReleasePolicyList = named(z.object({ policies: z.array(ReleasePolicyRecord) }), 'ReleasePolicyList', 'Stored release policies.');
 export type ReleasePolicyList = z.infer<typeof ReleasePolicyList>;
+
+/** What POST /models/{name}/rollback did. */
+export const RollbackResult = named(
+  z.object({
+    model: z.string(),
+    environment: z.string(),
+    version: z.string().describe('The version the environment points at now.'),
+    previousVersion: z.string().optional().describe('The version it pointed at before the rollback.'),
+    instant: z.boolean().describe('True when the version was still loaded (blue-green bake) and took traffic back at once.'),
+    releaseId: z.string().optional().describe('The release whose promotion was rolled back; the rollback is in its history.'),
+  }),
+  'RollbackResult',
+  'An environment moved back to an earlier version.',
+);
+export type RollbackResult = z.infer<typeof RollbackResult>;

@@ -8,6 +8,8 @@ import * as monitoring from './0002-monitoring.js';
 import * as registry from './0005-registry.js';
 import * as tracking from './0006-tracking.js';
 import * as auditAuthentication from './0007-audit-authentication.js';
+import * as releases from './0008-releases.js';
+import * as alertActions from './0009-alert-actions.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -25,6 +27,8 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0005-registry': registry,
   '0006-tracking': tracking,
   '0007-audit-authentication': auditAuthentication,
+  '0008-releases': releases,
+  '0009-alert-actions': alertActions,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */

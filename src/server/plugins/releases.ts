@@ -1,0 +1,124 @@
+/**
+ * Releases on the server: the release routes under /api/v1, a background runner that
+ * drives releases through their gates and rollouts over serving's live traffic, and
+ * what gates need from a face — holdouts materialised from the artifact store and a
+ * private loopback server for load tests. Unfinished releases are picked up on start;
+ * shutdown stops the runners before serving closes, leaving states for the next start.
+ */
+import { Counter, Registry } from 'prom-client';
+import { SlipwayError } from '../../core/errors.js';
+import type { ModelSource, ResolvedModel } from '../../core/model-source.js';
+import { RegistryModelSource } from '../../registry/registry-model-source.js';
+import { runGate } from '../../release/gates/index.js';
+import type { PrivateServer } from '../../release/gates/gate.js';
+import { HOLDOUT_PREFIX } from '../../release/release-policy.js';
+import { ReleaseRunner } from '../../release/release-runner.js';
+import { ReleaseService } from '../../release/release-service.js';
+import type { DomainPlugin } from '../app.js';
+import type { ServerContext } from '../context.js';
+import { getMetricsRegistry } from '../metrics-registry.js';
+import { NATIVE_PREFIX } from './native-api.js';
+import { registerNativeRoutes } from '../native/native-route.js';
+import { releaseRoutes } from '../native/release-routes.js';
+import { registryOf } from '../native/services.js';
+
+let rollbacks: Counter | undefined;
+
+/** `slipway_release_rollbacks_total{model}`: rollouts that rolled back on their own after a breach. */
+function rollbackCounter(): Counter {
+  rollbacks ??= new Counter({ name: 'slipway_release_rollbacks_total', help: 'Rollouts rolled back automatically after a live-analysis breach.', labelNames: ['model'], registers: [getMetricsRegistry()] });
+  return rollbacks;
+}
+
+/** A holdout's local path; refs outside the holdout folder are refused, so a release cannot read other artifacts through a gate. */
+async function holdoutPath(ctx: ServerContext, ref: string): Promise<string> {
+  if (!ref.startsWith(HOLDOUT_PREFIX) || ref.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    throw new SlipwayError('PATH_NOT_ALLOWED', `Holdout '${ref}' must be a file under ${HOLDOUT_PREFIX} in the artifact store.`, { holdout: ref });
+  }
+  const artifacts = ctx.artifacts;
+  if (!artifacts || !(await artifacts.stat(ref))) throw new SlipwayError('NOT_FOUND', `Holdout '${ref}' is not in the artifact store.`, { holdout: ref });
+  return artifacts.localPath(ref);
+}
+
+/** Serves the candidate (and the champion) on 127.0.0.1 with a port of its own, each model in its own runtime session. */
+async function startPrivateServer(ctx: ServerContext, models: { candidate: ResolvedModel; champion?: ResolvedModel }): Promise<PrivateServer> {
+  const [{ default: Fastify }, { ModelManager }, { InferenceService }, { ServingMetrics }, { resolveServingOptions }, { ModelFileAllowList }, { registerServingRoutes }] = await Promise.all([
+    import('fastify'),
+    import('../../serving/model-manager.js'),
+    import('../../serving/inference-service.js'),
+    import('../../serving/serving-metrics.js'),
+    import('../../serving/serving-options.js'),
+    import('../../artifacts/model-file-allow-list.js'),
+    import('./serving-routes.js'),
+  ]);
+  // A registry of its own: the load test's figures must not mix with the main server's.
+  const metrics = ServingMetrics.for(new Registry());
+  const options = resolveServingOptions({ ...ctx.config.serving, bodyLimit: ctx.config.bodyLimit });
+  const files = [models.candidate.onnxPath, ...(models.champion ? [models.champion.onnxPath] : [])];
+  const manager = new ModelManager({ options, metrics, logger: ctx.logger, modelFiles: new ModelFileAllowList({ dirs: [], files }) });
+  const service = new InferenceService({ manager, metrics, observers: [], clock: ctx.clock, logger: ctx.logger });
+  const names = { candidate: 'candidate', ...(models.champion ? { champion: 'champion' } : {}) };
+  const app = Fastify({ logger: false, bodyLimit: ctx.config.bodyLimit, routerOptions: { maxParamLength: 8192 } });
+  try {
+    for (const [name, m] of [['candidate', models.candidate], ['champion', models.champion]] as const) {
+      if (!m) continue;
+      const status = await manager.load(name, m.onnxPath, m.columns, { required: true });
+      if (status.state !== 'READY') throw new SlipwayError('INVALID_STATE', `The ${name} (${m.name} version ${m.version}) failed to load: ${status.reason}`, { role: name });
+    }
+    await registerServingRoutes(app, { manager, service, registry: new Registry(), logger: ctx.logger, modelControl: 'none' });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return {
+      url,
+      models: names,
+      async close() {
+        await app.close();
+        await manager.close();
+      },
+    };
+  } catch (err) {
+    await app.close().catch(() => {});
+    await manager.close();
+    throw err;
+  }
+}
+
+const releases: DomainPlugin = async (app, ctx) => {
+  const registry = registryOf(ctx);
+  let ownSource: RegistryModelSource | undefined;
+  const source = (): ModelSource => {
+    if (ctx.modelSource) return ctx.modelSource;
+    ownSource ??= new RegistryModelSource(registry);
+    return ownSource;
+  };
+  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger });
+  const runner = new ReleaseRunner({
+    service,
+    registry,
+    store: ctx.store,
+    ...(ctx.artifacts ? { artifacts: ctx.artifacts } : {}),
+    traffic: () => ctx.traffic,
+    runGate,
+    resolveModel: (name, version) => source().resolve({ name, version }),
+    holdoutPath: (ref) => holdoutPath(ctx, ref),
+    startPrivateServer: (models) => startPrivateServer(ctx, models),
+    onRolledBack: (release) => rollbackCounter().inc({ model: release.model }),
+    clock: ctx.clock,
+    logger: ctx.logger,
+  });
+  service.attachScheduler(runner);
+  registerNativeRoutes(app, NATIVE_PREFIX, releaseRoutes(() => service), ctx);
+
+  // Recovery waits for the app to be ready, so serving (registered earlier) has set up its traffic controller.
+  app.addHook('onReady', async () => {
+    await runner.recover().catch((err: unknown) => ctx.logger.error({ err }, 'release: recovery failed'));
+  });
+  // First among the close hooks: runners stop before serving drains and releases its models.
+  ctx.onClose.unshift(async () => {
+    await runner.close();
+    ownSource?.close();
+  });
+  // Closing the app alone (tests, embedders) stops the runners too.
+  app.addHook('onClose', async () => runner.close());
+};
+
+export default releases;
