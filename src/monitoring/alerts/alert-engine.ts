@@ -12,7 +12,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Store } from '../../store/store.js';
 import { listWindows } from '../live/window-repository.js';
 import { windowPerformance, type WindowPerformance } from '../performance/performance-repository.js';
-import { breaches, listAlertRules, PERFORMANCE_FIGURES, type AlertRule } from './alert-rules.js';
+import { breaches, listAlertRules, PERFORMANCE_FIGURES, type AlertAction, type AlertRule } from './alert-rules.js';
 import { deliverWebhook, type WebhookPayload } from './webhook-notifier.js';
 
 const MAX_ATTEMPTS = 5;
@@ -35,6 +35,24 @@ function performanceFigure(p: WindowPerformance | undefined, figure: string): nu
   return map[figure] ?? null;
 }
 
+/** The firing a rule's action answers. */
+export interface AlertFiring {
+  /** `<rule id>:firing:<episode start>`, as in the webhook notification. */
+  dedupKey: string;
+  value: number | null;
+  windowStart: number | null;
+  time: number;
+}
+
+/** Runs a rule's action (a rollback, a command); the server wires it to the release service. */
+export type AlertActionHook = (rule: AlertRule, action: AlertAction, firing: AlertFiring) => Promise<void> | void;
+
+/** Options of the engine beyond its store, clock and logger. */
+export interface AlertEngineOptions {
+  /** Called once per firing episode of a rule with an action; a failure is logged, never retried. */
+  onAction?: AlertActionHook;
+}
+
 /** Evaluates rules and sends notifications. */
 export class AlertEngine {
   constructor(
@@ -43,6 +61,7 @@ export class AlertEngine {
     private readonly logger: Logger,
     private readonly webhookTimeoutMs = 5000,
     private readonly webhookPolicy?: OutboundPolicy,
+    private readonly options: AlertEngineOptions = {},
   ) {}
 
   /** Figure values of the newest `n` windows (newest first; all versions of the model). */
@@ -84,21 +103,41 @@ export class AlertEngine {
     const next = firing ? 'firing' : 'ok';
     const episodeStart = firing ? (series[rule.forWindows - 1]?.windowStart ?? null) : null;
     const since = next === was ? (state?.since === null || state?.since === undefined ? null : Number(state.since)) : episodeStart;
-    await this.store.db.transaction().execute(async (trx) => {
+    const fired = await this.store.db.transaction().execute(async (trx): Promise<AlertFiring | undefined> => {
       await trx
         .insertInto('monitoring_alert_states')
         .values({ rule_id: rule.id, state: next, consecutive, last_value: newest?.value ?? null, last_window: newest?.windowStart ?? null, since, updated_time: now })
         .onConflict((oc) => oc.column('rule_id').doUpdateSet({ state: next, consecutive, last_value: newest?.value ?? null, last_window: newest?.windowStart ?? null, since, updated_time: now }))
         .execute();
-      if (next === was) return;
+      if (next === was) return undefined;
       const kind = next === 'firing' ? 'firing' : 'resolved';
       const episode = kind === 'firing' ? since : (state?.since ?? null);
-      await trx
+      const dedupKey = `${rule.id}:${kind}:${episode ?? 'none'}`;
+      const inserted = await trx
         .insertInto('monitoring_alert_events')
-        .values({ dedup_key: `${rule.id}:${kind}:${episode ?? 'none'}`, rule_id: rule.id, kind, time: now, value: newest?.value ?? null, window_start: newest?.windowStart ?? null, delivered: 0, attempts: 0, last_error: null })
+        .values({ dedup_key: dedupKey, rule_id: rule.id, kind, time: now, value: newest?.value ?? null, window_start: newest?.windowStart ?? null, delivered: 0, attempts: 0, last_error: null })
         .onConflict((oc) => oc.column('dedup_key').doNothing())
-        .execute();
+        .executeTakeFirst();
+      // Only the evaluation that stored the episode's firing acts on it, so replicas and restarts act once.
+      if (kind !== 'firing' || Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
+      return { dedupKey, value: newest?.value ?? null, windowStart: newest?.windowStart ?? null, time: now };
     });
+    if (fired && rule.action) await this.act(rule, rule.action, fired);
+  }
+
+  // After the transaction: an action (a rollback) may take a while and must not hold the store.
+  private async act(rule: AlertRule, action: AlertAction, firing: AlertFiring): Promise<void> {
+    const hook = this.options.onAction;
+    if (!hook) {
+      this.logger.warn({ rule: rule.name, action: action.kind }, 'monitoring: alert rule has an action but this server runs none');
+      return;
+    }
+    try {
+      await hook(rule, action, firing);
+      this.logger.info({ rule: rule.name, action: action.kind, dedupKey: firing.dedupKey }, 'monitoring: alert action ran');
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, rule: rule.name, action: action.kind, dedupKey: firing.dedupKey }, 'monitoring: alert action failed');
+    }
   }
 
   private async deliverPending(rules: AlertRule[]): Promise<void> {

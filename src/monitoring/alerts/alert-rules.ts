@@ -17,6 +17,15 @@ export const WINDOW_FIGURES = ['rows', 'requests', 'dropped_rows', 'drift_share'
 /** Performance figures, computed from late labels. */
 export const PERFORMANCE_FIGURES = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'mae', 'rmse', 'r2'] as const;
 
+/**
+ * What the server does when a rule fires, besides notifying: roll the model's environment
+ * back to its previous version, or run a command (a retraining job, for instance).
+ */
+export type AlertAction = { kind: 'rollback'; environment?: string } | { kind: 'command'; run: string };
+
+/** The kinds of alert actions. */
+export const ALERT_ACTION_KINDS = ['rollback', 'command'] as const;
+
 /** An alert rule. */
 export interface AlertRule {
   id: string;
@@ -28,6 +37,8 @@ export interface AlertRule {
   /** Consecutive windows that must breach before the alert fires. */
   forWindows: number;
   webhookUrl: string | null;
+  /** Run once per firing episode through the engine's `onAction` hook; null when the rule only notifies. */
+  action: AlertAction | null;
   createdTime: number;
 }
 
@@ -40,6 +51,29 @@ export interface AlertRuleInput {
   threshold?: unknown;
   forWindows?: unknown;
   webhookUrl?: unknown;
+  action?: unknown;
+}
+
+/** Validates an alert action, naming the bad field; null for none. */
+export function validateAlertAction(input: unknown): AlertAction | null {
+  if (input === undefined || input === null) return null;
+  const bad = (msg: string) => new SlipwayError('INVALID_ARGUMENT', msg, { field: 'action' });
+  if (typeof input !== 'object' || Array.isArray(input)) throw bad("'action' must be an object: { kind: 'rollback', environment? } or { kind: 'command', run }.");
+  const a = input as Record<string, unknown>;
+  if (a.kind === 'rollback') {
+    const extra = Object.keys(a).filter((k) => k !== 'kind' && k !== 'environment');
+    if (extra.length > 0) throw bad(`'action' of kind rollback takes only 'environment', not ${extra.map((k) => `'${k}'`).join(', ')}.`);
+    if (a.environment === undefined) return { kind: 'rollback' };
+    if (typeof a.environment !== 'string' || !/^[\w.-]{1,255}$/.test(a.environment)) throw bad("'action.environment' must be an alias name of 1-255 letters, digits, '.', '_' or '-'.");
+    return { kind: 'rollback', environment: a.environment };
+  }
+  if (a.kind === 'command') {
+    const extra = Object.keys(a).filter((k) => k !== 'kind' && k !== 'run');
+    if (extra.length > 0) throw bad(`'action' of kind command takes only 'run', not ${extra.map((k) => `'${k}'`).join(', ')}.`);
+    if (typeof a.run !== 'string' || a.run.trim() === '' || a.run.length > 10_000) throw bad("'action.run' must be a shell command of 1-10000 characters.");
+    return { kind: 'command', run: a.run };
+  }
+  throw bad(`'action.kind' must be one of ${ALERT_ACTION_KINDS.join(', ')}.`);
 }
 
 /** Whether a figure name is one a rule may watch. */
@@ -80,7 +114,8 @@ export function validateAlertRule(input: AlertRuleInput, webhookPolicy: Outbound
     }
     webhookUrl = u.toString();
   }
-  return { name: input.name, model: input.model, figure: input.figure, comparison: input.comparison as Comparison, threshold: input.threshold, forWindows, webhookUrl };
+  const action = validateAlertAction(input.action);
+  return { name: input.name, model: input.model, figure: input.figure, comparison: input.comparison as Comparison, threshold: input.threshold, forWindows, webhookUrl, action };
 }
 
 /** Whether `value` breaches `comparison threshold`. */
@@ -101,8 +136,19 @@ export function breaches(value: number, comparison: Comparison, threshold: numbe
   }
 }
 
-function toRule(r: { id: string; name: string; model: string; figure: string; comparison: string; threshold: number; for_windows: number; webhook_url: string | null; created_time: number }): AlertRule {
-  return { id: r.id, name: r.name, model: r.model, figure: r.figure, comparison: r.comparison as Comparison, threshold: Number(r.threshold), forWindows: Number(r.for_windows), webhookUrl: r.webhook_url, createdTime: Number(r.created_time) };
+function toRule(r: { id: string; name: string; model: string; figure: string; comparison: string; threshold: number; for_windows: number; webhook_url: string | null; action: string | null; created_time: number }): AlertRule {
+  return {
+    id: r.id,
+    name: r.name,
+    model: r.model,
+    figure: r.figure,
+    comparison: r.comparison as Comparison,
+    threshold: Number(r.threshold),
+    forWindows: Number(r.for_windows),
+    webhookUrl: r.webhook_url,
+    action: r.action === null ? null : (JSON.parse(r.action) as AlertAction),
+    createdTime: Number(r.created_time),
+  };
 }
 
 /** Creates a rule (state starts 'ok'); its webhook must satisfy `webhookPolicy` (public hosts only by default). */
@@ -128,7 +174,7 @@ async function insertAlertRule(store: Store, rule: AlertRule, meta: MutationMeta
     if (clash) throw taken();
     await trx
       .insertInto('monitoring_alert_rules')
-      .values({ id: rule.id, name: rule.name, model: rule.model, figure: rule.figure, comparison: rule.comparison, threshold: rule.threshold, for_windows: rule.forWindows, webhook_url: rule.webhookUrl, created_time: rule.createdTime })
+      .values({ id: rule.id, name: rule.name, model: rule.model, figure: rule.figure, comparison: rule.comparison, threshold: rule.threshold, for_windows: rule.forWindows, webhook_url: rule.webhookUrl, action: rule.action === null ? null : JSON.stringify(rule.action), created_time: rule.createdTime })
       .execute();
     await trx.insertInto('monitoring_alert_states').values({ rule_id: rule.id, state: 'ok', consecutive: 0, last_value: null, last_window: null, since: null, updated_time: meta.time }).execute();
     await appendAuditEvent(trx, store.dialect, { actor: meta.actor, action: 'monitoring.alert_rule.create', entityType: 'alert_rule', entityId: rule.id, requestId: meta.requestId, change: rule, time: meta.time });

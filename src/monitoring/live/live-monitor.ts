@@ -11,7 +11,7 @@ import { SlipwayError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Store } from '../../store/store.js';
-import { AlertEngine } from '../alerts/alert-engine.js';
+import { AlertEngine, type AlertActionHook } from '../alerts/alert-engine.js';
 import { computeDrift, type DatasetDrift, type DriftOptions } from '../drift/data-drift.js';
 import { ColumnProfile, type ProfileOptions } from '../profile/column-profile.js';
 import { DatasetProfile } from '../profile/dataset-profile.js';
@@ -38,6 +38,8 @@ export interface LiveMonitorOptions extends SamplerOptions {
   keepPredictions?: boolean;
   /** Where alert webhooks may be sent. @default public hosts only */
   webhookPolicy?: OutboundPolicy;
+  /** Runs an alert rule's action when the rule fires (see AlertEngineOptions.onAction). */
+  onAlertAction?: AlertActionHook;
 }
 
 /** Defaults of `LiveMonitorOptions`. */
@@ -88,7 +90,7 @@ export class LiveMonitor {
     if (!(this.opts.sampleRate > 0 && this.opts.sampleRate <= 1)) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring sample rate must be in (0, 1], got ${this.opts.sampleRate}.`);
     if (!Number.isInteger(this.opts.windowMs) || this.opts.windowMs < 1000) throw new SlipwayError('INVALID_ARGUMENT', `The monitoring window must be a whole number of ms, at least 1000, got ${this.opts.windowMs}.`);
     this.sampler = new InferenceSampler({ ...opts, bucketMs: this.opts.windowMs });
-    this.alerts = new AlertEngine(store, clock, logger, undefined, opts.webhookPolicy);
+    this.alerts = new AlertEngine(store, clock, logger, undefined, opts.webhookPolicy, opts.onAlertAction ? { onAction: opts.onAlertAction } : {});
   }
 
   /** Window length in ms. */
