@@ -95,7 +95,7 @@ export function scorePsi(champion: readonly number[], challenger: readonly numbe
 }
 
 function fmt(n: number, digits = 3): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(digits);
+  return String(Number(n.toFixed(digits)));
 }
 
 /**

@@ -61,6 +61,21 @@ describe('native API OpenAPI document', () => {
   });
 });
 
+describe('native API OpenAPI document: releases', () => {
+  it('documents the release routes with their schemas under the releases tag', async () => {
+    const t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
+    try {
+      const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { operationId: string; tags: string[]; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+      const ops = Object.values(doc.paths).flatMap((p) => Object.values(p)).filter((o) => o.tags.includes('releases'));
+      expect(ops.map((o) => o.operationId).sort()).toEqual(['abortRelease', 'approveRelease', 'createRelease', 'deleteReleasePolicy', 'getRelease', 'getReleasePolicy', 'listReleasePolicies', 'listReleases', 'putReleasePolicy', 'rollbackModel']);
+      expect(doc.paths['/api/v1/releases']?.post?.responses['201']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Release' });
+      expect(doc.paths['/api/v1/models/{name}/rollback']?.post?.responses['200']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/RollbackResult' });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('OpenAPI document builder', () => {
   it('lists a route another plugin registered without schemas, with its path parameters', () => {
     const doc = buildOpenApiDocument([], [{ method: 'POST', path: '/api/v1/widgets/:widgetId/spin' }], '1.0.0') as { paths: Record<string, Record<string, { operationId: string; tags: string[]; parameters: unknown[]; requestBody?: unknown }>> };
