@@ -154,6 +154,25 @@ describe('evaluation gate', () => {
   });
 });
 
+describe('the release fixtures, each decided by the right gate', () => {
+  const release = (name: string) => fixture(`release/${name}.onnx`);
+  const holdout = { holdout: 'releases/holdouts/holdout.csv', label: 'target' };
+  const signature = gate({ kind: 'signature' });
+  const evaluation = gate({ kind: 'evaluation', metrics: ['accuracy >= champion - 0.02'] }, holdout);
+
+  it('fails the incompatible model on its signature, the worse one on accuracy, and passes the good one on both', async () => {
+    const incompatible = await runGate(signature, context(model('4', release('cancer_incompatible')), model('1', CANCER)));
+    expect(incompatible.verdict).toBe('fail');
+    expect(incompatible.reason).toContain("input 'features' was float32 [-1,30], now float32 [-1,29]");
+    const worse = context(model('5', release('cancer_worse')), model('1', CANCER));
+    expect((await runGate(signature, worse)).verdict).toBe('pass');
+    expect((await runGate(evaluation, worse)).verdict).toBe('fail');
+    const good = context(model('6', release('cancer_good')), model('1', CANCER));
+    expect((await runGate(signature, good)).verdict).toBe('pass');
+    expect((await runGate(evaluation, good)).verdict).toBe('pass');
+  });
+});
+
 describe('command gate', () => {
   it('passes on exit 0 with the release in its environment', async () => {
     const ctx = context(model('3', CANCER), model('2', CANCER));
