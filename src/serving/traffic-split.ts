@@ -192,6 +192,8 @@ export class ActiveSplit {
   #championVersion = '';
   /** Mirrors submitted and not yet answered, bounded so mirrors never crowd out the challenger's own requests. */
   mirrorsOutstanding = 0;
+  /** Mirrors waiting for the next event-loop turn. */
+  pendingMirrors: Array<{ requestId: string; inputs: TensorData[]; rows: number; primary: TensorData[] }> = [];
   readonly #metrics: ServingMetrics | undefined;
   #championMetrics: RoleMetrics | undefined;
   readonly challengerMetrics: RoleMetrics | undefined;
@@ -444,23 +446,32 @@ export class TrafficSplitter implements TrafficController {
       return;
     }
     split.mirrorsOutstanding++;
-    setImmediate(() => {
-      // The split may have ended in between; its challenger then refuses and the mirror is dropped.
-      if (this.#splits.get(split.model) !== split || challenger.refusalNow() !== undefined) {
-        split.mirrorsOutstanding--;
-        split.shadow.dropped++;
-        return;
-      }
+    // One event-loop turn runs every mirror queued since the last: one setImmediate, not one per request.
+    if (split.pendingMirrors.push({ requestId, inputs, rows, primary }) === 1) setImmediate(() => this.#runMirrors(split));
+  }
+
+  #runMirrors(split: ActiveSplit): void {
+    const batch = split.pendingMirrors;
+    split.pendingMirrors = [];
+    const challenger = split.challenger;
+    // The split may have ended in between; its challenger then refuses and the mirrors are dropped.
+    if (this.#splits.get(split.model) !== split || challenger.refusalNow() !== undefined) {
+      split.mirrorsOutstanding -= batch.length;
+      split.shadow.dropped += batch.length;
+      return;
+    }
+    const deadlineMs = this.#manager.options.deadlineMs;
+    for (const m of batch) {
       const started = performance.now();
-      challenger.infer(inputs, rows, this.#manager.options.deadlineMs).then(
+      challenger.infer(m.inputs, m.rows, deadlineMs).then(
         (result) => {
           split.mirrorsOutstanding--;
           const ms = performance.now() - started;
-          split.challengerSide.ok(ms, requestId, result.outputs[0], rows);
+          split.challengerSide.ok(ms, m.requestId, result.outputs[0], m.rows);
           split.shadowMetrics?.ok(ms / 1000);
-          const a = primary[0];
+          const a = m.primary[0];
           const b = result.outputs[0];
-          if (a && b) split.shadow.compare(a, b, rows);
+          if (a && b) split.shadow.compare(a, b, m.rows);
         },
         (err: unknown) => {
           split.mirrorsOutstanding--;
@@ -474,7 +485,7 @@ export class TrafficSplitter implements TrafficController {
           this.#log.debug({ model: split.model, err: isSlipwayError(err) ? err.message : err }, 'serving: a shadow request failed');
         },
       );
-    });
+    }
   }
 
   #active(model: string): ActiveSplit {
