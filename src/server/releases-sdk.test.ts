@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config.js';
 import { silentLogger } from '../core/logger.js';
-import { openInProcessApi, type InProcessApi } from '../server/in-process-api.js';
-import { SlipwayClient } from './index.js';
+import { openInProcessApi, type InProcessApi } from './in-process-api.js';
+import { SlipwayClient } from '../client/index.js';
 
 const ONNX = readFileSync(new URL('../../test/fixtures/breast_cancer_mlp.onnx', import.meta.url));
 
