@@ -12,6 +12,9 @@ const DurationText = z.string().trim().min(1).describe('A duration with its unit
 /** Where a holdout file lives: a path in the server's artifact store (`slipway release --holdout` uploads the file there). */
 const HoldoutRef = z.string().trim().min(1).max(1024).describe("The holdout's path in the artifact store, e.g. releases/holdouts/<sha256>.csv (CSV, TSV, JSON lines or Parquet).");
 
+/** A holdout's label column. */
+const LabelColumn = z.string().trim().min(1).max(500);
+
 const gateName = z.string().trim().min(1).max(100).optional().describe('A name for the gate in reports (default: its kind, numbered when repeated).');
 
 /** `signature`: the candidate's inputs are compatible with the champion's. */
@@ -31,7 +34,7 @@ export const EvaluationGate = z
 
 /** `quality`: the monitoring quality suite on the holdout against the model's reference profile. */
 export const QualityGate = z
-  .object({ kind: z.literal('quality'), name: gateName, holdout: HoldoutRef.optional(), failOnWarning: z.boolean().default(false) })
+  .object({ kind: z.literal('quality'), name: gateName, holdout: HoldoutRef.optional(), label: LabelColumn.optional(), failOnWarning: z.boolean().default(false) })
   .strict();
 
 /** `drift`: drift of the holdout against the model's training reference. */
@@ -40,6 +43,7 @@ export const DriftGate = z
     kind: z.literal('drift'),
     name: gateName,
     holdout: HoldoutRef.optional(),
+    label: LabelColumn.optional().describe('The label column, left out of the drift comparison.'),
     maxDriftShare: z.number().min(0).max(1).default(0.5).describe('Fail when more than this share of columns drifted (Evidently: 0.5).'),
   })
   .strict();
@@ -49,6 +53,8 @@ export const LoadTestGate = z
   .object({
     kind: z.literal('loadtest'),
     name: gateName,
+    holdout: HoldoutRef.optional().describe('Requests carry the first 1,000 holdout rows (label left out); without a holdout, rows of zeros.'),
+    label: LabelColumn.optional(),
     slo: z.array(z.string().trim().min(1).max(200)).min(1).describe("Thresholds such as 'p99<20ms', 'error_rate<0.01', 'p99 <= champion * 1.25'."),
     rate: z.number().positive().max(1_000_000).default(100).describe('Requests per second offered.'),
     duration: DurationText.default('10s'),
