@@ -13,6 +13,7 @@ import * as experiments from './commands/experiments.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
 import * as monitor from './commands/monitor.js';
+import * as release from './commands/release.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
 import * as server from './commands/server.js';
@@ -30,6 +31,7 @@ const COMMANDS: CommandModule[] = [
   loadtest,
   models,
   monitor,
+  release,
   runs,
   serve,
   server,

@@ -68,9 +68,9 @@ describe('the releases: section', () => {
 
   it('names an unknown metric and a bad SLO at the list item', () => {
     const metric = 'releases:\n  m:\n    environments:\n      prod:\n        gates:\n          - kind: evaluation\n            metrics:\n              - "acuracy >= 0.9"\n';
-    expect(errorOf(metric)).toMatch(/^slipway\.yaml:8:17: releases\.m\.environments\.prod\.gates\[0\]\.metrics\[0\]: Invalid metric threshold 'acuracy >= 0.9': unknown metric 'acuracy'/);
+    expect(errorOf(metric)).toMatch(/^slipway\.yaml:8:17: releases\.m\.environments\.prod\.gates\[0\]\.metrics\[0\]: Unknown metric 'acuracy' in threshold 'acuracy >= 0.9'; known metrics: accuracy, /);
     const slo = 'releases:\n  m:\n    environments:\n      prod:\n        gates: [ { kind: loadtest, slo: ["p99 < 20 parsecs"] } ]\n';
-    expect(errorOf(slo)).toMatch(/^slipway\.yaml:5:42: .*slo\[0\]: Invalid SLO 'p99 < 20 parsecs'/);
+    expect(errorOf(slo)).toMatch(/^slipway\.yaml:5:42: .*slo\[0\]: Invalid threshold 'p99 < 20 parsecs': unknown latency unit 'parsecs'/);
   });
 
   it('names a duration without a unit and YAML syntax errors by line', () => {
@@ -121,8 +121,9 @@ describe('one-off flags', () => {
 
   it('refuse what cannot run, naming the flag', () => {
     expect(() => releasePolicyFrom(undefined, { metric: ['accuracy >= 0.9'] }, CWD)).toThrow(/--metric runs an evaluation gate on a holdout: give --holdout FILE and --label COLUMN/);
-    expect(() => releasePolicyFrom(undefined, { holdout: 'h.csv', label: 'y', metric: ['accuracy >= maybe'] }, CWD)).toThrow(/Invalid metric threshold 'accuracy >= maybe'/);
-    expect(() => releasePolicyFrom(undefined, { slo: ['p99 < fast'] }, CWD)).toThrow(/Invalid SLO 'p99 < fast'/);
+    expect(() => releasePolicyFrom(undefined, { holdout: 'h.csv', label: 'y', metric: ['accuracy >= maybe'] }, CWD)).toThrow(/Cannot read the metric threshold 'accuracy >= maybe'/);
+    expect(() => releasePolicyFrom(undefined, { slo: ['p99 < fast'] }, CWD)).toThrow(/Invalid threshold 'p99 < fast'/);
+    expect(() => releasePolicyFrom(undefined, { slo: ['p99 <= champion ** 2'] }, CWD)).toThrow(/Invalid SLO 'p99 <= champion \*\* 2'/);
     expect(() => releasePolicyFrom(undefined, { rate: 100 }, CWD)).toThrow(/--rate sets the load-test gate's load: give at least one --slo/);
     expect(() => releasePolicyFrom(undefined, { strategy: 'direct', steps: '10,100' }, CWD)).toThrow('--steps applies to the canary strategy, not direct.');
     expect(() => releasePolicyFrom(undefined, { strategy: 'canary', steps: '50,10' }, CWD)).toThrow('steps must ascend; 10 follows 50.');
@@ -137,5 +138,10 @@ describe('holdouts', () => {
     expect(localHoldouts(policy)).toEqual(['/project/h.csv']);
     const stored = withStoredHoldouts(policy, new Map([['/project/h.csv', 'releases/holdouts/abc.csv']]));
     expect(stored.holdout).toBe('releases/holdouts/abc.csv');
+    // Each gate names its data, so a stored policy reads the same whoever runs it.
+    expect(stored.gates).toEqual([
+      { kind: 'evaluation', metrics: ['accuracy >= 0.9'], holdout: 'releases/holdouts/abc.csv', label: 'y' },
+      { kind: 'drift', maxDriftShare: 0.5, holdout: 'releases/holdouts/abc.csv' },
+    ]);
   });
 });

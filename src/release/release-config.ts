@@ -24,7 +24,9 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Docume
 import { ReleasePolicy, type GateSpec, type StrategySpec } from '../client/schemas/releases.js';
 import { parseDuration } from '../core/duration.js';
 import { SlipwayError } from '../core/errors.js';
-import { checkMetricThreshold, checkSloThreshold } from './release-thresholds.js';
+import { parseThreshold } from '../loadtest/threshold-parser.js';
+import { parseMetricThreshold } from './evaluation/thresholds.js';
+import { parseRelativeSlo } from './gates/load-test-gate.js';
 
 /** An alert rule of a model as the file declares it (the monitoring alert API's fields). */
 export interface AlertRuleSpec {
@@ -136,7 +138,7 @@ function checkPolicyTexts(policy: ReleasePolicy, at: readonly PathKey[], fail: (
     if (g.kind === 'evaluation') {
       g.metrics.forEach((m, j) => {
         try {
-          checkMetricThreshold(m);
+          parseMetricThreshold(m);
         } catch (err) {
           fail([...at, 'gates', i, 'metrics', j], (err as Error).message);
         }
@@ -145,7 +147,8 @@ function checkPolicyTexts(policy: ReleasePolicy, at: readonly PathKey[], fail: (
     if (g.kind === 'loadtest') {
       g.slo.forEach((m, j) => {
         try {
-          checkSloThreshold(m);
+          // An SLO against the champion as the load-test gate reads it, else an absolute one as `slipway loadtest --slo` does.
+          if (parseRelativeSlo(m) === undefined) parseThreshold(m);
         } catch (err) {
           fail([...at, 'gates', i, 'slo', j], (err as Error).message);
         }
@@ -447,12 +450,18 @@ export function localHoldouts(policy: ReleasePolicy): string[] {
   return [...new Set(paths)];
 }
 
-/** The policy with each local holdout path replaced by its path in the artifact store. */
+/**
+ * The policy with each local holdout path replaced by its path in the artifact store, and
+ * the policy-wide holdout and label written into each gate that reads them, so every gate
+ * names its own data whatever reads the stored policy.
+ */
 export function withStoredHoldouts(policy: ReleasePolicy, stored: ReadonlyMap<string, string>): ReleasePolicy {
   const swap = (p: string | undefined): string | undefined => (p === undefined ? undefined : (stored.get(p) ?? p));
-  return {
-    ...policy,
-    ...(policy.holdout !== undefined ? { holdout: swap(policy.holdout) } : {}),
-    gates: policy.gates.map((g) => ('holdout' in g && g.holdout !== undefined ? { ...g, holdout: swap(g.holdout) } : g)) as GateSpec[],
-  };
+  const gates = policy.gates.map((g) => {
+    if (g.kind !== 'evaluation' && g.kind !== 'quality' && g.kind !== 'drift') return g;
+    const holdout = swap(g.holdout ?? policy.holdout);
+    const label = g.kind === 'evaluation' ? (g.label ?? policy.label) : undefined;
+    return { ...g, ...(holdout !== undefined ? { holdout } : {}), ...(label !== undefined ? { label } : {}) };
+  });
+  return { ...policy, ...(policy.holdout !== undefined ? { holdout: swap(policy.holdout) } : {}), gates: gates as GateSpec[] };
 }
