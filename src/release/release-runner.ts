@@ -174,7 +174,7 @@ export class ReleaseRunner implements ReleaseScheduler {
       if (spec.kind === 'approval' || result.verdict === 'pass' || result.verdict === 'skipped') continue;
       ctx ??= await this.gateContext(r, signal);
       const startedTime = this.clock.now();
-      const outcome = await this.runOneGate(spec, ctx, signal);
+      const outcome = await this.runOneGate(withPolicyDefaults(spec, r.policy), ctx, signal);
       if (signal.aborted) return;
       gates[i] = { name: result.name, kind: spec.kind, verdict: outcome.verdict, reason: outcome.reason, figures: outcome.figures, startedTime, endedTime: this.clock.now() };
       const failed = outcome.verdict === 'fail' || outcome.verdict === 'error';
@@ -369,4 +369,12 @@ export class ReleaseRunner implements ReleaseScheduler {
     const reason = `Rejected after the shadow comparison: ${verdict.reasons.join('; ')}. '${r.environment}' unchanged.`;
     await this.service.transition(r.id, { from: ['rolling_out'], to: 'rejected', reason, rollout }, { ...SYSTEM, type: 'analysis', action: 'release.state', message: reason, details: verdict.figures });
   }
+}
+
+/** A gate with the policy's holdout and label filled in where it names none of its own (every kind that reads a holdout). */
+export function withPolicyDefaults(spec: GateSpec, policy: Release['policy']): GateSpec {
+  if (spec.kind !== 'evaluation' && spec.kind !== 'quality' && spec.kind !== 'drift' && spec.kind !== 'loadtest') return spec;
+  const holdout = spec.holdout ?? policy.holdout;
+  const label = spec.label ?? policy.label;
+  return { ...spec, ...(holdout !== undefined ? { holdout } : {}), ...(label !== undefined ? { label } : {}) };
 }
