@@ -194,32 +194,40 @@ async function loadModel(ort: Ort, model: EvaluatedModel, features: string[], ta
 async function runModels(ort: Ort, models: LoadedModel[], table: Table, batchSize: number, opts: EvaluateOnHoldoutOptions): Promise<ModelOutputs[]> {
   const n = table.rows;
   const byName = new Map(table.columns.filter((c): c is NumericColumn => c.type === 'number').map((c) => [c.name, c.values]));
-  // Models reading the same columns share one batch buffer, filled once per batch.
-  const buffers = new Map<string, { columns: Float64Array[]; data: Float32Array }>();
+  // Models reading the same columns share batch buffers; two of each, so the next batch is
+  // assembled while onnxruntime (on its own threads) runs the current one.
+  const buffers = new Map<string, { columns: Float64Array[]; data: [Float32Array, Float32Array] }>();
   const bufferOf = models.map((m) => {
     const key = m.features.join('\u0000');
     let b = buffers.get(key);
     if (!b) {
-      b = { columns: m.features.map((f) => byName.get(f) as Float64Array), data: new Float32Array(Math.min(batchSize, n) * m.features.length) };
+      const size = Math.min(batchSize, n) * m.features.length;
+      b = { columns: m.features.map((f) => byName.get(f) as Float64Array), data: [new Float32Array(size), new Float32Array(size)] };
       buffers.set(key, b);
     }
     return b;
   });
+  const fill = (start: number, slot: number): void => {
+    const rows = Math.min(batchSize, n - start);
+    for (const b of buffers.values()) fillBatch(b.columns, b.data[slot] as Float32Array, start, rows);
+  };
   const outputs: ModelOutputs[] = models.map(() => ({ seconds: 0, scoreColumns: 0 }));
-  for (let start = 0; start < n; start += batchSize) {
+  fill(0, 0);
+  for (let start = 0, slot = 0; start < n; start += batchSize, slot ^= 1) {
     opts.signal?.throwIfAborted();
     const rows = Math.min(batchSize, n - start);
-    for (const b of buffers.values()) fillBatch(b.columns, b.data, start, rows);
     for (let m = 0; m < models.length; m++) {
       const model = models[m] as LoadedModel;
       const out = outputs[m] as ModelOutputs;
-      const buf = bufferOf[m] as { data: Float32Array };
+      const data = (bufferOf[m] as { data: Float32Array[] }).data[slot] as Float32Array;
       const t0 = performance.now();
-      const feed = { [model.input]: new ort.Tensor('float32', buf.data.subarray(0, rows * model.features.length), [rows, model.features.length]) };
+      const feed = { [model.input]: new ort.Tensor('float32', data.subarray(0, rows * model.features.length), [rows, model.features.length]) };
       const fetches = [model.scores, model.labels].filter((x): x is string => x !== undefined);
+      const running = model.session.run(feed, fetches);
+      if (m === models.length - 1 && start + batchSize < n) fill(start + batchSize, slot ^ 1);
       let result: InferenceSession.OnnxValueMapType;
       try {
-        result = await model.session.run(feed, fetches);
+        result = await running;
       } catch (err) {
         throw new SlipwayError('INVALID_ARGUMENT', `Model version ${model.model.version} (${model.model.onnxPath}) failed on rows ${start + 1}-${start + rows} of ${opts.holdoutPath}: ${(err as Error).message}`, { path: model.model.onnxPath, version: model.model.version });
       }

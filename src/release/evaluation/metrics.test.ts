@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { classificationEvaluation, predictedLabels, regressionEvaluation } from './metrics.js';
+import { binaryRocAuc, classificationEvaluation, predictedLabels, regressionEvaluation } from './metrics.js';
 
 interface ReferenceCase {
   name: string;
@@ -59,6 +59,23 @@ describe('metrics equal scikit-learn', () => {
     expect(ours.metrics.precision).toBe(0);
     expect(ours.metrics.f1).toBe(0);
     expect(ours.metrics.roc_auc).toBeNull();
+  });
+
+  it('ranks float32 scores (the radix path) as a pairwise count does, negatives and signed zeros included', () => {
+    const n = 2000;
+    const y = Array.from({ length: n }, (_, i) => ((i * 37) % 7 < 3 ? 1 : 0));
+    const s = Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 12.9898) * 3) * (i % 11 === 0 ? 0 : 1) * (i % 22 === 0 ? -1 : 1));
+    let wins = 0;
+    let pairs = 0;
+    for (let i = 0; i < n; i++) {
+      if (y[i] !== 1) continue;
+      for (let j = 0; j < n; j++) {
+        if (y[j] !== 0) continue;
+        pairs++;
+        wins += (s[i] as number) > (s[j] as number) ? 1 : s[i] === s[j] ? 0.5 : 0;
+      }
+    }
+    expect(binaryRocAuc(y, 1, Float32Array.from(s))).toBeCloseTo(wins / pairs, 12);
   });
 
   it('scores a million-row binary holdout with tied scores (ROC AUC of an uninformative ranking is 0.5)', () => {

@@ -66,6 +66,39 @@ export function predictedLabels(scores: ClassScores, n: number): Float64Array {
 
 /** Confusion matrix over the sorted union of labels (sklearn's `confusion_matrix` with default labels). */
 export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): { classes: number[]; matrix: number[][] } {
+  return smallLabelMatrix(yTrue, yPred) ?? anyLabelMatrix(yTrue, yPred);
+}
+
+// Above this label value the counts go through a map rather than a dense table.
+const DENSE_LABELS = 1024;
+
+// Class labels are nearly always 0..k-1: counting into a dense table keeps a million rows in milliseconds.
+function smallLabelMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): { classes: number[]; matrix: number[][] } | undefined {
+  const n = yTrue.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    const a = yTrue[i] as number;
+    const b = yPred[i] as number;
+    if (!(a >= 0 && a < DENSE_LABELS && b >= 0 && b < DENSE_LABELS && Number.isInteger(a) && Number.isInteger(b))) return undefined;
+    if (a > max) max = a;
+    if (b > max) max = b;
+  }
+  const w = max + 1;
+  const counts = new Float64Array(w * w);
+  for (let i = 0; i < n; i++) {
+    const at = (yTrue[i] as number) * w + (yPred[i] as number);
+    counts[at] = (counts[at] as number) + 1;
+  }
+  const used: number[] = [];
+  for (let c = 0; c < w; c++) {
+    let any = false;
+    for (let d = 0; d < w && !any; d++) any = (counts[c * w + d] as number) > 0 || (counts[d * w + c] as number) > 0;
+    if (any) used.push(c);
+  }
+  return { classes: used, matrix: used.map((a) => used.map((b) => counts[a * w + b] as number)) };
+}
+
+function anyLabelMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): { classes: number[]; matrix: number[][] } {
   const set = new Set<number>();
   for (let i = 0; i < yTrue.length; i++) set.add(yTrue[i] as number);
   for (let i = 0; i < yPred.length; i++) set.add(yPred[i] as number);
@@ -130,26 +163,77 @@ export function classificationEvaluation(yTrue: ArrayLike<number>, yPred: ArrayL
 }
 
 /**
- * ROC AUC by the Mann–Whitney statistic with tied scores counting one half; null with a
- * single class or a non-finite score. Sorting each side once keeps a million rows fast.
+ * ROC AUC of class `positive` against the rest, from column `column` of row-major scores with
+ * `stride` columns, by the Mann–Whitney statistic with tied scores counting one half; null
+ * with a single class or a non-finite score. Sorting each side once keeps a million rows fast.
  */
-export function binaryRocAuc(isPositive: (i: number) => boolean, score: (i: number) => number, n: number): number | null {
+export function binaryRocAuc(yTrue: ArrayLike<number>, positive: number, values: ArrayLike<number>, stride = 1, column = 0): number | null {
+  const n = yTrue.length;
   let nPos = 0;
-  for (let i = 0; i < n; i++) if (isPositive(i)) nPos++;
+  for (let i = 0; i < n; i++) if (yTrue[i] === positive) nPos++;
   const nNeg = n - nPos;
   if (nPos === 0 || nNeg === 0) return null;
   const posScores = new Float64Array(nPos);
   const negScores = new Float64Array(nNeg);
   let a = 0;
   let b = 0;
+  let float32 = true;
   for (let i = 0; i < n; i++) {
-    const s = score(i);
+    const s = values[i * stride + column] as number;
     if (!Number.isFinite(s)) return null;
-    if (isPositive(i)) posScores[a++] = s;
+    if (float32 && Math.fround(s) !== s) float32 = false;
+    if (yTrue[i] === positive) posScores[a++] = s;
     else negScores[b++] = s;
   }
+  if (float32) return mannWhitney(sortedFloat32Keys(posScores), sortedFloat32Keys(negScores));
   posScores.sort();
   negScores.sort();
+  return mannWhitney(posScores, negScores);
+}
+
+// Model outputs are float32: their order-preserving 32-bit keys sort by radix in linear time.
+function sortedFloat32Keys(values: Float64Array): Uint32Array {
+  const f = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) f[i] = (values[i] as number) + 0; // -0 becomes +0, equal keys for equal scores
+  const bits = new Uint32Array(f.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const v = bits[i] as number;
+    bits[i] = v & 0x80000000 ? ~v >>> 0 : (v | 0x80000000) >>> 0;
+  }
+  return radixSort(bits);
+}
+
+function radixSort(keys: Uint32Array): Uint32Array {
+  let from: Uint32Array = keys;
+  let to: Uint32Array = new Uint32Array(keys.length);
+  const counts = new Uint32Array(65536);
+  for (const shift of [0, 16]) {
+    counts.fill(0);
+    for (let i = 0; i < from.length; i++) {
+      const d = ((from[i] as number) >>> shift) & 0xffff;
+      counts[d] = (counts[d] as number) + 1;
+    }
+    let sum = 0;
+    for (let d = 0; d < 65536; d++) {
+      const c = counts[d] as number;
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < from.length; i++) {
+      const v = from[i] as number;
+      const d = (v >>> shift) & 0xffff;
+      const at = counts[d] as number;
+      to[at] = v;
+      counts[d] = at + 1;
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}
+
+function mannWhitney(posScores: ArrayLike<number>, negScores: ArrayLike<number>): number {
+  const nPos = posScores.length;
+  const nNeg = negScores.length;
   // For each positive: negatives strictly below count 1, equal ones count 1/2 (kept as twice the sum to stay in integers).
   let twiceU = 0;
   let below = 0;
@@ -171,7 +255,7 @@ export function rocAucOf(yTrue: ArrayLike<number>, scores: ClassScores): number 
   const v = scores.values;
   if (k <= 2) {
     if (!allIn(yTrue, 2)) return null;
-    return binaryRocAuc((i) => yTrue[i] === 1, k === 1 ? (i) => v[i] as number : (i) => v[i * 2 + 1] as number, n);
+    return k === 1 ? binaryRocAuc(yTrue, 1, v) : binaryRocAuc(yTrue, 1, v, 2, 1);
   }
   // sklearn's one-vs-rest needs every class column present in y_true.
   const seen = new Set<number>();
@@ -179,7 +263,7 @@ export function rocAucOf(yTrue: ArrayLike<number>, scores: ClassScores): number 
   if (seen.size !== k || !allIn(yTrue, k)) return null;
   let sum = 0;
   for (let c = 0; c < k; c++) {
-    const auc = binaryRocAuc((i) => yTrue[i] === c, (i) => v[i * k + c] as number, n);
+    const auc = binaryRocAuc(yTrue, c, v, k, c);
     if (auc === null) return null;
     sum += auc;
   }
