@@ -204,8 +204,11 @@ export async function releaseAction(uri: string, flags: ReleaseFlags, io: Output
   const tell = (line: string): void => {
     if (!quiet) io.err(`${line}\n`);
   };
-  const release = await withConnection(flags, async (client) => {
+  const release = await withConnection(flags, async (client, connection) => {
     const api = client.releases;
+    if (!flags.wait && connection.target.kind === 'embedded') {
+      printWarning('On the embedded store the release runs only while a command or `slipway server` has the store open: with --no-wait it goes on when `slipway server` starts on this store.', io);
+    }
     let sent: ReleasePolicy | undefined;
     if (policy) {
       const { uploadHoldouts } = await import('./release-holdouts.js');
