@@ -41,6 +41,8 @@ export interface ReleaseRunnerOptions {
   holdoutPath(ref: string): Promise<string>;
   /** Serves models on a private loopback port for load-test gates. */
   startPrivateServer?(models: { candidate: ResolvedModel; champion?: ResolvedModel }): Promise<PrivateServer>;
+  /** Longest a live rollout waits for serving to load its model (after a restart) before it rolls back. @default 2 min */
+  servedTimeoutMs?: number;
   /** Longest a gate may run before it counts as an error. @default 30 min */
   gateTimeoutMs?: number;
   /** Called after a rollout rolls back on its own (a breach beyond the failure limit); alerts hang here. */
@@ -249,6 +251,7 @@ export class ReleaseRunner implements ReleaseScheduler {
     }
     const challengerUri = `models:/${r.model}/${r.version}`;
     try {
+      await this.untilServed(r.model, traffic, signal);
       if (s.kind === 'blue-green') {
         await traffic.startSplit(r.model, { challengerUri, weight: 0 });
         this.checkStillRollingOut(signal);
@@ -265,6 +268,18 @@ export class ReleaseRunner implements ReleaseScheduler {
       if (traffic.activeSplit(r.model)) await traffic.endSplit(r.model, 'rollback').catch(() => {});
       const reason = `The ${s.kind} rollout failed: ${message}; all traffic is on the champion, '${r.environment}' unchanged.`;
       await this.service.transition(r.id, { from: ['rolling_out'], to: 'rolled_back', reason }, { ...SYSTEM, type: 'state', action: 'release.rolled_back', message: reason, details: { error: message } }).catch(() => {});
+    }
+  }
+
+  /**
+   * Waits for serving to have loaded the model: after a restart, recovery resumes a rollout while
+   * the server is still loading its registered models in the background.
+   */
+  private async untilServed(model: string, traffic: TrafficController, signal: AbortSignal): Promise<void> {
+    const limit = this.opts.servedTimeoutMs ?? 120_000;
+    for (let waited = 0; traffic.servedUri(model) === undefined; waited += 100) {
+      if (waited >= limit) throw new Error(`${model} was not served within ${limit / 1000} s`);
+      await this.wait(100, signal);
     }
   }
 
