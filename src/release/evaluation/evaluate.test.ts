@@ -81,6 +81,19 @@ describe('evaluateOnHoldout against scikit-learn on the fixture models', () => {
     expect(result.candidate.confusionMatrix).toEqual(expected.confusion_matrix);
     expect(result.candidate.classes).toEqual([0, 1, 2]);
   });
+
+  it("reads a scikit-learn style classifier: class labels 10/20/30 and probabilities behind a ZipMap", async () => {
+    const path = join(dir, 'labels-10-20-30.csv');
+    const [header, ...lines] = readFileSync(fixture('release/multiclass_holdout.csv'), 'utf8').trim().split(/\r?\n/);
+    await writeFile(path, [header, ...lines.map((l) => l.replace(/,(\d)$/, (_, c: string) => `,${(Number(c) + 1) * 10}`))].join('\n'));
+    const result = await evaluateOnHoldout({ holdoutPath: path, label: 'label', candidate: { onnxPath: fixture('release/multiclass_zipmap.onnx'), version: '8' } });
+    const expected = manifest['multiclass.onnx'] as { accuracy: number; roc_auc: number; log_loss: number; confusion_matrix: number[][] };
+    expect(result.candidate.classes).toEqual([10, 20, 30]);
+    expect(result.candidate.metrics.accuracy).toBe(expected.accuracy);
+    expect(result.candidate.metrics.roc_auc).toBeCloseTo(expected.roc_auc, 6);
+    expect(result.candidate.metrics.log_loss).toBeCloseTo(expected.log_loss, 6);
+    expect(result.candidate.confusionMatrix).toEqual(expected.confusion_matrix);
+  });
 });
 
 describe('candidate against champion', () => {
