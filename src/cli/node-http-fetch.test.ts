@@ -12,6 +12,10 @@ describe('nodeHttpFetch', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       if (req.url === '/api/v1/stall') return; // never answers
+      if (req.url === '/api/v1/artifacts/big.bin') {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(4 * 1024 * 1024) });
+        return void res.end(Buffer.alloc(4 * 1024 * 1024, 1));
+      }
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -27,6 +31,19 @@ describe('nodeHttpFetch', () => {
   afterAll(async () => {
     server.closeAllConnections();
     await new Promise((done) => server.close(done));
+  });
+
+  it('lets a download be cancelled before or after its first chunk, the rest of the body discarded without an error', async () => {
+    const client = new SlipwayClient({ url, fetch: nodeHttpFetch });
+    const unread = await client.artifacts.get('big.bin');
+    await unread.body.cancel();
+    const started = await client.artifacts.get('big.bin');
+    const reader = started.body.getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    // Chunks still arriving for a cancelled body must not reach its closed stream.
+    await new Promise((done) => setTimeout(done, 100));
+    expect(await client.request('POST', '/echo', { body: { after: true } })).toEqual({ echoed: '{"after":true}' });
   });
 
   it('sends JSON and stream bodies and reads JSON, 204 and error answers through the SDK', async () => {

@@ -12,6 +12,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { webStreamOf } from '../core/web-stream.js';
 
 async function bodyStream(body: RequestInit['body']): Promise<Readable | Buffer | undefined> {
   if (body === undefined || body === null) return undefined;
@@ -50,7 +51,7 @@ export const nodeHttpFetch: typeof fetch = async (input, init) => {
       const status = res.statusCode ?? 0;
       const empty = status === 204 || status === 304 || init?.method === 'HEAD';
       if (empty) res.resume();
-      resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage ?? '', headers: answerHeaders }));
+      resolve(new Response(empty ? null : webStreamOf(res), { status, statusText: res.statusMessage ?? '', headers: answerHeaders }));
     });
     req.on('error', (err) => reject(signal?.aborted ? abortError(signal) : new TypeError(err.message, { cause: err })));
     if (body instanceof Readable) pipeline(body, req).catch((err: unknown) => req.destroy(err as Error));

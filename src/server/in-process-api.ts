@@ -14,6 +14,7 @@ import type { Logger } from '../core/logger.js';
 import { openStore } from '../store/store.js';
 import { buildApp, type PluginName } from './app.js';
 import type { ServerContext } from './context.js';
+import { webStreamOf } from '../core/web-stream.js';
 
 /** An open in-process API. */
 export interface InProcessApi {
@@ -69,7 +70,7 @@ function injectingFetch(app: FastifyInstance): typeof fetch {
       for (const v of Array.isArray(value) ? value : [value]) headers.append(key, String(v));
     }
     const noBody = res.statusCode === 204 || res.statusCode === 304 || init?.method === 'HEAD';
-    const body = noBody ? null : (Readable.toWeb(res.stream()) as ReadableStream<Uint8Array>);
+    const body = noBody ? null : webStreamOf(res.stream());
     return new Response(body, { status: res.statusCode, headers });
   };
 }

@@ -138,6 +138,21 @@ describe('SlipwayClient against a real server on 127.0.0.1', () => {
     expect(Buffer.from(await new Response(back.body).arrayBuffer()).equals(onnx)).toBe(true);
   });
 
+  it('lets a caller cancel a download it no longer needs, before or after the first chunk, without an error', async () => {
+    const data = new Uint8Array(3 * 1024 * 1024).fill(7);
+    await client.artifacts.put('releases/holdouts/cancel-me.bin', data);
+    const unread = await client.artifacts.get('releases/holdouts/cancel-me.bin');
+    expect(unread.size).toBe(data.length);
+    await unread.body.cancel();
+    const started = await client.artifacts.get('releases/holdouts/cancel-me.bin');
+    const reader = started.body.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    await reader.cancel();
+    // The connection is free again: the next call answers.
+    expect((await client.health()).status).toBeDefined();
+  });
+
   it('answers missing files, unknown runs and paths that climb out with SlipwayApiError', async () => {
     const runId = (await client.runs.create({})).info.runId;
     await expect(client.artifacts.download(runId, 'absent.bin')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404, message: expect.stringContaining("'absent.bin'") });
