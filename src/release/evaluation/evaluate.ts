@@ -26,7 +26,7 @@ export interface EvaluatedModel {
 export interface ModelEvaluation {
   version: string;
   rows: number;
-  /** Time spent running this model: onnxruntime calls and copying their outputs. */
+  /** Seconds from handing each batch to onnxruntime to holding its outputs, summed; the next batch is assembled meanwhile. */
   seconds: number;
   rowsPerSecond: number;
   /** By wire name (see METRIC_NAMES); null where the data leave a metric undefined. */
@@ -91,7 +91,10 @@ interface ModelOutputs {
   labels?: Float64Array;
 }
 
-/** Reads the holdout and evaluates the candidate (and champion) on it. */
+/**
+ * Reads the holdout and evaluates the candidate (and champion) on it. Features go to the model
+ * as float32, a missing value as NaN; the label column must be numeric and complete.
+ */
 export async function evaluateOnHoldout(opts: EvaluateOnHoldoutOptions): Promise<EvaluationResult> {
   const table = await readTable(opts.holdoutPath);
   return evaluateTable(table, opts);
