@@ -2,8 +2,13 @@
  * What a release policy asks of the world, checked before a release is written:
  * gate names, holdouts, thresholds relative to a champion, durations.
  */
+import { open } from 'node:fs/promises';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetSchema } from 'hyparquet';
 import { parseDuration } from '../core/duration.js';
-import { SlipwayError } from '../core/errors.js';
+import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import { parseThreshold } from '../loadtest/threshold-parser.js';
+import { parseMetricThreshold } from './evaluation/index.js';
+import { parseRelativeSlo } from './gates/load-test-gate.js';
 import type { GateSpec, ReleasePolicy, StrategySpec } from '../client/schemas/releases.js';
 
 /** Where release holdouts live in the artifact store; the release routes read nothing outside it. */
@@ -72,4 +77,107 @@ export function checkStrategy(strategy: StrategySpec): void {
     policyDuration(strategy.interval, 'policy.strategy.interval');
   }
   if (strategy.kind === 'blue-green') policyDuration(strategy.bake, 'policy.strategy.bake');
+}
+
+/** Gate kinds that cannot run without a label column. */
+const LABELLED_KINDS = new Set<GateSpec['kind']>(['evaluation']);
+
+/** Whether a gate cannot run without a label column (the evaluation gate scores predictions against it). */
+export function needsLabel(gate: GateSpec): boolean {
+  return LABELLED_KINDS.has(gate.kind);
+}
+
+/** The label column a gate reads: its own, else the policy's. */
+export function labelOf(gate: GateSpec, policy: ReleasePolicy): string | undefined {
+  if (gate.kind !== 'evaluation' && gate.kind !== 'quality' && gate.kind !== 'drift' && gate.kind !== 'loadtest') return undefined;
+  return gate.label ?? policy.label;
+}
+
+/**
+ * Checks what a gate's text says before anything is written: every evaluation threshold names a known
+ * metric and every load-test SLO reads. Throws INVALID_ARGUMENT naming the gate.
+ */
+export function checkGateText(gate: GateSpec, name: string, policy: ReleasePolicy): void {
+  const named = (err: unknown): never => {
+    if (isSlipwayError(err)) throw new SlipwayError('INVALID_ARGUMENT', `Gate '${name}' (${gate.kind}): ${err.message}`, { gate: name, ...(err.details ?? {}) });
+    throw err;
+  };
+  if (gate.kind === 'evaluation') {
+    for (const m of gate.metrics) {
+      try {
+        parseMetricThreshold(m);
+      } catch (err) {
+        named(err);
+      }
+    }
+  }
+  if (gate.kind === 'loadtest') {
+    for (const slo of gate.slo) {
+      try {
+        if (!parseRelativeSlo(slo)) parseThreshold(slo);
+      } catch (err) {
+        named(err);
+      }
+    }
+  }
+}
+
+/** The first line of a text file (at most 1 MiB of it). */
+async function firstLine(path: string): Promise<string> {
+  const file = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+    const end = text.search(/\r?\n/);
+    return end < 0 ? text : text.slice(0, end);
+  } finally {
+    await file.close();
+  }
+}
+
+/** Splits one delimited header line, RFC 4180 quotes included. */
+function splitHeader(line: string, delimiter: string): string[] {
+  const out: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === delimiter) {
+      out.push(cell);
+      cell = '';
+    } else cell += c;
+  }
+  out.push(cell);
+  return out;
+}
+
+/**
+ * The column names of a holdout file, read cheaply: the header line of CSV/TSV, the keys of the first
+ * JSON line, the Parquet schema from the footer. The format is `name`'s extension (a store's local copy
+ * may have none). Undefined for a format it cannot tell.
+ */
+export async function holdoutColumns(path: string, name = path): Promise<string[] | undefined> {
+  const ext = /\.([a-z0-9]+)$/i.exec(name)?.[1]?.toLowerCase();
+  if (ext === 'csv' || ext === 'tsv') return splitHeader(await firstLine(path), ext === 'tsv' ? '\t' : ',');
+  if (ext === 'jsonl' || ext === 'ndjson') {
+    try {
+      const first = JSON.parse(await firstLine(path)) as unknown;
+      return first !== null && typeof first === 'object' && !Array.isArray(first) ? Object.keys(first) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  if (ext === 'parquet') {
+    const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
+    return parquetSchema(metadata).children.map((c) => c.element.name);
+  }
+  return undefined;
 }

@@ -28,7 +28,7 @@ import {
   type ReleaseState,
   type RollbackResult,
 } from '../client/schemas/releases.js';
-import { HOLDOUT_PREFIX, LIVE_STRATEGIES, approvalsNeeded, checkStrategy, gateNames, holdoutOf, needsHoldout, relativeThresholds } from './release-policy.js';
+import { HOLDOUT_PREFIX, LIVE_STRATEGIES, approvalsNeeded, checkGateText, checkStrategy, gateNames, holdoutColumns, holdoutOf, labelOf, needsHoldout, needsLabel, relativeThresholds } from './release-policy.js';
 
 type Trx = Transaction<Database>;
 
@@ -278,6 +278,7 @@ export class ReleaseService {
     const names = gateNames(policy.gates);
     for (const [i, gate] of policy.gates.entries()) {
       const name = names[i] as string;
+      checkGateText(gate, name, policy);
       const relative = relativeThresholds(gate);
       if (relative.length > 0 && championVersion === undefined) {
         throw errors.invalid(
@@ -289,6 +290,11 @@ export class ReleaseService {
       const ref = holdoutOf(gate, policy);
       if (ref === undefined) throw errors.invalid(`Gate '${name}' (${gate.kind}) needs a holdout: give 'holdout' on the gate or the policy (slipway release --holdout FILE).`, { gate: name });
       await this.checkHoldout(ref, name);
+      const label = labelOf(gate, policy);
+      if (label === undefined && needsLabel(gate)) {
+        throw errors.invalid(`Gate '${name}' (${gate.kind}) needs the label column of its holdout: give 'label' on the gate or the policy (slipway release --label COLUMN).`, { gate: name, field: 'label' });
+      }
+      if (label !== undefined) await this.checkLabel(ref, label, name);
     }
     if (LIVE_STRATEGIES.has(policy.strategy.kind)) {
       const served = this.traffic()?.servedUri(model);
@@ -308,6 +314,18 @@ export class ReleaseService {
     }
     const found = this.artifacts ? await this.artifacts.stat(ref) : undefined;
     if (!found) throw errors.notFound(`Holdout '${ref}' of gate '${gate}' is not in the artifact store; upload it first (slipway release --holdout FILE does).`, { gate, holdout: ref });
+  }
+
+  /** The label column must be in the holdout; only its header (or Parquet schema) is read. */
+  private async checkLabel(ref: string, label: string, gate: string): Promise<void> {
+    if (!this.artifacts) return;
+    const columns = await holdoutColumns(await this.artifacts.localPath(ref), ref).catch((err: unknown) => {
+      throw errors.invalid(`Holdout '${ref}' of gate '${gate}' cannot be read: ${err instanceof Error ? err.message : String(err)}`, { gate, holdout: ref });
+    });
+    if (columns && !columns.includes(label)) {
+      const shown = columns.length > 50 ? `${columns.slice(0, 50).join(', ')}, … (${columns.length} in all)` : columns.join(', ');
+      throw errors.invalid(`Gate '${gate}' reads label column '${label}', but holdout '${ref}' has no such column; its columns: ${shown}.`, { gate, holdout: ref, label, columns: columns.slice(0, 200) });
+    }
   }
 
   // ---- reads ----
