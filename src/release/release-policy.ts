@@ -97,7 +97,7 @@ export function labelOf(gate: GateSpec, policy: ReleasePolicy): string | undefin
  * Checks what a gate's text says before anything is written: every evaluation threshold names a known
  * metric and every load-test SLO reads. Throws INVALID_ARGUMENT naming the gate.
  */
-export function checkGateText(gate: GateSpec, name: string, policy: ReleasePolicy): void {
+export function checkGateText(gate: GateSpec, name: string): void {
   const named = (err: unknown): never => {
     if (isSlipwayError(err)) throw new SlipwayError('INVALID_ARGUMENT', `Gate '${name}' (${gate.kind}): ${err.message}`, { gate: name, ...(err.details ?? {}) });
     throw err;

@@ -278,7 +278,7 @@ export class ReleaseService {
     const names = gateNames(policy.gates);
     for (const [i, gate] of policy.gates.entries()) {
       const name = names[i] as string;
-      checkGateText(gate, name, policy);
+      checkGateText(gate, name);
       const relative = relativeThresholds(gate);
       if (relative.length > 0 && championVersion === undefined) {
         throw errors.invalid(
