@@ -9,7 +9,7 @@ import { SlipwayError } from '../../core/errors.js';
 import { readTable } from '../../monitoring/readers/table-reader.js';
 import type { NumericColumn, Table } from '../../monitoring/table.js';
 import { fromMemoryOptions, withoutZipMaps } from '../../serving/onnx-file.js';
-import { classificationEvaluation, logLoss, predictedLabels, regressionEvaluation, rocAucOf, type ClassScores } from './metrics.js';
+import { classificationEvaluation, classificationFromScores, logLoss, predictedLabels, regressionEvaluation, rocAucOf, type ClassificationEvaluation, type ClassScores } from './metrics.js';
 
 /** What the holdout measures: class labels or a continuous target. */
 export type EvaluationTask = 'classification' | 'regression';
@@ -292,19 +292,23 @@ function scoreModel(task: EvaluationTask, model: LoadedModel, out: ModelOutputs,
     return { ...base, metrics: regressionEvaluation(y, out.scores) };
   }
   const scores: ClassScores | undefined = out.scores ? { columns: out.scoreColumns, values: out.scores } : undefined;
-  let yPred: Float64Array;
-  if (out.labels) yPred = out.labels;
+  let evaluation: ClassificationEvaluation;
+  if (!out.labels && !model.columnClasses) evaluation = classificationFromScores(y, scores as ClassScores);
   else {
-    yPred = predictedLabels(scores as ClassScores, n);
-    const classes = model.columnClasses;
-    if (classes) for (let i = 0; i < n; i++) yPred[i] = classes[yPred[i] as number] as number;
-  }
-  const evaluation = classificationEvaluation(y, yPred);
-  if (scores) {
-    // Probability columns follow the model's own class order; ROC AUC and log loss need labels as column indexes.
-    const yIndex = model.columnClasses ? columnIndexes(y, model.columnClasses) : y;
-    evaluation.metrics.roc_auc = rocAucOf(yIndex, scores);
-    evaluation.metrics.log_loss = logLoss(yIndex, scores);
+    let yPred: Float64Array;
+    if (out.labels) yPred = out.labels;
+    else {
+      yPred = predictedLabels(scores as ClassScores, n);
+      const classes = model.columnClasses as number[];
+      for (let i = 0; i < n; i++) yPred[i] = classes[yPred[i] as number] as number;
+    }
+    evaluation = classificationEvaluation(y, yPred);
+    if (scores) {
+      // Probability columns follow the model's own class order; ROC AUC and log loss need labels as column indexes.
+      const yIndex = model.columnClasses ? columnIndexes(y, model.columnClasses) : y;
+      evaluation.metrics.roc_auc = rocAucOf(yIndex, scores);
+      evaluation.metrics.log_loss = logLoss(yIndex, scores);
+    }
   }
   return { ...base, metrics: evaluation.metrics, confusionMatrix: evaluation.confusionMatrix, classes: evaluation.classes };
 }

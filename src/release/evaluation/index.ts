@@ -12,6 +12,7 @@ export {
 export {
   binaryRocAuc,
   classificationEvaluation,
+  classificationFromScores,
   confusionMatrix,
   logLoss,
   predictedLabels,

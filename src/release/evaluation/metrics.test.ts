@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { binaryRocAuc, classificationEvaluation, predictedLabels, regressionEvaluation } from './metrics.js';
+import { binaryRocAuc, classificationEvaluation, classificationFromScores, predictedLabels, regressionEvaluation } from './metrics.js';
 
 interface ReferenceCase {
   name: string;
@@ -40,6 +40,16 @@ function check(c: ReferenceCase): void {
   for (const [metric, value] of Object.entries(c.expected)) expectSklearn(c.name, metric, ours.metrics[metric], value);
   expect(ours.classes).toEqual(c.classes);
   expect(ours.confusionMatrix).toEqual(c.confusion_matrix);
+  // The same figures from the scores alone (one pass where labels are 0/1 and scores float32).
+  const fromScores = classificationFromScores(c.y_true, scores);
+  for (const [metric, value] of Object.entries(c.expected)) expectSklearn(`${c.name} (from scores)`, metric, fromScores.metrics[metric], value);
+  expect(fromScores.confusionMatrix).toEqual(c.confusion_matrix);
+  expect(fromScores.classes).toEqual(c.classes);
+  if (scores.columns <= 2) {
+    const f32 = { columns: scores.columns, values: Float32Array.from(scores.values) };
+    const general = classificationEvaluation(c.y_true, predictedLabels(f32, c.y_true.length), f32);
+    expect(classificationFromScores(c.y_true, f32), `${c.name}: float32 scores, one pass vs general`).toEqual(general);
+  }
 }
 
 describe('metrics equal scikit-learn', () => {

@@ -124,8 +124,83 @@ const fScore = (p: number, r: number): number => (p + r === 0 ? 0 : (2 * p * r) 
  * are reported only when every label is 0 or 1; otherwise they are null.
  */
 export function classificationEvaluation(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, scores?: ClassScores): ClassificationEvaluation {
-  const n = yTrue.length;
   const { classes, matrix } = confusionMatrix(yTrue, yPred);
+  const evaluation = fromConfusion(classes, matrix, yTrue.length);
+  evaluation.metrics.roc_auc = scores ? rocAucOf(yTrue, scores) : null;
+  evaluation.metrics.log_loss = scores ? logLoss(yTrue, scores) : null;
+  return evaluation;
+}
+
+/**
+ * Classification metrics of a model's class scores alone, its predicted labels taken from them
+ * as `predictedLabels` does. Binary labels with float32 scores (any onnxruntime output) take one
+ * pass over the rows; the figures are the same either way.
+ */
+export function classificationFromScores(yTrue: ArrayLike<number>, scores: ClassScores): ClassificationEvaluation {
+  const n = yTrue.length;
+  return binaryInOnePass(yTrue, scores) ?? classificationEvaluation(yTrue, predictedLabels(scores, n), scores);
+}
+
+// Counts, log loss and the ROC keys in the same loop `classificationEvaluation` would run in five;
+// undefined (take the general path) unless labels are 0/1 and every score is a finite float32.
+function binaryInOnePass(yTrue: ArrayLike<number>, scores: ClassScores): ClassificationEvaluation | undefined {
+  const n = yTrue.length;
+  const k = scores.columns;
+  const v = scores.values;
+  if (n === 0 || k > 2) return undefined;
+  let nPos = 0;
+  for (let i = 0; i < n; i++) {
+    const y = yTrue[i];
+    if (y === 1) nPos++;
+    else if (y !== 0) return undefined;
+  }
+  const pos = new Uint32Array(nPos);
+  const neg = new Uint32Array(n - nPos);
+  const f = new Float32Array(1);
+  const bits = new Uint32Array(f.buffer);
+  const clip = (x: number): number => Math.min(1 - EPS, Math.max(EPS, x));
+  const loss = new CompensatedSum();
+  const counts = [0, 0, 0, 0]; // [true][predicted], row-major
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < n; i++) {
+    const y = yTrue[i] as number;
+    const s = (k === 1 ? v[i] : v[2 * i + 1]) as number;
+    if (Math.fround(s) !== s || !Number.isFinite(s)) return undefined;
+    let p: number;
+    let rowSum: number;
+    let predicted: number;
+    if (k === 1) {
+      predicted = s >= 0.5 ? 1 : 0;
+      const q = clip(s);
+      p = y === 1 ? q : 1 - q;
+      rowSum = 1 - q + q;
+    } else {
+      const s0 = v[2 * i] as number;
+      predicted = s > s0 ? 1 : 0;
+      rowSum = clip(s0) + clip(s);
+      p = clip(y === 1 ? s : s0);
+    }
+    const cell = y * 2 + predicted;
+    counts[cell] = (counts[cell] as number) + 1;
+    loss.add(-Math.log(p / rowSum));
+    f[0] = s + 0; // -0 and +0 must share a key
+    const key = bits[0] as number;
+    const ordered = key & 0x80000000 ? ~key >>> 0 : (key | 0x80000000) >>> 0;
+    if (y === 1) pos[a++] = ordered;
+    else neg[b++] = ordered;
+  }
+  const used = [0, 1].filter((c) => (counts[c * 2] as number) + (counts[c * 2 + 1] as number) + (counts[c] as number) + (counts[2 + c] as number) > 0);
+  const matrix = used.map((t) => used.map((p) => counts[t * 2 + p] as number));
+  const evaluation = fromConfusion(used, matrix, n);
+  const logLossValue = loss.value / n;
+  evaluation.metrics.roc_auc = a === 0 || b === 0 ? null : mannWhitney(radixSort(pos), radixSort(neg));
+  evaluation.metrics.log_loss = Number.isFinite(logLossValue) ? logLossValue : null;
+  return evaluation;
+}
+
+// Every count-based metric from the confusion matrix over `classes`; ROC AUC and log loss left null.
+function fromConfusion(classes: number[], matrix: number[][], n: number): ClassificationEvaluation {
   const k = classes.length;
   const tp = classes.map((_, i) => (matrix[i] as number[])[i] as number);
   const support = matrix.map((row) => row.reduce((a, b) => a + b, 0));
@@ -156,8 +231,8 @@ export function classificationEvaluation(yTrue: ArrayLike<number>, yPred: ArrayL
     precision_weighted: k === 0 ? null : weighted(precision),
     recall_weighted: k === 0 ? null : weighted(recall),
     f1_weighted: k === 0 ? null : weighted(f1),
-    roc_auc: scores ? rocAucOf(yTrue, scores) : null,
-    log_loss: scores ? logLoss(yTrue, scores) : null,
+    roc_auc: null,
+    log_loss: null,
   };
   return { metrics, confusionMatrix: matrix, classes };
 }
