@@ -5,6 +5,7 @@
  * private loopback server for load tests. Unfinished releases are picked up on start;
  * shutdown stops the runners before serving closes, leaving states for the next start.
  */
+import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { SlipwayError } from '../../core/errors.js';
 import type { ModelSource, ResolvedModel } from '../../core/model-source.js';
@@ -37,7 +38,11 @@ async function holdoutPath(ctx: ServerContext, ref: string): Promise<string> {
   }
   const artifacts = ctx.artifacts;
   if (!artifacts || !(await artifacts.stat(ref))) throw new SlipwayError('NOT_FOUND', `Holdout '${ref}' is not in the artifact store.`, { holdout: ref });
-  return artifacts.localPath(ref);
+  // Readers pick the format by file extension, which a content-addressed blob lacks: materialise
+  // the holdout's folder, where the file keeps its name (hard links, reused while unchanged).
+  const slash = ref.lastIndexOf('/');
+  if (!artifacts.localFolder) return artifacts.localPath(ref);
+  return join(await artifacts.localFolder(ref.slice(0, slash)), ref.slice(slash + 1));
 }
 
 /** Serves the candidate (and the champion) on 127.0.0.1 with a port of its own, each model in its own runtime session. */
