@@ -45,7 +45,7 @@ export interface ReleaseRunnerOptions {
   servedTimeoutMs?: number;
   /** Longest a gate may run before it counts as an error. @default 30 min */
   gateTimeoutMs?: number;
-  /** Called after a rollout rolls back on its own (a breach beyond the failure limit); alerts hang here. */
+  /** Called after a rollout rolls back on its own (a breach beyond the failure limit, a restart, a challenger that failed); alerts hang here. */
   onRolledBack?(release: Release, evidence: Record<string, unknown>): void;
   clock?: Clock;
   logger?: Logger;
@@ -131,8 +131,10 @@ export class ReleaseRunner implements ReleaseScheduler {
       if (r.state === 'awaiting_approval') continue;
       if (r.state === 'rolling_out' && r.rollout && r.policy.onRestart === 'rollback') {
         const reason = `The server restarted during the rollout (step ${r.rollout.step + 1}, ${r.rollout.weight} %); rolled back: all traffic is on the champion, '${r.environment}' unchanged.`;
+        const evidence = { restart: true, rollout: r.rollout };
         await this.service
-          .transition(r.id, { from: ['rolling_out'], to: 'rolled_back', reason }, { ...SYSTEM, type: 'state', action: 'release.rolled_back', message: reason, details: { restart: true, rollout: r.rollout } })
+          .transition(r.id, { from: ['rolling_out'], to: 'rolled_back', reason }, { ...SYSTEM, type: 'state', action: 'release.rolled_back', message: reason, details: evidence })
+          .then((done) => this.opts.onRolledBack?.(done, evidence))
           .catch((err: unknown) => this.logger.warn({ err, release: r.id }, 'release: recovery failed'));
         continue;
       }
@@ -267,7 +269,10 @@ export class ReleaseRunner implements ReleaseScheduler {
       const message = isSlipwayError(err) ? err.message : err instanceof Error ? err.message : String(err);
       if (traffic.activeSplit(r.model)) await traffic.endSplit(r.model, 'rollback').catch(() => {});
       const reason = `The ${s.kind} rollout failed: ${message}; all traffic is on the champion, '${r.environment}' unchanged.`;
-      await this.service.transition(r.id, { from: ['rolling_out'], to: 'rolled_back', reason }, { ...SYSTEM, type: 'state', action: 'release.rolled_back', message: reason, details: { error: message } }).catch(() => {});
+      await this.service
+        .transition(r.id, { from: ['rolling_out'], to: 'rolled_back', reason }, { ...SYSTEM, type: 'state', action: 'release.rolled_back', message: reason, details: { error: message } })
+        .then((done) => this.opts.onRolledBack?.(done, { error: message }))
+        .catch(() => {});
     }
   }
 

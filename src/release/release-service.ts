@@ -100,6 +100,8 @@ export interface ReleaseServiceOptions {
   artifacts?: ArtifactStore;
   /** Live traffic of this server's served models; absent where nothing is served. */
   traffic?: () => TrafficController | undefined;
+  /** True in a command-line process on the embedded store (no model is served there), for clearer refusals. */
+  embedded?: boolean;
   clock?: Clock;
   logger?: Logger;
 }
@@ -166,6 +168,7 @@ export class ReleaseService {
   readonly registry: RegistryService;
   readonly artifacts: ArtifactStore | undefined;
   private readonly traffic: () => TrafficController | undefined;
+  private readonly embedded: boolean;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private scheduler: ReleaseScheduler | undefined;
@@ -175,6 +178,7 @@ export class ReleaseService {
     this.registry = opts.registry;
     this.artifacts = opts.artifacts;
     this.traffic = opts.traffic ?? (() => undefined);
+    this.embedded = opts.embedded ?? false;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
   }
@@ -301,7 +305,7 @@ export class ReleaseService {
       const wanted = `models:/${model}@${environment}`;
       if (served !== wanted) {
         throw errors.invalid(
-          `The ${policy.strategy.kind} strategy steers live traffic, so it needs \`slipway server\` serving ${wanted}; ${served ? `this server serves ${model} by ${served}` : `this server does not serve ${model}`}. Use the direct strategy, or serve the model by its '${environment}' alias.`,
+          `The ${policy.strategy.kind} strategy steers live traffic, so it needs \`slipway server\` serving ${wanted}; ${served ? `this server serves ${model} by ${served}` : this.embedded ? 'this command runs on the embedded store, where no model is served: send the release to the server that serves it' : `this server does not serve ${model}`}. Use the direct strategy, or serve the model by its '${environment}' alias.`,
           { strategy: policy.strategy.kind, served: served ?? null },
         );
       }
@@ -553,6 +557,46 @@ export class ReleaseService {
       instant,
       ...(last ? { releaseId: last.id } : {}),
     };
+  }
+
+  /**
+   * Records something done to a model outside a release (an alert's action): as an event of the last
+   * promoted release of the model (into `environment` when given), so it shows in that release's history,
+   * and in the audit trail; with no promoted release, in the audit trail alone, on the registered model.
+   * Returns the release it was recorded on, if any.
+   */
+  async recordModelEvent(model: string, environment: string | undefined, event: ReleaseEventInput): Promise<string | undefined> {
+    let q = this.store.db.selectFrom('releases').select('id').where('model_name', '=', model).where('state', '=', 'promoted');
+    if (environment !== undefined) q = q.where('environment', '=', environment);
+    const last = await q.orderBy('ended_time', 'desc').orderBy('created_time', 'desc').limit(1).executeTakeFirst();
+    const now = this.clock.now();
+    await this.store.db.transaction().execute(async (trx) => {
+      if (last) await this.record(trx, last.id, event, undefined, undefined, now);
+      else {
+        await appendAuditEvent(trx, this.store.dialect, {
+          ...(event.actor !== undefined ? { actor: event.actor } : {}),
+          requestId: event.requestId ?? null,
+          action: event.action,
+          entityType: 'registered_model',
+          entityId: model,
+          change: { type: event.type, message: event.message, details: event.details },
+          time: now,
+        });
+      }
+    });
+    return last?.id;
+  }
+
+  /** The version an environment's alias points at, if any. */
+  async currentVersion(model: string, environment: string): Promise<string | undefined> {
+    const row = await this.store.db.selectFrom('registered_model_aliases').select('version').where('name', '=', model).where('alias', '=', environment).executeTakeFirst();
+    return row ? String(row.version) : undefined;
+  }
+
+  /** The unfinished release of a model, if any. */
+  async activeOf(model: string): Promise<Release | undefined> {
+    const row = await this.store.db.selectFrom('releases').selectAll().where('model_name', '=', model).where('active', '=', 1).executeTakeFirst();
+    return row ? toRelease(row) : undefined;
   }
 
   // ---- policies ----

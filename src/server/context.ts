@@ -32,6 +32,11 @@ export interface ServerContext {
   fastRoutes?: FastRoutes;
   /** Longest HTTP drain on shutdown, in ms; left unset, the HTTP server's default (10 s). */
   drainTimeoutMs?: number;
+  /**
+   * True where the app answers a command-line process in-process rather than `slipway server`: plugins
+   * leave server duties (picking up unfinished releases after a start) to the server.
+   */
+  embedded?: boolean;
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

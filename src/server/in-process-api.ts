@@ -86,6 +86,8 @@ export async function openInProcessApi(config: ResolvedConfig, opts: InProcessAp
     artifacts: new LocalArtifactStore(config.artifactsDestination),
     inferenceObservers: [],
     onClose: [],
+    // A server may be driving the store's unfinished releases; this process drives only those it creates.
+    embedded: true,
   };
   let app: FastifyInstance | undefined;
   try {

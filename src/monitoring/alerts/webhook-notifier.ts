@@ -32,6 +32,20 @@ export interface WebhookPayload {
   time: number;
 }
 
+/**
+ * The JSON body a webhook receives when a release's rollout rolled back on its own (a live-analysis
+ * breach, a restart, a challenger that failed): sent to the webhooks of the model's alert rules.
+ */
+export interface ReleaseRolledBackPayload {
+  kind: 'release_rolled_back';
+  dedupKey: string;
+  release: { id: string; model: string; environment: string; version: string; championVersion: string | null };
+  reason: string;
+  /** The analysis or error that decided it. */
+  evidence: Record<string, unknown>;
+  time: number;
+}
+
 /** Where a webhook may go and how host names resolve (tests inject a resolver). */
 export interface WebhookDelivery {
   policy?: OutboundPolicy;
@@ -39,7 +53,7 @@ export interface WebhookDelivery {
 }
 
 /** Sends one notification; never throws. */
-export async function deliverWebhook(url: string, payload: WebhookPayload, timeoutMs: number, delivery: WebhookDelivery = {}): Promise<{ ok: true } | { ok: false; error: string }> {
+export async function deliverWebhook(url: string, payload: WebhookPayload | ReleaseRolledBackPayload, timeoutMs: number, delivery: WebhookDelivery = {}): Promise<{ ok: true } | { ok: false; error: string }> {
   const policy = delivery.policy ?? DEFAULT_POLICY;
   let dispatcher: Agent | undefined;
   try {

@@ -34,6 +34,7 @@ import {
   type MutationMeta,
   type ReportSide,
 } from '../../monitoring/index.js';
+import { alertActionOf } from './releases.js';
 import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
 import { registryOf } from '../native/services.js';
@@ -86,7 +87,17 @@ function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
 const monitoring: DomainPlugin = async (app, ctx) => {
   const metrics = MonitoringMetrics.for(getMetricsRegistry());
   const webhookPolicy = createWebhookPolicy(ctx.config.outboundAllowedHosts);
-  const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, { windowMs: ctx.config.monitoringWindowMs, sampleRate: ctx.config.monitoringSampleRate, webhookPolicy }, metrics);
+  const live = new LiveMonitor(ctx.store, ctx.clock, ctx.logger, {
+      windowMs: ctx.config.monitoringWindowMs,
+      sampleRate: ctx.config.monitoringSampleRate,
+      webhookPolicy,
+      // Looked up when a rule fires: the releases plugin runs the action (rollback, command) and records it.
+      onAlertAction: async (rule, action, firing) => {
+        const hook = alertActionOf(ctx);
+        if (!hook) throw new Error(`alert '${rule.name}' has a ${action.kind} action, but this server runs no releases`);
+        await hook(rule, action, firing);
+      },
+    }, metrics);
   ctx.inferenceObservers.push(live.sampler);
   live.start();
   // Graceful shutdown closes the open windows; closing the app alone (tests, embedders) just stops the timer.

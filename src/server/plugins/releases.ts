@@ -2,8 +2,11 @@
  * Releases on the server: the release routes under /api/v1, a background runner that
  * drives releases through their gates and rollouts over serving's live traffic, and
  * what gates need from a face — holdouts materialised from the artifact store and a
- * private loopback server for load tests. Unfinished releases are picked up on start;
- * shutdown stops the runners before serving closes, leaving states for the next start.
+ * private loopback server for load tests. Unfinished releases are picked up on start
+ * (by `slipway server` only: an embedded command-line process drives just the releases it
+ * creates); shutdown stops the runners before serving closes, leaving states for the next
+ * start. Alert rules' actions (rollback, command) run here through `alertActionOf`, and an
+ * automatic rollback is announced to the webhooks of the model's alert rules.
  */
 import { join } from 'node:path';
 import { Counter, Registry } from 'prom-client';
@@ -13,6 +16,11 @@ import { RegistryModelSource } from '../../registry/registry-model-source.js';
 import { runGate } from '../../release/gates/index.js';
 import type { PrivateServer } from '../../release/gates/gate.js';
 import { HOLDOUT_PREFIX } from '../../release/release-policy.js';
+import type { Release } from '../../client/schemas/releases.js';
+import type { AlertActionHook } from '../../monitoring/alerts/alert-engine.js';
+import { listAlertRules } from '../../monitoring/alerts/alert-rules.js';
+import { createWebhookPolicy, deliverWebhook, type ReleaseRolledBackPayload } from '../../monitoring/alerts/webhook-notifier.js';
+import { runAlertAction } from '../../release/alert-actions.js';
 import { ReleaseRunner } from '../../release/release-runner.js';
 import { ReleaseService } from '../../release/release-service.js';
 import type { DomainPlugin } from '../app.js';
@@ -87,6 +95,41 @@ async function startPrivateServer(ctx: ServerContext, models: { candidate: Resol
   }
 }
 
+/** How long a rollback notification may take per webhook. */
+const ROLLBACK_WEBHOOK_TIMEOUT_MS = 5000;
+
+const alertActions = new WeakMap<ServerContext, AlertActionHook>();
+
+/**
+ * The hook that runs alert rules' actions on this app's releases (the monitoring plugin hands it to its
+ * alert engine); undefined where the releases plugin is not registered.
+ */
+export function alertActionOf(ctx: ServerContext): AlertActionHook | undefined {
+  return alertActions.get(ctx);
+}
+
+/** Sends a `release_rolled_back` notification to every distinct webhook of the model's alert rules; never throws. */
+async function announceRollback(ctx: ServerContext, release: Release, evidence: Record<string, unknown>): Promise<void> {
+  const rules = await listAlertRules(ctx.store, release.model);
+  const urls = [...new Set(rules.map((r) => r.webhookUrl).filter((u): u is string => u !== null))];
+  if (urls.length === 0) return;
+  const payload: ReleaseRolledBackPayload = {
+    kind: 'release_rolled_back',
+    dedupKey: `release:${release.id}:rolled_back`,
+    release: { id: release.id, model: release.model, environment: release.environment, version: release.version, championVersion: release.championVersion ?? null },
+    reason: release.reason,
+    evidence,
+    time: release.endedTime ?? ctx.clock.now(),
+  };
+  const policy = createWebhookPolicy(ctx.config.outboundAllowedHosts);
+  await Promise.all(
+    urls.map(async (url) => {
+      const result = await deliverWebhook(url, payload, ROLLBACK_WEBHOOK_TIMEOUT_MS, { policy });
+      if (!result.ok) ctx.logger.warn({ release: release.id, error: result.error }, 'release: rollback webhook delivery failed');
+    }),
+  );
+}
+
 const releases: DomainPlugin = async (app, ctx) => {
   const registry = registryOf(ctx);
   let ownSource: RegistryModelSource | undefined;
@@ -95,7 +138,7 @@ const releases: DomainPlugin = async (app, ctx) => {
     ownSource ??= new RegistryModelSource(registry);
     return ownSource;
   };
-  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger });
+  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic: () => ctx.traffic, embedded: ctx.embedded === true, clock: ctx.clock, logger: ctx.logger });
   const runner = new ReleaseRunner({
     service,
     registry,
@@ -106,19 +149,32 @@ const releases: DomainPlugin = async (app, ctx) => {
     resolveModel: (name, version) => source().resolve({ name, version }),
     holdoutPath: (ref) => holdoutPath(ctx, ref),
     startPrivateServer: (models) => startPrivateServer(ctx, models),
-    onRolledBack: (release) => rollbackCounter().inc({ model: release.model }),
+    onRolledBack: (release, evidence) => {
+      rollbackCounter().inc({ model: release.model });
+      void announceRollback(ctx, release, evidence).catch((err: unknown) => ctx.logger.warn({ err, release: release.id }, 'release: rollback webhooks failed'));
+    },
     clock: ctx.clock,
     logger: ctx.logger,
   });
   service.attachScheduler(runner);
   registerNativeRoutes(app, NATIVE_PREFIX, releaseRoutes(() => service), ctx);
 
-  // Recovery waits for the app to be ready, so serving (registered earlier) has set up its traffic controller.
-  app.addHook('onReady', async () => {
-    await runner.recover().catch((err: unknown) => ctx.logger.error({ err }, 'release: recovery failed'));
+  const stopping = new AbortController();
+  alertActions.set(ctx, async (rule, action, firing) => {
+    const outcome = await runAlertAction(service, rule, action, firing, { clock: ctx.clock, logger: ctx.logger, signal: stopping.signal });
+    if (!outcome.ok) throw new Error(outcome.message);
   });
+
+  // Recovery waits for the app to be ready, so serving (registered earlier) has set up its traffic controller.
+  // Only a server recovers: an embedded command-line process must not take over releases a server drives.
+  if (!ctx.embedded) {
+    app.addHook('onReady', async () => {
+      await runner.recover().catch((err: unknown) => ctx.logger.error({ err }, 'release: recovery failed'));
+    });
+  }
   // First among the close hooks: runners stop before serving drains and releases its models.
   ctx.onClose.unshift(async () => {
+    stopping.abort();
     await runner.close();
     ownSource?.close();
   });
