@@ -126,7 +126,7 @@ describe('rollback notifications', () => {
       version: '2',
       environment: 'champion',
             // An absolute bound no real request meets: the first analysed window breaches, whatever the machine's load.
-      policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '300ms', checks: { maxP99Ms: 0.001, maxPsi: 50, minRequests: 5 } } },
+      policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '300ms', checks: { maxP99Ms: 0.001, minRequests: 5 } } },
     });
     const done = await settled(r.id);
     stop = true;

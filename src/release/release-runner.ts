@@ -20,7 +20,11 @@ import type { GateResult, GateSpec, Release, StrategySpec } from '../client/sche
 import type { GateContext, GateOutcome, PrivateServer } from './gates/gate.js';
 import { approvalsNeeded, policyDuration } from './release-policy.js';
 import { isTerminal, type ReleaseRollout, type ReleaseScheduler, type ReleaseService } from './release-service.js';
-import { addShadowWindow, analyseCanaryWindow, emptyShadowTotals, judgeShadow, type WindowAnalysis } from './rollout-analysis.js';
+import { windowPerformance } from '../monitoring/performance/performance-repository.js';
+import { accuracyOfSides, addShadowWindow, analyseCanaryWindow, emptyShadowTotals, judgeShadow, type LabelledAccuracy, type WindowAnalysis } from './rollout-analysis.js';
+
+/** How far back the champion's labelled predictions count in a canary's accuracy check. */
+const LABELS_LOOKBACK_MS = 3_600_000;
 
 /** Runs one non-approval gate (the gates module's `runGate`). */
 export type GateRunner = (spec: GateSpec, ctx: GateContext) => Promise<GateOutcome>;
@@ -300,6 +304,17 @@ export class ReleaseRunner implements ReleaseScheduler {
     }
   }
 
+  /** Each side's accuracy on its labelled predictions since `since`; undefined when they cannot be read (the analysis goes on without). */
+  private async labelledAccuracy(model: string, championVersion: string, challengerVersion: string, since: number): Promise<LabelledAccuracy | undefined> {
+    try {
+      const windows = await windowPerformance(this.opts.store, model, { from: since, task: 'classification' });
+      return accuracyOfSides(windows, championVersion, challengerVersion);
+    } catch (err) {
+      this.logger.warn({ err, model }, 'release: reading late labels for the canary analysis failed');
+      return undefined;
+    }
+  }
+
   private async promote(r: Release, how: string): Promise<void> {
     await this.opts.registry.setAlias(r.model, r.environment, r.version, { actor: RUNNER_ACTOR });
     const reason = `Promoted: '${r.environment}' points at version ${r.version}. ${how}`;
@@ -312,12 +327,16 @@ export class ReleaseRunner implements ReleaseScheduler {
     let rollout: ReleaseRollout = r.rollout ?? { step: 0, weight: s.steps[0] as number, failures: 0, analyses: [] };
     const split = { challengerUri, weight: rollout.weight / 100, ...(s.stickyHeader ? { stickyHeader: s.stickyHeader } : {}) };
     await traffic.startSplit(r.model, split);
+    // Late labels are joined with the predictions live monitoring stored: the challenger's exist only since the
+    // split began; the champion's of the hour before count too, as its recent accuracy.
+    const labelsSince = this.clock.now() - LABELS_LOOKBACK_MS;
     rollout = await this.step(r, rollout, `Canary step ${rollout.step + 1} of ${s.steps.length}: ${rollout.weight} % of requests to version ${r.version}.`);
     for (;;) {
       await this.wait(intervalMs, signal);
       const stats = traffic.takeStats(r.model);
       if (!stats) throw new Error('serving ended the split on its own');
-      const analysis = analyseCanaryWindow(stats, s.checks);
+      const accuracy = s.checks.maxAccuracyDrop !== undefined ? await this.labelledAccuracy(r.model, stats.champion.version, stats.challenger.version, labelsSince) : undefined;
+      const analysis = analyseCanaryWindow(stats, s.checks, accuracy);
       const failures = rollout.failures + (analysis.verdict === 'breach' ? 1 : 0);
       if (analysis.verdict === 'breach' && failures > s.failureLimit) {
         // Traffic first: every request goes to the champion before anything is written.

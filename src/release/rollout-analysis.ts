@@ -33,9 +33,17 @@ export interface WindowAnalysis {
   windowMs: number;
   champion: SideFigures;
   challenger: SideFigures;
-  /** PSI of the challenger's scores against the champion's (10 equal-frequency bins of the champion's); null with too few scores. */
+  /** PSI of the two sides' predictions (see scorePsi); null with too few scores. */
   psi: number | null;
+  /** Accuracy of each side on the predictions that have late labels so far, when the policy checks it. */
+  accuracy?: LabelledAccuracy;
   shadow?: SplitStats['shadow'];
+}
+
+/** Each side's accuracy over its labelled predictions since the rollout began. */
+export interface LabelledAccuracy {
+  champion: { labelled: number; accuracy: number | null };
+  challenger: { labelled: number; accuracy: number | null };
 }
 
 /** Fewest scores on each side for a PSI worth reading. */
@@ -78,20 +86,37 @@ function fillEmpty(p: Float64Array): void {
 }
 
 /**
- * PSI of `challenger` against `champion` over 10 equal-frequency bins of the champion's values;
- * null when either side has fewer than 10 values.
+ * PSI of `challenger` against `champion`: over the predicted classes when both sides give probabilities
+ * (every value in [0, 1]), else over 10 equal-frequency bins of the champion's values; null when either
+ * side has fewer than 10 values.
  */
 export function scorePsi(champion: readonly number[], challenger: readonly number[]): number | null {
   const ref = champion.filter(Number.isFinite);
   const cur = challenger.filter(Number.isFinite);
   if (ref.length < MIN_PSI_SCORES || cur.length < MIN_PSI_SCORES) return null;
   ref.sort((a, b) => a - b);
-  const cuts = equalFrequencyCuts(ref);
+  // Probabilities are compared by the class they predict (the same side of 0.5): two models that give the same
+  // answers with another calibration (1e-30 against 0.01) are not a shift, where binning the scores themselves
+  // would call every other calibration drifted. Other scores (regression values) are binned by the champion's deciles.
+  const cuts = isProbability(ref) && isProbability(cur) ? CLASS_CUT : equalFrequencyCuts(ref);
   const reference = binShares(ref, cuts);
   const current = binShares(cur, cuts);
   fillEmpty(reference);
   fillEmpty(current);
   return psi({ reference, current, labels: [] });
+}
+
+/** A probability's two bins: [0, 0.5) predicts the negative class, [0.5, 1] the positive (as evaluation's labels). */
+const CLASS_CUT = [0.5 - Number.EPSILON / 2];
+
+function isProbability(sorted: readonly number[]): boolean {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of sorted) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo >= 0 && hi <= 1;
 }
 
 function fmt(n: number, digits = 3): string {
@@ -102,11 +127,11 @@ function fmt(n: number, digits = 3): string {
  * Judges one canary window. Fewer challenger requests than `minRequests`: inconclusive (not a breach).
  * Otherwise each check that fails is a breach: error rate, absolute p99, p99 over the champion's, PSI.
  */
-export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks): WindowAnalysis {
+export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks, accuracy?: LabelledAccuracy): WindowAnalysis {
   const champion = sideFigures(stats.champion);
   const challenger = sideFigures(stats.challenger);
   const drift = scorePsi(stats.champion.scores, stats.challenger.scores);
-  const base = { windowMs: stats.windowMs, champion, challenger, psi: drift };
+  const base = { windowMs: stats.windowMs, champion, challenger, psi: drift, ...(accuracy ? { accuracy } : {}) };
   if (challenger.requests < checks.minRequests || challenger.requests === 0) {
     return { ...base, verdict: 'inconclusive', breaches: [], note: `${challenger.requests} challenger requests in the window, fewer than minRequests ${checks.minRequests}.` };
   }
@@ -118,6 +143,8 @@ export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks): Wi
     breaches.push(`challenger p99 ${fmt(challenger.p99Ms)} ms > ${fmt(checks.maxP99Ratio)} × champion p99 ${fmt(champion.p99Ms)} ms`);
   }
   if (drift !== null && drift > checks.maxPsi) breaches.push(`PSI of the challenger's scores against the champion's ${fmt(drift)} > maxPsi ${fmt(checks.maxPsi)}`);
+  const drop = accuracyDrop(accuracy, checks);
+  if (drop !== undefined) breaches.push(drop);
   return { ...base, verdict: breaches.length > 0 ? 'breach' : 'pass', breaches };
 }
 
@@ -167,4 +194,34 @@ export function judgeShadow(t: ShadowTotals, spec: ShadowSpec, minCompared = 1):
   if (errorRate !== null && errorRate > spec.maxErrorRate) reasons.push(`challenger error rate ${fmt(errorRate)} > maxErrorRate ${fmt(spec.maxErrorRate)}`);
   if (ratio !== null && ratio > spec.maxP99Ratio) reasons.push(`challenger p99 ${fmt(t.challengerP99Ms as number)} ms > ${fmt(spec.maxP99Ratio)} × champion p99 ${fmt(t.championP99Ms as number)} ms`);
   return { pass: reasons.length === 0, reasons, figures: { ...t, agreement, errorRate, p99Ratio: ratio } };
+}
+
+/**
+ * The accuracy check on late labels: a breach when both sides have at least `minRequests` labelled
+ * predictions and the challenger's accuracy is more than `maxAccuracyDrop` below the champion's.
+ * Fewer labels decide nothing (they may simply not have arrived yet).
+ */
+function accuracyDrop(accuracy: LabelledAccuracy | undefined, checks: CanaryChecks): string | undefined {
+  if (checks.maxAccuracyDrop === undefined || !accuracy) return undefined;
+  const { champion, challenger } = accuracy;
+  const enough = Math.max(1, checks.minRequests);
+  if (champion.accuracy === null || challenger.accuracy === null || champion.labelled < enough || challenger.labelled < enough) return undefined;
+  if (champion.accuracy - challenger.accuracy <= checks.maxAccuracyDrop) return undefined;
+  return `challenger accuracy ${fmt(challenger.accuracy)} (${challenger.labelled} labelled) < champion accuracy ${fmt(champion.accuracy)} (${champion.labelled} labelled) - maxAccuracyDrop ${fmt(checks.maxAccuracyDrop)}`;
+}
+
+/** Folds per-window performance of the two versions into one accuracy per side (weighted by labelled rows). */
+export function accuracyOfSides(windows: ReadonlyArray<{ version: string; labelled: number; classification?: { accuracy: number | null } }>, championVersion: string, challengerVersion: string): LabelledAccuracy {
+  const side = (version: string) => {
+    let labelled = 0;
+    let correct = 0;
+    for (const w of windows) {
+      const a = w.classification?.accuracy;
+      if (w.version !== version || a === null || a === undefined) continue;
+      labelled += w.labelled;
+      correct += a * w.labelled;
+    }
+    return { labelled, accuracy: labelled > 0 ? correct / labelled : null };
+  };
+  return { champion: side(championVersion), challenger: side(challengerVersion) };
 }

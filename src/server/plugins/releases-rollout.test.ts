@@ -193,4 +193,14 @@ describe('score PSI', () => {
     expect(scorePsi(champion, champion)).toBe(0);
     expect(scorePsi(champion, [1, 2])).toBeNull();
   });
+
+  it('compares probabilities by the class they predict, so a challenger with the same answers and another calibration is not a shift', () => {
+    // The breast-cancer MLP answers 1e-30 or 1 - 1e-7; a logistic regression on the same rows 0.01 or 0.99.
+    const champion = [...Array<number>(30).fill(1e-30), ...Array<number>(70).fill(1 - 1e-7)];
+    const sameAnswers = [...Array<number>(30).fill(0.01), ...Array<number>(70).fill(0.99)];
+    expect(scorePsi(champion, sameAnswers)).toBeLessThan(0.001);
+    // The classes swapped: 70 % negative where the champion says 30 %.
+    const swapped = [...Array<number>(70).fill(0.01), ...Array<number>(30).fill(0.99)];
+    expect(scorePsi(champion, swapped)).toBeGreaterThan(0.25);
+  });
 });
