@@ -96,6 +96,11 @@ async function api(url, method, path, body, expect = [200, 201]) {
 // The score PSI between two different model families is large even when they agree on every class
 // (printed below from the analysis); the bound is lifted so latency and errors decide.
 const PSI_OFF = 1000;
+// Per-connection pace of the paced load of (1): 64 × 10 = 640 req/s offered, well below what the
+// server answers, so a fine challenger's p99 stays near 1 ms (the control below) and a 5 ms bound
+// trips a slow one (one run of cancer_slow takes ~15 ms whatever the batch).
+const PACE = 10;
+const LIVE_CHECKS = { maxP99Ms: 5, maxP99Ratio: 1000, maxPsi: PSI_OFF };
 
 const TERMINAL = ['promoted', 'rejected', 'rolled_back', 'aborted'];
 
@@ -124,15 +129,18 @@ const bodies = lines.map((line) => {
 /**
  * Closed-loop load: `connections` keep-alive connections, each sending the next request as soon as
  * its answer is read. Returns `stop()`, which resolves with every answer: time (epoch ms, at the end
- * of the body), latency, status, the answering version, or the connection error.
+ * of the body), latency, status, the answering version, or the connection error. With `pace`,
+ * each connection sends at most that many requests a second instead.
  */
-function startLoad(url, model, connections = CONNECTIONS) {
+function startLoad(url, model, { connections = CONNECTIONS, pace = 0 } = {}) {
   const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const path = `/v2/models/${model}/infer`;
   const answers = [];
   let running = true;
   let next = 0;
   const loop = async () => {
+    // Paced connections start spread over one period, so their requests do not arrive in bursts.
+    if (pace > 0) await sleep(Math.random() * (1000 / pace));
     while (running) {
       const body = bodies[next++ % bodies.length];
       const t0 = now();
@@ -145,6 +153,8 @@ function startLoad(url, model, connections = CONNECTIONS) {
         const t = now();
         answers.push({ t, ms: t - t0, status: 0, error: err.code ?? err.message });
       }
+      // Paced: each connection sends at most `pace` requests a second, so the server is not saturated.
+      if (pace > 0) await sleep(Math.max(0, t0 + 1000 / pace - now()));
     }
   };
   const started = now();
@@ -171,14 +181,14 @@ function summary({ answers, started, ended }) {
   return { requests: answers.length, rps: answers.length / ((ended - started) / 1000), p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1), failed: failed.length, kinds, versions };
 }
 
-const f1 = (x) => (x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1));
+const f1 = (x) => (x === undefined || x === null || Number.isNaN(x) ? '—' : x.toFixed(1));
 const ms = (x) => (x === undefined || Number.isNaN(x) ? '—' : `${x.toFixed(0)} ms`);
 const sec = (x) => (x === undefined || Number.isNaN(x) ? '—' : `${(x / 1000).toFixed(2)} s`);
 const loadLine = (s) => `${s.requests} requests, ${s.rps.toFixed(0)} req/s, p50 ${f1(s.p50)} ms, p99 ${f1(s.p99)} ms, max ${f1(s.max)} ms, failed ${s.failed}${s.failed ? ` ${JSON.stringify(s.kinds)}` : ''}, by version ${JSON.stringify(s.versions)}`;
 
 /** Runs `release` (a POST /releases body) under load and returns the load's answers and the finished release. */
-async function releaseUnderLoad(url, body, { lead = 1000, tail = 1000, after } = {}) {
-  const load = startLoad(url, body.model);
+async function releaseUnderLoad(url, body, { lead = 1000, tail = 1000, after, pace = 0 } = {}) {
+  const load = startLoad(url, body.model, { pace });
   await sleep(lead);
   const created = now();
   const r = await api(url, 'POST', '/releases', body);
@@ -196,10 +206,13 @@ async function main() {
   const release = join(fixtures, 'release');
   const mlpCopy = join(scratch, 'breast_cancer_mlp_copy.onnx');
   copyFileSync(join(fixtures, 'breast_cancer_mlp.onnx'), mlpCopy);
+  const goodCopy = join(scratch, 'cancer_good_copy.onnx');
+  copyFileSync(join(release, 'cancer_good.onnx'), goodCopy);
   slipway(['models', 'register', join(fixtures, 'breast_cancer_mlp.onnx'), '--name', 'bc', '--alias', 'champion']);
   slipway(['models', 'register', join(release, 'cancer_slow.onnx'), '--name', 'bc']);
   slipway(['models', 'register', join(release, 'cancer_good.onnx'), '--name', 'bc']);
   slipway(['models', 'register', mlpCopy, '--name', 'bc']);
+  slipway(['models', 'register', goodCopy, '--name', 'bc']);
   slipway(['models', 'register', join(fixtures, 'breast_cancer_mlp.onnx'), '--name', 'cancer', '--alias', 'champion']);
   slipway(['models', 'register', join(release, 'cancer_good.onnx'), '--name', 'cancer']);
   slipway(['monitor', 'reference', 'set', 'models:/cancer/1', '--data', join(fixtures, 'breast_cancer_train.csv')]);
@@ -214,15 +227,19 @@ async function main() {
     const base = startLoad(url, 'bc');
     await sleep(SECONDS * 1000);
     const baseline = summary(await base.stop());
+    const pacedBase = startLoad(url, 'bc', { pace: PACE });
+    await sleep(SECONDS * 1000);
+    const pacedBaseline = summary(await pacedBase.stop());
 
-    console.log(`baseline, no release, ${SECONDS} s: ${loadLine(baseline)}`);
+    console.log(`baseline, no release, ${SECONDS} s, closed loop: ${loadLine(baseline)}`);
+    console.log(`baseline, no release, ${SECONDS} s, paced ${PACE}/s per connection: ${loadLine(pacedBaseline)}`);
 
     // (1) and (2b): the slow challenger, rolled back by the live analysis; several rounds, the champion stays version 1.
-    const slowPolicy = { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', checks: { maxP99Ms: 50, maxPsi: PSI_OFF } } };
-    console.log(`\n(1) canary of the slow challenger (v2) under load, steps 50/100, interval 1 s, maxP99Ms 50, ${ROUNDS} rounds:`);
+    const livePolicy = { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', checks: LIVE_CHECKS } };
+    console.log(`\n(1) canary of the slow challenger (v2) under the paced load, steps 50/100, interval 1 s, checks ${JSON.stringify(LIVE_CHECKS)}, ${ROUNDS} rounds:`);
     const slowRounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const slow = await releaseUnderLoad(url, { model: 'bc', version: '2', environment: 'champion', policy: slowPolicy });
+      const slow = await releaseUnderLoad(url, { model: 'bc', version: '2', environment: 'champion', policy: livePolicy }, { pace: PACE });
       const sum = summary(slow.load);
       const challenger = slow.load.answers.filter((a) => a.version === '2');
       const first = Math.min(...challenger.map((a) => a.t));
@@ -251,14 +268,20 @@ async function main() {
       for (const [k, v] of rows) console.log(`    ${k.padEnd(62)} ${ms(v)}`);
     }
 
-    // (2a): a fine challenger, promoted through both steps.
-    const good = await releaseUnderLoad(url, { model: 'bc', version: '3', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', checks: { maxPsi: PSI_OFF } } } });
+    // The control: a fine challenger under the same paced load and checks is promoted (the bound trips only a slow one).
+    const control = await releaseUnderLoad(url, { model: 'bc', version: '3', environment: 'champion', policy: livePolicy }, { pace: PACE });
+    const controlSum = summary(control.load);
+    console.log(`  control, cancer_good (v3) under the same load and checks: ${control.release.state}: ${control.release.reason}`);
+    for (const [i, w] of (control.release.rollout?.analyses ?? []).entries()) console.log(`    window ${i + 1}: ${w.verdict}; challenger ${w.challenger?.requests} requests, p99 ${f1(w.challenger?.p99Ms)} ms; champion p99 ${f1(w.champion?.p99Ms)} ms`);
+
+    // (2a): a fine challenger (a copy of the first champion, v4) promoted by a canary under the saturating closed-loop load.
+    const good = await releaseUnderLoad(url, { model: 'bc', version: '4', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', checks: { maxPsi: PSI_OFF } } } });
     const goodSum = summary(good.load);
 
-    // (2c): blue-green to version 4, then an instant rollback to version 3 one second after the promotion.
+    // (2c): blue-green to version 5, then an instant rollback to version 4 one second after the promotion.
     const bg = await releaseUnderLoad(
       url,
-      { model: 'bc', version: '4', environment: 'champion', policy: { strategy: { kind: 'blue-green', bake: '60s' } } },
+      { model: 'bc', version: '5', environment: 'champion', policy: { strategy: { kind: 'blue-green', bake: '60s' } } },
       {
         after: async () => {
           await sleep(1000);
@@ -270,13 +293,15 @@ async function main() {
     );
     const rollback = bg.extra;
     const bgSum = summary(bg.load);
-    const lastV4 = Math.max(...bg.load.answers.filter((a) => a.t > rollback.at && a.version === '4').map((a) => a.t), rollback.at);
+    const lastV5 = Math.max(...bg.load.answers.filter((a) => a.t > rollback.at && a.version === '5').map((a) => a.t), rollback.at);
 
     console.log(`\n(2) failed client requests (non-200 or connection error) under ${CONNECTIONS} connections:`);
-    console.log(`    baseline, no release: ${loadLine(baseline)}`);
-    for (const [i, r] of slowRounds.entries()) console.log(`    (b) canary rolled back, round ${i + 1}: ${r.state}; ${loadLine(r.sum)}`);
-    console.log(`    (a) canary promoting v3 (cancer_good): ${good.release.state}${good.release.state !== 'promoted' ? ` (${good.release.reason})` : ''}; ${loadLine(goodSum)}`);
-    console.log(`    (c) blue-green v4, then rollback: ${bg.release.state}; rollback to v${rollback.version} instant=${rollback.instant} answered in ${f1(rollback.ms)} ms, last v4 answer ${ms(lastV4 - rollback.at)} after it was sent; ${loadLine(bgSum)}`);
+    console.log(`    baseline, no release, closed loop: ${loadLine(baseline)}`);
+    console.log(`    baseline, no release, paced: ${loadLine(pacedBaseline)}`);
+    for (const [i, r] of slowRounds.entries()) console.log(`    (b) canary rolled back, paced, round ${i + 1}: ${r.state}; ${loadLine(r.sum)}`);
+    console.log(`    (a) canary promoting v3 (cancer_good), paced: ${control.release.state}; ${loadLine(controlSum)}`);
+    console.log(`    (a) canary promoting v4 (mlp copy), closed loop: ${good.release.state}${good.release.state !== 'promoted' ? ` (${good.release.reason})` : ''}; ${loadLine(goodSum)}`);
+    console.log(`    (c) blue-green v5, closed loop, then rollback: ${bg.release.state}; rollback to v${rollback.version} instant=${rollback.instant} answered in ${f1(rollback.ms)} ms, last v5 answer ${ms(lastV5 - rollback.at)} after it was sent; ${loadLine(bgSum)}`);
 
     // (3) the gated release of model cancer.
     const holdoutRef = 'releases/holdouts/breast_cancer_holdout.csv';
@@ -334,7 +359,7 @@ async function main() {
     console.log(`    baseline: slipway loadtest alone against the served model, 100/s for 3 s: ${sec(loadtestMs)} (process wall time, node start included)`);
 
     const worst = Math.max(...slowRounds.map((r) => r.last - r.first));
-    console.log(`\nsummary: rollback — first → last challenger answer ≤ ${ms(worst)} over ${ROUNDS} rounds (target ≤ 2 s with a 1 s interval); failed requests ${[...slowRounds.map((r) => r.sum.failed), goodSum.failed, bgSum.failed].reduce((a, b) => a + b, 0)} (baseline ${baseline.failed}); gated release ${sec(gatedWall)} (target ≤ 60 s)`);
+    console.log(`\nsummary: rollback — first → last challenger answer ≤ ${ms(worst)} over ${ROUNDS} rounds (target ≤ 2 s with a 1 s interval); failed requests ${[...slowRounds.map((r) => r.sum.failed), controlSum.failed, goodSum.failed, bgSum.failed].reduce((a, b) => a + b, 0)} (baselines ${baseline.failed + pacedBaseline.failed}); gated release ${sec(gatedWall)} (target ≤ 60 s)`);
   } catch (err) {
     console.error(server.stderr());
     throw err;
