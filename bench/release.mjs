@@ -4,18 +4,22 @@
  *
  *   npm run build && node bench/release.mjs [--seconds 4] [--connections 64] [--rounds 3]
  *
- * (1) Automatic rollback: 64 keep-alive connections of 1-row V2 requests (holdout rows in turn)
- *     to `bc`, whose champion is breast_cancer_mlp.onnx, while a canary of cancer_slow.onnx
- *     (steps 50, 100; 1 s analysis interval; challenger p99 bound 50 ms) runs, `--rounds` times.
- *     Every answer's `model_version` and arrival time are kept. Reported per round: each analysis
- *     window; first challenger answer (the slow model is slow from its first request, so the
- *     breach starts there) → last challenger answer; start of the window that tripped → last
- *     challenger answer; last challenger answer → the `rolled_back` event (written once traffic
- *     has moved). Target: all traffic on the champion within 2 s of the breach, 1 s interval.
- * (2) Failed client requests (non-200 answers, connection errors) under the same load during
- *     (a) a canary that promotes cancer_good.onnx, (b) the rolled-back canary of (1), (c) a
- *     blue-green promotion followed at once by POST /api/v1/models/bc/rollback. Target: 0.
- *     Baseline for (1) and (2): the same load with no release (req/s, p50/p99, failures).
+ * Load: 64 keep-alive connections of 1-row V2 requests (holdout rows in turn) to `bc`, whose
+ * champion is breast_cancer_mlp.onnx, either closed loop (saturating) or paced (10 requests/s per
+ * connection). Every answer's `model_version`, status and arrival time are kept.
+ * (1) Automatic rollback: a canary of cancer_slow.onnx (steps 50, 100; 1 s analysis interval;
+ *     challenger p99 bound 5 ms, the ratio and PSI checks lifted) under the paced load,
+ *     `--rounds` times. Reported per round: each analysis window; first challenger answer (the
+ *     slow model is slow from its first request, so the breach starts there) → last challenger
+ *     answer; start of the window that tripped → last challenger answer; last challenger answer
+ *     → the `rolled_back` event (written once traffic has moved). Target: all traffic on the
+ *     champion within 2 s of the breach, 1 s interval. Control: cancer_good under the same load
+ *     and checks, which should be promoted.
+ * (2) Failed client requests (non-200 answers, connection errors) during (a) the control and a
+ *     canary promoting a copy of the champion under the closed loop, (b) the rolled-back
+ *     canaries of (1), (c) a blue-green promotion under the closed loop followed 1 s later by
+ *     POST /api/v1/models/bc/rollback. Target: 0. Baselines for (1) and (2): both loads with no
+ *     release (req/s, p50/p99/max, failures).
  * (3) A release of model `cancer` (champion breast_cancer_mlp.onnx with a reference profile of
  *     the training set; candidate cancer_good.onnx) through signature, evaluation, quality,
  *     drift, loadtest (100/s for 3 s), command (`true`) and approval (1, given by the bench as
@@ -200,7 +204,7 @@ async function releaseUnderLoad(url, body, { lead = 1000, tail = 1000, after, pa
 
 async function main() {
   console.log(`machine: ${cpus().length} CPUs, load average at start ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
-  console.log(`load: ${CONNECTIONS} keep-alive connections (undici), closed loop, 1-row V2 requests over the ${bodies.length} holdout rows\n`);
+  console.log(`load: ${CONNECTIONS} keep-alive connections (undici), closed loop or paced at ${PACE}/s each, 1-row V2 requests over the ${bodies.length} holdout rows\n`);
 
   // The store: model bc (champion mlp, then slow, good and a second mlp copy as candidates) and model cancer for (3).
   const release = join(fixtures, 'release');
