@@ -90,7 +90,7 @@ describe('one-off flags', () => {
   it('build a policy without a file', () => {
     const policy = releasePolicyFrom(
       undefined,
-      { holdout: 'h.csv', label: 'target', metric: ['accuracy >= champion - 0.02'], slo: ['p99<20ms'], rate: 50, signature: true, approvals: 2, command: ['npm test'], strategy: 'canary', steps: '10,50,100', interval: '5s', failureLimit: 2, stickyHeader: 'x-user' },
+      { holdout: 'h.csv', label: 'target', metric: ['accuracy >= champion - 0.02'], slo: ['p99<20ms'], rate: 50, signature: true, approvals: 2, command: ['npm test'], strategy: 'canary', steps: '10,50,100', interval: '5s', failureLimit: 2, inconclusiveLimit: 4, stickyHeader: 'x-user' },
       CWD,
     );
     expect(policy).toMatchObject({
@@ -103,7 +103,7 @@ describe('one-off flags', () => {
         { kind: 'command', run: 'npm test' },
         { kind: 'approval', count: 2 },
       ],
-      strategy: { kind: 'canary', steps: [10, 50, 100], interval: '5s', failureLimit: 2, stickyHeader: 'x-user' },
+      strategy: { kind: 'canary', steps: [10, 50, 100], interval: '5s', failureLimit: 2, inconclusiveLimit: 4, stickyHeader: 'x-user' },
     });
   });
 

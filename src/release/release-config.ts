@@ -320,6 +320,7 @@ export interface ReleasePolicyFlags {
   steps?: string;
   interval?: string;
   failureLimit?: number;
+  inconclusiveLimit?: number;
   stickyHeader?: string;
   bake?: string;
   shadowShare?: number;
@@ -328,12 +329,13 @@ export interface ReleasePolicyFlags {
 }
 
 const GATE_FLAGS: readonly (keyof ReleasePolicyFlags)[] = ['metric', 'slo', 'rate', 'duration', 'signature', 'allowBreaking', 'quality', 'drift', 'maxDriftShare', 'approvals', 'command'];
-const STRATEGY_FLAGS: readonly (keyof ReleasePolicyFlags)[] = ['strategy', 'steps', 'interval', 'failureLimit', 'stickyHeader', 'bake', 'shadowShare', 'shadowDuration'];
+const STRATEGY_FLAGS: readonly (keyof ReleasePolicyFlags)[] = ['strategy', 'steps', 'interval', 'failureLimit', 'inconclusiveLimit', 'stickyHeader', 'bake', 'shadowShare', 'shadowDuration'];
 /** The strategy kinds each strategy detail flag belongs to. */
 const DETAIL_KINDS: Partial<Record<keyof ReleasePolicyFlags, { flag: string; kinds: readonly StrategySpec['kind'][] }>> = {
   steps: { flag: '--steps', kinds: ['canary'] },
   interval: { flag: '--interval', kinds: ['canary', 'shadow'] },
   failureLimit: { flag: '--failure-limit', kinds: ['canary'] },
+  inconclusiveLimit: { flag: '--inconclusive-limit', kinds: ['canary'] },
   stickyHeader: { flag: '--sticky-header', kinds: ['canary'] },
   bake: { flag: '--bake', kinds: ['blue-green'] },
   shadowShare: { flag: '--shadow-share', kinds: ['shadow'] },
@@ -376,6 +378,7 @@ function strategyFromFlags(flags: ReleasePolicyFlags, base: StrategySpec | undef
   if (flags.steps !== undefined) start.steps = parseSteps(flags.steps);
   if (flags.interval !== undefined) start.interval = flags.interval;
   if (flags.failureLimit !== undefined) start.failureLimit = flags.failureLimit;
+  if (flags.inconclusiveLimit !== undefined) start.inconclusiveLimit = flags.inconclusiveLimit;
   if (flags.stickyHeader !== undefined) start.stickyHeader = flags.stickyHeader;
   if (flags.bake !== undefined) start.bake = flags.bake;
   if (flags.shadowShare !== undefined) start.share = flags.shadowShare;

@@ -338,17 +338,24 @@ export class ReleaseRunner implements ReleaseScheduler {
       const accuracy = s.checks.maxAccuracyDrop !== undefined ? await this.labelledAccuracy(r.model, stats.champion.version, stats.challenger.version, labelsSince) : undefined;
       const analysis = analyseCanaryWindow(stats, s.checks, accuracy);
       const failures = rollout.failures + (analysis.verdict === 'breach' ? 1 : 0);
-      if (analysis.verdict === 'breach' && failures > s.failureLimit) {
+      const inconclusive = analysis.verdict === 'inconclusive' ? trailingInconclusive(rollout.analyses) + 1 : 0;
+      const why =
+        analysis.verdict === 'breach' && failures > s.failureLimit
+          ? `${analysis.breaches.join('; ')}; ${failures} failed analyses > failureLimit ${s.failureLimit}`
+          : inconclusive > s.inconclusiveLimit
+            ? `too little traffic to judge: ${inconclusive} analyses in a row were inconclusive (${analysis.note ?? 'no note'}) > inconclusiveLimit ${s.inconclusiveLimit}`
+            : undefined;
+      if (why !== undefined) {
         // Traffic first: every request goes to the champion before anything is written.
         await traffic.endSplit(r.model, 'rollback');
         rollout = { ...rollout, failures, analyses: [...rollout.analyses, this.evidence(analysis)].slice(-100) };
-        const reason = `Rolled back at step ${rollout.step + 1} (${rollout.weight} %): ${analysis.breaches.join('; ')}; ${failures} failed analyses > failureLimit ${s.failureLimit}. All traffic is on the champion, '${r.environment}' unchanged.`;
+        const reason = `Rolled back at step ${rollout.step + 1} (${rollout.weight} %): ${why}. All traffic is on the champion, '${r.environment}' unchanged.`;
         const done = await this.service.transition(
           r.id,
           { from: ['rolling_out'], to: 'rolled_back', reason, rollout },
           { ...SYSTEM, type: 'analysis', action: 'release.rolled_back', message: reason, details: this.evidence(analysis) },
         );
-        this.logger.warn({ release: r.id, model: r.model, version: r.version, breaches: analysis.breaches }, 'release: canary rolled back');
+        this.logger.warn({ release: r.id, model: r.model, version: r.version, breaches: analysis.breaches, inconclusive }, 'release: canary rolled back');
         this.opts.onRolledBack?.(done, this.evidence(analysis));
         return;
       }
@@ -416,4 +423,11 @@ export function withPolicyDefaults(spec: GateSpec, policy: Release['policy']): G
   const holdout = spec.holdout ?? policy.holdout;
   const label = spec.label ?? policy.label;
   return { ...spec, ...(holdout !== undefined ? { holdout } : {}), ...(label !== undefined ? { label } : {}) };
+}
+
+/** How many of the newest analyses in a row were inconclusive. */
+function trailingInconclusive(analyses: ReadonlyArray<Record<string, unknown>>): number {
+  let n = 0;
+  for (let i = analyses.length - 1; i >= 0 && analyses[i]?.verdict === 'inconclusive'; i--) n++;
+  return n;
 }

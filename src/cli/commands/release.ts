@@ -403,6 +403,7 @@ export function register(program: Command): void {
       .option('--steps <list>', 'canary weights in percent, e.g. 10,50,100')
       .option('--interval <duration>', 'canary/shadow analysis interval, e.g. 30s')
       .option('--failure-limit <n>', 'canary: failed analyses tolerated before rollback', nonNegativeInt('--failure-limit'))
+      .option('--inconclusive-limit <n>', 'canary: analyses in a row with too little traffic tolerated before rollback (default 10)', nonNegativeInt('--inconclusive-limit'))
       .option('--sticky-header <name>', 'canary: pin callers to one side by this request header')
       .option('--bake <duration>', 'blue-green: how long the old version stays loaded')
       .option('--shadow-share <percent>', 'shadow: percentage of requests mirrored', positiveNumber('--shadow-share', 100))

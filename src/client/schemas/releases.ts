@@ -100,6 +100,12 @@ export const StrategySpec = named(
         steps: z.array(z.number().gt(0).max(100)).min(1).default([10, 50, 100]).describe('Traffic percentages, ascending; the last is usually 100.'),
         interval: DurationText.default('30s').describe('Analysis interval; each step lasts one interval.'),
         failureLimit: z.number().int().min(0).default(0).describe('Failed analyses tolerated before rolling back (Argo Rollouts: failureLimit).'),
+        inconclusiveLimit: z
+          .number()
+          .int()
+          .min(0)
+          .default(10)
+          .describe('Inconclusive analyses in a row (fewer challenger requests than minRequests) tolerated before rolling back: too little traffic to judge is no pass (Argo Rollouts: inconclusiveLimit).'),
         stickyHeader: z.string().trim().min(1).max(200).optional().describe('Pin callers to one side by this request header.'),
         checks: CanaryChecks.default(CanaryChecks.parse({})),
       })

@@ -153,6 +153,18 @@ describe('release rollouts over live traffic', () => {
     expect(done.rollout.analyses.map((a: Json) => a.verdict)).toEqual(['inconclusive', 'inconclusive', 'pass', 'pass']);
   });
 
+  it('rolls back when the challenger gets too little traffic to judge for more than inconclusiveLimit analyses in a row', async () => {
+    const traffic = new ScriptedTraffic('models:/m@champion');
+    traffic.window = () => ({ requests: 2 });
+    const { s } = await setUp(traffic);
+    const r = await s.inject('POST', '/releases', { model: 'm', version: '2', environment: 'champion', policy: { strategy: { ...canary, steps: [50, 100], inconclusiveLimit: 2 } } });
+    const done = await until(s, r.id, (x) => ['promoted', 'rolled_back'].includes(x.state));
+    expect(done.state).toBe('rolled_back');
+    expect(done.reason).toMatch(/too little traffic to judge: 3 analyses in a row were inconclusive .* > inconclusiveLimit 2/);
+    expect(done.rollout.analyses.map((a: Json) => a.verdict)).toEqual(['inconclusive', 'inconclusive', 'inconclusive']);
+    expect(traffic.calls.at(-1)).toBe('end m rollback');
+  });
+
   it('after a restart mid-rollout, rolls back by default and resumes at the recorded step when asked', async () => {
     const first = new ScriptedTraffic('models:/m@champion');
     const { s, uri, dir } = await setUp(first);
