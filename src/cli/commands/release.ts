@@ -105,7 +105,11 @@ export function gatesTable(release: Release, terminal: Terminal): string {
 function rolloutText(release: Release): string | undefined {
   const r = release.rollout;
   const s = release.policy.strategy;
-  if (!r) return s.kind === 'direct' ? undefined : `${s.kind} (not started)`;
+  if (!r) {
+    if (s.kind === 'direct') return undefined;
+    // Blue-green has no steps: it switched when the release was promoted, and never started when it was not.
+    return s.kind === 'blue-green' && release.state === 'promoted' ? `blue-green, switched at once (bake ${s.bake})` : release.state === 'rolling_out' ? `${s.kind} (starting)` : `${s.kind} (not started)`;
+  }
   const steps = s.kind === 'canary' ? ` step ${r.step + 1} of ${s.steps.length}` : '';
   return `${s.kind}${steps}, challenger weight ${r.weight} %, ${r.analyses.length} analyses, ${r.failures} failed`;
 }
