@@ -8,7 +8,7 @@
  * champion is breast_cancer_mlp.onnx, either closed loop (saturating) or paced (10 requests/s per
  * connection). Every answer's `model_version`, status and arrival time are kept.
  * (1) Automatic rollback: a canary of cancer_slow.onnx (steps 50, 100; 1 s analysis interval;
- *     challenger p99 bound 5 ms, the ratio and PSI checks lifted) under the paced load,
+ *     challenger p99 bound 5 ms, the ratio check lifted) under the paced load,
  *     `--rounds` times. Reported per round: each analysis window; first challenger answer (the
  *     slow model is slow from its first request, so the breach starts there) → last challenger
  *     answer; start of the window that tripped → last challenger answer; last challenger answer
@@ -97,14 +97,13 @@ async function api(url, method, path, body, expect = [200, 201]) {
   return text ? JSON.parse(text) : {};
 }
 
-// The score PSI between two different model families is large even when they agree on every class
-// (printed below from the analysis); the bound is lifted so latency and errors decide.
-const PSI_OFF = 1000;
 // Per-connection pace of the paced load of (1): 64 × 10 = 640 req/s offered, well below what the
 // server answers, so a fine challenger's p99 stays near 1 ms (the control below) and a 5 ms bound
 // trips a slow one (one run of cancer_slow takes ~15 ms whatever the batch).
 const PACE = 10;
-const LIVE_CHECKS = { maxP99Ms: 5, maxP99Ratio: 1000, maxPsi: PSI_OFF };
+// The relative p99 check is lifted: on two cores a slow challenger takes the cores the champion
+// needs, so both sides' p99 rise together and only an absolute bound tells them apart.
+const LIVE_CHECKS = { maxP99Ms: 5, maxP99Ratio: 1000 };
 
 const TERMINAL = ['promoted', 'rejected', 'rolled_back', 'aborted'];
 
@@ -279,7 +278,7 @@ async function main() {
     for (const [i, w] of (control.release.rollout?.analyses ?? []).entries()) console.log(`    window ${i + 1}: ${w.verdict}; challenger ${w.challenger?.requests} requests, p99 ${f1(w.challenger?.p99Ms)} ms; champion p99 ${f1(w.champion?.p99Ms)} ms`);
 
     // (2a): a fine challenger (a copy of the first champion, v4) promoted by a canary under the saturating closed-loop load.
-    const good = await releaseUnderLoad(url, { model: 'bc', version: '4', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', checks: { maxPsi: PSI_OFF } } } });
+    const good = await releaseUnderLoad(url, { model: 'bc', version: '4', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1s', } } });
     const goodSum = summary(good.load);
 
     // (2c): blue-green to version 5, then an instant rollback to version 4 one second after the promotion.
