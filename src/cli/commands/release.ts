@@ -33,6 +33,7 @@ import type { PlanChange } from './release-plan.js';
 
 interface ReleaseFlags extends ConnectionFlags, ReleasePolicyFlags {
   to: string;
+  requestedBy?: string;
   json?: boolean;
   junit?: string;
   summary?: string;
@@ -219,7 +220,7 @@ export async function releaseAction(uri: string, flags: ReleaseFlags, io: Output
       const stored = await uploadHoldouts(client, localHoldouts(policy), tell);
       sent = withStoredHoldouts(policy, stored);
     }
-    const created = await api.create({ model: candidate.model, ...(candidate.version ? { version: candidate.version } : {}), ...(candidate.alias ? { alias: candidate.alias } : {}), environment: flags.to, ...(sent ? { policy: sent } : {}) });
+    const created = await api.create({ model: candidate.model, ...(candidate.version ? { version: candidate.version } : {}), ...(candidate.alias ? { alias: candidate.alias } : {}), environment: flags.to, ...(flags.requestedBy ? { requestedBy: flags.requestedBy } : {}), ...(sent ? { policy: sent } : {}) });
     if (!flags.wait) return created;
     const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : undefined;
     // The approval command is printed even when quiet: without it nobody knows what the release waits for.
@@ -415,6 +416,7 @@ export function register(program: Command): void {
       .option('--on-restart <action>', 'a rollout interrupted by a server restart: rollback (default) or resume')
       .option('--junit <file>', 'write a JUnit XML report: a test case per gate and one for the rollout')
       .option('--summary <file>', 'append a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)')
+      .option('--requested-by <name>', 'who asks for the release (approvers must be someone else); once access control is on, the caller')
       .option('--no-wait', 'print the release id and exit 0 without waiting')
       .option('--timeout <duration>', 'stop waiting after this long: exit 1 with the state (the release goes on)')
       .option('--json', 'print the release as JSON'),
