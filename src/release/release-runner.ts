@@ -21,7 +21,7 @@ import type { GateContext, GateOutcome, PrivateServer } from './gates/gate.js';
 import { approvalsNeeded, policyDuration } from './release-policy.js';
 import { isTerminal, type ReleaseRollout, type ReleaseScheduler, type ReleaseService } from './release-service.js';
 import { windowPerformance } from '../monitoring/performance/performance-repository.js';
-import { accuracyOfSides, addShadowWindow, analyseCanaryWindow, emptyShadowTotals, judgeShadow, type LabelledAccuracy, type WindowAnalysis } from './rollout-analysis.js';
+import { accuracyOfSides, addShadowWindow, analyseCanaryWindow, emptyShadowTotals, judgeShadow, type LabelledAccuracy, type SideFigures, type WindowAnalysis } from './rollout-analysis.js';
 
 /** How far back the champion's labelled predictions count in a canary's accuracy check. */
 const LABELS_LOOKBACK_MS = 3_600_000;
@@ -330,13 +330,15 @@ export class ReleaseRunner implements ReleaseScheduler {
     // Late labels are joined with the predictions live monitoring stored: the challenger's exist only since the
     // split began; the champion's of the hour before count too, as its recent accuracy.
     const labelsSince = this.clock.now() - LABELS_LOOKBACK_MS;
+    let lastChampion: SideFigures | undefined;
     rollout = await this.step(r, rollout, `Canary step ${rollout.step + 1} of ${s.steps.length}: ${rollout.weight} % of requests to version ${r.version}.`);
     for (;;) {
       await this.wait(intervalMs, signal);
       const stats = traffic.takeStats(r.model);
       if (!stats) throw new Error('serving ended the split on its own');
       const accuracy = s.checks.maxAccuracyDrop !== undefined ? await this.labelledAccuracy(r.model, stats.champion.version, stats.challenger.version, labelsSince) : undefined;
-      const analysis = analyseCanaryWindow(stats, s.checks, accuracy);
+      const analysis = analyseCanaryWindow(stats, s.checks, accuracy, lastChampion);
+      if (analysis.champion.requests > 0 && !analysis.champion.fromEarlierWindow) lastChampion = analysis.champion;
       const failures = rollout.failures + (analysis.verdict === 'breach' ? 1 : 0);
       const inconclusive = analysis.verdict === 'inconclusive' ? trailingInconclusive(rollout.analyses) + 1 : 0;
       const why =

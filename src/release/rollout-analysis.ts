@@ -16,6 +16,8 @@ export type WindowVerdict = 'pass' | 'breach' | 'inconclusive';
 /** One side's figures as recorded in the evidence. */
 export interface SideFigures {
   version: string;
+  /** True when these are the champion's figures from an earlier window (it answered nothing in this one). */
+  fromEarlierWindow?: boolean;
   requests: number;
   errors: number;
   errorRate: number | null;
@@ -127,8 +129,10 @@ function fmt(n: number, digits = 3): string {
  * Judges one canary window. Fewer challenger requests than `minRequests`: inconclusive (not a breach).
  * Otherwise each check that fails is a breach: error rate, absolute p99, p99 over the champion's, PSI.
  */
-export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks, accuracy?: LabelledAccuracy): WindowAnalysis {
-  const champion = sideFigures(stats.champion);
+export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks, accuracy?: LabelledAccuracy, previousChampion?: SideFigures): WindowAnalysis {
+  const current = sideFigures(stats.champion);
+  // At the 100 % step the champion answers nothing: its latencies from the last window it served are the baseline.
+  const champion = current.requests === 0 && previousChampion && previousChampion.requests > 0 ? { ...previousChampion, fromEarlierWindow: true } : current;
   const challenger = sideFigures(stats.challenger);
   const drift = scorePsi(stats.champion.scores, stats.challenger.scores);
   const base = { windowMs: stats.windowMs, champion, challenger, psi: drift, ...(accuracy ? { accuracy } : {}) };
@@ -139,6 +143,9 @@ export function analyseCanaryWindow(stats: SplitStats, checks: CanaryChecks, acc
   const errorRate = challenger.errorRate ?? 0;
   if (errorRate > checks.maxErrorRate) breaches.push(`challenger error rate ${fmt(errorRate)} > maxErrorRate ${fmt(checks.maxErrorRate)} (${challenger.errors} of ${challenger.requests})`);
   if (checks.maxP99Ms !== undefined && challenger.p99Ms !== null && challenger.p99Ms > checks.maxP99Ms) breaches.push(`challenger p99 ${fmt(challenger.p99Ms)} ms > maxP99Ms ${fmt(checks.maxP99Ms)} ms`);
+  if (checks.maxP50Ratio !== undefined && challenger.p50Ms !== null && champion.p50Ms !== null && champion.p50Ms > 0 && challenger.p50Ms > champion.p50Ms * checks.maxP50Ratio) {
+    breaches.push(`challenger p50 ${fmt(challenger.p50Ms)} ms > ${fmt(checks.maxP50Ratio)} × champion p50 ${fmt(champion.p50Ms)} ms`);
+  }
   if (challenger.p99Ms !== null && champion.p99Ms !== null && champion.p99Ms > 0 && challenger.p99Ms > champion.p99Ms * checks.maxP99Ratio) {
     breaches.push(`challenger p99 ${fmt(challenger.p99Ms)} ms > ${fmt(checks.maxP99Ratio)} × champion p99 ${fmt(champion.p99Ms)} ms`);
   }

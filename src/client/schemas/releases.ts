@@ -84,6 +84,11 @@ export const CanaryChecks = z
     maxErrorRate: z.number().min(0).max(1).default(0.01).describe("Challenger's share of failed requests (Flagger: success rate >= 99 %)."),
     maxP99Ms: z.number().positive().optional().describe("Challenger's p99 latency bound in ms (absolute)."),
     maxP99Ratio: z.number().positive().default(1.5).describe("Challenger's p99 over the champion's, same window."),
+    maxP50Ratio: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Challenger's p50 over the champion's, same window: steadier than p99 when both share the CPU, so a slow challenger that also slows the champion's tail still shows."),
     maxPsi: z.number().positive().default(0.25).describe('PSI between the two sides\' prediction distributions.'),
     maxAccuracyDrop: z.number().min(0).max(1).optional().describe('Once late labels arrive: champion accuracy minus challenger accuracy.'),
     minRequests: z.number().int().min(0).default(20).describe('Fewer challenger requests in a window than this: the window is inconclusive, not a breach.'),

@@ -30,6 +30,7 @@ class ScriptedTraffic implements TrafficController {
   calls: string[] = [];
   split: (TrafficSplitSpec & { championVersion: string; challengerVersion: string }) | undefined;
   window: (n: number) => Partial<SideStats> = () => ({});
+  championWindow: (n: number) => Partial<SideStats> = () => ({});
   private n = 0;
   constructor(private readonly served: string) {}
   async startSplit(model: string, spec: TrafficSplitSpec): Promise<void> {
@@ -45,8 +46,9 @@ class ScriptedTraffic implements TrafficController {
   }
   takeStats(): SplitStats | undefined {
     if (!this.split) return undefined;
-    const challenger = side(this.split.challengerVersion, this.window(this.n++));
-    return { champion: side('1'), challenger, windowMs: 20, shadow: { compared: 100, agreement: 0.99, meanAbsDiff: 0.001, maxAbsDiff: 0.01 } };
+    const n = this.n++;
+    const challenger = side(this.split.challengerVersion, this.window(n));
+    return { champion: side('1', this.championWindow(n)), challenger, windowMs: 20, shadow: { compared: 100, agreement: 0.99, meanAbsDiff: 0.001, maxAbsDiff: 0.01 } };
   }
   activeSplit() {
     return this.split;
@@ -151,6 +153,29 @@ describe('release rollouts over live traffic', () => {
     const done = await until(s, r.id, (x) => ['promoted', 'rolled_back'].includes(x.state));
     expect(done.state).toBe('promoted');
     expect(done.rollout.analyses.map((a: Json) => a.verdict)).toEqual(['inconclusive', 'inconclusive', 'pass', 'pass']);
+  });
+
+  it('at the 100 % step, where the champion answers nothing, compares latency with the champion of the last window it served', async () => {
+    const traffic = new ScriptedTraffic('models:/m@champion');
+    traffic.window = (n) => (n === 0 ? { latencyP99Ms: 6 } : { latencyP99Ms: 20 });
+    traffic.championWindow = (n) => (n === 0 ? {} : { requests: 0, latencyP50Ms: null, latencyP99Ms: null, scores: [] });
+    const { s } = await setUp(traffic);
+    const r = await s.inject('POST', '/releases', { model: 'm', version: '2', environment: 'champion', policy: { strategy: { ...canary, steps: [50, 100] } } });
+    const done = await until(s, r.id, (x) => ['promoted', 'rolled_back'].includes(x.state));
+    expect(done.state).toBe('rolled_back');
+    expect(done.reason).toMatch(/challenger p99 20 ms > 1\.5 × champion p99 5 ms/);
+    expect(done.rollout.analyses.at(-1).champion).toMatchObject({ fromEarlierWindow: true, p99Ms: 5 });
+  });
+
+  it('with maxP50Ratio, a challenger whose median is slower breaches although the p99s moved together', async () => {
+    const traffic = new ScriptedTraffic('models:/m@champion');
+    traffic.window = () => ({ latencyP50Ms: 9, latencyP99Ms: 6 });
+    const { s } = await setUp(traffic);
+    const strategy = { ...canary, steps: [50, 100], checks: { ...canary.checks, maxP50Ratio: 2 } };
+    const r = await s.inject('POST', '/releases', { model: 'm', version: '2', environment: 'champion', policy: { strategy } });
+    const done = await until(s, r.id, (x) => ['promoted', 'rolled_back'].includes(x.state));
+    expect(done.state).toBe('rolled_back');
+    expect(done.reason).toMatch(/challenger p50 9 ms > 2 × champion p50 2 ms/);
   });
 
   it('rolls back when the challenger gets too little traffic to judge for more than inconclusiveLimit analyses in a row', async () => {
