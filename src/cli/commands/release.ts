@@ -115,21 +115,21 @@ function rolloutText(release: Release): string | undefined {
   return `${s.kind}${steps}, challenger weight ${r.weight} %, ${r.analyses.length} analyses, ${r.failures} failed`;
 }
 
+/** What was released where, and how it stands: the first lines of the report and of `releases show`. */
+function headFields(release: Release): Array<[string, string | undefined]> {
+  return [
+    ['release', release.id],
+    ['model', `${release.model} version ${release.version}`],
+    ['environment', release.environment],
+    ['champion', release.championVersion !== undefined ? `version ${release.championVersion}` : 'none (first release)'],
+    ['state', release.state],
+    ['reason', release.reason],
+  ];
+}
+
 /** The human report of a release: what was released, the gates, the rollout and the final state. */
 export function releaseReport(release: Release, terminal: Terminal): string {
-  const head = formatRecord(
-    [
-      ['release', release.id],
-      ['model', `${release.model} version ${release.version}`],
-      ['environment', release.environment],
-      ['champion', release.championVersion !== undefined ? `version ${release.championVersion}` : 'none (first release)'],
-      ['state', release.state],
-      ['reason', release.reason],
-      ['rollout', rolloutText(release)],
-      ['approvals', release.approvals.map((a) => a.by).join(', ') || undefined],
-    ],
-    terminal,
-  );
+  const head = formatRecord([...headFields(release), ['rollout', rolloutText(release)], ['approvals', release.approvals.map((a) => a.by).join(', ') || undefined]], terminal);
   const ok = release.state === 'promoted';
   const last = isTerminal(release.state) ? `${formatVerdict(ok, `${release.model} version ${release.version} ${ok ? `is now ${release.environment}` : STATE_WORDS[release.state]}`, terminal)}\n` : '';
   return `${head}\n${gatesTable(release, terminal)}${last ? `\n${last}` : ''}`;
@@ -299,12 +299,7 @@ function showText(release: Release, terminal: Terminal): string {
   const events = (release.events ?? []).map((e) => `  ${formatTime(e.time)}  ${e.type.padEnd(9)} ${e.actor ? `${e.actor}: ` : ''}${e.message}\n`).join('');
   const head = formatRecord(
     [
-      ['release', release.id],
-      ['model', `${release.model} version ${release.version}`],
-      ['environment', release.environment],
-      ['champion', release.championVersion !== undefined ? `version ${release.championVersion}` : 'none (first release)'],
-      ['state', release.state],
-      ['reason', release.reason],
+      ...headFields(release),
       ['strategy', release.policy.strategy.kind],
       ['rollout', rolloutText(release)],
       ['requested by', release.requestedBy],
