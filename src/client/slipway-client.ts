@@ -31,6 +31,9 @@ import type {
   ReleasePolicyRecord,
   RollbackBody,
   RollbackResult,
+  TrafficHeartbeatBody,
+  TrafficState,
+  TrafficStatsBody,
 } from './schemas/releases.js';
 import { SlipwayApiError, errorFromResponse } from './api-error.js';
 
@@ -437,6 +440,12 @@ export class SlipwayClient {
     putPolicy: (model: string, environment: string, policy: ReleasePolicyInput) => this.request<ReleasePolicyRecord>('PUT', `/models/${seg(model)}/release-policies/${seg(environment)}`, { body: { policy } }),
     /** Removes a stored release policy. */
     deletePolicy: (model: string, environment: string) => this.request<void>('DELETE', `/models/${seg(model)}/release-policies/${seg(environment)}`),
+    /** The traffic split a release wants for a model (what `slipway serve --server` processes poll). */
+    traffic: (model: string) => this.request<TrafficState>('GET', `/traffic/${seg(model)}`),
+    /** A serving process of `model` says it is alive, what it serves and which state it applied; answers with the current state. */
+    trafficHeartbeat: (model: string, body: TrafficHeartbeatBody) => this.request<TrafficState>('POST', `/traffic/${seg(model)}/agents`, { body }),
+    /** Adds a serving process's figures of the running split to the next analysis; CONFLICT (409) when that split is not running. */
+    postTrafficStats: (model: string, body: TrafficStatsBody) => this.request<void>('POST', `/traffic/${seg(model)}/stats`, { body }),
     /** Lists stored release policies, of one model or all. */
     listPolicies: async (model?: string) => (await this.request<ReleasePolicyList>('GET', '/release-policies', { query: model === undefined ? {} : { model } })).policies,
   };

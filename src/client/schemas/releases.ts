@@ -297,3 +297,114 @@ export const RollbackResult = named(
   'An environment moved back to an earlier version.',
 );
 export type RollbackResult = z.infer<typeof RollbackResult>;
+
+// ---- traffic of serving processes that follow a server (`slipway serve models:/… --server URL`) ----
+
+/** GET/POST /traffic/{model}: the registered model's name. */
+export const TrafficParams = z.object({ model: z.string().min(1).max(1000) });
+
+const AgentId = z.string().trim().min(1).max(200).describe('A serving process, unique per process (it picks a random id at start).');
+const SplitId = z.string().trim().min(1).max(200).describe('The split, as GET /traffic/{model} names it.');
+const Share = z.number().min(0).max(1);
+
+/** The split serving processes should run. */
+export const PublishedSplit = named(
+  z.object({
+    id: SplitId,
+    challengerUri: z.string().describe('The challenger: models:/NAME/VERSION.'),
+    weight: Share.describe('Share of requests the challenger answers (canary).'),
+    shadowShare: Share.describe('Share of requests mirrored to the challenger and compared off the response path (shadow).'),
+    stickyHeader: z.string().optional().describe('A header whose value pins a caller to one side.'),
+    challengerVersion: z.string(),
+  }),
+  'PublishedSplit',
+  'The traffic split a release wants every serving process of the model to run.',
+);
+
+/** A serving process as the server last heard from it. */
+export const TrafficAgent = named(
+  z.object({
+    agentId: z.string(),
+    uri: z.string().describe('What it serves the model by.'),
+    version: z.string().describe('The version it serves now.'),
+    epoch: z.number().describe('The last state epoch it applied.'),
+    splitId: z.string().nullable(),
+    splitError: z.string().nullable().describe('Why it could not start the published split.'),
+    lastSeen: EpochMillis,
+  }),
+  'TrafficAgent',
+  'A `slipway serve` process following this server.',
+);
+
+/** GET /traffic/{model}. */
+export const TrafficState = named(
+  z.object({
+    model: z.string(),
+    epoch: z.number().describe('Changes on every change of this state; 0 when nothing was ever published for the model.'),
+    split: PublishedSplit.nullable(),
+    ended: z
+      .object({ splitId: z.string(), outcome: z.enum(['promote', 'rollback']), bakeMs: z.number().describe('How long the old champion stays loaded after a promotion.') })
+      .nullable()
+      .describe('How the last split ended; a process still running that split ends it the same way.'),
+    revertId: z.string().nullable().describe('Changes each time the last promotion is reverted; a process reverts when it sees a new one.'),
+    agents: z.array(TrafficAgent).describe('Serving processes heard from within the last 10 s.'),
+  }),
+  'TrafficState',
+  'The traffic a release wants for one model, polled by the serving processes that follow the server.',
+);
+export type TrafficState = z.infer<typeof TrafficState>;
+
+/** POST /traffic/{model}/agents. */
+export const TrafficHeartbeatBody = named(
+  z
+    .object({
+      agentId: AgentId,
+      uri: z.string().trim().regex(/^models:\/[^/@]+(\/[^/@]+|@[^/@]+)$/, 'must be models:/NAME@ALIAS or models:/NAME/VERSION').max(2000),
+      version: z.string().trim().min(1).max(100),
+      epoch: z.number().int().min(0).optional().describe('The last state epoch applied.'),
+      splitId: SplitId.nullable().optional().describe('The split it runs now.'),
+      splitError: z.string().max(4000).nullable().optional().describe('Why it could not start the published split.'),
+    })
+    .strict(),
+  'TrafficHeartbeatBody',
+  'A serving process says it is alive, what it serves and which state it applied (every second and after each change).',
+);
+export type TrafficHeartbeatBody = z.input<typeof TrafficHeartbeatBody>;
+
+const Latency = z.number().min(0).nullable();
+const SideStatsSchema = z
+  .object({
+    version: z.string().max(100),
+    requests: z.number().int().min(0),
+    errors: z.number().int().min(0),
+    latencyP50Ms: Latency,
+    latencyP99Ms: Latency,
+    scores: z.array(z.number()).max(10_000),
+    requestIds: z.array(z.string().max(1000)).max(10_000),
+  })
+  .strict()
+  .refine((s) => s.errors <= s.requests, { message: 'errors must not exceed requests', path: ['errors'] });
+
+/** POST /traffic/{model}/stats. */
+export const TrafficStatsBody = named(
+  z
+    .object({
+      agentId: AgentId,
+      splitId: SplitId,
+      stats: z
+        .object({
+          champion: SideStatsSchema,
+          challenger: SideStatsSchema,
+          shadow: z
+            .object({ compared: z.number().int().min(0), agreement: Share.nullable(), meanAbsDiff: z.number().min(0).nullable(), maxAbsDiff: z.number().min(0).nullable(), dropped: z.number().int().min(0).optional() })
+            .strict()
+            .optional(),
+          windowMs: z.number().min(0),
+        })
+        .strict(),
+    })
+    .strict(),
+  'TrafficStatsBody',
+  "A serving process's figures of the running split since its previous post; 409 when the split is not the one running.",
+);
+export type TrafficStatsBody = z.input<typeof TrafficStatsBody>;

@@ -15,8 +15,13 @@ import {
   ReleasePolicyRecord,
   RollbackBody,
   RollbackResult,
+  TrafficHeartbeatBody,
+  TrafficParams,
+  TrafficState,
+  TrafficStatsBody,
 } from '../../client/schemas/releases.js';
 import type { ReleaseService } from '../../release/release-service.js';
+import type { TrafficHub } from '../../release/traffic-hub.js';
 import { nativeRoute, type NativeRoute } from './native-route.js';
 import { mutationOf } from './services.js';
 
@@ -149,6 +154,53 @@ export function releaseRoutes(releases: () => ReleaseService): NativeRoute[] {
       params: ReleasePolicyParams,
       async handler({ params, request }) {
         await releases().deletePolicy(params.name, params.environment, mutationOf(request));
+      },
+    }),
+  ];
+}
+
+/**
+ * The routes `slipway serve models:/… --server URL` processes follow releases by: they poll the
+ * traffic a release wants for their model, say they are alive (and what they applied), and post
+ * the figures of the running split.
+ */
+export function trafficRoutes(hub: () => TrafficHub): NativeRoute[] {
+  return [
+    nativeRoute({
+      method: 'GET',
+      path: '/traffic/:model',
+      tag: TAG,
+      operationId: 'getTraffic',
+      summary: 'The traffic split a release wants for a model, polled by the serving processes that follow this server; `epoch` changes on every change.',
+      params: TrafficParams,
+      response: TrafficState,
+      async handler({ params }) {
+        return hub().state(params.model);
+      },
+    }),
+    nativeRoute({
+      method: 'POST',
+      path: '/traffic/:model/agents',
+      tag: TAG,
+      operationId: 'trafficHeartbeat',
+      summary: 'A serving process of the model says it is alive, what it serves and which state it applied; answers with the current state.',
+      params: TrafficParams,
+      body: TrafficHeartbeatBody,
+      response: TrafficState,
+      async handler({ params, body }) {
+        return hub().heartbeat(params.model, body);
+      },
+    }),
+    nativeRoute({
+      method: 'POST',
+      path: '/traffic/:model/stats',
+      tag: TAG,
+      operationId: 'postTrafficStats',
+      summary: "Adds a serving process's figures of the running split to the release's next analysis; 409 when that split is not the one running.",
+      params: TrafficParams,
+      body: TrafficStatsBody,
+      async handler({ params, body }) {
+        hub().postStats(params.model, body);
       },
     }),
   ];

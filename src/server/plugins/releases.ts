@@ -28,7 +28,8 @@ import type { ServerContext } from '../context.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
 import { NATIVE_PREFIX } from './native-api.js';
 import { registerNativeRoutes } from '../native/native-route.js';
-import { releaseRoutes } from '../native/release-routes.js';
+import { releaseRoutes, trafficRoutes } from '../native/release-routes.js';
+import { TrafficHub } from '../../release/traffic-hub.js';
 import { registryOf } from '../native/services.js';
 
 let rollbacks: Counter | undefined;
@@ -138,13 +139,17 @@ const releases: DomainPlugin = async (app, ctx) => {
     ownSource ??= new RegistryModelSource(registry);
     return ownSource;
   };
-  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic: () => ctx.traffic, embedded: ctx.embedded === true, clock: ctx.clock, logger: ctx.logger });
+  // Traffic hub: rollouts steer this server's serving and the `slipway serve --server` processes that follow it.
+  const hub = new TrafficHub({ local: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger });
+  // An embedded command-line process serves nothing and no serving process follows it: it has no live traffic.
+  const traffic = () => (ctx.embedded && !ctx.traffic ? undefined : hub);
+  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic, embedded: ctx.embedded === true, clock: ctx.clock, logger: ctx.logger });
   const runner = new ReleaseRunner({
     service,
     registry,
     store: ctx.store,
     ...(ctx.artifacts ? { artifacts: ctx.artifacts } : {}),
-    traffic: () => ctx.traffic,
+    traffic,
     runGate,
     resolveModel: (name, version) => source().resolve({ name, version }),
     holdoutPath: (ref) => holdoutPath(ctx, ref),
@@ -158,6 +163,8 @@ const releases: DomainPlugin = async (app, ctx) => {
   });
   service.attachScheduler(runner);
   registerNativeRoutes(app, NATIVE_PREFIX, releaseRoutes(() => service), ctx);
+  // Traffic hub: the routes serving processes poll and report to.
+  registerNativeRoutes(app, NATIVE_PREFIX, trafficRoutes(() => hub), ctx);
 
   const stopping = new AbortController();
   alertActions.set(ctx, async (rule, action, firing) => {

@@ -1,0 +1,462 @@
+/**
+ * Releases over more than one serving process: the hub is the TrafficController the release
+ * runner drives on `slipway server`. It steers the server's own serving (when the server serves
+ * the model) and publishes the wanted split of each model for the `slipway serve models:/…
+ * --server URL` processes that follow this server ("traffic agents"): they poll the published
+ * state, apply it to their own serving, report that they did (heartbeats) and post their
+ * figures every second, which `takeStats` merges with the server's own window.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { SlipwayError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { parseModelUri } from '../core/model-source.js';
+import type { ShadowStats, SideStats, SplitStats, TrafficController, TrafficSplitSpec } from '../core/traffic-split.js';
+
+/** An agent not heard from for this long no longer counts as serving its model. */
+export const AGENT_TTL_MS = 10_000;
+
+/** The most request ids and scores a merged window keeps per side (the bound a serving window has). */
+export const MERGED_SAMPLE_LIMIT = 10_000;
+
+/** Agent windows kept per model between two `takeStats` calls; older ones are dropped (an analysis that stalls must not grow memory). */
+const PENDING_WINDOW_LIMIT = 1_000;
+
+/** How long `startSplit`, `endSplit` and `revert` wait for the live agents to apply a change before going on without them. */
+export const AGENT_APPLY_TIMEOUT_MS = 10_000;
+
+/** The split published for agents. */
+export interface PublishedSplit {
+  /** Changes with every new split, so an agent can tell a new split from a changed one. */
+  id: string;
+  challengerUri: string;
+  weight: number;
+  shadowShare: number;
+  stickyHeader?: string;
+  /** The challenger's version, from its uri ('' for a file or an alias). */
+  challengerVersion: string;
+}
+
+/** How the last split of a model ended, for agents that still run it. */
+export interface EndedSplit {
+  splitId: string;
+  outcome: 'promote' | 'rollback';
+  /** How long the swapped-out version stays loaded after a promotion, so a revert is instant. */
+  bakeMs: number;
+}
+
+/** A traffic agent as the hub last heard from it. */
+export interface TrafficAgentInfo {
+  agentId: string;
+  /** What it serves the model by: `models:/NAME@ALIAS` or `models:/NAME/VERSION`. */
+  uri: string;
+  /** The version it serves now. */
+  version: string;
+  /** The last state epoch it applied. */
+  epoch: number;
+  /** The split it runs, if any. */
+  splitId: string | null;
+  /** Why it could not start the published split, if it could not. */
+  splitError: string | null;
+  /** When the hub last heard from it, ms since the epoch. */
+  lastSeen: number;
+}
+
+/** What agents poll: the wanted split of one model. */
+export interface TrafficState {
+  model: string;
+  /** Changes on every change of this state; agents report the one they applied. */
+  epoch: number;
+  /** The split agents should run, or null for none. */
+  split: PublishedSplit | null;
+  /** How the last split ended, or null when none has ended since the server started. */
+  ended: EndedSplit | null;
+  /** Changes each time the last promotion is reverted; null when none was. An agent reverts when it sees a new one. */
+  revertId: string | null;
+  /** Agents heard from within AGENT_TTL_MS. */
+  agents: TrafficAgentInfo[];
+}
+
+/** An agent's heartbeat: who it is, what it serves, what it applied. */
+export interface AgentHeartbeat {
+  agentId: string;
+  uri: string;
+  version: string;
+  epoch?: number;
+  splitId?: string | null;
+  splitError?: string | null;
+}
+
+/** One analysis window of an agent's split. */
+export interface AgentStats {
+  agentId: string;
+  /** The split the window belongs to. */
+  splitId: string;
+  stats: SplitStats;
+}
+
+interface ModelTraffic {
+  epoch: number;
+  split: PublishedSplit | null;
+  ended: EndedSplit | null;
+  revertId: string | null;
+  /** True when the server's own serving runs the split too. */
+  local: boolean;
+  /** The champion's version when the split started (for figures when no process served a request). */
+  championVersion: string;
+  agents: Map<string, TrafficAgentInfo>;
+  pending: SplitStats[];
+  windowStart: number;
+  waiters: Set<() => void>;
+}
+
+/** What the hub needs. */
+export interface TrafficHubInit {
+  /** The server's own traffic controller, when it serves models. */
+  local: () => TrafficController | undefined;
+  clock?: Clock;
+  logger?: Logger;
+  /** @default AGENT_APPLY_TIMEOUT_MS */
+  applyTimeoutMs?: number;
+}
+
+/**
+ * A TrafficController over the server's own serving and the serving processes that follow it.
+ * Figures of one window are merged conservatively: requests and errors are summed, p50 is the
+ * request-weighted mean of the parts' p50s and p99 the largest of their p99s, scores and request
+ * ids are concatenated up to MERGED_SAMPLE_LIMIT, shadow agreement and mean difference are
+ * weighted by compared requests.
+ */
+export class TrafficHub implements TrafficController {
+  readonly #init: TrafficHubInit;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #models = new Map<string, ModelTraffic>();
+  // Epochs start at the wall clock so a restarted server never repeats one an agent applied.
+  #epoch: number;
+
+  constructor(init: TrafficHubInit) {
+    this.#init = init;
+    this.#clock = init.clock ?? systemClock;
+    this.#log = init.logger ?? silentLogger;
+    this.#epoch = this.#clock.now();
+  }
+
+  // ---- what agents see and send ----
+
+  /** The published state of `model` (no split when nothing was published). */
+  state(model: string): TrafficState {
+    const m = this.#models.get(model);
+    if (!m) return { model, epoch: 0, split: null, ended: null, revertId: null, agents: [] };
+    return { model, epoch: m.epoch, split: m.split, ended: m.ended, revertId: m.revertId, agents: this.#live(m) };
+  }
+
+  /** Records an agent's heartbeat and answers with the published state. */
+  heartbeat(model: string, beat: AgentHeartbeat): TrafficState {
+    const m = this.#model(model);
+    const known = m.agents.has(beat.agentId);
+    m.agents.set(beat.agentId, {
+      agentId: beat.agentId,
+      uri: beat.uri,
+      version: beat.version,
+      epoch: beat.epoch ?? 0,
+      splitId: beat.splitId ?? null,
+      splitError: beat.splitError ?? null,
+      lastSeen: this.#clock.now(),
+    });
+    if (!known) this.#log.info({ model, agent: beat.agentId, uri: beat.uri, version: beat.version }, 'release: a serving process joined the traffic of this model');
+    this.#prune(m);
+    for (const wake of m.waiters) wake();
+    return this.state(model);
+  }
+
+  /**
+   * Keeps an agent's window for the next `takeStats`. CONFLICT when the window belongs to a split
+   * that is not the one running (it ended, or another started): its figures are of no analysis.
+   */
+  postStats(model: string, report: AgentStats): void {
+    const m = this.#models.get(model);
+    if (!m?.split || m.split.id !== report.splitId) {
+      throw new SlipwayError('CONFLICT', `Split '${report.splitId}' of model '${model}' is not running${m?.split ? ` (split '${m.split.id}' is)` : ''}; its figures were dropped.`, {
+        model,
+        splitId: report.splitId,
+      });
+    }
+    const seen = m.agents.get(report.agentId);
+    if (seen) seen.lastSeen = this.#clock.now();
+    m.pending.push(report.stats);
+    if (m.pending.length > PENDING_WINDOW_LIMIT) m.pending.splice(0, m.pending.length - PENDING_WINDOW_LIMIT);
+  }
+
+  // ---- TrafficController ----
+
+  async startSplit(model: string, spec: TrafficSplitSpec): Promise<void> {
+    const weight = share(spec.weight, 'weight');
+    const shadowShare = share(spec.shadowShare, 'shadowShare');
+    const m = this.#model(model);
+    if (m.split) throw new SlipwayError('CONFLICT', `Model '${model}' already has an active traffic split; end it before starting another.`, { model });
+    const local = this.#init.local();
+    const servesHere = local?.servedUri(model) !== undefined;
+    const agents = this.#live(m);
+    if (!servesHere && agents.length === 0) {
+      throw new SlipwayError('NOT_FOUND', `Model '${model}' is served neither here nor by a serving process following this server, so its traffic cannot be split.`, { model });
+    }
+    if (servesHere) await (local as TrafficController).startSplit(model, spec);
+    const ref = parseModelUri(spec.challengerUri);
+    m.local = servesHere;
+    m.championVersion = (servesHere ? local?.activeSplit(model)?.championVersion : undefined) ?? agents[0]?.version ?? '';
+    m.split = {
+      id: randomUUID(),
+      challengerUri: spec.challengerUri,
+      weight,
+      shadowShare,
+      ...(spec.stickyHeader !== undefined ? { stickyHeader: spec.stickyHeader } : {}),
+      challengerVersion: ref?.version ?? '',
+    };
+    m.pending = [];
+    m.windowStart = this.#clock.now();
+    this.#bump(m);
+    const splitId = m.split.id;
+    await this.#untilApplied(m, (a) => a.splitId === splitId || a.splitError !== null);
+    if (servesHere) return;
+    // Without the server's own serving, a split no agent could start would only ever see the champion.
+    const live = this.#live(m);
+    const failed = live.filter((a) => a.splitId !== splitId && a.splitError !== null);
+    if (live.length > 0 && failed.length === live.length) {
+      m.split = null;
+      this.#bump(m);
+      throw new SlipwayError('INVALID_STATE', `No serving process could load ${spec.challengerUri}: ${failed[0]?.splitError ?? 'no reason given'}`, { model, challengerUri: spec.challengerUri });
+    }
+  }
+
+  updateSplit(model: string, change: { weight?: number; shadowShare?: number }): void {
+    const m = this.#active(model);
+    const split = m.split as PublishedSplit;
+    const weight = change.weight !== undefined ? share(change.weight, 'weight') : split.weight;
+    const shadowShare = change.shadowShare !== undefined ? share(change.shadowShare, 'shadowShare') : split.shadowShare;
+    if (m.local) this.#init.local()?.updateSplit(model, { weight, shadowShare });
+    m.split = { ...split, weight, shadowShare };
+    this.#bump(m);
+  }
+
+  async endSplit(model: string, outcome: 'promote' | 'rollback', opts: { bakeMs?: number } = {}): Promise<void> {
+    const m = this.#active(model);
+    const split = m.split as PublishedSplit;
+    if (outcome !== 'promote' && outcome !== 'rollback') throw new SlipwayError('INVALID_ARGUMENT', `outcome must be 'promote' or 'rollback', got '${String(outcome)}'.`);
+    const bakeMs = opts.bakeMs ?? 0;
+    // Agents first hear the outcome, so the alias the release moves next finds them serving the new version already.
+    m.split = null;
+    m.ended = { splitId: split.id, outcome, bakeMs };
+    m.pending = [];
+    this.#bump(m);
+    const local = m.local ? this.#init.local() : undefined;
+    m.local = false;
+    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, { bakeMs }) : undefined, this.#untilApplied(m, (a) => a.splitId !== split.id)]);
+  }
+
+  takeStats(model: string): SplitStats | undefined {
+    const m = this.#models.get(model);
+    if (!m?.split) return undefined;
+    const parts = [...m.pending];
+    m.pending = [];
+    if (m.local) {
+      const own = this.#init.local()?.takeStats(model);
+      if (own) parts.unshift(own);
+      else {
+        // The server's serving ended its split on its own (the model was unloaded).
+        m.local = false;
+        if (this.#live(m).length === 0) return undefined;
+      }
+    }
+    const now = this.#clock.now();
+    const windowMs = now - m.windowStart;
+    m.windowStart = now;
+    return mergeSplitStats(parts, { championVersion: m.championVersion, challengerVersion: m.split.challengerVersion, windowMs });
+  }
+
+  activeSplit(model: string): (TrafficSplitSpec & { championVersion: string; challengerVersion: string }) | undefined {
+    const m = this.#models.get(model);
+    if (!m?.split) return this.#init.local()?.activeSplit(model);
+    const own = m.local ? this.#init.local()?.activeSplit(model) : undefined;
+    if (own) return own;
+    const { challengerUri, weight, shadowShare, stickyHeader, challengerVersion } = m.split;
+    return { challengerUri, weight, shadowShare, ...(stickyHeader !== undefined ? { stickyHeader } : {}), championVersion: m.championVersion, challengerVersion };
+  }
+
+  async revert(model: string): Promise<string | undefined> {
+    const m = this.#models.get(model);
+    if (m?.split) throw new SlipwayError('CONFLICT', `Model '${model}' has an active traffic split; end it before reverting the last promotion.`, { model });
+    const local = this.#init.local();
+    const here = local?.servedUri(model) !== undefined ? await local?.revert(model) : undefined;
+    if (!m || this.#live(m).length === 0) return here;
+    const before = new Map(this.#live(m).map((a) => [a.agentId, a.version]));
+    m.revertId = randomUUID();
+    this.#bump(m);
+    await this.#untilApplied(m, () => true);
+    // An agent that still had the earlier version loaded serves it now: its version changed.
+    const reverted = this.#live(m).find((a) => before.has(a.agentId) && before.get(a.agentId) !== a.version);
+    return here ?? reverted?.version;
+  }
+
+  servedUri(model: string): string | undefined {
+    const here = this.#init.local()?.servedUri(model);
+    if (here !== undefined) return here;
+    const m = this.#models.get(model);
+    if (!m) return undefined;
+    // The most recently heard agent that follows an alias speaks for the model; else any.
+    const live = this.#live(m).sort((a, b) => b.lastSeen - a.lastSeen);
+    return (live.find((a) => parseModelUri(a.uri)?.alias !== undefined) ?? live[0])?.uri;
+  }
+
+  // ---- internals ----
+
+  #model(model: string): ModelTraffic {
+    let m = this.#models.get(model);
+    if (!m) {
+      m = { epoch: 0, split: null, ended: null, revertId: null, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set() };
+      this.#models.set(model, m);
+      this.#bump(m);
+    }
+    return m;
+  }
+
+  #active(model: string): ModelTraffic {
+    const m = this.#models.get(model);
+    if (!m?.split) throw new SlipwayError('INVALID_STATE', `Model '${model}' has no active traffic split.`, { model });
+    return m;
+  }
+
+  #bump(m: ModelTraffic): void {
+    this.#epoch = Math.max(this.#epoch + 1, this.#clock.now());
+    m.epoch = this.#epoch;
+  }
+
+  #live(m: ModelTraffic): TrafficAgentInfo[] {
+    const since = this.#clock.now() - AGENT_TTL_MS;
+    return [...m.agents.values()].filter((a) => a.lastSeen >= since);
+  }
+
+  #prune(m: ModelTraffic): void {
+    // Agents gone for much longer than the TTL are forgotten, so restarts do not accumulate entries.
+    const since = this.#clock.now() - 6 * AGENT_TTL_MS;
+    for (const [id, a] of m.agents) if (a.lastSeen < since) m.agents.delete(id);
+  }
+
+  /**
+   * Waits until every live agent has applied the current epoch and `done` holds for it, or
+   * the apply timeout passes (agents that are slow or gone are then left to catch up).
+   */
+  async #untilApplied(m: ModelTraffic, done: (a: TrafficAgentInfo) => boolean): Promise<void> {
+    const epoch = m.epoch;
+    const ready = () => this.#live(m).every((a) => a.epoch >= epoch && done(a));
+    if (ready()) return;
+    const timeoutMs = this.#init.applyTimeoutMs ?? AGENT_APPLY_TIMEOUT_MS;
+    await new Promise<void>((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        m.waiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (ready()) finish();
+      };
+      const timer = setTimeout(() => {
+        const late = this.#live(m).filter((a) => !(a.epoch >= epoch && done(a)));
+        if (late.length > 0) this.#log.warn({ agents: late.map((a) => a.agentId), epoch }, 'release: serving processes did not apply a traffic change in time; they catch up when they can');
+        finish();
+      }, timeoutMs);
+      timer.unref();
+      m.waiters.add(check);
+    });
+  }
+}
+
+/** A share between 0 and 1 (absent = 0). */
+function share(v: number | undefined, field: string): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new SlipwayError('INVALID_ARGUMENT', `${field} must be a number from 0 to 1, got ${String(v)}.`);
+  return v;
+}
+
+/**
+ * One window from the windows of several serving processes (see TrafficHub for the rules).
+ * With no parts the window is empty: no request was answered anywhere.
+ */
+export function mergeSplitStats(parts: readonly SplitStats[], base: { championVersion: string; challengerVersion: string; windowMs: number }): SplitStats {
+  const merged: SplitStats = {
+    champion: mergeSides(
+      parts.map((p) => p.champion),
+      base.championVersion,
+    ),
+    challenger: mergeSides(
+      parts.map((p) => p.challenger),
+      base.challengerVersion,
+    ),
+    windowMs: base.windowMs,
+  };
+  const shadows = parts.map((p) => p.shadow).filter((s): s is ShadowStats => s !== undefined);
+  if (shadows.length > 0) merged.shadow = mergeShadows(shadows);
+  return merged;
+}
+
+function mergeSides(sides: readonly SideStats[], fallbackVersion: string): SideStats {
+  let requests = 0;
+  let errors = 0;
+  let p50Sum = 0;
+  let p50Weight = 0;
+  let p99: number | null = null;
+  const scores: number[] = [];
+  const requestIds: string[] = [];
+  for (const s of sides) {
+    requests += s.requests;
+    errors += s.errors;
+    if (s.latencyP50Ms !== null) {
+      // A part with latencies but no counted requests (shadow mirrors only) still weighs one.
+      const w = Math.max(1, s.requests);
+      p50Sum += s.latencyP50Ms * w;
+      p50Weight += w;
+    }
+    if (s.latencyP99Ms !== null) p99 = p99 === null ? s.latencyP99Ms : Math.max(p99, s.latencyP99Ms);
+    for (const v of s.scores) if (scores.length < MERGED_SAMPLE_LIMIT) scores.push(v);
+    for (const id of s.requestIds) if (requestIds.length < MERGED_SAMPLE_LIMIT) requestIds.push(id);
+  }
+  // The version of the part that answered most speaks for the side.
+  const version = [...sides].sort((a, b) => b.requests - a.requests).find((s) => s.version !== '')?.version ?? fallbackVersion;
+  return { version, requests, errors, latencyP50Ms: p50Weight > 0 ? p50Sum / p50Weight : null, latencyP99Ms: p99, scores, requestIds };
+}
+
+function mergeShadows(shadows: readonly ShadowStats[]): ShadowStats {
+  let compared = 0;
+  let agreeSum = 0;
+  let agreeWeight = 0;
+  let diffSum = 0;
+  let diffWeight = 0;
+  let max: number | null = null;
+  let dropped = 0;
+  let countsDropped = false;
+  for (const s of shadows) {
+    compared += s.compared;
+    if (s.agreement !== null) {
+      agreeSum += s.agreement * s.compared;
+      agreeWeight += s.compared;
+    }
+    if (s.meanAbsDiff !== null) {
+      diffSum += s.meanAbsDiff * s.compared;
+      diffWeight += s.compared;
+    }
+    if (s.maxAbsDiff !== null) max = max === null ? s.maxAbsDiff : Math.max(max, s.maxAbsDiff);
+    if (s.dropped !== undefined) {
+      dropped += s.dropped;
+      countsDropped = true;
+    }
+  }
+  return {
+    compared,
+    agreement: agreeWeight > 0 ? agreeSum / agreeWeight : null,
+    meanAbsDiff: diffWeight > 0 ? diffSum / diffWeight : null,
+    maxAbsDiff: max,
+    ...(countsDropped ? { dropped } : {}),
+  };
+}
