@@ -244,6 +244,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   const cleanups: Array<() => Promise<void> | void> = [];
   let source: import('../../core/model-source.js').ModelSource | undefined;
+  // Following a server, this process takes part in its releases (canary, shadow, blue-green) through a traffic agent.
+  let startAgent: ((traffic: import('../../serving/index.js').TrafficSplitter, manager: import('../../serving/index.js').ModelManager) => Promise<() => Promise<void>>) | undefined;
   // Folders besides the allow-listed ones that model files are read from.
   let modelDirs = [config.artifactsDestination];
   if (ref && target?.kind === 'server') {
@@ -267,6 +269,15 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     });
     source = remote;
     modelDirs = [cacheDir];
+    const serverRef = ref;
+    startAgent = async (traffic, manager) => {
+      const { TrafficAgent, TRAFFIC_UNREACHABLE_MS } = await import('../traffic-agent.js');
+      // Short requests: a server out of reach must be noticed well within the time a split may run unwatched.
+      const agentClient = new SlipwayClient({ url: target.url, timeoutMs: TRAFFIC_UNREACHABLE_MS / 2, ...(authorization ? { headers: { authorization } } : {}) });
+      const agent = new TrafficAgent({ client: agentClient, model: serverRef.name, servedAs: name, uri: model, traffic, version: () => manager.current(name)?.version, logger });
+      agent.start();
+      return () => agent.close();
+    };
   }
   // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
   const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
@@ -295,7 +306,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
   const modelFiles = new ModelFileAllowList({ dirs: [...modelDirs, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
   const manager = new serving.ModelManager({ options, metrics, logger, modelFiles, ...(source ? { source } : {}) });
-  const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger });
+  const traffic = startAgent ? new serving.TrafficSplitter({ manager, metrics, logger }) : undefined;
+  const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger, ...(traffic ? { traffic } : {}) });
   const status = await manager.load(name, model, flags.columns, { required: true });
   starting = false;
   if (status.state !== 'READY') {
@@ -340,6 +352,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     for (const c of cleanups) await c();
     throw listenProblem(err, config.host, listenPort);
   }
+  const stopAgent = startAgent && traffic ? await startAgent(traffic, manager) : undefined;
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
   process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);
 
@@ -354,8 +367,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       }, options.drainTimeoutMs + 1000);
       deadline.unref();
       // Stop accepting, let in-flight HTTP requests answer, then drain the batchers and free the sessions.
-      void app
-        .close()
+      // The traffic agent stops first: no release change may start while serving drains.
+      void Promise.resolve(stopAgent?.())
+        .then(() => app.close())
         .then(() => manager.close())
         .then(async () => {
           for (const c of cleanups) await c();
