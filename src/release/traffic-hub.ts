@@ -241,11 +241,11 @@ export class TrafficHub implements TrafficController {
     this.#bump(m);
   }
 
-  async endSplit(model: string, outcome: 'promote' | 'rollback', opts: { bakeMs?: number } = {}): Promise<void> {
+  async endSplit(model: string, outcome: 'promote' | 'rollback', opts?: { bakeMs?: number }): Promise<void> {
     const m = this.#active(model);
     const split = m.split as PublishedSplit;
     if (outcome !== 'promote' && outcome !== 'rollback') throw new SlipwayError('INVALID_ARGUMENT', `outcome must be 'promote' or 'rollback', got '${String(outcome)}'.`);
-    const bakeMs = opts.bakeMs ?? 0;
+    const bakeMs = opts?.bakeMs ?? 0;
     // Agents first hear the outcome, so the alias the release moves next finds them serving the new version already.
     m.split = null;
     m.ended = { splitId: split.id, outcome, bakeMs };
@@ -253,7 +253,7 @@ export class TrafficHub implements TrafficController {
     this.#bump(m);
     const local = m.local ? this.#init.local() : undefined;
     m.local = false;
-    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, { bakeMs }) : undefined, this.#untilApplied(m, (a) => a.splitId !== split.id)]);
+    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, opts) : undefined, this.#untilApplied(m, (a) => a.splitId !== split.id)]);
   }
 
   takeStats(model: string): SplitStats | undefined {

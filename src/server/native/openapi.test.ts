@@ -67,7 +67,7 @@ describe('native API OpenAPI document: releases', () => {
     try {
       const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { operationId: string; tags: string[]; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
       const ops = Object.values(doc.paths).flatMap((p) => Object.values(p)).filter((o) => o.tags.includes('releases'));
-      expect(ops.map((o) => o.operationId).sort()).toEqual(['abortRelease', 'approveRelease', 'createRelease', 'deleteReleasePolicy', 'getRelease', 'getReleasePolicy', 'listReleasePolicies', 'listReleases', 'putReleasePolicy', 'rollbackModel']);
+      expect(ops.map((o) => o.operationId).sort()).toEqual(['abortRelease', 'approveRelease', 'createRelease', 'deleteReleasePolicy', 'getRelease', 'getReleasePolicy', 'getTraffic', 'listReleasePolicies', 'listReleases', 'postTrafficStats', 'putReleasePolicy', 'rollbackModel', 'trafficHeartbeat']);
       expect(doc.paths['/api/v1/releases']?.post?.responses['201']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Release' });
       expect(doc.paths['/api/v1/models/{name}/rollback']?.post?.responses['200']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/RollbackResult' });
     } finally {
