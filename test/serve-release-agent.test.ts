@@ -117,8 +117,39 @@ afterAll(async () => {
       proc.kill('SIGTERM');
     });
   }
-  await serverPool?.close();
+  // The last test closed the server already.
+  await serverPool?.close().catch(() => {});
   await t?.close();
+});
+
+describe('traffic routes refuse bad input', () => {
+  it('answers 400 naming the field, 409 for figures of a split that is not running', async () => {
+    const noId = await api('POST', '/traffic/cancer/agents', { uri: 'models:/cancer@champion', version: '1' });
+    expect(noId.http).toBe(400);
+    expect(noId.error.message).toMatch(/agentId/);
+    const badUri = await api('POST', '/traffic/cancer/agents', { agentId: 'a', uri: '/srv/model.onnx', version: '1' });
+    expect(badUri.http).toBe(400);
+    expect(badUri.error.message).toMatch(/'uri'.*models:\/NAME@ALIAS/);
+    const side = { version: '1', requests: 1, errors: 2, latencyP50Ms: 1, latencyP99Ms: 2, scores: [], requestIds: [] };
+    const badStats = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 's', stats: { champion: side, challenger: { ...side, errors: 0 }, windowMs: 1000 } });
+    expect(badStats.http).toBe(400);
+    expect(badStats.error.message).toMatch(/stats\.champion\.errors/);
+    const badShare = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 's', stats: { champion: { ...side, errors: 0 }, challenger: { ...side, errors: 0 }, shadow: { compared: 1, agreement: 2, meanAbsDiff: 0, maxAbsDiff: 0 }, windowMs: 1000 } });
+    expect(badShare.http).toBe(400);
+    expect(badShare.error.message).toMatch(/stats\.shadow\.agreement/);
+    const stale = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 'gone', stats: { champion: { ...side, errors: 0 }, challenger: { ...side, errors: 0 }, windowMs: 1000 } });
+    expect(stale.http).toBe(409);
+    expect(stale.error.message).toMatch(/Split 'gone' of model 'cancer' is not running/);
+    const none = await api('GET', '/traffic/unknown-model');
+    expect(none).toMatchObject({ http: 200, model: 'unknown-model', epoch: 0, split: null, agents: [] });
+  });
+
+  it('documents the traffic routes under the releases tag', async () => {
+    const doc = await api('GET', '/openapi.json');
+    expect(doc.paths['/api/v1/traffic/{model}'].get.operationId).toBe('getTraffic');
+    expect(doc.paths['/api/v1/traffic/{model}/agents'].post.operationId).toBe('trafficHeartbeat');
+    expect(doc.paths['/api/v1/traffic/{model}/stats'].post.tags).toEqual(['releases']);
+  });
 });
 
 describe('releases on a slipway serve process that follows the server', () => {
@@ -195,36 +226,30 @@ describe('releases on a slipway serve process that follows the server', () => {
     expect(lines.filter((l) => l.msg === 'serving: model version loaded' && l.version === '2')).toEqual([]);
     expect((await api('GET', '/traffic/cancer')).agents).toEqual([expect.objectContaining({ version: '2', splitId: null })]);
   }, 60_000);
-});
 
-describe('traffic routes refuse bad input', () => {
-  it('answers 400 naming the field, 409 for figures of a split that is not running', async () => {
-    const noId = await api('POST', '/traffic/cancer/agents', { uri: 'models:/cancer@champion', version: '1' });
-    expect(noId.http).toBe(400);
-    expect(noId.error.message).toMatch(/agentId/);
-    const badUri = await api('POST', '/traffic/cancer/agents', { agentId: 'a', uri: '/srv/model.onnx', version: '1' });
-    expect(badUri.http).toBe(400);
-    expect(badUri.error.message).toMatch(/'uri'.*models:\/NAME@ALIAS/);
-    const side = { version: '1', requests: 1, errors: 2, latencyP50Ms: 1, latencyP99Ms: 2, scores: [], requestIds: [] };
-    const badStats = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 's', stats: { champion: side, challenger: { ...side, errors: 0 }, windowMs: 1000 } });
-    expect(badStats.http).toBe(400);
-    expect(badStats.error.message).toMatch(/stats\.champion\.errors/);
-    const badShare = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 's', stats: { champion: { ...side, errors: 0 }, challenger: { ...side, errors: 0 }, shadow: { compared: 1, agreement: 2, meanAbsDiff: 0, maxAbsDiff: 0 }, windowMs: 1000 } });
-    expect(badShare.http).toBe(400);
-    expect(badShare.error.message).toMatch(/stats\.shadow\.agreement/);
-    const stale = await api('POST', '/traffic/cancer/stats', { agentId: 'a', splitId: 'gone', stats: { champion: { ...side, errors: 0 }, challenger: { ...side, errors: 0 }, windowMs: 1000 } });
-    expect(stale.http).toBe(409);
-    expect(stale.error.message).toMatch(/Split 'gone' of model 'cancer' is not running/);
-    const none = await api('GET', '/traffic/unknown-model');
-    expect(none).toMatchObject({ http: 200, model: 'unknown-model', epoch: 0, split: null, agents: [] });
-  });
-
-  it('documents the traffic routes under the releases tag', async () => {
-    const doc = await api('GET', '/openapi.json');
-    expect(doc.paths['/api/v1/traffic/{model}'].get.operationId).toBe('getTraffic');
-    expect(doc.paths['/api/v1/traffic/{model}/agents'].post.operationId).toBe('trafficHeartbeat');
-    expect(doc.paths['/api/v1/traffic/{model}/stats'].post.tags).toEqual(['releases']);
-  });
+  // Last: it stops the server.
+  it('rolls its split back on its own when the server is out of reach for more than 5 s, and keeps answering', async () => {
+    const traffic = load(2);
+    let after: Map<string, number>;
+    try {
+      // A long interval: no analysis ends this split while the server is up.
+      const r = await api('POST', '/releases', { model: 'cancer', version: '3', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '60s' } } });
+      expect(r.http, JSON.stringify(r)).toBe(201);
+      for (let i = 0; i < 200 && (traffic.versions.get('3') ?? 0) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(traffic.versions.get('3') ?? 0).toBeGreaterThan(0);
+      await serverPool.close();
+      await t.app.close();
+      for (let i = 0; i < 200 && !logLines().some((l) => l.level === 40 && /out of reach for more than 5000 ms/.test(l.msg as string)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      traffic.reset();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      after = new Map(traffic.versions);
+    } finally {
+      await traffic.stop();
+    }
+    expect(logLines().filter((l) => /out of reach for more than 5000 ms/.test(l.msg as string))).toHaveLength(1);
+    expect(traffic.failures).toEqual([]);
+    expect([...after.keys()]).toEqual(['2']);
+  }, 60_000);
 });
 
 describe('merging the windows of several serving processes', () => {
