@@ -5,7 +5,8 @@
  * A registered model is resolved where every other command finds tracked state
  * (connection.ts): on a server (`--server`, SLIPWAY_SERVER, an http(s)
  * MLFLOW_TRACKING_URI), whose files are downloaded into $SLIPWAY_HOME/model-cache,
- * or in the embedded store, read directly.
+ * or in the embedded store, read directly. Following a server, the process also takes part in
+ * the server's releases (canary, shadow, blue-green) through a traffic agent (traffic-agent.ts).
  * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
