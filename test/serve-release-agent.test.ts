@@ -44,8 +44,8 @@ async function infer(i: number): Promise<{ status: number; version: string; text
   return { status: res.statusCode, version: res.statusCode === 200 ? (JSON.parse(text) as { model_version: string }).model_version : '', text };
 }
 
-/** Steady load on the serve process from `clients` keep-alive callers until stopped (40 s at most). */
-function load(clients: number) {
+/** Steady load on the serve process from `clients` keep-alive callers, each pausing `pauseMs` between requests, until stopped (40 s at most). */
+function load(clients: number, pauseMs = 0) {
   const versions = new Map<string, number>();
   const failures: string[] = [];
   let stopped = false;
@@ -56,6 +56,7 @@ function load(clients: number) {
       const r = await infer(i++).catch((err: unknown) => ({ status: 0, version: '', text: String(err) }));
       if (r.status !== 200) failures.push(`${r.status} ${r.text}`);
       else versions.set(r.version, (versions.get(r.version) ?? 0) + 1);
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   };
   const running = Promise.all(Array.from({ length: clients }, client));
@@ -161,7 +162,8 @@ describe('releases on a slipway serve process that follows the server', () => {
   });
 
   it('rolls a slow challenger back: the serve process answers from the champion again, alias unchanged, no request fails', async () => {
-    const traffic = load(4);
+    // Paced callers: on a saturated machine every request waits in the same queues and no latency bound tells the sides apart.
+    const traffic = load(2, 25);
     let done: Json;
     let after: Map<string, number>;
     try {
@@ -169,12 +171,13 @@ describe('releases on a slipway serve process that follows the server', () => {
         model: 'cancer',
         version: '3',
         environment: 'champion',
-        policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1500ms', checks: { maxP99Ratio: 1.5, minRequests: 5 } } },
+        // cancer_slow spends about 12 ms per request in 12 MatMuls that add 0; the champion well under 1 ms.
+        policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '1500ms', checks: { maxP50Ratio: 1.5, maxP99Ratio: 1.5, minRequests: 5 } } },
       });
       expect(r.http, JSON.stringify(r)).toBe(201);
       done = await settled(r.id as string);
       expect(done.state, done.reason).toBe('rolled_back');
-      expect(done.reason).toMatch(/challenger p99 [\d.]+ ms > 1\.5 × champion p99/);
+      expect(done.reason).toMatch(/challenger p(50|99) [\d.]+ ms > 1\.5 × champion p(50|99)/);
       // The challenger answered callers of the serve process during the canary, and the analysis saw them.
       expect(traffic.versions.get('3') ?? 0).toBeGreaterThan(0);
       const last = done.rollout.analyses.at(-1) as Json;
@@ -225,6 +228,31 @@ describe('releases on a slipway serve process that follows the server', () => {
     expect(lines.some((l) => l.msg === 'serving: served version swapped' && l.version === '2')).toBe(true);
     expect(lines.filter((l) => l.msg === 'serving: model version loaded' && l.version === '2')).toEqual([]);
     expect((await api('GET', '/traffic/cancer')).agents).toEqual([expect.objectContaining({ version: '2', splitId: null })]);
+  }, 60_000);
+
+  it('switches blue-green at once, and a rollback during the bake is instant on the serve process too', async () => {
+    const traffic = load(2);
+    let after: Map<string, number>;
+    try {
+      const r = await api('POST', '/releases', { model: 'cancer', version: '3', environment: 'champion', policy: { strategy: { kind: 'blue-green', bake: '1m' } } });
+      expect(r.http, JSON.stringify(r)).toBe(201);
+      const done = await settled(r.id as string);
+      expect(done.state, done.reason).toBe('promoted');
+      // The serve process switched before the release was marked promoted.
+      traffic.reset();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect([...traffic.versions.keys()]).toEqual(['3']);
+      const back = await api('POST', '/models/cancer/rollback', { reason: 'test' });
+      expect(back).toMatchObject({ http: 200, version: '2', previousVersion: '3', instant: true });
+      traffic.reset();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      after = new Map(traffic.versions);
+    } finally {
+      await traffic.stop();
+    }
+    expect(traffic.failures).toEqual([]);
+    expect([...after.keys()]).toEqual(['2']);
+    expect(logLines().filter((l) => l.msg === 'serving: model version loaded' && (l.version === '2' || l.version === '3'))).toEqual([]);
   }, 60_000);
 
   // Last: it stops the server.
