@@ -29,6 +29,9 @@ let serverPool: Pool;
 let proc: ChildProcess;
 let stderr = '';
 let servePool: Pool;
+/** A second serve process, pinned to version 1: no release of the alias touches it. */
+let pinned: ChildProcess;
+let pinnedPool: Pool;
 
 async function api(method: string, path: string, body?: unknown): Promise<Json> {
   const res = await serverPool.request({ method: method as 'GET', path: `/api/v1${path}`, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
@@ -36,16 +39,16 @@ async function api(method: string, path: string, body?: unknown): Promise<Json> 
   return { ...(text ? (JSON.parse(text) as Json) : {}), http: res.statusCode };
 }
 
-async function infer(i: number): Promise<{ status: number; version: string; text: string }> {
+async function infer(i: number, pool = servePool): Promise<{ status: number; version: string; text: string }> {
   const row = cancer.rows[i % cancer.rows.length] as number[];
   const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: row }] });
-  const res = await servePool.request({ method: 'POST', path: '/v2/models/cancer/infer', body, headers: { 'content-type': 'application/json' } });
+  const res = await pool.request({ method: 'POST', path: '/v2/models/cancer/infer', body, headers: { 'content-type': 'application/json' } });
   const text = await res.body.text();
   return { status: res.statusCode, version: res.statusCode === 200 ? (JSON.parse(text) as { model_version: string }).model_version : '', text };
 }
 
 /** Steady load on the serve process from `clients` keep-alive callers, each pausing `pauseMs` between requests, until stopped (40 s at most). */
-function load(clients: number, pauseMs = 0) {
+function load(clients: number, pauseMs = 0, pool = servePool) {
   const versions = new Map<string, number>();
   const failures: string[] = [];
   let stopped = false;
@@ -53,7 +56,7 @@ function load(clients: number, pauseMs = 0) {
   const deadline = Date.now() + 40_000;
   const client = async () => {
     while (!stopped && Date.now() < deadline) {
-      const r = await infer(i++).catch((err: unknown) => ({ status: 0, version: '', text: String(err) }));
+      const r = await infer(i++, pool).catch((err: unknown) => ({ status: 0, version: '', text: String(err) }));
       if (r.status !== 200) failures.push(`${r.status} ${r.text}`);
       else versions.set(r.version, (versions.get(r.version) ?? 0) + 1);
       if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
@@ -98,24 +101,30 @@ beforeAll(async () => {
   for (let i = 0; i < FILES.length; i++) expect((await api('POST', '/models/cancer/versions', { source: `mlflow-artifacts:/models/cancer/v${i + 1}` })).http).toBe(201);
   expect((await api('PUT', '/models/cancer/aliases/champion', { version: '1' })).http).toBeLessThan(300);
 
-  proc = spawn(process.execPath, [CLI_PATH, 'serve', 'models:/cancer@champion', '--server', serverUrl, '--port', '0', '--json', '--registry-poll', '500ms'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: tempHome('slipway-serve-agent'), SLIPWAY_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const serve = (ref: string) =>
+    spawn(process.execPath, [CLI_PATH, 'serve', ref, '--server', serverUrl, '--port', '0', '--json', '--registry-poll', '500ms'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: tempHome('slipway-serve-agent'), SLIPWAY_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  proc = serve('models:/cancer@champion');
+  pinned = serve('models:/cancer/1');
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const info = await servedAddress<{ url: string; version: string }>(proc, 30_000);
-  expect(info.version).toBe('1');
+  const [info, pinnedInfo] = await Promise.all([servedAddress<{ url: string; version: string }>(proc, 30_000), servedAddress<{ url: string; version: string }>(pinned, 30_000)]);
+  expect([info.version, pinnedInfo.version]).toEqual(['1', '1']);
   servePool = new Pool(info.url, { connections: 8, pipelining: 1 });
+  pinnedPool = new Pool(pinnedInfo.url, { connections: 2, pipelining: 1 });
   // The serve process has joined the model's traffic once the server lists it.
-  for (let i = 0; i < 100 && ((await api('GET', '/traffic/cancer')).agents as Json[]).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && ((await api('GET', '/traffic/cancer')).agents as Json[]).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
 }, 60_000);
 
 afterAll(async () => {
   await servePool?.close();
-  if (proc && proc.exitCode === null) {
+  await pinnedPool?.close();
+  for (const p of [proc, pinned]) {
+    if (!p || p.exitCode !== null) continue;
     await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
     });
   }
   // The last test closed the server already.
@@ -154,16 +163,23 @@ describe('traffic routes refuse bad input', () => {
 });
 
 describe('releases on a slipway serve process that follows the server', () => {
-  it('lists the serve process under the model’s traffic, with what it serves', async () => {
+  it('lists the serve processes under the model’s traffic, with what they serve', async () => {
     const state = await api('GET', '/traffic/cancer');
     expect(state.http).toBe(200);
     expect(state.split).toBeNull();
-    expect(state.agents).toEqual([expect.objectContaining({ uri: 'models:/cancer@champion', version: '1', splitId: null, splitError: null })]);
+    expect(state.agents).toHaveLength(2);
+    expect(state.agents).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ uri: 'models:/cancer@champion', version: '1', splitId: null, splitError: null }),
+        expect.objectContaining({ uri: 'models:/cancer/1', version: '1', splitId: null, splitError: null }),
+      ]),
+    );
   });
 
   it('rolls a slow challenger back: the serve process answers from the champion again, alias unchanged, no request fails', async () => {
     // Paced callers: on a saturated machine every request waits in the same queues and no latency bound tells the sides apart.
     const traffic = load(2, 25);
+    const pinnedTraffic = load(1, 25, pinnedPool);
     let done: Json;
     let after: Map<string, number>;
     try {
@@ -186,10 +202,14 @@ describe('releases on a slipway serve process that follows the server', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       after = new Map(traffic.versions);
     } finally {
-      await traffic.stop();
+      await Promise.all([traffic.stop(), pinnedTraffic.stop()]);
     }
     expect(traffic.failures).toEqual([]);
     expect([...after.keys()]).toEqual(['1']);
+    // The release moved the champion alias: the process pinned to version 1 never split its traffic.
+    expect(pinnedTraffic.failures).toEqual([]);
+    expect([...pinnedTraffic.versions.keys()]).toEqual(['1']);
+    expect(((await api('GET', '/traffic/cancer')).agents as Json[]).find((a) => a.uri === 'models:/cancer/1')).toMatchObject({ version: '1', splitId: null });
     expect((await api('GET', '/models/cancer/aliases/champion')).version).toBe('1');
     const state = await api('GET', '/traffic/cancer');
     expect(state.split).toBeNull();
@@ -227,7 +247,7 @@ describe('releases on a slipway serve process that follows the server', () => {
     const lines = logLines();
     expect(lines.some((l) => l.msg === 'serving: served version swapped' && l.version === '2')).toBe(true);
     expect(lines.filter((l) => l.msg === 'serving: model version loaded' && l.version === '2')).toEqual([]);
-    expect((await api('GET', '/traffic/cancer')).agents).toEqual([expect.objectContaining({ version: '2', splitId: null })]);
+    expect(((await api('GET', '/traffic/cancer')).agents as Json[]).find((a) => a.uri === 'models:/cancer@champion')).toMatchObject({ version: '2', splitId: null });
   }, 60_000);
 
   it('switches blue-green at once, and a rollback during the bake is instant on the serve process too', async () => {

@@ -126,7 +126,8 @@ export class TrafficAgent {
   async #apply(state: TrafficState): Promise<boolean> {
     const { traffic, servedAs, logger } = this.#o;
     let changed = state.epoch !== this.#appliedEpoch;
-    const want = state.split;
+    // A release moves one alias: its split is for the processes serving by that reference only.
+    const want = state.split?.uri === this.#o.uri ? state.split : null;
     if (want && want.id !== this.#abandoned) this.#abandoned = undefined;
     if (this.#split && (!want || want.id !== this.#split.id)) {
       const ended = this.#split;
@@ -154,9 +155,10 @@ export class TrafficAgent {
       this.#split = { id: want.id, weight: want.weight, shadowShare: want.shadowShare };
       changed = true;
     }
-    if (this.#revertSeen === undefined) this.#revertSeen = state.revertId;
-    else if (state.revertId !== null && state.revertId !== this.#revertSeen) {
-      this.#revertSeen = state.revertId;
+    const revert = state.revert?.uri === this.#o.uri ? state.revert.id : null;
+    if (this.#revertSeen === undefined) this.#revertSeen = revert;
+    else if (revert !== null && revert !== this.#revertSeen) {
+      this.#revertSeen = revert;
       if (!this.#split) {
         const version = await traffic.revert(servedAs).catch((err: unknown) => void logger.warn({ model: servedAs, err: message(err) }, 'serve: reverting the last promotion failed'));
         if (version !== undefined) logger.info({ model: servedAs, version }, 'serve: last promotion reverted');

@@ -31,6 +31,8 @@ export const AGENT_APPLY_TIMEOUT_MS = 10_000;
 export interface PublishedSplit {
   /** Changes with every new split, so an agent can tell a new split from a changed one. */
   id: string;
+  /** The processes that serve the model by this reference run the split (a release moves one alias); others leave their traffic alone. */
+  uri: string;
   challengerUri: string;
   weight: number;
   shadowShare: number;
@@ -73,8 +75,8 @@ export interface TrafficState {
   split: PublishedSplit | null;
   /** How the last split ended, or null when none has ended since the server started. */
   ended: EndedSplit | null;
-  /** Changes each time the last promotion is reverted; null when none was. An agent reverts when it sees a new one. */
-  revertId: string | null;
+  /** The last revert of a promotion, for the processes serving by `uri`; null when none was. An agent reverts when it sees a new id. */
+  revert: { id: string; uri: string } | null;
   /** Agents heard from within AGENT_TTL_MS. */
   agents: TrafficAgentInfo[];
 }
@@ -101,7 +103,9 @@ interface ModelTraffic {
   epoch: number;
   split: PublishedSplit | null;
   ended: EndedSplit | null;
-  revertId: string | null;
+  revert: { id: string; uri: string } | null;
+  /** The reference the last split was published for (a later revert addresses the same processes). */
+  target: string | undefined;
   /** True when the server's own serving runs the split too. */
   local: boolean;
   /** The champion's version when the split started (for figures when no process served a request). */
@@ -149,8 +153,8 @@ export class TrafficHub implements TrafficController {
   /** The published state of `model` (no split when nothing was published). */
   state(model: string): TrafficState {
     const m = this.#models.get(model);
-    if (!m) return { model, epoch: 0, split: null, ended: null, revertId: null, agents: [] };
-    return { model, epoch: m.epoch, split: m.split, ended: m.ended, revertId: m.revertId, agents: this.#live(m) };
+    if (!m) return { model, epoch: 0, split: null, ended: null, revert: null, agents: [] };
+    return { model, epoch: m.epoch, split: m.split, ended: m.ended, revert: m.revert, agents: this.#live(m) };
   }
 
   /** Records an agent's heartbeat and answers with the published state. */
@@ -199,16 +203,20 @@ export class TrafficHub implements TrafficController {
     if (m.split) throw new SlipwayError('CONFLICT', `Model '${model}' already has an active traffic split; end it before starting another.`, { model });
     const local = this.#init.local();
     const servesHere = local?.servedUri(model) !== undefined;
-    const agents = this.#live(m);
-    if (!servesHere && agents.length === 0) {
+    // The split is for the processes serving the model by the reference the release was accepted for.
+    const target = this.servedUri(model);
+    const agents = this.#live(m, target);
+    if (target === undefined || (!servesHere && agents.length === 0)) {
       throw new SlipwayError('NOT_FOUND', `Model '${model}' is served neither here nor by a serving process following this server, so its traffic cannot be split.`, { model });
     }
     if (servesHere) await (local as TrafficController).startSplit(model, spec);
     const ref = parseModelUri(spec.challengerUri);
     m.local = servesHere;
+    m.target = target;
     m.championVersion = (servesHere ? local?.activeSplit(model)?.championVersion : undefined) ?? agents[0]?.version ?? '';
     m.split = {
       id: randomUUID(),
+      uri: target,
       challengerUri: spec.challengerUri,
       weight,
       shadowShare,
@@ -219,10 +227,10 @@ export class TrafficHub implements TrafficController {
     m.windowStart = this.#clock.now();
     this.#bump(m);
     const splitId = m.split.id;
-    await this.#untilApplied(m, (a) => a.splitId === splitId || a.splitError !== null);
+    await this.#untilApplied(m, target, (a) => a.splitId === splitId || a.splitError !== null);
     if (servesHere) return;
     // Without the server's own serving, a split no agent could start would only ever see the champion.
-    const live = this.#live(m);
+    const live = this.#live(m, target);
     const failed = live.filter((a) => a.splitId !== splitId && a.splitError !== null);
     if (live.length > 0 && failed.length === live.length) {
       m.split = null;
@@ -253,7 +261,7 @@ export class TrafficHub implements TrafficController {
     this.#bump(m);
     const local = m.local ? this.#init.local() : undefined;
     m.local = false;
-    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, opts) : undefined, this.#untilApplied(m, (a) => a.splitId !== split.id)]);
+    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, opts) : undefined, this.#untilApplied(m, split.uri, (a) => a.splitId !== split.id)]);
   }
 
   takeStats(model: string): SplitStats | undefined {
@@ -267,7 +275,7 @@ export class TrafficHub implements TrafficController {
       else {
         // The server's serving ended its split on its own (the model was unloaded).
         m.local = false;
-        if (this.#live(m).length === 0) return undefined;
+        if (this.#live(m, m.target).length === 0) return undefined;
       }
     }
     const now = this.#clock.now();
@@ -290,13 +298,14 @@ export class TrafficHub implements TrafficController {
     if (m?.split) throw new SlipwayError('CONFLICT', `Model '${model}' has an active traffic split; end it before reverting the last promotion.`, { model });
     const local = this.#init.local();
     const here = local?.servedUri(model) !== undefined ? await local?.revert(model) : undefined;
-    if (!m || this.#live(m).length === 0) return here;
-    const before = new Map(this.#live(m).map((a) => [a.agentId, a.version]));
-    m.revertId = randomUUID();
+    const uri = m?.target ?? this.servedUri(model);
+    if (!m || uri === undefined || this.#live(m, uri).length === 0) return here;
+    const before = new Map(this.#live(m, uri).map((a) => [a.agentId, a.version]));
+    m.revert = { id: randomUUID(), uri };
     this.#bump(m);
-    await this.#untilApplied(m, () => true);
+    await this.#untilApplied(m, uri, () => true);
     // An agent that still had the earlier version loaded serves it now: its version changed.
-    const reverted = this.#live(m).find((a) => before.has(a.agentId) && before.get(a.agentId) !== a.version);
+    const reverted = this.#live(m, uri).find((a) => before.has(a.agentId) && before.get(a.agentId) !== a.version);
     return here ?? reverted?.version;
   }
 
@@ -305,9 +314,13 @@ export class TrafficHub implements TrafficController {
     if (here !== undefined) return here;
     const m = this.#models.get(model);
     if (!m) return undefined;
-    // The most recently heard agent that follows an alias speaks for the model; else any.
-    const live = this.#live(m).sort((a, b) => b.lastSeen - a.lastSeen);
-    return (live.find((a) => parseModelUri(a.uri)?.alias !== undefined) ?? live[0])?.uri;
+    // Like the server's own choice of reference: the champion alias, else production, else any alias, else a version.
+    const uris = new Set(this.#live(m).map((a) => a.uri));
+    const alias = (name: string) => `models:/${model}@${name}`;
+    if (uris.has(alias('champion'))) return alias('champion');
+    if (uris.has(alias('production'))) return alias('production');
+    const sorted = [...uris].sort();
+    return sorted.find((u) => parseModelUri(u)?.alias !== undefined) ?? sorted[0];
   }
 
   // ---- internals ----
@@ -315,7 +328,7 @@ export class TrafficHub implements TrafficController {
   #model(model: string): ModelTraffic {
     let m = this.#models.get(model);
     if (!m) {
-      m = { epoch: 0, split: null, ended: null, revertId: null, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set() };
+      m = { epoch: 0, split: null, ended: null, revert: null, target: undefined, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set() };
       this.#models.set(model, m);
       this.#bump(m);
     }
@@ -333,9 +346,10 @@ export class TrafficHub implements TrafficController {
     m.epoch = this.#epoch;
   }
 
-  #live(m: ModelTraffic): TrafficAgentInfo[] {
+  /** Agents heard from within AGENT_TTL_MS (serving by `uri`, when given). */
+  #live(m: ModelTraffic, uri?: string): TrafficAgentInfo[] {
     const since = this.#clock.now() - AGENT_TTL_MS;
-    return [...m.agents.values()].filter((a) => a.lastSeen >= since);
+    return [...m.agents.values()].filter((a) => a.lastSeen >= since && (uri === undefined || a.uri === uri));
   }
 
   #prune(m: ModelTraffic): void {
@@ -345,12 +359,12 @@ export class TrafficHub implements TrafficController {
   }
 
   /**
-   * Waits until every live agent has applied the current epoch and `done` holds for it, or
+   * Waits until every live agent serving by `uri` has applied the current epoch and `done` holds for it, or
    * the apply timeout passes (agents that are slow or gone are then left to catch up).
    */
-  async #untilApplied(m: ModelTraffic, done: (a: TrafficAgentInfo) => boolean): Promise<void> {
+  async #untilApplied(m: ModelTraffic, uri: string, done: (a: TrafficAgentInfo) => boolean): Promise<void> {
     const epoch = m.epoch;
-    const ready = () => this.#live(m).every((a) => a.epoch >= epoch && done(a));
+    const ready = () => this.#live(m, uri).every((a) => a.epoch >= epoch && done(a));
     if (ready()) return;
     const timeoutMs = this.#init.applyTimeoutMs ?? AGENT_APPLY_TIMEOUT_MS;
     await new Promise<void>((resolve) => {
@@ -363,7 +377,7 @@ export class TrafficHub implements TrafficController {
         if (ready()) finish();
       };
       const timer = setTimeout(() => {
-        const late = this.#live(m).filter((a) => !(a.epoch >= epoch && done(a)));
+        const late = this.#live(m, uri).filter((a) => !(a.epoch >= epoch && done(a)));
         if (late.length > 0) this.#log.warn({ agents: late.map((a) => a.agentId), epoch }, 'release: serving processes did not apply a traffic change in time; they catch up when they can');
         finish();
       }, timeoutMs);

@@ -311,6 +311,7 @@ const Share = z.number().min(0).max(1);
 export const PublishedSplit = named(
   z.object({
     id: SplitId,
+    uri: z.string().describe('The processes that serve the model by this reference run the split (the alias the release moves); others leave their traffic alone.'),
     challengerUri: z.string().describe('The challenger: models:/NAME/VERSION.'),
     weight: Share.describe('Share of requests the challenger answers (canary).'),
     shadowShare: Share.describe('Share of requests mirrored to the challenger and compared off the response path (shadow).'),
@@ -346,7 +347,10 @@ export const TrafficState = named(
       .object({ splitId: z.string(), outcome: z.enum(['promote', 'rollback']), bakeMs: z.number().describe('How long the old champion stays loaded after a promotion.') })
       .nullable()
       .describe('How the last split ended; a process still running that split ends it the same way.'),
-    revertId: z.string().nullable().describe('Changes each time the last promotion is reverted; a process reverts when it sees a new one.'),
+    revert: z
+      .object({ id: z.string(), uri: z.string() })
+      .nullable()
+      .describe('The last revert of a promotion, for the processes serving by `uri`; a process reverts when it sees a new id.'),
     agents: z.array(TrafficAgent).describe('Serving processes heard from within the last 10 s.'),
   }),
   'TrafficState',
