@@ -60,8 +60,8 @@ const policy = {
   gates: [
     { kind: 'signature' },
     { kind: 'evaluation', metrics: ['accuracy >= champion - 0.02'] },
-    // The candidate and the champion in one run, 2 s each: the slow model's p99 is several times the champion's.
-    { kind: 'loadtest', slo: ['p99 <= champion * 2', 'error_rate < 0.01'], rate: 150, duration: '2s' },
+    // The candidate and the champion in one run, 2 s each: the slow model's median is several times the champion's (its own cost is ~12 ms a call).
+    { kind: 'loadtest', slo: ['p50 <= champion * 3', 'error_rate < 0.01'], rate: 150, duration: '2s' },
   ],
 };
 

@@ -144,18 +144,20 @@ describe('canary on real serving', () => {
       model: 'slow',
       version: '2',
       environment: 'champion',
-      policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '500ms', checks: { maxP99Ratio: 1.5, minRequests: 5 } } },
+      // An absolute bound: the slow model needs about 12 ms a call on its own, and a ratio to the champion's p99
+      // would move with whatever else shares the machine's cores (it slows both sides alike).
+      policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '500ms', checks: { maxP99Ms: 5, minRequests: 5 } } },
     });
     expect(r.http).toBe(201);
     const done = await settled(r.id);
     let after: Map<string, number>;
     try {
       expect(done.state, done.reason).toBe('rolled_back');
-      expect(done.reason).toMatch(/challenger p99 [\d.]+ ms > 1\.5 × champion p99/);
+      expect(done.reason).toMatch(/challenger p99 [\d.]+ ms > maxP99Ms 5 ms/);
       expect(done.reason).toMatch(/'champion' unchanged/);
       const last = done.rollout.analyses.at(-1) as Json;
       expect(last.verdict).toBe('breach');
-      expect(last.challenger.p99Ms).toBeGreaterThan(last.champion.p99Ms * 1.5);
+      expect(last.challenger.p99Ms).toBeGreaterThan(5);
       expect(await alias('slow')).toBe('1');
       traffic.reset();
       await new Promise((resolve) => setTimeout(resolve, 300));
