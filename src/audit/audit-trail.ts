@@ -574,6 +574,10 @@ export interface AuditQuery {
   actor?: string;
   /** Only events with seq greater than this. */
   after?: number;
+  /** Only events committed at or after this time (epoch ms). */
+  since?: number;
+  /** Only events committed before this time (epoch ms). */
+  until?: number;
   limit?: number;
 }
 
@@ -591,5 +595,7 @@ export async function listAuditEvents(db: Kysely<Database>, q: AuditQuery = {}):
   if (q.action) query = query.where('action', '=', q.action);
   if (q.actor) query = query.where('actor', '=', q.actor);
   if (q.after !== undefined) query = query.where('seq', '>', q.after);
+  if (q.since !== undefined) query = query.where('time', '>=', q.since);
+  if (q.until !== undefined) query = query.where('time', '<', q.until);
   return query.orderBy('seq').limit(q.limit ?? 1000).execute();
 }

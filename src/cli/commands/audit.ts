@@ -1,5 +1,7 @@
 /** `slipway audit log|verify|head|rotate-key`: read and check the hash-chained audit trail, on a server or the embedded store. */
 import type { Command } from 'commander';
+import type { AuditEventsQuery } from '../../client/schemas/audit.js';
+import { parseDuration } from '../../core/duration.js';
 import { SlipwayError } from '../../core/errors.js';
 import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
 import { EXIT, addHelpEpilogue, errorLine, formatJson, formatTime, formatVerdict, positiveInt, printList, resolveStoreConfig, runAction, usageErrorsExit2 } from '../output.js';
@@ -10,8 +12,36 @@ interface LogFlags extends ConnectionFlags {
   action?: string;
   actor?: string;
   after?: number;
-  limit: number;
+  since?: number;
+  until?: number;
+  limit?: number;
+  format?: string;
   json?: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Reads `--since`/`--until`: an ISO 8601 time, epoch milliseconds, or a duration meaning "that long ago"
+ * (`90s`, `15m`, `24h`, `7d`), against `now`.
+ */
+export function parseAuditTime(flag: string, raw: string, now: number = Date.now()): number {
+  const text = raw.trim();
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const ms = Date.parse(text);
+    if (Number.isFinite(ms)) return ms;
+  } else if (/^\d{11,}$/.test(text)) {
+    return Number(text);
+  } else {
+    const days = /^(\d+(?:\.\d+)?)d$/.exec(text);
+    if (days) return now - Number(days[1]) * DAY_MS;
+    try {
+      return now - parseDuration(text, { name: flag });
+    } catch {
+      // Falls through to the message below, which names every accepted form.
+    }
+  }
+  throw new SlipwayError('INVALID_ARGUMENT', `${flag} must be an ISO 8601 time (2024-05-01T12:00:00Z), epoch milliseconds, or a duration meaning "ago" such as 30m, 24h or 7d; got '${raw}'.`);
 }
 
 /** Registers `slipway audit`. */
@@ -21,22 +51,32 @@ export function register(program: Command): void {
   addConnectionOptions(
     audit
       .command('log')
-      .description('List audit events, oldest first')
+      .description('List audit events, oldest first, or export them as JSON lines (--format jsonl)')
       .option('--entity-type <type>', 'only events on this entity type (experiment, run, registered_model, model_version, …)')
       .option('--entity-id <id>', 'only events on this entity id')
       .option('--action <action>', 'only this action (e.g. run.create)')
       .option('--actor <actor>', 'only events by this actor')
+      .option('--since <time>', 'only events at or after this time: ISO 8601, epoch ms, or a duration ago (24h, 7d)', (raw: string) => parseAuditTime('--since', raw))
+      .option('--until <time>', 'only events before this time: ISO 8601, epoch ms, or a duration ago (1h)', (raw: string) => parseAuditTime('--until', raw))
       .option('--after <seq>', 'only events after this sequence number (paging)', positiveIntOrZero)
-      .option('--limit <n>', 'most events to list', positiveInt('--limit'), 100)
+      .option('--limit <n>', 'most events to list (default 100; with --format jsonl, every matching event)', positiveInt('--limit'))
+      .option('--format <format>', 'table (default) or jsonl: one JSON event per line, every matching event, fetched page by page (for SIEM ingestion)')
       .option('--json', 'print JSON'),
   ).action(
     runAction(async (flags: LogFlags) => {
-      const page = await withConnection(
-        flags,
-        (client) =>
-          client.audit.events({ entityType: flags.entityType, entityId: flags.entityId, action: flags.action, actor: flags.actor, after: flags.after, limit: flags.limit }),
-        { readOnly: true },
-      );
+      const format = flags.format ?? 'table';
+      if (format !== 'table' && format !== 'jsonl') throw new SlipwayError('INVALID_ARGUMENT', `--format must be table or jsonl, got '${flags.format}'.`);
+      if (format === 'jsonl' && flags.json) throw new SlipwayError('INVALID_ARGUMENT', '--json and --format jsonl are two output formats: give one of them.');
+      if (flags.since !== undefined && flags.until !== undefined && flags.since >= flags.until) {
+        throw new SlipwayError('INVALID_ARGUMENT', `--since (${new Date(flags.since).toISOString()}) must be before --until (${new Date(flags.until).toISOString()}).`);
+      }
+      const filter: AuditEventsQuery = { entityType: flags.entityType, entityId: flags.entityId, action: flags.action, actor: flags.actor, since: flags.since, until: flags.until };
+      if (format === 'jsonl') {
+        const written = await withConnection(flags, (client) => exportJsonLines(client.audit.events, filter, flags.after, flags.limit), { readOnly: true });
+        process.stderr.write(`exported ${written} audit event(s)\n`);
+        return;
+      }
+      const page = await withConnection(flags, (client) => client.audit.events({ ...filter, after: flags.after, limit: flags.limit ?? 100 }), { readOnly: true });
       const events = page.events;
       printList(
         events,
@@ -118,6 +158,8 @@ export function register(program: Command): void {
   addHelpEpilogue(audit, {
     examples: [
       'slipway audit log --entity-type registered_model --limit 20',
+      'slipway audit log --actor ana --since 24h',
+      'slipway audit log --since 2024-05-01T00:00:00Z --until 2024-06-01T00:00:00Z --format jsonl > audit.jsonl',
       'slipway audit verify --expect-head audit-head.txt',
       'slipway audit verify --server http://127.0.0.1:5000 --json',
       'slipway audit head > audit-head.txt',
@@ -126,6 +168,29 @@ export function register(program: Command): void {
     exitCodes: { 1: 'audit verify found a problem (tampering, a broken chain, a head that does not match), or a runtime failure' },
     docs: ['cli.md'],
   });
+}
+
+/** Writes every matching event as one JSON line, a page at a time, waiting for stdout to drain; returns how many. */
+async function exportJsonLines(
+  events: (q: AuditEventsQuery) => Promise<{ events: unknown[]; nextAfter?: number }>,
+  filter: AuditEventsQuery,
+  after: number | undefined,
+  max: number | undefined,
+): Promise<number> {
+  let written = 0;
+  let from = after;
+  for (;;) {
+    const want = max === undefined ? 1000 : Math.min(1000, max - written);
+    if (want <= 0) return written;
+    const page = await events({ ...filter, after: from, limit: want });
+    if (page.events.length > 0) {
+      const text = page.events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+      if (!process.stdout.write(text)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+      written += page.events.length;
+    }
+    if (page.nextAfter === undefined) return written;
+    from = page.nextAfter;
+  }
 }
 
 function collect(value: string, previous: string[]): string[] {

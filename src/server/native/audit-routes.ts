@@ -32,7 +32,7 @@ export function auditRoutes(ctx: ServerContext): NativeRoute[] {
       path: '/audit/events',
       tag: 'audit',
       operationId: 'listAuditEvents',
-      summary: 'List audit events, oldest first, filtered by entity, action or actor; page with `after`.',
+      summary: 'List audit events, oldest first, filtered by entity, action, actor and time (since, until); page with `after`.',
       query: AuditEventsQuery,
       response: AuditEventPage,
       async handler({ query }) {
