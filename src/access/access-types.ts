@@ -48,4 +48,6 @@ export interface AccessDenied {
   status: 401 | 403;
   /** For the client: never names a user that does not exist or why a password was wrong. */
   message: string;
+  /** Set when sign-ins are refused for too many failures: seconds until the client may try again (for a Retry-After header). */
+  retryAfterSeconds?: number;
 }

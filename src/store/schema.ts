@@ -196,6 +196,10 @@ export interface Database {
   releases: ReleaseTable;
   release_events: ReleaseEventTable;
   release_policies: ReleasePolicyTable;
+  access_users: AccessUserTable;
+  access_tokens: AccessTokenTable;
+  access_experiment_permissions: AccessExperimentPermissionTable;
+  access_model_permissions: AccessModelPermissionTable;
 }
 
 /** A reference profile attached to a model version (JSON `slipway-profile/1`). */
@@ -319,4 +323,41 @@ export interface ReleasePolicyTable {
   environment: string;
   policy: string;
   updated_time: number;
+}
+
+/** A local user: a self-describing scrypt hash (`scrypt$N$r$p$salt$hash`), admin flag, extra rights (JSON array). */
+export interface AccessUserTable {
+  username: string;
+  id: number;
+  password_hash: string;
+  is_admin: number;
+  rights: string;
+  created_time: number;
+  updated_time: number;
+}
+
+/** An API token of a user; only the sha256 of its secret is kept. */
+export interface AccessTokenTable {
+  id: string;
+  username: string;
+  name: string;
+  secret_sha256: string;
+  created_time: number;
+  expires_time: number | null;
+  revoked_time: number | null;
+  last_used_time: number | null;
+}
+
+/** A user's permission on one experiment (MLflow's levels). */
+export interface AccessExperimentPermissionTable {
+  experiment_id: string;
+  username: string;
+  permission: string;
+}
+
+/** A user's permission on one registered model (MLflow's levels). */
+export interface AccessModelPermissionTable {
+  name: string;
+  username: string;
+  permission: string;
 }

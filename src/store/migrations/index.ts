@@ -10,6 +10,7 @@ import * as tracking from './0006-tracking.js';
 import * as auditAuthentication from './0007-audit-authentication.js';
 import * as releases from './0008-releases.js';
 import * as alertActions from './0009-alert-actions.js';
+import * as access from './0010-access.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0007-audit-authentication': auditAuthentication,
   '0008-releases': releases,
   '0009-alert-actions': alertActions,
+  '0010-access': access,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */
