@@ -467,8 +467,7 @@ export class AccessService {
   /** A user's effective permission on an object: their row, or the default. Admins have MANAGE. */
   async effectivePermission(principal: Principal, kind: ObjectKind, objectId: string): Promise<Permission> {
     if (principal.isAdmin) return 'MANAGE';
-    const loaded = await this.loadPermissions(principal.username);
-    return (kind === 'experiment' ? loaded.experiments : loaded.models).get(objectId) ?? this.defaultPermission;
+    return this.permissionIn(await this.loadPermissions(principal.username), kind, objectId);
   }
 
   // ---------------------------------------------------------------- per request
@@ -479,8 +478,10 @@ export class AccessService {
    * `Bearer token`. A refusal is always 401 and never says whether a user exists; after too many
    * failures from the client or for the username (10 a minute by default) even right credentials
    * are refused until `retryAfterSeconds` have passed, unless they are already in the cache.
+   * Cached credentials and a missing header are answered synchronously (no promise), so the
+   * server's inference fast route can stay synchronous.
    */
-  async authenticate(authorization: string | undefined, clientKey: string): Promise<Principal | AccessDenied> {
+  authenticate(authorization: string | undefined, clientKey: string): Principal | AccessDenied | Promise<Principal | AccessDenied> {
     if (authorization === undefined || authorization === '') return deny(MISSING_CREDENTIALS);
     if (authorization.length > MAX_AUTHORIZATION_BYTES) return this.fail(clientKey, undefined, 'The Authorization header is longer than 8 KiB.', { ok: false, entityType: 'client', entityId: clientKey });
     const key = sha256(authorization);
@@ -500,45 +501,29 @@ export class AccessService {
   /**
    * Whether `principal` may do what `requirement` says. Admins may do everything. A run whose
    * experiment `lookups` cannot find is allowed here, so the route answers 404 as MLflow does.
+   * Answers synchronously when the principal's permissions are cached and no lookup is needed.
    */
-  async authorize(principal: Principal, requirement: Requirement, lookups: AuthorizationLookups): Promise<boolean | AccessDenied> {
+  authorize(principal: Principal, requirement: Requirement, lookups?: AuthorizationLookups): boolean | AccessDenied | Promise<boolean | AccessDenied> {
     if (requirement.kind === 'public' || principal.isAdmin) return true;
-    switch (requirement.kind) {
-      case 'authenticated':
-        return principal.via !== 'anonymous' || this.forbid('Sign in first: this operation needs an authenticated user.');
-      case 'admin':
-        return this.forbid('Permission denied: this operation needs an admin.');
-      case 'experiment':
-        return this.atLeast(principal, 'experiment', requirement.experimentId, requirement.level);
-      case 'run': {
-        const experimentId = await lookups.experimentOfRun(requirement.runId);
-        if (experimentId === undefined) return true;
-        return this.atLeast(principal, 'experiment', experimentId, requirement.level, `run '${requirement.runId}' (experiment ${experimentId})`);
-      }
-      case 'registered_model':
-        return this.atLeast(principal, 'registered_model', requirement.name, requirement.level);
-      case 'monitoring': {
-        const read = await this.atLeast(principal, 'registered_model', requirement.name, 'READ');
-        if (read !== true) return read;
-        const loaded = await this.loadPermissions(principal.username);
-        return loaded.rights.includes('monitoring') || (await this.effectivePermission(principal, 'registered_model', requirement.name)) === 'MANAGE'
-          || this.forbid(`Permission denied: reading inference logs and monitoring data of '${requirement.name}' needs the monitoring right or MANAGE on the model.`);
-      }
-      case 'release_approval':
-        return this.atLeast(principal, 'registered_model', requirement.name, 'MANAGE', `registered model '${requirement.name}' (approving releases to ${requirement.environment})`);
-    }
+    if (requirement.kind === 'authenticated') return principal.via !== 'anonymous' || this.forbid('Sign in first: this operation needs an authenticated user.');
+    if (requirement.kind === 'admin') return this.forbid('Permission denied: this operation needs an admin.');
+    const loaded = this.cachedPermissions(principal.username);
+    if (loaded && requirement.kind !== 'run') return this.decide(requirement, loaded);
+    return this.authorizeLoading(principal, requirement, lookups);
   }
 
   /** Experiment ids `principal` may read, for filtering lists and searches. */
-  async readableExperimentIds(principal: Principal): Promise<ReadableObjects> {
+  readableExperimentIds(principal: Principal): ReadableObjects | Promise<ReadableObjects> {
     if (principal.isAdmin) return 'all';
-    return this.readable((await this.loadPermissions(principal.username)).experiments);
+    const loaded = this.cachedPermissions(principal.username);
+    return loaded ? this.readable(loaded.experiments) : this.loadPermissions(principal.username).then((l) => this.readable(l.experiments));
   }
 
   /** Registered model names `principal` may read, for filtering lists and searches. */
-  async readableModelNames(principal: Principal): Promise<ReadableObjects> {
+  readableModelNames(principal: Principal): ReadableObjects | Promise<ReadableObjects> {
     if (principal.isAdmin) return 'all';
-    return this.readable((await this.loadPermissions(principal.username)).models);
+    const loaded = this.cachedPermissions(principal.username);
+    return loaded ? this.readable(loaded.models) : this.loadPermissions(principal.username).then((l) => this.readable(l.models));
   }
 
   // ---------------------------------------------------------------- internals
@@ -555,16 +540,51 @@ export class AccessService {
     return { status: 403, message };
   }
 
-  private async atLeast(principal: Principal, kind: ObjectKind, objectId: string, level: Permission, what?: string): Promise<true | AccessDenied> {
-    const have = await this.effectivePermission(principal, kind, objectId);
-    if (RANK[have] >= RANK[level]) return true;
+  private async authorizeLoading(principal: Principal, requirement: Requirement, lookups?: AuthorizationLookups): Promise<boolean | AccessDenied> {
+    const loaded = await this.loadPermissions(principal.username);
+    if (requirement.kind === 'public' || requirement.kind === 'authenticated' || requirement.kind === 'admin') return this.authorize(principal, requirement, lookups);
+    if (requirement.kind !== 'run') return this.decide(requirement, loaded);
+    if (!lookups) return this.forbid(`Permission denied: the experiment of run '${requirement.runId}' could not be resolved.`);
+    const experimentId = await lookups.experimentOfRun(requirement.runId);
+    if (experimentId === undefined) return true;
+    return this.atLeast(loaded, 'experiment', experimentId, requirement.level, `run '${requirement.runId}' (experiment ${experimentId})`);
+  }
+
+  private decide(requirement: Exclude<Requirement, { kind: 'public' | 'authenticated' | 'admin' | 'run' }>, loaded: LoadedPermissions): true | AccessDenied {
+    switch (requirement.kind) {
+      case 'experiment':
+        return this.atLeast(loaded, 'experiment', requirement.experimentId, requirement.level);
+      case 'registered_model':
+        return this.atLeast(loaded, 'registered_model', requirement.name, requirement.level);
+      case 'monitoring': {
+        const have = this.permissionIn(loaded, 'registered_model', requirement.name);
+        if (RANK[have] < RANK.READ) return this.atLeast(loaded, 'registered_model', requirement.name, 'READ');
+        return loaded.rights.includes('monitoring') || have === 'MANAGE'
+          || this.forbid(`Permission denied: reading inference logs and monitoring data of '${requirement.name}' needs the monitoring right or MANAGE on the model.`);
+      }
+      case 'release_approval':
+        return this.atLeast(loaded, 'registered_model', requirement.name, 'MANAGE', `registered model '${requirement.name}' (approving releases to ${requirement.environment})`);
+    }
+  }
+
+  private permissionIn(loaded: LoadedPermissions, kind: ObjectKind, objectId: string): Permission {
+    return (kind === 'experiment' ? loaded.experiments : loaded.models).get(objectId) ?? this.defaultPermission;
+  }
+
+  private atLeast(loaded: LoadedPermissions, kind: ObjectKind, objectId: string, level: Permission, what?: string): true | AccessDenied {
+    if (RANK[this.permissionIn(loaded, kind, objectId)] >= RANK[level]) return true;
     return this.forbid(`Permission denied: this operation needs ${level} on ${what ?? `${kind === 'experiment' ? 'experiment' : 'registered model'} '${objectId}'`}.`);
   }
 
-  private async loadPermissions(username: string): Promise<LoadedPermissions> {
-    const now = this.clock.now();
+  private cachedPermissions(username: string): LoadedPermissions | undefined {
     const cached = this.permissions.get(username);
-    if (cached && cached.expires > now) return cached;
+    return cached && cached.expires > this.clock.now() ? cached : undefined;
+  }
+
+  private async loadPermissions(username: string): Promise<LoadedPermissions> {
+    const cached = this.cachedPermissions(username);
+    if (cached) return cached;
+    const now = this.clock.now();
     const [experiments, models, user] = await Promise.all([
       this.store.db.selectFrom('access_experiment_permissions').select(['experiment_id', 'permission']).where('username', '=', username).execute(),
       this.store.db.selectFrom('access_model_permissions').select(['name', 'permission']).where('username', '=', username).execute(),
