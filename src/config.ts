@@ -94,6 +94,22 @@ export interface UserConfig {
   auditCheckpointInterval?: string | number;
   /** @deprecated Use `auditCheckpointInterval` with a unit. The same delay in ms (env SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS). */
   auditCheckpointIntervalMs?: number;
+  /** Access control: every request authenticated and checked against its permission; true/false. @default false (env SLIPWAY_AUTH; `auth.enabled` in the file) */
+  auth?: boolean | string;
+  /** The permission users have on objects without a grant of their own: READ, EDIT, MANAGE or NO_PERMISSIONS. @default READ (env SLIPWAY_AUTH_DEFAULT_PERMISSION; `auth.defaultPermission`) */
+  authDefaultPermission?: string;
+  /** Listening beyond loopback without access control, knowingly; true/false. @default false (env SLIPWAY_ALLOW_ANONYMOUS; `auth.allowAnonymous`) */
+  allowAnonymous?: boolean | string;
+}
+
+/** Access control settings, resolved. */
+export interface AuthConfig {
+  /** Whether requests are authenticated and authorized; off, every request is the anonymous admin. */
+  enabled: boolean;
+  /** Permission on objects without an explicit grant (MLflow's default_permission). */
+  defaultPermission: 'NO_PERMISSIONS' | 'READ' | 'EDIT' | 'MANAGE';
+  /** True when an operator accepted a non-loopback listener without access control. */
+  allowAnonymous: boolean;
 }
 
 /** The configuration every part of Slipway receives. */
@@ -141,6 +157,8 @@ export interface ResolvedConfig {
   modelSourceAllowedDirs: string[];
   /** Where the audit keys and checkpoints live (outside the database). */
   audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
+  /** Access control (off unless asked for). */
+  auth: AuthConfig;
   /** The config file read, if any. */
   configFile: string | undefined;
   /** Deprecated spellings met in the environment or the config file, one message each naming the new spelling; commands print them as `warning:` lines. */
@@ -185,7 +203,39 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
   auditCheckpointInterval: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL',
   auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
+  auth: 'SLIPWAY_AUTH',
+  authDefaultPermission: 'SLIPWAY_AUTH_DEFAULT_PERMISSION',
+  allowAnonymous: 'SLIPWAY_ALLOW_ANONYMOUS',
 };
+
+const AUTH_PERMISSIONS = ['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE'] as const;
+
+function authConfigOf(merged: Pick<UserConfig, 'auth' | 'authDefaultPermission' | 'allowAnonymous'>): AuthConfig {
+  const enabled = booleanSetting(merged.auth, false, 'Access control (--auth, SLIPWAY_AUTH, auth.enabled)');
+  const allowAnonymous = booleanSetting(merged.allowAnonymous, false, 'Anonymous access (--allow-anonymous, SLIPWAY_ALLOW_ANONYMOUS, auth.allowAnonymous)');
+  const permission = (merged.authDefaultPermission ?? 'READ').trim().toUpperCase();
+  if (!(AUTH_PERMISSIONS as readonly string[]).includes(permission)) {
+    throw new SlipwayError('INVALID_ARGUMENT', `The default permission must be one of ${AUTH_PERMISSIONS.join(', ')} (--auth-default-permission, SLIPWAY_AUTH_DEFAULT_PERMISSION, auth.defaultPermission), got '${merged.authDefaultPermission}'.`, { field: 'auth.defaultPermission' });
+  }
+  return { enabled, defaultPermission: permission as AuthConfig['defaultPermission'], allowAnonymous };
+}
+
+// The file's top-level `auth:` mapping, as the flat settings the other sources use.
+const AUTH_FILE_KEYS: Record<string, 'auth' | 'authDefaultPermission' | 'allowAnonymous'> = { enabled: 'auth', defaultPermission: 'authDefaultPermission', allowAnonymous: 'allowAnonymous' };
+
+function authSectionOf(doc: unknown, path: string): Settings {
+  const section = (doc as { auth?: unknown } | null)?.auth;
+  if (section === undefined || section === null) return {};
+  if (typeof section === 'boolean') return { auth: section };
+  if (typeof section !== 'object' || Array.isArray(section)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'auth' must be a mapping (enabled, defaultPermission, allowAnonymous).`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(section)) {
+    const key = AUTH_FILE_KEYS[k];
+    if (!key) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'auth.${k}' (enabled, defaultPermission, allowAnonymous).`);
+    out[key] = typeof v === 'boolean' ? v : String(v);
+  }
+  return out as Settings;
+}
 
 /** How models may be loaded after start, as Triton's --model-control-mode: `none` refuses the repository load/unload API, `explicit` allows it. */
 export type ModelControlMode = 'none' | 'explicit';
@@ -370,8 +420,9 @@ function fromFile(path: string, warnings: string[]): Settings {
   } catch (err) {
     throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path} is not valid YAML: ${(err as Error).message}`);
   }
+  const auth = authSectionOf(doc, path);
   const section = (doc as { server?: unknown } | null)?.server;
-  if (section === undefined || section === null) return {};
+  if (section === undefined || section === null) return auth;
   if (typeof section !== 'object') throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'server' must be a mapping.`);
   const durationKeys = new Set<string>(DURATIONS.map((d) => d.key));
   const out: Record<string, unknown> = {};
@@ -385,7 +436,7 @@ function fromFile(path: string, warnings: string[]): Settings {
     out[k] = NUMERIC.has(k as keyof UserConfig) ? toNumber(v, `server.${k}`) : Array.isArray(v) ? v.map(String).join(',') : String(v);
   }
   const source: Source = { name: (key) => `server.${key} in ${path}`, spelling: (key, ms) => `server.${key}: ${formatDuration(ms)}` };
-  return { ...out, ...durationsOf(out, source, warnings, false) } as Settings;
+  return { ...auth, ...out, ...durationsOf(out, source, warnings, false) } as Settings;
 }
 
 function fromFlags(flags: UserConfig): Settings {
@@ -479,6 +530,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     modelControl: modelControlMode(merged.modelControl),
     modelSourceAllowedDirs,
     audit,
+    auth: authConfigOf(merged),
     configFile,
     warnings,
   };

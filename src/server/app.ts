@@ -10,6 +10,8 @@ import { answerClientError } from './http-connections.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
 import { parseJsonBody } from './json-body-parser.js';
 import { createRequestGuard } from './request-guard.js';
+import { accessGate } from './access-gate.js';
+import { installAccessControl } from './plugins/access.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id.js';
 
 /** Longest path parameter accepted, in encoded characters. */
@@ -59,6 +61,7 @@ export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): 
       { requestTimeoutMs: ctx.config.requestTimeoutMs, ...(ctx.drainTimeoutMs !== undefined ? { drainTimeoutMs: ctx.drainTimeoutMs } : {}) },
       fastRoutes,
       createRequestGuard({ listenHost: ctx.config.host, allowedHosts: ctx.config.allowedHosts, corsAllowedOrigins: ctx.config.corsAllowedOrigins }),
+      ctx.access ? accessGate(ctx.access) : undefined,
     ),
     bodyLimit: ctx.config.bodyLimit,
     logger: false,
@@ -109,6 +112,9 @@ export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): 
   app.setNotFoundHandler(async (request) => {
     throw endpointNotFound(request.method, request.url);
   });
+
+  // Before any plugin: root hooks reach every route of every plugin registered after them.
+  installAccessControl(app, ctx);
 
   // Loaded together (their file reads overlap), registered in order.
   const names = (Object.keys(PLUGINS) as PluginName[]).filter((name) => !opts.plugins || opts.plugins.includes(name));

@@ -10,6 +10,7 @@ import type { Store } from '../store/store.js';
 import type { TrackingService } from '../tracking/tracking-service.js';
 import type { RegistryService } from '../registry/registry-service.js';
 import type { FastRoutes } from './http-server.js';
+import type { AccessEnforcer } from './access-gate.js';
 
 export interface ServerContext {
   config: ResolvedConfig;
@@ -37,6 +38,10 @@ export interface ServerContext {
    * leave server duties (picking up unfinished releases after a start) to the server.
    */
   embedded?: boolean;
+  /** Access control; unset while it is off (every request is then the anonymous admin). */
+  access?: AccessEnforcer;
+  /** The models ready to serve (what `POST /invocations` answers from); set by the serving plugin. */
+  servedModelNames?: () => readonly string[];
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

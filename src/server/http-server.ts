@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { RequestGuard } from './request-guard.js';
+import { setSecurityHeaders, type GateVerdict } from './access-gate.js';
 import type { Socket } from 'node:net';
 import { answerClientError, CONNECT_REFUSED, manageConnections } from './http-connections.js';
 
@@ -46,10 +47,17 @@ export class FastRoutes {
 }
 
 /**
- * A Fastify `serverFactory`: a node:http server with the given timeouts that offers
- * each request to `guard` (Host and Origin checks), then to `fast`, before Fastify's handler.
+ * A Fastify `serverFactory`: a node:http server with the given timeouts that sets the
+ * security headers, offers each request to `guard` (Host and Origin checks), then to
+ * `access` (credentials for the fast routes; `slow` leaves the decision to Fastify's
+ * hooks), then to `fast`, before Fastify's handler.
  */
-export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes, guard?: RequestGuard): (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server {
+export function httpServerFactory(
+  timeouts: HttpServerTimeouts,
+  fast: FastRoutes,
+  guard?: RequestGuard,
+  access?: (req: IncomingMessage, res: ServerResponse) => GateVerdict,
+): (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server {
   return (handler) => {
     const requestTimeout = timeouts.requestTimeoutMs;
     const server = createServer(
@@ -62,7 +70,13 @@ export function httpServerFactory(timeouts: HttpServerTimeouts, fast: FastRoutes
         connectionsCheckingInterval: requestTimeout > 0 ? Math.max(100, Math.min(1000, Math.floor(requestTimeout / 4))) : 30_000,
       },
       (req, res) => {
+        setSecurityHeaders(res);
         if (guard !== undefined && guard(req, res)) return;
+        if (access !== undefined) {
+          const verdict = access(req, res);
+          if (verdict === 'answered') return;
+          if (verdict === 'slow') return handler(req, res);
+        }
         if (!fast.handle(req, res)) handler(req, res);
       },
     );

@@ -25,6 +25,11 @@ export interface StartedServer {
   port: number;
   app: FastifyInstance;
   ctx: ServerContext;
+  /**
+   * The one-time password of the first admin when access control created it without SLIPWAY_ADMIN_PASSWORD: the
+   * caller prints it once (stderr) and never logs it.
+   */
+  generatedAdminPassword?: string;
   /** Stops accepting, drains in-flight requests, runs `ctx.onClose` hooks and closes the store. */
   close(): Promise<void>;
 }
@@ -35,6 +40,27 @@ export interface StartServerOptions {
   clock?: Clock;
   /** Longest HTTP drain on shutdown, in ms. @default 10000 */
   drainTimeoutMs?: number;
+  /** The first admin's password when access control is on and no admin exists. @default env SLIPWAY_ADMIN_PASSWORD, else a generated one */
+  adminPassword?: string;
+}
+
+/** True for names and addresses only this machine reaches. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * Refuses to listen beyond loopback without access control: anyone who reaches the port could delete every
+ * experiment and move every alias. Both ways out are named.
+ */
+export function checkAccessPolicy(config: ResolvedConfig): void {
+  if (config.auth.enabled || config.auth.allowAnonymous || isLoopbackHost(config.host)) return;
+  throw new SlipwayError(
+    'INVALID_ARGUMENT',
+    `Refusing to listen on ${config.host} without access control: anyone who can reach this address could change or delete every experiment, model and alias. Turn access control on with --auth (SLIPWAY_AUTH=1, auth.enabled in slipway.yaml), or accept anonymous access knowingly with --allow-anonymous (SLIPWAY_ALLOW_ANONYMOUS=1).`,
+    { host: config.host },
+  );
 }
 
 /** The store URI with any password masked, safe to print. */
@@ -78,6 +104,7 @@ function folderProblem(err: NodeJS.ErrnoException, path: string, what: string): 
 export async function startServer(config: ResolvedConfig, opts: StartServerOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? createServerLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
+  checkAccessPolicy(config);
   // A taken port is reported before the store opens and any registered model starts loading.
   await checkListenAddress(config.host, config.port);
   const store = await openMetadataStore(config, clock);
@@ -92,6 +119,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     ...(opts.drainTimeoutMs !== undefined ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
   };
   let app: FastifyInstance | undefined;
+  let generatedAdminPassword: string | undefined;
   try {
     try {
       ensureDirSync(config.artifactsDestination);
@@ -108,6 +136,13 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     // Audit events are signed from the first request on; closing writes the last checkpoint.
     const auditTrail = attachAuditTrail(store, { ...config.audit, clock, logger });
     ctx.onClose.push(() => auditTrail.close());
+    if (config.auth.enabled) {
+      const { AccessService } = await import('../access/access-service.js');
+      const access = new AccessService({ store, defaultPermission: config.auth.defaultPermission, clock, logger });
+      const bootstrap = await access.ensureAdmin(opts.adminPassword ?? (process.env.SLIPWAY_ADMIN_PASSWORD || undefined));
+      generatedAdminPassword = bootstrap.generatedPassword;
+      ctx.access = access;
+    }
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -127,6 +162,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     port,
     app,
     ctx,
+    ...(generatedAdminPassword !== undefined ? { generatedAdminPassword } : {}),
     close() {
       closing ??= (async () => {
         const failures: unknown[] = [];

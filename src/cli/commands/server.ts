@@ -20,6 +20,9 @@ interface ServerFlags {
   modelSourceAllowedDirs?: string;
   allowedHosts?: string;
   corsAllowedOrigins?: string;
+  auth?: boolean;
+  allowAnonymous?: boolean;
+  authDefaultPermission?: string;
   /** --shutdown-timeout, in ms. */
   shutdownTimeout: number;
 }
@@ -58,6 +61,9 @@ export function register(program: Command): void {
     .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
     .option('--allowed-hosts <list>', 'comma-separated Host names the server answers besides loopback names, IP addresses and --host; *.domain and name:port allowed (env SLIPWAY_ALLOWED_HOSTS)')
     .option('--cors-allowed-origins <list>', 'comma-separated origins whose browser requests may change state besides the server\'s own (env SLIPWAY_CORS_ALLOWED_ORIGINS)')
+    .option('--auth', 'access control: every request needs a user (HTTP Basic) or a token (Bearer) with the permission for it; the first start creates the admin user (password from SLIPWAY_ADMIN_PASSWORD, else printed once) (env SLIPWAY_AUTH)')
+    .option('--auth-default-permission <permission>', 'permission of users on objects without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (default: READ, env SLIPWAY_AUTH_DEFAULT_PERMISSION)')
+    .option('--allow-anonymous', 'listen beyond loopback without access control anyway (refused otherwise) (env SLIPWAY_ALLOW_ANONYMOUS)')
     .addOption(
       new Option('--shutdown-timeout <duration>', 'longest graceful shutdown before exiting anyway, e.g. 15s')
         .argParser(durationFlag('--shutdown-timeout', { min: 1, max: MAX_TIMER_DURATION_MS, suggest: ['s', 'ms'] }))
@@ -81,12 +87,19 @@ export function register(program: Command): void {
           modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
           allowedHosts: flags.allowedHosts,
           corsAllowedOrigins: flags.corsAllowedOrigins,
+          auth: flags.auth,
+          authDefaultPermission: flags.authDefaultPermission,
+          allowAnonymous: flags.allowAnonymous,
           config: flags.config,
         });
         for (const warning of config.warnings) printWarning(warning);
         // The HTTP drain leaves a fifth of the shutdown time (at least 1 s) to the close hooks and the store.
         const shutdownMs = flags.shutdownTimeout;
         const server = await startServer(config, { drainTimeoutMs: Math.max(0, shutdownMs - Math.max(1000, shutdownMs / 5)) });
+        if (server.generatedAdminPassword !== undefined) {
+          // Shown once, on the terminal only: it is in no log and cannot be shown again.
+          processStreams.err(`Access control is on. The first admin is 'admin' with the one-time password:\n\n  ${server.generatedAdminPassword}\n\nIt is shown only now; change it with slipway users, or set SLIPWAY_ADMIN_PASSWORD before the first start.\n`);
+        }
         processStreams.out(`Slipway server ready at ${server.url} (store ${redactUri(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
         server.ctx.logger.info({ url: server.url, store: server.ctx.store.dialect }, 'server ready');
 
@@ -123,12 +136,13 @@ export function register(program: Command): void {
   addHelpEpilogue(cmd, {
     examples: [
       'slipway server  # http://127.0.0.1:5000, store and artifacts under ./.slipway',
-      'slipway server --host 0.0.0.0 --port 5001 --backend-store-uri postgresql://slipway@db/slipway',
+      'slipway server --host 0.0.0.0 --port 5001 --auth --backend-store-uri postgresql://slipway@db/slipway',
+      'SLIPWAY_ADMIN_PASSWORD=… slipway server --auth  # users need a password or a token; the admin is admin',
       'slipway server --request-timeout 5m --shutdown-timeout 15s',
       'slipway server --default-artifact-root file:///srv/mlruns --no-serve-artifacts  # clients write artifacts to /srv/mlruns',
       'MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py',
     ],
-    exitCodes: { 1: 'the port is taken, the store cannot be opened, or shutdown failed', 2: 'bad usage, or a setting that cannot be used (a folder, a log level)' },
+    exitCodes: { 1: 'the port is taken, the store cannot be opened, or shutdown failed', 2: 'bad usage, a setting that cannot be used (a folder, a log level), or a non-loopback --host without --auth or --allow-anonymous' },
     docs: ['cli.md', 'configuration.md'],
   });
 }

@@ -19,8 +19,11 @@ export function trackingOf(ctx: ServerContext): TrackingService {
   return ctx.tracking;
 }
 
-/** Who makes a change, for the audit trail: the authenticated actor once there is one, and the request id. */
+/**
+ * Who makes a change, for the audit trail: the authenticated principal's username, and the request id. While access
+ * control is off there is no principal and the trail records its default actor.
+ */
 export function mutationOf(request: FastifyRequest): { actor?: string; requestId: string } {
-  const actor = (request as FastifyRequest & { actor?: string }).actor;
-  return actor ? { actor, requestId: request.id } : { requestId: request.id };
+  const principal = request.principal;
+  return principal && principal.via !== 'anonymous' ? { actor: principal.username, requestId: request.id } : { requestId: request.id };
 }

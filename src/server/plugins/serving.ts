@@ -27,6 +27,7 @@ const serving: DomainPlugin = async (app, ctx) => {
   // Canary, shadow and blue-green releases steer this server's traffic through it.
   const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger });
   ctx.traffic = traffic;
+  ctx.servedModelNames = () => manager.readyNames();
   const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger, traffic });
   let closing = false;
   // Not ready until the registered models are listed and loaded: they are the models this server was configured to serve.

@@ -1,0 +1,202 @@
+/**
+ * Access control on every route. Not a domain plugin: its hooks go on the root app
+ * before any plugin registers, so they run for every route of every plugin (an
+ * encapsulated plugin's hooks would reach only its own routes). With access control
+ * off nothing is installed and every request is the anonymous admin, as before.
+ *
+ * Order per request: the node:http layer sets the security headers and, for the V2
+ * infer fast route, authenticates and authorizes synchronously when the credentials
+ * are cached (`accessGate`); Fastify's `onRequest` authenticates (401 before any body
+ * is read), `preHandler` authorizes the route's requirements with the parsed body
+ * (403), and `preSerialization` trims search answers to what the caller may read and
+ * gives the creator of an experiment or model MANAGE on it.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ANONYMOUS, type AccessDenied, type Principal } from '../../access/access-types.js';
+import type { AuthorizationLookups, ReadableObjects } from '../../access/access-service.js';
+
+export type { AccessEnforcer } from '../access-gate.js';
+import type { ServerContext } from '../context.js';
+import type { AccessEnforcer } from '../access-gate.js';
+import { PRINCIPAL, clientKeyOf, isDenied, refusalHeaders, refusalBody, FORBIDDEN_MESSAGE, UNAUTHENTICATED_MESSAGE, type Marked } from '../access-gate.js';
+import { isPublicRoute, requirementsOf, type RequestParts, type RequirementLookups } from '../access-requirements.js';
+import { trackingOf } from '../native/services.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who makes the request; the anonymous admin while access control is off. */
+    principal?: Principal;
+  }
+}
+
+function refuse(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
+  const headers = refusalHeaders(status, !request.raw.complete);
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  return reply.code(status).send(refusalBody(request.url, status, message));
+}
+
+// The MLflow and monitoring routes read `request.actor` for their audit events; mutationOf reads the principal.
+function setPrincipal(request: FastifyRequest, principal: Principal): void {
+  request.principal = principal;
+  if (principal.via !== 'anonymous') (request as FastifyRequest & { actor?: string }).actor = principal.username;
+}
+
+/** The server-side names the requirement table and the access domain resolve. */
+function lookupsOf(ctx: ServerContext): RequirementLookups & AuthorizationLookups {
+  return {
+    async experimentOfRun(runId) {
+      try {
+        return (await trackingOf(ctx).getRun(runId)).info.experimentId;
+      } catch {
+        return undefined;
+      }
+    },
+    async experimentIdByName(name) {
+      try {
+        return (await trackingOf(ctx).getExperimentByName(name)).experimentId;
+      } catch {
+        return undefined;
+      }
+    },
+    async releaseTarget(id) {
+      const row = await ctx.store.db.selectFrom('releases').select(['model_name', 'environment']).where('id', '=', id).executeTakeFirst();
+      return row ? { model: row.model_name, environment: row.environment } : undefined;
+    },
+    servedModelNames: () => ctx.servedModelNames?.() ?? [],
+  };
+}
+
+function readableSet(x: ReadableObjects): (id: string) => boolean {
+  if (x === 'all') return () => true;
+  if (Array.isArray(x)) {
+    const set = new Set(x);
+    return (id) => set.has(id);
+  }
+  const except = new Set((x as { except: string[] }).except);
+  return (id) => !except.has(id);
+}
+
+type Filter = (payload: Record<string, unknown>, principal: Principal, access: AccessEnforcer) => Promise<void>;
+
+const byExperiment =
+  (key: string, idOf: (item: Record<string, unknown>) => unknown): Filter =>
+  async (payload, principal, access) => {
+    const list = payload[key];
+    if (!Array.isArray(list)) return;
+    const readable = await access.readableExperimentIds(principal);
+    if (readable === 'all') return;
+    const may = readableSet(readable);
+    payload[key] = list.filter((item: Record<string, unknown>) => may(String(idOf(item))));
+  };
+const byModel =
+  (key: string, nameOf: (item: Record<string, unknown>) => unknown): Filter =>
+  async (payload, principal, access) => {
+    const list = payload[key];
+    if (!Array.isArray(list)) return;
+    const readable = await access.readableModelNames(principal);
+    if (readable === 'all') return;
+    const may = readableSet(readable);
+    payload[key] = list.filter((item: Record<string, unknown>) => may(String(nameOf(item))));
+  };
+
+const runInfo = (r: Record<string, unknown>) => (r.info as Record<string, unknown> | undefined)?.experiment_id;
+/** Search and list answers trimmed to what the caller may read (after the page was cut: a page may come back shorter). */
+const SEARCH_FILTERS: Record<string, Filter> = {
+  'experiments/search': byExperiment('experiments', (e) => e.experiment_id),
+  'runs/search': byExperiment('runs', runInfo),
+  'registered-models/search': byModel('registered_models', (m) => m.name),
+  'model-versions/search': byModel('model_versions', (v) => v.name),
+};
+const NATIVE_FILTERS: Record<string, Filter> = {
+  'GET /api/v1/experiments': byExperiment('experiments', (e) => e.experimentId),
+  'POST /api/v1/runs/search': byExperiment('runs', (r) => r.experimentId ?? (r.info as Record<string, unknown> | undefined)?.experimentId),
+  'GET /api/v1/models': byModel('models', (m) => m.name),
+  'GET /api/v1/releases': byModel('releases', (r) => r.model),
+};
+
+function filterOf(method: string, routePath: string): Filter | undefined {
+  const native = NATIVE_FILTERS[`${method} ${routePath}`];
+  if (native) return native;
+  for (const prefix of ['/api/2.0/mlflow/', '/ajax-api/2.0/mlflow/']) {
+    if (routePath.startsWith(prefix)) return SEARCH_FILTERS[routePath.slice(prefix.length)];
+  }
+  return undefined;
+}
+
+/** What was created, for grantCreator: an experiment id or a model name from the answer. */
+function createdBy(method: string, routePath: string, payload: Record<string, unknown>): { kind: 'experiment' | 'registered_model'; id: string } | undefined {
+  if (method !== 'POST') return undefined;
+  const suffix = routePath.replace(/^\/(ajax-)?api\/2\.0\/mlflow/, '');
+  if (suffix === '/experiments/create' && payload.experiment_id !== undefined) return { kind: 'experiment', id: String(payload.experiment_id) };
+  if (suffix === '/registered-models/create') {
+    const name = (payload.registered_model as Record<string, unknown> | undefined)?.name;
+    return typeof name === 'string' ? { kind: 'registered_model', id: name } : undefined;
+  }
+  if (routePath === '/api/v1/experiments' && payload.experimentId !== undefined) return { kind: 'experiment', id: String(payload.experimentId) };
+  if (routePath === '/api/v1/models' && typeof payload.name === 'string') return { kind: 'registered_model', id: payload.name };
+  return undefined;
+}
+
+/**
+ * Installs access control on the root app (before the domain plugins register). With
+ * `ctx.access` unset (access control off) it installs nothing.
+ */
+export function installAccessControl(app: FastifyInstance, ctx: ServerContext): void {
+  const access = ctx.access;
+  if (!access) return;
+  const lookups = lookupsOf(ctx);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const marked = (request.raw as Marked)[PRINCIPAL];
+    if (marked) {
+      setPrincipal(request, marked);
+      return;
+    }
+    let who: Principal | AccessDenied;
+    try {
+      who = await access.authenticate(request.headers.authorization, clientKeyOf(request.raw));
+    } catch (err) {
+      ctx.logger.error({ err, reqId: request.id }, 'authentication failed');
+      return refuse(request, reply, 401, UNAUTHENTICATED_MESSAGE);
+    }
+    if (isDenied(who)) {
+      // Without credentials a public route still answers; wrong credentials are refused everywhere, so a typo shows at once.
+      if (request.headers.authorization === undefined && isPublicRoute(request.method, request.routeOptions.url ?? '')) return;
+      return refuse(request, reply, who.status, who.message || UNAUTHENTICATED_MESSAGE);
+    }
+    setPrincipal(request, who);
+  });
+
+  app.addHook('preHandler', async (request, reply) => {
+    const parts: RequestParts = {
+      params: (request.params ?? {}) as Record<string, string | undefined>,
+      query: (request.query ?? {}) as Record<string, unknown>,
+      body: request.body,
+    };
+    const requirements = await requirementsOf(request.method, request.routeOptions.url ?? '', parts, lookups);
+    if (requirements.every((r) => r.kind === 'public')) return;
+    const principal = request.principal;
+    if (!principal) return refuse(request, reply, 401, UNAUTHENTICATED_MESSAGE);
+    for (const requirement of requirements) {
+      const verdict = await access.authorize(principal, requirement, lookups);
+      if (verdict !== true) return refuse(request, reply, isDenied(verdict) ? verdict.status : 403, isDenied(verdict) ? verdict.message : FORBIDDEN_MESSAGE);
+    }
+  });
+
+  app.addHook('preSerialization', async (request, reply, payload) => {
+    const principal = request.principal;
+    if (!principal || reply.statusCode >= 300 || payload === null || typeof payload !== 'object' || Array.isArray(payload)) return payload;
+    const routePath = request.routeOptions.url ?? '';
+    const body = payload as Record<string, unknown>;
+    const created = createdBy(request.method, routePath, body);
+    if (created) await access.grantCreator(principal, created.kind, created.id, { requestId: request.id });
+    const filter = filterOf(request.method, routePath);
+    if (filter && !principal.isAdmin) await filter(body, principal, access);
+    return payload;
+  });
+}
+
+/** The principal of a request: the authenticated one, or the anonymous admin while access control is off. */
+export function principalOf(request: FastifyRequest): Principal {
+  return request.principal ?? ANONYMOUS;
+}
