@@ -10,6 +10,7 @@ import * as artifacts from './commands/artifacts.js';
 import * as audit from './commands/audit.js';
 import * as completion from './commands/completion.js';
 import * as experiments from './commands/experiments.js';
+import * as lineage from './commands/lineage.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
 import * as monitor from './commands/monitor.js';
@@ -28,6 +29,7 @@ const COMMANDS: CommandModule[] = [
   audit,
   completion,
   experiments,
+  lineage,
   loadtest,
   models,
   monitor,

@@ -14,6 +14,7 @@ export { SlipwayApiError, isSlipwayApiError } from './api-error.js';
 export type { ArtifactFile, ArtifactListing, ListRunArtifactsQuery, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
 export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';
+export type { CardQuery, Lineage, LineageDataset, LineageRelease, LineageRun, ModelCard } from './schemas/governance.js';
 export type { Health } from './schemas/health.js';
 export type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
 export type {

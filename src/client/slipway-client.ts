@@ -3,6 +3,7 @@
  * `AbortSignal`, so it runs in Node 20+, browsers, Deno and Bun alike.
  */
 import type { ArtifactListing, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
+import type { Lineage, ModelCard } from './schemas/governance.js';
 import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 import type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, UpdateExperimentBody } from './schemas/experiments.js';
 import type { Health } from './schemas/health.js';
@@ -463,6 +464,20 @@ export class SlipwayClient {
      * (`SEQ:HASH`, as `head()` gave it earlier) is checked like a checkpoint.
      */
     verify: (query: AuditVerifyQuery = {}) => this.request<AuditVerification>('GET', '/audit/verify', { query: query as Query }),
+  };
+
+  /** Governance: where a model version came from and its model card. */
+  readonly governance = {
+    /** The run, parameters, code revision, datasets, environment, artifact digest, releases and serving aliases of a version. */
+    lineage: (name: string, version: string | number) => this.request<Lineage>('GET', `/models/${seg(name)}/versions/${seg(String(version))}/lineage`),
+    /** The model card of a version as JSON. */
+    card: (name: string, version: string | number) => this.request<ModelCard>('GET', `/models/${seg(name)}/versions/${seg(String(version))}/card`),
+    /** The model card of a version as a document: Markdown or one self-contained HTML page. */
+    cardDocument: async (name: string, version: string | number, format: 'md' | 'html'): Promise<string> => {
+      const body = await this.request<unknown>('GET', `/models/${seg(name)}/versions/${seg(String(version))}/card`, { query: { format } });
+      // request() parses JSON when it can; a card document is never JSON, but keep the text either way.
+      return typeof body === 'string' ? body : JSON.stringify(body);
+    },
   };
 
   /** The server's health. */

@@ -356,6 +356,34 @@ export function register(program: Command): void {
     }),
   );
 
+  addConnectionOptions(
+    models
+      .command('card')
+      .description('Write the model card of a version: description and intended use (tags), signature, lineage, gate results, monitoring baseline and drift, release history')
+      .argument('<name>', 'registered model name')
+      .requiredOption('--version <n>', 'the version', positiveInt('--version'))
+      .option('--format <format>', 'md (Markdown), html (one self-contained page) or json', 'md')
+      .option('--out <file>', 'write the card to this file instead of standard output'),
+  ).action(
+    runAction(async (name: string, flags: ConnectionFlags & { version: number; format: string; out?: string }) => {
+      const format = flags.format;
+      const { SlipwayError } = await import('../../core/errors.js');
+      if (format !== 'md' && format !== 'html' && format !== 'json') throw new SlipwayError('INVALID_ARGUMENT', `--format must be md, html or json, got '${format}'.`);
+      const text = await withConnection(
+        flags,
+        async (client) => (format === 'json' ? `${JSON.stringify(await client.governance.card(name, flags.version), null, 2)}\n` : client.governance.cardDocument(name, flags.version, format)),
+        { readOnly: true },
+      );
+      if (flags.out === undefined) {
+        process.stdout.write(text);
+        return;
+      }
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(flags.out, text);
+      process.stderr.write(`wrote the ${format} card of ${name} version ${flags.version} to ${flags.out}\n`);
+    }),
+  );
+
   usageErrorsExit2(models);
   addHelpEpilogue(models, {
     examples: [
@@ -367,6 +395,7 @@ export function register(program: Command): void {
       'slipway models alias set cancer champion 3',
       'slipway models alias delete cancer staging',
       'slipway models delete cancer --version 2',
+      'slipway models card cancer --version 3 --format md --out MODEL_CARD.md',
     ],
     exitCodes: { 1: 'unknown model, version or alias, a server that cannot be reached, or a runtime failure', 2: 'bad usage, an invalid name, alias or stage, or a model file that is missing or not ONNX' },
     docs: ['registry.md', 'cli.md'],

@@ -26,18 +26,15 @@ export const AuditEvent = named(
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
 /** An instant in a query: epoch milliseconds, or an ISO 8601 time such as 2024-05-01T12:00:00Z. */
-const Instant = z
-  .string()
-  .trim()
-  .min(1)
-  .transform((text, ctx) => {
-    const ms = /^\d+$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
-    if (!Number.isFinite(ms)) {
-      ctx.addIssue({ code: 'custom', message: `must be epoch milliseconds or an ISO 8601 time such as 2024-05-01T12:00:00Z, got '${text}'` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const Instant = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const text = String(value).trim();
+  const ms = /^\d+$/.test(text) ? Number(text) : /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `must be epoch milliseconds or an ISO 8601 time such as 2024-05-01T12:00:00Z, got '${text}'` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** Filters and paging for GET /audit/events. */
 export const AuditEventsQuery = z.object({
@@ -46,8 +43,8 @@ export const AuditEventsQuery = z.object({
   action: z.string().min(1).optional(),
   actor: z.string().min(1).optional(),
   after: z.coerce.number<number>().int().nonnegative().optional().describe('Only events with a larger seq (use the previous page\'s nextAfter).'),
-  since: z.union([z.number().int().nonnegative(), Instant]).optional().describe('Only events committed at or after this time: epoch ms or ISO 8601.'),
-  until: z.union([z.number().int().nonnegative(), Instant]).optional().describe('Only events committed before this time: epoch ms or ISO 8601.'),
+  since: Instant.optional().describe('Only events committed at or after this time: epoch ms or ISO 8601.'),
+  until: Instant.optional().describe('Only events committed before this time: epoch ms or ISO 8601.'),
   limit: pageSize(1000, 100),
 });
 /** Filters and paging for listing audit events. */

@@ -9,6 +9,7 @@ import type { DomainPlugin } from '../app.js';
 import { artifactRoutes } from '../native/artifact-routes.js';
 import { auditRoutes } from '../native/audit-routes.js';
 import { experimentRoutes } from '../native/experiment-routes.js';
+import { governanceRoutes } from '../native/governance-routes.js';
 import { modelRoutes } from '../native/model-routes.js';
 import { runRoutes } from '../native/run-routes.js';
 import { registryOf, trackingOf } from '../native/services.js';
@@ -30,6 +31,7 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
     ...modelRoutes(() => registryOf(ctx)),
     ...artifactRoutes(ctx),
     ...auditRoutes(ctx),
+    ...governanceRoutes(ctx),
     nativeRoute({
       method: 'GET',
       path: '/health',
