@@ -61,8 +61,15 @@ describe('two servers sharing one SQLite file', () => {
     expect(statuses.get(200) ?? 0).toBeGreaterThan(20);
     for (const [w, runId] of runIds.entries()) {
       const api = apis[w % apis.length] as string;
-      const history = (await (await fetch(`${api}/metrics/get-history?run_id=${runId}&metric_key=loss&max_results=25000`)).json()) as { metrics?: Array<{ step: number }> };
-      const stored = (history.metrics ?? []).map((m) => m.step).sort((a, b) => a - b);
+      // Page through the whole history: a fast machine writes more than one page (25,000 points) per run.
+      const stored: number[] = [];
+      let token: string | undefined;
+      do {
+        const page = (await (await fetch(`${api}/metrics/get-history?run_id=${runId}&metric_key=loss&max_results=25000${token ? `&page_token=${encodeURIComponent(token)}` : ''}`)).json()) as { metrics?: Array<{ step: number }>; next_page_token?: string };
+        stored.push(...(page.metrics ?? []).map((m) => m.step));
+        token = page.next_page_token;
+      } while (token);
+      stored.sort((a, b) => a - b);
       expect(stored).toEqual([...(acknowledgedSteps[w] ?? [])].sort((a, b) => a - b));
     }
     const search = await post(`${apis[1] as string}/experiments/search`, { max_results: 1000 });
