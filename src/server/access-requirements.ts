@@ -7,6 +7,7 @@
  * fails closed (the every-route sweep test lists any).
  */
 import type { Requirement } from '../access/access-types.js';
+import { SELF_CHECKED_ACCESS_ROUTES } from './native/access-route-paths.js';
 
 /** What a requirement rule reads from a request. */
 export interface RequestParts {
@@ -218,6 +219,8 @@ const ARTIFACT_PROXY: Record<string, RequirementRule> = {
 
 /** Every other route, by its full path. */
 const OTHERS: Record<string, RequirementRule> = {
+  // Users, tokens and permissions: their handlers check admin, self or MANAGE on the object.
+  ...Object.fromEntries(SELF_CHECKED_ACCESS_ROUTES.map((route) => [route, anyUser])),
   // Probes and the API description.
   'GET /health': publicRoute,
   'GET /ping': publicRoute,
@@ -262,6 +265,8 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /api/v1/models/:name/versions/:version': modelParam('name', 'READ'),
   'DELETE /api/v1/models/:name/versions/:version': modelParam('name', 'MANAGE'),
   'POST /api/v1/models/:name/versions/:version/stage': modelParam('name', 'EDIT'),
+  'GET /api/v1/models/:name/versions/:version/lineage': modelParam('name', 'READ'),
+  'GET /api/v1/models/:name/versions/:version/card': modelParam('name', 'READ'),
   'GET /api/v1/models/:name/aliases/:alias': modelParam('name', 'READ'),
   'PUT /api/v1/models/:name/aliases/:alias': modelParam('name', 'EDIT'),
   'DELETE /api/v1/models/:name/aliases/:alias': modelParam('name', 'MANAGE'),

@@ -28,6 +28,7 @@ const PLUGINS = {
   'mlflow-tracking': () => import('./plugins/mlflow-tracking.js'),
   'mlflow-ajax': () => import('./plugins/mlflow-ajax.js'),
   'mlflow-registry': () => import('./plugins/mlflow-registry.js'),
+  'mlflow-auth': () => import('./plugins/mlflow-auth.js'),
   serving: () => import('./plugins/serving.js'),
   releases: () => import('./plugins/releases.js'),
   monitoring: () => import('./plugins/monitoring.js'),

@@ -76,6 +76,20 @@ describe('native API OpenAPI document: releases', () => {
   });
 });
 
+describe('native API OpenAPI document: access', () => {
+  it('documents the user, token and permission routes under the access tag', async () => {
+    const t = await openTestApp(DIALECTS[0] as (typeof DIALECTS)[number]);
+    try {
+      const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { operationId: string; tags: string[]; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+      const ops = Object.values(doc.paths).flatMap((p) => Object.values(p)).filter((o) => o.tags.includes('access'));
+      expect(ops.map((o) => o.operationId).sort()).toEqual(['createToken', 'createUser', 'deletePermission', 'deleteUser', 'getUser', 'listPermissions', 'listTokens', 'listUsers', 'revokeToken', 'setPermission', 'updateUser']);
+      expect(doc.paths['/api/v1/tokens']?.post?.responses['201']?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/CreatedToken' });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('OpenAPI document builder', () => {
   it('lists a route another plugin registered without schemas, with its path parameters', () => {
     const doc = buildOpenApiDocument([], [{ method: 'POST', path: '/api/v1/widgets/:widgetId/spin' }], '1.0.0') as { paths: Record<string, Record<string, { operationId: string; tags: string[]; parameters: unknown[]; requestBody?: unknown }>> };

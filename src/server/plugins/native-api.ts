@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Health } from '../../client/schemas/health.js';
 import type { DomainPlugin } from '../app.js';
+import { accessRoutes } from '../native/access-routes.js';
 import { artifactRoutes } from '../native/artifact-routes.js';
 import { auditRoutes } from '../native/audit-routes.js';
 import { experimentRoutes } from '../native/experiment-routes.js';
@@ -31,6 +32,7 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
     ...modelRoutes(() => registryOf(ctx)),
     ...artifactRoutes(ctx),
     ...auditRoutes(ctx),
+    ...accessRoutes(ctx),
     ...governanceRoutes(ctx),
     nativeRoute({
       method: 'GET',
