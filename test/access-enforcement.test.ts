@@ -75,9 +75,11 @@ for (const dialect of DIALECTS) {
       ids.run = run.json().run.info.run_id;
       await app.inject({ method: 'POST', url: '/api/2.0/mlflow/registered-models/create', headers: admin, payload: { name: ids.model } });
       const expiring = await access.createToken('reader', { name: 'short', expiresTime: now + 1000 });
-      ids.expiredToken = expiring.token;
+      ids.expiredToken = expiring.secret;
       const revoked = await access.createToken('reader', { name: 'revoked' });
-      ids.revokedToken = revoked.token;
+      ids.revokedToken = revoked.secret;
+      // The token works until it is revoked.
+      expect((await app.inject({ method: 'GET', url: '/api/v1/experiments', headers: { authorization: `Bearer ${revoked.secret}` } })).statusCode).toBe(200);
       await access.revokeToken(revoked.id);
       now += 5000;
     });
