@@ -16,6 +16,7 @@ import type { SlipwayClient } from '../client/slipway-client.js';
 import type { ResolvedConfig } from '../config.js';
 import { ERROR_CATALOGUE, SlipwayError, type ErrorCode } from '../core/errors.js';
 import type { PluginName } from '../server/app.js';
+import { storedCredential } from './credentials.js';
 import { printWarning, processStreams, type OutputStreams } from './output.js';
 
 /** The flags that choose where a command's state lives. */
@@ -86,12 +87,17 @@ export function resolveTarget(flags: ConnectionFlags, env: NodeJS.ProcessEnv = p
   return { kind: 'embedded', from: env.SLIPWAY_BACKEND_STORE_URI ? 'SLIPWAY_BACKEND_STORE_URI' : 'the default' };
 }
 
-/** The Authorization header the environment or flags ask for: a bearer token, else MLflow's basic-auth variables. */
-export function authorizationFor(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/**
+ * The Authorization header the flags or environment ask for: a bearer token, else MLflow's
+ * basic-auth variables, else the token `slipway login` stored for `serverUrl`.
+ */
+export function authorizationFor(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env, serverUrl?: string): string | undefined {
   const token = flags.token ?? (env.SLIPWAY_TOKEN || undefined) ?? (env.MLFLOW_TRACKING_TOKEN || undefined);
   if (token) return `Bearer ${token}`;
   const user = env.MLFLOW_TRACKING_USERNAME;
   if (user) return `Basic ${Buffer.from(`${user}:${env.MLFLOW_TRACKING_PASSWORD ?? ''}`).toString('base64')}`;
+  const stored = serverUrl !== undefined ? storedCredential(serverUrl, env) : undefined;
+  if (stored) return `Bearer ${stored.token}`;
   return undefined;
 }
 
@@ -163,7 +169,7 @@ async function embeddedConfig(flags: ConnectionFlags, target: Extract<Target, { 
 export async function withConnection<R>(flags: ConnectionFlags, fn: (client: SlipwayClient, connection: Connection) => Promise<R>, use: ConnectionUse = {}): Promise<R> {
   const target = resolveTarget(flags);
   const { SlipwayClient } = await import('../client/slipway-client.js');
-  const authorization = authorizationFor(flags);
+  const authorization = authorizationFor(flags, process.env, target.kind === 'server' ? target.url : undefined);
   const headers = authorization ? { authorization } : undefined;
   if (target.kind === 'server') {
     const { nodeHttpFetch } = await import('./node-http-fetch.js');

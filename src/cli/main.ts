@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import * as access from './commands/access.js';
 import * as artifacts from './commands/artifacts.js';
 import * as audit from './commands/audit.js';
 import * as completion from './commands/completion.js';
@@ -25,6 +26,7 @@ export type CommandModule = { register(program: Command): void };
 
 /** Every command module; each domain adds its line here. */
 const COMMANDS: CommandModule[] = [
+  access,
   artifacts,
   audit,
   completion,

@@ -11,6 +11,20 @@
  */
 export { SlipwayClient, type ArtifactBody, type ArtifactDownload, type SlipwayClientOptions, type TransferOptions } from './slipway-client.js';
 export { SlipwayApiError, isSlipwayApiError } from './api-error.js';
+export type {
+  ApiToken,
+  CreateTokenBody,
+  CreateUserBody,
+  CreatedToken,
+  DeletePermissionQuery,
+  PermissionGrant,
+  PermissionList,
+  PermissionQuery,
+  SetPermissionBody,
+  TokenListQuery,
+  UpdateUserBody,
+  User,
+} from './schemas/access.js';
 export type { ArtifactFile, ArtifactListing, ListRunArtifactsQuery, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
 export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';

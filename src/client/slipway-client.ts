@@ -2,6 +2,22 @@
  * The typed SDK over the native API (/api/v1). It uses only `fetch`, `URL` and
  * `AbortSignal`, so it runs in Node 20+, browsers, Deno and Bun alike.
  */
+import type {
+  ApiToken,
+  CreateTokenBody,
+  CreateUserBody,
+  CreatedToken,
+  DeletePermissionQuery,
+  PermissionGrant,
+  PermissionList,
+  PermissionQuery,
+  SetPermissionBody,
+  TokenList,
+  TokenListQuery,
+  UpdateUserBody,
+  User,
+  UserList,
+} from './schemas/access.js';
 import type { ArtifactListing, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
 import type { Lineage, ModelCard } from './schemas/governance.js';
 import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
@@ -464,6 +480,40 @@ export class SlipwayClient {
      * (`SEQ:HASH`, as `head()` gave it earlier) is checked like a checkpoint.
      */
     verify: (query: AuditVerifyQuery = {}) => this.request<AuditVerification>('GET', '/audit/verify', { query: query as Query }),
+  };
+
+  /** Users of a server with access control (admins manage everyone; a user reads themselves and changes their own password). */
+  readonly users = {
+    /** Creates a user (admins only). */
+    create: (body: CreateUserBody) => this.request<User>('POST', '/users', { body }),
+    /** Every user (admins only). */
+    list: async () => (await this.request<UserList>('GET', '/users')).users,
+    /** One user: yourself, or anyone for admins. */
+    get: (username: string) => this.request<User>('GET', `/users/${seg(username)}`),
+    /** Changes a password, the admin flag or rights. */
+    update: (username: string, body: UpdateUserBody) => this.request<User>('PATCH', `/users/${seg(username)}`, { body }),
+    /** Deletes a user with their tokens and permissions (admins only). */
+    delete: (username: string) => this.request<void>('DELETE', `/users/${seg(username)}`),
+  };
+
+  /** API tokens: `create` answers with the secret, the only time it is shown. */
+  readonly tokens = {
+    /** Creates a token for yourself (admins: for `username`). */
+    create: (body: CreateTokenBody) => this.request<CreatedToken>('POST', '/tokens', { body }),
+    /** Your tokens, newest first (admins: another user's, or `all: 'true'`). */
+    list: async (query: TokenListQuery = {}) => (await this.request<TokenList>('GET', '/tokens', { query: query as Query })).tokens,
+    /** Revokes a token; it stops working at once. */
+    revoke: (id: string) => this.request<ApiToken>('DELETE', `/tokens/${seg(id)}`),
+  };
+
+  /** Per-experiment and per-model permissions (MLflow's READ, EDIT, MANAGE, NO_PERMISSIONS). */
+  readonly permissions = {
+    /** Stored permissions by user and/or object, with the server's default permission. */
+    list: (query: PermissionQuery = {}) => this.request<PermissionList>('GET', '/permissions', { query: query as Query }),
+    /** Sets a user's permission on one experiment (`experimentId`) or model (`model`). */
+    set: (body: SetPermissionBody) => this.request<PermissionGrant>('PUT', '/permissions', { body }),
+    /** Deletes a user's permission on one object; they fall back to the default. */
+    delete: (query: DeletePermissionQuery) => this.request<void>('DELETE', '/permissions', { query: query as Query }),
   };
 
   /** Governance: where a model version came from and its model card. */
