@@ -67,6 +67,16 @@ for (const dialect of DIALECTS) {
       expect(failures.map((e) => [e.actor, e.entity_type, e.entity_id])).toEqual([['anonymous@c1', 'user', 'alice'], ['anonymous@c1', 'user', 'nobody']]);
     });
 
+    it('answers cached credentials and cached permissions without a promise', async () => {
+      const header = basic('alice', 'alice-password');
+      await access.authenticate(header, 'c9');
+      const principal = access.authenticate(header, 'c9');
+      expect(principal).not.toBeInstanceOf(Promise);
+      expect(principal).toMatchObject({ username: 'alice' });
+      await access.authorize(principal as Principal, { kind: 'experiment', experimentId: '0', level: 'READ' }, noLookups);
+      expect(access.authorize(principal as Principal, { kind: 'experiment', experimentId: '0', level: 'READ' }, noLookups)).toBe(true);
+    });
+
     it('refuses missing, malformed and over-long headers with 401', async () => {
       expect(await access.authenticate(undefined, 'c2')).toMatchObject({ status: 401, message: expect.stringMatching(/Authentication required/) });
       for (const h of ['Basic', 'Basic !!!', 'Digest abc', `Basic ${Buffer.from('no-colon').toString('base64')}`, 'Bearer a b']) {

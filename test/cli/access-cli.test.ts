@@ -30,7 +30,7 @@ describe('slipway login, users, tokens and permissions against a server with acc
 
   it('refuses a wrong password and stores nothing', async () => {
     const res = await cli(['login', '--server', url, '--username', 'admin'], env, 'not-the-password\n');
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/Invalid credentials/);
     expect(() => statSync(join(home, 'credentials.json'))).toThrow();
   });
