@@ -98,6 +98,8 @@ export interface UserConfig {
   auth?: boolean | string;
   /** The permission users have on objects without a grant of their own: READ, EDIT, MANAGE or NO_PERMISSIONS. @default READ (env SLIPWAY_AUTH_DEFAULT_PERMISSION; `auth.defaultPermission`) */
   authDefaultPermission?: string;
+  /** With access control on, the environments (aliases) whose releases always need one approval by someone other than the requester, comma-separated. @default champion,production (env SLIPWAY_PROTECTED_ENVIRONMENTS; `auth.protectedEnvironments`) */
+  protectedEnvironments?: string;
   /** Listening beyond loopback without access control, knowingly; true/false. @default false (env SLIPWAY_ALLOW_ANONYMOUS; `auth.allowAnonymous`) */
   allowAnonymous?: boolean | string;
 }
@@ -110,6 +112,8 @@ export interface AuthConfig {
   defaultPermission: 'NO_PERMISSIONS' | 'READ' | 'EDIT' | 'MANAGE';
   /** True when an operator accepted a non-loopback listener without access control. */
   allowAnonymous: boolean;
+  /** Environments whose releases need an approval by someone other than the requester (four-eyes) while access control is on. */
+  protectedEnvironments: string[];
 }
 
 /** The configuration every part of Slipway receives. */
@@ -205,33 +209,40 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   auditCheckpointIntervalMs: 'SLIPWAY_AUDIT_CHECKPOINT_INTERVAL_MS',
   auth: 'SLIPWAY_AUTH',
   authDefaultPermission: 'SLIPWAY_AUTH_DEFAULT_PERMISSION',
+  protectedEnvironments: 'SLIPWAY_PROTECTED_ENVIRONMENTS',
   allowAnonymous: 'SLIPWAY_ALLOW_ANONYMOUS',
 };
 
 const AUTH_PERMISSIONS = ['NO_PERMISSIONS', 'READ', 'EDIT', 'MANAGE'] as const;
 
-function authConfigOf(merged: Pick<UserConfig, 'auth' | 'authDefaultPermission' | 'allowAnonymous'>): AuthConfig {
+function authConfigOf(merged: Pick<UserConfig, 'auth' | 'authDefaultPermission' | 'allowAnonymous' | 'protectedEnvironments'>): AuthConfig {
   const enabled = booleanSetting(merged.auth, false, 'Access control (--auth, SLIPWAY_AUTH, auth.enabled)');
   const allowAnonymous = booleanSetting(merged.allowAnonymous, false, 'Anonymous access (--allow-anonymous, SLIPWAY_ALLOW_ANONYMOUS, auth.allowAnonymous)');
   const permission = (merged.authDefaultPermission ?? 'READ').trim().toUpperCase();
   if (!(AUTH_PERMISSIONS as readonly string[]).includes(permission)) {
     throw new SlipwayError('INVALID_ARGUMENT', `The default permission must be one of ${AUTH_PERMISSIONS.join(', ')} (--auth-default-permission, SLIPWAY_AUTH_DEFAULT_PERMISSION, auth.defaultPermission), got '${merged.authDefaultPermission}'.`, { field: 'auth.defaultPermission' });
   }
-  return { enabled, defaultPermission: permission as AuthConfig['defaultPermission'], allowAnonymous };
+  const protectedEnvironments = (merged.protectedEnvironments ?? 'champion,production').split(',').map((e) => e.trim()).filter((e) => e !== '');
+  return { enabled, defaultPermission: permission as AuthConfig['defaultPermission'], allowAnonymous, protectedEnvironments };
 }
 
 // The file's top-level `auth:` mapping, as the flat settings the other sources use.
-const AUTH_FILE_KEYS: Record<string, 'auth' | 'authDefaultPermission' | 'allowAnonymous'> = { enabled: 'auth', defaultPermission: 'authDefaultPermission', allowAnonymous: 'allowAnonymous' };
+const AUTH_FILE_KEYS: Record<string, 'auth' | 'authDefaultPermission' | 'allowAnonymous' | 'protectedEnvironments'> = {
+  enabled: 'auth',
+  defaultPermission: 'authDefaultPermission',
+  allowAnonymous: 'allowAnonymous',
+  protectedEnvironments: 'protectedEnvironments',
+};
 
 function authSectionOf(doc: unknown, path: string): Settings {
   const section = (doc as { auth?: unknown } | null)?.auth;
   if (section === undefined || section === null) return {};
   if (typeof section === 'boolean') return { auth: section };
-  if (typeof section !== 'object' || Array.isArray(section)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'auth' must be a mapping (enabled, defaultPermission, allowAnonymous).`);
+  if (typeof section !== 'object' || Array.isArray(section)) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: 'auth' must be a mapping (enabled, defaultPermission, allowAnonymous, protectedEnvironments).`);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(section)) {
     const key = AUTH_FILE_KEYS[k];
-    if (!key) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'auth.${k}' (enabled, defaultPermission, allowAnonymous).`);
+    if (!key) throw new SlipwayError('INVALID_ARGUMENT', `Config file ${path}: unknown option 'auth.${k}' (enabled, defaultPermission, allowAnonymous, protectedEnvironments).`);
     out[key] = typeof v === 'boolean' ? v : String(v);
   }
   return out as Settings;

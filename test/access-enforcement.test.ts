@@ -4,7 +4,7 @@
  * monitoring, releases, load tests) with no credentials, a wrong password, an expired
  * token, a revoked token and a READ-only user, and finds the store unchanged.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
     beforeAll(async () => {
       opened = await dialect.open();
       home = mkdtempSync(join(tmpdir(), 'slipway-access-'));
-      const config = { ...resolveConfig({ home, backendStoreUri: opened.uri }, {}, home), auth: { enabled: true, defaultPermission: 'READ' as const, allowAnonymous: false } };
+      const config = { ...resolveConfig({ home, backendStoreUri: opened.uri }, {}, home), auth: { enabled: true, defaultPermission: 'READ' as const, allowAnonymous: false, protectedEnvironments: ['champion', 'production'] } };
       const clock = { now: () => now };
       access = new AccessService({ store: opened.store, clock, maxFailures: 1_000_000 });
       await access.ensureAdmin('admin-password');
@@ -181,6 +181,47 @@ for (const dialect of DIALECTS) {
       expect(actors.has('anonymous')).toBe(false);
     });
 
+    it('holds a release to a protected environment for one approval by someone else with MANAGE (four-eyes); other environments go straight through', async () => {
+      const admin = { authorization: basic('admin', 'admin-password') };
+      const onnx = readFileSync(new URL('./fixtures/breast_cancer_mlp.onnx', import.meta.url));
+      for (const v of [1, 2]) expect((await app.inject({ method: 'PUT', url: `/api/v1/artifacts/models/guarded/v${v}/model.onnx`, headers: { ...admin, 'content-type': 'application/octet-stream' }, payload: onnx })).statusCode).toBeLessThan(300);
+      expect((await app.inject({ method: 'POST', url: '/api/v1/models', headers: admin, payload: { name: 'guarded' } })).statusCode).toBe(201);
+      for (const v of [1, 2]) expect((await app.inject({ method: 'POST', url: '/api/v1/models/guarded/versions', headers: admin, payload: { source: `mlflow-artifacts:/models/guarded/v${v}` } })).statusCode).toBe(201);
+      expect((await app.inject({ method: 'PUT', url: '/api/v1/models/guarded/aliases/champion', headers: admin, payload: { version: '1' } })).statusCode).toBeLessThan(300);
+      for (const [user, level] of [['alice', 'EDIT'], ['carol', 'MANAGE']] as const) {
+        await access.createUser({ username: user, password: `${user}-password` });
+        await access.setPermission({ kind: 'registered_model', objectId: 'guarded', username: user, permission: level });
+      }
+      const alice = { authorization: basic('alice', 'alice-password') };
+      const settled = async (id: string, states: string[]) => {
+        for (let i = 0; i < 200; i++) {
+          const r = (await app.inject({ method: 'GET', url: `/api/v1/releases/${id}`, headers: admin })).json();
+          if (states.includes(r.state)) return r;
+          await new Promise((done) => setTimeout(done, 20));
+        }
+        throw new Error(`release ${id} did not reach ${states.join(' or ')}`);
+      };
+      // A direct release without gates, as alice asks it: held for four-eyes because 'champion' is protected.
+      const asked = await app.inject({ method: 'POST', url: '/api/v1/releases', headers: alice, payload: { model: 'guarded', version: '2', environment: 'champion', requestedBy: 'someone-else' } });
+      expect(asked.statusCode, asked.body).toBe(201);
+      const held = await settled(asked.json().id, ['awaiting_approval', 'promoted']);
+      expect(held.state).toBe('awaiting_approval');
+      expect(held.requestedBy).toBe('alice');
+      expect(held.policy.gates).toEqual([expect.objectContaining({ kind: 'approval', name: 'four-eyes', count: 1 })]);
+      const approve = (who: Record<string, string>) => app.inject({ method: 'POST', url: `/api/v1/releases/${held.id}/approve`, headers: who, payload: { by: 'carol' } });
+      // The requester cannot approve; a READ user may not; 'by' does not stand in for the caller.
+      expect((await approve(alice)).statusCode).toBe(403);
+      expect((await approve({ authorization: basic('reader', 'reader-password') })).statusCode).toBe(403);
+      const ok = await approve({ authorization: basic('carol', 'carol-password') });
+      expect(ok.statusCode, ok.body).toBe(200);
+      const done = await settled(held.id, ['promoted', 'rejected', 'rolled_back']);
+      expect(done.state).toBe('promoted');
+      expect(done.approvals.map((a: { by: string }) => a.by)).toEqual(['carol']);
+      // 'staging' is not protected: the same kind of release goes through without an approval.
+      const staging = await app.inject({ method: 'POST', url: '/api/v1/releases', headers: alice, payload: { model: 'guarded', version: '1', environment: 'staging' } });
+      expect((await settled(staging.json().id, ['promoted', 'awaiting_approval'])).state).toBe('promoted');
+    });
+
     it('over HTTP: security headers on answers and refusals alike, and the V2 infer route refused before any model is looked at', async () => {
       await app.listen({ host: '127.0.0.1', port: 0 });
       const address = app.server.address();
@@ -229,7 +270,7 @@ describe('secure defaults', () => {
       expect(() => checkAccessPolicy(resolveConfig({ home, host: '0.0.0.0', auth: true }, {}, home))).not.toThrow();
       expect(() => checkAccessPolicy(resolveConfig({ home, host: '0.0.0.0' }, { SLIPWAY_ALLOW_ANONYMOUS: '1' }, home))).not.toThrow();
       expect(() => checkAccessPolicy(resolveConfig({ home }, {}, home))).not.toThrow();
-      expect(resolveConfig({ home }, {}, home).auth).toEqual({ enabled: false, defaultPermission: 'READ', allowAnonymous: false });
+      expect(resolveConfig({ home }, {}, home).auth).toEqual({ enabled: false, defaultPermission: 'READ', allowAnonymous: false, protectedEnvironments: ['champion', 'production'] });
       expect(resolveConfig({ home }, { SLIPWAY_AUTH: '1', SLIPWAY_AUTH_DEFAULT_PERMISSION: 'no_permissions' }, home).auth).toMatchObject({ enabled: true, defaultPermission: 'NO_PERMISSIONS' });
       expect(() => resolveConfig({ home, authDefaultPermission: 'WRITE' }, {}, home)).toThrow(/READ, EDIT, MANAGE/);
     } finally {

@@ -102,6 +102,11 @@ export interface ReleaseServiceOptions {
   traffic?: () => TrafficController | undefined;
   /** True in a command-line process on the embedded store (no model is served there), for clearer refusals. */
   embedded?: boolean;
+  /**
+   * Environments whose releases always wait for one approval by someone other than the requester (four-eyes),
+   * whatever the policy says; the server passes them while access control is on, when approvers are real users.
+   */
+  protectedEnvironments?: readonly string[];
   clock?: Clock;
   logger?: Logger;
 }
@@ -169,6 +174,7 @@ export class ReleaseService {
   readonly artifacts: ArtifactStore | undefined;
   private readonly traffic: () => TrafficController | undefined;
   private readonly embedded: boolean;
+  private readonly protectedEnvironments: ReadonlySet<string>;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private scheduler: ReleaseScheduler | undefined;
@@ -179,6 +185,7 @@ export class ReleaseService {
     this.artifacts = opts.artifacts;
     this.traffic = opts.traffic ?? (() => undefined);
     this.embedded = opts.embedded ?? false;
+    this.protectedEnvironments = new Set(opts.protectedEnvironments ?? []);
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
   }
@@ -208,8 +215,11 @@ export class ReleaseService {
       throw errors.state(`Version ${candidate.version} of ${model} is already at '${environment}'; release another version.`, { model, version: candidate.version, environment });
     }
     await this.assertNoActive(model);
-    const policy = input.policy ?? (await this.storedPolicy(model, environment)) ?? ReleasePolicy.parse({});
-    await this.checkPolicy(policy, model, environment, champion?.version);
+    const asked = input.policy ?? (await this.storedPolicy(model, environment)) ?? ReleasePolicy.parse({});
+    await this.checkPolicy(asked, model, environment, champion?.version);
+    // Four-eyes: a protected environment waits for one approval by someone else even when the policy asks none.
+    const fourEyes = this.protectedEnvironments.has(environment) && approvalsNeeded(asked) < 1;
+    const policy: ReleasePolicy = fourEyes ? { ...asked, gates: [...asked.gates, { kind: 'approval', name: 'four-eyes', count: 1 }] } : asked;
 
     const now = this.clock.now();
     const requestedBy = who.actor ?? input.requestedBy ?? 'anonymous';
@@ -237,7 +247,7 @@ export class ReleaseService {
     try {
       await this.store.db.transaction().execute(async (trx) => {
         await trx.insertInto('releases').values(row).execute();
-        const message = `Release of ${model} version ${candidate.version} to '${environment}'${champion ? ` (champion: version ${champion.version})` : ' (first release)'} requested by ${requestedBy}.`;
+        const message = `Release of ${model} version ${candidate.version} to '${environment}'${champion ? ` (champion: version ${champion.version})` : ' (first release)'} requested by ${requestedBy}.${fourEyes ? ` '${environment}' is a protected environment: one approval by someone other than ${requestedBy} is required.` : ''}`;
         await this.record(trx, id, { type: 'state', action: 'release.created', message, actor: requestedBy, ...(who.requestId ? { requestId: who.requestId } : {}), details: { policy } }, undefined, 'pending', now);
       });
     } catch (err) {

@@ -23,6 +23,7 @@ interface ServerFlags {
   auth?: boolean;
   allowAnonymous?: boolean;
   authDefaultPermission?: string;
+  protectedEnvironments?: string;
   /** --shutdown-timeout, in ms. */
   shutdownTimeout: number;
 }
@@ -63,6 +64,7 @@ export function register(program: Command): void {
     .option('--cors-allowed-origins <list>', 'comma-separated origins whose browser requests may change state besides the server\'s own (env SLIPWAY_CORS_ALLOWED_ORIGINS)')
     .option('--auth', 'access control: every request needs a user (HTTP Basic) or a token (Bearer) with the permission for it; the first start creates the admin user (password from SLIPWAY_ADMIN_PASSWORD, else printed once) (env SLIPWAY_AUTH)')
     .option('--auth-default-permission <permission>', 'permission of users on objects without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (default: READ, env SLIPWAY_AUTH_DEFAULT_PERMISSION)')
+    .option('--protected-environments <list>', 'with --auth, the environments whose releases need an approval by someone other than the requester, comma-separated (default: champion,production, env SLIPWAY_PROTECTED_ENVIRONMENTS)')
     .option('--allow-anonymous', 'listen beyond loopback without access control anyway (refused otherwise) (env SLIPWAY_ALLOW_ANONYMOUS)')
     .addOption(
       new Option('--shutdown-timeout <duration>', 'longest graceful shutdown before exiting anyway, e.g. 15s')
@@ -89,6 +91,7 @@ export function register(program: Command): void {
           corsAllowedOrigins: flags.corsAllowedOrigins,
           auth: flags.auth,
           authDefaultPermission: flags.authDefaultPermission,
+          protectedEnvironments: flags.protectedEnvironments,
           allowAnonymous: flags.allowAnonymous,
           config: flags.config,
         });

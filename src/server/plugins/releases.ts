@@ -143,7 +143,7 @@ const releases: DomainPlugin = async (app, ctx) => {
   const hub = new TrafficHub({ local: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger });
   // An embedded command-line process serves nothing and no serving process follows it: it has no live traffic.
   const traffic = () => (ctx.embedded && !ctx.traffic ? undefined : hub);
-  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic, embedded: ctx.embedded === true, clock: ctx.clock, logger: ctx.logger });
+  const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic, embedded: ctx.embedded === true, ...(ctx.config.auth.enabled ? { protectedEnvironments: ctx.config.auth.protectedEnvironments } : {}), clock: ctx.clock, logger: ctx.logger });
   const runner = new ReleaseRunner({
     service,
     registry,
