@@ -41,12 +41,25 @@ function setPrincipal(request: FastifyRequest, principal: Principal): void {
   if (principal.via !== 'anonymous') (request as FastifyRequest & { actor?: string }).actor = principal.username;
 }
 
+/** How many runs' experiment ids the access checks remember. */
+const RUN_EXPERIMENT_ENTRIES = 10_000;
+
 /** The server-side names the requirement table and the access domain resolve. */
 function lookupsOf(ctx: ServerContext): RequirementLookups & AuthorizationLookups {
+  // A run never changes experiment, so its experiment id is remembered: every log-batch of a run
+  // otherwise paid a store read (the whole run, before) on top of its own writes.
+  const experimentOfRun = new Map<string, string>();
   return {
     async experimentOfRun(runId) {
+      const known = experimentOfRun.get(runId);
+      if (known !== undefined) return known;
       try {
-        return (await trackingOf(ctx).getRun(runId)).info.experimentId;
+        const row = await ctx.store.db.selectFrom('runs').select('experiment_id').where('run_uuid', '=', runId).executeTakeFirst();
+        if (!row) return undefined;
+        const id = String(row.experiment_id);
+        if (experimentOfRun.size >= RUN_EXPERIMENT_ENTRIES) experimentOfRun.delete(experimentOfRun.keys().next().value as string);
+        experimentOfRun.set(runId, id);
+        return id;
       } catch {
         return undefined;
       }
