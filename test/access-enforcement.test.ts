@@ -4,6 +4,7 @@
  * monitoring, releases, load tests) with no credentials, a wrong password, an expired
  * token, a revoked token and a READ-only user, and finds the store unchanged.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -276,5 +277,17 @@ describe('secure defaults', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it('never writes credentials to the server log, wherever a log line would carry them', () => {
+    const script = `import('${new URL('../dist/server/start-server.js', import.meta.url).href}').then((m) => {
+      const log = m.createServerLogger('info');
+      log.info({ headers: { authorization: 'Basic YWRtaW46c2VjcmV0LXBhc3N3b3Jk', cookie: 'session=abc123' }, body: { password: 'secret-password', secret: 'slw_abc' }, token: 'slw_top' }, 'request');
+      log.warn({ err: { message: 'failed', password: 'also-secret' } }, 'boom');
+    })`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out.status).toBe(0);
+    for (const secret of ['YWRtaW46c2VjcmV0LXBhc3N3b3Jk', 'session=abc123', 'secret-password', 'slw_abc', 'slw_top', 'also-secret']) expect(out.stderr).not.toContain(secret);
+    expect(out.stderr.match(/\[redacted\]/g)?.length).toBe(6);
   });
 });

@@ -66,10 +66,20 @@ export function checkAccessPolicy(config: ResolvedConfig): void {
 /** The store URI with any password masked, safe to print. */
 export { redactUri };
 
+/**
+ * Fields that never reach the log, wherever a log call puts them (defence in depth: no code logs them on purpose):
+ * credentials in headers, passwords, token secrets and their hashes, one and two levels deep.
+ */
+export const SECRET_LOG_PATHS = [
+  'authorization', 'password', 'secret', 'token', 'tokenHash', 'passwordHash',
+  '*.authorization', '*.password', '*.secret', '*.token', '*.tokenHash', '*.passwordHash',
+  'headers.authorization', '*.headers.authorization', 'headers.cookie', '*.headers.cookie',
+] as const;
+
 /** Creates the pino logger the server writes to stderr (stdout carries only the ready line). */
 export function createServerLogger(level: string): Logger {
   try {
-    return pino({ level, base: { name: 'slipway' } }, pino.destination({ dest: 2, sync: true }));
+    return pino({ level, base: { name: 'slipway' }, redact: { paths: [...SECRET_LOG_PATHS], censor: '[redacted]' } }, pino.destination({ dest: 2, sync: true }));
   } catch (err) {
     throw new SlipwayError('INVALID_ARGUMENT', `Log level '${level}' is not one of fatal, error, warn, info, debug, trace, silent: ${(err as Error).message}`);
   }
