@@ -79,7 +79,7 @@ export type GateVerdict = 'answered' | 'fast' | 'slow';
  * authenticated and authorized here when the access domain answers synchronously
  * (cached credentials); otherwise Fastify's hooks decide with their full machinery.
  */
-export function accessGate(access: AccessEnforcer): (req: IncomingMessage, res: ServerResponse) => GateVerdict {
+export function accessGate(access: Pick<AccessEnforcer, 'authenticate' | 'authorize'>): (req: IncomingMessage, res: ServerResponse) => GateVerdict {
   return (req, res) => {
     const url = req.url ?? '/';
     const model = fastInferModel(url);

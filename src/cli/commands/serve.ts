@@ -51,6 +51,8 @@ interface ServeFlags {
   allowedHosts?: string;
   corsAllowedOrigins?: string;
   config?: string;
+  auth?: boolean;
+  allowAnonymous?: boolean;
   json?: boolean;
 }
 
@@ -121,6 +123,12 @@ function choice<T extends string>(name: string, allowed: readonly T[]): (raw: st
   };
 }
 
+/** True for names and addresses only this machine reaches. */
+function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
 /** Registers `slipway serve`. */
 export function register(program: Command): void {
   const cmd = program
@@ -155,6 +163,8 @@ export function register(program: Command): void {
     .option('--model-source-allowed-dirs <list>', 'comma-separated folders besides the artifact store that models may be loaded from (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS)')
     .option('--allowed-hosts <list>', 'comma-separated Host names answered besides loopback names, IP addresses and --host; *.domain and name:port allowed (env SLIPWAY_ALLOWED_HOSTS)')
     .option('--cors-allowed-origins <list>', "comma-separated origins whose browser requests may change state besides the server's own (env SLIPWAY_CORS_ALLOWED_ORIGINS)")
+    .option('--auth', 'require credentials for inference: READ on the served model, checked in the embedded store or, with --server, by that server (cached 60 s); health stays open (env SLIPWAY_AUTH)')
+    .option('--allow-anonymous', 'listen beyond loopback without --auth, knowingly (env SLIPWAY_ALLOW_ANONYMOUS)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print the listening address as JSON')
     .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
@@ -167,6 +177,7 @@ export function register(program: Command): void {
       'SLIPWAY_SERVER=https://slipway.example.com slipway serve models:/cancer/3 --registry-poll 30s',
       'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay 500us --json',
       'slipway serve model.onnx --deadline 250ms --drain-timeout 30s',
+      'slipway serve models:/cancer@champion --auth --host 0.0.0.0  # callers need READ on cancer',
     ],
     exitCodes: {
       1: 'the port is taken, the Slipway server cannot be reached or has no servable version for the reference, or the server failed',
@@ -205,8 +216,21 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
     allowedHosts: flags.allowedHosts,
     corsAllowedOrigins: flags.corsAllowedOrigins,
+    auth: flags.auth,
+    allowAnonymous: flags.allowAnonymous,
     config: flags.config,
   });
+  if (config.auth.enabled && !ref) {
+    throw new SlipwayError('INVALID_ARGUMENT', `--auth checks READ on a registered model, and ${model} is a file: serve models:/NAME@ALIAS or models:/NAME/VERSION, or drop --auth.`);
+  }
+  // As on `slipway server`: anyone who reaches a non-loopback address could use the model.
+  if (!config.auth.enabled && !config.auth.allowAnonymous && !isLoopback(config.host)) {
+    throw new SlipwayError(
+      'INVALID_ARGUMENT',
+      `Refusing to listen on ${config.host} without access control: anyone who can reach this address could run the model. Require credentials with --auth (SLIPWAY_AUTH=1), or accept anonymous access knowingly with --allow-anonymous (SLIPWAY_ALLOW_ANONYMOUS=1).`,
+      { host: config.host },
+    );
+  }
   for (const warning of config.warnings) printWarning(warning);
   const maxQueueDelayMs = durationFromFlags({ flag: '--max-queue-delay', ms: flags.maxQueueDelay }, { flag: '--max-queue-delay-us', value: flags.maxQueueDelayUs, unitMs: 0.001 });
   const deadlineMs = durationFromFlags({ flag: '--deadline', ms: flags.deadline }, { flag: '--deadline-ms', value: flags.deadlineMs, unitMs: 1 });
@@ -249,6 +273,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   let startAgent: ((traffic: import('../../serving/index.js').TrafficSplitter, manager: import('../../serving/index.js').ModelManager) => Promise<() => Promise<void>>) | undefined;
   // Folders besides the allow-listed ones that model files are read from.
   let modelDirs = [config.artifactsDestination];
+  // Who decides access with --auth: the embedded store's access service, or the followed server.
+  let access: import('../../server/serve-access.js').ServeAccess | undefined;
   if (ref && target?.kind === 'server') {
     const [{ SlipwayClient }, { RemoteModelSource }, { join }] = await Promise.all([import('../../client/slipway-client.js'), import('../remote-model-source.js'), import('node:path')]);
     const authorization = authorizationFor(flags);
@@ -270,6 +296,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     });
     source = remote;
     modelDirs = [cacheDir];
+    if (config.auth.enabled) {
+      const { RemoteAccessVerifier } = await import('../../server/serve-access.js');
+      access = new RemoteAccessVerifier({ url: target.url, model: ref.name });
+    }
     const serverRef = ref;
     startAgent = async (traffic, manager) => {
       const { TrafficAgent, TRAFFIC_UNREACHABLE_MS } = await import('../traffic-agent.js');
@@ -296,6 +326,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     ]);
     const store = await openStore(config.backendStoreUri);
     cleanups.push(() => store.close());
+    if (config.auth.enabled) {
+      const { AccessService } = await import('../../access/access-service.js');
+      access = new AccessService({ store, defaultPermission: config.auth.defaultPermission, logger });
+    }
     const registry = new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination), logger });
     // Alias moves made by other processes (the CLI, another server) are noticed by polling.
     const registrySource = new RegistryModelSource(registry, { pollIntervalMs: flags.registryPoll ?? DEFAULT_LOCAL_POLL_MS });
@@ -322,17 +356,24 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
 
   let closing = false;
   // A long model name must still route (Fastify's default parameter limit is 100 characters).
-  const [{ FastRoutes, httpServerFactory }, { answerClientError }, { createRequestGuard }] = await Promise.all([
+  const [{ FastRoutes, httpServerFactory }, { answerClientError }, { createRequestGuard }, accessModules] = await Promise.all([
     import('../../server/http-server.js'),
     import('../../server/http-connections.js'),
     import('../../server/request-guard.js'),
+    access ? Promise.all([import('../../server/serve-access.js'), import('../../server/access-gate.js')]) : undefined,
   ]);
+  const servedAccess = access && accessModules && ref ? accessModules[0].servedAs(access, name, ref.name) : undefined;
   const fastRoutes = new FastRoutes();
   // The same Host and Origin checks as `slipway server`: a web page must not reach a local model server.
   const guard = createRequestGuard({ listenHost: config.host, allowedHosts: config.allowedHosts, corsAllowedOrigins: config.corsAllowedOrigins });
   const app = Fastify({
     // The HTTP server drains itself: requests that arrive during the drain get a V2-shaped 503, idle connections close once proven idle.
-    serverFactory: httpServerFactory({ requestTimeoutMs: config.requestTimeoutMs, drainTimeoutMs: options.drainTimeoutMs }, fastRoutes, guard),
+    serverFactory: httpServerFactory(
+      { requestTimeoutMs: config.requestTimeoutMs, drainTimeoutMs: options.drainTimeoutMs },
+      fastRoutes,
+      guard,
+      servedAccess && accessModules ? accessModules[1].accessGate(servedAccess) : undefined,
+    ),
     bodyLimit: options.bodyLimit,
     logger: false,
     return503OnClosing: false,
@@ -343,6 +384,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   app.addHook('onSend', async (_req, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  if (servedAccess && accessModules) accessModules[0].installServeAccess(app, servedAccess, () => manager.readyNames());
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, modelControl: config.modelControl, fastRoutes });
   let address: string;
