@@ -72,8 +72,14 @@ describe('two servers sharing one SQLite file', () => {
       stored.sort((a, b) => a - b);
       expect(stored).toEqual([...(acknowledgedSteps[w] ?? [])].sort((a, b) => a - b));
     }
-    const search = await post(`${apis[1] as string}/experiments/search`, { max_results: 1000 });
-    const names = new Set((search.json.experiments as Array<{ name: string }>).map((e) => e.name));
+    // Every page: a fast machine creates more than one page of experiments, newest first.
+    const names = new Set<string>();
+    let pageToken: string | undefined;
+    do {
+      const search = await post(`${apis[1] as string}/experiments/search`, { max_results: 1000, ...(pageToken ? { page_token: pageToken } : {}) });
+      for (const e of search.json.experiments as Array<{ name: string }>) names.add(e.name);
+      pageToken = search.json.next_page_token as string | undefined;
+    } while (pageToken);
     expect(acknowledgedExperiments.filter((n) => !names.has(n))).toEqual([]);
   }, 60_000);
 });
