@@ -38,7 +38,7 @@ export function refusedByServer(status: number, origin: string, what: string, ac
   const option = (access.naming ?? specKeyNaming).brief('serverAuthorization');
   if (status === 401) {
     const why = access.authorization ? 'it did not accept the credentials sent' : 'it needs credentials and none were sent';
-    return new SlipwayError('UNAUTHENTICATED', `The Slipway server at ${origin} answered 401 to ${what}: ${why}; give its credentials with ${option}.`, { status });
+    return new SlipwayError('UNAUTHENTICATED', `The Slipway server at ${origin} answered 401 to ${what}: ${why}; give its credentials with ${option} (or sign in once with \`slipway login --server ${origin}\`).`, { status });
   }
   return new SlipwayError('PERMISSION_DENIED', `The Slipway server at ${origin} answered 403 to ${what}: the credentials sent may not do this; give credentials that may with ${option}.`, { status });
 }

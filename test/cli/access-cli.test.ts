@@ -50,6 +50,16 @@ describe('slipway login, users, tokens and permissions against a server with acc
     expect((JSON.parse(tokens.stdout) as Array<{ name: string }>).map((x) => x.name)).toEqual([expect.stringMatching(/^cli@/)]);
   });
 
+  it('lets loadtest reach the server with the stored login token (it asked for --token before)', async () => {
+    // The model does not exist: getting that far means the server took the stored token.
+    const res = await cli(['loadtest', 'models:/absent@champion', '--server', url, '--duration', '1s', '--rate', '1'], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/models:\/absent@champion does not exist/);
+    expect(res.stderr).not.toMatch(/401/);
+    const signedOut = await cli(['loadtest', 'models:/absent@champion', '--server', url, '--duration', '1s', '--rate', '1'], { SLIPWAY_HOME: tempHome('slipway-access-cli-none') });
+    expect(signedOut.stderr).toMatch(/answered 401 .*`slipway login --server /);
+  });
+
   it('creates a user, a token printed once, and a permission', async () => {
     const created = await cli(['users', 'create', 'erin', '--server', url], env, 'erin-password\n');
     expect(created.stdout).toBe('created user erin\n');

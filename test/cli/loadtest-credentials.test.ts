@@ -222,7 +222,7 @@ describe('slipway loadtest credentials (built CLI, a real server behind a loopba
     try {
       const r = await runCli(['loadtest', 'models:/cancer@champion', '--server', refusing.origin, '--token', 'wrong-s3cret', ...LOAD]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`The Slipway server at ${refusing.origin} answered 401 to resolving models:/cancer@champion: it did not accept the credentials sent; give its credentials with --token.`);
+      expect(r.stderr).toContain(`The Slipway server at ${refusing.origin} answered 401 to resolving models:/cancer@champion: it did not accept the credentials sent; give its credentials with --token (or sign in once with \`slipway login --server ${refusing.origin}\`).`);
       expect(r.stderr).not.toContain('s3cret');
     } finally {
       await refusing.close();

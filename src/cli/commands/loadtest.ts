@@ -85,7 +85,7 @@ export async function optionsFromFlags(flags: LoadtestFlags, target: string | un
   // The server's credentials come from where every client command takes them, never from a spec file (which gets shared and committed).
   if (spec.serverAuthorization !== undefined) await usage(`${flags.spec} holds serverAuthorization; credentials do not belong in a spec file: remove it and give --token or SLIPWAY_TOKEN instead.`);
   if (flags.token !== undefined && o.server === undefined) await usage("--token is sent to the Slipway server only, and none is named: give --server (or SLIPWAY_SERVER); for the target's own credentials use --header 'Authorization: …'.");
-  const authorization = o.server === undefined ? undefined : authorizationFor(flags);
+  const authorization = o.server === undefined ? undefined : authorizationFor(flags, process.env, typeof o.server === 'string' ? o.server : undefined);
   if (authorization !== undefined) {
     const checked = loadTestOptionsSchema.shape.serverAuthorization.safeParse(authorization);
     if (!checked.success) await usage(`The server's credentials (--token, SLIPWAY_TOKEN, MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD) ${checked.error.issues[0]?.message ?? 'are not a valid header value'}.`);

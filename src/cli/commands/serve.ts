@@ -277,7 +277,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   let access: import('../../server/serve-access.js').ServeAccess | undefined;
   if (ref && target?.kind === 'server') {
     const [{ SlipwayClient }, { RemoteModelSource }, { join }] = await Promise.all([import('../../client/slipway-client.js'), import('../remote-model-source.js'), import('node:path')]);
-    const authorization = authorizationFor(flags);
+    const authorization = authorizationFor(flags, process.env, target.url);
     const client = new SlipwayClient({ url: target.url, ...(authorization ? { headers: { authorization } } : {}) });
     const cacheDir = join(config.home, 'model-cache');
     const remote = new RemoteModelSource({
