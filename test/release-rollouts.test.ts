@@ -258,6 +258,14 @@ describe('shadow on real serving', () => {
 });
 
 describe('blue-green on real serving', () => {
+  it('loads a registered model nobody has asked for yet, as its first request would, instead of refusing a live release', async () => {
+    await register('unasked', 'good');
+    const r = await api('POST', '/releases', { model: 'unasked', version: '2', environment: 'champion', policy: { strategy: { kind: 'blue-green', bake: '1m' } } });
+    expect(r.http, r.message as string).toBe(201);
+    expect((await settled(r.id)).state).toBe('promoted');
+    expect((await infer('unasked', 1)).version).toBe('2');
+  });
+
   it('switches at once; a rollback during the bake is instant and the old version answers right away', async () => {
     await register('bluegreen', 'good');
     await served('bluegreen');

@@ -86,6 +86,11 @@ export interface TrafficController {
    * resolves to its version, or undefined when none is kept.
    */
   revert(model: string): Promise<string | undefined>;
+  /**
+   * Loads a registered model this server would otherwise load on its first request, so a release can steer it
+   * at once; resolves when it serves, or when it cannot be served (then `servedUri` stays undefined).
+   */
+  prepare?(model: string): Promise<void>;
   /** The reference `model` is served by here (`models:/NAME@champion`, `models:/NAME/3` or a file), or undefined when it is not served. */
   servedUri(model: string): string | undefined;
 }

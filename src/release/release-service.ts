@@ -311,6 +311,7 @@ export class ReleaseService {
       if (label !== undefined) await this.checkLabel(ref, label, name);
     }
     if (LIVE_STRATEGIES.has(policy.strategy.kind)) {
+      await this.traffic()?.prepare?.(model);
       const served = this.traffic()?.servedUri(model);
       const wanted = `models:/${model}@${environment}`;
       if (served !== wanted) {

@@ -309,6 +309,10 @@ export class TrafficHub implements TrafficController {
     return here ?? reverted?.version;
   }
 
+  async prepare(model: string): Promise<void> {
+    await this.#init.local()?.prepare?.(model);
+  }
+
   servedUri(model: string): string | undefined {
     const here = this.#init.local()?.servedUri(model);
     if (here !== undefined) return here;

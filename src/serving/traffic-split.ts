@@ -291,9 +291,12 @@ export class TrafficSplitter implements TrafficController {
   readonly #splits = new Map<string, ActiveSplit>();
   readonly #starting = new Set<string>();
   readonly #kept = new Map<string, Kept>();
+  readonly #loadOnDemand: ((model: string) => Promise<void>) | undefined;
 
-  constructor(init: { manager: ModelManager; metrics?: ServingMetrics; logger?: Logger }) {
+  /** `loadOnDemand` loads a registered model the way its first request would (the main server's). */
+  constructor(init: { manager: ModelManager; metrics?: ServingMetrics; logger?: Logger; loadOnDemand?: (model: string) => Promise<void> }) {
     this.#manager = init.manager;
+    this.#loadOnDemand = init.loadOnDemand;
     this.#metrics = init.metrics;
     this.#log = init.logger ?? silentLogger;
     init.manager.onStop((name) => this.#stop(name));
@@ -410,6 +413,12 @@ export class TrafficSplitter implements TrafficController {
 
   servedUri(model: string): string | undefined {
     return this.#manager.current(model) ? this.#manager.uriOf(model) : undefined;
+  }
+
+  async prepare(model: string): Promise<void> {
+    if (this.#manager.has(model) || !this.#loadOnDemand) return;
+    // A model that cannot be served leaves servedUri undefined; the caller names the problem.
+    await this.#loadOnDemand(model).catch((err: unknown) => this.#log.warn({ err, model }, 'serving: loading a model for a release failed'));
   }
 
   /** The version kept after the last promotion of `model` (blue-green bake), if still loaded. */

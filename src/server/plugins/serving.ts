@@ -25,7 +25,8 @@ const serving: DomainPlugin = async (app, ctx) => {
   const modelFiles = modelFileAllowList(ctx.artifacts, ctx.config.modelSourceAllowedDirs);
   const manager = new ModelManager({ options, metrics, logger: ctx.logger, modelFiles, ...(source ? { source } : {}) });
   // Canary, shadow and blue-green releases steer this server's traffic through it.
-  const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger });
+  // A release of a registered model not yet requested loads it as its first request would (loadOnDemand, below).
+  const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger, loadOnDemand: (name) => loadOnDemand(name) });
   ctx.traffic = traffic;
   ctx.servedModelNames = () => manager.readyNames();
   const service = new InferenceService({ manager, metrics, observers: ctx.inferenceObservers, clock: ctx.clock, logger: ctx.logger, traffic });
