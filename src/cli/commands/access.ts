@@ -152,7 +152,7 @@ export function register(program: Command): void {
       .description('Create an API token and print its secret, shown only this once')
       .requiredOption('--name <name>', 'what the token is for, e.g. ci-deploy')
       .option('--user <username>', "whose token (admins only for another user's)")
-      .option('--expires-in <duration>', 'lifetime: seconds or a duration such as 12h or 30d (default: never expires)', parseExpiresIn)
+      .option('--expires-in <duration>', 'lifetime: a duration such as 12h or 30d (default: never expires)', parseExpiresIn)
       .option('--json', 'print JSON (with the secret)'),
   ).action(
     runAction(async (flags: ConnectionFlags & { name: string; user?: string; expiresIn?: number; json?: boolean }) => {

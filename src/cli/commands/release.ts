@@ -49,11 +49,12 @@ async function usage(message: string): Promise<never> {
   throw new SlipwayError('INVALID_ARGUMENT', message);
 }
 
-/** `models:/NAME/VERSION` or `models:/NAME@ALIAS` as the candidate of a release. */
-export async function parseModelUri(uri: string): Promise<{ model: string; version?: string; alias?: string }> {
-  const m = /^models:\/([^/@]+)(?:\/([^/@]+)|@([^/@]+))$/.exec(uri.trim());
-  if (!m) return usage(`'${uri}' is not a model URI: give models:/NAME/VERSION or models:/NAME@ALIAS, e.g. models:/cancer/3.`);
-  return { model: m[1] as string, ...(m[2] !== undefined ? { version: m[2] } : {}), ...(m[3] !== undefined ? { alias: m[3] } : {}) };
+/** `models:/NAME/VERSION` or `models:/NAME@ALIAS` as the candidate of a release (parsed as every other command parses it). */
+async function candidateOf(uri: string): Promise<{ model: string; version?: string; alias?: string }> {
+  const { parseModelUri } = await import('../../core/model-source.js');
+  const ref = parseModelUri(uri.trim());
+  if (!ref) return usage(`'${uri}' is not a model URI: give models:/NAME/VERSION or models:/NAME@ALIAS, e.g. models:/cancer/3.`);
+  return { model: ref.name, ...(ref.version !== undefined ? { version: ref.version } : {}), ...(ref.alias !== undefined ? { alias: ref.alias } : {}) };
 }
 
 /** The config file the flags and environment name: --config, SLIPWAY_CONFIG, else ./slipway.yaml when present. */
@@ -194,7 +195,7 @@ async function writeWhole(file: string, text: string): Promise<void> {
 
 /** Runs `slipway release`; returns the exit code. */
 export async function releaseAction(uri: string, flags: ReleaseFlags, io: OutputStreams = processStreams, tty = Boolean(process.stderr.isTTY)): Promise<number> {
-  const candidate = await parseModelUri(uri);
+  const candidate = await candidateOf(uri);
   const { releasePolicyFrom, configuredPolicy, localHoldouts, withStoredHoldouts } = await import('../../release/release-config.js');
   const { parseDuration } = await import('../../core/duration.js');
   const timeoutMs = flags.timeout !== undefined ? parseDuration(flags.timeout, { name: '--timeout' }) : undefined;

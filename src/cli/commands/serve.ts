@@ -123,12 +123,6 @@ function choice<T extends string>(name: string, allowed: readonly T[]): (raw: st
   };
 }
 
-/** True for names and addresses only this machine reaches. */
-function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
 /** Registers `slipway serve`. */
 export function register(program: Command): void {
   const cmd = program
@@ -224,7 +218,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     throw new SlipwayError('INVALID_ARGUMENT', `--auth checks READ on a registered model, and ${model} is a file: serve models:/NAME@ALIAS or models:/NAME/VERSION, or drop --auth.`);
   }
   // As on `slipway server`: anyone who reaches a non-loopback address could use the model.
-  if (!config.auth.enabled && !config.auth.allowAnonymous && !isLoopback(config.host)) {
+  const { isLoopbackHost } = await import('../../server/start-server.js');
+  if (!config.auth.enabled && !config.auth.allowAnonymous && !isLoopbackHost(config.host)) {
     throw new SlipwayError(
       'INVALID_ARGUMENT',
       `Refusing to listen on ${config.host} without access control: anyone who can reach this address could run the model. Require credentials with --auth (SLIPWAY_AUTH=1), or accept anonymous access knowingly with --allow-anonymous (SLIPWAY_ALLOW_ANONYMOUS=1).`,
