@@ -223,6 +223,24 @@ for (const dialect of DIALECTS) {
       expect((await settled(staging.json().id, ['promoted', 'awaiting_approval'])).state).toBe('promoted');
     });
 
+    it('moves a model’s grants with its rename and drops them with its deletion, so a new model of the old name inherits none', async () => {
+      const reader = { authorization: basic('reader', 'reader-password') };
+      const admin = { authorization: basic('admin', 'admin-password') };
+      const who = { username: 'reader', isAdmin: false, via: 'password' as const };
+      const mlflow = (path: string, headers: Record<string, string>, payload: unknown) => app.inject({ method: path === 'delete' ? 'DELETE' : 'POST', url: `/api/2.0/mlflow/registered-models/${path}`, headers, payload: payload as object });
+      expect((await mlflow('create', reader, { name: 'owned-old' })).statusCode).toBe(200);
+      expect((await mlflow('rename', reader, { name: 'owned-old', new_name: 'owned-new' })).statusCode).toBe(200);
+      expect(await access.effectivePermission(who, 'registered_model', 'owned-new')).toBe('MANAGE');
+      // Someone else takes the old name: the reader's grant did not stay behind on it.
+      expect((await mlflow('create', admin, { name: 'owned-old' })).statusCode).toBe(200);
+      expect(await access.effectivePermission(who, 'registered_model', 'owned-old')).toBe('READ');
+      // The owner deletes the renamed model (MANAGE followed it); a new model of that name starts without the grant.
+      const deleted = await mlflow('delete', reader, { name: 'owned-new' });
+      expect(deleted.statusCode, deleted.body).toBe(200);
+      expect((await mlflow('create', admin, { name: 'owned-new' })).statusCode).toBe(200);
+      expect(await access.effectivePermission(who, 'registered_model', 'owned-new')).toBe('READ');
+    });
+
     it('over HTTP: security headers on answers and refusals alike, and the V2 infer route refused before any model is looked at', async () => {
       await app.listen({ host: '127.0.0.1', port: 0 });
       const address = app.server.address();

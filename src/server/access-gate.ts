@@ -13,7 +13,7 @@ import { isMlflowPath } from './http-errors.js';
 type Maybe<T> = T | Promise<T>;
 
 /** What the server calls of the access domain's service (its results may come synchronously, from its caches). */
-export type AccessEnforcer = Pick<AccessService, 'authenticate' | 'authorize' | 'readableExperimentIds' | 'readableModelNames' | 'grantCreator'>;
+export type AccessEnforcer = Pick<AccessService, 'authenticate' | 'authorize' | 'readableExperimentIds' | 'readableModelNames' | 'grantCreator' | 'renameModel' | 'forgetObject'>;
 
 /** Headers on every answer: no sniffing, no referrer, no framing, and a page may load nothing from anywhere. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

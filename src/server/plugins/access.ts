@@ -12,6 +12,7 @@
  * gives the creator of an experiment or model MANAGE on it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSlipwayError } from '../../core/errors.js';
 import { ANONYMOUS, type AccessDenied, type Principal } from '../../access/access-types.js';
 import type { AuthorizationLookups, ReadableObjects } from '../../access/access-service.js';
 
@@ -53,22 +54,21 @@ function lookupsOf(ctx: ServerContext): RequirementLookups & AuthorizationLookup
     async experimentOfRun(runId) {
       const known = experimentOfRun.get(runId);
       if (known !== undefined) return known;
-      try {
+        // A store fault propagates (a 5xx), never an unknown run that authorize would let through.
         const row = await ctx.store.db.selectFrom('runs').select('experiment_id').where('run_uuid', '=', runId).executeTakeFirst();
         if (!row) return undefined;
         const id = String(row.experiment_id);
         if (experimentOfRun.size >= RUN_EXPERIMENT_ENTRIES) experimentOfRun.delete(experimentOfRun.keys().next().value as string);
         experimentOfRun.set(runId, id);
         return id;
-      } catch {
-        return undefined;
-      }
     },
     async experimentIdByName(name) {
       try {
         return (await trackingOf(ctx).getExperimentByName(name)).experimentId;
-      } catch {
-        return undefined;
+      } catch (err) {
+        // Only "no such experiment" means the route answers its own 404; a store fault must not let a request through.
+        if (isSlipwayError(err) && err.code === 'NOT_FOUND') return undefined;
+        throw err;
       }
     },
     async releaseTarget(id) {
@@ -150,6 +150,19 @@ function createdBy(method: string, routePath: string, payload: Record<string, un
   return undefined;
 }
 
+/** A registered model a successful request renamed or deleted: its grants follow the rename, or go with the model. */
+function modelChangedBy(request: FastifyRequest): { from: string; to?: string } | undefined {
+  const routePath = request.routeOptions.url ?? '';
+  if (request.method === 'DELETE' && routePath === '/api/v1/models/:name') return { from: (request.params as { name: string }).name };
+  const suffix = routePath.replace(/^\/(ajax-)?api\/2\.0\/mlflow/, '');
+  if (suffix !== '/registered-models/rename' && suffix !== '/registered-models/delete') return undefined;
+  // MLflow's routes take their fields from the body, or the query string on a body-less call.
+  const fields = { ...(request.query as Record<string, unknown> | undefined), ...(request.body !== null && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {}) };
+  if (typeof fields.name !== 'string') return undefined;
+  if (suffix === '/registered-models/delete') return { from: fields.name };
+  return typeof fields.new_name === 'string' ? { from: fields.name, to: fields.new_name } : undefined;
+}
+
 /**
  * Installs access control on the root app (before the domain plugins register). With
  * `ctx.access` unset (access control off) it installs nothing.
@@ -202,9 +215,25 @@ export function installAccessControl(app: FastifyInstance, ctx: ServerContext): 
     const routePath = request.routeOptions.url ?? '';
     const body = payload as Record<string, unknown>;
     const created = createdBy(request.method, routePath, body);
-    if (created) await access.grantCreator(principal, created.kind, created.id, { requestId: request.id });
+    // The object exists once its handler answered: a failed grant is logged, never turned into a 500 for it.
+    if (created) await access.grantCreator(principal, created.kind, created.id, { requestId: request.id }).catch((err: unknown) => ctx.logger.error({ err, ...created }, 'access: granting the creator MANAGE failed'));
     const filter = filterOf(request.method, routePath);
     if (filter && !principal.isAdmin) await filter(body, principal, access);
+    return payload;
+  });
+
+  // Before the answer leaves (so the caller's next request sees the move), on every payload, a 204 delete's too: a model's
+  // grants must not outlive it or stay behind its old name, where the next model of that name would inherit them.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (reply.statusCode >= 300 || (request.method !== 'DELETE' && request.method !== 'POST')) return payload;
+    const change = modelChangedBy(request);
+    if (!change) return payload;
+    const meta = { requestId: request.id, ...(request.principal && request.principal.via !== 'anonymous' ? { actor: request.principal.username } : {}) };
+    try {
+      await (change.to !== undefined ? access.renameModel(change.from, change.to, meta) : access.forgetObject('registered_model', change.from, meta));
+    } catch (err) {
+      ctx.logger.error({ err, model: change.from }, 'access: moving the grants of a renamed or deleted model failed');
+    }
     return payload;
   });
 }
