@@ -57,10 +57,12 @@ export function refusalBody(url: string, status: 401 | 403, message: string): Re
 }
 
 /** Headers of a 401 or 403 answer. */
-export function refusalHeaders(status: 401 | 403, unreadBody: boolean): Record<string, string> {
+export function refusalHeaders(status: 401 | 403, unreadBody: boolean, retryAfterSeconds?: number): Record<string, string> {
   return {
     'content-type': 'application/json; charset=utf-8',
     ...(status === 401 ? { 'www-authenticate': 'Basic realm="slipway"' } : {}),
+    // Sign-ins locked out after too many failures say when to come back.
+    ...(retryAfterSeconds !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) } : {}),
     // A body left unread would be taken for the next request: close instead.
     ...(unreadBody ? { connection: 'close' } : {}),
   };
@@ -86,7 +88,7 @@ export function accessGate(access: Pick<AccessEnforcer, 'authenticate' | 'author
     if (model === undefined) return 'slow';
     const who = access.authenticate(req.headers.authorization, clientKeyOf(req));
     if (isPromise(who)) return 'slow';
-    if (isDenied(who)) return answer(res, url, 401, who.message);
+    if (isDenied(who)) return answer(res, url, 401, who.message, who.retryAfterSeconds);
     const ok = access.authorize(who, { kind: 'registered_model', name: model, level: 'READ' });
     if (isPromise(ok)) return 'slow';
     if (ok !== true) return answer(res, url, 403, isDenied(ok) ? ok.message : FORBIDDEN_MESSAGE);
@@ -95,9 +97,9 @@ export function accessGate(access: Pick<AccessEnforcer, 'authenticate' | 'author
   };
 }
 
-function answer(res: ServerResponse, url: string, status: 401 | 403, message: string): 'answered' {
+function answer(res: ServerResponse, url: string, status: 401 | 403, message: string, retryAfterSeconds?: number): 'answered' {
   const text = JSON.stringify(refusalBody(url, status, message));
-  res.writeHead(status, { ...refusalHeaders(status, true), 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...refusalHeaders(status, true, retryAfterSeconds), 'content-length': Buffer.byteLength(text) });
   res.end(text);
   return 'answered';
 }

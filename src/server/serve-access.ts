@@ -185,12 +185,12 @@ export function installServeAccess(app: FastifyInstance, access: ServeAccess, se
     const parts = { params: (request.params ?? {}) as Record<string, string | undefined>, query: (request.query ?? {}) as Record<string, unknown>, body: undefined };
     const requirements = await requirementsOf(request.method, routePath, parts, lookups);
     if (requirements.every((r) => r.kind === 'public')) return;
-    const refuse = (status: 401 | 403, message: string) => {
-      for (const [k, v] of Object.entries(refusalHeaders(status, !request.raw.complete))) reply.header(k, v);
+    const refuse = (status: 401 | 403, message: string, retryAfterSeconds?: number) => {
+      for (const [k, v] of Object.entries(refusalHeaders(status, !request.raw.complete, retryAfterSeconds))) reply.header(k, v);
       return reply.code(status).send(refusalBody(request.url, status, message));
     };
     const who = await access.authenticate(request.headers.authorization, clientKeyOf(request.raw));
-    if (isDenied(who)) return refuse(who.status, who.message || UNAUTHENTICATED_MESSAGE);
+    if (isDenied(who)) return refuse(who.status, who.message || UNAUTHENTICATED_MESSAGE, who.retryAfterSeconds);
     for (const requirement of requirements) {
       const verdict = access.authorize(who, requirement);
       const decided = isPromise(verdict) ? await verdict : verdict;

@@ -30,8 +30,8 @@ declare module 'fastify' {
   }
 }
 
-function refuse(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string): FastifyReply {
-  const headers = refusalHeaders(status, !request.raw.complete);
+function refuse(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string, retryAfterSeconds?: number): FastifyReply {
+  const headers = refusalHeaders(status, !request.raw.complete, retryAfterSeconds);
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   return reply.code(status).send(refusalBody(request.url, status, message));
 }
@@ -188,7 +188,7 @@ export function installAccessControl(app: FastifyInstance, ctx: ServerContext): 
     if (isDenied(who)) {
       // Without credentials a public route still answers; wrong credentials are refused everywhere, so a typo shows at once.
       if (request.headers.authorization === undefined && isPublicRoute(request.method, request.routeOptions.url ?? '')) return;
-      return refuse(request, reply, who.status, who.message || UNAUTHENTICATED_MESSAGE);
+      return refuse(request, reply, who.status, who.message || UNAUTHENTICATED_MESSAGE, who.retryAfterSeconds);
     }
     setPrincipal(request, who);
   });

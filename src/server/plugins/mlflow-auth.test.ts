@@ -96,3 +96,22 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('sign-in lockout over HTTP', () => {
+  let t: AuthApp;
+  beforeAll(async () => {
+    t = await openAuthApp(DIALECTS[0]!);
+  });
+  afterAll(async () => t.close());
+
+  it('tells a locked-out client when to come back with Retry-After, in the MLflow body shape', async () => {
+    const wrong = { authorization: basicAuth('admin', 'not-the-password') };
+    const answers = [];
+    for (let i = 0; i < 12; i++) answers.push(await t.app.inject({ method: 'GET', url: '/api/2.0/mlflow/experiments/search?max_results=1', headers: wrong }));
+    expect(answers.every((a) => a.statusCode === 401)).toBe(true);
+    expect(answers[0]!.headers['retry-after']).toBeUndefined();
+    const locked = answers.at(-1)!;
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(locked.json()).toEqual({ error_code: 'UNAUTHENTICATED', message: expect.stringMatching(/Too many failed sign-in attempts; retry after \d+ s/) });
+  });
+});
