@@ -67,6 +67,22 @@ for (const dialect of DIALECTS) {
       expect(failures.map((e) => [e.actor, e.entity_type, e.entity_id])).toEqual([['anonymous@c1', 'user', 'alice'], ['anonymous@c1', 'user', 'nobody']]);
     });
 
+    it('does not cache a sign-in that was being verified while the password changed, nor permissions read while they changed', async () => {
+      await access.createUser({ username: 'racer', password: 'racer-password-1' });
+      const old = basic('racer', 'racer-password-1');
+      // The verification (scrypt) is under way when the password changes and clears the cache.
+      const pending = access.authenticate(old, 'race');
+      await access.updatePassword('racer', 'racer-password-2');
+      await pending;
+      expect(isAccessDenied(await access.authenticate(old, 'race'))).toBe(true);
+      // Permissions: a grant that lands while they are being read is seen by the next check.
+      const racer = { username: 'racer', isAdmin: false, via: 'password' as const };
+      const reading = access.effectivePermission(racer, 'registered_model', 'raced');
+      await access.setPermission({ kind: 'registered_model', objectId: 'raced', username: 'racer', permission: 'MANAGE' });
+      await reading;
+      expect(await access.effectivePermission(racer, 'registered_model', 'raced')).toBe('MANAGE');
+    });
+
     it('answers cached credentials and cached permissions without a promise', async () => {
       const header = basic('alice', 'alice-password');
       await access.authenticate(header, 'c9');

@@ -203,7 +203,7 @@ export class AccessService {
   private readonly ttlMs: number;
   private readonly credentials: CredentialCache;
   private readonly limiter: FailureLimiter;
-  private readonly permissions = new Map<string, LoadedPermissions>();
+  private readonly permissions = new PermissionCache();
   private readonly inFlight = new Map<string, Promise<Principal | AccessDenied>>();
   private readonly touched = new Map<string, number>();
 
@@ -585,6 +585,7 @@ export class AccessService {
     const cached = this.cachedPermissions(username);
     if (cached) return cached;
     const now = this.clock.now();
+    const generation = this.permissions.generation;
     const [experiments, models, user] = await Promise.all([
       this.store.db.selectFrom('access_experiment_permissions').select(['experiment_id', 'permission']).where('username', '=', username).execute(),
       this.store.db.selectFrom('access_model_permissions').select(['name', 'permission']).where('username', '=', username).execute(),
@@ -597,7 +598,9 @@ export class AccessService {
       expires: now + this.ttlMs,
     };
     // Bounded like the credential cache: a server with many users keeps the recent ones.
-    if (this.permissions.size >= 10_000) this.permissions.delete(this.permissions.keys().next().value as string);
+    // A change that cleared the cache during the reads may be missing from them: use them once, keep nothing.
+    if (generation !== this.permissions.generation) return loaded;
+    if (this.permissions.size >= 10_000) this.permissions.evictOldest();
     this.permissions.set(username, loaded);
     return loaded;
   }
@@ -672,12 +675,13 @@ export class AccessService {
     }
 
     const now = this.clock.now();
+    const generation = this.credentials.generation;
     const retry = Math.max(this.limiter.retryAfterSeconds(`client:${clientKey}`, now), username !== undefined ? this.limiter.retryAfterSeconds(`user:${username}`, now) : 0);
     if (retry > 0) return deny(`Too many failed sign-in attempts; retry after ${retry} s.`, retry);
 
     const verified = username === undefined || secret.startsWith(TOKEN_PREFIX) ? await this.verifyToken(secret, username, now) : await this.verifyUserPassword(username, secret);
     if (!verified.ok) return this.fail(clientKey, username, INVALID_CREDENTIALS, verified);
-    this.credentials.set(key, { principal: verified.principal, expires: verified.expires });
+    this.credentials.set(key, { principal: verified.principal, expires: verified.expires }, generation);
     this.touchToken(verified.principal, now);
     return verified.principal;
   }
@@ -746,5 +750,21 @@ export class AccessService {
     this.store.db.updateTable('access_tokens').set({ last_used_time: now }).where('id', '=', id).execute().catch((err: unknown) => {
       this.logger.warn({ err: (err as Error).message, tokenId: id }, 'could not record when a token was last used');
     });
+  }
+}
+
+/** Loaded permissions by user; every `delete` (a change to them) counts as a forget, as in the credential cache. */
+class PermissionCache extends Map<string, LoadedPermissions> {
+  generation = 0;
+
+  override delete(username: string): boolean {
+    this.generation++;
+    return super.delete(username);
+  }
+
+  /** Drops the least recently loaded user to make room (not a change: the generation stays). */
+  evictOldest(): void {
+    const oldest = this.keys().next().value;
+    if (oldest !== undefined) super.delete(oldest);
   }
 }

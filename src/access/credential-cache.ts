@@ -15,6 +15,11 @@ export interface CachedCredential {
 /** A bounded LRU map of verified credentials. */
 export class CredentialCache {
   private readonly entries = new Map<string, CachedCredential>();
+  /**
+   * Counts forgets. A verification reads it before its store read and stores its result only if no forget
+   * came in between: otherwise a password changed or a token revoked during the read would be cached again.
+   */
+  generation = 0;
 
   /** @param maxEntries how many credentials to keep; the least recently used go first. */
   constructor(private readonly maxEntries: number) {}
@@ -29,9 +34,9 @@ export class CredentialCache {
     return hit;
   }
 
-  /** Remembers a verified credential. */
-  set(key: string, value: CachedCredential): void {
-    if (this.maxEntries <= 0) return;
+  /** Remembers a verified credential, unless something was forgotten since `generation` was read. */
+  set(key: string, value: CachedCredential, generation: number): void {
+    if (this.maxEntries <= 0 || generation !== this.generation) return;
     this.entries.delete(key);
     this.entries.set(key, value);
     while (this.entries.size > this.maxEntries) {
@@ -42,11 +47,13 @@ export class CredentialCache {
 
   /** Forgets every entry of a user (password change, admin flag, deletion). */
   forgetUser(username: string): void {
+    this.generation++;
     for (const [key, value] of this.entries) if (value.principal.username === username) this.entries.delete(key);
   }
 
   /** Forgets every entry that authenticated with a token (revocation). */
   forgetToken(tokenId: string): void {
+    this.generation++;
     for (const [key, value] of this.entries) if (value.principal.tokenId === tokenId) this.entries.delete(key);
   }
 
