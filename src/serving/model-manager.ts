@@ -331,7 +331,11 @@ export class ModelManager {
       // The real path is loaded, so a link swapped after the check cannot redirect the read.
       const file = await this.#init.modelFiles.check(target.onnxPath);
       const runtime = await loadRuntime(file, this.#init.options);
-      if (s.removed || this.#closed) {
+      // A release swapped versions (promote, revert) while this one loaded: that choice stands, this load is dropped
+      // (unless forced), and whatever serves at the assignment is what gets retired, never a version a swap still keeps.
+      const replaced = s.current;
+      if (s.removed || this.#closed || (!force && replaced !== cur)) {
+        s.loadingVersion = undefined;
         await runtime.release();
         return;
       }
@@ -343,8 +347,8 @@ export class ModelManager {
       s.errorCode = undefined;
       s.loadingVersion = undefined;
       this.#init.metrics?.loadTime.observe({ model: s.name }, (performance.now() - started) / 1000);
-      this.#log.info({ model: s.name, version: target.version, previous: cur?.version }, 'serving: model version loaded');
-      if (cur) void cur.retire().catch((err: unknown) => this.#log.error({ err, model: s.name }, 'serving: releasing the old version failed'));
+      this.#log.info({ model: s.name, version: target.version, previous: replaced?.version }, 'serving: model version loaded');
+      if (replaced) void replaced.retire().catch((err: unknown) => this.#log.error({ err, model: s.name }, 'serving: releasing the old version failed'));
     } catch (err) {
       const why = isSlipwayError(err) ? err.message : `unexpected error: ${(err as Error).message}`;
       this.#init.metrics?.loadFailures.inc({ model: s.name });
