@@ -131,7 +131,8 @@ describe.each(DIALECTS)('release API on $name', (dialect) => {
       [{ model: 'bad', version: '2', environment: 'champion', policy: { holdout: 'releases/holdouts/missing.csv', gates: [{ kind: 'drift' }] } }, 404, /releases\/holdouts\/missing\.csv/],
       [{ model: 'bad', version: '2', environment: 'champion', policy: { holdout: 'models/bc/model.onnx', gates: [{ kind: 'quality' }] } }, 400, /under releases\/holdouts\//],
       [{ model: 'bad', version: '2', environment: 'staging', policy: { holdout: 'releases/holdouts/bc.csv', gates: [{ kind: 'evaluation', metrics: ['accuracy >= champion - 0.02'] }] } }, 400, /first release of bad into 'staging'.*absolute thresholds/],
-      [{ model: 'bad', version: '2', environment: 'champion', policy: { strategy: { kind: 'canary' } } }, 400, /needs `slipway server` serving models:\/bad@champion/],
+      // The server serves 'bad' by its champion alias (loading it on demand), never by 'staging': a canary there has no traffic to steer.
+      [{ model: 'bad', version: '2', environment: 'staging', policy: { strategy: { kind: 'canary' } } }, 400, /needs `slipway server` serving models:\/bad@staging/],
     ];
     for (const [body, status, message] of cases) {
       const res = await post('/releases', body);
