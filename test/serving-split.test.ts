@@ -292,7 +292,10 @@ describe('traffic split', () => {
     expect(h.manager.current('m')).not.toBe(champion);
     await pause();
     expect(h.traffic.keptVersion('m')).toBe('1');
-    expect(await h.traffic.revert('m')).toBe('1');
+    // A rollback asked to another version leaves serving alone: the kept one is not the one wanted.
+    expect(await h.traffic.revert('m', '2')).toBeUndefined();
+    expect(h.manager.current('m')?.version).toBe('3');
+    expect(await h.traffic.revert('m', '1')).toBe('1');
     await pause();
     stop = true;
     await load;

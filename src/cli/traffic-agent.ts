@@ -160,7 +160,7 @@ export class TrafficAgent {
     else if (revert !== null && revert !== this.#revertSeen) {
       this.#revertSeen = revert;
       if (!this.#split) {
-        const version = await traffic.revert(servedAs).catch((err: unknown) => void logger.warn({ model: servedAs, err: message(err) }, 'serve: reverting the last promotion failed'));
+        const version = await traffic.revert(servedAs, state.revert?.version).catch((err: unknown) => void logger.warn({ model: servedAs, err: message(err) }, 'serve: reverting the last promotion failed'));
         if (version !== undefined) logger.info({ model: servedAs, version }, 'serve: last promotion reverted');
       }
       changed = true;

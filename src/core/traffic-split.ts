@@ -82,10 +82,10 @@ export interface TrafficController {
   /** The active split, if any (for status pages and restarts). */
   activeSplit(model: string): (TrafficSplitSpec & { championVersion: string; challengerVersion: string }) | undefined;
   /**
-   * Serves the version kept from the last promotion again, at once, when it is still loaded (blue-green bake);
-   * resolves to its version, or undefined when none is kept.
+   * Serves the version kept from the last promotion again, at once, when it is still loaded (blue-green bake) and,
+   * when `version` is given, is that version; resolves to its version, or undefined when none such is kept.
    */
-  revert(model: string): Promise<string | undefined>;
+  revert(model: string, version?: string): Promise<string | undefined>;
   /**
    * Loads a registered model this server would otherwise load on its first request, so a release can steer it
    * at once; resolves when it serves, or when it cannot be served (then `servedUri` stays undefined).

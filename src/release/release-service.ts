@@ -544,7 +544,7 @@ export class ReleaseService {
     const traffic = this.traffic();
     let instant = false;
     if (traffic && traffic.servedUri(model) === `models:/${model}@${environment}`) {
-      const reverted = await traffic.revert(model);
+      const reverted = await traffic.revert(model, version.version);
       instant = reverted === version.version;
     }
     const by = who.actor ?? 'anonymous';

@@ -76,7 +76,7 @@ export interface TrafficState {
   /** How the last split ended, or null when none has ended since the server started. */
   ended: EndedSplit | null;
   /** The last revert of a promotion, for the processes serving by `uri`; null when none was. An agent reverts when it sees a new id. */
-  revert: { id: string; uri: string } | null;
+  revert: { id: string; uri: string; version?: string } | null;
   /** Agents heard from within AGENT_TTL_MS. */
   agents: TrafficAgentInfo[];
 }
@@ -103,7 +103,7 @@ interface ModelTraffic {
   epoch: number;
   split: PublishedSplit | null;
   ended: EndedSplit | null;
-  revert: { id: string; uri: string } | null;
+  revert: { id: string; uri: string; version?: string } | null;
   /** The reference the last split was published for (a later revert addresses the same processes). */
   target: string | undefined;
   /** True when the server's own serving runs the split too. */
@@ -293,15 +293,15 @@ export class TrafficHub implements TrafficController {
     return { challengerUri, weight, shadowShare, ...(stickyHeader !== undefined ? { stickyHeader } : {}), championVersion: m.championVersion, challengerVersion };
   }
 
-  async revert(model: string): Promise<string | undefined> {
+  async revert(model: string, version?: string): Promise<string | undefined> {
     const m = this.#models.get(model);
     if (m?.split) throw new SlipwayError('CONFLICT', `Model '${model}' has an active traffic split; end it before reverting the last promotion.`, { model });
     const local = this.#init.local();
-    const here = local?.servedUri(model) !== undefined ? await local?.revert(model) : undefined;
+    const here = local?.servedUri(model) !== undefined ? await local?.revert(model, version) : undefined;
     const uri = m?.target ?? this.servedUri(model);
     if (!m || uri === undefined || this.#live(m, uri).length === 0) return here;
     const before = new Map(this.#live(m, uri).map((a) => [a.agentId, a.version]));
-    m.revert = { id: randomUUID(), uri };
+    m.revert = { id: randomUUID(), uri, ...(version !== undefined ? { version } : {}) };
     this.#bump(m);
     await this.#untilApplied(m, uri, () => true);
     // An agent that still had the earlier version loaded serves it now: its version changed.

@@ -398,9 +398,10 @@ export class TrafficSplitter implements TrafficController {
     };
   }
 
-  async revert(model: string): Promise<string | undefined> {
+  async revert(model: string, version?: string): Promise<string | undefined> {
     const kept = this.#kept.get(model);
-    if (!kept) return undefined;
+    // A rollback to another version than the one kept must not serve the kept one, even for a moment.
+    if (!kept || (version !== undefined && kept.model.version !== version)) return undefined;
     if (this.#splits.has(model)) throw new SlipwayError('CONFLICT', `Model '${model}' has an active traffic split; end it before reverting the last promotion.`, { model });
     if (!this.#manager.current(model)) return undefined;
     this.#kept.delete(model);

@@ -348,7 +348,7 @@ export const TrafficState = named(
       .nullable()
       .describe('How the last split ended; a process still running that split ends it the same way.'),
     revert: z
-      .object({ id: z.string(), uri: z.string() })
+      .object({ id: z.string(), uri: z.string(), version: z.string().optional().describe('Revert only when the version kept is this one.') })
       .nullable()
       .describe('The last revert of a promotion, for the processes serving by `uri`; a process reverts when it sees a new id.'),
     agents: z.array(TrafficAgent).describe('Serving processes heard from within the last 10 s.'),
