@@ -10,7 +10,7 @@ import type { Transaction } from 'kysely';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { appendAuditEvent } from '../audit/audit-trail.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { SlipwayError, errors } from '../core/errors.js';
+import { SlipwayError, errors, isSlipwayError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { TrafficController } from '../core/traffic-split.js';
 import type { RegistryService } from '../registry/registry-service.js';
@@ -70,6 +70,8 @@ export interface ReleaseChange {
   reason?: string;
   gates?: GateResult[];
   approvals?: Release['approvals'];
+  /** With `approvals`: the list this change was computed from; another writer's approval in between is CONFLICT (retry). */
+  approvalsBefore?: Release['approvals'];
   rollout?: ReleaseRollout | null;
 }
 
@@ -425,7 +427,11 @@ export class ReleaseService {
         })
         .where('id', '=', id)
         .where('state', 'in', [...change.from])
+        .$if(change.approvalsBefore !== undefined, (q) => q.where('approvals', '=', JSON.stringify(change.approvalsBefore)))
         .executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0 && change.approvalsBefore !== undefined && change.from.includes(before.state as ReleaseState)) {
+        throw new SlipwayError('CONFLICT', `Another approval of release ${id} was recorded at the same time; approve again.`, { id });
+      }
       if (Number(res.numUpdatedRows) === 0) {
         throw errors.state(`Release ${id} is ${before.state}; it must be ${change.from.join(' or ')} for this.`, { id, state: before.state });
       }
@@ -463,6 +469,17 @@ export class ReleaseService {
   async approve(id: string, body: { by?: string; comment?: string }, who: ReleaseActor = {}): Promise<Release> {
     const principal = who.actor ?? body.by;
     if (principal === undefined) throw new SlipwayError('MISSING_ARGUMENT', "Say who approves: 'by' (slipway releases approve ID --by NAME).", { field: 'by' });
+    // Two approvals at once: the second to write sees the list changed under it and computes again from the new one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.approveOnce(id, principal, body, who);
+      } catch (err) {
+        if (!isSlipwayError(err) || err.code !== 'CONFLICT' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private async approveOnce(id: string, principal: string, body: { comment?: string }, who: ReleaseActor): Promise<Release> {
     const release = await this.getState(id);
     if (release.state !== 'awaiting_approval') throw errors.state(`Release ${id} is ${release.state}; only a release awaiting approval can be approved.`, { id, state: release.state });
     if (principal === release.requestedBy) throw new SlipwayError('PERMISSION_DENIED', `${principal} requested release ${id} and cannot approve it; another person must.`, { id, by: principal });
@@ -476,7 +493,7 @@ export class ReleaseService {
     const requestId = who.requestId !== undefined ? { requestId: who.requestId } : {};
     let out = await this.transition(
       id,
-      { from: ['awaiting_approval'], approvals, gates },
+      { from: ['awaiting_approval'], approvals, approvalsBefore: release.approvals, gates },
       { type: 'approval', action: 'release.approved', actor: principal, ...requestId, message: `Approved by ${principal} (${approvals.length} of ${needed}).`, details: { by: principal, ...(body.comment !== undefined ? { comment: body.comment } : {}) } },
     );
     if (done) {

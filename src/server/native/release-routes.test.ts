@@ -106,6 +106,15 @@ describe.each(DIALECTS)('release API on $name', (dialect) => {
     expect(list.releases.map((x: Json) => x.id)).toEqual([next.id]);
   });
 
+  it('keeps every one of several approvals given at the same moment', async () => {
+    const r = (await post('/releases', { model: 'approved', version: '3', environment: 'champion', policy: { gates: [{ kind: 'approval', count: 3 }] }, requestedBy: 'ana' })).json() as Json;
+    await until(r.id, ['awaiting_approval']);
+    const answers = await Promise.all(['dan', 'eve', 'fay'].map((by) => post(`/releases/${r.id}/approve`, { by })));
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+    const done = await until(r.id, ['promoted']);
+    expect(done.approvals.map((a: Json) => a.by).sort()).toEqual(['dan', 'eve', 'fay']);
+  });
+
   it('lists newest first with pages and filters', async () => {
     const page1 = (await get('/releases?maxResults=2')).json() as Json;
     expect(page1.releases).toHaveLength(2);
