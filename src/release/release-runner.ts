@@ -23,6 +23,9 @@ import { isTerminal, type ReleaseRollout, type ReleaseScheduler, type ReleaseSer
 import { windowPerformance } from '../monitoring/performance/performance-repository.js';
 import { accuracyOfSides, addShadowWindow, analyseCanaryWindow, emptyShadowTotals, judgeShadow, type LabelledAccuracy, type SideFigures, type WindowAnalysis } from './rollout-analysis.js';
 
+/** How long a promoted rollout keeps the old champion loaded, so a promotion that cannot be recorded is undone in serving too. */
+const PROMOTE_UNDO_MS = 60_000;
+
 /** How far back the champion's labelled predictions count in a canary's accuracy check. */
 const LABELS_LOOKBACK_MS = 3_600_000;
 
@@ -262,8 +265,7 @@ export class ReleaseRunner implements ReleaseScheduler {
         await traffic.startSplit(r.model, { challengerUri, weight: 0 });
         this.checkStillRollingOut(signal);
         const bakeMs = policyDuration(s.bake, 'policy.strategy.bake');
-        await traffic.endSplit(r.model, 'promote', { bakeMs });
-        return await this.promote(r, `Switched at once; version ${r.championVersion ?? '(none)'} stays loaded for ${s.bake} so a rollback is instant.`);
+        return await this.promoteLive(r, traffic, bakeMs, signal, `Switched at once; version ${r.championVersion ?? '(none)'} stays loaded for ${s.bake} so a rollback is instant.`);
       }
       if (s.kind === 'canary') return await this.canary(r, s, traffic, challengerUri, signal);
       return await this.shadow(r, s, traffic, challengerUri, signal);
@@ -318,7 +320,32 @@ export class ReleaseRunner implements ReleaseScheduler {
   private async promote(r: Release, how: string): Promise<void> {
     await this.opts.registry.setAlias(r.model, r.environment, r.version, { actor: RUNNER_ACTOR });
     const reason = `Promoted: '${r.environment}' points at version ${r.version}. ${how}`;
-    await this.service.transition(r.id, { from: ['rolling_out'], to: 'promoted', reason }, { ...SYSTEM, type: 'state', action: 'release.state', message: reason, details: { environment: r.environment, version: r.version, previousVersion: r.championVersion ?? null } });
+    try {
+      await this.service.transition(r.id, { from: ['rolling_out'], to: 'promoted', reason }, { ...SYSTEM, type: 'state', action: 'release.state', message: reason, details: { environment: r.environment, version: r.version, previousVersion: r.championVersion ?? null } });
+    } catch (err) {
+      // The release could not be marked promoted (aborted in the meantime, a store fault): the alias goes back with it.
+      const back = r.championVersion !== undefined
+        ? this.opts.registry.setAlias(r.model, r.environment, r.championVersion, { actor: RUNNER_ACTOR })
+        : this.opts.registry.deleteAlias(r.model, r.environment, { actor: RUNNER_ACTOR });
+      await back.catch((e: unknown) => this.logger.error({ err: e, release: r.id }, 'release: restoring the alias after a failed promotion failed'));
+      throw err;
+    }
+  }
+
+  /**
+   * Serves the challenger for good, then moves the alias. The old champion stays loaded at least
+   * PROMOTE_UNDO_MS, so when the promotion cannot be recorded serving goes back to it as well, and the
+   * release's "all traffic is on the champion" holds.
+   */
+  private async promoteLive(r: Release, traffic: TrafficController, bakeMs: number, signal: AbortSignal, how: string): Promise<void> {
+    this.checkStillRollingOut(signal);
+    await traffic.endSplit(r.model, 'promote', { bakeMs: Math.max(bakeMs, PROMOTE_UNDO_MS) });
+    try {
+      await this.promote(r, how);
+    } catch (err) {
+      await traffic.revert(r.model, r.championVersion).catch((e: unknown) => this.logger.error({ err: e, release: r.id }, 'release: serving the champion again after a failed promotion failed'));
+      throw err;
+    }
   }
 
   private async canary(r: Release, s: Extract<StrategySpec, { kind: 'canary' }>, traffic: TrafficController, challengerUri: string, signal: AbortSignal): Promise<void> {
@@ -371,8 +398,7 @@ export class ReleaseRunner implements ReleaseScheduler {
       );
       if (!advance) continue;
       if (rollout.step + 1 >= s.steps.length) {
-        await traffic.endSplit(r.model, 'promote', { bakeMs: 0 });
-        return this.promote(r, `The canary passed all ${s.steps.length} steps (${s.steps.join(' → ')} %).`);
+        return this.promoteLive(r, traffic, 0, signal, `The canary passed all ${s.steps.length} steps (${s.steps.join(' → ')} %).`);
       }
       rollout = { ...rollout, step: rollout.step + 1, weight: s.steps[rollout.step + 1] as number };
       traffic.updateSplit(r.model, { weight: rollout.weight / 100 });
@@ -410,8 +436,7 @@ export class ReleaseRunner implements ReleaseScheduler {
     }
     const verdict = judgeShadow(totals, s);
     if (verdict.pass) {
-      await traffic.endSplit(r.model, 'promote', { bakeMs: 0 });
-      return this.promote(r, `The shadow comparison passed: agreement ${(verdict.figures.agreement as number).toFixed(3)} over ${totals.compared} mirrored requests.`);
+      return this.promoteLive(r, traffic, 0, signal, `The shadow comparison passed: agreement ${(verdict.figures.agreement as number).toFixed(3)} over ${totals.compared} mirrored requests.`);
     }
     await traffic.endSplit(r.model, 'rollback');
     const reason = `Rejected after the shadow comparison: ${verdict.reasons.join('; ')}. '${r.environment}' unchanged.`;

@@ -40,9 +40,12 @@ class ScriptedTraffic implements TrafficController {
   updateSplit(model: string, change: { weight?: number }): void {
     this.calls.push(`update ${model} ${change.weight}`);
   }
+  /** Runs inside `endSplit('promote')`, e.g. to abort the release at that moment. */
+  onPromote: (() => Promise<void>) | undefined;
   async endSplit(model: string, outcome: 'promote' | 'rollback', opts?: { bakeMs?: number }): Promise<void> {
     this.calls.push(`end ${model} ${outcome}${opts?.bakeMs !== undefined ? ` ${opts.bakeMs}` : ''}`);
     this.split = undefined;
+    if (outcome === 'promote') await this.onPromote?.();
   }
   takeStats(): SplitStats | undefined {
     if (!this.split) return undefined;
@@ -53,8 +56,9 @@ class ScriptedTraffic implements TrafficController {
   activeSplit() {
     return this.split;
   }
-  async revert(): Promise<string | undefined> {
-    return undefined;
+  async revert(model: string, version?: string): Promise<string | undefined> {
+    this.calls.push(`revert ${model} ${version ?? ''}`);
+    return version;
   }
   servedUri(model: string): string | undefined {
     return model === 'm' ? this.served : undefined;
@@ -122,10 +126,25 @@ describe('release rollouts over live traffic', () => {
     expect(r.status).toBe(201);
     const done = await until(s, r.id, (x) => x.state !== 'pending' && x.state !== 'gates' && x.state !== 'rolling_out');
     expect(done.state).toBe('promoted');
-    expect(traffic.calls).toEqual(['start m models:/m/2 0.1 0', 'update m 0.5', 'update m 1', 'end m promote 0']);
+    expect(traffic.calls).toEqual(['start m models:/m/2 0.1 0', 'update m 0.5', 'update m 1', 'end m promote 60000']);
     expect(done.rollout.analyses.map((a: Json) => a.verdict)).toEqual(['pass', 'pass', 'pass']);
     expect(done.events.filter((e: Json) => e.type === 'step').map((e: Json) => e.details.weight)).toEqual([10, 50, 100]);
     expect((await s.inject('GET', '/models/m/aliases/champion')).version).toBe('2');
+  });
+
+  it('undoes a promotion it cannot record (aborted at that moment): serving and the alias go back to the champion', async () => {
+    const traffic = new ScriptedTraffic('models:/m@champion');
+    const { s } = await setUp(traffic);
+    let id = '';
+    // Another server (or a store fault) moves the release on between the swap and its record: as an abort would.
+    traffic.onPromote = async () => {
+      await s.ctx.store.db.updateTable('releases').set({ state: 'aborted', active: null }).where('id', '=', id).execute();
+    };
+    id = (await s.inject('POST', '/releases', { model: 'm', version: '2', environment: 'champion', policy: { strategy: { ...canary, steps: [100] } } })).id as string;
+    const done = await until(s, id, (x) => ['promoted', 'aborted', 'rolled_back'].includes(x.state));
+    expect(done.state).toBe('aborted');
+    expect((await s.inject('GET', '/models/m/aliases/champion')).version).toBe('1');
+    expect(traffic.calls.slice(-2)).toEqual(['end m promote 60000', 'revert m 1']);
   });
 
   it('rolls a slow challenger back: traffic to the champion, alias unchanged, evidence kept, counter raised', async () => {
