@@ -79,10 +79,9 @@ export async function storedHoldoutPath(file: string): Promise<string> {
 /** Whether the artifact store already holds `path`. */
 export async function storedExists(client: SlipwayClient, path: string): Promise<boolean> {
   try {
+    // Only whether it is there matters: the body is dropped unread, never downloaded.
     const found = await client.artifacts.get(path);
-    // Read to the end rather than cancel: the transfer's stream ends cleanly only that way.
-    const reader = found.body.getReader();
-    while (!(await reader.read()).done);
+    await found.body.cancel();
     return true;
   } catch (err) {
     const { isSlipwayApiError } = await import('../../client/api-error.js');
