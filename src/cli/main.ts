@@ -10,11 +10,15 @@ import * as access from './commands/access.js';
 import * as artifacts from './commands/artifacts.js';
 import * as audit from './commands/audit.js';
 import * as completion from './commands/completion.js';
+import * as data from './commands/data.js';
+import * as datasets from './commands/datasets.js';
+import * as environment from './commands/environment.js';
 import * as experiments from './commands/experiments.js';
 import * as lineage from './commands/lineage.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
 import * as monitor from './commands/monitor.js';
+import * as pipeline from './commands/pipeline.js';
 import * as release from './commands/release.js';
 import * as runs from './commands/runs.js';
 import * as serve from './commands/serve.js';
@@ -30,11 +34,15 @@ const COMMANDS: CommandModule[] = [
   artifacts,
   audit,
   completion,
+  data,
+  datasets,
+  environment,
   experiments,
   lineage,
   loadtest,
   models,
   monitor,
+  pipeline,
   release,
   runs,
   serve,
