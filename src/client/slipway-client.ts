@@ -19,6 +19,16 @@ import type {
   UserList,
 } from './schemas/access.js';
 import type { ArtifactListing, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
+import type {
+  DatasetLineage,
+  DatasetPage,
+  DatasetRegistration,
+  DatasetRunInput,
+  DatasetVersionDetail,
+  DatasetVersionPage,
+  ListDatasetsQuery,
+  RegisterDatasetBody,
+} from './schemas/datasets.js';
 import type { Lineage, ModelCard } from './schemas/governance.js';
 import type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 import type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, UpdateExperimentBody } from './schemas/experiments.js';
@@ -514,6 +524,37 @@ export class SlipwayClient {
     set: (body: SetPermissionBody) => this.request<PermissionGrant>('PUT', '/permissions', { body }),
     /** Deletes a user's permission on one object; they fall back to the default. */
     delete: (query: DeletePermissionQuery) => this.request<void>('DELETE', '/permissions', { query: query as Query }),
+  };
+
+  /**
+   * Registered dataset versions: content digests (a file's sha256, or a folder manifest's) named
+   * `NAME@VERSION`, with size, origin, and for tables schema and profile. `version` is a number or `'latest'`.
+   */
+  readonly datasets = {
+    /** Lists registered datasets by name, each with its newest version. */
+    list: (query: ListDatasetsQuery = {}) => this.request<DatasetPage>('GET', '/datasets', { query: query as Query }),
+    /** Iterates over every registered dataset, fetching pages as needed. */
+    listAll: (query: Omit<ListDatasetsQuery, 'pageToken'> = {}) => this.pages((pageToken) => this.datasets.list({ ...query, pageToken }), (p) => p.datasets),
+    /**
+     * Registers content as the next version of `name`; content the name already holds answers its
+     * existing version (`created: false`) instead of a new one.
+     */
+    register: (name: string, body: RegisterDatasetBody) => this.request<DatasetRegistration>('POST', `/datasets/${seg(name)}/versions`, { body }),
+    /** Lists a dataset's versions, newest first. */
+    listVersions: (name: string, query: ListDatasetsQuery = {}) => this.request<DatasetVersionPage>('GET', `/datasets/${seg(name)}/versions`, { query: query as Query }),
+    /** Gets a version (a number or `'latest'`) with its schema and profile. */
+    get: (name: string, version: number | 'latest' = 'latest') => this.request<DatasetVersionDetail>('GET', `/datasets/${seg(name)}/versions/${seg(String(version))}`),
+    /** Deletes a version; CONFLICT (409) when runs used it as an input, unless `force`. */
+    delete: (name: string, version: number | 'latest', opts: { force?: boolean } = {}) =>
+      this.request<void>('DELETE', `/datasets/${seg(name)}/versions/${seg(String(version))}`, { query: opts.force ? { force: 'true' } : {} }),
+    /** The runs that used a version as an input and the model versions registered from them. */
+    lineage: (name: string, version: number | 'latest') => this.request<DatasetLineage>('GET', `/datasets/${seg(name)}/versions/${seg(String(version))}/lineage`),
+    /**
+     * Logs a version as an input of a run, as MLflow's log_input does (`context`: training, evaluation…),
+     * so `mlflow.get_run(id).inputs` and the version's lineage show it.
+     */
+    logInput: (runId: string, name: string, version: number | 'latest', context?: string) =>
+      this.request<DatasetRunInput>('POST', `/datasets/${seg(name)}/versions/${seg(String(version))}/inputs`, { body: { runId, ...(context !== undefined ? { context } : {}) } }),
   };
 
   /** Governance: where a model version came from and its model card. */

@@ -7,6 +7,7 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Lineage, LineageDataset, LineageRelease, LineageRun } from '../client/schemas/governance.js';
 import { SlipwayError } from '../core/errors.js';
+import { DatasetService } from '../data/dataset-service.js';
 import type { ModelRef } from '../core/model-source.js';
 import type { RegistryService } from '../registry/registry-service.js';
 import type { ModelVersion } from '../registry/registry-types.js';
@@ -79,14 +80,20 @@ async function runOf(src: GovernanceSources, mv: ModelVersion, unknown: string[]
   } catch (err) {
     if (!(err instanceof SlipwayError && err.code === 'NOT_FOUND')) throw err;
   }
-  const datasets: LineageDataset[] = run.inputs.datasetInputs.map((d) => ({
-    name: d.dataset.name,
-    digest: d.dataset.digest || null,
-    source: d.dataset.source || null,
-    sourceType: d.dataset.sourceType || null,
-    context: d.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? null,
-    from: 'input',
-  }));
+  const registered = new DatasetService({ store: src.store });
+  const datasets: LineageDataset[] = [];
+  for (const d of run.inputs.datasetInputs) {
+    const version = await registered.versionOfInput(d.dataset);
+    datasets.push({
+      name: d.dataset.name,
+      digest: d.dataset.digest || null,
+      source: d.dataset.source || null,
+      sourceType: d.dataset.sourceType || null,
+      context: d.tags.find((t) => t.key === 'mlflow.data.context')?.value ?? null,
+      from: 'input',
+      ...(version ? { datasetVersion: { name: version.name, version: version.version } } : {}),
+    });
+  }
   const environment: Record<string, string> = {};
   const other: Record<string, string> = {};
   for (const [key, value] of Object.entries(tags).sort(([a], [b]) => a.localeCompare(b))) {

@@ -150,6 +150,12 @@ const invocations: RequirementRule = (_parts, lookups) => {
   return names.length === 1 ? [{ kind: 'registered_model', name: names[0] as string, level: 'READ' }] : [AUTHENTICATED];
 };
 
+// A dataset version that names the run producing it writes that run's lineage: EDIT on the run.
+const datasetRegistration: RequirementRule = (parts) => {
+  const runId = field(parts, 'runId');
+  return [runId === undefined ? AUTHENTICATED : { kind: 'run', runId, level: 'EDIT' }];
+};
+
 /** MLflow REST routes, below `/api/2.0/mlflow` and `/ajax-api/2.0/mlflow`, as MLflow's auth app guards them. */
 const MLFLOW: Record<string, RequirementRule> = {
   'POST /experiments/create': anyUser,
@@ -270,6 +276,16 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /api/v1/models/:name/aliases/:alias': modelParam('name', 'READ'),
   'PUT /api/v1/models/:name/aliases/:alias': modelParam('name', 'EDIT'),
   'DELETE /api/v1/models/:name/aliases/:alias': modelParam('name', 'MANAGE'),
+  // Registered datasets have no per-object grants: any signed-in user reads and registers them (as creating a
+  // model); recording one as a run's input is EDIT on the run; deleting a version, which other teams' lineage
+  // may name, is an admin's.
+  'GET /api/v1/datasets': anyUser,
+  'POST /api/v1/datasets/:name/versions': datasetRegistration,
+  'GET /api/v1/datasets/:name/versions': anyUser,
+  'GET /api/v1/datasets/:name/versions/:version': anyUser,
+  'DELETE /api/v1/datasets/:name/versions/:version': adminOnly,
+  'GET /api/v1/datasets/:name/versions/:version/lineage': anyUser,
+  'POST /api/v1/datasets/:name/versions/:version/inputs': runBy('runId', 'EDIT'),
   // Releases: creating one moves an alias (EDIT), rolling back or aborting is the model owner's (MANAGE).
   'POST /api/v1/releases': modelBy('model', 'EDIT'),
   'GET /api/v1/releases': anyUser,

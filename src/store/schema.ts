@@ -200,6 +200,8 @@ export interface Database {
   access_tokens: AccessTokenTable;
   access_experiment_permissions: AccessExperimentPermissionTable;
   access_model_permissions: AccessModelPermissionTable;
+  dataset_names: DatasetNameTable;
+  dataset_versions: DatasetVersionTable;
 }
 
 /** A reference profile attached to a model version (JSON `slipway-profile/1`). */
@@ -360,4 +362,33 @@ export interface AccessModelPermissionTable {
   name: string;
   username: string;
   permission: string;
+}
+
+/** A registered dataset name and the last version number it gave (migration 0011). */
+export interface DatasetNameTable {
+  name: string;
+  last_version: number;
+  created_time: number;
+}
+
+/** A registered dataset version: content digest, size, origin, and schema and profile (JSON) of a table. */
+export interface DatasetVersionTable {
+  name: string;
+  version: number;
+  /** sha256 hex of the file, or of the folder's manifest. */
+  digest: string;
+  kind: string;
+  files: number;
+  bytes: number;
+  source: string;
+  /** JSON: the table's columns and their types. */
+  schema: string | null;
+  /** JSON: the table's DatasetProfile (`slipway-profile/1`). */
+  profile: string | null;
+  /** Rows of the profiled table. */
+  rows: number | null;
+  description: string | null;
+  run_id: string | null;
+  created_time: number;
+  created_by: string;
 }

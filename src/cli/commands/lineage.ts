@@ -35,7 +35,7 @@ export function lineageText(l: Lineage): string {
           ['  source', r.sourceName ? `${r.sourceName}${r.sourceType ? ` (${r.sourceType})` : ''}` : '(unknown)'],
           ['  params', pairs(r.params) ?? '(none logged)'],
           ['  metrics', pairs(r.metrics)],
-          ['  datasets', r.datasets.map((d) => `${d.name}${d.context ? ` (${d.context})` : ''}${d.digest ? ` digest ${d.digest}` : ''}`).join('; ') || '(unknown)'],
+          ['  datasets', r.datasets.map((d) => `${d.datasetVersion ? `${d.datasetVersion.name}@${d.datasetVersion.version}` : d.name}${d.context ? ` (${d.context})` : ''}${d.digest ? ` digest ${d.digest}` : ''}`).join('; ') || '(unknown)'],
           ['  environment', pairs(r.environment) ?? '(unknown)'],
           ['  tags', pairs(r.tags)],
         ])

@@ -11,6 +11,10 @@ export const LineageDataset = z.object({
   sourceType: z.string().nullable(),
   context: z.string().nullable().describe('The input\'s mlflow.data.context tag (training, evaluation…).'),
   from: z.enum(['input', 'tag']).describe('Logged as a run input, or named by a run tag.'),
+  datasetVersion: z
+    .object({ name: z.string(), version: z.number().int() })
+    .optional()
+    .describe('The registered dataset version the input names (source slipway-dataset:/NAME/VERSION), when it still exists with that content.'),
 });
 /** A dataset a run used. */
 export type LineageDataset = z.infer<typeof LineageDataset>;

@@ -115,7 +115,8 @@ function addRoute(app: FastifyInstance, prefix: string, route: NativeRoute): voi
         if (route.rawBody && !request.raw.complete) reply.header('connection', 'close');
         throw err;
       }
-      if (route.streamsResponse) return result;
+      // A handler that sent its own answer (another status or media type) returned the reply: leave it as sent.
+      if (route.streamsResponse || result === reply) return result;
       if (!route.response) {
         reply.code(route.status ?? 204);
         return reply.send();

@@ -1,5 +1,6 @@
 /** The domain services the native routes call: the server's shared instances, built on first use when absent. */
 import type { FastifyRequest } from 'fastify';
+import { DatasetService } from '../../data/dataset-service.js';
 import { RegistryService } from '../../registry/registry-service.js';
 import { TrackingService } from '../../tracking/index.js';
 import type { ServerContext } from '../context.js';
@@ -17,6 +18,18 @@ export function registryOf(ctx: ServerContext): RegistryService {
 export function trackingOf(ctx: ServerContext): TrackingService {
   ctx.tracking ??= new TrackingService(ctx.store, { clock: ctx.clock, defaultArtifactRoot: ctx.config.defaultArtifactRoot });
   return ctx.tracking;
+}
+
+const datasetServices = new WeakMap<ServerContext, DatasetService>();
+
+/** The registered dataset versions of this server's store (stateless over the store: one per server for tidiness). */
+export function datasetsOf(ctx: ServerContext): DatasetService {
+  let service = datasetServices.get(ctx);
+  if (!service) {
+    service = new DatasetService({ store: ctx.store, clock: ctx.clock });
+    datasetServices.set(ctx, service);
+  }
+  return service;
 }
 
 /**

@@ -37,7 +37,7 @@ import {
 import { alertActionOf } from './releases.js';
 import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
-import { registryOf } from '../native/services.js';
+import { datasetsOf, registryOf, trackingOf } from '../native/services.js';
 import type { ServerContext } from '../context.js';
 
 const PREFIX = '/api/v1/monitoring';
@@ -118,6 +118,29 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     return { name: v.name, version: v.version };
   };
 
+  // A registered dataset version's stored profile as a reference: named ({ dataset: { name, version } }), or the
+  // one the version's run trained on ({ fromTrainingData: true }: its input with context 'training').
+  const referenceDataset = async (body: Record<string, unknown>, runId: string | undefined): Promise<{ profile: DatasetProfile; source: string }> => {
+    if (body.dataset !== undefined && body.fromTrainingData !== undefined) throw new SlipwayError('INVALID_ARGUMENT', "Send either 'dataset' or 'fromTrainingData', not both.");
+    let ref: { name: string; version: number | 'latest' };
+    if (body.fromTrainingData !== undefined) {
+      if (body.fromTrainingData !== true) throw new SlipwayError('INVALID_ARGUMENT', "'fromTrainingData' must be true.");
+      if (!runId) throw new SlipwayError('NOT_FOUND', 'The model version was not registered from a run, so its training data is unknown; name the dataset with { dataset: { name, version } }.');
+      ref = await datasetsOf(ctx).trainingVersionOf(await trackingOf(ctx).getRun(runId));
+    } else {
+      const d = body.dataset as { name?: unknown; version?: unknown } | null;
+      const v = d?.version;
+      const version = v === 'latest' ? 'latest' : typeof v === 'number' ? v : typeof v === 'string' && /^[1-9]\d{0,8}$/.test(v) ? Number(v) : undefined;
+      if (d === null || typeof d !== 'object' || typeof d.name !== 'string' || version === undefined || (typeof version === 'number' && (!Number.isSafeInteger(version) || version < 1))) {
+        throw new SlipwayError('INVALID_ARGUMENT', "'dataset' must be { name, version } with version a positive number or 'latest'.");
+      }
+      ref = { name: d.name, version };
+    }
+    const found = await datasetsOf(ctx).get(ref.name, ref.version);
+    if (!found.profile) throw new SlipwayError('DATA_ERROR', `Dataset '${found.name}' version ${found.version} has no stored profile (it was not registered from a table), so it cannot be a reference.`);
+    return { profile: DatasetProfile.fromJSON(found.profile), source: `dataset:${found.name}@${found.version}` };
+  };
+
   app.post(`${PREFIX}/profiles`, async (request) => {
     const body = bodyObject(request.body);
     const table = tableFromRows(rowsOf(body.rows, 'rows'), 'request');
@@ -134,17 +157,22 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     const p = request.params as { name: string; version: string };
     const body = bodyObject(request.body);
     const { name, version } = await resolveVersion(p.name, p.version);
-    await registryOf(ctx).getModelVersion(name, version);
+    const mv = await registryOf(ctx).getModelVersion(name, version);
     let profile: DatasetProfile;
-    if (body.format === 'slipway-profile/1') profile = DatasetProfile.fromJSON(body);
+    let source = typeof body.source === 'string' ? body.source : null;
+    if (body.dataset !== undefined || body.fromTrainingData !== undefined) {
+      const picked = await referenceDataset(body, mv.runId);
+      profile = picked.profile;
+      source = picked.source;
+    } else if (body.format === 'slipway-profile/1') profile = DatasetProfile.fromJSON(body);
     else if (body.rows !== undefined) {
       const table = tableFromRows(rowsOf(body.rows, 'rows'), 'request');
       if (table.rows === 0) throw new SlipwayError('DATA_ERROR', "'rows' is empty: a reference needs data.");
       profile = profileTable(table, { kinds: kindsOf(body.kinds) });
     } else throw new SlipwayError('INVALID_ARGUMENT', "Send a profile (format 'slipway-profile/1') or { rows: [...] } to profile.");
-    await attachReference(ctx.store, name, version, profile, typeof body.source === 'string' ? body.source : null, meta(ctx, request));
+    await attachReference(ctx.store, name, version, profile, source, meta(ctx, request));
     reply.code(201);
-    return { model: name, version, rows: profile.rows, columns: profile.names };
+    return { model: name, version, rows: profile.rows, columns: profile.names, source };
   });
 
   app.get(`${PREFIX}/models/:name/versions/:version/reference`, async (request) => {

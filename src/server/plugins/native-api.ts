@@ -9,11 +9,12 @@ import type { DomainPlugin } from '../app.js';
 import { accessRoutes } from '../native/access-routes.js';
 import { artifactRoutes } from '../native/artifact-routes.js';
 import { auditRoutes } from '../native/audit-routes.js';
+import { datasetRoutes } from '../native/dataset-routes.js';
 import { experimentRoutes } from '../native/experiment-routes.js';
 import { governanceRoutes } from '../native/governance-routes.js';
 import { modelRoutes } from '../native/model-routes.js';
 import { runRoutes } from '../native/run-routes.js';
-import { registryOf, trackingOf } from '../native/services.js';
+import { datasetsOf, registryOf, trackingOf } from '../native/services.js';
 import { declaredRoutes, nativeRoute, registerNativeRoutes, type NativeRoute } from '../native/native-route.js';
 import { registeredRoutes } from '../native/route-table.js';
 import { buildOpenApiDocument } from '../native/openapi.js';
@@ -34,6 +35,7 @@ const nativeApi: DomainPlugin = async (app, ctx) => {
     ...auditRoutes(ctx),
     ...accessRoutes(ctx),
     ...governanceRoutes(ctx),
+    ...datasetRoutes(() => datasetsOf(ctx), tracking),
     nativeRoute({
       method: 'GET',
       path: '/health',

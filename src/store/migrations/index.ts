@@ -11,6 +11,7 @@ import * as auditAuthentication from './0007-audit-authentication.js';
 import * as releases from './0008-releases.js';
 import * as alertActions from './0009-alert-actions.js';
 import * as access from './0010-access.js';
+import * as datasets from './0011-datasets.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0008-releases': releases,
   '0009-alert-actions': alertActions,
   '0010-access': access,
+  '0011-datasets': datasets,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */
