@@ -1,0 +1,67 @@
+/** Runs a stage's command with the shell, passing its output on line by line and keeping the last lines. */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Stage } from './pipeline-types.js';
+
+/** How a command ended. */
+export interface CommandOutcome {
+  /** The exit code; 128 + the signal number when a signal ended it; -1 when it could not start. */
+  exitCode: number;
+  /** The last lines it printed (stdout and stderr together). */
+  tail: string;
+  /** Why it could not start, when it could not. */
+  error?: string;
+}
+
+const TAIL_LINES = 10;
+const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
+
+/** Keeps whole lines for the caller and the last few for the failure message. */
+class LineSplitter {
+  private partial = '';
+  readonly last: string[] = [];
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: string): void {
+    const parts = (this.partial + chunk).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) this.line(line);
+  }
+
+  end(): void {
+    if (this.partial !== '') this.line(this.partial);
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    this.emit(line);
+    this.last.push(line);
+    if (this.last.length > TAIL_LINES) this.last.shift();
+  }
+}
+
+/**
+ * Runs `stage.cmd` with `/bin/sh -c` from `<root>/<wdir>`, with the stage's env added to this
+ * process's. `onLine` gets each line the command prints.
+ */
+export function runStageCommand(root: string, stage: Stage, extraEnv: Record<string, string>, onLine: (line: string) => void): Promise<CommandOutcome> {
+  const cwd = join(root, stage.wdir);
+  if (!existsSync(cwd)) return Promise.resolve({ exitCode: -1, tail: '', error: `its wdir '${stage.wdir}' does not exist` });
+  return new Promise((resolve) => {
+    const lines = new LineSplitter(onLine);
+    const child = spawn('/bin/sh', ['-c', stage.cmd], { cwd, env: { ...process.env, ...stage.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => lines.push(c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(c));
+    let error: string | undefined;
+    child.on('error', (err) => {
+      error = err.message;
+    });
+    child.on('close', (code, signal) => {
+      lines.end();
+      const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : -1);
+      resolve({ exitCode, tail: lines.last.join('\n'), ...(error !== undefined ? { error } : {}) });
+    });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * `slipway.lock`: what each stage last ran on (command, dep digests, param values) and produced
+ * (out digests), committed to git beside `slipway.yaml`. Each stage's entry is written as soon as
+ * the stage finishes, by read-modify-write under a short-lived lock and a temp file renamed over
+ * the old one, so parallel stages and concurrent processes never lose each other's entries and a
+ * reader never sees half a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { SlipwayError } from '../core/errors.js';
+import { WORKSPACE_DIR } from '../data/data-types.js';
+import { waitLock } from './pid-lock.js';
+import type { LockedPath, StageLock } from './pipeline-types.js';
+import { YamlLocator } from './yaml-locator.js';
+
+/** The lock file's name, beside slipway.yaml. */
+export const LOCK_FILE = 'slipway.lock';
+/** The lock file's format version. */
+export const LOCK_SCHEMA = 1;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function lockedPaths(raw: unknown, at: string[], loc: YamlLocator): LockedPath[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw loc.error(at, 'must be a list of { path, sha256, size, kind }.');
+  return raw.map((p, i) => {
+    if (!isRecord(p) || typeof p.path !== 'string' || typeof p.sha256 !== 'string' || (p.kind !== 'file' && p.kind !== 'folder')) throw loc.error([...at, i], 'must be { path, sha256, size, kind: file|folder }.');
+    return { path: p.path, sha256: p.sha256, size: Number(p.size ?? 0), kind: p.kind, ...(typeof p.files === 'number' ? { files: p.files } : {}) };
+  });
+}
+
+/** Parses the lock file's text; INVALID_ARGUMENT `slipway.lock:LINE:COL: …` when it is not one. */
+export function parseLockFile(text: string, file = LOCK_FILE): Record<string, StageLock> {
+  const { locator: loc, value } = YamlLocator.parse(text, file);
+  if (value === null || value === undefined) return {};
+  if (!isRecord(value) || (value.stages !== undefined && value.stages !== null && !isRecord(value.stages))) throw loc.error(['stages'], `is not a stage lock file; delete ${file} to run every stage again.`);
+  if (value.schema !== undefined && value.schema !== LOCK_SCHEMA) throw loc.error(['schema'], `schema ${String(value.schema)} is not one this version reads (${LOCK_SCHEMA}).`);
+  const out: Record<string, StageLock> = {};
+  for (const [name, raw] of Object.entries((value.stages ?? {}) as Record<string, unknown>)) {
+    const at = ['stages', name];
+    if (!isRecord(raw) || typeof raw.cmd !== 'string') throw loc.error(at, 'must be a stage entry with cmd, deps, params and outs.');
+    const params: Record<string, Record<string, unknown>> = {};
+    if (raw.params !== undefined && raw.params !== null) {
+      if (!isRecord(raw.params)) throw loc.error([...at, 'params'], 'must map params files to their values.');
+      for (const [file, values] of Object.entries(raw.params)) {
+        if (!isRecord(values)) throw loc.error([...at, 'params', file], 'must map param keys to values.');
+        params[file] = values;
+      }
+    }
+    out[name] = {
+      cmd: raw.cmd,
+      deps: lockedPaths(raw.deps, [...at, 'deps'], loc),
+      params,
+      outs: lockedPaths(raw.outs, [...at, 'outs'], loc),
+      ...(typeof raw.runId === 'string' ? { runId: raw.runId } : {}),
+    };
+  }
+  return out;
+}
+
+/** Reads `<root>/slipway.lock`; an absent file has no entries. */
+export async function readLockFile(root: string): Promise<Record<string, StageLock>> {
+  let text: string;
+  try {
+    text = await readFile(join(root, LOCK_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw err;
+  }
+  return parseLockFile(text);
+}
+
+function entryForFile(lock: StageLock): Record<string, unknown> {
+  const paths = (list: LockedPath[]) => list.map((p) => ({ path: p.path, kind: p.kind, sha256: p.sha256, size: p.size, ...(p.files !== undefined ? { files: p.files } : {}) }));
+  return {
+    cmd: lock.cmd,
+    ...(lock.deps.length > 0 ? { deps: paths(lock.deps) } : {}),
+    ...(Object.keys(lock.params).length > 0 ? { params: lock.params } : {}),
+    ...(lock.outs.length > 0 ? { outs: paths(lock.outs) } : {}),
+    ...(lock.runId !== undefined ? { runId: lock.runId } : {}),
+  };
+}
+
+/** The lock file's text for `entries` (stages sorted by name, so diffs stay small). */
+export function formatLockFile(entries: Record<string, StageLock>): string {
+  const stages: Record<string, unknown> = {};
+  for (const name of Object.keys(entries).sort()) stages[name] = entryForFile(entries[name] as StageLock);
+  return `# Written by slipway repro: what each stage last ran on and produced. Commit it with slipway.yaml.\n${stringify({ schema: LOCK_SCHEMA, stages }, { lineWidth: 0 })}`;
+}
+
+/** Writes `text` to `path` atomically: a synced temp file beside it, renamed over it. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const handle = await open(temp, 'wx', 0o644);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Sets (or with `undefined` removes) the entries of `changes` in `<root>/slipway.lock`, keeping
+ * every other entry as the file holds it now. `keep`, when given, drops entries of stages no longer
+ * in the pipeline.
+ */
+export async function updateLockFile(root: string, changes: Record<string, StageLock | undefined>, keep?: ReadonlySet<string>): Promise<void> {
+  const mutex = join(root, WORKSPACE_DIR, 'locks', `${LOCK_FILE}.lock`);
+  const held = await waitLock(mutex, 30_000);
+  if (!('release' in held)) {
+    throw new SlipwayError('CONFLICT', `${LOCK_FILE} is being written by another process (pid ${held.holder.pid} on ${held.holder.host}, since ${held.holder.since}); if none is running, delete ${mutex}.`, { path: mutex });
+  }
+  try {
+    const entries = await readLockFile(root);
+    for (const [name, lock] of Object.entries(changes)) {
+      if (lock) entries[name] = lock;
+      else delete entries[name];
+    }
+    if (keep) for (const name of Object.keys(entries)) if (!keep.has(name)) delete entries[name];
+    await writeAtomic(join(root, LOCK_FILE), formatLockFile(entries));
+  } finally {
+    await held.release();
+  }
+}
