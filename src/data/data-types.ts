@@ -108,6 +108,6 @@ export interface DataConfig {
   remotes: Record<string, { url: string }>;
   /** Parallel transfers and hashing workers. @default the number of cores (transfers: 4 per core) */
   jobs?: number;
-  /** How checkout places files, in order of preference. @default ['reflink', 'hardlink', 'copy'] */
+  /** How add and checkout place files, in order of preference (hardlink is opt-in: see docs/data.md). @default ['reflink', 'copy'] */
   linkTypes?: Array<'reflink' | 'hardlink' | 'copy'>;
 }
