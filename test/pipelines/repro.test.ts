@@ -1,0 +1,270 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { pipelineWorkspace } from './pipeline-workspace.js';
+
+const THREE_STAGES = `stages:
+  prepare:
+    cmd: node tool.mjs prepare --in raw.txt --out data/clean.txt
+    deps: [raw.txt]
+    outs: [data/clean.txt]
+  train:
+    cmd: node tool.mjs train --in data/clean.txt --param lr --out model.bin
+    deps: [data/clean.txt]
+    params: [lr]
+    outs: [model.bin]
+  evaluate:
+    cmd: node tool.mjs evaluate --in model.bin --out eval.txt
+    deps: [model.bin]
+    outs: [eval.txt]
+`;
+
+function threeStages() {
+  return pipelineWorkspace(THREE_STAGES, { 'raw.txt': 'rows\n', 'params.yaml': 'lr: 0.1\n' });
+}
+
+describe('slipway repro', () => {
+  it('runs every stage once, writes slipway.lock, and then has nothing to do', async () => {
+    const ws = threeStages();
+    const first = await runCli(['repro'], {}, ws.dir);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(ws.runs()).toEqual(['prepare', 'train', 'evaluate']);
+    expect(first.stdout).toContain("running 'train': it has not run yet");
+    expect(first.stdout).toContain('3 ran, 0 up to date.');
+    expect(ws.read('eval.txt')).toBe('evaluate|train|prepare|rows\n|lr=0.1');
+    const lock = ws.read('slipway.lock');
+    expect(lock).toMatch(/train:\n\s+cmd: node tool\.mjs train/);
+    expect(lock).toMatch(/params:\n\s+params\.yaml:\n\s+lr: 0\.1/);
+
+    ws.clearRuns();
+    const second = await runCli(['repro'], {}, ws.dir);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('Everything is up to date.');
+    expect(ws.runs()).toEqual([]);
+  });
+
+  it('re-runs only the stages that read a changed param, and those downstream', async () => {
+    const ws = threeStages();
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    ws.clearRuns();
+    ws.write('params.yaml', 'lr: 0.3\n');
+    const dry = await runCli(['repro', '--dry-run'], {}, ws.dir);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain("'prepare' is up to date");
+    expect(dry.stdout).toContain("would run 'train': params.yaml:lr changed (0.1 -> 0.3)");
+    expect(dry.stdout).toContain("would run 'evaluate': upstream stage 'train' would run first");
+    expect(ws.runs()).toEqual([]);
+
+    const run = await runCli(['repro'], {}, ws.dir);
+    expect(run.code).toBe(0);
+    expect(ws.runs()).toEqual(['train', 'evaluate']);
+    expect(ws.read('eval.txt')).toContain('lr=0.3');
+  });
+
+  it('brings one stage up to date with what it depends on, and nothing downstream', async () => {
+    const ws = threeStages();
+    const run = await runCli(['repro', 'train', '--json'], {}, ws.dir);
+    expect(run.code).toBe(0);
+    expect(ws.runs()).toEqual(['prepare', 'train']);
+    const report = JSON.parse(run.stdout) as { ok: boolean; stages: Array<{ stage: string; status: string; reason?: string }> };
+    expect(report.ok).toBe(true);
+    expect(report.stages.map((s) => [s.stage, s.status, s.reason])).toEqual([
+      ['prepare', 'ran', 'new'],
+      ['train', 'ran', 'new'],
+    ]);
+  });
+
+  it('runs independent stages side by side up to --jobs', async () => {
+    const ws = pipelineWorkspace(`stages:
+  left:
+    cmd: node tool.mjs left --sleep 1500 --stamp yes --out left.txt
+    outs: [left.txt]
+  right:
+    cmd: node tool.mjs right --sleep 1500 --stamp yes --out right.txt
+    outs: [right.txt]
+`);
+    const run = await runCli(['repro', '--jobs', '2'], {}, ws.dir);
+    expect(run.code).toBe(0);
+    const left = JSON.parse(ws.read('stamps/left.json')) as { start: number; end: number };
+    const right = JSON.parse(ws.read('stamps/right.json')) as { start: number; end: number };
+    // Each started before the other ended: they overlapped.
+    expect(left.start).toBeLessThan(right.end);
+    expect(right.start).toBeLessThan(left.end);
+  });
+
+  it('restores outs from the run cache when an older params file comes back from git, instead of running', async () => {
+    const ws = threeStages();
+    ws.git('init', '-q');
+    ws.git('add', 'params.yaml', 'slipway.yaml');
+    ws.git('commit', '-q', '-m', 'lr 0.1');
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    const modelAt01 = ws.read('model.bin');
+    ws.write('params.yaml', 'lr: 0.2\n');
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    expect(ws.read('model.bin')).toContain('lr=0.2');
+
+    ws.git('checkout', '--', 'params.yaml');
+    ws.clearRuns();
+    const back = await runCli(['repro'], {}, ws.dir);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain("'train' restored from the run cache");
+    expect(back.stdout).toContain("'evaluate' restored from the run cache");
+    expect(ws.runs()).toEqual([]);
+    expect(ws.read('model.bin')).toBe(modelAt01);
+    expect(ws.read('eval.txt')).toContain('lr=0.1');
+    expect((await runCli(['repro'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
+  });
+
+  it('restores a deleted out from the run cache, and runs instead with --no-run-cache', async () => {
+    const ws = threeStages();
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    const model = ws.read('model.bin');
+    ws.clearRuns();
+    writeFileSync(join(ws.dir, 'model.bin'), 'tampered');
+    const restored = await runCli(['repro', 'train'], {}, ws.dir);
+    expect(restored.stdout).toContain("'train' restored from the run cache (model.bin differs from what the stage last produced)");
+    expect(ws.read('model.bin')).toBe(model);
+    expect(ws.runs()).toEqual([]);
+
+    ws.write('model.bin', 'tampered');
+    const ran = await runCli(['repro', 'train', '--no-run-cache'], {}, ws.dir);
+    expect(ran.code).toBe(0);
+    expect(ws.runs()).toEqual(['train']);
+  });
+
+  it('stops at a failing command with exit 1, naming the stage, its exit code and its last lines, and keeps what ran before', async () => {
+    const ws = pipelineWorkspace(`stages:
+  a:
+    cmd: node tool.mjs a --out a.txt
+    outs: [a.txt]
+  b:
+    cmd: node tool.mjs b --in a.txt --fail 3
+    deps: [a.txt]
+    outs: [b.txt]
+  c:
+    cmd: node tool.mjs c --in b.txt --out c.txt
+    deps: [b.txt]
+    outs: [c.txt]
+`);
+    const run = await runCli(['repro'], {}, ws.dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("error: stage 'b' failed (exit 3): ");
+    expect(run.stderr).toContain('boom: out of memory');
+    expect(run.stdout).toContain('1 ran, 0 up to date, 1 not run.');
+    expect(ws.runs()).toEqual(['a', 'b']);
+    expect(ws.read('a.txt')).toBe('a');
+    expect(ws.read('slipway.lock')).toContain('  a:\n');
+    expect(ws.read('slipway.lock')).not.toContain('  b:\n');
+
+    ws.clearRuns();
+    const again = await runCli(['repro'], {}, ws.dir);
+    expect(again.code).toBe(1);
+    expect(ws.runs()).toEqual(['b']);
+  });
+
+  it('refuses a stage another repro is running, and takes over a lock left by a dead process', async () => {
+    const ws = pipelineWorkspace(`stages:
+  slow:
+    cmd: node tool.mjs slow --wait-for go.flag --out slow.txt
+    outs: [slow.txt]
+`);
+    const first = runCli(['repro'], {}, ws.dir);
+    const lock = join(ws.dir, '.slipway/locks/stage-slow.lock');
+    while (!existsSync(lock) || !ws.runs().includes('slow')) await new Promise((r) => setTimeout(r, 25));
+    const holder = JSON.parse(readFileSync(lock, 'utf8')) as { pid: number };
+    const second = await runCli(['repro'], {}, ws.dir);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^error: stage 'slow' is being run by another slipway repro \\(pid ${holder.pid} on .+, since \\d{4}-`));
+    ws.write('go.flag', '');
+    expect((await first).code).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+
+    // A lock whose process is gone (the pid of a child that has exited) is stale.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    ws.write('.slipway/locks/stage-slow.lock', JSON.stringify({ pid: dead, host: hostname(), since: new Date().toISOString() }));
+    ws.clearRuns();
+    const taken = await runCli(['repro', '--force'], {}, ws.dir);
+    expect(taken.stderr).toBe('');
+    expect(taken.code).toBe(0);
+    expect(ws.runs()).toEqual(['slow']);
+  });
+
+  it('answers a bad pipeline with exit 2 and a message naming the stages and the cause', async () => {
+    const cycle = pipelineWorkspace('stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n');
+    const c = await runCli(['repro'], {}, cycle.dir);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/^error: the pipeline has a cycle: a -> b -> a;/);
+
+    const twice = pipelineWorkspace('stages:\n  a:\n    cmd: x\n    outs: [m.bin]\n  b:\n    cmd: y\n    outs: [m.bin]\n');
+    const t = await runCli(['repro'], {}, twice.dir);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain("the out 'm.bin' is claimed by two stages: 'a' and 'b'");
+
+    const missing = pipelineWorkspace('stages:\n  train:\n    cmd: x\n    deps: [data/raw.csv]\n');
+    const m = await runCli(['repro'], {}, missing.dir);
+    expect(m.code).toBe(2);
+    expect(m.stderr).toContain("stage 'train' depends on 'data/raw.csv', which no stage produces and which does not exist");
+
+    const yaml = pipelineWorkspace('stages:\n  train:\n    cmd: x\n    outz: [m.bin]\n');
+    const y = await runCli(['repro'], {}, yaml.dir);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toMatch(/^error: slipway\.yaml:4:5: stages\.train\.outz: unknown key 'outz'/);
+    expect(existsSync(join(yaml.dir, 'slipway.lock'))).toBe(false);
+
+    const params = pipelineWorkspace('stages:\n  train:\n    cmd: x\n    params: [lr]\n', { 'params.yaml': 'epochs: 3\n' });
+    const p = await runCli(['repro'], {}, params.dir);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toBe("error: params.yaml has no param 'lr' (read by stage 'train').\n");
+
+    const fine = pipelineWorkspace('stages:\n  a:\n    cmd: node tool.mjs a\n');
+    const none = await runCli(['repro', 'nope'], {}, fine.dir);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe("error: no stage 'nope' in the pipeline; stages: a.\n");
+  });
+});
+
+describe('slipway dag', () => {
+  const PIPE = `stages:
+  prepare:
+    cmd: node tool.mjs prepare --in raw.txt --out data/clean.txt
+    deps: [raw.txt]
+    outs: [data/clean.txt]
+  train:
+    foreach: [small, large]
+    do:
+      cmd: node tool.mjs train-\${item} --in data/clean.txt --out models/\${item}.bin
+      deps: [data]
+      outs: ["models/\${item}.bin"]
+  evaluate:
+    cmd: node tool.mjs evaluate --in models/small.bin --out eval.txt
+    deps: [models]
+    outs: [eval.txt]
+`;
+
+  it('prints the stages in layers with arrows, as dot, and as JSON nodes and edges', async () => {
+    const ws = pipelineWorkspace(PIPE, { 'raw.txt': 'x' });
+    const text = await runCli(['dag'], {}, ws.dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(
+      ['layer 1  prepare      -> train@small, train@large', 'layer 2  train@small  -> evaluate', '         train@large  -> evaluate', 'layer 3  evaluate', ''].join('\n'),
+    );
+    const dot = await runCli(['dag', '--dot'], {}, ws.dir);
+    expect(dot.stdout).toContain('digraph pipeline {');
+    expect(dot.stdout).toContain('"prepare" -> "train@small";');
+    const json = JSON.parse((await runCli(['dag', '--json', 'train@large'], {}, ws.dir)).stdout) as { nodes: Array<{ name: string }>; edges: unknown[] };
+    expect(json.nodes.map((n) => n.name)).toEqual(['prepare', 'train@large']);
+    expect(json.edges).toEqual([{ from: 'prepare', to: 'train@large', path: 'data' }]);
+  });
+
+  it('runs a foreach pipeline in order, from a subfolder, finding slipway.yaml above it', async () => {
+    const ws = pipelineWorkspace(PIPE, { 'raw.txt': 'x' });
+    ws.write('notebooks/.keep', '');
+    const run = await runCli(['repro', '--jobs', '1'], {}, join(ws.dir, 'notebooks'));
+    expect(run.code).toBe(0);
+    expect(ws.runs()).toEqual(['prepare', 'train-small', 'train-large', 'evaluate']);
+  });
+});
