@@ -242,7 +242,7 @@ export class DatasetService {
       const shown = users.slice(0, 3).map((u) => u.run_uuid).join(', ');
       throw new SlipwayError(
         'CONFLICT',
-        `Dataset '${name}' version ${version} is an input of ${users.length} run${users.length === 1 ? '' : 's'} (${shown}${users.length > 3 ? ', …' : ''}); delete it anyway with force.`,
+        `Dataset '${name}' version ${version} is an input of ${users.length} run${users.length === 1 ? '' : 's'} (${shown}${users.length > 3 ? ', …' : ''}); delete it anyway with --force (force=true over HTTP).`,
         { name, version, runs: users.map((u) => u.run_uuid) },
       );
     }

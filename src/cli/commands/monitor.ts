@@ -231,10 +231,29 @@ export function register(program: Command): void {
       .argument('<model>', 'models:/NAME/VERSION or models:/NAME@ALIAS')
       .option('--data <file>', 'data file to profile')
       .option('--profile <file>', 'a profile written by `slipway monitor profile`')
+      .option('--dataset <name@version>', 'the stored profile of a registered dataset version')
+      .option('--from-training-data', "the registered dataset version the model version's run logged as its training input")
       .option('--json', 'print JSON'),
   ).action(
-    runAction(async (uri: string, flags: StoreFlags & { data?: string; profile?: string; json?: boolean }) => {
-      if (!flags.data === !flags.profile) throw new SlipwayError('INVALID_ARGUMENT', 'Give exactly one of --data <file> or --profile <file>.');
+    runAction(async (uri: string, flags: StoreFlags & { data?: string; profile?: string; dataset?: string; fromTrainingData?: boolean; json?: boolean }) => {
+      const given = [flags.data, flags.profile, flags.dataset, flags.fromTrainingData].filter((f) => f !== undefined).length;
+      if (given !== 1) throw new SlipwayError('INVALID_ARGUMENT', 'Give exactly one of --data <file>, --profile <file>, --dataset NAME@VERSION or --from-training-data.');
+      if (flags.dataset !== undefined || flags.fromTrainingData) {
+        // The server reads the registered version's stored profile: nothing is read or profiled here.
+        const { parseDatasetSpec } = await import('../../data/dataset-service.js');
+        const body = flags.dataset !== undefined ? { dataset: parseDatasetSpec(flags.dataset) } : { fromTrainingData: true };
+        const stored = await withConnection(
+          flags,
+          async (client) => {
+            const v = await resolveModel(client, uri);
+            return client.request<{ model: string; version: string; rows: number; columns: string[]; source: string }>('PUT', `/monitoring/models/${seg(v.name)}/versions/${seg(v.version)}/reference`, { body });
+          },
+          { plugins: ['monitoring'] },
+        );
+        const out = { model: stored.model, version: stored.version, rows: stored.rows, columns: stored.columns.length, source: stored.source };
+        process.stdout.write(flags.json ? formatJson(out) : `attached the profile of ${out.source.replace(/^dataset:/, '')} (${out.rows} rows × ${out.columns} columns) as the reference of ${out.model} version ${out.version}\n`);
+        return;
+      }
       const m = await import('../../monitoring/index.js');
       let profile: import('../../monitoring/index.js').DatasetProfile;
       if (flags.profile) {
@@ -403,6 +422,8 @@ export function register(program: Command): void {
       'slipway monitor report --model models:/cancer@champion --current today.csv --spec monitor.yaml --json',
       'slipway monitor profile train.csv --out profile.json',
       'slipway monitor reference set models:/cancer/3 --data train.csv',
+      'slipway monitor reference set models:/cancer/3 --dataset cancer-train@2',
+      'slipway monitor reference set models:/cancer@champion --from-training-data',
       'slipway monitor windows cancer',
       'slipway monitor alerts --model cancer',
       'slipway monitor labels cancer --file labels.csv --server http://127.0.0.1:5000',
