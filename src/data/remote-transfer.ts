@@ -21,6 +21,8 @@ export const DEFAULT_PACK_THRESHOLD = 1024 * 1024;
 export const DEFAULT_PACK_SIZE = 32 * 1024 * 1024;
 // Packs are held in memory while written or read: a few at a time keeps memory bounded whatever --jobs says.
 const PACKS_IN_FLIGHT = 2;
+/** The most pack bytes a fetch keeps for a following fetch (see FetchOptions.keptPacks). */
+const KEPT_PACK_BYTES = 256 * 1024 * 1024;
 
 /** Where a transfer stands, for a progress line. */
 export interface TransferProgress {
@@ -40,6 +42,17 @@ export interface TransferOptions {
   /** @default DEFAULT_PACK_SIZE */
   packSize?: number;
   onProgress?: (p: TransferProgress) => void;
+}
+
+/** How a fetch runs. */
+export interface FetchOptions extends TransferOptions {
+  /** Where large objects are downloaded before the cache takes them. */
+  tmpDir: string;
+  /**
+   * Packs read, kept for the next fetch of the same command (up to 256 MiB): a folder's manifest and
+   * its files usually share a pack, and the files are fetched once the manifest has been read.
+   */
+  keptPacks?: Map<string, Buffer>;
 }
 
 /** What a push did. */
@@ -199,7 +212,7 @@ export async function pushObjects(cache: ObjectCacheView, remote: DataRemote, di
 }
 
 /** Brings into the cache the objects of `digests` it lacks, from `remote`; `tmpDir` holds large downloads in flight. */
-export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, digests: Iterable<string>, opts: TransferOptions & { tmpDir: string }): Promise<FetchResult> {
+export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, digests: Iterable<string>, opts: FetchOptions): Promise<FetchResult> {
   const wanted = distinctDigests(digests);
   const threshold = opts.packThreshold ?? DEFAULT_PACK_THRESHOLD;
   const progress = progressOf(opts);
@@ -250,16 +263,20 @@ export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, d
   };
 
   const readPacks = forEachLimit([...byPack], Math.min(PACKS_IN_FLIGHT, opts.jobs), async ([pack, entries]) => {
+    const kept = opts.keptPacks?.get(pack);
     let bytes: Buffer;
     try {
-      bytes = await remote.readPack(pack);
+      bytes = kept ?? (await remote.readPack(pack));
     } catch (err) {
       if (!isSlipwayError(err)) throw err;
       result.badPacks.push({ pack, reason: err.message });
       for (const e of entries) result.missingOnRemote.push(e.sha256);
       return;
     }
-    result.packsRead++;
+    if (!kept) {
+      result.packsRead++;
+      if (opts.keptPacks) keepPack(opts.keptPacks, pack, bytes);
+    }
     await forEachLimit(entries, opts.jobs, async (e) => {
       // A pack cut short on the remote cannot hold this object whole.
       if (e.offset + e.size > bytes.length) {
@@ -288,6 +305,12 @@ export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, d
   result.missingOnRemote.sort();
   result.corruptOnRemote.sort();
   return result;
+}
+
+function keepPack(kept: Map<string, Buffer>, pack: string, bytes: Buffer): void {
+  let total = bytes.length;
+  for (const b of kept.values()) total += b.length;
+  if (total <= KEPT_PACK_BYTES) kept.set(pack, bytes);
 }
 
 /** Streams a large object into a temp file while hashing it, then hands it to the cache when its digest matches. */
