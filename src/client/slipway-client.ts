@@ -45,7 +45,7 @@ import type {
   TransitionStageBody,
 } from './schemas/models.js';
 import type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
-import type { CreateRunBody, LogRunBody, MetricHistory, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
+import type { CreateRunBody, LogInputsBody, LogRunBody, MetricHistory, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
 import type {
   AbortReleaseBody,
   ApproveReleaseBody,
@@ -366,6 +366,8 @@ export class SlipwayClient {
     update: (runId: string, body: UpdateRunBody) => this.request<Run>('PATCH', `/runs/${seg(runId)}`, { body }),
     /** Logs metrics, params and tags in one atomic call. */
     log: (runId: string, body: LogRunBody) => this.request<void>('POST', `/runs/${seg(runId)}/log`, { body }),
+    /** Records the datasets a run used (name, a digest of at most 36 characters, source type and source), with input tags such as `mlflow.data.context`. */
+    logInputs: (runId: string, body: LogInputsBody) => this.request<void>('POST', `/runs/${seg(runId)}/inputs`, { body }),
     /** Every point of one metric of a run. */
     metricHistory: (runId: string, key: string, query: { maxResults?: number; pageToken?: string } = {}) =>
       this.request<MetricHistory>('GET', `/runs/${seg(runId)}/metrics/${seg(key)}/history`, { query }),

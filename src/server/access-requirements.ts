@@ -254,6 +254,7 @@ const OTHERS: Record<string, RequirementRule> = {
   'PATCH /api/v1/runs/:runId': runParam('EDIT'),
   'DELETE /api/v1/runs/:runId': runParam('MANAGE'),
   'POST /api/v1/runs/:runId/log': runParam('EDIT'),
+  'POST /api/v1/runs/:runId/inputs': runParam('EDIT'),
   'GET /api/v1/runs/:runId/metrics/:key/history': runParam('READ'),
   'POST /api/v1/runs/:runId/restore': runParam('MANAGE'),
   'GET /api/v1/runs/:runId/artifacts': runParam('READ'),

@@ -124,6 +124,29 @@ export const LogRunBody = z.strictObject({
 /** Body of POST /runs/{runId}/log. */
 export type LogRunBody = z.input<typeof LogRunBody>;
 
+/** Body of POST /runs/{runId}/inputs: the datasets a run used, as MLflow's log-inputs records them. */
+export const LogInputsBody = z.strictObject({
+  datasets: z
+    .array(
+      z.strictObject({
+        // Lengths are checked by the tracking service, with MLflow's messages (a digest has at most 36 characters).
+        dataset: z.strictObject({
+          name: z.string(),
+          digest: z.string(),
+          sourceType: z.string(),
+          source: z.string(),
+          schema: z.string().optional(),
+          profile: z.string().optional(),
+        }),
+        tags: z.array(z.object({ key: z.string(), value: z.string() })).default([]).describe('Input tags, e.g. mlflow.data.context = training.'),
+      }),
+    )
+    .min(1)
+    .max(1000, 'at most 1000 datasets per call'),
+});
+/** Body of POST /runs/{runId}/inputs. */
+export type LogInputsBody = z.input<typeof LogInputsBody>;
+
 /** Path parameters of the metric history route. */
 export const MetricHistoryParams = RunIdParams.extend({ key: z.string().min(1) });
 

@@ -1,6 +1,7 @@
 /** Runs under /api/v1/runs: search, create, get, update, log, metric history, delete, restore. */
 import {
   CreateRunBody,
+  LogInputsBody,
   LogRunBody,
   MetricHistory,
   MetricHistoryParams,
@@ -114,6 +115,18 @@ export function runRoutes(tracking: () => TrackingService, clock: Clock): Native
         // "NaN" / "Infinity" / "-Infinity" arrive as strings (JSON has no such numbers); Number() reads all three.
         const metrics = body.metrics.map((m) => ({ key: m.key, value: typeof m.value === 'number' ? m.value : Number(m.value), step: m.step, timestamp: m.timestamp ?? now }));
         await tracking().logBatch(params.runId, { metrics, params: body.params, tags: body.tags }, mutationOf(request));
+      },
+    }),
+    nativeRoute({
+      method: 'POST',
+      path: '/runs/:runId/inputs',
+      tag,
+      operationId: 'logRunInputs',
+      summary: "Record the datasets a run used (name, digest, source), as MLflow's log-inputs does; a dataset already linked to the run is kept once.",
+      params: RunIdParams,
+      body: LogInputsBody,
+      async handler({ params, body, request }) {
+        await tracking().logInputs(params.runId, body.datasets, mutationOf(request));
       },
     }),
     nativeRoute({
