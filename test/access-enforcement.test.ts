@@ -24,7 +24,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 // Routes any signed-in user may call on existing data without changing it, or that create something new (MLflow gives the creator MANAGE).
-const ANY_USER_CHANGES = new Set(['POST /experiments/create', 'POST /registered-models/create', 'POST /api/v1/experiments', 'POST /api/v1/models', 'POST /api/v1/monitoring/profiles', 'POST /api/v1/monitoring/reports']);
+const ANY_USER_CHANGES = new Set(['POST /experiments/create', 'POST /registered-models/create', 'POST /api/v1/experiments', 'POST /api/v1/models', 'POST /api/v1/monitoring/profiles', 'POST /api/v1/monitoring/reports', 'POST /api/v1/datasets/:name/versions']);
 const READS_BY_POST = /\/(search|search-datasets|get-latest-versions)$/;
 // Inference reads a model (READ suffices) and changes nothing in the store.
 const INFERENCE = /(\/invocations|\/infer)$/;
