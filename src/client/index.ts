@@ -26,6 +26,19 @@ export type {
   User,
 } from './schemas/access.js';
 export type { ArtifactFile, ArtifactListing, ListRunArtifactsQuery, StoredArtifact, StoredStoreArtifact } from './schemas/artifacts.js';
+export type {
+  DatasetLineage,
+  DatasetPage,
+  DatasetRegistration,
+  DatasetRunInput,
+  DatasetSchema,
+  DatasetVersion,
+  DatasetVersionDetail,
+  DatasetVersionPage,
+  ListDatasetsQuery,
+  LogDatasetInputBody,
+  RegisterDatasetBody,
+} from './schemas/datasets.js';
 export type { AuditEvent, AuditEventPage, AuditEventsQuery, AuditHead, AuditVerification, AuditVerifyQuery } from './schemas/audit.js';
 export type { CreateExperimentBody, Experiment, ExperimentPage, ListExperimentsQuery, Tag, UpdateExperimentBody } from './schemas/experiments.js';
 export type { CardQuery, Lineage, LineageDataset, LineageRelease, LineageRun, ModelCard } from './schemas/governance.js';
