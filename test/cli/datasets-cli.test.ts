@@ -93,6 +93,41 @@ describe('slipway datasets', () => {
     expect(noYes.stderr).not.toMatch(/\n {4}at /);
   });
 
+  it('registers a tracked folder, profiling the table --table names after checking it against the folder as added', async () => {
+    mkdirSync(join(ws, 'data', 'scans'), { recursive: true });
+    writeFileSync(join(ws, 'data', 'scans', 'labels.csv'), 'file,label,ok\na.bin,3,true\nb.bin,,false\n');
+    writeFileSync(join(ws, 'data', 'scans', 'a.bin'), 'not a table');
+    expect((await cli(['data', 'add', 'data/scans'])).code).toBe(0);
+
+    const r = await cli(['datasets', 'register', 'data/scans', '--name', 'scans', '--table', 'labels.csv', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const v = JSON.parse(r.stdout);
+    expect(v).toMatchObject({ name: 'scans', version: 1, kind: 'folder', files: 2, rows: 2, source: 'data/scans' });
+    expect(v.schema.columns).toEqual([
+      { name: 'file', type: 'string', required: true },
+      { name: 'label', type: 'long', required: false },
+      { name: 'ok', type: 'boolean', required: true },
+    ]);
+
+    const escape = await cli(['datasets', 'register', 'data/scans', '--name', 'scans', '--table', '../train.csv']);
+    expect(escape.code).toBe(2);
+    expect(escape.stderr).toMatch(/--table '\.\.\/train\.csv' must name a file inside data\/scans/);
+    const absent = await cli(['datasets', 'register', 'data/scans', '--name', 'scans', '--table', 'other.csv']);
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toMatch(/is not a file of data\/scans as it was added/);
+    writeFileSync(join(ws, 'data', 'scans', 'labels.csv'), 'file,label\nc.bin,1\n');
+    const changed = await cli(['datasets', 'register', 'data/scans', '--name', 'scans', '--table', 'labels.csv']);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toMatch(/data\/scans\/labels\.csv changed since data\/scans was added; run 'slipway data add data\/scans' first/);
+  });
+
+  it('reads without creating a store: listing where none exists exits 1 and says how to start one', async () => {
+    const empty = join(dir, 'no-store');
+    const r = await runCli(['datasets', 'list'], { SLIPWAY_HOME: empty }, ws);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/No Slipway store at .*no-store.*slipway server/);
+  });
+
   it('links a training run and its model version: the reference comes from the training data and both lineages name the version', async () => {
     runId = await withStore(async ({ tracking }) => {
       const experimentId = await tracking.createExperiment({ name: 'cancer' });
