@@ -95,7 +95,7 @@ export async function runsUsing(db: Db, name: string, mlflowDigest: string, cont
     .orderBy('r.start_time', 'desc')
     .orderBy('r.run_uuid')
     .execute();
-  // One run may log the same content in several experiments' dataset rows only once each; keep the first.
+  // MLflow's tables allow one input per (dataset row, run); a run listed twice would need two such rows, so keep the first.
   const seen = new Set<string>();
   return rows.filter((r) => !seen.has(r.run_uuid) && seen.add(r.run_uuid));
 }

@@ -36,5 +36,4 @@ export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<vo
     .addPrimaryKeyConstraint('dataset_versions_pk', ['name', 'version'])
     .execute();
   await db.schema.createIndex('dataset_versions_name_digest').on('dataset_versions').columns(['name', 'digest']).unique().execute();
-  await db.schema.createIndex('dataset_versions_digest').on('dataset_versions').columns(['digest']).execute();
 }
