@@ -166,16 +166,40 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
   if (opts.dryRun) {
     const reports: StageReport[] = [];
     const willRun = new Set<string>();
+    // Every stage is inspected at once; a stage below one that would run never needs its (possibly missing) deps.
+    const inspected = new Map(order.map((s) => [s.name, inspect(s)]));
+    for (const p of inspected.values()) p.catch(() => {});
     for (const stage of order) {
       const ups = (graph.upstream.get(stage.name) ?? []).filter((u) => willRun.has(u));
       let decision: StageDecision;
       if (ups.length > 0 && !force) decision = { run: true, reason: 'deps-changed', detail: `upstream ${ups.length === 1 ? 'stage' : 'stages'} ${listed(ups.map((u) => `'${u}'`))} would run first` };
-      else decision = decideStage(stage, locks[stage.name], await inspect(stage), force);
+      else decision = decideStage(stage, locks[stage.name], await (inspected.get(stage.name) as ReturnType<typeof inspect>), force);
       if (decision.run) willRun.add(stage.name);
       reports.push(decision.run ? { stage: stage.name, status: 'would-run', reason: decision.reason, detail: decision.detail } : { stage: stage.name, status: 'unchanged' });
     }
     return { ok: true, stages: reports };
   }
+
+  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
+  const results = new Map<string, StageReport>();
+  const running = new Map<string, Promise<void>>();
+  let stopping = false;
+  let thrown: unknown;
+  // Deciding is cheap I/O and runs for every ready stage at once; only commands and restores take one of the --jobs slots.
+  let free = jobs;
+  const waiters: Array<() => void> = [];
+  const takeSlot = async (): Promise<() => void> => {
+    if (free > 0) free--;
+    else await new Promise<void>((r) => waiters.push(r));
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      const next = waiters.shift();
+      if (next) next();
+      else free++;
+    };
+  };
 
   const runOne = async (stage: Stage): Promise<StageReport> => {
     const lockPath = stageLockPath(root, stage.name);
@@ -189,68 +213,79 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
       const now = await inspect(stage);
       const decision = decideStage(stage, locks[stage.name], now, force);
       if (!decision.run) return { stage: stage.name, status: 'unchanged' };
-      const start = Date.now();
-      const outs = allOuts(stage);
-      const cacheable = outs.length > 0 && outs.every((o) => o.cache);
-      const key = runCacheKey(stage, now.deps, now.params);
-      if (useRunCache && decision.reason !== 'forced' && cacheable) {
-        const entry = await readRunCache(root, key);
-        const complete = entry && outs.every((o) => entry.outs.some((e) => e.path === o.path));
-        if (entry && complete && (await Promise.all(entry.outs.map((o) => storage.restorable(o)))).every(Boolean)) {
-          for (const out of entry.outs) {
-            await storage.restore(out);
-            digests.forget(out.path);
-          }
-          const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: entry.outs };
-          await finishObserved(stage, { run: false, reason: 'restored', runCacheKey: key }, 'restored', lock, start);
-          await updateLockFile(root, { [stage.name]: lock }, inPipeline);
-          locks[stage.name] = lock;
-          return { stage: stage.name, status: 'restored', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start };
-        }
-      }
-      emit({ kind: 'started', stage: stage.name, decision });
-      let runId: string | undefined;
+      const releaseSlot = await takeSlot();
       try {
-        const started = await opts.observer?.stageStarted(stage, decision);
-        if (started && started.runId) runId = started.runId;
-      } catch (err) {
-        emit({ kind: 'warning', stage: stage.name, message: `recording the run failed: ${(err as Error).message}` });
+        if (stopping) return { stage: stage.name, status: 'not-run', message: 'not run: an earlier stage failed' };
+        return await runChanged(stage, decision, now);
+      } finally {
+        releaseSlot();
       }
-      for (const out of outs) {
-        if (!out.persist) await rm(join(root, out.path), { recursive: true, force: true });
-        await mkdir(dirname(join(root, out.path)), { recursive: true });
-        digests.forget(out.path);
-      }
-      const env: Record<string, string> = runId ? { SLIPWAY_RUN_ID: runId, MLFLOW_RUN_ID: runId } : {};
-      const outcome = await runStageCommand(root, stage, env, (line) => emit({ kind: 'output', stage: stage.name, line }));
-      for (const out of outs) digests.forget(out.path);
-      let failure: string | undefined;
-      if (outcome.error !== undefined) failure = `stage '${stage.name}' could not start: ${outcome.error}`;
-      else if (outcome.exitCode !== 0) failure = `stage '${stage.name}' failed (exit ${outcome.exitCode})${outcome.tail.trim() !== '' ? `: ${outcome.tail.trim()}` : ''}`;
-      else {
-        const absent: string[] = [];
-        for (const out of outs) if (!(await digests.get(out.path))) absent.push(out.path);
-        if (absent.length > 0) failure = `stage '${stage.name}' finished but did not write its ${absent.length === 1 ? 'out' : 'outs'} ${listed(absent.map((a) => `'${a}'`))}`;
-      }
-      if (failure !== undefined) {
-        await finishObserved(stage, decision, 'failed', undefined, start, { exitCode: outcome.exitCode, error: failure, outputTail: outcome.tail }, runId);
-        return { stage: stage.name, status: 'failed', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, exitCode: outcome.exitCode, message: failure };
-      }
-      const saved: LockedPath[] = [];
-      for (const out of outs) {
-        saved.push(await storage.save(out));
-        digests.forget(out.path);
-      }
-      const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: saved, ...(runId ? { runId } : {}) };
-      const finished = await finishObserved(stage, decision, 'ran', lock, start, { exitCode: 0 }, runId);
-      if (!lock.runId && finished) lock.runId = finished;
-      await updateLockFile(root, { [stage.name]: lock }, inPipeline);
-      locks[stage.name] = lock;
-      if (cacheable) await writeRunCache(root, { key, stage: stage.name, outs: saved, time: Date.now() });
-      return { stage: stage.name, status: 'ran', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, exitCode: 0 };
     } finally {
       await got.lock.release();
     }
+  };
+
+  /** Restores or runs a stage that must change, and records it. */
+  const runChanged = async (stage: Stage, decision: StageDecision & { run: true }, now: Awaited<ReturnType<typeof inspect>>): Promise<StageReport> => {
+    const start = Date.now();
+    const outs = allOuts(stage);
+    const cacheable = outs.length > 0 && outs.every((o) => o.cache);
+    const key = runCacheKey(stage, now.deps, now.params);
+    if (useRunCache && decision.reason !== 'forced' && cacheable) {
+      const entry = await readRunCache(root, key);
+      const complete = entry && outs.every((o) => entry.outs.some((e) => e.path === o.path));
+      if (entry && complete && (await Promise.all(entry.outs.map((o) => storage.restorable(o)))).every(Boolean)) {
+        for (const out of entry.outs) {
+          await storage.restore(out);
+          digests.forget(out.path);
+        }
+        const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: entry.outs };
+        await finishObserved(stage, { run: false, reason: 'restored', runCacheKey: key }, 'restored', lock, start);
+        await updateLockFile(root, { [stage.name]: lock }, inPipeline);
+        locks[stage.name] = lock;
+        return { stage: stage.name, status: 'restored', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start };
+      }
+    }
+    emit({ kind: 'started', stage: stage.name, decision });
+    let runId: string | undefined;
+    try {
+      const started = await opts.observer?.stageStarted(stage, decision);
+      if (started && started.runId) runId = started.runId;
+    } catch (err) {
+      emit({ kind: 'warning', stage: stage.name, message: `recording the run failed: ${(err as Error).message}` });
+    }
+    for (const out of outs) {
+      if (!out.persist) await rm(join(root, out.path), { recursive: true, force: true });
+      await mkdir(dirname(join(root, out.path)), { recursive: true });
+      digests.forget(out.path);
+    }
+    const env: Record<string, string> = runId ? { SLIPWAY_RUN_ID: runId, MLFLOW_RUN_ID: runId } : {};
+    const outcome = await runStageCommand(root, stage, env, (line) => emit({ kind: 'output', stage: stage.name, line }));
+    for (const out of outs) digests.forget(out.path);
+    let failure: string | undefined;
+    if (outcome.error !== undefined) failure = `stage '${stage.name}' could not start: ${outcome.error}`;
+    else if (outcome.exitCode !== 0) failure = `stage '${stage.name}' failed (exit ${outcome.exitCode})${outcome.tail.trim() !== '' ? `: ${outcome.tail.trim()}` : ''}`;
+    else {
+      const absent: string[] = [];
+      for (const out of outs) if (!(await digests.get(out.path))) absent.push(out.path);
+      if (absent.length > 0) failure = `stage '${stage.name}' finished but did not write its ${absent.length === 1 ? 'out' : 'outs'} ${listed(absent.map((a) => `'${a}'`))}`;
+    }
+    if (failure !== undefined) {
+      await finishObserved(stage, decision, 'failed', undefined, start, { exitCode: outcome.exitCode, error: failure, outputTail: outcome.tail }, runId);
+      return { stage: stage.name, status: 'failed', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, exitCode: outcome.exitCode, message: failure };
+    }
+    const saved: LockedPath[] = [];
+    for (const out of outs) {
+      saved.push(await storage.save(out));
+      digests.forget(out.path);
+    }
+    const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: saved, ...(runId ? { runId } : {}) };
+    const finished = await finishObserved(stage, decision, 'ran', lock, start, { exitCode: 0 }, runId);
+    if (!lock.runId && finished) lock.runId = finished;
+    await updateLockFile(root, { [stage.name]: lock }, inPipeline);
+    locks[stage.name] = lock;
+    if (cacheable) await writeRunCache(root, { key, stage: stage.name, outs: saved, time: Date.now() });
+    return { stage: stage.name, status: 'ran', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, exitCode: 0 };
   };
 
   /** Tells the observer a stage ended; its failure is a warning, never the stage's. Returns the run id it gave. */
@@ -266,16 +301,10 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
     }
   }
 
-  const jobs = Math.max(1, opts.jobs ?? availableParallelism());
-  const results = new Map<string, StageReport>();
-  const running = new Map<string, Promise<void>>();
-  let stopping = false;
-  let thrown: unknown;
   const settled = (name: string) => ['ran', 'restored', 'unchanged'].includes(results.get(name)?.status ?? '');
   for (;;) {
     if (!stopping) {
       for (const stage of order) {
-        if (running.size >= jobs) break;
         if (results.has(stage.name) || running.has(stage.name)) continue;
         if (!(graph.upstream.get(stage.name) ?? []).filter((u) => selected.has(u)).every(settled)) continue;
         const task = runOne(stage)

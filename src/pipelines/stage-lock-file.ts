@@ -5,8 +5,8 @@
  * the old one, so parallel stages and concurrent processes never lose each other's entries and a
  * reader never sees half a file.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
@@ -62,6 +62,24 @@ export function parseLockFile(text: string, file = LOCK_FILE): Record<string, St
   return out;
 }
 
+// The lock file parsed, keyed by the digest of its text: YAML parsing costs more than the rest of a no-change repro's checks.
+function parsedCopyOf(root: string): string {
+  return join(root, WORKSPACE_DIR, 'runs', 'slipway-lock.parsed.json');
+}
+
+function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function rememberParsed(root: string, text: string, entries: Record<string, StageLock>): Promise<void> {
+  try {
+    await mkdir(join(root, WORKSPACE_DIR, 'runs'), { recursive: true });
+    await writeAtomic(parsedCopyOf(root), JSON.stringify({ sha256: digestOf(text), entries }), false);
+  } catch {
+    // Only a shortcut: the next read parses the YAML again.
+  }
+}
+
 /** Reads `<root>/slipway.lock`; an absent file has no entries. */
 export async function readLockFile(root: string): Promise<Record<string, StageLock>> {
   let text: string;
@@ -71,7 +89,14 @@ export async function readLockFile(root: string): Promise<Record<string, StageLo
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw err;
   }
-  return parseLockFile(text);
+  const copy = await readFile(parsedCopyOf(root), 'utf8').then(
+    (t) => JSON.parse(t) as { sha256?: string; entries?: Record<string, StageLock> },
+    () => undefined,
+  );
+  if (copy?.sha256 === digestOf(text) && isRecord(copy.entries)) return copy.entries;
+  const entries = parseLockFile(text);
+  await rememberParsed(root, text, entries);
+  return entries;
 }
 
 function entryForFile(lock: StageLock): Record<string, unknown> {
@@ -93,13 +118,13 @@ export function formatLockFile(entries: Record<string, StageLock>): string {
 }
 
 /** Writes `text` to `path` atomically: a synced temp file beside it, renamed over it. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+async function writeAtomic(path: string, text: string, sync = true): Promise<void> {
   const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temp, 'wx', 0o644);
     try {
       await handle.writeFile(text);
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -128,7 +153,9 @@ export async function updateLockFile(root: string, changes: Record<string, Stage
       else delete entries[name];
     }
     if (keep) for (const name of Object.keys(entries)) if (!keep.has(name)) delete entries[name];
-    await writeAtomic(join(root, LOCK_FILE), formatLockFile(entries));
+    const text = formatLockFile(entries);
+    await writeAtomic(join(root, LOCK_FILE), text);
+    await rememberParsed(root, text, entries);
   } finally {
     await held.release();
   }
