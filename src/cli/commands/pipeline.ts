@@ -1,15 +1,56 @@
 /** `slipway repro`, `slipway dag`: run the stages of slipway.yaml whose inputs changed, and show their graph. */
 import type { Command } from 'commander';
+import type { Pipeline, StageObserver } from '../../pipelines/pipeline-types.js';
+import type { TrackingObserver } from '../../pipelines/pipeline-tracking.js';
+import { addTargetOptions, type ConnectionFlags } from '../connection.js';
 import { addHelpEpilogue, errorLine, formatJson, positiveInt, processStreams, runAction, usageErrorsExit2, warningLine } from '../output.js';
 import { registerPipelineReports } from './pipeline-report.js';
 
-interface ReproFlags {
+interface ReproFlags extends ConnectionFlags {
   jobs?: number;
   force?: boolean;
   dryRun?: boolean;
   runCache: boolean;
+  track: boolean;
   json?: boolean;
   config?: string;
+}
+
+/**
+ * The tracking observer, opened only when a stage first starts: a repro with nothing to run never
+ * reaches a server or opens the store. `close` ends the connection it opened.
+ */
+function lazyTracking(flags: ReproFlags, pipeline: Pipeline, warn: (message: string) => void) {
+  let inner: Promise<TrackingObserver> | undefined;
+  let connection: Promise<void> | undefined;
+  let finish = (): void => {};
+  const done = new Promise<void>((r) => (finish = r));
+  const open = (): Promise<TrackingObserver> => {
+    inner ??= new Promise<TrackingObserver>((resolve, reject) => {
+      connection = (async () => {
+        const { withConnection } = await import('../connection.js');
+        const { createTrackingObserver } = await import('../../pipelines/pipeline-tracking.js');
+        await withConnection(flags, async (client, conn) => {
+          resolve(createTrackingObserver({ client, root: pipeline.root, pipeline, ...(conn.target.kind === 'server' ? { trackingUri: conn.target.url } : {}), warn }));
+          await done;
+        });
+      })().catch((err: unknown) => reject(err as Error));
+    });
+    return inner;
+  };
+  const observer: StageObserver = {
+    stageStarted: async (stage, decision) => (await open()).stageStarted(stage, decision),
+    // A restored stage records nothing new: no reason to open the store for it alone.
+    stageFinished: async (result) => (inner || (result.status !== 'restored' && result.status !== 'skipped') ? (await open()).stageFinished(result) : undefined),
+  };
+  return {
+    observer,
+    registered: async () => (inner ? (await inner.catch(() => undefined))?.registered ?? [] : []),
+    close: async () => {
+      finish();
+      await connection?.catch(() => {});
+    },
+  };
 }
 
 interface DagFlags {
@@ -39,9 +80,11 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
   const { reproduce } = await import('../../pipelines/pipeline-repro.js');
   const { openWorkspaceStorage } = await import('../../pipelines/workspace-storage.js');
   const storage = openWorkspaceStorage(pipeline.root);
+  const tracking = flags.track && !flags.dryRun ? lazyTracking(flags, pipeline, (m) => io.err(warningLine(m))) : undefined;
   // Command output goes where it does not mix with --json.
   const say = flags.json ? io.err : io.out;
   const running = new Set<string>();
+  const warned = new Set<string>();
   try {
     const report = await reproduce({
       pipeline,
@@ -52,6 +95,7 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
       force: flags.force ?? false,
       dryRun: flags.dryRun ?? false,
       runCache: flags.runCache,
+      ...(tracking ? { observer: tracking.observer } : {}),
       onEvent: (e) => {
         if (e.kind === 'started') {
           running.add(e.stage);
@@ -60,7 +104,9 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
           // Lines of stages running side by side carry the stage's name, so they can be told apart.
           say(running.size > 1 ? `${e.stage}| ${e.line}\n` : `${e.line}\n`);
         } else if (e.kind === 'warning') {
-          io.err(warningLine(`stage '${e.stage}': ${e.message}`));
+          // One broken store would otherwise warn twice per stage.
+          if (!warned.has(e.message)) io.err(warningLine(`stage '${e.stage}': ${e.message}`));
+          warned.add(e.message);
         } else {
           running.delete(e.report.stage);
           const r = e.report;
@@ -86,9 +132,13 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
         io.out(`${parts.join(', ')}.\n`);
       }
     }
+    if (!flags.json) {
+      for (const r of (await tracking?.registered()) ?? []) say(`stage '${r.stage}' registered model '${r.name}' version ${r.version}${r.aliases.length > 0 ? ` (${r.aliases.join(', ')})` : ''}\n`);
+    }
     if (!report.ok && report.failure) io.err(errorLine(report.failure));
     return report.ok ? 0 : 1;
   } finally {
+    await tracking?.close();
     storage.close();
   }
 }
@@ -127,17 +177,19 @@ async function dag(stage: string | undefined, flags: DagFlags): Promise<number> 
 
 /** Registers `slipway repro` and `slipway dag` (and the metrics and params comparisons). */
 export function register(program: Command): void {
-  const reproCmd = program
-    .command('repro')
-    .description("Run the pipeline's stages whose command, deps, params or outs changed since slipway.lock, and those downstream")
-    .argument('[stages...]', 'bring only these stages (and what they depend on) up to date; a foreach name such as train means every train@…')
-    .option('-j, --jobs <n>', 'stages run at once (default: the number of cores)', positiveInt('--jobs'))
-    .option('-f, --force', 'run the stages even when nothing changed')
-    .option('--dry-run', 'print what would run and why, and run nothing')
-    .option('--no-run-cache', 'run changed stages instead of restoring outs from inputs seen before')
-    .option('--json', 'print the outcome of each stage as JSON')
-    .option('--config <file>', 'the pipeline file (default: the nearest slipway.yaml)')
-    .action(runAction((targets: string[], flags: ReproFlags) => repro(targets, flags)));
+  const reproCmd = addTargetOptions(
+    program
+      .command('repro')
+      .description("Run the pipeline's stages whose command, deps, params or outs changed since slipway.lock, and those downstream")
+      .argument('[stages...]', 'bring only these stages (and what they depend on) up to date; a foreach name such as train means every train@…')
+      .option('-j, --jobs <n>', 'stages run at once (default: the number of cores)', positiveInt('--jobs'))
+      .option('-f, --force', 'run the stages even when nothing changed')
+      .option('--dry-run', 'print what would run and why, and run nothing')
+      .option('--no-run-cache', 'run changed stages instead of restoring outs from inputs seen before')
+      .option('--json', 'print the outcome of each stage as JSON')
+      .option('--no-track', 'do not record stage runs as tracking runs')
+      .option('--config <file>', 'the pipeline file (default: the nearest slipway.yaml)'),
+  ).action(runAction((targets: string[], flags: ReproFlags) => repro(targets, flags)));
   addHelpEpilogue(reproCmd, {
     examples: ['slipway repro', 'slipway repro train --dry-run', 'slipway repro --jobs 4 --force evaluate'],
     exitCodes: { 1: "a stage's command failed or another slipway repro is running one of the stages", 2: 'bad pipeline: YAML error, cycle, an out claimed twice, a dep nothing produces' },
