@@ -228,20 +228,35 @@ export class DataService {
       }
       targets.push({ rel, kind: found.kind, files: found.files });
     }
-    const hashed = await hashWalked(
-      targets.flatMap((t) => t.files),
-      this.hashOptions(true),
-    );
+    const allFiles = targets.flatMap((t) => t.files);
+    const first = await this.cache.firstWorkingLinkType(this.linkTypes, allFiles.find((f) => f.size > 0)?.abs ?? allFiles[0]?.abs);
+    // Copying: each file is copied into the cache as it is hashed, so it is read once.
+    const copyTo = first === 'copy' ? this.ws.tmpDir : undefined;
+    const hashed = await hashWalked(allFiles, { ...this.hashOptions(true), copyTo });
     const byPath = new Map(hashed.map((h) => [h.path, h]));
     // Each distinct content once: a folder may hold the same file many times.
     const unique = new Map<string, HashedFileStats & { abs: string }>();
-    for (const t of targets) for (const f of t.files) {
+    const copies: Array<{ sha256: string; temp: string }> = [];
+    const extra: string[] = [];
+    for (const f of allFiles) {
       const h = byPath.get(f.path) as HashedFileStats;
-      if (!unique.has(h.sha256)) unique.set(h.sha256, { ...h, abs: f.abs });
+      const seen = unique.get(h.sha256);
+      if (!seen || (!seen.temp && h.temp)) unique.set(h.sha256, { ...h, abs: f.abs });
+      if (h.temp) {
+        if (!seen?.temp) copies.push({ sha256: h.sha256, temp: h.temp });
+        else extra.push(h.temp);
+      }
     }
-    await eachLimited([...unique.values()], 16, async (h) => {
-      await this.cache.insertFromWorkspace(h.abs, h.sha256, this.linkTypes, { size: h.size, ino: h.ino, mtimeNs: h.mtimeNs });
-    });
+    for (const t of extra) await unlink(t).catch(() => {});
+    await this.cache.adoptCopies(copies);
+    // Files the state cache answered for and whose object is not stored (a cleaned cache) are inserted now.
+    await eachLimited(
+      [...unique.values()].filter((h) => !h.temp),
+      16,
+      async (h) => {
+        await this.cache.insertFromWorkspace(h.abs, h.sha256, this.linkTypes, { size: h.size, ino: h.ino, mtimeNs: h.mtimeNs });
+      },
+    );
     const result: AddResult = { added: [], hashed: hashed.filter((h) => !h.fromState).length, fromState: hashed.filter((h) => h.fromState).length, gitAdd: [] };
     for (const t of targets) {
       const entries = t.files.map((f) => byPath.get(f.path) as HashedFileStats);

@@ -7,7 +7,7 @@
  * before and after) is hashed once more; if it changes again the call fails with CONFLICT naming
  * it. A wrong digest is never returned nor recorded.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,8 @@ export interface WalkedFile {
 export interface HashedFileStats extends HashedFile {
   ino: bigint;
   mtimeNs: bigint;
+  /** With HashOptions.copyTo: the copy made while hashing (absent for state-cache answers). */
+  temp?: string;
 }
 
 /** Progress of a hashing call: files and bytes done of the totals (state-cache hits count as done at once). */
@@ -50,6 +52,8 @@ export interface HashOptions {
   /** Worker threads at most. @default the number of cores */
   jobs?: number;
   onProgress?: (p: HashProgress) => void;
+  /** A folder where each file read is also copied, as it is hashed (HashedFileStats.temp names the copy; not yet synced). */
+  copyTo?: string;
   /** Called after a file's bytes were read and before its stats are checked again (tests change the file here; forces inline hashing). */
   afterRead?: (abs: string) => void;
 }
@@ -62,16 +66,22 @@ const INLINE_MAX_FILES = 256;
 const BATCH_BYTES = 64 * 1024 * 1024;
 const BATCH_FILES = 512;
 
+/** The slice of node:crypto the hashing code uses. */
+type HashCrypto = { createHash: typeof createHash; randomBytes: typeof randomBytes };
+
 /** One file's hashing outcome inside a worker (bigints survive postMessage). */
-type HashOutcome = { sha256: string; size: number; ino: bigint; mtimeNs: bigint; mode: number } | { error: 'changed' | 'not-file' | 'link' | 'missing' | 'failed'; message?: string };
+type HashOutcome = { sha256: string; size: number; ino: bigint; mtimeNs: bigint; mode: number; temp?: string } | { error: 'changed' | 'not-file' | 'link' | 'missing' | 'failed'; message?: string };
 
 /**
  * Hashes one file with plain reads into `buf`, checking its stats before and after. Self-contained
  * (its modules are parameters) because its source also runs inside the worker threads.
  */
-function hashOneFile(fsm: typeof fs, crypto: { createHash: typeof createHash }, path: string, buf: Buffer, afterRead?: (abs: string) => void): HashOutcome {
+function hashOneFile(fsm: typeof fs, crypto: HashCrypto, path: string, buf: Buffer, afterRead?: (abs: string) => void, copyTo?: string): HashOutcome {
   for (let attempt = 0; attempt < 2; attempt++) {
     let fd: number;
+    // With copyTo, the bytes read are also written to a new read-only file there (not yet synced).
+    const temp = copyTo ? `${copyTo}/${Date.now()}-${crypto.randomBytes(8).toString('hex')}` : undefined;
+    let out = -1;
     try {
       fd = fsm.openSync(path, fsm.constants.O_RDONLY | fsm.constants.O_NOFOLLOW);
     } catch (err) {
@@ -85,10 +95,12 @@ function hashOneFile(fsm: typeof fs, crypto: { createHash: typeof createHash }, 
       if (!before.isFile()) return { error: 'not-file' };
       const hash = crypto.createHash('sha256');
       let total = 0;
+      if (temp) out = fsm.openSync(temp, 'wx', 0o444);
       for (;;) {
         const n = fsm.readSync(fd, buf, 0, buf.length, null);
         if (n <= 0) break;
         hash.update(n === buf.length ? buf : buf.subarray(0, n));
+        for (let off = 0; out >= 0 && off < n; ) off += fsm.writeSync(out, buf, off, n - off);
         total += n;
       }
       if (afterRead) afterRead(path);
@@ -96,21 +108,29 @@ function hashOneFile(fsm: typeof fs, crypto: { createHash: typeof createHash }, 
       const named = fsm.lstatSync(path, { bigint: true, throwIfNoEntry: false });
       const same =
         BigInt(total) === before.size && after.size === before.size && after.mtimeNs === before.mtimeNs && after.ctimeNs === before.ctimeNs && !!named && named.ino === before.ino && named.dev === before.dev;
-      if (same) return { sha256: hash.digest('hex'), size: total, ino: before.ino, mtimeNs: before.mtimeNs, mode: Number(before.mode) };
+      if (same) {
+        if (out >= 0) fsm.closeSync(out);
+        out = -1;
+        return { sha256: hash.digest('hex'), size: total, ino: before.ino, mtimeNs: before.mtimeNs, mode: Number(before.mode), temp };
+      }
     } catch (err) {
       return { error: 'failed', message: (err as Error).message };
     } finally {
       fsm.closeSync(fd);
+      if (out >= 0) {
+        fsm.closeSync(out);
+        fsm.rmSync(temp as string, { force: true });
+      }
     }
   }
   return { error: 'changed' };
 }
 
 /** The worker's main: hashes each batch of paths it is sent and posts the outcomes back. */
-function hashWorkerMain(fsm: typeof fs, crypto: { createHash: typeof createHash }, port: { on(ev: 'message', cb: (m: { id: number; paths: string[] }) => void): void; postMessage(m: unknown): void }): void {
+function hashWorkerMain(fsm: typeof fs, crypto: HashCrypto, port: { on(ev: 'message', cb: (m: { id: number; paths: string[]; copyTo?: string }) => void): void; postMessage(m: unknown): void }): void {
   const buf = Buffer.allocUnsafe(8 * 1024 * 1024);
   port.on('message', (msg) => {
-    const results = msg.paths.map((p) => hashOneFile(fsm, crypto, p, buf));
+    const results = msg.paths.map((p) => hashOneFile(fsm, crypto, p, buf, undefined, msg.copyTo));
     port.postMessage({ id: msg.id, results });
   });
 }
@@ -140,7 +160,7 @@ function outcomeError(path: string, outcome: Extract<HashOutcome, { error: strin
 }
 
 /** A pool of hashing workers for one call; ended when the call ends. */
-async function hashInWorkers(files: WalkedFile[], jobs: number, onDone: (file: WalkedFile, outcome: HashOutcome) => void): Promise<void> {
+async function hashInWorkers(files: WalkedFile[], jobs: number, copyTo: string | undefined, onDone: (file: WalkedFile, outcome: HashOutcome) => void): Promise<void> {
   // Big files first, so the last file does not leave every other worker idle.
   const order = [...files].sort((a, b) => b.size - a.size);
   const batches: WalkedFile[][] = [];
@@ -169,7 +189,7 @@ async function hashInWorkers(files: WalkedFile[], jobs: number, onDone: (file: W
           const feed = () => {
             if (next >= batches.length) return resolve();
             sent = batches[next] as WalkedFile[];
-            worker.postMessage({ id: next++, paths: sent.map((f) => f.abs) });
+            worker.postMessage({ id: next++, paths: sent.map((f) => f.abs), copyTo });
           };
           worker.on('message', (msg: { results: HashOutcome[] }) => {
             try {
@@ -254,7 +274,7 @@ export async function hashWalked(files: WalkedFile[], opts: HashOptions = {}): P
   const fresh: Array<{ ino: bigint; size: number; mtimeNs: bigint; sha256: string }> = [];
   const take = (f: WalkedFile, o: HashOutcome) => {
     if ('error' in o) throw outcomeError(f.path, o);
-    out[index.get(f) as number] = { path: f.path, sha256: o.sha256, size: o.size, executable: (o.mode & 0o100) !== 0, fromState: false, ino: o.ino, mtimeNs: o.mtimeNs };
+    out[index.get(f) as number] = { path: f.path, sha256: o.sha256, size: o.size, executable: (o.mode & 0o100) !== 0, fromState: false, ino: o.ino, mtimeNs: o.mtimeNs, ...(o.temp ? { temp: o.temp } : {}) };
     fresh.push({ ino: o.ino, size: o.size, mtimeNs: o.mtimeNs, sha256: o.sha256 });
     progress.files++;
     progress.bytes += f.size;
@@ -266,7 +286,7 @@ export async function hashWalked(files: WalkedFile[], opts: HashOptions = {}): P
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(64 * 1024, missBytes)));
       let last = Date.now();
       for (const f of misses) {
-        take(f, hashOneFile(fs, { createHash }, f.abs, buf, opts.afterRead));
+        take(f, hashOneFile(fs, { createHash, randomBytes }, f.abs, buf, opts.afterRead, opts.copyTo));
         if (Date.now() - last > 100) {
           last = Date.now();
           opts.onProgress?.({ ...progress });
@@ -274,7 +294,7 @@ export async function hashWalked(files: WalkedFile[], opts: HashOptions = {}): P
       }
     } else {
       let last = 0;
-      await hashInWorkers(misses, jobs, (f, o) => {
+      await hashInWorkers(misses, jobs, opts.copyTo, (f, o) => {
         take(f, o);
         if (Date.now() - last > 100) {
           last = Date.now();

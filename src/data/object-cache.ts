@@ -6,7 +6,8 @@
  * destination, renamed over it, so the old version stays whole until the new one is.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { constants as fsConstants, createReadStream, lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +26,7 @@ export type LinkType = 'reflink' | 'hardlink' | 'copy';
 export const DEFAULT_LINK_TYPES: NonNullable<DataConfig['linkTypes']> = ['reflink', 'copy'];
 
 const SHA256 = /^[0-9a-f]{64}$/;
+const COPY_CHUNK = 1024 * 1024;
 
 /** The stats a file had when it was hashed: a placement from it is refused once they differ. */
 export interface HashedStats {
@@ -74,6 +76,10 @@ export class ObjectCache implements ObjectCacheView {
   private readonly tmp: string;
   private readonly corrupt: string;
   private readonly hooks: ObjectCacheHooks;
+  /** Link types that failed as unsupported on this file system during this run. */
+  private readonly unsupported = new Set<LinkType>();
+  /** Copy buffers, reused across files. */
+  private readonly buffers: Buffer[] = [];
   private ready: Promise<void> | undefined;
 
   /** `root` is `<ws>/.slipway/cache`; `tmp` is where objects are written before they get their name. */
@@ -89,6 +95,8 @@ export class ObjectCache implements ObjectCacheView {
     this.ready ??= (async () => {
       await mkdir(this.objects, { recursive: true });
       await mkdir(this.tmp, { recursive: true });
+      // All 256 fan-out folders up front, so no insert pays for creating one.
+      await Promise.all(Array.from({ length: 256 }, (_, i) => mkdir(join(this.objects, i.toString(16).padStart(2, '0')), { recursive: true })));
     })().catch((err: unknown) => {
       this.ready = undefined;
       throw err;
@@ -125,10 +133,7 @@ export class ObjectCache implements ObjectCacheView {
 
   /** Moves a finished temp file to its object name, read-only. */
   private async commit(temp: string, sha256: string): Promise<void> {
-    const target = this.pathOf(sha256);
-    await mkdir(dirname(target), { recursive: true });
-    await chmod(temp, 0o444);
-    await rename(temp, target);
+    await rename(temp, this.pathOf(sha256));
   }
 
   async putBytes(sha256: string, bytes: Uint8Array): Promise<void> {
@@ -235,12 +240,13 @@ export class ObjectCache implements ObjectCacheView {
       if (linkTypes[0] === 'hardlink') await this.relinkToObject(file, target, hashed);
       return 'present';
     }
-    await mkdir(dirname(target), { recursive: true });
     for (const type of linkTypes) {
+      if (this.unsupported.has(type)) continue;
       const temp = join(this.tmp, tempName());
       try {
         if (type === 'reflink') {
           await copyFile(file, temp, fsConstants.COPYFILE_FICLONE_FORCE);
+          await chmod(temp, 0o444);
           if (!(await unchangedSince(file, hashed))) throw changed();
           await this.commit(temp, sha256);
           return 'reflink';
@@ -256,20 +262,96 @@ export class ObjectCache implements ObjectCacheView {
           await chmod(target, 0o444);
           return 'hardlink';
         }
-        const got = await copyHashed(file, temp, 0o444);
-        if (got.sha256 !== sha256) throw changed();
+        const got = await this.copyHashedPooled(file, temp);
+        if (got !== sha256) throw changed();
         await this.commit(temp, sha256);
         return 'copy';
       } catch (err) {
         await unlink(temp).catch(() => {});
         if (err instanceof SlipwayError) throw err;
         if (isErrno(err, 'ENOSPC', 'EDQUOT')) throw noSpace(`the cache copy of ${file}`);
-        // Not supported here (no reflink on this file system, links across devices): try the next type.
-        if (type !== 'copy' && isErrno(err, 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'EPERM', 'EMLINK')) continue;
+        // Not supported here (no reflink on this file system, links across devices): try the next type,
+        // and skip this one for the rest of the run (a failed attempt per file adds up over 100k files).
+        if (type !== 'copy' && isErrno(err, 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'EPERM', 'EMLINK')) {
+          if (!isErrno(err, 'EMLINK')) this.unsupported.add(type);
+          continue;
+        }
         throw err;
       }
     }
     throw new SlipwayError('INVALID_ARGUMENT', `None of the link types ${linkTypes.join(', ')} works on this file system; add 'copy' to data.linkTypes.`);
+  }
+
+  /**
+   * Copies `file` into the new read-only temp file `temp` through a reused buffer, hashing on the
+   * way, and syncs it; returns the digest of what was copied.
+   */
+  private async copyHashedPooled(file: string, temp: string): Promise<string> {
+    const buf = this.buffers.pop() ?? Buffer.allocUnsafe(COPY_CHUNK);
+    const hash = createHash('sha256');
+    const src = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      const dst = await open(temp, 'wx', 0o444);
+      try {
+        for (;;) {
+          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          hash.update(buf.subarray(0, bytesRead));
+          for (let off = 0; off < bytesRead; ) off += (await dst.write(buf, off, bytesRead - off)).bytesWritten;
+        }
+        // The bytes must be on disk before the object gets its name.
+        await dst.sync();
+      } finally {
+        await dst.close();
+      }
+    } finally {
+      await src.close();
+      this.buffers.push(buf);
+    }
+    return hash.digest('hex');
+  }
+
+  /**
+   * The link type `insertFromWorkspace` would use first on this file system, probed once with
+   * `sample` (a reflink is tried on it into a temp file).
+   */
+  async firstWorkingLinkType(linkTypes: readonly LinkType[], sample: string | undefined): Promise<LinkType> {
+    await this.init();
+    for (const type of linkTypes) {
+      if (this.unsupported.has(type)) continue;
+      if (type !== 'reflink') return type;
+      if (!sample) continue;
+      const probe = join(this.tmp, tempName());
+      try {
+        await copyFile(sample, probe, fsConstants.COPYFILE_FICLONE_FORCE);
+        return 'reflink';
+      } catch {
+        this.unsupported.add('reflink');
+      } finally {
+        await unlink(probe).catch(() => {});
+      }
+    }
+    return 'copy';
+  }
+
+  /**
+   * Gives copies made while hashing (`HashOptions.copyTo` in the cache's tmp folder) their object
+   * names: all are synced to disk first (one file-system sync where the system offers it), then
+   * renamed; a copy whose object is already present is dropped. Returns how many were stored.
+   */
+  async adoptCopies(copies: ReadonlyArray<{ sha256: string; temp: string }>): Promise<number> {
+    await this.init();
+    await syncFiles(copies.map((c) => c.temp), this.tmp);
+    let stored = 0;
+    for (const c of copies) {
+      const target = this.pathOf(c.sha256);
+      if (lstatSync(target, { throwIfNoEntry: false })) unlinkSync(c.temp);
+      else {
+        renameSync(c.temp, target);
+        stored++;
+      }
+    }
+    return stored;
   }
 
   /** In hardlink mode, an added file whose object was already present becomes a link to it (saving the space). */
@@ -333,6 +415,28 @@ export class ObjectCache implements ObjectCacheView {
     await rename(temp, dest);
     return 'copy';
   }
+}
+
+/** Makes new files durable: one `sync -f` (syncfs) of their file system for many, else an fsync each. */
+async function syncFiles(paths: readonly string[], dir: string): Promise<void> {
+  if (paths.length === 0) return;
+  if (paths.length > 16 && process.platform === 'linux') {
+    const synced = await new Promise<boolean>((resolve) => execFile('sync', ['-f', dir], (err) => resolve(!err)));
+    if (synced) return;
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(16, paths.length) }, async () => {
+      while (next < paths.length) {
+        const handle = await open(paths[next++] as string, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }
+    }),
+  );
 }
 
 /** Copies `src` into the new file `dest` (the kernel's copy, no round trip through memory) and syncs it. */

@@ -12,6 +12,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import type { ObjectCacheView } from './data-types.js';
+import { writeCacheBatch } from './remote-cache-batch.js';
 import { buildPack, isDigest } from './remote-pack.js';
 import { DataRemote, forEachLimit, readAll, type BadPack, type RemoteLocation } from './remote-store.js';
 
@@ -277,14 +278,16 @@ export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, d
       result.packsRead++;
       if (opts.keptPacks) keepPack(opts.keptPacks, pack, bytes);
     }
-    await forEachLimit(entries, opts.jobs, async (e) => {
+    const objects = [];
+    for (const e of entries) {
       // A pack cut short on the remote cannot hold this object whole.
-      if (e.offset + e.size > bytes.length) {
-        result.corruptOnRemote.push(e.sha256);
-        return;
-      }
-      await store(e.sha256, bytes.subarray(e.offset, e.offset + e.size));
-    });
+      if (e.offset + e.size > bytes.length) result.corruptOnRemote.push(e.sha256);
+      else objects.push({ sha256: e.sha256, bytes: bytes.subarray(e.offset, e.offset + e.size) });
+    }
+    // One disk sync for the pack's objects, not one per object (see writeCacheBatch).
+    const written = await writeCacheBatch(cache, opts.tmpDir, objects, opts.jobs);
+    result.corruptOnRemote.push(...written.corrupt);
+    for (const o of written.stored) received(o.size);
   });
   const readLoose = forEachLimit(loose, opts.jobs, async (o) => {
     let opened: { body: Readable; size: number };
