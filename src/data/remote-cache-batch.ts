@@ -1,17 +1,18 @@
 /**
- * Writing many small fetched objects into the object cache with one disk sync for the whole batch
- * instead of one per object. The cache's rule holds: an object gets its name only once its bytes are
- * on disk — every temp file is written, then the file system is synced once (`sync -f`, which calls
- * syncfs), then each is renamed to its name, read-only. Where `sync -f` is not available the temp
- * files are synced one by one, as the cache itself does.
+ * Writing many small fetched objects into the object cache with one disk sync for the batch instead of
+ * one per object: each object is checked against its digest and written to a temp file in the cache's
+ * tmp folder, then the cache adopts them all (synced to disk first, then renamed to their names).
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ObjectCacheView } from './data-types.js';
-import { forEachLimit } from './remote-store.js';
+
+/** The object cache as a fetch uses it: objects one by one, or verified temp files adopted in a batch. */
+export interface FetchCache extends ObjectCacheView {
+  /** Syncs the temp files (in the cache's tmp folder, same file system) and renames each to its object name; returns how many were stored. */
+  adoptCopies(copies: ReadonlyArray<{ sha256: string; temp: string }>): Promise<number>;
+}
 
 /** One object to write: its digest and the bytes claimed to have it. */
 export interface BatchObject {
@@ -27,77 +28,39 @@ export interface BatchWrite {
   corrupt: string[];
 }
 
-let syncfsWorks: boolean | undefined;
-
-/** Syncs the file system holding `dir` with one syncfs; false where `sync -f` is not there (not Linux, no coreutils). */
-function syncFileSystem(dir: string): Promise<boolean> {
-  if (syncfsWorks === false) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    execFile('sync', ['-f', dir], { timeout: 120_000 }, (err) => {
-      syncfsWorks = !err;
-      resolve(!err);
-    });
-  });
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
- * Verifies and writes `objects` into the cache: temp files under `tmpDir` (same file system as the
- * cache), one sync, then renames. Small files are written synchronously: a few KiB cost less than the
- * thread pool's round trips.
+ * Verifies `objects` and hands them to the cache as temp files under `tmpDir`. Small files are written
+ * synchronously: for a few KiB, the thread pool's round trips cost more than the write.
  */
-export async function writeCacheBatch(cache: ObjectCacheView, tmpDir: string, objects: readonly BatchObject[], jobs: number): Promise<BatchWrite> {
+export async function writeCacheBatch(cache: FetchCache, tmpDir: string, objects: readonly BatchObject[]): Promise<BatchWrite> {
   const result: BatchWrite = { stored: [], corrupt: [] };
-  const pending: Array<{ sha256: string; size: number; temp: string }> = [];
+  const copies: Array<{ sha256: string; temp: string }> = [];
   mkdirSync(tmpDir, { recursive: true });
-  const tag = `${Date.now()}-${randomBytes(6).toString('hex')}`;
+  const tag = `fetch-${Date.now()}-${randomBytes(6).toString('hex')}`;
   try {
     for (const o of objects) {
       if (createHash('sha256').update(o.bytes).digest('hex') !== o.sha256) {
         result.corrupt.push(o.sha256);
         continue;
       }
-      if (lstatSync(cache.pathOf(o.sha256), { throwIfNoEntry: false })?.isFile()) {
-        result.stored.push({ sha256: o.sha256, size: o.bytes.byteLength });
-        continue;
-      }
-      const temp = join(tmpDir, `fetch-${tag}-${pending.length}`);
+      const temp = join(tmpDir, `${tag}-${copies.length}`);
       writeFileSync(temp, o.bytes, { flag: 'wx', mode: 0o444 });
-      pending.push({ sha256: o.sha256, size: o.bytes.byteLength, temp });
+      copies.push({ sha256: o.sha256, temp });
+      result.stored.push({ sha256: o.sha256, size: o.bytes.byteLength });
     }
-    if (pending.length === 0) return result;
-    if (!(await syncFileSystem(tmpDir))) await forEachLimit(pending, jobs, (p) => fsyncFile(p.temp));
-    const made = new Set<string>();
-    for (const p of pending) {
-      const target = cache.pathOf(p.sha256);
-      const folder = dirname(target);
-      if (!made.has(folder)) {
-        mkdirSync(folder, { recursive: true });
-        made.add(folder);
-      }
-      renameSync(p.temp, target);
-      p.temp = '';
-      result.stored.push({ sha256: p.sha256, size: p.size });
-    }
+    if (copies.length > 0) await cache.adoptCopies(copies);
     return result;
-  } finally {
-    // Temp files not renamed (a failure half-way) are removed; the objects renamed are whole.
-    for (const p of pending) if (p.temp) unlinkSafe(p.temp);
+  } catch (err) {
+    // Nothing half-written stays behind: temp files not yet renamed are removed (renamed ones are whole objects).
+    for (const c of copies) unlinkQuietly(c.temp);
+    throw err;
   }
 }
 
-function unlinkSafe(path: string): void {
+function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
   } catch {
-    // Already gone.
+    // Renamed to its object name already, or never written.
   }
 }

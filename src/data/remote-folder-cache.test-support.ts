@@ -6,10 +6,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../core/errors.js';
-import type { Manifest, ObjectCacheView } from './data-types.js';
+import type { Manifest } from './data-types.js';
+import type { FetchCache } from './remote-cache-batch.js';
 
 /** An object cache over a plain folder, checking digests on the way in as the real cache does. */
-export class FolderObjectCache implements ObjectCacheView {
+export class FolderObjectCache implements FetchCache {
   constructor(readonly root: string) {}
 
   pathOf(sha256: string): string {
@@ -35,6 +36,14 @@ export class FolderObjectCache implements ObjectCacheView {
 
   async readManifest(sha256: string): Promise<Manifest> {
     return JSON.parse(await readFile(this.pathOf(sha256), 'utf8')) as Manifest;
+  }
+
+  async adoptCopies(copies: ReadonlyArray<{ sha256: string; temp: string }>): Promise<number> {
+    for (const c of copies) {
+      await mkdir(join(this.pathOf(c.sha256), '..'), { recursive: true });
+      await rename(c.temp, this.pathOf(c.sha256));
+    }
+    return copies.length;
   }
 
   /** Stores `bytes` and returns their digest. */

@@ -12,7 +12,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import type { ObjectCacheView } from './data-types.js';
-import { writeCacheBatch } from './remote-cache-batch.js';
+import { writeCacheBatch, type FetchCache } from './remote-cache-batch.js';
 import { buildPack, isDigest } from './remote-pack.js';
 import { DataRemote, forEachLimit, readAll, type BadPack, type RemoteLocation } from './remote-store.js';
 
@@ -213,7 +213,7 @@ export async function pushObjects(cache: ObjectCacheView, remote: DataRemote, di
 }
 
 /** Brings into the cache the objects of `digests` it lacks, from `remote`; `tmpDir` holds large downloads in flight. */
-export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, digests: Iterable<string>, opts: FetchOptions): Promise<FetchResult> {
+export async function fetchObjects(cache: FetchCache, remote: DataRemote, digests: Iterable<string>, opts: FetchOptions): Promise<FetchResult> {
   const wanted = distinctDigests(digests);
   const threshold = opts.packThreshold ?? DEFAULT_PACK_THRESHOLD;
   const progress = progressOf(opts);
@@ -285,7 +285,7 @@ export async function fetchObjects(cache: ObjectCacheView, remote: DataRemote, d
       else objects.push({ sha256: e.sha256, bytes: bytes.subarray(e.offset, e.offset + e.size) });
     }
     // One disk sync for the pack's objects, not one per object (see writeCacheBatch).
-    const written = await writeCacheBatch(cache, opts.tmpDir, objects, opts.jobs);
+    const written = await writeCacheBatch(cache, opts.tmpDir, objects);
     result.corruptOnRemote.push(...written.corrupt);
     for (const o of written.stored) received(o.size);
   });
@@ -317,7 +317,7 @@ function keepPack(kept: Map<string, Buffer>, pack: string, bytes: Buffer): void 
 }
 
 /** Streams a large object into a temp file while hashing it, then hands it to the cache when its digest matches. */
-async function receiveLarge(cache: ObjectCacheView, sha256: string, body: Readable, tmpDir: string, result: FetchResult, received: (bytes: number) => void): Promise<void> {
+async function receiveLarge(cache: FetchCache, sha256: string, body: Readable, tmpDir: string, result: FetchResult, received: (bytes: number) => void): Promise<void> {
   await mkdir(tmpDir, { recursive: true });
   const temp = join(tmpDir, `fetch-${sha256.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
   const hash = createHash('sha256');
