@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -84,8 +84,8 @@ export async function lockfilesAt(root: string): Promise<string[]> {
   const wanted = names.filter((n) => LOCKFILE_NAMES.includes(n) || REQUIREMENTS.test(n)).sort();
   const files: string[] = [];
   for (const name of wanted) {
-    // A symlink or folder of that name is not a lock file Slipway should read.
-    const info = await stat(join(root, name)).catch(() => undefined);
+    // A folder of that name is no lock file, and a link may lead out of the workspace: neither is read.
+    const info = await lstat(join(root, name)).catch(() => undefined);
     if (info?.isFile()) files.push(name);
   }
   return files;
@@ -144,9 +144,9 @@ function compareOnnxruntime(recorded: string, current: string | null): Omit<Envi
   const r = versionParts(recorded);
   const c = versionParts(current);
   if (!r || !c) return recorded === current ? { level: 'same', note: 'same version' } : { level: 'warning', note: 'the versions cannot be compared; check them by hand.' };
-  if (r[0] !== c[0]) return { level: 'error', note: `another major version of onnxruntime (${r[0]} recorded, ${c[0]} here): operators and numerics may differ.` };
-  if (c[1] < r[1]) return { level: 'error', note: `an older onnxruntime than the model was built with (${recorded} recorded): it may not support the model's opset or operators.` };
-  if (c[1] > r[1]) return { level: 'warning', note: `a newer minor version of onnxruntime (${recorded} recorded): results may differ slightly.` };
+  if (r[0] !== c[0]) return { level: 'error', note: `another major version of onnxruntime: operators and numerics may differ.` };
+  if (c[1] < r[1]) return { level: 'error', note: `older than the model was built with: it may lack the model's opset or operators.` };
+  if (c[1] > r[1]) return { level: 'warning', note: `a newer minor version of onnxruntime: results may differ slightly.` };
   return { level: 'same', note: r[2] === c[2] ? 'same version' : 'same minor version (patch releases differ).' };
 }
 
@@ -172,7 +172,7 @@ export function compareEnvironments(recorded: Record<string, string>, current: R
     rows.push({ key, recorded: r, current: c, ...judge(r, c) });
   };
   const exact = (what: string) => (r: string, c: string | null) =>
-    r === c ? { level: 'same' as const, note: 'same' } : { level: 'error' as const, note: `another ${what}: onnxruntime's native build and the model's numerics are not the ones it was built with.` };
+    r === c ? { level: 'same' as const, note: 'same' } : { level: 'error' as const, note: `another ${what} than the model was built on: another native onnxruntime build runs it.` };
   row('env.os', exact('operating system'));
   row('env.arch', exact('CPU architecture'));
   row('env.onnxruntime', compareOnnxruntime);
