@@ -89,10 +89,9 @@ export async function readLockFile(root: string): Promise<Record<string, StageLo
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw err;
   }
-  const copy = await readFile(parsedCopyOf(root), 'utf8').then(
-    (t) => JSON.parse(t) as { sha256?: string; entries?: Record<string, StageLock> },
-    () => undefined,
-  );
+  const copy = await readFile(parsedCopyOf(root), 'utf8')
+    .then((t) => JSON.parse(t) as { sha256?: string; entries?: Record<string, StageLock> } | null)
+    .catch(() => undefined);
   if (copy?.sha256 === digestOf(text) && isRecord(copy.entries)) return copy.entries;
   const entries = parseLockFile(text);
   await rememberParsed(root, text, entries);
