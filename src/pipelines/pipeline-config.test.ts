@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePipeline } from './pipeline-config.js';
 
@@ -125,7 +128,8 @@ stages:
   });
 
   it('refuses an unknown ${…} name, duplicate expansion keys, and a register path that is not an out', () => {
-    expect(errorOf('stages:\n  t:\n    foreach: [a]\n    do:\n      cmd: run ${itm}\n')).toMatch(/^slipway\.yaml:5:7: stages\.t\.do\.cmd: \$\{itm\} names nothing/);
+    expect(errorOf('stages:\n  t:\n    foreach: [a]\n    do:\n      cmd: run ${item.size}\n')).toMatch(/^slipway\.yaml:5:7: stages\.t\.do\.cmd: \$\{item\.size\} names nothing/);
+    expect(errorOf('stages:\n  t:\n    cmd: run ${item}\n')).toBe('slipway.yaml:3:5: stages.t.cmd: ${item} exists only inside the do: of a foreach or matrix stage.');
     expect(errorOf('stages:\n  t:\n    foreach: [a, a]\n    do: { cmd: x }\n')).toMatch(/^slipway\.yaml:3:18: stages\.t\.foreach\[1\]: the stage 't@a' is produced twice/);
     expect(errorOf('stages:\n  t:\n    cmd: x\n    outs: [m.bin]\n    register: { name: m, path: other.bin }\n')).toMatch(/stages\.t\.register\.path: 'other\.bin' is not one of the stage's outs/);
   });
@@ -133,5 +137,33 @@ stages:
   it('says where invalid YAML breaks, and that a file without stages declares none', () => {
     expect(errorOf('stages:\n  t:\n    cmd: [a\n')).toMatch(/^slipway\.yaml:\d+:\d+: not valid YAML: /);
     expect(errorOf('server:\n  port: 5000\n')).toMatch(/^slipway\.yaml declares no stages/);
+  });
+
+  it('fills ${params.KEY} from the params file, in commands and foreach lists, and leaves shell variables alone', () => {
+    const root = mkdtempSync(join(tmpdir(), 'slipway-config-'));
+    try {
+      writeFileSync(join(root, 'params.yaml'), 'train:\n  lr: 0.05\nsizes: [s, m]\n');
+      const p = parsePipeline(
+        `stages:
+  train:
+    cmd: node train.js --lr \${params.train.lr} --home \${HOME}
+  fit:
+    foreach: \${params.sizes}
+    do:
+      cmd: node fit.js \${item} \${params.train.lr} "$\{USER}"
+`,
+        root,
+        'slipway.yaml',
+        root,
+      );
+      expect(p.stages.map((s) => [s.name, s.cmd])).toEqual([
+        ['train', 'node train.js --lr 0.05 --home ${HOME}'],
+        ['fit@s', 'node fit.js s 0.05 "${USER}"'],
+        ['fit@m', 'node fit.js m 0.05 "${USER}"'],
+      ]);
+      expect(() => parsePipeline('stages:\n  t:\n    cmd: run ${params.nope}\n', root, 'slipway.yaml', root)).toThrow('slipway.yaml:3:5: stages.t.cmd: ${params.nope} names no key of the params file.');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -18,10 +18,12 @@
  *       metrics: [metrics/${item}.json]
  * ```
  *
+ * `${params.KEY}` reads the default params file in any stage; other `${NAME}`s are left to the shell.
  * Every mistake is reported as `FILE:LINE:COL: stages.train.do.outs[1]: …`, pointing at the key.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { parse } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
 import type { Pipeline, Stage, StageOut, StageRegister } from './pipeline-types.js';
 import { isSameOrInside, normalizeStagePath } from './stage-paths.js';
@@ -51,18 +53,25 @@ function displayPath(file: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-/** The values `${…}` may name inside a `do:` body. */
+/** The values `${…}` may name: the foreach/matrix item and key (inside `do:`), and the default params file. */
 interface ExpansionVars {
-  key: string;
-  item: unknown;
+  /** Absent outside a foreach or matrix. */
+  expansion?: { key: string; item: unknown };
+  /** The default params file's values, read on first use. */
+  params: () => Record<string, unknown>;
 }
 
-/** Reads `${item}`, `${key}`, `${item.a.b}` from the expansion's variables. */
+// Only these names are Slipway's; any other `${NAME}` (such as `${HOME}` in a command) is left to the shell.
+const OUR_NAME = /^(item|key|params)(\.|$)/;
+
+/** Reads `${item}`, `${key}`, `${item.a.b}` or `${params.a.b}`; undefined when it names nothing. */
 function lookup(vars: ExpansionVars, name: string): unknown {
   const [head, ...rest] = name.split('.');
-  if (head === 'key' && rest.length === 0) return vars.key;
-  if (head !== 'item') return undefined;
-  let value: unknown = vars.item;
+  if (head === 'key' && rest.length === 0) return vars.expansion?.key;
+  let value: unknown;
+  if (head === 'item' && vars.expansion) value = vars.expansion.item;
+  else if (head === 'params' && rest.length > 0) value = vars.params();
+  else return undefined;
   for (const part of rest) {
     if (!isRecord(value) || !(part in value)) return undefined;
     value = value[part];
@@ -70,17 +79,20 @@ function lookup(vars: ExpansionVars, name: string): unknown {
   return value;
 }
 
-/** Replaces `${…}` in every string of `value`; a whole-string `${item.n}` keeps the item's type. */
+/** Replaces Slipway's `${…}` names in every string of `value`; a whole-string `${item.n}` keeps the value's type. */
 function interpolate(value: unknown, vars: ExpansionVars, at: readonly PathKey[], loc: YamlLocator): unknown {
   if (typeof value === 'string') {
-    const whole = /^\$\{\s*([A-Za-z0-9_.]+)\s*\}$/.exec(value);
+    if (!value.includes('${')) return value;
+    const whole = /^\$\{\s*([A-Za-z0-9_.-]+)\s*\}$/.exec(value);
     const resolveName = (name: string): unknown => {
       const v = lookup(vars, name);
-      if (v === undefined) throw loc.error(at, `\${${name}} names nothing; use \${item}, \${key} or \${item.FIELD} of the foreach or matrix item.`);
-      return v;
+      if (v !== undefined) return v;
+      if (name.startsWith('params.')) throw loc.error(at, `\${${name}} names no key of the params file.`);
+      throw loc.error(at, vars.expansion ? `\${${name}} names nothing; use \${item}, \${key} or \${item.FIELD} of the foreach or matrix item.` : `\${${name}} exists only inside the do: of a foreach or matrix stage.`);
     };
-    if (whole) return resolveName(whole[1] as string);
-    return value.replace(/\$\{\s*([^}]*?)\s*\}/g, (_m, name: string) => {
+    if (whole && OUR_NAME.test(whole[1] as string)) return resolveName(whole[1] as string);
+    return value.replace(/\$\{\s*([^}]*?)\s*\}/g, (text, name: string) => {
+      if (!OUR_NAME.test(name)) return text;
       const v = resolveName(name);
       if (!isScalarValue(v)) throw loc.error(at, `\${${name}} is a ${Array.isArray(v) ? 'list' : 'mapping'}, which cannot be placed inside text.`);
       return String(v);
@@ -246,7 +258,7 @@ function parseStage(name: string, body: unknown, at: readonly PathKey[], loc: Ya
 }
 
 /** The (key, item) pairs a `foreach:` or `matrix:` expands to, in declared order. */
-function expansions(body: Record<string, unknown>, at: readonly PathKey[], loc: YamlLocator): Array<{ vars: ExpansionVars; keyAt: readonly PathKey[] }> {
+function expansions(body: Record<string, unknown>, at: readonly PathKey[], loc: YamlLocator): Array<{ vars: { key: string; item: unknown }; keyAt: readonly PathKey[] }> {
   if (body.foreach !== undefined && body.matrix !== undefined) throw loc.error([...at, 'matrix'], 'use foreach or matrix, not both.');
   for (const k of Object.keys(body)) {
     if (!(EXPANSION_KEYS as readonly string[]).includes(k)) throw loc.error([...at, k], `'${k}' belongs inside do: (a foreach or matrix stage has only foreach/matrix and do).`);
@@ -285,6 +297,19 @@ export function parsePipeline(text: string, root: string, file = PIPELINE_FILE, 
   if (!isRecord(doc)) throw new SlipwayError('INVALID_ARGUMENT', `${shown} declares no stages: add a 'stages:' mapping of stage names to { cmd, deps, outs }.`, { file: shown });
   let paramsFile = DEFAULT_PARAMS_FILE;
   if (doc.params !== undefined && doc.params !== null) paramsFile = stagePath(doc.params, ['params'], loc);
+  let paramValues: Record<string, unknown> | undefined;
+  const params = (): Record<string, unknown> => {
+    if (paramValues) return paramValues;
+    let parsed: unknown;
+    try {
+      parsed = parse(readFileSync(resolve(root, paramsFile), 'utf8'));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SlipwayError('INVALID_ARGUMENT', `${shown} uses \${params.…}, but ${paramsFile} ${code === 'ENOENT' ? 'does not exist' : code ? `cannot be read (${code})` : `is not valid YAML: ${(err as Error).message.split('\n')[0]}`}.`, { file: paramsFile });
+    }
+    paramValues = isRecord(parsed) ? parsed : {};
+    return paramValues;
+  };
   const section = doc.stages;
   if (section === undefined || section === null) throw new SlipwayError('INVALID_ARGUMENT', `${shown} declares no stages: add a 'stages:' mapping of stage names to { cmd, deps, outs }.`, { file: shown });
   if (!isRecord(section)) throw loc.error(['stages'], 'must be a mapping of stage names to { cmd, deps, outs }.');
@@ -295,18 +320,21 @@ export function parsePipeline(text: string, root: string, file = PIPELINE_FILE, 
     checkName(name, at, loc);
     const declaredAt = loc.where(at);
     if (isRecord(body) && (body.foreach !== undefined || body.matrix !== undefined || body.do !== undefined)) {
-      for (const { vars, keyAt } of expansions(body, at, loc)) {
+      // `foreach: ${params.models}` takes its items from the params file.
+      const lists = { ...body };
+      for (const k of ['foreach', 'matrix'] as const) if (lists[k] !== undefined) lists[k] = interpolate(lists[k], { params }, [...at, k], loc);
+      for (const { vars, keyAt } of expansions(lists, at, loc)) {
         checkKey(vars.key, keyAt, loc);
         const full = `${name}@${vars.key}`;
         if (names.has(full)) throw loc.error(keyAt, `the stage '${full}' is produced twice; expansion keys must differ.`);
         names.add(full);
-        const expanded = interpolate(body.do, vars, [...at, 'do'], loc);
+        const expanded = interpolate(body.do, { expansion: vars, params }, [...at, 'do'], loc);
         stages.push(parseStage(full, expanded, [...at, 'do'], loc, declaredAt, paramsFile));
       }
       continue;
     }
     names.add(name);
-    stages.push(parseStage(name, body, at, loc, declaredAt, paramsFile));
+    stages.push(parseStage(name, interpolate(body, { params }, at, loc), at, loc, declaredAt, paramsFile));
   }
   if (stages.length === 0) throw loc.error(['stages'], 'declares no stages.');
   return { root, file, paramsFile, stages };
