@@ -71,7 +71,7 @@ export const STAGE_REASON_TAG = 'slipway.stage.reason';
 export const GIT_DIRTY_TAG = 'slipway.git.dirty';
 /** The tag holding the last lines of a failed command's output. */
 export const OUTPUT_TAIL_TAG = 'slipway.stage.output_tail';
-/** The prefix of an out's digest tag: `slipway.out.model.onnx`. */
+/** An out's digest tag is `slipway.out.<path>.sha256` (the suffix keeps `….onnx` from reading as an environment tag). */
 export const OUT_TAG_PREFIX = 'slipway.out.';
 
 // Metrics and plots files larger than this are not uploaded (they are outs in the cache anyway).
@@ -125,11 +125,16 @@ export function stageParams(locked: Record<string, Record<string, unknown>> | un
   return out;
 }
 
-/** Whether a dep is data (a dataset input) rather than code: tracked by a pointer, produced by a stage, or a data file by its extension. */
+/**
+ * Whether a dep is data (a dataset input) rather than code, a model or a report: a path tracked by a
+ * pointer file, an out declared with `dataset:`, or a data file by its extension; never a metrics or
+ * plots file of a stage, nor a params file.
+ */
 export function isDataDep(root: string, pipeline: Pipeline, dep: string): boolean {
+  const reports = pipeline.stages.some((s) => [...s.metrics, ...s.plots].some((o) => dep === o.path || dep.startsWith(`${o.path}/`)));
+  if (reports || dep === pipeline.paramsFile || pipeline.stages.some((s) => s.params.some((p) => p.file === dep))) return false;
   if (existsSync(join(root, `${dep}${POINTER_SUFFIX}`))) return true;
-  const produced = pipeline.stages.some((s) => [...s.outs, ...s.metrics, ...s.plots].some((o) => o.path === dep || dep.startsWith(`${o.path}/`)));
-  if (produced) return true;
+  if (pipeline.stages.some((s) => s.outs.some((o) => o.dataset !== undefined && (dep === o.path || dep.startsWith(`${o.path}/`))))) return true;
   return DATA_EXTENSIONS.test(dep);
 }
 
@@ -244,7 +249,7 @@ export function createTrackingObserver(opts: TrackingObserverOptions): TrackingO
       const cached = new Set([...stage.outs, ...stage.metrics, ...stage.plots].filter((o) => o.cache).map((o) => o.path));
       const record = { stage: stage.name, outs: outs.map((o) => ({ ...o, cached: cached.has(o.path) })) };
       await client.artifacts.upload(runId, 'outs.json', `${JSON.stringify(record, null, 2)}\n`);
-      for (const o of outs.slice(0, MAX_OUT_TAGS)) tags[safeKey(`${OUT_TAG_PREFIX}${o.path}`)] = o.sha256;
+      for (const o of outs.slice(0, MAX_OUT_TAGS)) tags[safeKey(`${OUT_TAG_PREFIX}${o.path}.sha256`)] = o.sha256;
     }
     return tags;
   }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlipwayClient } from '../../src/client/index.js';
 import { resolveConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { createTrackingObserver } from '../../src/pipelines/pipeline-tracking.js';
+import { createTrackingObserver, isDataDep } from '../../src/pipelines/pipeline-tracking.js';
 import type { LockedPath, Pipeline, Stage, StageDecision, StageResult } from '../../src/pipelines/pipeline-types.js';
 import { openInProcessApi, type InProcessApi } from '../../src/server/in-process-api.js';
 import { freshPostgresDatabase, freshSqliteFile } from '../support/dialects.js';
@@ -167,7 +167,7 @@ for (const target of TARGETS) {
         'env.arch': process.arch,
         'env.node': process.versions.node,
         'env.lockfile.package-lock.json': sha256('{"lockfileVersion": 3}\n'),
-        'slipway.out.model.onnx': locked(root, 'model.onnx').sha256,
+        'slipway.out.model.onnx.sha256': locked(root, 'model.onnx').sha256,
         'slipway.registered_model': 'cancer/1',
       });
       expect(tags['env.onnxruntime']).toMatch(/^\d+\.\d+\.\d+/);
@@ -207,6 +207,7 @@ for (const target of TARGETS) {
       expect(lineage.run).toMatchObject({ runId: trainRun, runName: 'train', codeRevision: commit, experimentName: 'cancer-pipeline', sourceName: 'slipway.yaml' });
       expect(lineage.run?.datasets.map((d) => [d.name, d.context])).toEqual([['cancer-clean', 'training']]);
       expect(lineage.run?.environment['env.os']).toBe(process.platform);
+      expect(Object.keys(lineage.run?.environment ?? {}).every((k) => k.startsWith('env.'))).toBe(true);
       expect(lineage.artifact.sha256).toBe(locked(root, 'model.onnx').sha256);
 
       // A second registration of the same content keeps the dataset version; the model gets version 2 and the alias moves.
@@ -220,6 +221,27 @@ for (const target of TARGETS) {
       expect(prep2).not.toBe(prepRun);
       expect((await client.models.getByAlias('cancer', 'candidate')).runId).toBe(train2);
       expect((await client.models.getByAlias('cancer', 'candidate')).version).toBe('2');
+    });
+
+    it('counts as data the tables and dataset outs a stage reads, not its code, model, metrics or params', () => {
+      writeFileSync(join(root, 'data/labels.bin'), 'x');
+      writeFileSync(join(root, 'data/labels.bin.slipway'), 'format: 1\n');
+      const evaluate = stage({ name: 'evaluate', cmd: 'node evaluate.mjs', deps: ['model.onnx', 'metrics.json'], params: [{ file: 'eval.yaml', keys: ['*'] }], metrics: [{ path: 'eval/scores.json', cache: false, persist: false }] });
+      const p: Pipeline = { ...pipeline, stages: [prepare, train, evaluate] };
+      const verdicts = Object.fromEntries(['data/raw.csv', 'data/clean.csv', 'data/labels.bin', 'train.mjs', 'model.onnx', 'metrics.json', 'eval/scores.json', 'params.yaml', 'eval.yaml'].map((d) => [d, isDataDep(root, p, d)]));
+      expect(verdicts).toEqual({
+        'data/raw.csv': true,
+        'data/clean.csv': true,
+        'data/labels.bin': true,
+        'train.mjs': false,
+        'model.onnx': false,
+        'metrics.json': false,
+        'eval/scores.json': false,
+        'params.yaml': false,
+        'eval.yaml': false,
+      });
+      rmSync(join(root, 'data/labels.bin'));
+      rmSync(join(root, 'data/labels.bin.slipway'));
     });
 
     it('ends a failed stage FAILED with the tail of its output, and records nothing for a stage restored or skipped', async () => {
