@@ -56,6 +56,8 @@ async function openContext(ws: Workspace, opts: SyncOptions, mode: 'push' | 'fet
   const resolved = resolveRemote(ws.root, config, opts.remote);
   const targets = selectTargets(ws, opts.paths ?? [], opts.cwd ?? process.cwd());
   const store = await openRemoteStore(resolved, mode);
+  // Only once the configuration and the remote are known good, so a refused command leaves no folder behind.
+  initWorkspaceDir(ws);
   const indexDir = remoteIndexCacheDir(ws.root, resolved.name);
   ensureIgnored(join(ws.dir, 'remotes'));
   return {
@@ -84,7 +86,6 @@ export async function pushWorkspace(ws: Workspace, opts: SyncOptions = {}): Prom
 
 /** Brings into the cache the objects the workspace's pointers (or the named paths) need: manifests first, then their files. */
 export async function fetchWorkspace(ws: Workspace, opts: SyncOptions = {}): Promise<FetchResult> {
-  initWorkspaceDir(ws);
   const ctx = await openContext(ws, opts, 'fetch');
   const transfer = { jobs: ctx.jobs, onProgress: opts.onProgress, tmpDir: ws.tmpDir, keptPacks: new Map<string, Buffer>() };
   let needed = await collectNeeded(ws, ctx.cache, { targets: ctx.targets });

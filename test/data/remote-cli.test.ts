@@ -63,6 +63,8 @@ describe('slipway data push / pull', () => {
     const pulled = await runCli(['data', 'pull'], {}, clone);
     expect(pulled.stderr).toBe('');
     expect(pulled.code).toBe(0);
+    // The pack indexes kept locally stay out of git.
+    expect(readFileSync(join(clone, '.slipway', 'remotes', '.gitignore'), 'utf8')).toMatch(/^\*$/m);
     expect(pulled.stdout).toMatch(/^fetched 24 objects \(1\.\d MiB\) from 'origin' \(1 pack read\); 0 already in the cache\nchecked out 3 paths; 0 unchanged\n$/);
     expect(filesUnder(join(clone, 'data'))).toEqual(filesUnder(join(ws, 'data')));
   });
@@ -140,6 +142,8 @@ describe('slipway data push / pull: configuration', () => {
     const pushed = await runCli(['data', 'fetch'], {}, ws);
     expect(pushed.code).toBe(2);
     expect(pushed.stderr).toBe('error: No data remote is configured; add one to slipway.yaml, e.g. data: { remote: origin, remotes: { origin: { url: ../data-remote } } }\n');
+    // A refused command leaves nothing behind.
+    expect(existsSync(join(ws, '.slipway'))).toBe(false);
   });
 
   it('refuses an unknown --remote and a bad --jobs with exit 2', async () => {
