@@ -317,10 +317,14 @@ export class DataService {
       this.hashOptions(false),
     );
     const byPath = new Map(hashed.map((h) => [h.path, h]));
-    const totalFiles = pointers.reduce((s, p) => s + p.content.files, 0);
+    const unmarkedFiles = pointers.reduce((s, p) => s + (p.content.kind === 'folder' && this.stateCache?.isComplete(p.content.sha256) ? 0 : p.content.files), 0);
     // Many objects to look for: one listing of the cache beats a stat per object.
-    const present = totalFiles > 2000 ? await this.cache.listAll() : undefined;
-    const has = async (sha: string) => (present ? present.has(sha) : this.cache.has(sha));
+    let present: Set<string> | undefined;
+    const has = async (sha: string) => {
+      if (unmarkedFiles <= 2000) return this.cache.has(sha);
+      present ??= await this.cache.listAll();
+      return present.has(sha);
+    };
     const out: PointerStatus[] = [];
     for (let i = 0; i < pointers.length; i++) {
       const p = pointers[i] as FoundPointer;
@@ -342,10 +346,13 @@ export class DataService {
       const digest = 'refused' in w ? '' : createHash('sha256').update(manifestBytes(now)).digest('hex');
       if (digest === p.content.sha256) {
         let complete = await has(p.content.sha256);
-        for (const e of now.files) {
+        // Once seen complete, a folder version stays so until gc removes objects (it clears the marks).
+        const marked = complete && !!this.stateCache?.isComplete(p.content.sha256);
+        for (const e of marked ? [] : now.files) {
           if (!complete) break;
           complete = await has(e.sha256);
         }
+        if (complete && !marked) this.stateCache?.markComplete(p.content.sha256);
         out.push({ ...base, state: complete ? 'unchanged' : 'not-in-cache' });
         continue;
       }
@@ -489,6 +496,8 @@ export class DataService {
     if (opts.runCache !== false) for (const sha of await this.pipelineOutputs()) needed.objects.add(sha);
     const present = await this.cache.listAll();
     const result: GcResult = { dryRun: !!opts.dryRun, scanned: present.size, kept: 0, removed: 0, freedBytes: 0, missingManifests: needed.missingManifests };
+    // Completeness marks may now be wrong for any folder version.
+    if (!opts.dryRun) this.state(false)?.clearComplete();
     for (const sha of present) {
       if (needed.objects.has(sha)) {
         result.kept++;

@@ -328,11 +328,17 @@ export type TreeDigest =
   | { kind: 'file'; sha256: string; size: number; files: 1; file: HashedFileStats }
   | { kind: 'folder'; sha256: string; size: number; files: number; manifest: Manifest; manifestBytes: Buffer; entries: HashedFileStats[] };
 
+// Text JSON.stringify leaves as it is between quotes (no quote, backslash, control character or surrogate).
+// eslint-disable-next-line no-control-regex
+const PLAIN_JSON = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
 /** Canonical JSON of a manifest (keys sorted at every level, as `canonicalJson`), built directly for big folders. */
 export function manifestBytes(manifest: Manifest): Buffer {
   const parts: string[] = [];
   for (const e of manifest.files) {
-    parts.push(`{${e.executable ? '"executable":true,' : ''}"path":${JSON.stringify(e.path)},"sha256":${JSON.stringify(e.sha256)},"size":${e.size}}`);
+    // Most paths need no escaping: quoting them directly saves a JSON.stringify per file.
+    const path = PLAIN_JSON.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
+    parts.push(`{${e.executable ? '"executable":true,' : ''}"path":${path},"sha256":"${e.sha256}","size":${e.size}}`);
   }
   return Buffer.from(`{"files":[${parts.join(',')}],"format":${manifest.format}}`, 'utf8');
 }

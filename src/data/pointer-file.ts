@@ -112,10 +112,12 @@ export function listPointers(root: string): FoundPointer[] {
     } catch {
       continue;
     }
+    // A tracked folder holds no pointers (add refuses that): its files need no listing.
+    const tracked = new Set(entries.filter((e) => e.name.endsWith(POINTER_SUFFIX)).map((e) => e.name.slice(0, -POINTER_SUFFIX.length)));
     for (const e of entries) {
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
       if (e.isDirectory()) {
-        if (!SKIPPED.has(e.name)) stack.push(r);
+        if (!SKIPPED.has(e.name) && !tracked.has(e.name)) stack.push(r);
       } else if (e.isFile() && e.name.endsWith(POINTER_SUFFIX) && e.name.length > POINTER_SUFFIX.length) {
         const content = readPointerFile(join(root, r), r);
         out.push({ pointer: r, path: trackedPathOf(r, content), content });
