@@ -150,6 +150,7 @@ export function registerRemoteCommands(data: Command): void {
       'slipway data push  # send what the pointer files need and the remote lacks',
       'slipway data push data/train.csv --remote backup',
       'slipway data fetch --json',
+      'slipway data fetch data/train.csv data/images',
       'slipway data pull  # fetch, then check out every tracked path',
       'slipway data pull data/images --jobs 16',
     ],
@@ -169,5 +170,5 @@ export function registerRemoteCommands(data: Command): void {
     .option('-f, --force', 'discard local changes that are not in the cache when checking out')
     .description('Fetch, then check out the tracked paths as their pointer files name them')
     .action(runAction((paths: string[], flags: PullFlags) => pull(paths, flags)));
-  for (const cmd of [pushCmd, fetchCmd, pullCmd]) addHelpEpilogue(cmd, help);
+  for (const cmd of [pushCmd, fetchCmd, pullCmd]) addHelpEpilogue(cmd, { ...help, examples: help.examples.filter((e) => e.startsWith(`slipway data ${cmd.name()} `)) });
 }
