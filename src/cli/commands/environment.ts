@@ -126,6 +126,6 @@ export function register(program: Command): void {
       1: 'check: an error-level difference (another OS or arch, an older or other-major onnxruntime), an unknown model or version, or with --strict a version with no recorded environment',
       2: 'bad usage or a malformed model URI',
     },
-    docs: ['pipelines.md', 'cli.md'],
+    docs: ['pipelines.md'],
   });
 }

@@ -89,9 +89,10 @@ function diffAction(which: Which) {
 }
 
 function addDiff(parent: Command, which: Which): void {
+  const cmd = parent.command('diff');
+  if (which === 'params') cmd.option('--all', 'list params that did not change too');
   addConnectionOptions(
-    parent
-      .command('diff')
+    cmd
       .description(
         which === 'metrics'
           ? "Compare the pipeline's metrics files between two git revisions (default HEAD and the workspace) or two tracking runs"
@@ -99,7 +100,6 @@ function addDiff(parent: Command, which: Which): void {
       )
       .argument('[revisions...]', 'REV1 [REV2]: git revisions (default: HEAD, then the workspace)')
       .option('--runs <ids...>', 'compare two tracking runs instead: RUN1 RUN2')
-      .option('--all', which === 'metrics' ? 'accepted for symmetry with params diff: every metric is listed' : 'list params that did not change too')
       .option('--json', 'print JSON'),
   ).action(diffAction(which));
 }
@@ -148,7 +148,7 @@ export function registerPipelineReports(program: Command): void {
         'slipway params diff HEAD~1 --all',
       ],
       exitCodes: { 1: 'a run or store that cannot be found or reached, or a runtime failure', 2: 'bad usage, an unknown git revision, or an unreadable metrics or params file' },
-      docs: ['pipelines.md', 'cli.md'],
+      docs: ['pipelines.md'],
     });
   }
 }
