@@ -40,6 +40,13 @@ describe('resolveRemote', () => {
     expect(() => resolveRemote(root, { remotes: { web: { url: 'file://otherhost/data' } } })).toThrow(/not a local file:\/\/ URL/);
   });
 
+  it('refuses the workspace itself and its .slipway folder as a remote', () => {
+    for (const url of ['.', './', root, '.slipway', '.slipway/remote']) {
+      expect(() => resolveRemote(root, { remotes: { origin: { url } } })).toThrow(/is the workspace itself or inside \.slipway\/; use a folder of its own/);
+    }
+    expect(resolveRemote(root, { remotes: { origin: { url: 'shared-remote' } } }).folder).toBe(join(root, 'shared-remote'));
+  });
+
   it('refuses a name that cannot be a folder name and an empty url', () => {
     expect(() => resolveRemote(root, { remotes: { '../x': { url: 'y' } } })).toThrow(/Remote name '..\/x' is not allowed/);
     expect(() => resolveRemote(root, { remotes: { origin: { url: ' ' } } })).toThrow(/has no url/);

@@ -4,7 +4,7 @@
  * absolute path or a `file://` URL) opened as a local artifact store; `s3://` waits for the S3 store.
  */
 import { stat, mkdir } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SlipwayError } from '../core/errors.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
@@ -53,7 +53,13 @@ export function resolveRemote(root: string, config: DataConfig | undefined, requ
   }
   const url = typeof entry.url === 'string' ? entry.url.trim() : '';
   if (url === '') throw invalid(`Remote '${name}' has no url in slipway.yaml (data.remotes.${name}.url).`, { remote: name });
-  return { name, url, folder: folderOf(root, name, url) };
+  const folder = folderOf(root, name, url);
+  // The store's own folders (objects/, tree/, tmp/) would land among the workspace's files or its cache.
+  const inWorkspaceDir = relative(join(root, WORKSPACE_DIR), folder);
+  if (folder === resolve(root) || !(inWorkspaceDir.startsWith('..') || isAbsolute(inWorkspaceDir))) {
+    throw invalid(`Remote '${name}' (${url}) is the workspace itself or inside ${WORKSPACE_DIR}/; use a folder of its own.`, { remote: name });
+  }
+  return { name, url, folder };
 }
 
 function folderOf(root: string, name: string, url: string): string {
