@@ -185,19 +185,38 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
   const running = new Map<string, Promise<void>>();
   let stopping = false;
   let thrown: unknown;
-  // Deciding is cheap I/O and runs for every ready stage at once; only commands and restores take one of the --jobs slots.
+  // Deciding is cheap I/O and runs for every ready stage at once; only commands and restores take one
+  // of the --jobs slots. Slots go out in the pipeline's order, and not past a stage still deciding,
+  // so the order stages start in does not depend on which check happened to finish first.
+  const position = new Map(order.map((s, i) => [s.name, i]));
+  const deciding = new Set<number>();
+  const waiters: Array<{ at: number; go: () => void }> = [];
   let free = jobs;
-  const waiters: Array<() => void> = [];
-  const takeSlot = async (): Promise<() => void> => {
-    if (free > 0) free--;
-    else await new Promise<void>((r) => waiters.push(r));
+  const pump = (): void => {
+    waiters.sort((a, b) => a.at - b.at);
+    while (free > 0 && waiters.length > 0) {
+      const head = waiters[0] as (typeof waiters)[number];
+      if ([...deciding].some((d) => d < head.at)) return;
+      waiters.shift();
+      free--;
+      head.go();
+    }
+  };
+  const doneDeciding = (stage: Stage): void => {
+    deciding.delete(position.get(stage.name) ?? 0);
+    pump();
+  };
+  const takeSlot = async (stage: Stage): Promise<() => void> => {
+    await new Promise<void>((go) => {
+      waiters.push({ at: position.get(stage.name) ?? 0, go });
+      doneDeciding(stage);
+    });
     let given = false;
     return () => {
       if (given) return;
       given = true;
-      const next = waiters.shift();
-      if (next) next();
-      else free++;
+      free++;
+      pump();
     };
   };
 
@@ -210,13 +229,26 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
       return { stage: stage.name, status: 'refused', message };
     }
     try {
-      const now = await inspect(stage);
-      const decision = decideStage(stage, locks[stage.name], now, force);
-      if (!decision.run) return { stage: stage.name, status: 'unchanged' };
-      const releaseSlot = await takeSlot();
+      let decision: StageDecision;
+      let now: Awaited<ReturnType<typeof inspect>>;
+      try {
+        now = await inspect(stage);
+        decision = decideStage(stage, locks[stage.name], now, force);
+      } catch (err) {
+        doneDeciding(stage);
+        throw err;
+      }
+      if (!decision.run) {
+        doneDeciding(stage);
+        return { stage: stage.name, status: 'unchanged' };
+      }
+      const releaseSlot = await takeSlot(stage);
       try {
         if (stopping) return { stage: stage.name, status: 'not-run', message: 'not run: an earlier stage failed' };
-        return await runChanged(stage, decision, now);
+        const report = await runChanged(stage, decision, now);
+        // Before the slot passes to a waiting stage, which must then see that it is not to start.
+        if (report.status === 'failed') stopping = true;
+        return report;
       } finally {
         releaseSlot();
       }
@@ -307,6 +339,7 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
       for (const stage of order) {
         if (results.has(stage.name) || running.has(stage.name)) continue;
         if (!(graph.upstream.get(stage.name) ?? []).filter((u) => selected.has(u)).every(settled)) continue;
+        deciding.add(position.get(stage.name) ?? 0);
         const task = runOne(stage)
           .then(
             (report) => {
@@ -320,7 +353,11 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
               results.set(stage.name, { stage: stage.name, status: 'not-run', message: (err as Error).message });
             },
           )
-          .finally(() => running.delete(stage.name));
+          .finally(() => {
+            running.delete(stage.name);
+            // A stage refused or failing before its decision is no longer deciding either.
+            doneDeciding(stage);
+          });
         running.set(stage.name, task);
       }
     }

@@ -1,7 +1,8 @@
 /**
  * A throw-away pipeline workspace for CLI tests: a temp folder with slipway.yaml and `tool.mjs`, a
  * stand-in for a training script that records each run in `ran.log`, reads its inputs and a param,
- * writes its outs, and on request waits for a flag file, fails, or stamps its start and end times.
+ * writes its outs, and on request touches a file, waits for one to appear or go, fails, or stamps
+ * its start and end times.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,9 @@ const one = (k) => { const i = args.indexOf('--' + k); return i >= 0 ? args[i + 
 const all = (k) => args.flatMap((a, i) => (a === '--' + k ? [args[i + 1]] : []));
 const start = Date.now();
 appendFileSync('ran.log', name + '\\n');
+if (one('touch')) writeFileSync(one('touch'), '');
 if (one('wait-for')) while (!existsSync(one('wait-for'))) await new Promise((r) => setTimeout(r, 20));
+if (one('wait-gone')) while (existsSync(one('wait-gone'))) await new Promise((r) => setTimeout(r, 20));
 if (one('sleep')) await new Promise((r) => setTimeout(r, Number(one('sleep'))));
 if (one('fail')) { console.log('working on ' + name); console.error('boom: out of memory'); process.exit(Number(one('fail'))); }
 let content = name;

@@ -165,8 +165,49 @@ describe('slipway repro', () => {
 
     ws.clearRuns();
     const again = await runCli(['repro'], {}, ws.dir);
+    expect(again.stderr).toContain("error: stage 'b' failed (exit 3)");
     expect(again.code).toBe(1);
     expect(ws.runs()).toEqual(['b']);
+  });
+
+  it('lets a running stage finish after another fails, and starts no new one', async () => {
+    const ws = pipelineWorkspace(`stages:
+  a:
+    cmd: node tool.mjs a --touch a.started --fail 4
+    outs: [a.txt]
+  b:
+    cmd: node tool.mjs b --wait-for a.started --wait-gone .slipway/locks/stage-a.lock --out b.txt
+    outs: [b.txt]
+  c:
+    cmd: node tool.mjs c --out c.txt
+    outs: [c.txt]
+`);
+    const run = await runCli(['repro', '--jobs', '2', '--no-track'], {}, ws.dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("error: stage 'a' failed (exit 4)");
+    expect(ws.runs().sort()).toEqual(['a', 'b']);
+    expect(ws.read('b.txt')).toBe('b');
+    expect(ws.read('slipway.lock')).toContain('  b:\n');
+    expect(ws.exists('c.txt')).toBe(false);
+  });
+
+  it('fails a stage that exits 0 without writing an out, and keeps a persist out while the stage runs', async () => {
+    const ws = pipelineWorkspace(`stages:
+  lazy:
+    cmd: node tool.mjs lazy
+    outs: [model.bin]
+  resume:
+    cmd: node tool.mjs resume --in checkpoint.txt --out checkpoint.txt
+    outs: [{ checkpoint.txt: { persist: true, cache: false } }]
+`);
+    const run = await runCli(['repro', 'lazy', '--no-track'], {}, ws.dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("error: stage 'lazy' finished but did not write its out 'model.bin'\n");
+
+    ws.write('checkpoint.txt', 'epoch 1');
+    const resumed = await runCli(['repro', 'resume', '--no-track'], {}, ws.dir);
+    expect(resumed.code).toBe(0);
+    expect(ws.read('checkpoint.txt')).toBe('resume|epoch 1');
   });
 
   it('refuses a stage another repro is running, and takes over a lock left by a dead process', async () => {
