@@ -61,5 +61,5 @@ try {
   console.log(`| git annex add (same files, same run) | ${gitAnnex.toFixed(2)} |`);
   console.log(`| speed-up | ${(gitAnnex / slipway).toFixed(1)}x |`);
 } finally {
-  rmSync(base, { recursive: true, force: true });
+  rmSync(base, { recursive: true, force: true, maxRetries: 5 });
 }

@@ -79,5 +79,5 @@ try {
   console.log(`| slipway --help (CLI start, same run) | ${help.mean.toFixed(3)} (${help.min.toFixed(3)}) |`);
   console.log(`| git status --porcelain, same files (same run) | ${gitStatus.mean.toFixed(3)} (${gitStatus.min.toFixed(3)}) |`);
 } finally {
-  rmSync(base, { recursive: true, force: true });
+  rmSync(base, { recursive: true, force: true, maxRetries: 5 });
 }

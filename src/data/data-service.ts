@@ -3,14 +3,15 @@
  * `unprotect`, `gc` and `diff`, plus `objectsNeeded` for the remotes. The CLI (`slipway data …`)
  * is a thin face over this class; everything here returns data and never prints.
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import { DATA_FORMAT_VERSION, POINTER_SUFFIX, type Manifest, type ManifestEntry, type Pointer, type PointerStatus } from './data-types.js';
-import { hashWalked, manifestBytes, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
+import { hashWalked, manifestBytes, manifestDigest, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
 import { DEFAULT_LINK_TYPES, ObjectCache, type LinkType, type ObjectCacheHooks } from './object-cache.js';
 import { listPointers, listPointersAtRevision, pointerPathFor, readPointerFile, writePointerFile, type FoundPointer } from './pointer-file.js';
 import { StateCache } from './state-cache.js';
@@ -267,7 +268,6 @@ export class DataService {
       } else {
         const manifest = manifestOf(t.rel, entries);
         const bytes = manifestBytes(manifest);
-        const { createHash } = await import('node:crypto');
         const sha256 = createHash('sha256').update(bytes).digest('hex');
         await this.cache.putBytes(sha256, bytes);
         pointer = { format: DATA_FORMAT_VERSION, path: posix.basename(t.rel), kind: 'folder', sha256, size: entries.reduce((s, e) => s + e.size, 0), files: entries.length };
@@ -342,8 +342,7 @@ export class DataService {
         continue;
       }
       const now = manifestOf(p.path, entries);
-      const { createHash } = await import('node:crypto');
-      const digest = 'refused' in w ? '' : createHash('sha256').update(manifestBytes(now)).digest('hex');
+      const digest = 'refused' in w ? '' : manifestDigest(now);
       if (digest === p.content.sha256) {
         let complete = await has(p.content.sha256);
         // Once seen complete, a folder version stays so until gc removes objects (it clears the marks).
@@ -469,7 +468,6 @@ export class DataService {
         if (st.nlink <= 1 && (st.mode & 0o200) !== 0) continue;
         const temp = join(posix.dirname(f.abs), `.${posix.basename(f.abs)}.${process.pid}.slipway-tmp`);
         try {
-          const { copyFile } = await import('node:fs/promises');
           await copyFile(f.abs, temp);
           chmodSync(temp, (st.mode & 0o111) !== 0 ? 0o755 : 0o644);
           await rename(temp, f.abs);
@@ -592,8 +590,7 @@ export class DataService {
           after.set(p.path, { side: { sha256: h.sha256, kind: 'file', size: h.size, files: 1 } });
         } else {
           const manifest = manifestOf(p.path, hashed);
-          const { createHash } = await import('node:crypto');
-          const sha256 = createHash('sha256').update(manifestBytes(manifest)).digest('hex');
+          const sha256 = manifestDigest(manifest);
           after.set(p.path, { side: { sha256, kind: 'folder', size: hashed.reduce((s, f) => s + f.size, 0), files: hashed.length }, manifest });
         }
       }

@@ -332,15 +332,33 @@ export type TreeDigest =
 // eslint-disable-next-line no-control-regex
 const PLAIN_JSON = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 
+/** Feeds the canonical JSON of a manifest to `sink` in pieces of about 64 KiB. */
+function writeManifest(manifest: Manifest, sink: (text: string) => void): void {
+  let piece = '{"files":[';
+  manifest.files.forEach((e, i) => {
+    // Most paths need no escaping: quoting them directly saves a JSON.stringify per file.
+    const path = PLAIN_JSON.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
+    piece += `${i === 0 ? '' : ','}{${e.executable ? '"executable":true,' : ''}"path":${path},"sha256":"${e.sha256}","size":${e.size}}`;
+    if (piece.length > 65_536) {
+      sink(piece);
+      piece = '';
+    }
+  });
+  sink(`${piece}],"format":${manifest.format}}`);
+}
+
 /** Canonical JSON of a manifest (keys sorted at every level, as `canonicalJson`), built directly for big folders. */
 export function manifestBytes(manifest: Manifest): Buffer {
   const parts: string[] = [];
-  for (const e of manifest.files) {
-    // Most paths need no escaping: quoting them directly saves a JSON.stringify per file.
-    const path = PLAIN_JSON.test(e.path) ? `"${e.path}"` : JSON.stringify(e.path);
-    parts.push(`{${e.executable ? '"executable":true,' : ''}"path":${path},"sha256":"${e.sha256}","size":${e.size}}`);
-  }
-  return Buffer.from(`{"files":[${parts.join(',')}],"format":${manifest.format}}`, 'utf8');
+  writeManifest(manifest, (t) => parts.push(t));
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
+/** The digest of a manifest (sha256 of its canonical JSON), without building the whole text. */
+export function manifestDigest(manifest: Manifest): string {
+  const hash = createHash('sha256');
+  writeManifest(manifest, (t) => hash.update(t, 'utf8'));
+  return hash.digest('hex');
 }
 
 /** The manifest of a folder whose files (paths relative to the root) were hashed; `folderRel` is the folder. */
