@@ -9,8 +9,9 @@
  * A stage restored from the run cache, or skipped as unchanged, is not recorded again: no command
  * ran, and the run that produced those outputs already holds the record (the lock keeps its id).
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { basename, join, posix } from 'node:path';
 import { SlipwayError } from '../core/errors.js';
 import { POINTER_SUFFIX } from '../data/data-types.js';
@@ -78,6 +79,8 @@ export const OUT_TAG_PREFIX = 'slipway.out.';
 const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
 // Files of one plots folder uploaded at most.
 const MAX_FOLDER_FILES = 200;
+// Files of a registered model folder at most (a model is a handful of files: graph, weights, tokenizer).
+const MAX_MODEL_FILES = 10_000;
 // Per-call limits of the run log route.
 const LOG_BATCH = 100;
 const MAX_TAG_VALUE = 5000;
@@ -163,7 +166,7 @@ export function stageDatasetInputs(root: string, pipeline: Pipeline, stage: Stag
     }));
 }
 
-async function filesUnder(root: string, path: string): Promise<string[]> {
+async function filesUnder(root: string, path: string, limit = MAX_FOLDER_FILES): Promise<string[]> {
   const real = await workspaceFile(root, path);
   if (real === undefined) return [];
   const info = await stat(real);
@@ -172,7 +175,7 @@ async function filesUnder(root: string, path: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (rel: string) => {
     for (const entry of (await readdir(join(root, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      if (out.length >= MAX_FOLDER_FILES) return;
+      if (out.length >= limit) return;
       const child = posix.join(rel, entry.name);
       if (entry.isDirectory()) await walk(child);
       else if (entry.isFile()) out.push(child);
@@ -180,6 +183,11 @@ async function filesUnder(root: string, path: string): Promise<string[]> {
   };
   await walk(path);
   return out;
+}
+
+// A file streamed as it is read, so a large model never sits in memory whole.
+function fileBody(file: string): ReadableStream<Uint8Array> {
+  return Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
 }
 
 /** Creates the observer that records each stage run as a tracking run. */
@@ -235,7 +243,7 @@ export function createTrackingObserver(opts: TrackingObserverOptions): TrackingO
       warn(`${path} is ${info.size} bytes, more than the ${MAX_UPLOAD_BYTES} uploaded as a run artifact; its digest is in outs.json.`);
       return;
     }
-    await client.artifacts.upload(runId, artifactPath, new Uint8Array(await readFile(real)));
+    await client.artifacts.upload(runId, artifactPath, fileBody(real));
   }
 
   async function recordOutputs(runId: string, stage: Stage, result: StageResult): Promise<Record<string, string>> {
@@ -260,14 +268,15 @@ export function createTrackingObserver(opts: TrackingObserverOptions): TrackingO
     const real = await workspaceFile(root, reg.path);
     if (real === undefined) throw new SlipwayError('DATA_ERROR', `Stage '${stage.name}' registers ${reg.path}, which the stage did not produce.`, { stage: stage.name, path: reg.path });
     const info = await stat(real);
-    const files = info.isDirectory() ? await filesUnder(root, reg.path) : [reg.path];
+    const files = info.isDirectory() ? await filesUnder(root, reg.path, MAX_MODEL_FILES + 1) : [reg.path];
+    if (files.length > MAX_MODEL_FILES) throw new SlipwayError('DATA_ERROR', `Stage '${stage.name}' registers ${reg.path}, a folder of more than ${MAX_MODEL_FILES} files; register the model's own folder.`, { stage: stage.name, path: reg.path });
     if (files.length === 0) throw new SlipwayError('DATA_ERROR', `Stage '${stage.name}' registers ${reg.path}, an empty folder.`, { stage: stage.name, path: reg.path });
     // The model's files become the run's `model/` artifacts, so the version's source is the run (runs:/ID/model).
     for (const file of files) {
       const inside = info.isDirectory() ? posix.relative(reg.path, file) : basename(file);
       const full = await workspaceFile(root, file);
       if (full === undefined) continue;
-      await client.artifacts.upload(runId, `model/${inside}`, new Uint8Array(await readFile(full)));
+      await client.artifacts.upload(runId, `model/${inside}`, fileBody(full));
     }
     try {
       await client.models.create({ name: reg.name });
