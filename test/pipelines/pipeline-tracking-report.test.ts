@@ -5,9 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlipwayClient } from '../../src/client/index.js';
 import { resolveConfig } from '../../src/config.js';
@@ -177,6 +177,22 @@ describe('slipway metrics / params (built CLI)', () => {
     const broken = await runCli(['metrics', 'show'], {}, root);
     expect(broken.code).toBe(2);
     expect(broken.stderr).toMatch(/^error: Metrics file metrics\.json is neither JSON nor YAML: /);
+
+    // A metrics file that is a link out of the workspace, or a link loop, is refused rather than read.
+    const secret = join(mkdtempSync(join(tmpdir(), 'slipway-report-outside-')), 'secret.json');
+    writeFileSync(secret, '{"password": 1}');
+    rmSync(join(root, 'metrics.json'));
+    symlinkSync(secret, join(root, 'metrics.json'));
+    const escaped = await runCli(['metrics', 'show'], {}, root);
+    expect(escaped.code).toBe(2);
+    expect(escaped.stderr).toBe(`error: metrics.json leads outside the workspace (${realpathSync(secret)}).\n`);
+    rmSync(join(root, 'metrics.json'));
+    symlinkSync('metrics.json', join(root, 'metrics.json'));
+    const loop = await runCli(['metrics', 'show'], {}, root);
+    expect(loop.code).toBe(2);
+    expect(loop.stderr).toBe('error: metrics.json is a symlink loop.\n');
+    rmSync(join(root, 'metrics.json'));
+    rmSync(dirname(secret), { recursive: true, force: true });
 
     const outside = mkdtempSync(join(tmpdir(), 'slipway-report-nogit-'));
     try {
