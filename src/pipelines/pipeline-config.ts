@@ -348,7 +348,7 @@ export function readPipeline(configPath: string, cwd = process.cwd()): Pipeline 
     text = readFileSync(abs, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new SlipwayError('INVALID_ARGUMENT', `${displayPath(abs, cwd)} ${code === 'ENOENT' ? 'does not exist: a pipeline is declared in slipway.yaml under stages:' : `cannot be read (${code ?? (err as Error).message})`}.`, { file: abs });
+    throw new SlipwayError('INVALID_ARGUMENT', `${displayPath(abs, cwd)} ${code === 'ENOENT' ? 'does not exist; a pipeline is declared under stages: in slipway.yaml' : code === 'EISDIR' ? 'is a folder, not a pipeline file' : `cannot be read (${code ?? (err as Error).message})`}.`, { file: abs });
   }
   const root = dirname(abs);
   return parsePipeline(text, root, relative(root, abs), cwd);

@@ -1,7 +1,7 @@
 /** Runs a stage's command with the shell, passing its output on line by line and keeping the last lines. */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import type { Stage } from './pipeline-types.js';
 
 /** How a command ended. */
@@ -49,6 +49,10 @@ class LineSplitter {
 export function runStageCommand(root: string, stage: Stage, extraEnv: Record<string, string>, onLine: (line: string) => void): Promise<CommandOutcome> {
   const cwd = join(root, stage.wdir);
   if (!existsSync(cwd)) return Promise.resolve({ exitCode: -1, tail: '', error: `its wdir '${stage.wdir}' does not exist` });
+  // A wdir that is a link out of the workspace would run the command elsewhere.
+  const realRoot = realpathSync(root);
+  const realCwd = realpathSync(cwd);
+  if (realCwd !== realRoot && !realCwd.startsWith(`${realRoot}${sep}`)) return Promise.resolve({ exitCode: -1, tail: '', error: `its wdir '${stage.wdir}' leads outside the workspace (to ${realCwd})` });
   return new Promise((resolve) => {
     const lines = new LineSplitter(onLine);
     const child = spawn('/bin/sh', ['-c', stage.cmd], { cwd, env: { ...process.env, ...stage.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });

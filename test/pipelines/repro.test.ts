@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -157,7 +157,7 @@ describe('slipway repro', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("error: stage 'b' failed (exit 3): ");
     expect(run.stderr).toContain('boom: out of memory');
-    expect(run.stdout).toContain('1 ran, 0 up to date, 1 not run.');
+    expect(run.stdout).toContain('1 ran, 1 failed, 0 up to date, 1 not run.');
     expect(ws.runs()).toEqual(['a', 'b']);
     expect(ws.read('a.txt')).toBe('a');
     expect(ws.read('slipway.lock')).toContain('  a:\n');
@@ -203,6 +203,13 @@ describe('slipway repro', () => {
     const run = await runCli(['repro', 'lazy', '--no-track'], {}, ws.dir);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe("error: stage 'lazy' finished but did not write its out 'model.bin'\n");
+
+    // A wdir that is a link out of the workspace never gets a command run in it.
+    symlinkSync(tmpdir(), join(ws.dir, 'elsewhere'));
+    ws.write('slipway.yaml', `${ws.read('slipway.yaml')}  away:\n    cmd: node -e 0\n    wdir: elsewhere\n`);
+    const away = await runCli(['repro', 'away', '--no-track'], {}, ws.dir);
+    expect(away.code).toBe(1);
+    expect(away.stderr).toMatch(/^error: stage 'away' could not start: its wdir 'elsewhere' leads outside the workspace/);
 
     ws.write('checkpoint.txt', 'epoch 1');
     const resumed = await runCli(['repro', 'resume', '--no-track'], {}, ws.dir);

@@ -125,10 +125,17 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
       io.out(n === 0 ? 'Everything is up to date; nothing would run.\n' : `${plural(n, 'stage')} would run.\n`);
     } else {
       const count = (s: string) => report.stages.filter((r) => r.status === s).length;
-      const [ran, restored, unchanged, notRun] = [count('ran'), count('restored'), count('unchanged'), count('not-run')];
+      const [ran, restored, unchanged, notRun, failed, refused] = [count('ran'), count('restored'), count('unchanged'), count('not-run'), count('failed'), count('refused')];
       if (ran + restored === 0 && report.ok) io.out('Everything is up to date.\n');
       else {
-        const parts = [`${ran} ran`, ...(restored > 0 ? [`${restored} restored from the run cache`] : []), `${unchanged} up to date`, ...(notRun > 0 ? [`${notRun} not run`] : [])];
+        const parts = [
+          `${ran} ran`,
+          ...(failed > 0 ? [`${failed} failed`] : []),
+          ...(refused > 0 ? [`${refused} refused`] : []),
+          ...(restored > 0 ? [`${restored} restored from the run cache`] : []),
+          `${unchanged} up to date`,
+          ...(notRun > 0 ? [`${notRun} not run`] : []),
+        ];
         io.out(`${parts.join(', ')}.\n`);
       }
     }
