@@ -7,7 +7,7 @@
  * and closes the run FINISHED or FAILED.
  *
  * A stage restored from the run cache, or skipped as unchanged, is not recorded again: no command
- * ran, and the run that produced those outputs already holds the record (the lock keeps its id).
+ * ran, and the run that produced those outputs already holds the record.
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -95,7 +95,7 @@ const MLFLOW_DIGEST_LENGTH = 36;
 const MAX_PROFILE_BYTES = 256 * 1024 * 1024;
 const TABLE_FILE = /\.(csv|tsv|jsonl|ndjson|parquet)$/i;
 // Extensions of data files: a dep with one is recorded as a dataset input even when git tracks it.
-const DATA_EXTENSIONS = /\.(csv|tsv|txt|json|jsonl|ndjson|parquet|arrow|feather|avro|orc|npy|npz|h5|hdf5|pkl|pickle|xlsx?|xml|ya?ml|zip|gz|bz2|xz|zst|tar|tfrecord|jpg|jpeg|png|wav|mp3)$/i;
+const DATA_EXTENSIONS = /\.(csv|tsv|txt|json|jsonl|ndjson|parquet|arrow|feather|avro|orc|npy|npz|h5|hdf5|pkl|pickle|xlsx?|xml|zip|gz|bz2|xz|zst|tar|tfrecord|jpg|jpeg|png|wav|mp3)$/i;
 
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -112,7 +112,7 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** The stage's params as run params: `train.lr`, and `FILE:key` for a file other than the pipeline's params file. */
+/** The stage's params as run params: `train.lr`, and `FILE/key` for a file other than the pipeline's params file. */
 export function stageParams(locked: Record<string, Record<string, unknown>> | undefined, defaultFile: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [file, values] of Object.entries(locked ?? {})) {
