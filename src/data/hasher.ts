@@ -229,15 +229,15 @@ export function walkTracked(root: string, rel: string): { kind: 'file' | 'folder
   const stack: Array<[string, string]> = [[abs, rel]];
   while (stack.length > 0) {
     const [dirAbs, dirRel] = stack.pop() as [string, string];
-    for (const entry of fs.readdirSync(dirAbs, { withFileTypes: true })) {
-      const a = `${dirAbs}/${entry.name}`;
-      const r = dirRel === '' ? entry.name : `${dirRel}/${entry.name}`;
-      if (entry.isDirectory()) stack.push([a, r]);
-      else if (entry.isFile()) {
-        const st = fs.lstatSync(a, { bigint: true, throwIfNoEntry: false });
-        if (st?.isFile()) files.push(fileOf(r, a, st));
-        else if (st) stack.push([a, r]);
-      } else if (entry.isSymbolicLink()) {
+    // Names only: each entry is lstat-ed anyway, and Dirent objects for 100k files cost more than they save.
+    for (const name of fs.readdirSync(dirAbs)) {
+      const a = `${dirAbs}/${name}`;
+      const r = dirRel === '' ? name : `${dirRel}/${name}`;
+      const entry = fs.lstatSync(a, { bigint: true, throwIfNoEntry: false });
+      if (!entry) continue;
+      if (entry.isFile()) files.push(fileOf(r, a, entry));
+      else if (entry.isDirectory()) stack.push([a, r]);
+      else if (entry.isSymbolicLink()) {
         throw new SlipwayError('INVALID_ARGUMENT', `${r} is a symbolic link inside the tracked folder ${rel}; Slipway never follows links in tracked data. Replace it with the file it points at, or move it out of the folder.`, { path: r });
       } else {
         throw new SlipwayError('INVALID_ARGUMENT', `${r} inside the tracked folder ${rel} is not a regular file (a socket, fifo or device).`, { path: r });

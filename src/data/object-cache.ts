@@ -381,7 +381,9 @@ export class ObjectCache implements ObjectCacheView {
     await mkdir(dirname(dest), { recursive: true });
     // Already the object's own inode (a hard link): renaming a second link of it over it would do nothing.
     const there = await lstat(dest).catch(() => undefined);
-    if (there && there.ino === info.ino && there.dev === info.dev && !opts.executable) return 'hardlink';
+    // A checkout only places a file that differs, so the shared inode was edited in place: the object is
+    // checked (and moved aside, INTEGRITY_ERROR, when the edit reached it).
+    if (there && there.ino === info.ino && there.dev === info.dev && !opts.executable && (await this.verify(sha256))) return 'hardlink';
     const mode = opts.executable ? 0o755 : 0o644;
     const temp = join(dirname(dest), `.${basename(dest)}.${tempName()}.slipway-tmp`);
     for (const type of linkTypes) {
