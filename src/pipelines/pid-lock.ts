@@ -1,10 +1,12 @@
 /**
- * Lock files created with O_EXCL that say who holds them (pid, host, start time). A lock whose
+ * Lock files that say who holds them (pid, host, start time), each written whole under a name of
+ * its own (O_EXCL) and linked to the lock's name, which fails when it is taken. A lock whose
  * holder is a dead process on this host is stale and taken over; one held by a live process (or
  * by another host, which cannot be checked) is refused with its holder's details.
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 
 /** Who holds a lock, as written in the lock file. */
@@ -49,13 +51,16 @@ export async function tryLock(path: string): Promise<{ lock: HeldLock } | { hold
   await mkdir(dirname(path), { recursive: true });
   const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
+    // The lock appears whole: written to a file of our own (O_EXCL), then linked to its name, which fails when taken.
+    const mine = `${path}.${process.pid}-${randomBytes(4).toString('hex')}`;
+    const handle = await open(mine, 'wx', 0o644);
     try {
-      const handle = await open(path, 'wx', 0o644);
-      try {
-        await handle.writeFile(`${JSON.stringify(me)}\n`);
-      } finally {
-        await handle.close();
-      }
+      await handle.writeFile(`${JSON.stringify(me)}\n`);
+    } finally {
+      await handle.close();
+    }
+    try {
+      await link(mine, path);
       let released = false;
       return {
         lock: {
@@ -69,10 +74,12 @@ export async function tryLock(path: string): Promise<{ lock: HeldLock } | { hold
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      await unlink(mine).catch(() => {});
     }
     const holder = await readHolder(path);
     if (!holder) {
-      // Its holder has created it and not yet written it: a moment later it says who it is.
+      // Unreadable (damaged, or gone between our link and our read): look again a moment later.
       if (attempt < 20) {
         await new Promise((r) => setTimeout(r, 5));
         continue;
@@ -80,12 +87,18 @@ export async function tryLock(path: string): Promise<{ lock: HeldLock } | { hold
       return { holder: { pid: 0, host: 'unknown', since: 'unknown' } };
     }
     if (holder.host !== me.host || alive(holder.pid) || attempt >= 3) return { holder };
-    // Stale: rename first, so two processes taking it over at once cannot both win.
+    // Stale: moved aside by rename, so of two processes taking it over at once only one moves it.
     const aside = `${path}.stale-${process.pid}-${attempt}`;
-    await rename(path, aside).then(
-      () => unlink(aside).catch(() => {}),
-      () => {},
+    const moved = await rename(path, aside).then(
+      () => true,
+      () => false,
     );
+    if (moved) {
+      const was = await readHolder(aside);
+      // Another process took the stale lock over between our read and our rename: give its lock back.
+      if (!was || was.pid !== holder.pid || was.since !== holder.since) await link(aside, path).catch(() => {});
+      await unlink(aside).catch(() => {});
+    }
   }
 }
 
