@@ -250,9 +250,15 @@ export class DataService {
     }
     for (const t of extra) await unlink(t).catch(() => {});
     await this.cache.adoptCopies(copies);
-    // Files the state cache answered for and whose object is not stored (a cleaned cache) are inserted now.
+    // Files the state cache answered for and whose object is not stored (a cleaned cache) are inserted now;
+    // for many, one listing of the cache replaces a stat per object.
+    let pending = [...unique.values()].filter((h) => !h.temp);
+    if (pending.length > 2000 && this.linkTypes[0] !== 'hardlink') {
+      const present = await this.cache.listAll();
+      pending = pending.filter((h) => !present.has(h.sha256));
+    }
     await eachLimited(
-      [...unique.values()].filter((h) => !h.temp),
+      pending,
       16,
       async (h) => {
         await this.cache.insertFromWorkspace(h.abs, h.sha256, this.linkTypes, { size: h.size, ino: h.ino, mtimeNs: h.mtimeNs });
