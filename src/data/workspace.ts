@@ -12,8 +12,12 @@ import { WORKSPACE_DIR, type DataConfig } from './data-types.js';
 /** The config file that marks a workspace root. */
 export const CONFIG_FILE = 'slipway.yaml';
 
-/** What `.slipway/.gitignore` holds: everything but the folder's committed files stays out of git. */
-export const WORKSPACE_GITIGNORE = ['/cache/', '/state.db*', '/tmp/', '/locks/', '/runs/'];
+/**
+ * What `.slipway/.gitignore` holds: everything but the folder's committed files stays out of git,
+ * including the embedded tracking store that `SLIPWAY_HOME` (default `./.slipway`) puts here (its
+ * database, artifacts and audit key), which `slipway repro` fills with stage runs.
+ */
+export const WORKSPACE_GITIGNORE = ['/cache/', '/state.db*', '/tmp/', '/locks/', '/runs/', '/slipway.db*', '/artifacts/', '/audit*'];
 
 /** A located workspace: absolute paths of its root and its own folders. */
 export interface Workspace {

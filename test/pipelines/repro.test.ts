@@ -120,6 +120,8 @@ describe('slipway repro', () => {
     expect(ws.read('model.bin')).toBe(modelAt01);
     expect(ws.read('eval.txt')).toContain('lr=0.1');
     expect((await runCli(['repro'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
+    // The cache, the run cache, the locks and the tracking store (with its audit key) stay out of git.
+    expect(ws.git('status', '--porcelain', '-uall', '.slipway')).toBe('?? .slipway/.gitignore\n');
   });
 
   it('restores a deleted out from the run cache, and runs instead with --no-run-cache', async () => {
