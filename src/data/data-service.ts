@@ -11,7 +11,7 @@ import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import { DATA_FORMAT_VERSION, POINTER_SUFFIX, type Manifest, type ManifestEntry, type Pointer, type PointerStatus } from './data-types.js';
-import { hashWalked, manifestBytes, manifestDigest, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
+import { folderSnapshot, hashWalked, manifestBytes, manifestDigest, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
 import { DEFAULT_LINK_TYPES, ObjectCache, type LinkType, type ObjectCacheHooks } from './object-cache.js';
 import { listPointers, listPointersAtRevision, pointerPathFor, readPointerFile, writePointerFile, type FoundPointer } from './pointer-file.js';
 import { StateCache } from './state-cache.js';
@@ -276,6 +276,10 @@ export class DataService {
         const bytes = manifestBytes(manifest);
         const sha256 = createHash('sha256').update(bytes).digest('hex');
         await this.cache.putBytes(sha256, bytes);
+        const snap = folderSnapshot(entries);
+        this.stateCache?.folderRecord(t.rel, snap.snapshot, sha256);
+        // Every object of this version was stored above.
+        this.stateCache?.markComplete(sha256);
         pointer = { format: DATA_FORMAT_VERSION, path: posix.basename(t.rel), kind: 'folder', sha256, size: entries.reduce((s, e) => s + e.size, 0), files: entries.length };
       }
       const pointerRel = pointerPathFor(t.rel);
@@ -318,8 +322,16 @@ export class DataService {
         throw err;
       }
     });
+    // A folder whose files all have the stats they had when its digest was last computed needs no per-file lookups.
+    const state = this.state(false);
+    const snapshots = pointers.map((p, i) => {
+      const w = walked[i];
+      if (!state || !w || w.kind !== 'folder' || 'refused' in w || p.content.kind !== 'folder') return undefined;
+      const snap = folderSnapshot(w.files);
+      return { ...snap, digest: state.folderLookup(p.path, snap.snapshot, snap.newestMtimeMs) };
+    });
     const hashed = await hashWalked(
-      walked.flatMap((w) => w?.files ?? []),
+      walked.flatMap((w, i) => (snapshots[i]?.digest === pointers[i]?.content.sha256 ? [] : (w?.files ?? []))),
       this.hashOptions(false),
     );
     const byPath = new Map(hashed.map((h) => [h.path, h]));
@@ -332,6 +344,7 @@ export class DataService {
       return present.has(sha);
     };
     const out: PointerStatus[] = [];
+    let snapshotHits = 0;
     for (let i = 0; i < pointers.length; i++) {
       const p = pointers[i] as FoundPointer;
       const w = walked[i];
@@ -339,6 +352,19 @@ export class DataService {
       if (!w) {
         out.push({ ...base, state: 'missing' });
         continue;
+      }
+      const snap = snapshots[i];
+      if (snap?.digest !== undefined && snap.digest === p.content.sha256) {
+        // Unchanged since the digest was recorded: only whether the cache still holds it all is open.
+        const marked = (await has(p.content.sha256)) && !!state?.isComplete(p.content.sha256);
+        if (marked) {
+          out.push({ ...base, state: 'unchanged' });
+          snapshotHits += w.files.length;
+          continue;
+        }
+        const again = await hashWalked(w.files, this.hashOptions(false));
+        for (const h of again) byPath.set(h.path, h);
+        hashed.push(...again);
       }
       const entries = w.files.map((f) => byPath.get(f.path) as HashedFileStats);
       if (p.content.kind === 'file' || w.kind === 'file') {
@@ -349,6 +375,7 @@ export class DataService {
       }
       const now = manifestOf(p.path, entries);
       const digest = 'refused' in w ? '' : manifestDigest(now);
+      if (snap && digest !== '' && snap.digest !== digest) state?.folderRecord(p.path, snap.snapshot, digest);
       if (digest === p.content.sha256) {
         let complete = await has(p.content.sha256);
         // Once seen complete, a folder version stays so until gc removes objects (it clears the marks).
@@ -364,7 +391,7 @@ export class DataService {
       const manifest = await this.cache.readManifest(p.content.sha256).catch(() => undefined);
       out.push({ ...base, state: 'modified', ...(manifest ? compareFiles(manifest, now) : {}) });
     }
-    return { pointers: out, hashed: hashed.filter((h) => !h.fromState).length, fromState: hashed.filter((h) => h.fromState).length, clean: out.every((s) => s.state === 'unchanged') };
+    return { pointers: out, hashed: hashed.filter((h) => !h.fromState).length, fromState: hashed.filter((h) => h.fromState).length + snapshotHits, clean: out.every((s) => s.state === 'unchanged') };
   }
 
   /**

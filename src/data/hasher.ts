@@ -249,6 +249,27 @@ export function walkTracked(root: string, rel: string): { kind: 'file' | 'folder
 }
 
 /**
+ * A digest of every walked file's path, inode, size, modification time (ns) and exec bit, and the
+ * newest modification time (ms): equal snapshots mean the folder's files were not touched since,
+ * so its manifest digest can be reused without looking at each file's state.
+ */
+export function folderSnapshot(files: ReadonlyArray<Pick<WalkedFile, 'path' | 'ino' | 'size' | 'mtimeNs' | 'executable'>>): { snapshot: string; newestMtimeMs: number } {
+  const hash = createHash('sha256');
+  let newest = 0n;
+  let piece = '';
+  for (const f of files) {
+    piece += `${f.path}\0${f.ino}\0${f.size}\0${f.mtimeNs}\0${f.executable ? 1 : 0}\n`;
+    if (f.mtimeNs > newest) newest = f.mtimeNs;
+    if (piece.length > 65_536) {
+      hash.update(piece);
+      piece = '';
+    }
+  }
+  hash.update(piece);
+  return { snapshot: hash.digest('hex'), newestMtimeMs: Number(newest / 1_000_000n) };
+}
+
+/**
  * Hashes walked files: the state cache answers for unchanged ones, the rest are read (in parallel
  * when worth it) and recorded in the state cache. Returns them in the order given.
  */

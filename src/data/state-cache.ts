@@ -45,6 +45,7 @@ export class StateCache {
       // Inodes as text: they are unsigned 64-bit, and plain values load several times faster than bigints.
       this.db.exec('CREATE TABLE IF NOT EXISTS file_state (ino TEXT PRIMARY KEY, stamp TEXT NOT NULL, sha256 TEXT NOT NULL, mtime_ms REAL NOT NULL, recorded_ms REAL NOT NULL)');
       this.db.exec('CREATE TABLE IF NOT EXISTS complete_manifest (sha256 TEXT PRIMARY KEY)');
+      this.db.exec('CREATE TABLE IF NOT EXISTS folder_state (path TEXT PRIMARY KEY, snapshot TEXT NOT NULL, manifest TEXT NOT NULL, recorded_ms REAL NOT NULL)');
     } catch (err) {
       throw new SlipwayError('INVALID_STATE', `Cannot open the state cache ${file}: ${(err as Error).message}. It only speeds things up: delete it and run the command again.`, { path: file });
     }
@@ -82,6 +83,22 @@ export class StateCache {
         rows.set(String(e.ino), row);
       }
     })();
+  }
+
+  /**
+   * The manifest digest recorded for a folder whose files had exactly the stats `snapshot` sums
+   * up (see folderSnapshot in hasher.ts), or undefined; untrusted when its newest file was modified
+   * too close to the recording (as for files).
+   */
+  folderLookup(path: string, snapshot: string, newestMtimeMs: number): string | undefined {
+    const row = this.db.prepare('SELECT snapshot, manifest, recorded_ms FROM folder_state WHERE path = ?').raw(true).get(path) as [string, string, number] | undefined;
+    if (!row || row[0] !== snapshot || newestMtimeMs + RACY_MS >= row[2]) return undefined;
+    return row[1];
+  }
+
+  /** Records the manifest digest of a folder whose files had the stats `snapshot` sums up. */
+  folderRecord(path: string, snapshot: string, manifest: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO folder_state (path, snapshot, manifest, recorded_ms) VALUES (?, ?, ?, ?)').run(path, snapshot, manifest, Date.now());
   }
 
   /** True when the manifest was last seen with all its file objects in the cache. */

@@ -204,6 +204,27 @@ describe('checkout', () => {
   });
 });
 
+describe('status of a large unchanged folder', () => {
+  it('answers from the folder snapshot, and still sees an edit, a new exec bit and a replaced file', async () => {
+    const root = workspace();
+    mkdirSync(join(root, 'd'));
+    for (let i = 0; i < 20; i++) writeOld(join(root, `d/${i}.txt`), `row ${i}\n`);
+    const service = new DataService(openWorkspace(root), { jobs: 1 });
+    await service.add(['d'], root);
+    const first = await service.status(undefined, root);
+    expect(first).toMatchObject({ clean: true, hashed: 0, fromState: 20 });
+    chmodSync(join(root, 'd/3.txt'), 0o755);
+    expect((await service.status(undefined, root)).pointers[0]).toMatchObject({ state: 'modified', modified: ['3.txt'] });
+    chmodSync(join(root, 'd/3.txt'), 0o644);
+    expect((await service.status(undefined, root)).clean).toBe(true);
+    writeOld(join(root, 'd/5.txt'), 'row 6\n');
+    expect((await service.status(undefined, root)).pointers[0]).toMatchObject({ state: 'modified', modified: ['5.txt'] });
+    writeOld(join(root, 'd/5.txt'), 'row 5\n');
+    expect((await service.status(undefined, root)).clean).toBe(true);
+    service.close();
+  });
+});
+
 describe('shapes other parts use', () => {
   it('objectsNeeded names each pointed-at object, the folder manifest and every file in it', async () => {
     const root = workspace();
