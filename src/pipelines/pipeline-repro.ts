@@ -16,7 +16,7 @@ import { allOuts, buildGraph, selectStages, type PipelineGraph } from './pipelin
 import type { LockedPath, Pipeline, Stage, StageDecision, StageLock, StageObserver, StageResult } from './pipeline-types.js';
 import { readRunCache, runCacheKey, writeRunCache } from './run-cache.js';
 import { runStageCommand } from './stage-command.js';
-import { readLockFile, updateLockFile } from './stage-lock-file.js';
+import { lockFileFor, readLockFile, updateLockFile } from './stage-lock-file.js';
 import { changedParams, ParamsReader } from './stage-params.js';
 import { overlaps } from './stage-paths.js';
 import type { StageStorage } from './stage-storage.js';
@@ -142,7 +142,8 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
   const graph = opts.graph ?? buildGraph(pipeline);
   const selected = selectStages(graph, opts.targets ?? []);
   const order = graph.stages.filter((s) => selected.has(s.name));
-  const locks = await readLockFile(root);
+  const lockFile = lockFileFor(pipeline.file);
+  const locks = await readLockFile(root, lockFile);
   const params = new ParamsReader(root);
   const digests = new PathDigests(storage);
   const inPipeline = new Set(graph.byName.keys());
@@ -273,7 +274,7 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
         }
         const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: entry.outs };
         await finishObserved(stage, { run: false, reason: 'restored', runCacheKey: key }, 'restored', lock, start);
-        await updateLockFile(root, { [stage.name]: lock }, inPipeline);
+        await updateLockFile(root, { [stage.name]: lock }, inPipeline, lockFile);
         locks[stage.name] = lock;
         return { stage: stage.name, status: 'restored', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start };
       }
@@ -314,7 +315,7 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
     const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: saved, ...(runId ? { runId } : {}) };
     const finished = await finishObserved(stage, decision, 'ran', lock, start, { exitCode: 0 }, runId);
     if (!lock.runId && finished) lock.runId = finished;
-    await updateLockFile(root, { [stage.name]: lock }, inPipeline);
+    await updateLockFile(root, { [stage.name]: lock }, inPipeline, lockFile);
     locks[stage.name] = lock;
     if (cacheable) await writeRunCache(root, { key, stage: stage.name, outs: saved, time: Date.now() });
     return { stage: stage.name, status: 'ran', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, exitCode: 0 };

@@ -41,7 +41,7 @@ describe('slipway.lock', () => {
     const text = readFileSync(join(root, LOCK_FILE), 'utf8');
     writeFileSync(join(root, LOCK_FILE), text.replace('lr: 0.1', 'lr: 0.5'));
     expect((await readLockFile(root)).train?.params).toEqual({ 'params.yaml': { lr: 0.5 } });
-    writeFileSync(join(root, '.slipway/runs/slipway-lock.parsed.json'), '{ not json');
+    writeFileSync(join(root, '.slipway/runs/slipway.lock.parsed.json'), '{ not json');
     expect((await readLockFile(root)).train?.cmd).toBe('node train.js');
   });
 

@@ -63,38 +63,43 @@ export function parseLockFile(text: string, file = LOCK_FILE): Record<string, St
 }
 
 // The lock file parsed, keyed by the digest of its text: YAML parsing costs more than the rest of a no-change repro's checks.
-function parsedCopyOf(root: string): string {
-  return join(root, WORKSPACE_DIR, 'runs', 'slipway-lock.parsed.json');
+function parsedCopyOf(root: string, file: string): string {
+  return join(root, WORKSPACE_DIR, 'runs', `${file.replace(/[^A-Za-z0-9_.-]/g, '_')}.parsed.json`);
+}
+
+/** The lock file of a pipeline file: `slipway.yaml` → `slipway.lock`, `train.yaml` → `train.lock` (beside it). */
+export function lockFileFor(pipelineFile: string): string {
+  return `${pipelineFile.replace(/\.ya?ml$/i, '')}.lock`;
 }
 
 function digestOf(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-async function rememberParsed(root: string, text: string, entries: Record<string, StageLock>): Promise<void> {
+async function rememberParsed(root: string, file: string, text: string, entries: Record<string, StageLock>): Promise<void> {
   try {
     await mkdir(join(root, WORKSPACE_DIR, 'runs'), { recursive: true });
-    await writeAtomic(parsedCopyOf(root), JSON.stringify({ sha256: digestOf(text), entries }), false);
+    await writeAtomic(parsedCopyOf(root, file), JSON.stringify({ sha256: digestOf(text), entries }), false);
   } catch {
     // Only a shortcut: the next read parses the YAML again.
   }
 }
 
-/** Reads `<root>/slipway.lock`; an absent file has no entries. */
-export async function readLockFile(root: string): Promise<Record<string, StageLock>> {
+/** Reads `<root>/slipway.lock` (or `file`); an absent file has no entries. */
+export async function readLockFile(root: string, file = LOCK_FILE): Promise<Record<string, StageLock>> {
   let text: string;
   try {
-    text = await readFile(join(root, LOCK_FILE), 'utf8');
+    text = await readFile(join(root, file), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw err;
   }
-  const copy = await readFile(parsedCopyOf(root), 'utf8')
+  const copy = await readFile(parsedCopyOf(root, file), 'utf8')
     .then((t) => JSON.parse(t) as { sha256?: string; entries?: Record<string, StageLock> } | null)
     .catch(() => undefined);
   if (copy?.sha256 === digestOf(text) && isRecord(copy.entries)) return copy.entries;
-  const entries = parseLockFile(text);
-  await rememberParsed(root, text, entries);
+  const entries = parseLockFile(text, file);
+  await rememberParsed(root, file, text, entries);
   return entries;
 }
 
@@ -135,26 +140,26 @@ async function writeAtomic(path: string, text: string, sync = true): Promise<voi
 }
 
 /**
- * Sets (or with `undefined` removes) the entries of `changes` in `<root>/slipway.lock`, keeping
+ * Sets (or with `undefined` removes) the entries of `changes` in `<root>/slipway.lock` (or `file`), keeping
  * every other entry as the file holds it now. `keep`, when given, drops entries of stages no longer
  * in the pipeline.
  */
-export async function updateLockFile(root: string, changes: Record<string, StageLock | undefined>, keep?: ReadonlySet<string>): Promise<void> {
-  const mutex = join(root, WORKSPACE_DIR, 'locks', `${LOCK_FILE}.lock`);
+export async function updateLockFile(root: string, changes: Record<string, StageLock | undefined>, keep?: ReadonlySet<string>, file = LOCK_FILE): Promise<void> {
+  const mutex = join(root, WORKSPACE_DIR, 'locks', `${file.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`);
   const held = await waitLock(mutex, 30_000);
   if (!('release' in held)) {
-    throw new SlipwayError('CONFLICT', `${LOCK_FILE} is being written by another process (pid ${held.holder.pid} on ${held.holder.host}, since ${held.holder.since}); if none is running, delete ${mutex}.`, { path: mutex });
+    throw new SlipwayError('CONFLICT', `${file} is being written by another process (pid ${held.holder.pid} on ${held.holder.host}, since ${held.holder.since}); if none is running, delete ${mutex}.`, { path: mutex });
   }
   try {
-    const entries = await readLockFile(root);
+    const entries = await readLockFile(root, file);
     for (const [name, lock] of Object.entries(changes)) {
       if (lock) entries[name] = lock;
       else delete entries[name];
     }
     if (keep) for (const name of Object.keys(entries)) if (!keep.has(name)) delete entries[name];
     const text = formatLockFile(entries);
-    await writeAtomic(join(root, LOCK_FILE), text);
-    await rememberParsed(root, text, entries);
+    await writeAtomic(join(root, file), text);
+    await rememberParsed(root, file, text, entries);
   } finally {
     await held.release();
   }

@@ -246,6 +246,20 @@ describe('slipway repro', () => {
     expect(ws.runs()).toEqual(['slow']);
   });
 
+  it('keeps the lock of a pipeline named with --config beside it, apart from slipway.lock', async () => {
+    const ws = pipelineWorkspace('stages:\n  a:\n    cmd: node tool.mjs a --out a.txt\n    outs: [a.txt]\n');
+    ws.write('experiment.yaml', 'stages:\n  b:\n    cmd: node tool.mjs b --out b.txt\n    outs: [b.txt]\n');
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).code).toBe(0);
+    expect((await runCli(['repro', '--no-track', '--config', 'experiment.yaml'], {}, ws.dir)).code).toBe(0);
+    expect(ws.read('slipway.lock')).toContain('  a:\n');
+    expect(ws.read('slipway.lock')).not.toContain('  b:\n');
+    expect(ws.read('experiment.lock')).toContain('  b:\n');
+    ws.clearRuns();
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
+    expect((await runCli(['repro', '--no-track', '--config', 'experiment.yaml'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
+    expect(ws.runs()).toEqual([]);
+  });
+
   it('answers a bad pipeline with exit 2 and a message naming the stages and the cause', async () => {
     const cycle = pipelineWorkspace('stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n');
     const c = await runCli(['repro'], {}, cycle.dir);
