@@ -246,6 +246,16 @@ describe('slipway repro', () => {
     expect(ws.runs()).toEqual(['slow']);
   });
 
+  it('keeps the entries of two repros running different stages at once', async () => {
+    const stages = Array.from({ length: 6 }, (_, i) => `  s${i}:\n    cmd: node tool.mjs s${i} --out out/s${i}.txt\n    outs: [out/s${i}.txt]\n`).join('');
+    const ws = pipelineWorkspace(`stages:\n${stages}`);
+    const [one, two] = await Promise.all([runCli(['repro', '--no-track', 's0', 's1', 's2'], {}, ws.dir), runCli(['repro', '--no-track', 's3', 's4', 's5'], {}, ws.dir)]);
+    expect([one.code, two.code]).toEqual([0, 0]);
+    const lock = ws.read('slipway.lock');
+    for (let i = 0; i < 6; i++) expect(lock).toContain(`  s${i}:\n`);
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
+  });
+
   it('keeps the lock of a pipeline named with --config beside it, apart from slipway.lock', async () => {
     const ws = pipelineWorkspace('stages:\n  a:\n    cmd: node tool.mjs a --out a.txt\n    outs: [a.txt]\n');
     ws.write('experiment.yaml', 'stages:\n  b:\n    cmd: node tool.mjs b --out b.txt\n    outs: [b.txt]\n');
