@@ -172,8 +172,9 @@ export async function gitState(root: string): Promise<GitState> {
   if (!/^[0-9a-f]{40,64}$/.test(commit)) return {};
   let dirty: boolean | undefined;
   try {
-    // The lock file and Slipway's folder record results of the pipeline, not the code it ran.
-    const status = await git(root, ['status', '--porcelain', '-z', '--', '.', `:(exclude)${LOCK_FILE}`, `:(exclude)${WORKSPACE_DIR}`]);
+    // The lock file and Slipway's folder record results of the pipeline, not the code it ran. Untracked
+    // files are left out (as `git describe --dirty` does): a first run's own outputs are untracked.
+    const status = await git(root, ['status', '--porcelain', '-z', '--untracked-files=no', '--', '.', `:(exclude)${LOCK_FILE}`, `:(exclude)${WORKSPACE_DIR}`]);
     dirty = status.length > 0;
   } catch {
     dirty = undefined;

@@ -271,6 +271,11 @@ for (const target of TARGETS) {
       const tags = Object.fromEntries((await client.runs.get(runId)).data.tags.map((t) => [t.key, t.value]));
       expect(tags['slipway.git.dirty']).toBe('true');
       git(root, 'checkout', '--', 'train.mjs');
+      // A file git does not track (such as a first run's outputs) leaves the code revision clean.
+      writeFileSync(join(root, 'untracked-output.csv'), 'x\n1\n');
+      const cleanRun = ((await createTrackingObserver({ client, root, pipeline, experiment: 'dirty' }).stageStarted(prepare, NEW)) as { runId: string }).runId;
+      expect(Object.fromEntries((await client.runs.get(cleanRun)).data.tags.map((t) => [t.key, t.value]))['slipway.git.dirty']).toBe('false');
+      rmSync(join(root, 'untracked-output.csv'));
 
       const gone = await client.experiments.create({ name: 'gone' });
       await client.experiments.delete(gone.experimentId);
