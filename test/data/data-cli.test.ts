@@ -160,6 +160,14 @@ describe('slipway data in a git repository', () => {
     expect(r.stderr).toContain('not in the cache');
     expect(readFileSync(join(root, 'data/images/new.txt'), 'utf8')).toBe('new\n');
     git(root, 'checkout', '-q', 'HEAD', '--', 'data/images.slipway');
+    // diff still answers for the old version, saying its manifest is gone instead of failing.
+    const diff = await data(root, 'diff', 'HEAD~1', 'HEAD', '--json');
+    expect(diff.code).toBe(0);
+    const entry = (JSON.parse(diff.stdout) as { entries: Array<{ path: string; manifestMissing?: string[]; files?: unknown }> }).entries[0];
+    expect(entry).toMatchObject({ path: 'data/images', manifestMissing: [expect.stringMatching(/^[0-9a-f]{64}$/)] });
+    expect(entry?.files).toBeUndefined();
+    const human = await data(root, 'diff', 'HEAD~1', 'HEAD');
+    expect(human.stdout).toContain('folder manifest not in the cache');
   });
 
   it('refuses paths that leave the workspace and symbolic link loops with exit 2', async () => {
