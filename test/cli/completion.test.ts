@@ -87,6 +87,35 @@ describe('slipway completion bash', () => {
     expect(alias).toEqual(expect.arrayContaining(['set', 'delete']));
   });
 
+  it('knows the data, dataset, pipeline, metrics, params and env commands with their subcommands and options', () => {
+    const [da, data, push, gc, datasets, re, repro, dag, metrics, params, paramsDiff, env] = bashComplete(script, '_slipway', [
+      ['slipway', 'da'],
+      ['slipway', 'data', ''],
+      ['slipway', 'data', 'push', '--re'],
+      ['slipway', 'data', 'gc', '--'],
+      ['slipway', 'datasets', ''],
+      ['slipway', 're'],
+      ['slipway', 'repro', '--d'],
+      ['slipway', 'dag', '--'],
+      ['slipway', 'metrics', ''],
+      ['slipway', 'params', ''],
+      ['slipway', 'params', 'diff', '--a'],
+      ['slipway', 'env', ''],
+    ]);
+    expect(da).toEqual(['data', 'datasets', 'dag']);
+    expect(data).toEqual(['add', 'status', 'checkout', 'unprotect', 'gc', 'diff', 'push', 'fetch', 'pull', 'help']);
+    expect(push).toEqual(['--remote']);
+    expect(gc).toEqual(expect.arrayContaining(['--workspace', '--rev', '--no-run-cache', '--dry-run', '--json']));
+    expect(datasets).toEqual(['register', 'list', 'show', 'lineage', 'log-input', 'delete', 'help']);
+    expect(re).toEqual(expect.arrayContaining(['repro', 'release', 'releases']));
+    expect(repro).toEqual(['--dry-run']);
+    expect(dag).toEqual(['--dot', '--json', '--config', '--help']);
+    expect(metrics).toEqual(['show', 'diff', 'help']);
+    expect(params).toEqual(['diff', 'help']);
+    expect(paramsDiff).toEqual(['--all']);
+    expect(env).toEqual(['show', 'check', 'help']);
+  });
+
   it('covers every command of the program, so it cannot go out of date', () => {
     const paths: string[] = [];
     const walk = (cmd: Command, path: string[]) => {
@@ -146,6 +175,10 @@ describe('slipway completion zsh', () => {
     for (const node of completionTree(program)) expect(script).toContain(`\n    '${node.path.join(' ')}') cmdnames=(`);
     // Commands come with their descriptions.
     expect(script).toMatch(/ 'models:\w[^']*' /);
+    // The data and pipeline commands, down to the options of a subcommand.
+    expect(script).toContain("\n    'slipway data') cmdnames=(add status checkout unprotect gc diff push fetch pull help);");
+    expect(script).toMatch(/\n {4}'slipway data push'\) cmdnames=\(\); cmds=\(\); opts=\('--remote:[^']*' '--jobs:/);
+    for (const path of ['slipway datasets', 'slipway repro', 'slipway dag', 'slipway metrics diff', 'slipway params diff', 'slipway env check']) expect(script).toContain(`\n    '${path}') cmdnames=(`);
     if (has('zsh')) {
       execFileSync('zsh', ['-n', '-c', script], { timeout: 10_000 });
       // Run the function with zsh's completion builtins replaced by ones that print what they were given (filtered by the prefix, as zsh does).
@@ -178,6 +211,11 @@ describe('slipway completion fish', () => {
     expect(script).toContain("complete -c slipway -n '__slipway_at \\'slipway\\'' -f -a 'models'");
     for (const long of longOptions(['serve'], '--')) expect(script).toContain(`complete -c slipway -n '__slipway_at \\'slipway serve\\'' -l ${long.slice(2)}`);
     expect(script).toContain("complete -c slipway -n '__slipway_at \\'slipway completion\\' 0' -f -a 'bash zsh fish'");
+    for (const sub of ['add', 'status', 'checkout', 'unprotect', 'gc', 'diff', 'push', 'fetch', 'pull']) expect(script).toContain(`complete -c slipway -n '__slipway_at \\'slipway data\\'' -f -a '${sub}'`);
+    expect(script).toContain("complete -c slipway -n '__slipway_at \\'slipway data push\\'' -l remote -s r -r");
+    for (const [path, sub] of [['slipway', 'repro'], ['slipway', 'dag'], ['slipway', 'datasets'], ['slipway metrics', 'diff'], ['slipway params', 'diff'], ['slipway env', 'check']]) {
+      expect(script).toContain(`complete -c slipway -n '__slipway_at \\'${path}\\'' -f -a '${sub}'`);
+    }
     if (has('fish')) {
       const file = join(dir, 'slipway.fish');
       writeFileSync(file, script);
