@@ -5,8 +5,8 @@
  */
 import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
+import { YamlLocator, type PathKey } from '../core/yaml-locator.js';
 import { WORKSPACE_DIR, type DataConfig } from './data-types.js';
 
 /** The config file that marks a workspace root. */
@@ -126,32 +126,6 @@ export function resolveWorkspacePath(ws: Workspace, userPath: string, cwd = proc
   return { abs, rel };
 }
 
-type PathKey = string | number;
-
-/** Where the key at `path` starts in the document (the deepest part of it that exists). */
-function positionOf(doc: Document, path: readonly PathKey[], lines: LineCounter): { line: number; col: number } {
-  let node: unknown = doc.contents;
-  let at: Node | undefined = isScalar(node) || isMap(node) || isSeq(node) ? (node as Node) : undefined;
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
-      if (!pair) break;
-      if (isScalar(pair.key)) at = pair.key;
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item = node.items[key];
-      if (!item) break;
-      at = item as Node;
-      node = item;
-    } else break;
-  }
-  return lines.linePos(at?.range?.[0] ?? 0);
-}
-
-function dotted(path: readonly PathKey[]): string {
-  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -165,18 +139,10 @@ const REMOTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * INVALID_ARGUMENT as `FILE:LINE:COL: data.key: problem`.
  */
 export function parseDataConfig(text: string, file: string): DataConfig {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const { locator, value: root } = YamlLocator.parse(text, file);
   const fail = (path: readonly PathKey[], message: string): never => {
-    const { line, col } = positionOf(doc, path, lines);
-    throw new SlipwayError('INVALID_ARGUMENT', `${file}:${line}:${col}: ${dotted(path)}: ${message}`, { file, line, column: col, key: dotted(path) });
+    throw locator.error(path, message);
   };
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const { line, col } = lines.linePos(yamlError.pos[0]);
-    throw new SlipwayError('INVALID_ARGUMENT', `${file}:${line}:${col}: not valid YAML: ${yamlError.message.split('\n')[0]}`, { file, line, column: col });
-  }
-  const root: unknown = doc.toJS();
   const config: DataConfig = { remotes: {} };
   if (!isRecord(root) || root.data === undefined || root.data === null) return config;
   const data = root.data;

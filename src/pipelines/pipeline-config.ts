@@ -27,7 +27,7 @@ import { parse } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
 import type { Pipeline, Stage, StageOut, StageRegister } from './pipeline-types.js';
 import { isSameOrInside, normalizeStagePath } from './stage-paths.js';
-import { YamlLocator, type PathKey } from './yaml-locator.js';
+import { YamlLocator, type PathKey } from '../core/yaml-locator.js';
 
 /** The config file a workspace's pipeline lives in. */
 export const PIPELINE_FILE = 'slipway.yaml';

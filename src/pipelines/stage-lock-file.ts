@@ -13,7 +13,7 @@ import { SlipwayError } from '../core/errors.js';
 import { WORKSPACE_DIR } from '../data/data-types.js';
 import { waitLock } from './pid-lock.js';
 import type { LockedPath, StageLock } from './pipeline-types.js';
-import { YamlLocator } from './yaml-locator.js';
+import { YamlLocator } from '../core/yaml-locator.js';
 
 /** The lock file's name, beside slipway.yaml. */
 export const LOCK_FILE = 'slipway.lock';

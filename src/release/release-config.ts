@@ -20,10 +20,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { ReleasePolicy, type GateSpec, type StrategySpec } from '../client/schemas/releases.js';
 import { parseDuration } from '../core/duration.js';
 import { SlipwayError } from '../core/errors.js';
+import { YamlLocator, dottedPath, type PathKey } from '../core/yaml-locator.js';
 import { parseThreshold } from '../loadtest/threshold-parser.js';
 import { parseMetricThreshold } from './evaluation/thresholds.js';
 import { parseRelativeSlo } from './gates/load-test-gate.js';
@@ -58,47 +58,6 @@ export interface ReleasesConfig {
   models: Record<string, ModelReleases>;
 }
 
-type PathKey = string | number;
-
-/** Where a path of the document is: the key that holds it (or the deepest part of it that exists). */
-function positionOf(doc: Document, path: readonly PathKey[], lines: LineCounter): { line: number; col: number } {
-  let node: unknown = doc.contents;
-  let at: Node | undefined = isScalar(node) || isMap(node) || isSeq(node) ? (node as Node) : undefined;
-  for (const key of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
-      if (!pair) break;
-      if (isScalar(pair.key)) at = pair.key;
-      node = pair.value;
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item = node.items[key];
-      if (!item) break;
-      at = item as Node;
-      node = item;
-    } else break;
-  }
-  const offset = at?.range?.[0] ?? 0;
-  return lines.linePos(offset);
-}
-
-function dotted(path: readonly PathKey[]): string {
-  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
-}
-
-/** Turns a problem at `path` into `FILE:LINE:COL: path: message`. */
-class Locator {
-  constructor(
-    readonly file: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  error(path: readonly PathKey[], message: string): SlipwayError {
-    const { line, col } = positionOf(this.doc, path, this.lines);
-    return new SlipwayError('INVALID_ARGUMENT', `${this.file}:${line}:${col}: ${dotted(path)}: ${message}`, { file: this.file, line, column: col, key: dotted(path) });
-  }
-}
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -113,11 +72,11 @@ const MODEL_KEYS = new Set(['holdout', 'label', 'environments', 'alerts']);
 const ALERT_KEYS = new Set(['name', 'figure', 'comparison', 'threshold', 'forWindows', 'webhookUrl', 'action']);
 
 // Durations are checked here so a typo names its line; the server reads the same text.
-function checkDurations(policy: ReleasePolicy, at: readonly PathKey[], loc: Locator): void {
+function checkDurations(policy: ReleasePolicy, at: readonly PathKey[], loc: YamlLocator): void {
   const check = (value: string | undefined, path: readonly PathKey[]): void => {
     if (value === undefined) return;
     try {
-      parseDuration(value, { name: dotted(path) });
+      parseDuration(value, { name: dottedPath(path) });
     } catch (err) {
       throw loc.error(path, (err as Error).message.replace(/^\S+ must/, 'must'));
     }
@@ -169,7 +128,7 @@ function zodMessage(issue: { code: string; message: string; keys?: string[]; opt
   return { message: issue.message.replace(/^Invalid input: /, '') };
 }
 
-function parsePolicy(raw: unknown, at: readonly PathKey[], loc: Locator, configDir: string): ReleasePolicy {
+function parsePolicy(raw: unknown, at: readonly PathKey[], loc: YamlLocator, configDir: string): ReleasePolicy {
   const parsed = ReleasePolicy.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as (typeof parsed.error.issues)[number];
@@ -194,7 +153,7 @@ function parsePolicy(raw: unknown, at: readonly PathKey[], loc: Locator, configD
   };
 }
 
-function parseAlerts(raw: unknown, at: readonly PathKey[], loc: Locator): AlertRuleSpec[] {
+function parseAlerts(raw: unknown, at: readonly PathKey[], loc: YamlLocator): AlertRuleSpec[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw loc.error(at, 'must be a list of alert rules.');
   const names = new Set<string>();
@@ -229,15 +188,7 @@ function parseAlerts(raw: unknown, at: readonly PathKey[], loc: Locator): AlertR
 export function parseReleasesConfig(text: string, filePath: string, cwd = process.cwd()): ReleasesConfig | undefined {
   const file = displayPath(resolve(cwd, filePath), cwd);
   const configDir = dirname(resolve(cwd, filePath));
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const loc = new Locator(file, doc, lines);
-  const yamlError = doc.errors[0];
-  if (yamlError) {
-    const { line, col } = lines.linePos(yamlError.pos[0]);
-    throw new SlipwayError('INVALID_ARGUMENT', `${file}:${line}:${col}: not valid YAML: ${yamlError.message.split('\n')[0]}`, { file, line, column: col });
-  }
-  const root: unknown = doc.toJS();
+  const { locator: loc, value: root } = YamlLocator.parse(text, file);
   if (!isRecord(root) || root.releases === undefined || root.releases === null) return undefined;
   const section = root.releases;
   if (!isRecord(section)) throw loc.error(['releases'], 'must be a mapping of model names to their environments.');
