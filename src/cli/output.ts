@@ -346,6 +346,19 @@ export function printValue(value: unknown, opts: { json?: boolean }, human: () =
   io.out(opts.json ? formatJson(value) : human());
 }
 
+/** A byte count as `512 B`, `1.5 KiB`, `3.2 MiB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
 /** Epoch milliseconds as `YYYY-MM-DD HH:MM:SS` UTC, or "-" when absent. */
 export function formatTime(ms: number | string | null | undefined): string {
   if (ms === null || ms === undefined || ms === '') return '-';

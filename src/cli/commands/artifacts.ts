@@ -7,7 +7,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { SlipwayClient } from '../../client/slipway-client.js';
 import { parseDuration } from '../../core/duration.js';
 import { addConnectionOptions, addTargetOptions, withConnection, type ConnectionFlags } from '../connection.js';
-import { EXIT, addHelpEpilogue, errorLine, formatJson, printList, printWarning, runAction, usageErrorsExit2 } from '../output.js';
+import { addHelpEpilogue, errorLine, EXIT, formatBytes, formatJson, printList, printWarning, runAction, usageErrorsExit2 } from '../output.js';
 
 interface ArtifactFlags {
   artifactsDestination?: string;
@@ -45,18 +45,6 @@ async function openArtifacts(flags: ArtifactFlags) {
   for (const warning of config.warnings) printWarning(warning);
   if (!existsSync(config.artifactsDestination)) throw new SlipwayError('NOT_FOUND', `Artifact folder ${config.artifactsDestination} does not exist.`);
   return new LocalArtifactStore(config.artifactsDestination);
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** Registers `slipway artifacts`. */

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { FetchResult, PushResult, TransferProgress } from '../../data/remote-transfer.js';
 import type { CheckoutEntry } from '../../data/data-service.js';
-import { EXIT, addHelpEpilogue, errTerminal, errorLine, positiveInt, printValue, processStreams, runAction, type OutputStreams } from '../output.js';
+import { addHelpEpilogue, errorLine, errTerminal, EXIT, formatBytes, type OutputStreams, positiveInt, printValue, processStreams, runAction } from '../output.js';
 
 interface RemoteFlags {
   remote?: string;
@@ -16,18 +16,6 @@ interface PullFlags extends RemoteFlags {
 
 /** Digests listed in an error line: the first few, then how many more (--json lists all). */
 const NAMED = 5;
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 

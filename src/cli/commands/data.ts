@@ -1,22 +1,10 @@
 /** `slipway data …`: version files and folders by content, with pointer files for git and remotes for sharing. */
 import type { Command } from 'commander';
-import { EXIT, addHelpEpilogue, errorLine, errTerminal, formatJson, processStreams, runAction } from '../output.js';
+import { addHelpEpilogue, errorLine, errTerminal, EXIT, formatBytes, formatJson, processStreams, runAction } from '../output.js';
 import { registerRemoteCommands } from './data-remote.js';
 
 interface JsonFlag {
   json?: boolean;
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
 }
 
 /** A one-line hashing progress on stderr, only where stderr is a terminal and output is not JSON. */

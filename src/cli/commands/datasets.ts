@@ -4,7 +4,7 @@ import type { DatasetLineage, DatasetVersion, DatasetVersionDetail, RegisterData
 import type { Pointer } from '../../data/data-types.js';
 import { SlipwayError } from '../../core/errors.js';
 import { addConnectionOptions, withConnection, type ConnectionFlags } from '../connection.js';
-import { EXIT, addHelpEpilogue, formatJson, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2 } from '../output.js';
+import { addHelpEpilogue, EXIT, formatBytes, formatJson, formatRecord, formatTable, formatTime, positiveInt, printList, printValue, runAction, usageErrorsExit2 } from '../output.js';
 
 type JsonFlags = ConnectionFlags & { json?: boolean };
 
@@ -23,21 +23,9 @@ async function datasetSpec(spec: string, allowBare = false) {
   return parseDatasetSpec(spec, allowBare);
 }
 
-function bytesText(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
-
 function sizeText(v: DatasetVersion): string {
   const table = v.schema ? `, ${v.rows ?? '?'} rows × ${v.schema.columns.length} columns` : '';
-  return `${v.kind === 'folder' ? `${v.files} file${v.files === 1 ? '' : 's'}, ` : ''}${bytesText(v.bytes)}${table}`;
+  return `${v.kind === 'folder' ? `${v.files} file${v.files === 1 ? '' : 's'}, ` : ''}${formatBytes(v.bytes)}${table}`;
 }
 
 function versionRecord(v: DatasetVersion): string {
