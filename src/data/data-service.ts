@@ -217,7 +217,7 @@ export class DataService {
       if (rel === '') throw new SlipwayError('INVALID_ARGUMENT', 'The workspace root itself cannot be tracked; add the folders inside it.');
       if (rel.endsWith(POINTER_SUFFIX)) throw new SlipwayError('INVALID_ARGUMENT', `'${p}' is a pointer file; add the data it names instead.`, { path: p });
       const found = walkTracked(this.ws.root, rel);
-      if (!found) throw new SlipwayError('NOT_FOUND', `'${p}' does not exist.`, { path: p });
+      if (!found) throw new SlipwayError('DATA_ERROR', `'${p}' does not exist.`, { path: p });
       for (const e of existing) {
         if (e.path !== rel && isInside(rel, e.path)) throw new SlipwayError('INVALID_ARGUMENT', `'${p}' is inside ${e.path}, which ${e.pointer} already tracks; add ${e.path} again instead.`, { path: p });
         if (e.path !== rel && isInside(e.path, rel)) throw new SlipwayError('INVALID_ARGUMENT', `'${p}' holds ${e.path}, which ${e.pointer} tracks on its own; remove that pointer first, or add the paths separately.`, { path: p });
@@ -495,7 +495,7 @@ export class DataService {
       const { rel } = resolveWorkspacePath(this.ws, p, cwd);
       if (!pointers.some((f) => isInside(rel, f.path))) throw new SlipwayError('NOT_FOUND', `'${p}' is not tracked: no pointer file names it or a folder holding it.`, { path: p });
       const found = walkTracked(this.ws.root, rel);
-      if (!found) throw new SlipwayError('NOT_FOUND', `'${p}' does not exist; run slipway data checkout first.`, { path: p });
+      if (!found) throw new SlipwayError('DATA_ERROR', `'${p}' does not exist; run slipway data checkout first.`, { path: p });
       for (const f of found.files) {
         const st = lstatSync(f.abs);
         if (st.nlink <= 1 && (st.mode & 0o200) !== 0) continue;

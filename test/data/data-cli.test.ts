@@ -170,7 +170,7 @@ describe('slipway data in a git repository', () => {
     expect(human.stdout).toContain('folder manifest not in the cache');
   });
 
-  it('refuses paths that leave the workspace and symbolic link loops with exit 2', async () => {
+  it('refuses a missing path, paths that leave the workspace and symbolic link loops with exit 2', async () => {
     const outside = mkdtempSync(join(tmpdir(), 'slipway-data-outside-'));
     roots.push(outside);
     writeFileSync(join(outside, 'secret.txt'), 'x');
@@ -182,6 +182,7 @@ describe('slipway data in a git repository', () => {
       [join(outside, 'secret.txt'), 'outside the workspace'],
       ['escape/secret.txt', 'symbolic link'],
       ['loop-a', 'symbolic link loop'],
+      ['data/no-such-file.csv', "'data/no-such-file.csv' does not exist"],
     ] as const) {
       const r = await data(root, 'add', path);
       expect(r.code, path).toBe(2);
