@@ -4,7 +4,7 @@
  * is a thin face over this class; everything here returns data and never prints.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { copyFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
@@ -473,8 +473,10 @@ export class DataService {
       if (left?.isDirectory()) throw new SlipwayError('CONFLICT', `${p.path} is a folder with other content in the way; move it aside and run checkout again.`);
     }
     const placedStats: Array<{ ino: bigint; size: number; mtimeNs: bigint; sha256: string }> = [];
+    const realFolders = new Set<string>();
     await eachLimited(toPlace, 8, async (e) => {
       const dest = e.path === '' ? abs : join(abs, e.path);
+      ensureRealFolders(root, posix.dirname(e.path === '' ? p.path : `${p.path}/${e.path}`), realFolders);
       // A folder standing where a file goes (only files it held were removed above).
       const st = lstatSync(dest, { throwIfNoEntry: false });
       if (st?.isDirectory()) pruneEmptyFolders(dest, false);
@@ -650,6 +652,24 @@ export class DataService {
 }
 
 /** Removes empty folders at and below `dir` (bottom-up); `keepTop` keeps `dir` itself. */
+/**
+ * Creates the folders from the workspace root down to `relDir`, refusing one that is a symbolic link:
+ * a link committed to git must not redirect a checkout's writes out of the workspace.
+ */
+function ensureRealFolders(root: string, relDir: string, known: Set<string>): void {
+  let at = '';
+  for (const part of relDir.split('/')) {
+    if (part === '' || part === '.') continue;
+    at = at ? `${at}/${part}` : part;
+    if (known.has(at)) continue;
+    const st = lstatSync(join(root, at), { throwIfNoEntry: false });
+    if (!st) mkdirSync(join(root, at));
+    else if (st.isSymbolicLink()) throw new SlipwayError('INVALID_ARGUMENT', `Checkout refuses to write through the symbolic link ${at}; remove it and run checkout again.`, { path: at });
+    else if (!st.isDirectory()) throw new SlipwayError('CONFLICT', `${at} is a file where checkout needs a folder; move it aside and run checkout again.`, { path: at });
+    known.add(at);
+  }
+}
+
 function pruneEmptyFolders(dir: string, keepTop: boolean): void {
   const st = lstatSync(dir, { throwIfNoEntry: false });
   if (!st?.isDirectory()) return;

@@ -13,7 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { SlipwayError } from '../core/errors.js';
 import { closeFd, isErrno, openFd, writeHashedFd } from '../artifacts/no-follow-dirs.js';
-import { DATA_FORMAT_VERSION, type DataConfig, type Manifest, type ObjectCacheView } from './data-types.js';
+import { DATA_FORMAT_VERSION, type DataConfig, type Manifest, type ManifestEntry, type ObjectCacheView } from './data-types.js';
 
 /** How a file is placed: a copy-on-write clone, a hard link to the object, or a plain copy. */
 export type LinkType = 'reflink' | 'hardlink' | 'copy';
@@ -194,6 +194,12 @@ export class ObjectCache implements ObjectCacheView {
     const m = parsed as Partial<Manifest>;
     if (typeof m !== 'object' || m === null || m.format !== DATA_FORMAT_VERSION || !Array.isArray(m.files)) {
       throw new SlipwayError('INTEGRITY_ERROR', `Cache object ${sha256} is not a folder manifest of format ${DATA_FORMAT_VERSION}.`, { sha256 });
+    }
+    // A manifest can come from a remote someone else writes: each entry must stay inside its folder
+    // and name an object by digest, or a checkout could write anywhere.
+    for (const e of m.files as unknown[]) {
+      const why = manifestEntryProblem(e);
+      if (why) throw new SlipwayError('INTEGRITY_ERROR', `Folder manifest ${sha256} is refused: ${why}.`, { sha256 });
     }
     return m as Manifest;
   }
@@ -417,6 +423,21 @@ export class ObjectCache implements ObjectCacheView {
     await rename(temp, dest);
     return 'copy';
   }
+}
+
+const DIGEST = /^[0-9a-f]{64}$/;
+
+/** Why a manifest entry is unsafe or malformed, or undefined when it is fine. */
+function manifestEntryProblem(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return 'an entry is not an object';
+  const { path, sha256, size, executable } = e as Partial<ManifestEntry>;
+  if (typeof path !== 'string' || path === '') return 'an entry has no path';
+  const parts = path.split('/');
+  if (path.includes('\\') || path.includes('\0') || parts.some((part) => part === '' || part === '.' || part === '..')) return `the entry '${path}' leaves its folder or is not a plain relative path`;
+  if (typeof sha256 !== 'string' || !DIGEST.test(sha256)) return `the entry '${path}' has no sha256 digest`;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `the entry '${path}' has no valid size`;
+  if (executable !== undefined && typeof executable !== 'boolean') return `the entry '${path}' has a malformed executable flag`;
+  return undefined;
 }
 
 /** Makes new files durable: one `sync -f` (syncfs) of their file system for many, else an fsync each. */

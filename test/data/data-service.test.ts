@@ -4,7 +4,7 @@
  * other parts rely on (canonical manifests, objectsNeeded, pointer validation).
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,6 +74,40 @@ describe('object cache', () => {
     expect(result[0]).toMatchObject({ result: 'failed', reason: expect.stringContaining(manifest) });
     // The corrupt manifest was moved aside: now it is simply not in the cache.
     expect(await service.cache.has(manifest)).toBe(false);
+    service.close();
+  });
+});
+
+describe('checkout against planted content', () => {
+  it('refuses a manifest (as a remote could serve it) whose entries leave the folder, and writes nothing outside', async () => {
+    const root = workspace();
+    const service = new DataService(openWorkspace(root), { jobs: 1 });
+    const payload = Buffer.from('planted\n');
+    await service.cache.putBytes(sha(payload), payload);
+    for (const path of ['../escaped.txt', '/abs.txt', 'a/../../escaped.txt']) {
+      const manifest = Buffer.from(canonicalJson({ format: 1, files: [{ path, sha256: sha(payload), size: payload.length }] }));
+      await service.cache.putBytes(sha(manifest), manifest);
+      writeFileSync(join(root, 'd.slipway'), `format: 1\npath: d\nkind: folder\nsha256: ${sha(manifest)}\nsize: ${payload.length}\nfiles: 1\n`);
+      const result = await service.checkout(['d'], { force: true }, root);
+      expect(result[0], path).toMatchObject({ result: 'failed', reason: expect.stringContaining('leaves its folder') });
+    }
+    expect(readdirSync(join(root, '..')).filter((n) => n === 'escaped.txt')).toEqual([]);
+    service.close();
+  });
+
+  it('does not write through a symbolic link planted inside a tracked folder, even with --force', async () => {
+    const root = workspace();
+    const outside = mkdtempSync(join(tmpdir(), 'slipway-data-outside-'));
+    roots.push(outside);
+    mkdirSync(join(root, 'd/sub'), { recursive: true });
+    writeOld(join(root, 'd/sub/a.txt'), 'a');
+    const service = new DataService(openWorkspace(root), { jobs: 1 });
+    await service.add(['d'], root);
+    rmSync(join(root, 'd/sub'), { recursive: true, force: true });
+    symlinkSync(outside, join(root, 'd/sub'));
+    const result = await service.checkout(['d'], { force: true }, root);
+    expect(result[0]).toMatchObject({ result: 'failed', reason: expect.stringContaining('symbolic link d/sub') });
+    expect(readdirSync(outside)).toEqual([]);
     service.close();
   });
 });
