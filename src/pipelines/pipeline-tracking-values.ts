@@ -6,8 +6,9 @@
 import { execFile } from 'node:child_process';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
+import { YamlLocator } from '../core/yaml-locator.js';
 import { WORKSPACE_DIR } from '../data/data-types.js';
 
 /** The experiment stage runs are recorded in when `slipway.yaml` names none. */
@@ -28,21 +29,17 @@ export interface PipelineSettings {
  * their defaults. `file` names the config in messages.
  */
 export function parsePipelineSettings(text: string, file: string): PipelineSettings {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) throw new SlipwayError('DATA_ERROR', `${file} is not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? 'parse error'}`, { file });
-  const root = doc.contents;
-  if (root === null || !isMap(root)) return { experiment: DEFAULT_PIPELINE_EXPERIMENT };
-  const section = root.get('pipeline', true);
-  if (section === undefined || section === null || (isScalar(section) && section.value === null)) return { experiment: DEFAULT_PIPELINE_EXPERIMENT };
-  if (!isMap(section)) throw new SlipwayError('DATA_ERROR', `${file}: 'pipeline' must be a mapping such as 'pipeline: { experiment: training }'.`, { file });
-  const raw: unknown = section.toJSON();
-  const settings = raw as Record<string, unknown>;
+  const { locator, value: root } = YamlLocator.parse(text, file);
+  if (root === null || typeof root !== 'object' || Array.isArray(root)) return { experiment: DEFAULT_PIPELINE_EXPERIMENT };
+  const section = (root as Record<string, unknown>).pipeline;
+  if (section === undefined || section === null) return { experiment: DEFAULT_PIPELINE_EXPERIMENT };
+  if (typeof section !== 'object' || Array.isArray(section)) throw locator.error(['pipeline'], "must be a mapping such as 'pipeline: { experiment: training }'.");
+  const settings = section as Record<string, unknown>;
   const known = new Set(['experiment']);
-  const unknown = Object.keys(settings).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new SlipwayError('DATA_ERROR', `${file}: unknown key 'pipeline.${unknown[0]}' (known: ${[...known].join(', ')}).`, { file });
+  for (const k of Object.keys(settings)) if (!known.has(k)) throw locator.error(['pipeline', k], `unknown key '${k}'; use ${[...known].join(', ')}.`);
   const experiment = settings.experiment;
   if (experiment === undefined || experiment === null) return { experiment: DEFAULT_PIPELINE_EXPERIMENT };
-  if (typeof experiment !== 'string' || experiment.trim() === '') throw new SlipwayError('DATA_ERROR', `${file}: 'pipeline.experiment' must be a non-empty experiment name.`, { file });
+  if (typeof experiment !== 'string' || experiment.trim() === '') throw locator.error(['pipeline', 'experiment'], 'must be a non-empty experiment name.');
   return { experiment: experiment.trim() };
 }
 

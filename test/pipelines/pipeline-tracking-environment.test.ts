@@ -71,9 +71,9 @@ describe('pipeline settings and metrics files', () => {
   it("reads pipeline.experiment, defaults to 'pipeline', and names a wrong key or type", () => {
     expect(parsePipelineSettings('stages: {}\n', 'slipway.yaml')).toEqual({ experiment: 'pipeline' });
     expect(parsePipelineSettings('pipeline:\n  experiment: churn\n', 'slipway.yaml')).toEqual({ experiment: 'churn' });
-    expect(() => parsePipelineSettings('pipeline:\n  experimnet: churn\n', 'slipway.yaml')).toThrow("slipway.yaml: unknown key 'pipeline.experimnet' (known: experiment).");
-    expect(() => parsePipelineSettings('pipeline:\n  experiment: [a]\n', 'slipway.yaml')).toThrow("slipway.yaml: 'pipeline.experiment' must be a non-empty experiment name.");
-    expect(() => parsePipelineSettings('pipeline: training\n', 'slipway.yaml')).toThrow("slipway.yaml: 'pipeline' must be a mapping");
+    expect(() => parsePipelineSettings('pipeline:\n  experimnet: churn\n', 'slipway.yaml')).toThrow("slipway.yaml:2:3: pipeline.experimnet: unknown key 'experimnet'; use experiment.");
+    expect(() => parsePipelineSettings('pipeline:\n  experiment: [a]\n', 'slipway.yaml')).toThrow('slipway.yaml:2:3: pipeline.experiment: must be a non-empty experiment name.');
+    expect(() => parsePipelineSettings('pipeline: training\n', 'slipway.yaml')).toThrow("slipway.yaml:1:1: pipeline: must be a mapping");
   });
 
   it('keeps the numbers of a JSON or YAML metrics file under dotted keys', () => {

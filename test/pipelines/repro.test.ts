@@ -297,6 +297,13 @@ describe('slipway repro', () => {
     expect(p.code).toBe(2);
     expect(p.stderr).toBe("error: params.yaml has no param 'lr' (read by stage 'train').\n");
 
+    // The pipeline: section is checked before any stage runs, like the rest of the file.
+    const settings = pipelineWorkspace('pipeline:\n  experimnt: x\nstages:\n  a:\n    cmd: node tool.mjs a --out a.txt\n    outs: [a.txt]\n');
+    const st = await runCli(['repro'], {}, settings.dir);
+    expect(st.code).toBe(2);
+    expect(st.stderr).toBe("error: slipway.yaml:2:3: pipeline.experimnt: unknown key 'experimnt'; use experiment.\n");
+    expect(existsSync(join(settings.dir, 'a.txt'))).toBe(false);
+
     const fine = pipelineWorkspace('stages:\n  a:\n    cmd: node tool.mjs a\n');
     const none = await runCli(['repro', 'nope'], {}, fine.dir);
     expect(none.code).toBe(2);

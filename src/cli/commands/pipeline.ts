@@ -80,6 +80,11 @@ async function repro(targets: string[], flags: ReproFlags): Promise<number> {
   const { reproduce } = await import('../../pipelines/pipeline-repro.js');
   const { openWorkspaceStorage } = await import('../../pipelines/workspace-storage.js');
   const storage = openWorkspaceStorage(pipeline.root);
+  if (flags.track && !flags.dryRun) {
+    // A mistake in the pipeline: section is bad input before any stage runs, not a warning after.
+    const { readPipelineSettings } = await import('../../pipelines/pipeline-tracking-values.js');
+    await readPipelineSettings(pipeline.root, pipeline.file);
+  }
   const tracking = flags.track && !flags.dryRun ? lazyTracking(flags, pipeline, (m) => io.err(warningLine(m))) : undefined;
   // Command output goes where it does not mix with --json.
   const say = flags.json ? io.err : io.out;
