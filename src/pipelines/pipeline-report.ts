@@ -30,6 +30,15 @@ export interface PipelineSnapshot {
   params: ParamsByFile;
   /** Files the pipeline names that could not be read there, with why. */
   missing: string[];
+  /** The same, split by what they hold, so a comparison of params does not warn about metrics files. */
+  missingMetrics: string[];
+  missingParams: string[];
+}
+
+/** Records a file that could not be read, in `missing` and in the lists of what it holds. */
+function note(snap: PipelineSnapshot, kinds: ReadonlyArray<'missingMetrics' | 'missingParams'>, text: string): void {
+  snap.missing.push(text);
+  for (const k of kinds) snap[k].push(text);
 }
 
 /** One compared value. */
@@ -103,16 +112,16 @@ export async function workspaceSnapshot(root: string, file = PIPELINE_FILE): Pro
   });
   if (configText !== undefined) pipeline = parsePipeline(configText, root, file);
   const files = reportFiles(pipeline);
-  const snap: PipelineSnapshot = { source: { kind: 'workspace' }, label: 'workspace', metrics: {}, params: {}, missing: [] };
+  const snap: PipelineSnapshot = { source: { kind: 'workspace' }, label: 'workspace', metrics: {}, params: {}, missing: [], missingMetrics: [], missingParams: [] };
   for (const path of files.metrics) {
     const values = await readMetricsFile(root, path);
-    if (values === undefined) snap.missing.push(`${path} (not in the workspace; run the stage that writes it)`);
+    if (values === undefined) note(snap, ['missingMetrics'], `${path} (not in the workspace; run the stage that writes it)`);
     else snap.metrics[path] = values;
   }
   for (const path of files.params) {
     const real = await workspaceFile(root, path);
     if (real === undefined) {
-      if (path !== DEFAULT_PARAMS_FILE || pipeline?.stages.some((s) => s.params.length > 0)) snap.missing.push(`${path} (not in the workspace)`);
+      if (path !== DEFAULT_PARAMS_FILE || pipeline?.stages.some((s) => s.params.length > 0)) note(snap, ['missingParams'], `${path} (not in the workspace)`);
       continue;
     }
     snap.params[path] = parseParams(await readFile(real, 'utf8'), path);
@@ -123,10 +132,10 @@ export async function workspaceSnapshot(root: string, file = PIPELINE_FILE): Pro
 /** Reads the pipeline, metrics and params at a git revision. */
 export async function revisionSnapshot(root: string, rev: string, file = PIPELINE_FILE): Promise<PipelineSnapshot> {
   const commit = await resolveRevision(root, rev);
-  const snap: PipelineSnapshot = { source: { kind: 'revision', rev, commit }, label: rev, metrics: {}, params: {}, missing: [] };
+  const snap: PipelineSnapshot = { source: { kind: 'revision', rev, commit }, label: rev, metrics: {}, params: {}, missing: [], missingMetrics: [], missingParams: [] };
   const configText = await fileAtRevision(root, commit, file);
   if (configText === undefined) {
-    snap.missing.push(`${file} (not in ${rev})`);
+    note(snap, ['missingMetrics', 'missingParams'], `${file} (not in ${rev})`);
     return snap;
   }
   let pipeline: Pipeline;
@@ -145,13 +154,13 @@ export async function revisionSnapshot(root: string, rev: string, file = PIPELIN
       const digest = Object.values(lock).flatMap((s) => s.outs).find((o) => o.path === path && o.kind === 'file')?.sha256;
       if (digest) text = await cachedObject(root, digest);
     }
-    if (text === undefined) snap.missing.push(`${path} (neither committed in ${rev} nor in the object cache)`);
+    if (text === undefined) note(snap, ['missingMetrics'], `${path} (neither committed in ${rev} nor in the object cache)`);
     else snap.metrics[path] = parseMetrics(text, `${path} at ${rev}`);
   }
   for (const path of files.params) {
     const text = await fileAtRevision(root, commit, path);
     if (text === undefined) {
-      if (path !== DEFAULT_PARAMS_FILE || pipeline.stages.some((s) => s.params.length > 0)) snap.missing.push(`${path} (not in ${rev})`);
+      if (path !== DEFAULT_PARAMS_FILE || pipeline.stages.some((s) => s.params.length > 0)) note(snap, ['missingParams'], `${path} (not in ${rev})`);
       continue;
     }
     snap.params[path] = parseParams(text, `${path} at ${rev}`);
@@ -187,7 +196,7 @@ export function runSnapshot(run: { info: { runId: string }; data: { metrics: Arr
   for (const m of run.data.metrics) metrics[m.key] = typeof m.value === 'number' ? m.value : Number(m.value);
   const params: Record<string, unknown> = {};
   for (const p of run.data.params) params[p.key] = p.value;
-  return { source: { kind: 'run', runId: run.info.runId }, label: run.info.runId, metrics: { [RUN_PATH]: metrics }, params: { [RUN_PATH]: params }, missing: [] };
+  return { source: { kind: 'run', runId: run.info.runId }, label: run.info.runId, metrics: { [RUN_PATH]: metrics }, params: { [RUN_PATH]: params }, missing: [], missingMetrics: [], missingParams: [] };
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

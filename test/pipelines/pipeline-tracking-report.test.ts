@@ -130,12 +130,16 @@ describe('slipway metrics / params (built CLI)', () => {
     expect(shown.stdout).toBe(['PATH              KEY       VALUE', 'metrics.json      accuracy    0.8', 'metrics.json      eval.auc    0.9', 'eval/scores.yaml  f1          0.7', ''].join('\n'));
   });
 
-  it('warns about a metrics file it cannot find and still compares the rest', async () => {
+  it('warns about a metrics file it cannot find and still compares the rest, and params diff does not', async () => {
     rmSync(join(root, '.slipway/cache'), { recursive: true, force: true });
     const res = await runCli(['metrics', 'diff', first], {}, root);
     expect(res.code).toBe(0);
     expect(res.stderr).toContain(`warning: cannot read ${first}: eval/scores.yaml (neither committed in ${first} nor in the object cache)\n`);
     expect(res.stdout).toContain('metrics.json      accuracy  0.8  0.85   +0.05');
+    // Comparing params has nothing to say about metrics files.
+    const params = await runCli(['params', 'diff', first], {}, root);
+    expect(params.code).toBe(0);
+    expect(params.stderr).toBe('');
   });
 
   it('compares the metrics and params of two tracking runs', async () => {

@@ -76,7 +76,8 @@ function diffAction(which: Which) {
     const { diffMetrics, diffParams } = await import('../../pipelines/pipeline-report.js');
     const [oldSide, newSide] = await snapshots(revs, flags);
     const rows = which === 'metrics' ? diffMetrics(oldSide, newSide) : diffParams(oldSide, newSide, flags.all === true);
-    const missing = [...oldSide.missing.map((m) => `${oldSide.label}: ${m}`), ...newSide.missing.map((m) => `${newSide.label}: ${m}`)];
+    const key = which === 'metrics' ? 'missingMetrics' : 'missingParams';
+    const missing = [...oldSide[key].map((m) => `${oldSide.label}: ${m}`), ...newSide[key].map((m) => `${newSide.label}: ${m}`)];
     if (!flags.json) for (const m of missing) printWarning(`cannot read ${m}`);
     const json = {
       old: sourceJson(oldSide),
@@ -118,9 +119,9 @@ export function registerPipelineReports(program: Command): void {
         const { findWorkspaceRoot } = await import('../../data/workspace.js');
         const root = findWorkspaceRoot();
         const snap = flags.rev !== undefined ? await report.revisionSnapshot(root, flags.rev) : await report.workspaceSnapshot(root);
-        if (!flags.json) for (const m of snap.missing) printWarning(`cannot read ${m}`);
+        if (!flags.json) for (const m of snap.missingMetrics) printWarning(`cannot read ${m}`);
         const rows = Object.entries(snap.metrics).flatMap(([path, values]) => Object.entries(values).map(([key, value]) => ({ path, key, value })));
-        printValue({ source: sourceJson(snap), metrics: snap.metrics, missing: snap.missing }, flags, () =>
+        printValue({ source: sourceJson(snap), metrics: snap.metrics, missing: snap.missingMetrics }, flags, () =>
           formatTable(
             rows,
             [
