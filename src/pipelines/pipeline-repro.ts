@@ -13,7 +13,7 @@ import { SlipwayError } from '../core/errors.js';
 import { WORKSPACE_DIR } from '../data/data-types.js';
 import { tryLock } from './pid-lock.js';
 import { allOuts, buildGraph, selectStages, type PipelineGraph } from './pipeline-graph.js';
-import type { LockedPath, Pipeline, Stage, StageDecision, StageLock, StageObserver, StageResult } from './pipeline-types.js';
+import type { LockedPath, Pipeline, Stage, StageDecision, StageLock, StageObserver, StageOut, StageResult } from './pipeline-types.js';
 import { readRunCache, runCacheKey, writeRunCache } from './run-cache.js';
 import { runStageCommand } from './stage-command.js';
 import { lockFileFor, readLockFile, updateLockFile } from './stage-lock-file.js';
@@ -262,7 +262,11 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
   const runChanged = async (stage: Stage, decision: StageDecision & { run: true }, now: Awaited<ReturnType<typeof inspect>>): Promise<StageReport> => {
     const start = Date.now();
     const outs = allOuts(stage);
-    const cacheable = outs.length > 0 && outs.every((o) => o.cache);
+    // Metrics and plots files are small and belong in git, but the run cache needs them too: they are
+    // kept in the object cache whatever their cache setting, or a training stage could never be restored.
+    const reports = new Set<StageOut>([...stage.metrics, ...stage.plots]);
+    const kept = (o: StageOut): boolean => o.cache || reports.has(o);
+    const cacheable = outs.length > 0 && outs.every(kept);
     const key = runCacheKey(stage, now.deps, now.params);
     if (useRunCache && decision.reason !== 'forced' && cacheable) {
       const entry = await readRunCache(root, key);
@@ -309,7 +313,7 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
     }
     const saved: LockedPath[] = [];
     for (const out of outs) {
-      saved.push(await storage.save(out));
+      saved.push(await storage.save(kept(out) === out.cache ? out : { ...out, cache: true }));
       digests.forget(out.path);
     }
     const lock: StageLock = { cmd: stage.cmd, deps: now.deps, params: now.params, outs: saved, ...(runId ? { runId } : {}) };

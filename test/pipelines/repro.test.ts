@@ -124,6 +124,22 @@ describe('slipway repro', () => {
     expect(ws.git('status', '--porcelain', '-uall', '.slipway')).toBe('?? .slipway/.gitignore\n');
   });
 
+  it('restores a stage that writes a metrics file (kept out of the cache setting) from the run cache', async () => {
+    const ws = pipelineWorkspace('stages:\n  train:\n    cmd: node tool.mjs train --param lr --out model.bin --out metrics.json\n    params: [lr]\n    outs: [model.bin]\n    metrics: [metrics.json]\n', { 'params.yaml': 'lr: 0.1\n' });
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).code).toBe(0);
+    ws.write('params.yaml', 'lr: 0.2\n');
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).code).toBe(0);
+    expect(ws.read('metrics.json')).toContain('lr=0.2');
+    ws.write('params.yaml', 'lr: 0.1\n');
+    ws.clearRuns();
+    const back = await runCli(['repro', '--no-track'], {}, ws.dir);
+    expect(back.code).toBe(0);
+    expect(back.stdout).toContain("'train' restored from the run cache");
+    expect(ws.runs()).toEqual([]);
+    expect(ws.read('metrics.json')).toContain('lr=0.1');
+    expect(ws.read('model.bin')).toContain('lr=0.1');
+  });
+
   it('restores a deleted out from the run cache, and runs instead with --no-run-cache', async () => {
     const ws = threeStages();
     expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
