@@ -366,5 +366,8 @@ describe('slipway dag', () => {
     const run = await runCli(['repro', '--jobs', '1'], {}, join(ws.dir, 'notebooks'));
     expect(run.code).toBe(0);
     expect(ws.runs()).toEqual(['prepare', 'train-small', 'train-large', 'evaluate']);
+    // The runs went to the workspace's store, not to a new one under the subfolder.
+    expect(ws.exists('notebooks/.slipway')).toBe(false);
+    expect(ws.exists('.slipway/slipway.db')).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 /** `slipway repro`, `slipway dag`: run the stages of slipway.yaml whose inputs changed, and show their graph. */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Pipeline, StageObserver } from '../../pipelines/pipeline-types.js';
 import type { TrackingObserver } from '../../pipelines/pipeline-tracking.js';
@@ -29,6 +30,12 @@ function lazyTracking(flags: ReproFlags, pipeline: Pipeline, warn: (message: str
     inner ??= new Promise<TrackingObserver>((resolve, reject) => {
       connection = (async () => {
         const { withConnection } = await import('../connection.js');
+        // Without a server or store named anywhere, the embedded store is the workspace's own (beside its
+        // object cache), not one under whichever subfolder repro was started from.
+        const env = process.env;
+        if (flags.server === undefined && flags.backendStoreUri === undefined && !env.SLIPWAY_HOME && !env.SLIPWAY_SERVER && !env.SLIPWAY_BACKEND_STORE_URI && !env.MLFLOW_TRACKING_URI) {
+          env.SLIPWAY_HOME = join(pipeline.root, '.slipway');
+        }
         const { createTrackingObserver } = await import('../../pipelines/pipeline-tracking.js');
         await withConnection(flags, async (client, conn) => {
           resolve(createTrackingObserver({ client, root: pipeline.root, pipeline, ...(conn.target.kind === 'server' ? { trackingUri: conn.target.url } : {}), warn }));
