@@ -269,9 +269,8 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
     const cacheable = outs.length > 0 && outs.every(kept);
     const key = runCacheKey(stage, now.deps, now.params);
     if (useRunCache && decision.reason !== 'forced' && cacheable) {
-      const entry = await readRunCache(root, key);
-      const complete = entry && outs.every((o) => entry.outs.some((e) => e.path === o.path));
-      if (entry && complete && (await Promise.all(entry.outs.map((o) => storage.restorable(o)))).every(Boolean)) {
+      const entry = await readRunCache(root, key, outs.map((o) => o.path));
+      if (entry && (await Promise.all(entry.outs.map((o) => storage.restorable(o)))).every(Boolean)) {
         for (const out of entry.outs) {
           await storage.restore(out);
           digests.forget(out.path);

@@ -31,15 +31,31 @@ function fileOf(root: string, key: string): string {
   return join(root, WORKSPACE_DIR, 'runs', `${key}.json`);
 }
 
-/** The record for `key`, or undefined when there is none (or it is unreadable, which is a miss too). */
-export async function readRunCache(root: string, key: string): Promise<RunCacheEntry | undefined> {
+const DIGEST = /^[0-9a-f]{64}$/;
+
+/**
+ * The record for `key`, or undefined when there is none, it is unreadable, or its outs are not
+ * exactly `outs` (the stage's out paths) with valid digests — all misses. A restore removes and
+ * rewrites each out it names, so a record naming any other path (`../elsewhere`) is never used.
+ */
+export async function readRunCache(root: string, key: string, outs: readonly string[]): Promise<RunCacheEntry | undefined> {
+  let parsed: RunCacheEntry;
   try {
-    const parsed = JSON.parse(await readFile(fileOf(root, key), 'utf8')) as RunCacheEntry;
-    if (parsed.key !== key || !Array.isArray(parsed.outs)) return undefined;
-    return parsed;
+    parsed = JSON.parse(await readFile(fileOf(root, key), 'utf8')) as RunCacheEntry;
   } catch {
     return undefined;
   }
+  if (typeof parsed !== 'object' || parsed === null || parsed.key !== key || !Array.isArray(parsed.outs)) return undefined;
+  const expected = new Set(outs);
+  const seen = new Set<string>();
+  for (const o of parsed.outs as unknown[]) {
+    if (typeof o !== 'object' || o === null) return undefined;
+    const { path, sha256, kind } = o as Partial<LockedPath>;
+    if (typeof path !== 'string' || !expected.has(path) || seen.has(path)) return undefined;
+    if (typeof sha256 !== 'string' || !DIGEST.test(sha256) || (kind !== 'file' && kind !== 'folder')) return undefined;
+    seen.add(path);
+  }
+  return seen.size === expected.size ? parsed : undefined;
 }
 
 /** Stores a record (temp file + rename, so a reader never sees half of one). */

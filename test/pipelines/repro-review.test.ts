@@ -1,0 +1,64 @@
+import { readdirSync, readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { pipelineWorkspace } from './pipeline-workspace.js';
+
+const ONE_STAGE = `stages:
+  train:
+    cmd: node tool.mjs train --in raw.txt --out model.bin
+    deps: [raw.txt]
+    outs: [model.bin]
+`;
+
+const outside: string[] = [];
+afterAll(() => {
+  for (const d of outside) rmSync(d, { recursive: true, force: true });
+});
+
+function runCacheFile(dir: string): string {
+  const name = readdirSync(join(dir, '.slipway/runs')).find((f) => /^[0-9a-f]{64}\.json$/.test(f));
+  if (!name) throw new Error('no run cache entry');
+  return join(dir, '.slipway/runs', name);
+}
+
+describe('slipway repro against crafted run cache entries', () => {
+  it('never removes or writes a path outside the stage outs that a run cache entry names', async () => {
+    const ws = pipelineWorkspace(ONE_STAGE, { 'raw.txt': 'rows\n' });
+    const victim = mkdtempSync(join(tmpdir(), 'slipway-victim-'));
+    outside.push(victim);
+    writeFileSync(join(victim, 'keep.txt'), 'precious');
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    const file = runCacheFile(ws.dir);
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as { outs: Array<Record<string, unknown>> };
+    // A second out pointing out of the workspace, with the digest of an object the cache holds.
+    const rel = join('..', '..', '..', '..', '..', '..', '..', '..', victim).split('\\').join('/');
+    entry.outs.push({ ...entry.outs[0], path: rel });
+    writeFileSync(file, JSON.stringify(entry));
+    rmSync(join(ws.dir, 'model.bin'));
+    ws.clearRuns();
+    const again = await runCli(['repro'], {}, ws.dir);
+    expect(again.code).toBe(0);
+    // The crafted entry is a miss: the stage runs, and the folder outside is untouched.
+    expect(ws.runs()).toEqual(['train']);
+    expect(statSync(victim).isDirectory()).toBe(true);
+    expect(readFileSync(join(victim, 'keep.txt'), 'utf8')).toBe('precious');
+  });
+
+  it('treats an entry with a malformed digest as a miss instead of failing the repro', async () => {
+    const ws = pipelineWorkspace(ONE_STAGE, { 'raw.txt': 'rows\n' });
+    expect((await runCli(['repro'], {}, ws.dir)).code).toBe(0);
+    const file = runCacheFile(ws.dir);
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as { outs: Array<Record<string, unknown>> };
+    entry.outs[0] = { ...entry.outs[0], sha256: '../../../../etc/passwd' };
+    writeFileSync(file, JSON.stringify(entry));
+    rmSync(join(ws.dir, 'model.bin'));
+    ws.clearRuns();
+    const again = await runCli(['repro'], {}, ws.dir);
+    expect(again.stderr).not.toContain('    at ');
+    expect(again.code).toBe(0);
+    expect(ws.runs()).toEqual(['train']);
+    expect(existsSync(join(ws.dir, 'model.bin'))).toBe(true);
+  });
+});
