@@ -44,6 +44,10 @@ export function validatePointer(raw: unknown, where: string): Pointer {
   if (norm !== p.path.replace(/\/+$/, '') || norm.startsWith('../') || norm === '..' || norm === '.' || posix.isAbsolute(norm) || norm.includes('\\')) {
     throw bad(`path '${p.path}' leaves the pointer's folder; it must name a file or folder beside the pointer`);
   }
+  // git's own folder (its config and hooks run commands) and Slipway's are never data: a checkout there would let a
+  // committed pointer plant code or overwrite the cache. Case-blind, as file systems on macOS and Windows are.
+  const own = norm.split('/').find((part) => part.toLowerCase() === '.git' || part.toLowerCase() === WORKSPACE_DIR);
+  if (own !== undefined) throw bad(`path '${p.path}' is inside ${own}/, which Slipway never writes data into`);
   if (p.kind !== 'file' && p.kind !== 'folder') throw bad("kind must be 'file' or 'folder'");
   if (typeof p.sha256 !== 'string' || !SHA256.test(p.sha256)) throw bad('sha256 must be 64 lowercase hex digits');
   if (typeof p.size !== 'number' || !Number.isSafeInteger(p.size) || p.size < 0) throw bad('size must be a whole number of bytes');

@@ -1,0 +1,50 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+function gitRepo(): string {
+  const root = mkdtempSync(join(tmpdir(), 'slipway-data-review-'));
+  roots.push(root);
+  execFileSync('git', ['init', '-q'], { cwd: root });
+  return root;
+}
+
+const data = (root: string, ...args: string[]) => runCli(['data', ...args], {}, root);
+
+describe('crafted pointer files', () => {
+  it("refuses a pointer whose path leads into .git/, so a checkout can never rewrite git's config or hooks", async () => {
+    const root = gitRepo();
+    const config = readFileSync(join(root, '.git/config'), 'utf8');
+    // An object the cache holds, named by a pointer someone committed with a path into .git/.
+    writeFileSync(join(root, 'cfg'), '[core]\n\tfsmonitor = "touch pwned"\n');
+    expect((await data(root, 'add', 'cfg')).code).toBe(0);
+    const pointer = readFileSync(join(root, 'cfg.slipway'), 'utf8');
+    writeFileSync(join(root, 'evil.slipway'), pointer.replace('path: cfg', 'path: .git/config'));
+    writeFileSync(join(root, 'evil2.slipway'), pointer.replace('path: cfg', 'path: .GIT/config'));
+    rmSync(join(root, 'cfg.slipway'));
+    const out = await data(root, 'checkout', '--force');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/evil2?\.slipway: not a valid pointer file: path '\.(git|GIT)\/config' is inside \.(git|GIT)\//);
+    expect(readFileSync(join(root, '.git/config'), 'utf8')).toBe(config);
+  });
+
+  it("refuses a pointer whose path leads into the workspace's own .slipway/ folder", async () => {
+    const root = gitRepo();
+    writeFileSync(join(root, 'f.txt'), 'hello\n');
+    expect((await data(root, 'add', 'f.txt')).code).toBe(0);
+    const pointer = readFileSync(join(root, 'f.txt.slipway'), 'utf8');
+    writeFileSync(join(root, 'f.txt.slipway'), pointer.replace('path: f.txt', 'path: .slipway/state.db'));
+    const out = await data(root, 'checkout', '--force');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("f.txt.slipway: not a valid pointer file: path '.slipway/state.db' is inside .slipway/");
+    expect(readFileSync(join(root, '.slipway/state.db')).subarray(0, 15).toString()).toBe('SQLite format 3');
+  });
+});
