@@ -75,4 +75,4 @@ export type {
   RollbackResult,
   StrategySpec,
 } from './schemas/releases.js';
-export type { CreateRunBody, LogInputsBody, LogRunBody, Metric, MetricHistory, Param, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
+export type { CreateRunBody, DownsampledHistoryQuery, DownsampledMetricHistories, DownsampledMetricHistory, LogInputsBody, LogRunBody, Metric, MetricHistory, Param, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';

@@ -45,7 +45,19 @@ import type {
   TransitionStageBody,
 } from './schemas/models.js';
 import type { GroundTruthLabel, GroundTruthResult } from './schemas/monitoring.js';
-import type { CreateRunBody, LogInputsBody, LogRunBody, MetricHistory, Run, RunPage, SearchRunsBody, UpdateRunBody } from './schemas/runs.js';
+import type {
+  CreateRunBody,
+  DownsampledHistoryQuery,
+  DownsampledMetricHistories,
+  DownsampledMetricHistory,
+  LogInputsBody,
+  LogRunBody,
+  MetricHistory,
+  Run,
+  RunPage,
+  SearchRunsBody,
+  UpdateRunBody,
+} from './schemas/runs.js';
 import type {
   AbortReleaseBody,
   ApproveReleaseBody,
@@ -371,6 +383,12 @@ export class SlipwayClient {
     /** Every point of one metric of a run. */
     metricHistory: (runId: string, key: string, query: { maxResults?: number; pageToken?: string } = {}) =>
       this.request<MetricHistory>('GET', `/runs/${seg(runId)}/metrics/${seg(key)}/history`, { query }),
+    /** One metric of a run for a chart: at most `maxPoints` points (default 1000), min-max per x bucket, optionally within [from, to] on the x axis. */
+    downsampledHistory: (runId: string, key: string, query: DownsampledHistoryQuery = {}) =>
+      this.request<DownsampledMetricHistory>('GET', `/runs/${seg(runId)}/metrics/${seg(key)}/history/downsampled`, { query: query as Query }),
+    /** One metric of up to 100 runs for a compare chart, each downsampled as `downsampledHistory` does. */
+    downsampledHistories: (runIds: string[], key: string, query: DownsampledHistoryQuery = {}) =>
+      this.request<DownsampledMetricHistories>('GET', '/runs/metrics/history/downsampled', { query: { ...query, runIds: runIds.join(','), key } as Query }),
     /** Marks a run deleted. */
     delete: (runId: string) => this.request<void>('DELETE', `/runs/${seg(runId)}`),
     /** Restores a deleted run. */

@@ -106,6 +106,13 @@ const eachRun =
     const ids = [...fields(parts, name), ...(single !== undefined ? fields(parts, single) : [])];
     return ids.length === 0 ? [ADMIN] : ids.map((id) => ({ kind: 'run', runId: id, level: 'READ' }) as Requirement);
   };
+// The downsampled compare route names its runs in one comma-separated query value.
+const eachRunListed =
+  (name: string): RequirementRule =>
+  (parts) => {
+    const ids = fields(parts, name).flatMap((v) => v.split(',')).map((id) => id.trim()).filter((id) => id !== '');
+    return ids.length === 0 ? [ADMIN] : ids.map((id) => ({ kind: 'run', runId: id, level: 'READ' }) as Requirement);
+  };
 const monitoringOf: RequirementRule = (parts) => {
   const n = parts.params.name;
   return [n === undefined || n === '' ? ADMIN : { kind: 'monitoring', name: n }];
@@ -256,6 +263,8 @@ const OTHERS: Record<string, RequirementRule> = {
   'POST /api/v1/runs/:runId/log': runParam('EDIT'),
   'POST /api/v1/runs/:runId/inputs': runParam('EDIT'),
   'GET /api/v1/runs/:runId/metrics/:key/history': runParam('READ'),
+  'GET /api/v1/runs/:runId/metrics/:key/history/downsampled': runParam('READ'),
+  'GET /api/v1/runs/metrics/history/downsampled': eachRunListed('runIds'),
   'POST /api/v1/runs/:runId/restore': runParam('MANAGE'),
   'GET /api/v1/runs/:runId/artifacts': runParam('READ'),
   'GET /api/v1/runs/:runId/artifacts/*': runParam('READ'),

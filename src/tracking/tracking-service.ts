@@ -17,6 +17,7 @@ import { runCancellable, withinDeadlineSql, type Store } from '../store/store.js
 import { ExperimentRepository, stagesFor } from './experiment-repository.js';
 import { filterAndSortExperiments } from './experiment-search.js';
 import { compareHistory, decodeMetricBlock, encodeMetricBlocks, type MetricBlock } from './metric-block-codec.js';
+import { checkDownsampleOptions, downsampleMinMax, type DownsampledHistoriesInput, type DownsampledHistoryInput, type DownsampledPoints, type HistoryAxis } from './metric-downsampling.js';
 import { MetricIngest } from './metric-ingest.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { generateRunName, type RandomInt } from './run-name-generator.js';
@@ -586,6 +587,48 @@ export class TrackingService {
     const page: MetricHistoryPage = { metrics: all.slice(offset, end) };
     if (end < all.length) page.nextPageToken = encodePageToken({ offset: end });
     return page;
+  }
+
+  /**
+   * One metric of a run downsampled for a chart: at most `maxPoints` points (min-max per x bucket, so
+   * spikes and the global extremes stay), in x order, within an optional [from, to] window on the x axis.
+   */
+  async getMetricHistoryDownsampled(input: DownsampledHistoryInput): Promise<DownsampledPoints> {
+    validateRunId(input.runId);
+    const key = requireString('metric_key', input.metricKey);
+    const { maxPoints, axis } = checkDownsampleOptions(input);
+    const row = await this.runs.row(input.runId);
+    if (!row) throw errors.notFound(`Run with id=${input.runId} not found`, { runId: input.runId });
+    return this.downsampled(input.runId, key, maxPoints, axis, input.from, input.to, true);
+  }
+
+  /**
+   * The same metric of several runs (at most 100), each downsampled as `getMetricHistoryDownsampled`
+   * does, in the order asked; a run that never logged the metric answers no points.
+   */
+  async getMetricHistoriesDownsampled(input: DownsampledHistoriesInput): Promise<Array<DownsampledPoints & { runId: string }>> {
+    if (!Array.isArray(input.runIds) || input.runIds.length === 0) throw errors.missing('runIds');
+    const runIds = [...new Set(input.runIds)];
+    if (runIds.length > MAX_BULK_RUNS) throw errors.invalid(`runIds names ${runIds.length} runs; at most ${MAX_BULK_RUNS} are allowed.`, { field: 'runIds' });
+    for (const id of runIds) validateRunId(id, 'runIds');
+    const key = requireString('metric_key', input.metricKey);
+    const { maxPoints, axis } = checkDownsampleOptions(input);
+    const out: Array<DownsampledPoints & { runId: string }> = [];
+    for (const runId of runIds) {
+      if (!(await this.runs.row(runId))) throw errors.notFound(`Run with id=${runId} not found`, { runId });
+      out.push({ runId, ...(await this.downsampled(runId, key, maxPoints, axis, input.from, input.to, false)) });
+    }
+    return out;
+  }
+
+  private async downsampled(runId: string, key: string, maxPoints: number, axis: HistoryAxis, from: number | undefined, to: number | undefined, mustExist: boolean): Promise<DownsampledPoints> {
+    // On the step axis the window also skips whole blocks; on the time axis blocks carry no time range.
+    const points = axis === 'step' ? await this.history(runId, key, from, to) : (await this.history(runId, key)).filter((m) => (from === undefined || m.timestamp >= from) && (to === undefined || m.timestamp <= to)).sort(compareByTime);
+    if (points.length === 0 && mustExist) {
+      const any = await this.store.db.selectFrom('metric_blocks').select('block_id').where('run_uuid', '=', runId).where('key', '=', key).limit(1).executeTakeFirst();
+      if (!any) throw errors.notFound(`Run ${runId} has no metric '${key}'.`, { runId, key });
+    }
+    return downsampleMinMax(points, maxPoints, axis);
   }
 
   /** Every point of one metric of a run, in MLflow's history order. */

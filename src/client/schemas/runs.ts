@@ -164,3 +164,51 @@ export const MetricHistory = named(
 );
 /** A page of a metric's history. */
 export type MetricHistory = z.infer<typeof MetricHistory>;
+
+/** Query of the downsampled metric history routes: the point budget, the x axis and an optional window on it. */
+export const DownsampledHistoryQuery = z.object({
+  maxPoints: z.coerce.number<number>().int().min(5).max(10000).optional().describe('At most this many points (5 to 10000); 1000 when absent.'),
+  x: z.enum(['step', 'time']).optional().describe('The x axis the buckets cut: step (default) or time (timestamp in milliseconds).'),
+  from: z.coerce.number<number>().optional().describe('Only points with x >= from.'),
+  to: z.coerce.number<number>().optional().describe('Only points with x <= to.'),
+});
+/** Query of the downsampled metric history routes. */
+export type DownsampledHistoryQuery = z.input<typeof DownsampledHistoryQuery>;
+
+const DownsampledFields = {
+  points: z.array(Metric),
+  total: z.number().int().describe('Points of the series inside the window.'),
+  returned: z.number().int().describe('Points in this answer.'),
+  downsampled: z.boolean().describe('False when every point of the window is returned unchanged.'),
+};
+
+/** One metric of a run, downsampled for a chart. */
+export const DownsampledMetricHistory = named(
+  z.object({ key: z.string(), x: z.enum(['step', 'time']), ...DownsampledFields }),
+  'DownsampledMetricHistory',
+  "One metric of a run for a chart: at most maxPoints points in x order, per x bucket the first, last, minimum and maximum (the series' extremes always kept).",
+);
+/** One metric of a run, downsampled for a chart. */
+export type DownsampledMetricHistory = z.infer<typeof DownsampledMetricHistory>;
+
+/** Query of the several-run downsampled history route. */
+export const DownsampledHistoriesQuery = DownsampledHistoryQuery.extend({
+  runIds: z
+    .string()
+    .min(1)
+    .transform((s) => s.split(',').map((id) => id.trim()).filter((id) => id !== ''))
+    .pipe(z.array(z.string().regex(/^[0-9a-f]{32}$/, 'must be 32-character hex run ids')).min(1).max(100, 'at most 100 runs'))
+    .describe('Comma-separated run ids (at most 100).'),
+  key: z.string().min(1).describe('The metric key.'),
+});
+/** Query of the several-run downsampled history route. */
+export type DownsampledHistoriesQuery = z.input<typeof DownsampledHistoriesQuery>;
+
+/** One metric of several runs, each downsampled for a chart. */
+export const DownsampledMetricHistories = named(
+  z.object({ key: z.string(), x: z.enum(['step', 'time']), histories: z.array(z.object({ runId: z.string(), ...DownsampledFields })) }),
+  'DownsampledMetricHistories',
+  'One metric of several runs for a compare chart, each downsampled as the single-run route does, in the order asked.',
+);
+/** One metric of several runs, each downsampled for a chart. */
+export type DownsampledMetricHistories = z.infer<typeof DownsampledMetricHistories>;

@@ -1,6 +1,10 @@
-/** Runs under /api/v1/runs: search, create, get, update, log, metric history, delete, restore. */
+/** Runs under /api/v1/runs: search, create, get, update, log, metric history (full or downsampled), delete, restore. */
 import {
   CreateRunBody,
+  DownsampledHistoriesQuery,
+  DownsampledHistoryQuery,
+  DownsampledMetricHistories,
+  DownsampledMetricHistory,
   LogInputsBody,
   LogRunBody,
   MetricHistory,
@@ -141,6 +145,34 @@ export function runRoutes(tracking: () => TrackingService, clock: Clock): Native
       async handler({ params, query }) {
         const page = await tracking().getMetricHistory({ runId: params.runId, metricKey: params.key, maxResults: query.maxResults, pageToken: query.pageToken });
         return { metrics: page.metrics.map(wireMetric), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) };
+      },
+    }),
+    nativeRoute({
+      method: 'GET',
+      path: '/runs/:runId/metrics/:key/history/downsampled',
+      tag,
+      operationId: 'getDownsampledMetricHistory',
+      summary: "One metric of a run for a chart: at most maxPoints points (default 1000) in x order, per x bucket its first, last, minimum and maximum; from/to zoom into a window.",
+      params: MetricHistoryParams,
+      query: DownsampledHistoryQuery,
+      response: DownsampledMetricHistory,
+      async handler({ params, query }) {
+        const h = await tracking().getMetricHistoryDownsampled({ runId: params.runId, metricKey: params.key, ...query });
+        return { key: params.key, x: query.x ?? 'step', ...h, points: h.points.map(wireMetric) };
+      },
+    }),
+    nativeRoute({
+      method: 'GET',
+      path: '/runs/metrics/history/downsampled',
+      tag,
+      operationId: 'getDownsampledMetricHistories',
+      summary: 'One metric of up to 100 runs for a compare chart, each downsampled as the single-run route does; a run without the metric answers no points.',
+      query: DownsampledHistoriesQuery,
+      response: DownsampledMetricHistories,
+      async handler({ query }) {
+        const { runIds, key, ...opts } = query;
+        const list = await tracking().getMetricHistoriesDownsampled({ runIds, metricKey: key, ...opts });
+        return { key, x: opts.x ?? 'step', histories: list.map((h) => ({ ...h, points: h.points.map(wireMetric) })) };
       },
     }),
     nativeRoute({
