@@ -15,6 +15,8 @@ export interface CommandOutcome {
 }
 
 const TAIL_LINES = 10;
+/** Signals that stop slipway and that a running command is sent too. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
 /** Keeps whole lines for the caller and the last few for the failure message. */
@@ -55,7 +57,18 @@ export function runStageCommand(root: string, stage: Stage, extraEnv: Record<str
   if (realCwd !== realRoot && !realCwd.startsWith(`${realRoot}${sep}`)) return Promise.resolve({ exitCode: -1, tail: '', error: `its wdir '${stage.wdir}' leads outside the workspace (to ${realCwd})` });
   return new Promise((resolve) => {
     const lines = new LineSplitter(onLine);
-    const child = spawn('/bin/sh', ['-c', stage.cmd], { cwd, env: { ...process.env, ...stage.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The command gets its own process group, and a stop signal sent to slipway (Ctrl-C, kill, a CI timeout) is passed
+    // to the whole group: without it the shell's children ran on, orphaned, writing outs after slipway had gone and
+    // after its stage lock had gone stale. The command then ends like a failed stage, so locks are released as usual.
+    const child = spawn('/bin/sh', ['-c', stage.cmd], { cwd, env: { ...process.env, ...stage.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const forward = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // The group has already gone.
+      }
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, forward);
     child.stdout.setEncoding('utf8').on('data', (c: string) => lines.push(c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(c));
     let error: string | undefined;
@@ -63,6 +76,7 @@ export function runStageCommand(root: string, stage: Stage, extraEnv: Record<str
       error = err.message;
     });
     child.on('close', (code, signal) => {
+      for (const stop of STOP_SIGNALS) process.off(stop, forward);
       lines.end();
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : -1);
       resolve({ exitCode, tail: lines.last.join('\n'), ...(error !== undefined ? { error } : {}) });

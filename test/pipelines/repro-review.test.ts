@@ -1,8 +1,9 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { CLI_PATH, runCli } from '../support/cli.js';
 import { pipelineWorkspace } from './pipeline-workspace.js';
 
 const ONE_STAGE = `stages:
@@ -60,5 +61,30 @@ describe('slipway repro against crafted run cache entries', () => {
     expect(again.code).toBe(0);
     expect(ws.runs()).toEqual(['train']);
     expect(existsSync(join(ws.dir, 'model.bin'))).toBe(true);
+  });
+});
+
+describe('slipway repro stopped by a signal', () => {
+  it('stops the running command too, releases the stage lock and reports the stage as failed', async () => {
+    // The command waits for a file that never comes; the marker names it in the process list.
+    const marker = `never-${process.pid}-${Date.now()}`;
+    const ws = pipelineWorkspace(`stages:
+  slow:
+    cmd: node tool.mjs slow --touch started --wait-for ${marker} --out out.txt; echo after
+    outs: [out.txt]
+`);
+    const child = spawn(process.execPath, [CLI_PATH, 'repro'], { cwd: ws.dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    while (!ws.exists('started')) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain("stage 'slow' failed (exit 143)");
+    // Nothing of the stage runs on: its process is gone, its shell never reached the next command.
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain(marker);
+    expect(readdirSync(join(ws.dir, '.slipway/locks'))).toEqual([]);
+    expect(ws.exists('out.txt')).toBe(false);
   });
 });
