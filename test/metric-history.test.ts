@@ -73,6 +73,9 @@ describe.each(DIALECTS)('downsampled metric history on $name', (dialect) => {
     const odd = [1, Number.NaN, 3, Infinity, 2, -Infinity, 5, Number.NaN, 4, 0].flatMap((v, i) => Array.from({ length: 100 }, (_, j) => ({ key: 'odd', value: j === 50 ? v : i + j / 1000, step: i * 100 + j, timestamp: T0 + i * 100 + j })));
     await tracking.logBatch(runId, { metrics: odd.slice(0, 500) });
     await tracking.logBatch(runId, { metrics: odd.slice(500) });
+    // Two writers whose blocks interleave step by step: the blocks overlap, so the points need a real sort.
+    await tracking.logBatch(runId, { metrics: data.slice(0, 1000).filter((m) => m.step % 2 === 0).map((m) => ({ ...m, key: 'mixed' })) });
+    await tracking.logBatch(runId, { metrics: data.slice(0, 1000).filter((m) => m.step % 2 === 1).map((m) => ({ ...m, key: 'mixed' })) });
     await tracking.logBatch(other, { metrics: data.slice(0, 300).map((m) => ({ ...m, value: m.value * 2 })) });
   }, 120_000);
   afterAll(async () => t?.close());
@@ -114,6 +117,14 @@ describe.each(DIALECTS)('downsampled metric history on $name', (dialect) => {
     expect(byTime.points).toEqual(reference(data.slice(70_000, 80_001), 400, 'time'));
     const empty = await client.runs.downsampledHistory(runId, 'loss', { from: N + 10, to: N + 20 });
     expect(empty).toMatchObject({ total: 0, returned: 0, downsampled: false, points: [] });
+  });
+
+  it('sorts points of overlapping blocks into step order before bucketing', async () => {
+    const h = await client.runs.downsampledHistory(runId, 'mixed', { maxPoints: 100 });
+    expect(h).toMatchObject({ total: 1000, downsampled: true });
+    expect(h.points).toEqual(reference(data.slice(0, 1000).map((m) => ({ ...m, key: 'mixed' })), 100, 'step'));
+    const all = await client.runs.downsampledHistory(runId, 'mixed', { maxPoints: 1000, x: 'time' });
+    expect(all.points.map((p) => p.step)).toEqual(data.slice(0, 1000).map((m) => m.step));
   });
 
   it('keeps NaN and ±Infinity and reports them as MLflow does', async () => {

@@ -157,3 +157,63 @@ export function decodeMetricBlock(key: string, points: Uint8Array, out: Metric[]
 export function compareHistory(a: Metric, b: Metric): number {
   return a.step - b.step || a.timestamp - b.timestamp || (Number.isNaN(a.value) ? 0 : a.value) - (Number.isNaN(b.value) ? 0 : b.value);
 }
+
+/** One metric's points as parallel columns, for reading a long history without an object per point. */
+export interface MetricColumns {
+  value: Float64Array;
+  timestamp: Float64Array;
+  step: Float64Array;
+  /** Where each stored block's points start; the last entry is the number of points. */
+  blockStarts: number[];
+}
+
+/** Unpacks blocks (with their stored point counts) into columns, block after block. */
+export function decodeMetricColumns(blocks: ReadonlyArray<{ points: Uint8Array; count: number }>): MetricColumns {
+  let total = 0;
+  for (const b of blocks) total += b.count;
+  const cols: MetricColumns = { value: new Float64Array(total), timestamp: new Float64Array(total), step: new Float64Array(total), blockStarts: [] };
+  let at = 0;
+  for (const b of blocks) {
+    cols.blockStarts.push(at);
+    const buf = Buffer.isBuffer(b.points) ? b.points : Buffer.from(b.points.buffer, b.points.byteOffset, b.points.byteLength);
+    if (buf[0] === RAW) {
+      for (let off = 1; off + RAW_POINT <= buf.length && at < total; off += RAW_POINT, at++) {
+        cols.value[at] = buf.readDoubleLE(off);
+        cols.timestamp[at] = buf.readDoubleLE(off + 8);
+        cols.step[at] = buf.readDoubleLE(off + 16);
+      }
+      continue;
+    }
+    if (buf[0] !== COMPACT) throw new Error(`Unknown metric block layout ${String(buf[0])}`);
+    let timestamp = buf.readDoubleLE(1);
+    let step = buf.readDoubleLE(9);
+    let off = 17;
+    while (off < buf.length && at < total) {
+      cols.value[at] = buf.readDoubleLE(off);
+      off += 8;
+      let n = 0;
+      let scale = 1;
+      for (;;) {
+        const c = buf[off++] as number;
+        n += (c & 0x7f) * scale;
+        if (c < 0x80) break;
+        scale *= 128;
+      }
+      timestamp += unzigzag(n);
+      n = 0;
+      scale = 1;
+      for (;;) {
+        const c = buf[off++] as number;
+        n += (c & 0x7f) * scale;
+        if (c < 0x80) break;
+        scale *= 128;
+      }
+      step += unzigzag(n);
+      cols.timestamp[at] = timestamp;
+      cols.step[at] = step;
+      at++;
+    }
+  }
+  cols.blockStarts.push(at);
+  return cols;
+}

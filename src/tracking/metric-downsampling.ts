@@ -6,6 +6,7 @@
  * thousand, and the series' global minimum and maximum are always among them.
  */
 import { errors } from '../core/errors.js';
+import type { MetricColumns } from './metric-block-codec.js';
 import type { Metric } from './tracking-types.js';
 
 /** Which field of a point is the chart's x axis. */
@@ -57,32 +58,26 @@ export function checkDownsampleOptions(opts: { maxPoints?: number; x?: string; f
 }
 
 /**
- * Keeps at most `maxPoints` of `sorted` (already in x order) so that a chart of them looks like a
- * chart of all: per x bucket the first, last, minimum and maximum point, and the first NaN.
- * At or below `maxPoints` every point is returned unchanged.
+ * The positions (0..n-1, ascending) min-max downsampling keeps of n points in x order, read through
+ * `xAt` and `valueAt`: per x bucket the first, last, minimum and maximum, and the first NaN.
  */
-export function downsampleMinMax(sorted: Metric[], maxPoints: number, axis: HistoryAxis): DownsampledPoints {
-  const n = sorted.length;
-  if (n <= maxPoints) return { points: sorted, total: n, returned: n, downsampled: false };
+function minMaxPositions(n: number, maxPoints: number, xAt: (k: number) => number, valueAt: (k: number) => number): number[] {
   let hasNaN = false;
-  for (const m of sorted) {
-    if (Number.isNaN(m.value)) {
-      hasNaN = true;
-      break;
-    }
-  }
+  for (let k = 0; k < n && !hasNaN; k++) hasNaN = Number.isNaN(valueAt(k));
   // Each bucket keeps at most this many points, so buckets * perBucket never exceeds maxPoints.
   const perBucket = hasNaN ? 5 : 4;
   const buckets = Math.max(1, Math.floor(maxPoints / perBucket));
-  const x0 = xOf(sorted[0] as Metric, axis);
-  const span = xOf(sorted[n - 1] as Metric, axis) - x0;
-  const out: Metric[] = [];
+  const x0 = xAt(0);
+  const span = xAt(n - 1) - x0;
+  const out: number[] = [];
   const keep: number[] = [];
   let bucket = -1;
   let first = 0;
   let last = 0;
   let min = -1;
   let max = -1;
+  let minV = 0;
+  let maxV = 0;
   let nan = -1;
   const flush = (): void => {
     keep.length = 0;
@@ -91,33 +86,103 @@ export function downsampleMinMax(sorted: Metric[], maxPoints: number, axis: Hist
     if (nan >= 0) keep.push(nan);
     keep.sort((a, b) => a - b);
     let prev = -1;
-    for (const i of keep) {
-      if (i !== prev) out.push(sorted[i] as Metric);
-      prev = i;
+    for (const k of keep) {
+      if (k !== prev) out.push(k);
+      prev = k;
     }
   };
-  for (let i = 0; i < n; i++) {
-    const m = sorted[i] as Metric;
-    const b = span > 0 ? Math.min(buckets - 1, Math.floor(((xOf(m, axis) - x0) / span) * buckets)) : 0;
+  for (let k = 0; k < n; k++) {
+    const b = span > 0 ? Math.min(buckets - 1, Math.floor(((xAt(k) - x0) / span) * buckets)) : 0;
     if (b !== bucket) {
       if (bucket >= 0) flush();
       bucket = b;
-      first = i;
+      first = k;
       min = -1;
       max = -1;
       nan = -1;
     }
-    last = i;
-    const v = m.value;
+    last = k;
+    const v = valueAt(k);
     if (Number.isNaN(v)) {
-      if (nan < 0) nan = i;
+      if (nan < 0) nan = k;
     } else {
-      if (min < 0 || v < (sorted[min] as Metric).value) min = i;
-      if (max < 0 || v > (sorted[max] as Metric).value) max = i;
+      if (min < 0 || v < minV) {
+        min = k;
+        minV = v;
+      }
+      if (max < 0 || v > maxV) {
+        max = k;
+        maxV = v;
+      }
     }
   }
   flush();
-  return { points: out, total: n, returned: out.length, downsampled: true };
+  return out;
+}
+
+/**
+ * Keeps at most `maxPoints` of `sorted` (already in x order) so that a chart of them looks like a
+ * chart of all: per x bucket the first, last, minimum and maximum point, and the first NaN.
+ * At or below `maxPoints` every point is returned unchanged.
+ */
+export function downsampleMinMax(sorted: Metric[], maxPoints: number, axis: HistoryAxis): DownsampledPoints {
+  const n = sorted.length;
+  if (n <= maxPoints) return { points: sorted, total: n, returned: n, downsampled: false };
+  const kept = minMaxPositions(n, maxPoints, (k) => xOf(sorted[k] as Metric, axis), (k) => (sorted[k] as Metric).value);
+  return { points: kept.map((k) => sorted[k] as Metric), total: n, returned: kept.length, downsampled: true };
+}
+
+/**
+ * Downsamples a history held as columns (blocks in storage order, each in logged order): keeps the
+ * points with x in [from, to], puts them in the history order of the axis (step, time, value for
+ * steps; time, step, value for time), then does what `downsampleMinMax` does. Only kept points become
+ * objects, and blocks that follow one another need no sort, which is what keeps a million points fast.
+ */
+export function downsampleColumns(key: string, cols: MetricColumns, maxPoints: number, axis: HistoryAxis, from?: number, to?: number): DownsampledPoints {
+  const { value, step, timestamp, blockStarts } = cols;
+  const xs = axis === 'step' ? step : timestamp;
+  const ys = axis === 'step' ? timestamp : step;
+  // History order within the axis; NaN sorts as 0 by step (as MLflow's get-history) and last by time.
+  const nanKey = axis === 'step' ? (v: number) => (Number.isNaN(v) ? 0 : v) : (v: number) => (Number.isNaN(v) ? Infinity : v);
+  const cmp = (i: number, j: number): number => (xs[i] as number) - (xs[j] as number) || (ys[i] as number) - (ys[j] as number) || nanKey(value[i] as number) - nanKey(value[j] as number) || 0;
+  // Each block's points inside the window, in logged order.
+  const segments: Array<{ start: number; end: number }> = [];
+  const inWindow = new Uint32Array(blockStarts[blockStarts.length - 1] ?? 0);
+  let n = 0;
+  for (let b = 0; b + 1 < blockStarts.length; b++) {
+    const start = n;
+    let sorted = true;
+    for (let i = blockStarts[b] as number; i < (blockStarts[b + 1] as number); i++) {
+      const x = xs[i] as number;
+      if ((from !== undefined && x < from) || (to !== undefined && x > to)) continue;
+      if (n > start && cmp(inWindow[n - 1] as number, i) > 0) sorted = false;
+      inWindow[n++] = i;
+    }
+    if (n === start) continue;
+    if (!sorted) inWindow.subarray(start, n).sort((i, j) => cmp(i, j) || i - j);
+    segments.push({ start, end: n });
+  }
+  // Blocks ordered by their first point (stable); when they then follow one another no point needs sorting.
+  segments.sort((a, b) => cmp(inWindow[a.start] as number, inWindow[b.start] as number));
+  let order = new Uint32Array(n);
+  let at = 0;
+  for (const seg of segments) {
+    order.set(inWindow.subarray(seg.start, seg.end), at);
+    at += seg.end - seg.start;
+  }
+  for (let k = 1; k < n; k++) {
+    if (cmp(order[k - 1] as number, order[k] as number) > 0) {
+      order = order.sort((i, j) => cmp(i, j) || i - j);
+      break;
+    }
+  }
+  const point = (i: number): Metric => ({ key, value: value[i] as number, timestamp: timestamp[i] as number, step: step[i] as number });
+  if (n <= maxPoints) {
+    const points = Array.from(order, point);
+    return { points, total: n, returned: n, downsampled: false };
+  }
+  const kept = minMaxPositions(n, maxPoints, (k) => xs[order[k] as number] as number, (k) => value[order[k] as number] as number);
+  return { points: kept.map((k) => point(order[k] as number)), total: n, returned: kept.length, downsampled: true };
 }
 
 /** Input of `getMetricHistoryDownsampled`. */

@@ -16,8 +16,8 @@ import type { Database } from '../store/schema.js';
 import { runCancellable, withinDeadlineSql, type Store } from '../store/store.js';
 import { ExperimentRepository, stagesFor } from './experiment-repository.js';
 import { filterAndSortExperiments } from './experiment-search.js';
-import { compareHistory, decodeMetricBlock, encodeMetricBlocks, type MetricBlock } from './metric-block-codec.js';
-import { checkDownsampleOptions, downsampleMinMax, type DownsampledHistoriesInput, type DownsampledHistoryInput, type DownsampledPoints, type HistoryAxis } from './metric-downsampling.js';
+import { compareHistory, decodeMetricBlock, decodeMetricColumns, encodeMetricBlocks, type MetricBlock } from './metric-block-codec.js';
+import { checkDownsampleOptions, downsampleColumns, type DownsampledHistoriesInput, type DownsampledHistoryInput, type DownsampledPoints, type HistoryAxis } from './metric-downsampling.js';
 import { MetricIngest } from './metric-ingest.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { generateRunName, type RandomInt } from './run-name-generator.js';
@@ -622,13 +622,16 @@ export class TrackingService {
   }
 
   private async downsampled(runId: string, key: string, maxPoints: number, axis: HistoryAxis, from: number | undefined, to: number | undefined, mustExist: boolean): Promise<DownsampledPoints> {
-    // On the step axis the window also skips whole blocks; on the time axis blocks carry no time range.
-    const points = axis === 'step' ? await this.history(runId, key, from, to) : (await this.history(runId, key)).filter((m) => (from === undefined || m.timestamp >= from) && (to === undefined || m.timestamp <= to)).sort(compareByTime);
-    if (points.length === 0 && mustExist) {
+    let q = this.store.db.selectFrom('metric_blocks').select(['points', 'count']).where('run_uuid', '=', runId).where('key', '=', key);
+    // On the step axis a block's step range lets whole blocks outside the window be skipped.
+    if (axis === 'step' && from !== undefined) q = q.where('max_step', '>=', from);
+    if (axis === 'step' && to !== undefined) q = q.where('min_step', '<=', to);
+    const rows = await q.orderBy('block_id').execute();
+    if (rows.length === 0 && mustExist) {
       const any = await this.store.db.selectFrom('metric_blocks').select('block_id').where('run_uuid', '=', runId).where('key', '=', key).limit(1).executeTakeFirst();
       if (!any) throw errors.notFound(`Run ${runId} has no metric '${key}'.`, { runId, key });
     }
-    return downsampleMinMax(points, maxPoints, axis);
+    return downsampleColumns(key, decodeMetricColumns(rows.map((r) => ({ points: r.points, count: Number(r.count) }))), maxPoints, axis, from, to);
   }
 
   /** Every point of one metric of a run, in MLflow's history order. */
