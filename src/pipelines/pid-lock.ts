@@ -43,6 +43,13 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   return undefined;
 }
 
+/** Who holds the lock at `path` when it is held (a live process on this host, or any on another); undefined when it is free or stale. */
+export async function liveHolder(path: string): Promise<LockHolder | undefined> {
+  const holder = await readHolder(path);
+  if (!holder) return undefined;
+  return holder.host !== hostname() || alive(holder.pid) ? holder : undefined;
+}
+
 /**
  * Tries to take the lock at `path`: the held lock, or the live holder that keeps it. A stale
  * lock (its pid is dead on this host) is moved aside and taken over.

@@ -88,3 +88,31 @@ describe('slipway repro stopped by a signal', () => {
     expect(ws.exists('out.txt')).toBe(false);
   });
 });
+
+describe('slipway data gc while a repro runs', () => {
+  it('refuses to remove objects while a stage is being run in the workspace, and runs once it has finished', async () => {
+    const ws = pipelineWorkspace(`stages:
+  slow:
+    cmd: node tool.mjs slow --touch started --wait-for go --out out.txt
+    outs: [out.txt]
+`);
+    const child = spawn(process.execPath, [CLI_PATH, 'repro', '--no-track'], { cwd: ws.dir, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      while (!ws.exists('started')) await new Promise((r) => setTimeout(r, 20));
+      const gc = await runCli(['data', 'gc', '--workspace'], {}, ws.dir);
+      expect(gc.code).toBe(1);
+      expect(gc.stderr).toContain(`slipway repro (pid ${child.pid}`);
+      expect(gc.stderr).toContain("is running stage 'slow' in this workspace; gc could remove the outs it is saving");
+      // A dry run only counts, so it is not refused.
+      expect((await runCli(['data', 'gc', '--workspace', '--dry-run'], {}, ws.dir)).code).toBe(0);
+    } finally {
+      ws.write('go', '');
+    }
+    expect(await exited).toBe(0);
+    const after = await runCli(['data', 'gc', '--workspace'], {}, ws.dir);
+    expect(after.code).toBe(0);
+    // The run cache keeps the stage's out: nothing it needs was removed.
+    expect(after.stdout).toMatch(/^Removed 0 of 1 cached object/);
+  });
+});

@@ -24,6 +24,21 @@ async function openService(json?: boolean) {
   return DataService.open(process.cwd(), { onProgress: progressFor(json) });
 }
 
+/**
+ * gc removes what no pointer, lock file or run-cache entry names yet, which is exactly what a stage being run
+ * is saving: while a repro holds a stage lock in this workspace, gc is refused (exit 1) instead.
+ */
+async function refuseWhileReproRuns(workspaceDir: string): Promise<void> {
+  const [{ readdir }, { join }, { liveHolder }, { SlipwayError }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../../pipelines/pid-lock.js'), import('../../core/errors.js')]);
+  const locks = join(workspaceDir, 'locks');
+  for (const name of (await readdir(locks).catch(() => [] as string[])).filter((n) => /^stage-.*\.lock$/.test(n)).sort()) {
+    const holder = await liveHolder(join(locks, name));
+    if (!holder) continue;
+    const stage = name.slice('stage-'.length, -'.lock'.length).replace(/%([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    throw new SlipwayError('CONFLICT', `slipway repro (pid ${holder.pid}${holder.host !== '' ? ` on ${holder.host}` : ''}) is running stage '${stage}' in this workspace; gc could remove the outs it is saving. Run gc once it has finished.`, { stage, pid: holder.pid });
+  }
+}
+
 /** A root-relative path as the user can type it from the current folder. */
 async function fromCwd(root: string, rel: string): Promise<string> {
   const { join, relative } = await import('node:path');
@@ -151,6 +166,7 @@ export function register(program: Command): void {
       runAction(async (flags: JsonFlag & { workspace?: boolean; rev?: string[]; runCache?: boolean; dryRun?: boolean }) => {
         const service = await openService(flags.json);
         try {
+          if (!flags.dryRun) await refuseWhileReproRuns(service.ws.dir);
           const result = await service.gc({ workspace: flags.workspace, revs: flags.rev, dryRun: flags.dryRun, runCache: flags.runCache });
           if (flags.json) process.stdout.write(formatJson(result));
           else {
