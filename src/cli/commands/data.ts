@@ -223,7 +223,7 @@ export function register(program: Command): void {
       'slipway data diff v1.0 v2.0 --json',
     ],
     exitCodes: {
-      [EXIT.FAILED]: 'status: something changed, is missing or not in the cache; checkout: a path could not be restored; a runtime failure',
+      [EXIT.FAILED]: 'status: something changed, is missing or not in the cache; checkout: a path could not be restored; gc: a repro is running a stage here; a runtime failure',
       [EXIT.USAGE]: 'bad usage or input: a path outside the workspace, a symbolic link loop, an unknown revision, an invalid slipway.yaml',
     },
     docs: ['data.md'],
