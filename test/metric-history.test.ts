@@ -161,6 +161,7 @@ describe.each(DIALECTS)('downsampled metric history on $name', (dialect) => {
     await bad({ maxPoints: 2.5 }, "'maxPoints'");
     await bad({ x: 'epoch' }, "'x'");
     await bad({ from: 'soon' }, "'from'");
+    await bad({ to: '' }, "'to'");
     await bad({ from: 10, to: 5 }, 'from must not be greater than to; got from=10 and to=5');
     await expect(client.runs.downsampledHistory('0'.repeat(32), 'loss')).rejects.toMatchObject({ status: 404, message: expect.stringContaining('not found') });
     await expect(client.runs.downsampledHistory(runId, 'accuracy')).rejects.toMatchObject({ status: 404, message: `Run ${runId} has no metric 'accuracy'.` });

@@ -165,12 +165,15 @@ export const MetricHistory = named(
 /** A page of a metric's history. */
 export type MetricHistory = z.infer<typeof MetricHistory>;
 
+// An empty `from=` would coerce to 0: read it as the bad number it is.
+const WindowEdge = z.preprocess((v) => (v === '' ? Number.NaN : v), z.coerce.number<number>()).optional();
+
 /** Query of the downsampled metric history routes: the point budget, the x axis and an optional window on it. */
 export const DownsampledHistoryQuery = z.object({
   maxPoints: z.coerce.number<number>().int().min(5).max(10000).optional().describe('At most this many points (5 to 10000); 1000 when absent.'),
   x: z.enum(['step', 'time']).optional().describe('The x axis the buckets cut: step (default) or time (timestamp in milliseconds).'),
-  from: z.coerce.number<number>().optional().describe('Only points with x >= from.'),
-  to: z.coerce.number<number>().optional().describe('Only points with x <= to.'),
+  from: WindowEdge.describe('Only points with x >= from.'),
+  to: WindowEdge.describe('Only points with x <= to.'),
 });
 /** Query of the downsampled metric history routes. */
 export type DownsampledHistoryQuery = z.input<typeof DownsampledHistoryQuery>;
