@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlipwayClient, type Metric as WireMetric } from '../src/client/index.js';
 import { openTestApp, type TestApp } from '../src/server/native/native-api.test-support.js';
 import { trackingOf } from '../src/server/native/services.js';
-import type { Metric } from '../src/tracking/index.js';
+import { downsampleMinMax, type Metric } from '../src/tracking/index.js';
 import { DIALECTS } from './support/dialects.js';
 
 const N = 100_000;
@@ -76,6 +76,7 @@ describe.each(DIALECTS)('downsampled metric history on $name', (dialect) => {
     // Two writers whose blocks interleave step by step: the blocks overlap, so the points need a real sort.
     await tracking.logBatch(runId, { metrics: data.slice(0, 1000).filter((m) => m.step % 2 === 0).map((m) => ({ ...m, key: 'mixed' })) });
     await tracking.logBatch(runId, { metrics: data.slice(0, 1000).filter((m) => m.step % 2 === 1).map((m) => ({ ...m, key: 'mixed' })) });
+    await tracking.logBatch(runId, { metrics: data.slice(0, 10).map((m) => ({ ...m, key: 'train/loss' })) });
     await tracking.logBatch(other, { metrics: data.slice(0, 300).map((m) => ({ ...m, value: m.value * 2 })) });
   }, 120_000);
   afterAll(async () => t?.close());
@@ -125,6 +126,15 @@ describe.each(DIALECTS)('downsampled metric history on $name', (dialect) => {
     expect(h.points).toEqual(reference(data.slice(0, 1000).map((m) => ({ ...m, key: 'mixed' })), 100, 'step'));
     const all = await client.runs.downsampledHistory(runId, 'mixed', { maxPoints: 1000, x: 'time' });
     expect(all.points.map((p) => p.step)).toEqual(data.slice(0, 1000).map((m) => m.step));
+  });
+
+  it('reads a metric whose key holds a slash, and downsamples in-memory series the same way for library callers', async () => {
+    const h = await client.runs.downsampledHistory(runId, 'train/loss', { maxPoints: 5 });
+    expect(h).toMatchObject({ key: 'train/loss', total: 10, downsampled: true });
+    expect(h.points.map((p) => p.step)).toEqual(reference(data.slice(0, 10), 5, 'step').map((m) => m.step));
+    const local = downsampleMinMax(data, 2000, 'step');
+    expect(local).toMatchObject({ total: N, returned: local.points.length, downsampled: true });
+    expect(local.points).toEqual(reference(data, 2000, 'step'));
   });
 
   it('keeps NaN and ±Infinity and reports them as MLflow does', async () => {
