@@ -227,6 +227,8 @@ export class DataService {
         const inner = found.files.find((f) => f.path.endsWith(POINTER_SUFFIX)) as WalkedFile;
         throw new SlipwayError('INVALID_ARGUMENT', `'${p}' holds the pointer file ${inner.path}; a tracked folder cannot hold tracked paths.`, { path: p });
       }
+      const gitFile = found.kind === 'folder' ? found.files.find((f) => f.path.split('/').some((part) => part.toLowerCase() === '.git')) : undefined;
+      if (gitFile) throw new SlipwayError('INVALID_ARGUMENT', `'${p}' holds the git repository file ${gitFile.path}; a tracked folder cannot hold a .git folder (a checkout would never write it back).`, { path: p });
       targets.push({ rel, kind: found.kind, files: found.files });
     }
     const allFiles = targets.flatMap((t) => t.files);

@@ -434,6 +434,8 @@ function manifestEntryProblem(e: unknown): string | undefined {
   if (typeof path !== 'string' || path === '') return 'an entry has no path';
   const parts = path.split('/');
   if (path.includes('\\') || path.includes('\0') || parts.some((part) => part === '' || part === '.' || part === '..')) return `the entry '${path}' leaves its folder or is not a plain relative path`;
+  // As git refuses a tree holding '.git': a checkout would plant a repository whose config and hooks run commands.
+  if (parts.some((part) => part.toLowerCase() === '.git')) return `the entry '${path}' lies in a .git folder, which a checkout never writes`;
   if (typeof sha256 !== 'string' || !DIGEST.test(sha256)) return `the entry '${path}' has no sha256 digest`;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return `the entry '${path}' has no valid size`;
   if (executable !== undefined && typeof executable !== 'boolean') return `the entry '${path}' has a malformed executable flag`;

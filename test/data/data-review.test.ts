@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,5 +47,36 @@ describe('crafted pointer files', () => {
     expect(out.code).toBe(2);
     expect(out.stderr).toContain("f.txt.slipway: not a valid pointer file: path '.slipway/state.db' is inside .slipway/");
     expect(readFileSync(join(root, '.slipway/state.db')).subarray(0, 15).toString()).toBe('SQLite format 3');
+  });
+});
+
+describe('crafted folder manifests', () => {
+  it('refuses a manifest that would plant a .git folder inside a tracked folder', async () => {
+    const root = gitRepo();
+    writeFileSync(join(root, 'cfg'), '[core]\n\tfsmonitor = "touch pwned"\n');
+    expect((await data(root, 'add', 'cfg')).code).toBe(0);
+    const object = /sha256: ([0-9a-f]{64})/.exec(readFileSync(join(root, 'cfg.slipway'), 'utf8'))?.[1] as string;
+    rmSync(join(root, 'cfg.slipway'));
+    // A manifest (as another clone's pointer and a shared remote could carry) whose entries form a repository in data/.
+    const manifest = JSON.stringify({ format: 1, files: [{ path: '.git/config', sha256: object, size: 32 }, { path: 'a.txt', sha256: object, size: 32 }] });
+    const digest = createHash('sha256').update(manifest).digest('hex');
+    mkdirSync(join(root, '.slipway/cache/objects', digest.slice(0, 2)), { recursive: true });
+    writeFileSync(join(root, '.slipway/cache/objects', digest.slice(0, 2), digest.slice(2)), manifest);
+    writeFileSync(join(root, 'data.slipway'), `format: 1\npath: data\nkind: folder\nsha256: ${digest}\nsize: 64\nfiles: 2\n`);
+    const out = await data(root, 'checkout', '--force');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("the entry '.git/config' lies in a .git folder, which a checkout never writes");
+    expect(existsSync(join(root, 'data/.git'))).toBe(false);
+  });
+
+  it('refuses to add a folder holding a .git folder, whose version could never be checked out', async () => {
+    const root = gitRepo();
+    mkdirSync(join(root, 'data/.git'), { recursive: true });
+    writeFileSync(join(root, 'data/.git/HEAD'), 'ref: refs/heads/main\n');
+    writeFileSync(join(root, 'data/a.txt'), 'a\n');
+    const out = await data(root, 'add', 'data');
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("'data' holds the git repository file data/.git/HEAD");
+    expect(existsSync(join(root, 'data.slipway'))).toBe(false);
   });
 });
