@@ -201,6 +201,17 @@ export class ObjectCache implements ObjectCacheView {
       const why = manifestEntryProblem(e);
       if (why) throw new SlipwayError('INTEGRITY_ERROR', `Folder manifest ${sha256} is refused: ${why}.`, { sha256 });
     }
+    // Each path once, and never both a file and a folder ('a' and 'a/b'), or a checkout fails half-way through.
+    const paths = new Set<string>();
+    for (const e of m.files as ManifestEntry[]) {
+      if (paths.has(e.path)) throw new SlipwayError('INTEGRITY_ERROR', `Folder manifest ${sha256} is refused: the entry '${e.path}' is listed twice.`, { sha256 });
+      paths.add(e.path);
+    }
+    for (const p of paths) {
+      for (let cut = p.lastIndexOf('/'); cut > 0; cut = p.lastIndexOf('/', cut - 1)) {
+        if (paths.has(p.slice(0, cut))) throw new SlipwayError('INTEGRITY_ERROR', `Folder manifest ${sha256} is refused: '${p.slice(0, cut)}' is both a file and the folder of '${p}'.`, { sha256 });
+      }
+    }
     return m as Manifest;
   }
 

@@ -79,4 +79,20 @@ describe('crafted folder manifests', () => {
     expect(out.stderr).toContain("'data' holds the git repository file data/.git/HEAD");
     expect(existsSync(join(root, 'data.slipway'))).toBe(false);
   });
+
+  it('refuses a manifest listing a path as both a file and a folder, naming it instead of a temp file', async () => {
+    const root = gitRepo();
+    writeFileSync(join(root, 'f'), 'hi\n');
+    expect((await data(root, 'add', 'f')).code).toBe(0);
+    const object = /sha256: ([0-9a-f]{64})/.exec(readFileSync(join(root, 'f.slipway'), 'utf8'))?.[1] as string;
+    const manifest = JSON.stringify({ format: 1, files: [{ path: 'a', sha256: object, size: 3 }, { path: 'a/b', sha256: object, size: 3 }] });
+    const digest = createHash('sha256').update(manifest).digest('hex');
+    writeFileSync(join(root, '.slipway/cache/objects', digest.slice(0, 2), digest.slice(2)), manifest);
+    writeFileSync(join(root, 'd.slipway'), `format: 1\npath: d\nkind: folder\nsha256: ${digest}\nsize: 6\nfiles: 2\n`);
+    const out = await data(root, 'checkout');
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("'a' is both a file and the folder of 'a/b'");
+    expect(out.stderr).not.toContain('slipway-tmp');
+    expect(existsSync(join(root, 'd'))).toBe(false);
+  });
 });
