@@ -19,6 +19,29 @@ const TAIL_LINES = 10;
 const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 };
 
+/** Process groups of the commands running now; one handler per signal serves them all (any --jobs). */
+const groups = new Set<number>();
+
+function forward(signal: NodeJS.Signals): void {
+  for (const pid of groups) {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // The group has already gone.
+    }
+  }
+}
+
+function watch(pid: number): void {
+  if (groups.size === 0) for (const signal of STOP_SIGNALS) process.on(signal, forward);
+  groups.add(pid);
+}
+
+function unwatch(pid: number): void {
+  groups.delete(pid);
+  if (groups.size === 0) for (const signal of STOP_SIGNALS) process.off(signal, forward);
+}
+
 /** Keeps whole lines for the caller and the last few for the failure message. */
 class LineSplitter {
   private partial = '';
@@ -61,14 +84,7 @@ export function runStageCommand(root: string, stage: Stage, extraEnv: Record<str
     // to the whole group: without it the shell's children ran on, orphaned, writing outs after slipway had gone and
     // after its stage lock had gone stale. The command then ends like a failed stage, so locks are released as usual.
     const child = spawn('/bin/sh', ['-c', stage.cmd], { cwd, env: { ...process.env, ...stage.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const forward = (signal: NodeJS.Signals): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // The group has already gone.
-      }
-    };
-    for (const signal of STOP_SIGNALS) process.on(signal, forward);
+    if (child.pid !== undefined) watch(child.pid);
     child.stdout.setEncoding('utf8').on('data', (c: string) => lines.push(c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => lines.push(c));
     let error: string | undefined;
@@ -76,7 +92,7 @@ export function runStageCommand(root: string, stage: Stage, extraEnv: Record<str
       error = err.message;
     });
     child.on('close', (code, signal) => {
-      for (const stop of STOP_SIGNALS) process.off(stop, forward);
+      if (child.pid !== undefined) unwatch(child.pid);
       lines.end();
       const exitCode = code ?? (signal ? 128 + (SIGNALS[signal] ?? 0) : -1);
       resolve({ exitCode, tail: lines.last.join('\n'), ...(error !== undefined ? { error } : {}) });
