@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
-import { DATA_FORMAT_VERSION, POINTER_SUFFIX, type Manifest, type ManifestEntry, type Pointer, type PointerStatus } from './data-types.js';
+import { DATA_FORMAT_VERSION, PIPELINE_LOCK_HEADER, POINTER_SUFFIX, type Manifest, type ManifestEntry, type Pointer, type PointerStatus } from './data-types.js';
 import { folderSnapshot, hashWalked, manifestBytes, manifestDigest, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
 import { DEFAULT_LINK_TYPES, ObjectCache, type LinkType, type ObjectCacheHooks } from './object-cache.js';
 import { listPointers, listPointersAtRevision, pointerPathFor, readPointerFile, writePointerFile, type FoundPointer } from './pointer-file.js';
@@ -570,12 +570,22 @@ export class DataService {
       }
       for (const [k, child] of Object.entries(v)) if (k !== 'outs') collect(child);
     };
-    const lock = join(this.ws.root, 'slipway.lock');
-    if (existsSync(lock)) {
+    // slipway.lock, and the lock file of each pipeline run with --config (train.yaml -> train.lock),
+    // told from other tools' *.lock files by the header repro writes.
+    for (const name of readdirSync(this.ws.root).filter((n) => n.endsWith('.lock')).sort()) {
+      const lock = join(this.ws.root, name);
+      let text: string;
       try {
-        collect(parseYaml(readFileSync(lock, 'utf8')));
+        if (!lstatSync(lock).isFile()) continue;
+        text = readFileSync(lock, 'utf8');
+      } catch {
+        continue;
+      }
+      if (name !== 'slipway.lock' && !text.startsWith(PIPELINE_LOCK_HEADER)) continue;
+      try {
+        collect(parseYaml(text));
       } catch (err) {
-        throw new SlipwayError('INVALID_ARGUMENT', `slipway.lock cannot be read (${(err as Error).message.split('\n')[0]}); gc stops rather than remove what it may name. Use --no-run-cache to ignore it.`);
+        throw new SlipwayError('INVALID_ARGUMENT', `${name} cannot be read (${(err as Error).message.split('\n')[0]}); gc stops rather than remove what it may name. Use --no-run-cache to ignore it.`);
       }
     }
     const runs = join(this.ws.dir, 'runs');

@@ -19,6 +19,8 @@
 export const WORKSPACE_DIR = '.slipway';
 /** The suffix of a pointer file: `data/train.csv` is tracked by `data/train.csv.slipway`. */
 export const POINTER_SUFFIX = '.slipway';
+/** The first line of every pipeline lock file (`slipway.lock`), so gc can tell them from other tools' `*.lock` files. */
+export const PIPELINE_LOCK_HEADER = '# Written by slipway repro: what each stage last ran on and produced. Commit it with slipway.yaml.';
 /** The format version written into pointer files and manifests. */
 export const DATA_FORMAT_VERSION = 1;
 

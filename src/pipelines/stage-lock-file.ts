@@ -10,7 +10,7 @@ import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
-import { WORKSPACE_DIR } from '../data/data-types.js';
+import { PIPELINE_LOCK_HEADER, WORKSPACE_DIR } from '../data/data-types.js';
 import { waitLock } from './pid-lock.js';
 import type { LockedPath, StageLock } from './pipeline-types.js';
 import { YamlLocator } from '../core/yaml-locator.js';
@@ -118,7 +118,7 @@ function entryForFile(lock: StageLock): Record<string, unknown> {
 export function formatLockFile(entries: Record<string, StageLock>): string {
   const stages: Record<string, unknown> = {};
   for (const name of Object.keys(entries).sort()) stages[name] = entryForFile(entries[name] as StageLock);
-  return `# Written by slipway repro: what each stage last ran on and produced. Commit it with slipway.yaml.\n${stringify({ schema: LOCK_SCHEMA, stages }, { lineWidth: 0 })}`;
+  return `${PIPELINE_LOCK_HEADER}\n${stringify({ schema: LOCK_SCHEMA, stages }, { lineWidth: 0 })}`;
 }
 
 /** Writes `text` to `path` atomically: a synced temp file beside it, renamed over it. */

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -284,6 +284,19 @@ describe('slipway repro', () => {
     expect((await runCli(['repro', '--no-track'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
     expect((await runCli(['repro', '--no-track', '--config', 'experiment.yaml'], {}, ws.dir)).stdout).toContain('Everything is up to date.');
     expect(ws.runs()).toEqual([]);
+  });
+
+  it('data gc keeps the cached outs a pipeline named with --config recorded in its own lock file', async () => {
+    const ws = pipelineWorkspace('stages: {}\n');
+    // One out kept out of the cache: the stage has no run-cache entry, so only experiment.lock names model.bin.
+    ws.write('experiment.yaml', 'stages:\n  b:\n    cmd: node tool.mjs b --out model.bin --out log.txt\n    outs: [model.bin, { log.txt: { cache: false } }]\n');
+    ws.write('poetry.lock', 'not ours: [\n');
+    expect((await runCli(['repro', '--no-track', '--config', 'experiment.yaml'], {}, ws.dir)).code).toBe(0);
+    // The run cache may be removed at any time (it only costs reruns); the lock file alone must keep its outs.
+    rmSync(join(ws.dir, '.slipway/runs'), { recursive: true, force: true });
+    const gc = await runCli(['data', 'gc', '--workspace', '--json'], {}, ws.dir);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(JSON.parse(gc.stdout)).toMatchObject({ removed: 0 });
   });
 
   it('answers a bad pipeline with exit 2 and a message naming the stages and the cause', async () => {
