@@ -18,7 +18,7 @@ import { readRunCache, runCacheKey, writeRunCache } from './run-cache.js';
 import { runStageCommand } from './stage-command.js';
 import { lockFileFor, readLockFile, updateLockFile } from './stage-lock-file.js';
 import { changedParams, ParamsReader } from './stage-params.js';
-import { overlaps } from './stage-paths.js';
+import { linkedParent, overlaps } from './stage-paths.js';
 import type { StageStorage } from './stage-storage.js';
 
 /** What `reproduce` is asked to do. */
@@ -267,6 +267,13 @@ export async function reproduce(opts: ReproOptions): Promise<ReproReport> {
     const reports = new Set<StageOut>([...stage.metrics, ...stage.plots]);
     const kept = (o: StageOut): boolean => o.cache || reports.has(o);
     const cacheable = outs.length > 0 && outs.every(kept);
+    for (const out of outs) {
+      const link = linkedParent(root, out.path);
+      if (link === undefined) continue;
+      const message = `stage '${stage.name}' cannot run: its out '${out.path}' lies under the symbolic link '${link}', so removing or restoring it would act outside the workspace`;
+      await finishObserved(stage, decision, 'failed', undefined, start, { error: message });
+      return { stage: stage.name, status: 'failed', reason: decision.reason, detail: decision.detail, durationMs: Date.now() - start, message };
+    }
     const key = runCacheKey(stage, now.deps, now.params);
     if (useRunCache && decision.reason !== 'forced' && cacheable) {
       const entry = await readRunCache(root, key, outs.map((o) => o.path));

@@ -1,5 +1,6 @@
 /** Paths of deps and outs: '/'-separated, relative to the workspace root, never leaving it. */
-import { posix } from 'node:path';
+import { lstatSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { WORKSPACE_DIR } from '../data/data-types.js';
 
 /**
@@ -26,4 +27,18 @@ export function isSameOrInside(path: string, folder: string): boolean {
 /** True when one of the two paths is the other or inside it. */
 export function overlaps(a: string, b: string): boolean {
   return isSameOrInside(a, b) || isSameOrInside(b, a);
+}
+
+/**
+ * The first folder on the way to `path` (from the workspace root, `path` itself excluded) that is a
+ * symbolic link, or undefined. Removing or restoring an out under such a link would act outside the
+ * workspace.
+ */
+export function linkedParent(root: string, path: string): string | undefined {
+  const parts = path.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const parent = parts.slice(0, i).join('/');
+    if (lstatSync(join(root, parent), { throwIfNoEntry: false })?.isSymbolicLink()) return parent;
+  }
+  return undefined;
 }

@@ -299,6 +299,18 @@ describe('slipway repro', () => {
     expect(JSON.parse(gc.stdout)).toMatchObject({ removed: 0 });
   });
 
+  it('refuses to run a stage whose out lies under a symbolic link, leaving what the link points at alone', async () => {
+    const ws = pipelineWorkspace('stages:\n  train:\n    cmd: node tool.mjs train --out lnk/model.bin\n    outs: [lnk/model.bin]\n');
+    const outside = pipelineWorkspace('stages: {}\n');
+    outside.write('model.bin', 'precious\n');
+    symlinkSync(outside.dir, join(ws.dir, 'lnk'));
+    const res = await runCli(['repro', '--no-track'], {}, ws.dir);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("its out 'lnk/model.bin' lies under the symbolic link 'lnk'");
+    expect(ws.runs()).toEqual([]);
+    expect(outside.read('model.bin')).toBe('precious\n');
+  });
+
   it('answers a bad pipeline with exit 2 and a message naming the stages and the cause', async () => {
     const cycle = pipelineWorkspace('stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n');
     const c = await runCli(['repro'], {}, cycle.dir);
