@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
+import { beginCacheAdd, beginCacheGc } from './cache-guard.js';
 import { DATA_FORMAT_VERSION, PIPELINE_LOCK_HEADER, POINTER_SUFFIX, type Manifest, type ManifestEntry, type Pointer, type PointerStatus } from './data-types.js';
 import { folderSnapshot, hashWalked, manifestBytes, manifestDigest, manifestOf, walkTracked, type HashedFileStats, type HashOptions, type HashProgress, type WalkedFile } from './hasher.js';
 import { DEFAULT_LINK_TYPES, ObjectCache, type LinkType, type ObjectCacheHooks } from './object-cache.js';
@@ -209,6 +210,16 @@ export class DataService {
 
   /** Tracks files and folders: hashes them, stores them in the cache, writes `PATH.slipway` and lists PATH in the .gitignore beside it. */
   async add(paths: readonly string[], cwd = process.cwd()): Promise<AddResult> {
+    if (paths.length === 0) throw new SlipwayError('MISSING_ARGUMENT', 'Name at least one file or folder to add.');
+    const done = beginCacheAdd(this.ws);
+    try {
+      return await this.addGuarded(paths, cwd);
+    } finally {
+      done();
+    }
+  }
+
+  private async addGuarded(paths: readonly string[], cwd: string): Promise<AddResult> {
     if (paths.length === 0) throw new SlipwayError('MISSING_ARGUMENT', 'Name at least one file or folder to add.');
     const existing = listPointers(this.ws.root);
     const targets: Array<{ rel: string; kind: 'file' | 'folder'; files: WalkedFile[] }> = [];
@@ -527,6 +538,15 @@ export class DataService {
     if (!opts.workspace && !(opts.revs && opts.revs.length > 0)) {
       throw new SlipwayError('INVALID_ARGUMENT', 'Name what to keep: --workspace (what the current pointer files name) and/or --rev REV (what a git revision names).');
     }
+    const done = opts.dryRun ? () => {} : beginCacheGc(this.ws);
+    try {
+      return await this.gcGuarded(opts);
+    } finally {
+      done();
+    }
+  }
+
+  private async gcGuarded(opts: GcOptions): Promise<GcResult> {
     const needed = await collectNeeded(this.ws, this.cache, { workspace: true, revs: opts.revs ?? [] });
     if (opts.runCache !== false) for (const sha of await this.pipelineOutputs()) needed.objects.add(sha);
     const present = await this.cache.listAll();

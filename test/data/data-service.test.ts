@@ -3,9 +3,10 @@
  * hashing a file that changes meanwhile, a checkout that fails half-way (disk full), and the shapes
  * other parts rely on (canonical manifests, objectsNeeded, pointer validation).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/canonical-json.js';
@@ -108,6 +109,40 @@ describe('checkout against planted content', () => {
     const result = await service.checkout(['d'], { force: true }, root);
     expect(result[0]).toMatchObject({ result: 'failed', reason: expect.stringContaining('symbolic link d/sub') });
     expect(readdirSync(outside)).toEqual([]);
+    service.close();
+  });
+});
+
+describe('gc and add in the same workspace', () => {
+  it('refuses a gc while another process adds (and an add while a gc runs), and ignores the markers of processes that are gone', async () => {
+    const root = workspace();
+    writeOld(join(root, 'a.txt'), 'a');
+    const ws = openWorkspace(root);
+    const service = new DataService(ws, { jobs: 1 });
+    await service.add(['a.txt'], root);
+    mkdirSync(join(ws.dir, 'locks'), { recursive: true });
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const marker = (pid: number) => JSON.stringify({ pid, host: hostname(), since: Date.now() });
+      writeFileSync(join(ws.dir, 'locks', 'cache-add-other'), marker(other.pid as number));
+      await expect(service.gc({ workspace: true })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`slipway data add (pid ${other.pid})`) });
+      // A dry run removes nothing, so it is not in the way.
+      expect((await service.gc({ workspace: true, dryRun: true })).removed).toBe(0);
+      rmSync(join(ws.dir, 'locks', 'cache-add-other'));
+
+      writeFileSync(join(ws.dir, 'locks', 'cache-gc'), marker(other.pid as number));
+      await expect(service.add(['a.txt'], root)).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`slipway data gc (pid ${other.pid})`) });
+      rmSync(join(ws.dir, 'locks', 'cache-gc'));
+    } finally {
+      other.kill();
+    }
+    // Left behind by processes that died: ignored, removed, and the commands go on.
+    await new Promise((r) => other.once('exit', r));
+    writeFileSync(join(ws.dir, 'locks', 'cache-add-dead'), JSON.stringify({ pid: other.pid, host: hostname(), since: 0 }));
+    writeFileSync(join(ws.dir, 'locks', 'cache-gc'), JSON.stringify({ pid: other.pid, host: hostname(), since: 0 }));
+    expect((await service.gc({ workspace: true })).removed).toBe(0);
+    expect((await service.add(['a.txt'], root)).added).toHaveLength(1);
+    expect(readdirSync(join(ws.dir, 'locks'))).toEqual([]);
     service.close();
   });
 });
