@@ -156,7 +156,7 @@ export function register(program: Command): void {
 
   data
     .command('gc')
-    .description('Remove cached objects that neither the workspace pointers, the named git revisions, slipway.lock nor the run cache need')
+    .description('Remove cached objects that neither the workspace pointers, the named git revisions, the pipeline lock files (slipway.lock) nor the run cache need')
     .option('-w, --workspace', 'keep what the current pointer files name (always kept)')
     .option('--rev <rev...>', 'also keep what the pointers at these git revisions name (repeatable)')
     .option('--no-run-cache', 'do not keep outputs recorded in slipway.lock and .slipway/runs/')
@@ -223,7 +223,7 @@ export function register(program: Command): void {
       'slipway data diff v1.0 v2.0 --json',
     ],
     exitCodes: {
-      [EXIT.FAILED]: 'status: something changed, is missing or not in the cache; checkout: a path could not be restored; gc: a repro is running a stage here; a runtime failure',
+      [EXIT.FAILED]: 'status: something changed, is missing or not in the cache; checkout: a path could not be restored; gc: a repro is running a stage or an add is storing objects here; add: a gc is running; a runtime failure',
       [EXIT.USAGE]: 'bad usage or input: a path outside the workspace, a symbolic link loop, an unknown revision, an invalid slipway.yaml',
     },
     docs: ['data.md'],
