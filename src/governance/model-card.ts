@@ -131,7 +131,7 @@ function facts(card: ModelCard): { overview: Line[]; lineage: Line[]; unknown: s
       { label: 'Code revision', value: run.codeRevision ?? 'unknown' },
       { label: 'Source name', value: run.sourceName ?? 'unknown' },
       { label: 'Parameters', value: Object.entries(run.params).map(([k, v]) => `${k}=${v}`).join(', ') || 'none logged' },
-      { label: 'Datasets', value: run.datasets.map((d) => `${d.name}${d.context ? ` (${d.context})` : ''}${d.digest ? ` digest ${d.digest}` : ''}`).join('; ') || 'unknown' },
+      { label: 'Datasets', value: run.datasets.map((d) => `${d.datasetVersion ? `${d.datasetVersion.name}@${d.datasetVersion.version}` : d.name}${d.context ? ` (${d.context})` : ''}${d.digest ? ` digest ${d.digest}` : ''}`).join('; ') || 'unknown' },
       { label: 'Environment', value: Object.entries(run.environment).map(([k, v]) => `${k}=${v}`).join(', ') || 'unknown' },
     );
   } else {

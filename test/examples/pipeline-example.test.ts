@@ -90,6 +90,11 @@ describe('the pipeline example (docs/examples/pipeline)', () => {
     expect(l.run?.environment).toMatchObject({ 'env.os': process.platform, 'env.arch': process.arch, 'env.node': process.versions.node });
     expect(l.artifact.signature?.inputs).toEqual([{ name: 'features', type: 'float32', shape: ['batch', 30] }]);
 
+    // The model card names the registered dataset version the model was trained on, as lineage does.
+    const card = await slipway('models', 'card', 'cancer', '--version', '1');
+    expect(card.code, card.stderr).toBe(0);
+    expect(card.stdout).toContain('cancer-train@1 (training)');
+
     const check = await slipway('env', 'check', 'models:/cancer@candidate');
     expect(check.code, check.stdout).toBe(0);
     expect(check.stdout).toContain('the environment matches.');
