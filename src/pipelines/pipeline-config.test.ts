@@ -110,7 +110,7 @@ stages:
   });
 
   it('names file, line, column and key of an unknown key', () => {
-    expect(errorOf('stages:\n  train:\n    cmd: node t.js\n    out: [m.bin]\n')).toBe('slipway.yaml:4:5: stages.train.out: unknown key \'out\'; use cmd, wdir, deps, params, outs, metrics, plots, env, register (or foreach/matrix with do).');
+    expect(errorOf('stages:\n  train:\n    cmd: node t.js\n    out: [m.bin]\n')).toBe('slipway.yaml:4:5: stages.train.out: unknown key \'out\'; use cmd, wdir, deps, params, outs, metrics, plots, env, register, alwaysChanged (or foreach/matrix with do).');
   });
 
   it('refuses a stage name with @ or /, a missing cmd and a wrong type, at their keys', () => {

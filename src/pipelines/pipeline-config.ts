@@ -34,7 +34,7 @@ export const PIPELINE_FILE = 'slipway.yaml';
 /** The params file `params:` keys of a stage refer to unless a file is named. */
 export const DEFAULT_PARAMS_FILE = 'params.yaml';
 
-const STAGE_KEYS = ['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'plots', 'env', 'register'] as const;
+const STAGE_KEYS = ['cmd', 'wdir', 'deps', 'params', 'outs', 'metrics', 'plots', 'env', 'register', 'alwaysChanged'] as const;
 const EXPANSION_KEYS = ['foreach', 'matrix', 'do'] as const;
 const OUT_OPTION_KEYS = ['cache', 'persist', 'dataset'] as const;
 const REGISTER_KEYS = ['name', 'path', 'aliases'] as const;
@@ -220,7 +220,7 @@ function registerSpec(raw: unknown, at: readonly PathKey[], loc: YamlLocator, ou
 }
 
 function parseStage(name: string, body: unknown, at: readonly PathKey[], loc: YamlLocator, declaredAt: string, paramsFile: string): Stage {
-  if (!isRecord(body)) throw loc.error(at, 'must be a mapping with cmd (and optionally deps, params, outs, metrics, plots, wdir, env, register).');
+  if (!isRecord(body)) throw loc.error(at, 'must be a mapping with cmd (and optionally deps, params, outs, metrics, plots, wdir, env, register, alwaysChanged).');
   for (const k of Object.keys(body)) {
     if (!(STAGE_KEYS as readonly string[]).includes(k)) throw loc.error([...at, k], `unknown key '${k}'; use ${STAGE_KEYS.join(', ')}${at.includes('do') ? '' : ' (or foreach/matrix with do)'}.`);
   }
@@ -242,6 +242,7 @@ function parseStage(name: string, body: unknown, at: readonly PathKey[], loc: Ya
   }
   const deps = pathList(body.deps, [...at, 'deps'], loc);
   const register = registerSpec(body.register, [...at, 'register'], loc, [...outs, ...metrics, ...plots]);
+  if (body.alwaysChanged !== undefined && typeof body.alwaysChanged !== 'boolean') throw loc.error([...at, 'alwaysChanged'], 'must be true or false.');
   return {
     name,
     cmd,
@@ -253,6 +254,7 @@ function parseStage(name: string, body: unknown, at: readonly PathKey[], loc: Ya
     plots,
     env: envMap(body.env, [...at, 'env'], loc),
     ...(register ? { register } : {}),
+    ...(body.alwaysChanged === true ? { alwaysChanged: true } : {}),
     declaredAt,
   };
 }

@@ -116,6 +116,7 @@ export function decideStage(
   force: boolean,
 ): StageDecision {
   if (force) return { run: true, reason: 'forced', detail: 'forced with --force' };
+  if (stage.alwaysChanged) return { run: true, reason: 'forced', detail: 'it is marked alwaysChanged' };
   if (!prior) return { run: true, reason: 'new', detail: 'it has not run yet (no entry in slipway.lock)' };
   if (prior.cmd !== stage.cmd) return { run: true, reason: 'command-changed', detail: 'its command changed' };
   const changedDeps = now.deps.filter((d) => prior.deps.find((p) => p.path === d.path)?.sha256 !== d.sha256).map((d) => d.path);

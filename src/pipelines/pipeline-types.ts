@@ -46,6 +46,8 @@ export interface Stage {
   /** Environment variables set for the command. */
   env: Record<string, string>;
   register?: StageRegister;
+  /** Runs on every repro, whatever changed (a stage that reads something no dep names, such as a database). @default false */
+  alwaysChanged?: boolean;
   /** Where the stage was declared, for messages: `slipway.yaml:12:3`. */
   declaredAt: string;
 }

@@ -311,6 +311,22 @@ describe('slipway repro', () => {
     expect(outside.read('model.bin')).toBe('precious\n');
   });
 
+  it('runs a stage marked alwaysChanged on every repro, and only what depends on an out it changed', async () => {
+    const ws = pipelineWorkspace('stages:\n  pull:\n    cmd: node tool.mjs pull --out raw.txt\n    outs: [raw.txt]\n    alwaysChanged: true\n  clean:\n    cmd: node tool.mjs clean --in raw.txt --out clean.txt\n    deps: [raw.txt]\n    outs: [clean.txt]\n');
+    expect((await runCli(['repro', '--no-track'], {}, ws.dir)).code).toBe(0);
+    expect(ws.runs()).toEqual(['pull', 'clean']);
+    ws.clearRuns();
+    const again = await runCli(['repro', '--no-track'], {}, ws.dir);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("running 'pull': it is marked alwaysChanged");
+    // pull wrote the same content again, so clean stays up to date.
+    expect(ws.runs()).toEqual(['pull']);
+    const bad = pipelineWorkspace('stages:\n  pull:\n    cmd: x\n    alwaysChanged: yes please\n');
+    const b = await runCli(['repro', '--no-track'], {}, bad.dir);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toBe('error: slipway.yaml:4:5: stages.pull.alwaysChanged: must be true or false.\n');
+  });
+
   it('answers a bad pipeline with exit 2 and a message naming the stages and the cause', async () => {
     const cycle = pipelineWorkspace('stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [a.txt]\n    outs: [b.txt]\n');
     const c = await runCli(['repro'], {}, cycle.dir);
