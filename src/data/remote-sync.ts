@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../core/errors.js';
-import { collectNeeded } from './data-service.js';
+import { collectNeeded, type NeededOptions } from './data-service.js';
 import { ObjectCache } from './object-cache.js';
 import { listPointers } from './pointer-file.js';
 import { openRemoteStore, remoteIndexCacheDir, resolveRemote, type ResolvedRemote } from './remote-config.js';
@@ -22,9 +22,16 @@ export interface SyncOptions {
   /** Tracked paths (as the user typed them, relative to `cwd`); every pointer when empty. */
   paths?: readonly string[];
   cwd?: string;
+  /** Git revisions whose pointers count too, beside the workspace's (to share or keep older versions). */
+  revs?: readonly string[];
   /** Transfers at a time. @default data.jobs, else 4 per core */
   jobs?: number;
   onProgress?: (p: TransferProgress) => void;
+}
+
+// The workspace's pointers (or the named ones), and with revisions those pointers at each of them too.
+function needOf(ctx: SyncContext, opts: SyncOptions): NeededOptions {
+  return { targets: ctx.targets, ...(opts.revs && opts.revs.length > 0 ? { revs: opts.revs, workspace: true } : {}) };
 }
 
 /** What a push or fetch needs: the remote, the cache, the tracked paths selected and the parallelism. */
@@ -80,7 +87,7 @@ function ensureIgnored(dir: string): void {
 /** Sends to the remote the objects the workspace's pointers (or the named paths) need and it lacks. */
 export async function pushWorkspace(ws: Workspace, opts: SyncOptions = {}): Promise<PushResult> {
   const ctx = await openContext(ws, opts, 'push');
-  const needed = await collectNeeded(ws, ctx.cache, { targets: ctx.targets });
+  const needed = await collectNeeded(ws, ctx.cache, needOf(ctx, opts));
   return pushObjects(ctx.cache, ctx.remote, needed.objects, { jobs: ctx.jobs, onProgress: opts.onProgress });
 }
 
@@ -88,11 +95,11 @@ export async function pushWorkspace(ws: Workspace, opts: SyncOptions = {}): Prom
 export async function fetchWorkspace(ws: Workspace, opts: SyncOptions = {}): Promise<FetchResult> {
   const ctx = await openContext(ws, opts, 'fetch');
   const transfer = { jobs: ctx.jobs, onProgress: opts.onProgress, tmpDir: ws.tmpDir, keptPacks: new Map<string, Buffer>() };
-  let needed = await collectNeeded(ws, ctx.cache, { targets: ctx.targets });
+  let needed = await collectNeeded(ws, ctx.cache, needOf(ctx, opts));
   let result = await fetchObjects(ctx.cache, ctx.remote, needed.objects, transfer);
   // A folder whose manifest just arrived: its files are known only now.
   if (needed.missingManifests.length > 0) {
-    needed = await collectNeeded(ws, ctx.cache, { targets: ctx.targets });
+    needed = await collectNeeded(ws, ctx.cache, needOf(ctx, opts));
     result = mergeFetches(result, await fetchObjects(ctx.cache, ctx.remote, needed.objects, transfer));
   }
   return result;

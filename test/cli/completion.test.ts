@@ -104,7 +104,7 @@ describe('slipway completion bash', () => {
     ]);
     expect(da).toEqual(['data', 'datasets', 'dag']);
     expect(data).toEqual(['add', 'status', 'checkout', 'unprotect', 'gc', 'diff', 'push', 'fetch', 'pull', 'help']);
-    expect(push).toEqual(['--remote']);
+    expect(push).toEqual(['--remote', '--rev']);
     expect(gc).toEqual(expect.arrayContaining(['--workspace', '--rev', '--no-run-cache', '--dry-run', '--json']));
     expect(datasets).toEqual(['register', 'list', 'show', 'lineage', 'log-input', 'delete', 'help']);
     expect(re).toEqual(expect.arrayContaining(['repro', 'release', 'releases']));

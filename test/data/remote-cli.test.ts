@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,5 +162,40 @@ describe('slipway data push / pull: configuration', () => {
     const pushed = await runCli(['data', 'push', '../elsewhere'], {}, ws);
     expect(pushed.code).toBe(2);
     expect(pushed.stderr).toMatch(/^error: '..\/elsewhere' is outside the workspace/);
+  });
+});
+
+describe('slipway data push and fetch with --rev', () => {
+  it('shares an older version a git revision names, so a clone checks it out from its cache alone', async () => {
+    const ws = join(base, 'rev-ws');
+    mkdirSync(ws, { recursive: true });
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.email=test@example.com', '-c', 'user.name=Test', ...args], { cwd, encoding: 'utf8' });
+    git(ws, 'init', '-q', '-b', 'main');
+    writeFileSync(join(ws, 'slipway.yaml'), 'data:\n  remotes:\n    origin: ../rev-remote\n');
+    writeFileSync(join(ws, 'table.csv'), 'v,1\n');
+    expect((await runCli(['data', 'add', 'table.csv'], {}, ws)).code).toBe(0);
+    git(ws, 'add', '.');
+    git(ws, 'commit', '-q', '-m', 'v1');
+    writeFileSync(join(ws, 'table.csv'), 'v,2\n');
+    expect((await runCli(['data', 'add', 'table.csv'], {}, ws)).code).toBe(0);
+    git(ws, 'commit', '-q', '-am', 'v2');
+
+    const current = JSON.parse((await runCli(['data', 'push', '--json'], {}, ws)).stdout) as { transferred: number };
+    expect(current.transferred).toBe(1);
+    const older = JSON.parse((await runCli(['data', 'push', '--rev', 'HEAD~1', '--json'], {}, ws)).stdout) as { transferred: number; alreadyPresent: number };
+    expect(older).toMatchObject({ transferred: 1, alreadyPresent: 1 });
+
+    const clone = join(base, 'rev-clone');
+    execFileSync('git', ['clone', '-q', ws, clone]);
+    const fetched = JSON.parse((await runCli(['data', 'fetch', '--rev', 'HEAD~1', '--json'], {}, clone)).stdout) as { transferred: number };
+    expect(fetched.transferred).toBe(2);
+    rmSync(join(base, 'rev-remote'), { recursive: true, force: true });
+    git(clone, 'checkout', '-q', 'HEAD~1', '--', 'table.csv.slipway');
+    expect((await runCli(['data', 'checkout'], {}, clone)).code).toBe(0);
+    expect(readFileSync(join(clone, 'table.csv'), 'utf8')).toBe('v,1\n');
+
+    const bad = await runCli(['data', 'push', '--rev', 'no-such-revision'], {}, ws);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('no-such-revision');
   });
 });

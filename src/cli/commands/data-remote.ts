@@ -6,6 +6,7 @@ import { addHelpEpilogue, errorLine, errTerminal, EXIT, formatBytes, type Output
 
 interface RemoteFlags {
   remote?: string;
+  rev?: string[];
   jobs?: number;
   json?: boolean;
 }
@@ -69,7 +70,7 @@ async function push(paths: string[], flags: RemoteFlags, io: OutputStreams = pro
   const progress = progressDisplay(flags, io);
   let result: PushResult;
   try {
-    result = await pushWorkspace(openWorkspace(), { remote: flags.remote, paths, jobs: flags.jobs, onProgress: progress.onProgress });
+    result = await pushWorkspace(openWorkspace(), { remote: flags.remote, paths, revs: flags.rev, jobs: flags.jobs, onProgress: progress.onProgress });
   } finally {
     progress.done();
   }
@@ -87,7 +88,7 @@ async function fetch(paths: string[], flags: RemoteFlags, io: OutputStreams = pr
   const progress = progressDisplay(flags, io);
   let result: FetchResult;
   try {
-    result = await fetchWorkspace(openWorkspace(), { remote: flags.remote, paths, jobs: flags.jobs, onProgress: progress.onProgress });
+    result = await fetchWorkspace(openWorkspace(), { remote: flags.remote, paths, revs: flags.rev, jobs: flags.jobs, onProgress: progress.onProgress });
   } finally {
     progress.done();
   }
@@ -139,6 +140,7 @@ export function registerRemoteCommands(data: Command): void {
       'slipway data push data/train.csv --remote backup',
       'slipway data fetch --json',
       'slipway data fetch data/train.csv data/images',
+      'slipway data push --rev v1.0 --rev main  # also the versions those revisions name',
       'slipway data pull  # fetch, then check out every tracked path',
       'slipway data pull data/images --jobs 16',
     ],
@@ -148,10 +150,14 @@ export function registerRemoteCommands(data: Command): void {
     },
     docs: ['data.md'],
   } as const;
+  const revOption = '--rev <revision...>';
+  const revHelp = 'also the versions the pointer files name at these git revisions (repeatable)';
   const pushCmd = remoteOptions(data.command('push'))
+    .option(revOption, revHelp)
     .description('Send to a remote the objects that the pointer files (or the named paths) need and the remote lacks')
     .action(runAction((paths: string[], flags: RemoteFlags) => push(paths, flags)));
   const fetchCmd = remoteOptions(data.command('fetch'))
+    .option(revOption, revHelp)
     .description('Download into the local cache the objects the pointer files (or the named paths) need and the cache lacks')
     .action(runAction((paths: string[], flags: RemoteFlags) => fetch(paths, flags)));
   const pullCmd = remoteOptions(data.command('pull'))
