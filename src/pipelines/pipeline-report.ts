@@ -68,7 +68,9 @@ export async function resolveRevision(root: string, rev: string): Promise<string
   try {
     return (await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
   } catch (err) {
-    if (/not a git repository/i.test((err as Error).message)) throw new SlipwayError('INVALID_ARGUMENT', `${root} is not in a git repository: comparing revisions needs git (or compare runs with --runs).`, { root });
+    // git missing altogether: its own message says so.
+    if (err instanceof SlipwayError && err.code === 'INVALID_STATE' && !/not inside a git repository/.test(err.message)) throw err;
+    if (err instanceof SlipwayError && err.code === 'INVALID_STATE') throw new SlipwayError('INVALID_ARGUMENT', `${root} is not in a git repository: comparing revisions needs git (or compare runs with --runs).`, { root });
     throw new SlipwayError('INVALID_ARGUMENT', `Unknown git revision '${rev}'.`, { rev });
   }
 }

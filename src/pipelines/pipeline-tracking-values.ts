@@ -3,13 +3,13 @@
  * metrics files flattened to dotted keys, the `pipeline:` settings of `slipway.yaml`, and the git
  * revision the stage ran at.
  */
-import { execFile } from 'node:child_process';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { parseDocument } from 'yaml';
 import { SlipwayError } from '../core/errors.js';
 import { YamlLocator } from '../core/yaml-locator.js';
 import { WORKSPACE_DIR } from '../data/data-types.js';
+import { git as runGit } from '../data/pointer-file.js';
 
 /** The experiment stage runs are recorded in when `slipway.yaml` names none. */
 export const DEFAULT_PIPELINE_EXPERIMENT = 'pipeline';
@@ -134,20 +134,9 @@ export async function readMetricsFile(root: string, path: string): Promise<Recor
   return parseMetrics(await readFile(file, 'utf8'), path);
 }
 
-/** Runs git in `cwd` and returns its stdout; rejects with git's first stderr line. */
-export function git(cwd: string, args: string[], opts: { maxBuffer?: number } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { cwd, maxBuffer: opts.maxBuffer ?? 64 * 1024 * 1024, windowsHide: true, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) {
-        const first = String(stderr).trim().split('\n')[0] ?? '';
-        const e = new Error(first || err.message) as Error & { exitCode?: number | string | null };
-        e.exitCode = (err as { code?: number | string | null }).code ?? null;
-        reject(e);
-        return;
-      }
-      resolve(String(stdout));
-    });
-  });
+/** Runs git in `cwd` (no shell) and returns its stdout as text; rejects as data versioning's runner does. */
+export async function git(cwd: string, args: string[]): Promise<string> {
+  return (await runGit(cwd, args)).toString('utf8');
 }
 
 /** The git revision a workspace is at. */
