@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 // Faces (server, cli) compose domains; domains never import faces; core imports nothing of ours.
 const faces = ['**/server/**', '**/cli/**'];
@@ -38,5 +39,15 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**', 'bench/**'],
     rules: { 'no-console': 'error' },
+  },
+  {
+    // The web UI: hooks used by the rules React relies on; it imports only types from the server's side.
+    files: ['web/src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'error',
+      'no-restricted-imports': ['error', { patterns: [{ regex: '(^|/)src/(?!client/schemas/)', message: 'The UI reads the server through its HTTP APIs; from the server code it imports only the SDK schemas (as types).' }] }],
+    },
   },
 );

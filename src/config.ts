@@ -84,6 +84,8 @@ export interface UserConfig {
   modelControl?: string;
   /** Folders besides the artifact store that model files may be loaded from: comma-separated (a list in the file). @default none (env SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS) */
   modelSourceAllowedDirs?: string;
+  /** The web UI `slipway server` answers at `/`: "true" (the UI built with the package), "false" (none), or the folder of another build. @default true (env SLIPWAY_UI) */
+  ui?: boolean | string;
   /** Key that authenticates audit events (created with mode 0600 at first use). @default "$SLIPWAY_HOME/audit.key" (env SLIPWAY_AUDIT_KEY_FILE) */
   auditKeyFile?: string;
   /** Folder of retired audit keys, kept to verify old events. @default "$SLIPWAY_HOME/audit-keys" (env SLIPWAY_AUDIT_KEYRING_DIR) */
@@ -159,6 +161,8 @@ export interface ResolvedConfig {
   modelControl: ModelControlMode;
   /** Absolute folders besides the artifact store that model files may be loaded from (the default artifact root's folder included). */
   modelSourceAllowedDirs: string[];
+  /** The web UI: the built-in build, none, or an absolute folder holding another build's index.html and assets/. */
+  ui: { enabled: false } | { enabled: true; dir: string | undefined };
   /** Where the audit keys and checkpoints live (outside the database). */
   audit: { keyFile: string; keyringDir: string; checkpointFile: string; checkpointIntervalMs: number };
   /** Access control (off unless asked for). */
@@ -202,6 +206,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   corsAllowedOrigins: 'SLIPWAY_CORS_ALLOWED_ORIGINS',
   modelControl: 'SLIPWAY_MODEL_CONTROL',
   modelSourceAllowedDirs: 'SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS',
+  ui: 'SLIPWAY_UI',
   auditKeyFile: 'SLIPWAY_AUDIT_KEY_FILE',
   auditKeyringDir: 'SLIPWAY_AUDIT_KEYRING_DIR',
   auditCheckpointFile: 'SLIPWAY_AUDIT_CHECKPOINT_FILE',
@@ -259,6 +264,17 @@ function modelControlMode(raw: string | undefined): ModelControlMode {
 
 /** The artifact root through this server: logical paths in the artifact folder, served by the MLflow artifact proxy. */
 const PROXIED_ROOT = 'mlflow-artifacts:';
+/** `ui`: a boolean turns the built-in UI on or off; anything else names the folder of a UI build. */
+function uiSetting(value: boolean | string | undefined, cwd: string): ResolvedConfig['ui'] {
+  if (value === undefined || value === true) return { enabled: true, dir: undefined };
+  if (value === false) return { enabled: false };
+  const text = value.trim();
+  if (/^(true|1|yes|on)$/i.test(text)) return { enabled: true, dir: undefined };
+  if (/^(false|0|no|off)$/i.test(text)) return { enabled: false };
+  if (text === '') throw new SlipwayError('INVALID_ARGUMENT', 'The web UI setting (SLIPWAY_UI, server.ui) must be true, false or the folder of a UI build; it is empty.');
+  return { enabled: true, dir: resolve(cwd, text) };
+}
+
 const ROOT_SETTING = '--default-artifact-root, SLIPWAY_DEFAULT_ARTIFACT_ROOT, server.defaultArtifactRoot';
 
 function inOrAt(path: string, dir: string): boolean {
@@ -540,6 +556,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     corsAllowedOrigins: (merged.corsAllowedOrigins ?? '').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     modelControl: modelControlMode(merged.modelControl),
     modelSourceAllowedDirs,
+    ui: uiSetting(merged.ui, cwd),
     audit,
     auth: authConfigOf(merged),
     configFile,

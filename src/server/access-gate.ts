@@ -56,11 +56,15 @@ export function refusalBody(url: string, status: 401 | 403, message: string): Re
   return { error: { code, message } };
 }
 
-/** Headers of a 401 or 403 answer. */
-export function refusalHeaders(status: 401 | 403, unreadBody: boolean, retryAfterSeconds?: number): Record<string, string> {
+/**
+ * Headers of a 401 or 403 answer. `challenge: false` leaves out `WWW-Authenticate`: the web UI's
+ * requests say `X-Requested-With: XMLHttpRequest`, and a Basic challenge would make the browser
+ * open its own password dialog over the UI's login page.
+ */
+export function refusalHeaders(status: 401 | 403, unreadBody: boolean, retryAfterSeconds?: number, challenge = true): Record<string, string> {
   return {
     'content-type': 'application/json; charset=utf-8',
-    ...(status === 401 ? { 'www-authenticate': 'Basic realm="slipway"' } : {}),
+    ...(status === 401 && challenge ? { 'www-authenticate': 'Basic realm="slipway"' } : {}),
     // Sign-ins locked out after too many failures say when to come back.
     ...(retryAfterSeconds !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) } : {}),
     // A body left unread would be taken for the next request: close instead.

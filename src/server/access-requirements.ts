@@ -240,6 +240,10 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /version': publicRoute,
   'GET /api/v1/health': publicRoute,
   'GET /api/v1/openapi.json': publicRoute,
+  // The web UI's shell and bundles: its login page must load before anyone has signed in (they hold no data).
+  'GET /': publicRoute,
+  'GET /assets/*': publicRoute,
+  'GET /favicon.svg': publicRoute,
   'GET /v2/health/live': publicRoute,
   'GET /v2/health/ready': publicRoute,
   // MLflow's artifact download routes without a prefix (the UI's and old clients').

@@ -33,6 +33,7 @@ const PLUGINS = {
   releases: () => import('./plugins/releases.js'),
   monitoring: () => import('./plugins/monitoring.js'),
   loadtest: () => import('./plugins/loadtest.js'),
+  'web-ui': () => import('./plugins/web-ui.js'),
 } satisfies Record<string, () => Promise<{ default: DomainPlugin }>>;
 
 /** The name of a domain plugin. */

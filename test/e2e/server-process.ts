@@ -57,11 +57,11 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 /** Starts `slipway server --port 0` in `home` and waits for its ready line. */
-export function startServerProcess(home: string, extraArgs: string[] = [], timeoutMs = 15_000): Promise<ServerProcess> {
+export function startServerProcess(home: string, extraArgs: string[] = [], timeoutMs = 15_000, env: Record<string, string> = {}): Promise<ServerProcess> {
   requireBuild();
   const child = spawn(process.execPath, [CLI, 'server', '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
     cwd: home,
-    env: { ...cleanEnv(), SLIPWAY_HOME: join(home, 'home'), SLIPWAY_LOG_LEVEL: 'warn' },
+    env: { ...cleanEnv(), SLIPWAY_HOME: join(home, 'home'), SLIPWAY_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -31,7 +31,7 @@ declare module 'fastify' {
 }
 
 function refuse(request: FastifyRequest, reply: FastifyReply, status: 401 | 403, message: string, retryAfterSeconds?: number): FastifyReply {
-  const headers = refusalHeaders(status, !request.raw.complete, retryAfterSeconds);
+  const headers = refusalHeaders(status, !request.raw.complete, retryAfterSeconds, request.headers['x-requested-with'] !== 'XMLHttpRequest');
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   return reply.code(status).send(refusalBody(request.url, status, message));
 }
