@@ -57,7 +57,7 @@ describe('app infrastructure', () => {
     expect(plain.body).toBe('OK');
     const json = await app.inject({ method: 'GET', url: '/api/v1/health' });
     expect(json.statusCode).toBe(200);
-    expect(json.json()).toMatchObject({ status: 'ok', version: '0.1.0', store: { backend: 'sqlite', status: 'ok' } });
+    expect(json.json()).toMatchObject({ status: 'ok', version: '0.1.0', store: { backend: 'sqlite', status: 'ok' }, auth: false });
   });
 
   it('echoes a valid x-request-id, generates one otherwise, and hands it to handlers', async () => {

@@ -10,6 +10,7 @@ export const Health = named(
     store: z.object({ backend: z.enum(['sqlite', 'postgres']), status: z.enum(['ok', 'unavailable']) }),
     artifacts: z.enum(['configured', 'none']),
     uptime_seconds: z.number().int(),
+    auth: z.boolean().describe('Whether access control is on: requests other than the public ones (health, the OpenAPI document, the web UI shell) need credentials.'),
   }),
   'Health',
   'Liveness and readiness: 200 when the metadata store answers, 503 otherwise.',

@@ -15,6 +15,12 @@ for (const dialect of DIALECTS) {
     });
     afterAll(async () => t.close());
 
+    it('says in the public health answer that access control is on, to a caller without credentials', async () => {
+      const health = await t.app.inject({ method: 'GET', url: '/api/v1/health' });
+      expect(health.statusCode).toBe(200);
+      expect(health.json()).toMatchObject({ status: 'ok', auth: true });
+    });
+
     it('lets admins create, list, update and delete users; others only read themselves', async () => {
       const created = await call('POST', '/users', admin, { username: 'carol', password: 'carol-password' });
       expect(created.statusCode).toBe(201);

@@ -2,7 +2,7 @@
  * Liveness and readiness: `GET /health` answers `OK` as MLflow's server does (load
  * balancers and the MLflow tooling probe it); `GET /api/v1/health` reports status
  * as JSON, checks that the metadata store answers and that the artifact store can
- * still write (a full or read-only disk answers 503).
+ * still write (a full or read-only disk answers 503), and says whether access control is on.
  */
 import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
@@ -78,6 +78,8 @@ const health: DomainPlugin = async (app, ctx) => {
       artifacts: ctx.artifacts ? 'configured' : 'none',
       ...(artifactStore ? { artifact_store: artifactStore } : {}),
       uptime_seconds: Math.round((ctx.clock.now() - started) / 1000),
+      // Public, so a client (the web UI's login page) can tell whether it must sign in before it tries.
+      auth: ctx.access !== undefined,
     });
   });
 };
