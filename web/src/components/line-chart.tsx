@@ -30,6 +30,8 @@ export interface LineChartProps {
   /** Logarithmic y axis (values ≤ 0 are left out by uPlot). @default false */
   logY?: boolean;
   height?: number;
+  /** Show uPlot's own legend under the chart (off where the page draws a legend of its own). @default true */
+  legend?: boolean;
   /** Called once the chart has drawn, with how long building it took (ms). */
   onDrawn?(ms: number): void;
 }
@@ -48,7 +50,7 @@ export function alignSeries(series: ChartSeries[]): uPlot.AlignedData {
 }
 
 /** The chart; re-created when its series or options change, resized with its container. */
-export function LineChart({ title, series, timeAxis = false, xLabel, yLabel, logY = false, height = 300, onDrawn }: LineChartProps): ReactNode {
+export function LineChart({ title, series, timeAxis = false, xLabel, yLabel, logY = false, height = 300, legend = true, onDrawn }: LineChartProps): ReactNode {
   const box = useRef<HTMLDivElement>(null);
   const data = useMemo(() => alignSeries(series), [series]);
   useEffect(() => {
@@ -71,7 +73,7 @@ export function LineChart({ title, series, timeAxis = false, xLabel, yLabel, log
           ...(s.points ? { paths: () => null, points: { show: true, size: 5 } } : { points: { show: false } }),
         })),
       ],
-      legend: { live: true },
+      legend: { show: legend, live: true },
       cursor: { drag: { x: true, y: false } },
     };
     const plot = new uPlot(opts, data, el);
@@ -82,7 +84,7 @@ export function LineChart({ title, series, timeAxis = false, xLabel, yLabel, log
       resize.disconnect();
       plot.destroy();
     };
-  }, [data, series, timeAxis, xLabel, yLabel, logY, height, onDrawn]);
+  }, [data, series, timeAxis, xLabel, yLabel, logY, height, legend, onDrawn]);
   if (series.length === 0) return <p className="muted">No points to draw.</p>;
   return <div ref={box} className="chart" role="img" aria-label={title} />;
 }
