@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** Seconds the server asks the client to wait (its Retry-After header), when it sent one. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -66,7 +68,8 @@ async function errorOf(res: Response): Promise<ApiError> {
   } catch {
     if (text.trim()) message = text.trim().slice(0, 500);
   }
-  return new ApiError(res.status, code, message, details);
+  const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+  return new ApiError(res.status, code, message, details, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
 }
 
 /** Sends a request and returns the raw answer when it is 2xx; throws ApiError otherwise. */
