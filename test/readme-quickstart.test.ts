@@ -190,10 +190,12 @@ describe('README.md Quickstart, run as written', () => {
             expect(existsSync(file), `${file} was not written:\n${context}`).toBe(true);
             expect(readFileSync(file, 'utf8').slice(0, 200).toLowerCase()).toContain('<!doctype html>');
           }
-          if (command.startsWith('curl ')) {
+          if (command.startsWith('curl ') && command.includes('/v2/models/')) {
             const url = /\S+$/.exec(command)?.[0] ?? '';
             expect(JSON.parse(res.stdout), context).toMatchObject({ name: url.split('/').pop(), platform: 'onnx_onnxv1' });
           }
+          // The web UI's page is what the browser step opens.
+          if (command.includes('<title>Slipway</title>')) expect(res.stdout.trim(), context).toBe('<title>Slipway</title>');
           if (step === pythonStep) expect(res.stdout, context).toMatch(/breast-cancer-sklearn version \d+ \(alias champion\)/);
         }
       } finally {
