@@ -322,6 +322,9 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /api/v1/monitoring/models/:name/versions/:version/reference': monitoringOf,
   'DELETE /api/v1/monitoring/models/:name/versions/:version/reference': modelParam('name', 'MANAGE'),
   'GET /api/v1/monitoring/models/:name/windows': monitoringOf,
+  'GET /api/v1/monitoring/models/:name/windows/:windowStart': monitoringOf,
+  // Lists every monitored model, whatever the caller may read of each: the administrator's, as the alert rules are.
+  'GET /api/v1/monitoring/models': adminOnly,
   'POST /api/v1/monitoring/models/:name/ground-truth': modelParam('name', 'EDIT'),
   'GET /api/v1/monitoring/models/:name/performance': monitoringOf,
   'POST /api/v1/monitoring/reports': anyUser,

@@ -33,6 +33,7 @@ import {
   type ColumnKind,
   type MutationMeta,
   type ReportSide,
+  type StoredWindow,
 } from '../../monitoring/index.js';
 import { alertActionOf } from './releases.js';
 import type { DomainPlugin } from '../app.js';
@@ -189,6 +190,79 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     reply.code(204);
   });
 
+  // Stored live windows of one model version as one side of a report: their profiles merged (profiles merge exactly).
+  const windowsSide = async (value: unknown, field: string): Promise<ReportSide> => {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new SlipwayError('INVALID_ARGUMENT', `'${field}' must be { model, version?, from?, to? }.`);
+    const w = value as Record<string, unknown>;
+    if (typeof w.model !== 'string' || w.model === '') throw new SlipwayError('INVALID_ARGUMENT', `'${field}.model' must be a model name.`);
+    if (w.version !== undefined && typeof w.version !== 'string') throw new SlipwayError('INVALID_ARGUMENT', `'${field}.version' must be a version number as text.`);
+    const time = (key: 'from' | 'to'): number | undefined => {
+      const t = w[key];
+      if (t === undefined || t === null) return undefined;
+      if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new SlipwayError('INVALID_ARGUMENT', `'${field}.${key}' must be epoch milliseconds.`);
+      return t;
+    };
+    const from = time('from');
+    const to = time('to');
+    const found = await listWindows(ctx.store, w.model, { version: w.version as string | undefined, from, to, limit: 10_000, withProfiles: true });
+    const range = `${from === undefined ? 'the first window' : new Date(from).toISOString()} to ${to === undefined ? 'now' : new Date(to).toISOString()}`;
+    if (found.length === 0) throw new SlipwayError('NOT_FOUND', `Model '${w.model}'${w.version === undefined ? '' : ` version ${String(w.version)}`} has no monitoring windows from ${range}.`, { model: w.model });
+    // Windows of different versions are different models' inputs: the newest window's version is reported unless one is named.
+    const version = (w.version as string | undefined) ?? (found[0] as StoredWindow).version;
+    const mine = found.filter((x) => x.version === version);
+    const profile = mine[0]?.profile as DatasetProfile;
+    for (const x of mine.slice(1)) profile.merge(x.profile as DatasetProfile);
+    return { profile, source: `${w.model} version ${version}, ${mine.length} window(s) from ${range}` };
+  };
+
+  // Every model live monitoring knows of (a reference, stored windows or alert rules), with its newest window and alert state.
+  app.get(`${PREFIX}/models`, async () => {
+    const references = await listReferences(ctx.store);
+    const rules = await listAlertStatus(ctx.store);
+    const windowed = await ctx.store.db.selectFrom('monitoring_windows').select('model').distinct().execute();
+    const names = [...new Set([...references.map((r) => r.model), ...windowed.map((r) => r.model), ...rules.map((r) => r.model)])].sort((a, b) => a.localeCompare(b));
+    const models = [];
+    for (const model of names) {
+      const latest = (await listWindows(ctx.store, model, { limit: 1 }))[0];
+      const mine = rules.filter((r) => r.model === model);
+      models.push({
+        model,
+        references: references.filter((r) => r.model === model).map((r) => ({ version: r.version, rows: r.rows, source: r.source, createdTime: r.createdTime })),
+        latestWindow: latest ? { version: latest.version, windowStart: latest.windowStart, windowEnd: latest.windowEnd, rows: latest.rows, figures: latest.figures } : null,
+        alerts: { total: mine.length, firing: mine.filter((r) => r.state === 'firing').map((r) => r.name) },
+      });
+    }
+    return { windowMs: live.windowMs, models };
+  });
+
+  // One stored window compared with its version's reference again: every feature's test, statistic and
+  // threshold, and the quality suite's results (the stored figures keep only the scores).
+  app.get(`${PREFIX}/models/:name/windows/:windowStart`, async (request) => {
+    const { name, windowStart } = request.params as { name: string; windowStart: string };
+    const start = Number(windowStart);
+    if (!/^\d+$/.test(windowStart) || !Number.isSafeInteger(start)) throw new SlipwayError('INVALID_ARGUMENT', `Path parameter 'windowStart' must be epoch milliseconds, got '${windowStart}'.`);
+    const version = optionalName(request.query as Record<string, unknown>, 'version');
+    const found = await listWindows(ctx.store, name, { version, from: start, to: start + 1, limit: 100, withProfiles: true });
+    if (found.length === 0) throw new SlipwayError('NOT_FOUND', `Model '${name}'${version === undefined ? '' : ` version ${version}`} has no monitoring window starting at ${new Date(start).toISOString()} (${start}).`, { model: name, windowStart: start });
+    if (found.length > 1) throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}' has windows of versions ${found.map((w) => w.version).join(', ')} starting at ${start}; name one with ?version=.`, { field: 'version' });
+    const w = found[0] as StoredWindow;
+    const { drift, quality } = await live.figuresOf({ model: w.model, version: w.version, windowStart: w.windowStart, windowEnd: w.windowEnd, rows: w.rows, requests: w.requests, droppedRows: w.droppedRows, profile: w.profile as DatasetProfile });
+    const ref = (await listReferences(ctx.store, name)).find((r) => r.version === w.version);
+    return {
+      model: w.model,
+      version: w.version,
+      windowStart: w.windowStart,
+      windowEnd: w.windowEnd,
+      rows: w.rows,
+      requests: w.requests,
+      droppedRows: w.droppedRows,
+      figures: w.figures,
+      reference: ref ? { rows: ref.rows, source: ref.source, createdTime: ref.createdTime } : null,
+      drift: drift ?? null,
+      quality: quality ?? null,
+    };
+  });
+
   app.post(`${PREFIX}/reports`, async (request, reply) => {
     const body = bodyObject(request.body);
     const spec = parseMonitorSpec(body.spec ?? {}, 'spec');
@@ -200,6 +274,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
         return { profile: ref.profile, source: `models:/${name}/${version}` };
       }
       if (v.format === 'slipway-profile/1') return { profile: DatasetProfile.fromJSON(v), source: `${field} profile` };
+      if (v.windows !== undefined) return windowsSide(v.windows, `${field}.windows`);
       return { table: tableFromRows(rowsOf(v.rows, `${field}.rows`), field), source: field };
     };
     const doc = buildReport(await side(body.reference, 'reference'), await side(body.current, 'current'), { spec, now: new Date(ctx.clock.now()) });
