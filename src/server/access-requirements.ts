@@ -313,6 +313,8 @@ const OTHERS: Record<string, RequirementRule> = {
   'DELETE /api/v1/models/:name/release-policies/:environment': modelParam('name', 'MANAGE'),
   // Serve processes following this server report in with a token of a user who may change the model.
   'GET /api/v1/traffic/:model': modelParam('model', 'READ'),
+  // Any signed-in user; the answer holds only the models the caller may read.
+  'GET /api/v1/serving/stats': anyUser,
   'POST /api/v1/traffic/:model/agents': modelParam('model', 'EDIT'),
   'POST /api/v1/traffic/:model/stats': modelParam('model', 'EDIT'),
   // Monitoring: reading windows and references is the monitoring right; changing a model's reference is EDIT on it.

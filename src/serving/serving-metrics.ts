@@ -53,6 +53,52 @@ export class HistogramSeries {
     this.sum += v;
     this.count += 1;
   }
+
+  /** The buckets as Prometheus exposes them: cumulative counts per bound, then the +Inf count. */
+  snapshot(): HistogramSnapshot {
+    const counts: number[] = [];
+    let acc = 0;
+    for (const c of this.counts) counts.push((acc += c));
+    return { bounds: this.bounds, counts, sum: this.sum, count: this.count };
+  }
+}
+
+/** A histogram's cumulative state: `counts[i]` observations ≤ `bounds[i]`, the last entry (+Inf) being `count`. */
+export interface HistogramSnapshot {
+  bounds: readonly number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Cumulative figures of one served model version (`version` is '' for requests refused before a version was chosen). */
+export interface VersionSnapshot {
+  model: string;
+  version: string;
+  /** Requests by HTTP status, both protocols together. */
+  byStatus: Record<string, number>;
+  /** Latency of answered requests, in seconds. */
+  latency: HistogramSnapshot | undefined;
+  queueDepth: number;
+  inFlightBatches: number;
+}
+
+/** Cumulative figures of one side of a traffic split. */
+export interface RoleSnapshot {
+  model: string;
+  version: string;
+  role: string;
+  requests: number;
+  /** Latency of the answered ones, in seconds; requests minus its count failed. */
+  latency: HistogramSnapshot | undefined;
+}
+
+/** Every serving figure at one moment, read without going through the text exposition. */
+export interface ServingSnapshot {
+  versions: VersionSnapshot[];
+  roles: RoleSnapshot[];
+  /** Requests accepted and not yet answered, per model. */
+  inFlight: Map<string, number>;
 }
 
 /**
@@ -99,6 +145,11 @@ export class PreaggregatedHistogram {
       values.push({ labels: { ...s.labels }, value: s.count, metricName: `${this.name}_count` });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+
+  /** Every series so far. */
+  allSeries(): IterableIterator<HistogramSeries> {
+    return this.#series.values();
   }
 
   /** Forgets every series (prom-client's registry.resetMetrics()). */
@@ -279,6 +330,59 @@ export class ServingMetrics {
   addGaugeSource(source: ServingGaugeSource): () => void {
     this.#sources.add(source);
     return () => this.#sources.delete(source);
+  }
+
+  /**
+   * The cumulative figures of every model version and split side: request counts by status, latency
+   * buckets, queue depth and in-flight requests. Counts only grow (until the registry is reset), so a
+   * reader derives rates and quantiles from the difference between two snapshots.
+   */
+  async snapshot(): Promise<ServingSnapshot> {
+    // get() runs the counters' collect hooks first, so the pending successes are in the answer.
+    const [requests, splits] = await Promise.all([this.requests.get(), this.splitRequests.get()]);
+    const versions = new Map<string, VersionSnapshot>();
+    const entry = (model: string, version: string): VersionSnapshot => {
+      const key = `${model}\u0000${version}`;
+      let v = versions.get(key);
+      if (!v) {
+        v = { model, version, byStatus: {}, latency: undefined, queueDepth: 0, inFlightBatches: 0 };
+        versions.set(key, v);
+      }
+      return v;
+    };
+    for (const { labels, value } of requests.values) {
+      if (value === 0) continue;
+      const v = entry(String(labels.model), String(labels.version ?? ''));
+      const status = String(labels.status);
+      v.byStatus[status] = (v.byStatus[status] ?? 0) + value;
+    }
+    for (const s of this.latency.allSeries()) {
+      if (s.labels.model === undefined || s.labels.version === undefined) continue;
+      entry(s.labels.model, s.labels.version).latency = s.snapshot();
+    }
+    for (const source of this.#sources) {
+      for (const g of source.gauges()) {
+        const v = entry(g.model, g.version);
+        v.queueDepth += g.queueDepth;
+        v.inFlightBatches += g.inFlight;
+      }
+    }
+    const roles = new Map<string, RoleSnapshot>();
+    for (const { labels, value } of splits.values) {
+      const r = { model: String(labels.model), version: String(labels.version), role: String(labels.role) };
+      roles.set(`${r.model}\u0000${r.version}\u0000${r.role}`, { ...r, requests: value, latency: undefined });
+    }
+    for (const s of this.splitLatency.allSeries()) {
+      const { model, version, role } = s.labels;
+      if (model === undefined || version === undefined || role === undefined) continue;
+      const key = `${model}\u0000${version}\u0000${role}`;
+      const r = roles.get(key) ?? { model, version, role, requests: s.count, latency: undefined };
+      r.latency = s.snapshot();
+      roles.set(key, r);
+    }
+    const inFlight = new Map<string, number>();
+    for (const [model, c] of this.#inFlight) inFlight.set(model, c.n);
+    return { versions: [...versions.values()], roles: [...roles.values()], inFlight };
   }
 
   static #byRegistry = new WeakMap<Registry, ServingMetrics>();

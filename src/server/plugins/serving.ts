@@ -16,6 +16,10 @@ import { getMetricsRegistry } from '../metrics-registry.js';
 import { appendAuditEvent } from '../../audit/audit-trail.js';
 import { mutationOf } from '../native/services.js';
 import { registerServingRoutes, type ServingRoutesInit } from './serving-routes.js';
+import { registerNativeRoutes } from '../native/native-route.js';
+import { servingStatsRoutes } from '../native/serving-stats-routes.js';
+import { accessServiceOf, principalOf } from '../native/access-routes.js';
+import { NATIVE_PREFIX } from './native-api.js';
 
 const serving: DomainPlugin = async (app, ctx) => {
   const registry = getMetricsRegistry();
@@ -91,6 +95,19 @@ const serving: DomainPlugin = async (app, ctx) => {
     audit,
     ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}),
   });
+  registerNativeRoutes(
+    app,
+    NATIVE_PREFIX,
+    servingStatsRoutes({
+      metrics,
+      index: () => manager.index(),
+      clock: ctx.clock,
+      startedTime: ctx.clock.now(),
+      // Readers of a model see its figures; the route table lets in any signed-in user.
+      readable: (request) => accessServiceOf(ctx).readableModelNames(principalOf(request)),
+    }),
+    ctx,
+  );
   ctx.onClose.push(async () => {
     closing = true;
     await startupLoads;

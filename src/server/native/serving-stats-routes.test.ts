@@ -1,0 +1,89 @@
+/**
+ * GET /api/v1/serving/stats on `slipway server`: empty while nothing is served, then the
+ * cumulative counts by outcome and the latency histogram move with inference requests,
+ * and the query is validated.
+ */
+import { mkdirSync, mkdtempSync, rmSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../config.js';
+import { silentLogger } from '../../core/logger.js';
+import type { ServingStats } from '../../client/schemas/serving.js';
+import { fixture, holdout } from '../../../test/support/serving.js';
+import { startServer, type StartedServer } from '../start-server.js';
+
+const cancer = holdout('breast_cancer');
+const root = mkdtempSync(join(tmpdir(), 'slipway-serving-stats-'));
+const models = join(root, 'models');
+mkdirSync(models);
+copyFileSync(fixture('breast_cancer_mlp.onnx'), join(models, 'cancer.onnx'));
+
+let server: StartedServer;
+beforeAll(async () => {
+  const home = join(root, 'home');
+  mkdirSync(home);
+  server = await startServer(resolveConfig({ home, port: 0 }, { SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS: models }, home), { logger: silentLogger });
+}, 30_000);
+afterAll(async () => {
+  await server?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+const stats = async (query = ''): Promise<ServingStats> => {
+  const res = await server.app.inject({ method: 'GET', url: `/api/v1/serving/stats${query}` });
+  expect(res.statusCode).toBe(200);
+  return res.json<ServingStats>();
+};
+const infer = (model: string, data: unknown) => server.app.inject({ method: 'POST', url: `/v2/models/${model}/infer`, payload: { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data }] } });
+
+describe('GET /api/v1/serving/stats', () => {
+  it('answers an empty list with the server time and uptime while nothing is served', async () => {
+    const s = await stats();
+    expect(s.models).toEqual([]);
+    expect(Math.abs(s.time - Date.now())).toBeLessThan(5_000);
+    expect(s.startedTime).toBeLessThanOrEqual(s.time);
+    expect(s.uptimeMs).toBe(s.time - s.startedTime);
+  });
+
+  it('counts requests by outcome and fills the latency histogram as inference requests arrive', async () => {
+    expect((await server.app.inject({ method: 'POST', url: '/api/2.0/mlflow/registered-models/create', payload: { name: 'stats-cancer' } })).statusCode).toBe(200);
+    const created = await server.app.inject({ method: 'POST', url: '/api/2.0/mlflow/model-versions/create', payload: { name: 'stats-cancer', source: `file://${join(models, 'cancer.onnx')}` } });
+    expect(created.statusCode).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await infer('stats-cancer', cancer.rows[i])).statusCode).toBe(200);
+    expect((await infer('stats-cancer', [1, 2, 3])).statusCode).toBe(400);
+
+    const before = await stats();
+    const m = before.models.find((x) => x.model === 'stats-cancer');
+    expect(m).toMatchObject({ model: 'stats-cancer', state: 'READY', servedVersion: '1', reason: '', inFlight: 0, roles: [] });
+    const v1 = m?.versions.find((v) => v.version === '1');
+    expect(v1?.requests).toEqual({ total: 4, ok: 3, clientError: 1, serverError: 0, byStatus: { '200': 3, '400': 1 } });
+    expect(v1?.queueDepth).toBe(0);
+    const h = v1?.latency;
+    expect(h?.count).toBe(3);
+    expect(h?.counts).toHaveLength((h?.bounds.length ?? 0) + 1);
+    expect(h?.counts.at(-1)).toBe(3);
+    expect(h?.counts).toEqual([...(h?.counts ?? [])].sort((a, b) => a - b));
+    expect(h?.sum).toBeGreaterThan(0);
+
+    for (let i = 0; i < 5; i++) expect((await infer('stats-cancer', cancer.rows[i])).statusCode).toBe(200);
+    const after = (await stats()).models.find((x) => x.model === 'stats-cancer')?.versions.find((v) => v.version === '1');
+    expect(after?.requests.ok).toBe(8);
+    expect(after?.latency?.count).toBe(8);
+    expect(after?.latency?.sum).toBeGreaterThan(h?.sum ?? 0);
+  });
+
+  it('narrows to one model, and leaves out names that were only ever asked for', async () => {
+    expect((await infer('never-registered', cancer.rows[0])).statusCode).toBe(404);
+    const all = await stats();
+    expect(all.models.map((m) => m.model)).not.toContain('never-registered');
+    expect((await stats('?model=stats-cancer')).models.map((m) => m.model)).toEqual(['stats-cancer']);
+    expect((await stats('?model=nothing-here')).models).toEqual([]);
+  });
+
+  it('refuses an empty model filter with 400 naming it', async () => {
+    const res = await server.app.inject({ method: 'GET', url: '/api/v1/serving/stats?model=' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.message).toMatch(/query parameter 'model'/);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * GET /api/v1/serving/stats: the serving figures of this server as JSON, read from the
+ * serving metrics directly (not from the /metrics text). Counts are cumulative since the
+ * server started, so a dashboard polls and works on differences: rates, error shares and
+ * latency quantiles between two snapshots, as Prometheus does with rate() and histogram_quantile().
+ */
+import type { ReadableObjects } from '../../access/access-service.js';
+import type { HistogramSnapshot, ServingMetrics } from '../../serving/serving-metrics.js';
+import type { ModelStatus } from '../../serving/model-manager.js';
+import { ServingStats, ServingStatsQuery, type LatencyHistogram, type ServedModelStats, type RequestCounts } from '../../client/schemas/serving.js';
+import type { Clock } from '../../core/clock.js';
+import { nativeRoute, type NativeRoute } from './native-route.js';
+
+/** What the route reads. */
+export interface ServingStatsInit {
+  metrics: ServingMetrics;
+  /** The repository index: models loaded, loading or failed. */
+  index(): ModelStatus[];
+  clock: Clock;
+  /** When the server started. */
+  startedTime: number;
+  /** Model names the caller may read. */
+  readable(request: Parameters<NativeRoute['handler']>[0]['request']): ReadableObjects | Promise<ReadableObjects>;
+}
+
+function histogram(h: HistogramSnapshot | undefined): LatencyHistogram | null {
+  return h ? { bounds: [...h.bounds], counts: h.counts, sum: h.sum, count: h.count } : null;
+}
+
+function counts(byStatus: Record<string, number>): RequestCounts {
+  const c: RequestCounts = { total: 0, ok: 0, clientError: 0, serverError: 0, byStatus };
+  for (const [status, n] of Object.entries(byStatus)) {
+    const code = Number(status);
+    c.total += n;
+    if (code >= 200 && code < 300) c.ok += n;
+    else if (code >= 400 && code < 500) c.clientError += n;
+    else c.serverError += n;
+  }
+  return c;
+}
+
+function mayRead(readable: ReadableObjects): (name: string) => boolean {
+  if (readable === 'all') return () => true;
+  if (Array.isArray(readable)) {
+    const set = new Set(readable);
+    return (name) => set.has(name);
+  }
+  const except = new Set((readable as { except: string[] }).except);
+  return (name) => !except.has(name);
+}
+
+/** Builds the answer from a snapshot (exported for tests). */
+export async function servingStats(init: ServingStatsInit, may: (name: string) => boolean, only?: string): Promise<ServingStats> {
+  const snap = await init.metrics.snapshot();
+  const now = init.clock.now();
+  const models = new Map<string, ServedModelStats>();
+  const index = new Map(init.index().map((s) => [s.name, s]));
+  // A model counts once it is in the repository or answered with a version: failed requests naming a model
+  // that was never served (anyone can make those up) are left out rather than listed as models.
+  const known = (name: string) => index.has(name) || snap.versions.some((v) => v.model === name && v.version !== '');
+  const model = (name: string): ServedModelStats | undefined => {
+    if ((only !== undefined && name !== only) || !may(name) || !known(name)) return undefined;
+    let m = models.get(name);
+    if (!m) {
+      const status = index.get(name);
+      m = { model: name, state: status?.state ?? null, servedVersion: status?.version ?? null, reason: status?.reason ?? '', inFlight: snap.inFlight.get(name) ?? 0, versions: [], roles: [] };
+      models.set(name, m);
+    }
+    return m;
+  };
+  for (const name of index.keys()) model(name);
+  for (const v of snap.versions) {
+    model(v.model)?.versions.push({ version: v.version, requests: counts(v.byStatus), latency: histogram(v.latency), queueDepth: v.queueDepth, inFlightBatches: v.inFlightBatches });
+  }
+  for (const r of snap.roles) {
+    const answered = r.latency?.count ?? 0;
+    model(r.model)?.roles.push({ version: r.version, role: r.role, requests: r.requests, errors: Math.max(0, r.requests - answered), latency: histogram(r.latency) });
+  }
+  const byVersion = (a: { version: string }, b: { version: string }) => a.version.localeCompare(b.version, undefined, { numeric: true });
+  const list = [...models.values()].sort((a, b) => a.model.localeCompare(b.model));
+  for (const m of list) {
+    m.versions.sort(byVersion);
+    m.roles.sort((a, b) => byVersion(a, b) || a.role.localeCompare(b.role));
+  }
+  return { time: now, startedTime: init.startedTime, uptimeMs: Math.max(0, now - init.startedTime), models: list };
+}
+
+/** The serving figures route. */
+export function servingStatsRoutes(init: ServingStatsInit): NativeRoute[] {
+  return [
+    nativeRoute({
+      method: 'GET',
+      path: '/serving/stats',
+      tag: 'serving',
+      operationId: 'getServingStats',
+      summary:
+        'Cumulative serving figures per model and version (requests by outcome, latency histogram, queue depth, in-flight) and per split side while a release runs; poll and take differences for rates and quantiles.',
+      query: ServingStatsQuery,
+      response: ServingStats,
+      async handler({ query, request }) {
+        return servingStats(init, mayRead(await init.readable(request)), query.model);
+      },
+    }),
+  ];
+}
