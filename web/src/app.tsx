@@ -1,6 +1,7 @@
 /** The app shell: skip link, navigation, the page of the current hash path, and sign-in handling. */
 import { Component, Suspense, useEffect, useState, type ErrorInfo, type ReactNode } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { HEALTH_KEY, fetchHealth } from './api/health';
 import { onUnauthenticated, sendJson, api } from './api/http';
 import { clearSession, currentSession } from './api/session';
 import { Loading, ErrorMessage } from './components/states';
@@ -85,6 +86,15 @@ export function App(): ReactNode {
   useEffect(() => {
     if (path === '/' || path === '') navigate('/experiments', { replace: true });
   }, [path]);
+  // With access control on, a visitor without a session goes to the login page at once, whatever
+  // the page (one that sends no request would otherwise never meet the 401 that redirects).
+  const health = useQuery({ queryKey: HEALTH_KEY, queryFn: fetchHealth, retry: false, staleTime: 60_000 });
+  const authRequired = health.data?.auth === true;
+  useEffect(() => {
+    if (!authRequired || currentSession() || path.startsWith('/login')) return;
+    const current = window.location.hash.replace(/^#/, '') || '/experiments';
+    navigate(`/login?next=${encodeURIComponent(current)}`, { replace: true });
+  }, [authRequired, path]);
   let content: ReactNode = null;
   for (const route of ROUTES) {
     const params = matchPath(route.pattern, path);
