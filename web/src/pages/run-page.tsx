@@ -1,8 +1,125 @@
-/** Placeholder until the page is built. */
-import type { ReactNode } from 'react';
+/**
+ * A run: `#/runs/<id>?tab=overview|metrics|artifacts`. Overview shows what the run is and
+ * logged, Metrics charts its histories, Artifacts browses and previews its files.
+ */
+import { useRef, type KeyboardEvent, type ReactNode } from 'react';
+import { useQuery } from '@tanstack/react-query';
+import { ApiError } from '../api/http';
+import { fetchExperiment, fetchRun } from '../api/runs';
 import { PageHeader } from '../components/page-header';
+import { ErrorMessage, Loading } from '../components/states';
+import { RunOverview, RunStatusBadge } from '../components/run-overview';
+import { RunMetrics } from '../components/run-metrics';
+import { ArtifactBrowser } from '../components/artifact-browser';
+import { setQueryParams, seg, useQueryParam } from '../router';
+
+const TABS = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'metrics', label: 'Metrics' },
+  { id: 'artifacts', label: 'Artifacts' },
+] as const;
+type TabId = (typeof TABS)[number]['id'];
+
+function Tabs({ current }: { current: TabId }): ReactNode {
+  const refs = useRef<Array<HTMLButtonElement | null>>([]);
+  const select = (id: TabId): void => {
+    // Each tab's own settings stay in the URL; only the tab changes.
+    setQueryParams({ tab: id === 'overview' ? undefined : id }, { replace: false });
+  };
+  const onKey = (e: KeyboardEvent<HTMLButtonElement>, index: number): void => {
+    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    let next = step === 0 ? -1 : (index + step + TABS.length) % TABS.length;
+    if (e.key === 'Home') next = 0;
+    if (e.key === 'End') next = TABS.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    const tab = TABS[next] as (typeof TABS)[number];
+    select(tab.id);
+    refs.current[next]?.focus();
+  };
+  return (
+    <div role="tablist" aria-label="Run sections" className="tabs">
+      {TABS.map((t, i) => (
+        <button
+          key={t.id}
+          ref={(el) => {
+            refs.current[i] = el;
+          }}
+          type="button"
+          role="tab"
+          id={`run-tab-${t.id}`}
+          aria-selected={current === t.id}
+          aria-controls={`run-panel-${t.id}`}
+          tabIndex={current === t.id ? 0 : -1}
+          onClick={() => select(t.id)}
+          onKeyDown={(e) => onKey(e, i)}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
 
 /** The run page. */
-export default function Page(): ReactNode {
-  return <PageHeader title="run" />;
+export default function RunPage({ params }: { params: Record<string, string> }): ReactNode {
+  const runId = params.runId ?? '';
+  const [tabParam] = useQueryParam('tab', 'overview');
+  const tab: TabId = TABS.some((t) => t.id === tabParam) ? (tabParam as TabId) : 'overview';
+  const runQuery = useQuery({ queryKey: ['run', runId], queryFn: ({ signal }) => fetchRun(runId, signal), retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2 });
+  const experimentId = runQuery.data?.info.experimentId;
+  const experimentQuery = useQuery({
+    queryKey: ['experiment', experimentId],
+    queryFn: ({ signal }) => fetchExperiment(experimentId as string, signal),
+    enabled: experimentId !== undefined,
+    retry: false,
+  });
+  if (runQuery.error) {
+    const e = runQuery.error;
+    const notFound = e instanceof ApiError && e.status === 404;
+    return (
+      <>
+        <PageHeader title={notFound ? 'Run not found' : 'Run'} crumbs={[{ label: 'Experiments', to: '/experiments' }]} />
+        <ErrorMessage error={e} title={notFound ? `There is no run ${runId}` : `The run ${runId} could not be read`} />
+      </>
+    );
+  }
+  const run = runQuery.data;
+  if (!run) {
+    return (
+      <>
+        <PageHeader title="Run" crumbs={[{ label: 'Experiments', to: '/experiments' }]} />
+        <Loading what="Loading the run" />
+      </>
+    );
+  }
+  const experimentName = experimentQuery.data?.name;
+  const deleted = run.info.lifecycleStage === 'deleted';
+  return (
+    <>
+      <PageHeader
+        title={run.info.runName || run.info.runId}
+        crumbs={[
+          { label: 'Experiments', to: '/experiments' },
+          { label: experimentName ?? `Experiment ${run.info.experimentId}`, to: `/experiments/${seg(run.info.experimentId)}` },
+        ]}
+        subtitle={
+          <span className="run-subtitle">
+            <RunStatusBadge status={run.info.status} /> <span className="mono">{run.info.runId}</span>
+          </span>
+        }
+      />
+      {deleted ? (
+        <div className="run-deleted-banner" role="status">
+          <strong>This run is deleted.</strong> It is hidden from searches and from its experiment's list of active runs until it is restored.
+        </div>
+      ) : null}
+      <Tabs current={tab} />
+      <div role="tabpanel" id={`run-panel-${tab}`} aria-labelledby={`run-tab-${tab}`} className="run-panel">
+        {tab === 'overview' ? <RunOverview run={run} experimentName={experimentName} /> : null}
+        {tab === 'metrics' ? <RunMetrics runId={run.info.runId} keys={run.data.metrics.map((m) => m.key)} /> : null}
+        {tab === 'artifacts' ? <ArtifactBrowser runId={run.info.runId} /> : null}
+      </div>
+    </>
+  );
 }
