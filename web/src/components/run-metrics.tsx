@@ -37,7 +37,7 @@ function readView(query: URLSearchParams, keys: string[]): MetricsView {
     .filter((k) => k !== '');
   const smooth = finiteOrUndefined(query.get('smooth')) ?? 0;
   return {
-    metrics: asked.length > 0 ? asked : keys.slice(0, 1),
+    metrics: asked.length > 0 ? asked : [...keys].sort((a, b) => a.localeCompare(b)).slice(0, 1),
     x: query.get('x') === 'time' ? 'time' : 'step',
     logY: query.get('log') === '1',
     smoothing: Math.min(0.99, Math.max(0, smooth)),
