@@ -1,0 +1,69 @@
+/** Queries of the compare page: the runs being compared, and one metric of all of them downsampled. */
+import { useQueries, useQuery, type UseQueryResult } from '@tanstack/react-query';
+import type { DownsampledMetricHistories, Run } from '../../../src/client/schemas/runs.js';
+import { ApiError, api, getJson } from './http';
+
+/** A run id the server accepts: 32 hex characters. */
+export const RUN_ID = /^[0-9a-f]{32}$/;
+
+/** Most runs the compare chart requests at once (the server's limit). */
+export const MAX_COMPARED_RUNS = 100;
+
+/** The run ids of a `runs=` value: trimmed, lower-cased, duplicates dropped, in the order given. */
+export function parseRunIds(value: string): string[] {
+  const seen = new Set<string>();
+  for (const raw of value.split(',')) {
+    const id = raw.trim().toLowerCase();
+    if (id !== '') seen.add(id);
+  }
+  return [...seen];
+}
+
+/** What loading the compared runs gave: the runs found, ids the server does not know, failures of other kinds. */
+export interface ComparedRuns {
+  runs: Run[];
+  missing: string[];
+  malformed: string[];
+  failed: Array<{ runId: string; error: unknown }>;
+  pending: boolean;
+}
+
+/** Loads each run (GET /api/v1/runs/:runId), in parallel and cached; a 404 lists the id as missing rather than failing the page. */
+export function useComparedRuns(ids: string[]): ComparedRuns {
+  const valid = ids.filter((id) => RUN_ID.test(id));
+  const results = useQueries({
+    queries: valid.map((runId) => ({
+      queryKey: ['run', runId],
+      queryFn: ({ signal }: { signal: AbortSignal }) => getJson<Run>(api('runs', runId), undefined, signal),
+    })),
+  });
+  const out: ComparedRuns = { runs: [], missing: [], malformed: ids.filter((id) => !RUN_ID.test(id)), failed: [], pending: false };
+  results.forEach((r: UseQueryResult<Run>, i) => {
+    const runId = valid[i] as string;
+    if (r.data) out.runs.push(r.data);
+    else if (r.error instanceof ApiError && r.error.status === 404) out.missing.push(runId);
+    else if (r.error) out.failed.push({ runId, error: r.error });
+    else out.pending = true;
+  });
+  return out;
+}
+
+/** One metric of several runs for the chart, in one request; the point budget shrinks as runs are added. */
+export function useDownsampledHistories(runIds: string[], key: string, x: 'step' | 'time'): UseQueryResult<DownsampledMetricHistories> {
+  const ids = runIds.slice(0, MAX_COMPARED_RUNS);
+  // A few hundred thousand points in all keeps drawing and the answer small with 100 runs; one run gets 2,000.
+  const maxPoints = Math.max(200, Math.min(2000, Math.floor(200_000 / Math.max(1, ids.length))));
+  return useQuery({
+    queryKey: ['downsampled-histories', ids.join(','), key, x, maxPoints],
+    queryFn: ({ signal }) => getJson<DownsampledMetricHistories>(api('runs', 'metrics', 'history', 'downsampled'), { runIds: ids.join(','), key, x, maxPoints }, signal),
+    enabled: ids.length > 0 && key !== '',
+  });
+}
+
+/** A metric value as a number (the wire spells NaN and the infinities as strings). */
+export function metricNumber(value: number | string): number {
+  if (typeof value === 'number') return value;
+  if (value === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
+  return Number.NaN;
+}
