@@ -149,3 +149,36 @@ describe('artifact location settings', () => {
     expect(() => resolveConfig({}, { SLIPWAY_SERVE_ARTIFACTS: 'maybe' }, folder())).toThrow("Serve artifacts (--serve-artifacts/--no-serve-artifacts, SLIPWAY_SERVE_ARTIFACTS, server.serveArtifacts) must be true or false, got 'maybe'.");
   });
 });
+
+describe('the web UI setting', () => {
+  it('defaults to the UI built with the package', () => {
+    expect(resolveConfig({}, {}, folder()).ui).toEqual({ enabled: true, dir: undefined });
+  });
+
+  it('takes true or false in any usual spelling, from flags, the environment or slipway.yaml', () => {
+    const cwd = folder();
+    for (const off of ['false', 'FALSE', '0', 'no', 'off']) expect(resolveConfig({}, { SLIPWAY_UI: off }, cwd).ui).toEqual({ enabled: false });
+    for (const on of ['true', 'True', '1', 'yes', 'on']) expect(resolveConfig({}, { SLIPWAY_UI: on }, cwd).ui).toEqual({ enabled: true, dir: undefined });
+    expect(resolveConfig({ ui: false }, {}, cwd).ui).toEqual({ enabled: false });
+    expect(resolveConfig({}, {}, folder('server:\n  ui: false\n')).ui).toEqual({ enabled: false });
+  });
+
+  it('takes any other value as the folder of another build, relative to the working folder', () => {
+    const cwd = folder('server:\n  ui: builds/ui\n');
+    expect(resolveConfig({}, {}, cwd).ui).toEqual({ enabled: true, dir: join(cwd, 'builds', 'ui') });
+    expect(resolveConfig({}, { SLIPWAY_UI: '/srv/slipway-ui' }, cwd).ui).toEqual({ enabled: true, dir: '/srv/slipway-ui' });
+  });
+
+  it('follows flags over environment over file', () => {
+    const cwd = folder('server:\n  ui: /srv/from-file\n');
+    expect(resolveConfig({}, { SLIPWAY_UI: 'false' }, cwd).ui).toEqual({ enabled: false });
+    expect(resolveConfig({ ui: true }, { SLIPWAY_UI: 'false' }, cwd).ui).toEqual({ enabled: true, dir: undefined });
+  });
+
+  it('treats an empty variable as unset, and refuses a blank value, naming the setting', () => {
+    expect(resolveConfig({}, { SLIPWAY_UI: '' }, folder()).ui).toEqual({ enabled: true, dir: undefined });
+    const message = 'The web UI setting (SLIPWAY_UI, server.ui) must be true, false or the folder of a UI build; it is empty.';
+    expect(() => resolveConfig({}, { SLIPWAY_UI: '   ' }, folder())).toThrow(message);
+    expect(() => resolveConfig({ ui: '' }, {}, folder())).toThrow(message);
+  });
+});
