@@ -45,7 +45,8 @@ export const ADMIN_PASSWORD = 'correct-horse-battery-staple';
 export async function startUiServer(opts: UiServerOptions = {}): Promise<UiServer> {
   const home = freshHome();
   const env: Record<string, string> = { ...(opts.env ?? {}) };
-  if (process.env.SLIPWAY_TEST_UI_DIR) env.SLIPWAY_UI = process.env.SLIPWAY_TEST_UI_DIR;
+  // A test that sets the UI itself (to turn it off, or to serve another folder) keeps its own setting.
+  if (process.env.SLIPWAY_TEST_UI_DIR && env.SLIPWAY_UI === undefined) env.SLIPWAY_UI = process.env.SLIPWAY_TEST_UI_DIR;
   if (opts.auth) env.SLIPWAY_ADMIN_PASSWORD = ADMIN_PASSWORD;
   const proc = await startServerProcess(home, [...(opts.auth ? ['--auth'] : []), ...(opts.args ?? [])], 20_000, env);
   const client = new SlipwayClient(opts.auth ? { url: proc.url, username: 'admin', password: ADMIN_PASSWORD } : { url: proc.url });
