@@ -137,20 +137,20 @@ function OneMetric({ runId, metric, view, maxPoints, color }: { runId: string; m
             <span>
               min <strong>{formatNumber(stats.min?.value)}</strong>
               {stats.min ? <span className="muted"> at {where(history.x, stats.min.at)}</span> : null}
-            </span>
+            </span>{' '}
             <span>
               max <strong>{formatNumber(stats.max?.value)}</strong>
               {stats.max ? <span className="muted"> at {where(history.x, stats.max.at)}</span> : null}
-            </span>
+            </span>{' '}
             <span>
               last <strong>{formatNumber(stats.last?.value)}</strong>
               {stats.last ? <span className="muted"> at {where(history.x, stats.last.at)}</span> : null}
-            </span>
+            </span>{' '}
             {stats.gaps > 0 ? (
               <span className="run-metric-gaps">
                 {stats.gaps} NaN/∞ {stats.gaps === 1 ? 'point' : 'points'} (gaps)
               </span>
-            ) : null}
+            ) : null}{' '}
             <span className="muted">
               {history.downsampled
                 ? `${history.returned.toLocaleString()} of ${history.total.toLocaleString()} points drawn (min–max per bucket)`
