@@ -17,8 +17,8 @@ function headText(head: { seq: number; hash: string }): string {
 function VerificationResult({ result }: { result: AuditVerification }): ReactNode {
   const counts = (
     <p className="muted small">
-      {result.checked} events checked ({result.authenticated} authenticated, {result.unauthenticated} without a MAC), {result.checkpoints} checkpoints and expected heads,{' '}
-      {result.states.checked} entity states compared{result.states.unchecked > 0 ? ` (${result.states.unchecked} not checkable)` : ''}
+      {result.checked} events checked ({result.authenticated} authenticated, {result.unauthenticated} without a MAC), {result.checkpoints} checkpoint{result.checkpoints === 1 ? '' : 's'} and expected heads,{' '}
+      {result.states.checked} entity state{result.states.checked === 1 ? '' : 's'} compared{result.states.unchecked > 0 ? ` (${result.states.unchecked} not checkable)` : ''}
       {result.pendingMetricPoints > 0 ? `, ${result.pendingMetricPoints} metric points not yet sealed into an event` : ''}.
     </p>
   );
