@@ -25,6 +25,8 @@ export interface MetricChartProps {
   /** EMA weight 0–0.99; 0 draws the raw line only. */
   smoothing: number;
   color: string;
+  /** The points are a downsampled series: shade each bucket's min–max band behind the line. */
+  envelope?: boolean;
   height?: number;
   /** The user dragged over [from, to] (in x units: steps, or epoch ms). */
   onZoom?(from: number, to: number): void;
@@ -53,6 +55,44 @@ export function emaSmooth(y: ArrayLike<number | null>, weight: number): Array<nu
   return out;
 }
 
+/**
+ * The min–max band of a downsampled series at each of its points: the x range is cut into
+ * equal buckets of about four points (the first, last, min and max the server kept per bucket),
+ * and every point carries its bucket's smallest and largest value. Gaps stay gaps.
+ */
+export function bucketEnvelope(x: ArrayLike<number>, y: ArrayLike<number | null>): { lo: Array<number | null>; hi: Array<number | null> } {
+  const n = x.length;
+  const lo = new Array<number | null>(n).fill(null);
+  const hi = new Array<number | null>(n).fill(null);
+  if (n === 0) return { lo, hi };
+  const x0 = x[0] as number;
+  const span = (x[n - 1] as number) - x0;
+  const buckets = Math.max(1, Math.ceil(n / 4));
+  const bucketOf = (v: number): number => (span <= 0 ? 0 : Math.min(buckets - 1, Math.floor(((v - x0) / span) * buckets)));
+  let start = 0;
+  while (start < n) {
+    const b = bucketOf(x[start] as number);
+    let end = start;
+    let min = Infinity;
+    let max = -Infinity;
+    while (end < n && bucketOf(x[end] as number) === b) {
+      const v = y[end];
+      if (v !== null && v !== undefined) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      end++;
+    }
+    for (let i = start; i < end; i++) {
+      if (y[i] === null || y[i] === undefined || min > max) continue;
+      lo[i] = min;
+      hi[i] = max;
+    }
+    start = end;
+  }
+  return { lo, hi };
+}
+
 /** A colour with an alpha channel, from #rrggbb. */
 function faint(color: string, alpha: number): string {
   const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
@@ -61,7 +101,7 @@ function faint(color: string, alpha: number): string {
 }
 
 /** The chart; rebuilt when its data or options change, resized with its container. */
-export function MetricChart({ metric, data, timeAxis, logY, smoothing, color, height = 280, onZoom, drawnMark }: MetricChartProps): ReactNode {
+export function MetricChart({ metric, data, timeAxis, logY, smoothing, color, envelope = false, height = 280, onZoom, drawnMark }: MetricChartProps): ReactNode {
   const box = useRef<HTMLDivElement>(null);
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
@@ -82,6 +122,15 @@ export function MetricChart({ metric, data, timeAxis, logY, smoothing, color, he
       columns.push(emaSmooth(raw, smoothing));
       series.push({ label: metric, stroke: color, width: 2, spanGaps: false, points: { show: false } });
     }
+    const bands: uPlot.Band[] = [];
+    if (envelope) {
+      const { lo, hi } = bucketEnvelope(xs, raw);
+      const top = columns.length;
+      columns.push(hi, lo);
+      const edge = { stroke: faint(color, 0.25), width: 0.5, spanGaps: false, points: { show: false } };
+      series.push({ label: 'bucket max', ...edge }, { label: 'bucket min', ...edge });
+      bands.push({ series: [top, top + 1], fill: faint(color, 0.12) });
+    }
     let marked = false;
     const opts: uPlot.Options = {
       width: Math.max(240, el.clientWidth),
@@ -92,6 +141,7 @@ export function MetricChart({ metric, data, timeAxis, logY, smoothing, color, he
         { stroke: '#3d444d', grid: { stroke: '#eaeef2' }, size: 64 },
       ],
       series,
+      bands,
       legend: { live: true },
       cursor: { drag: { x: true, y: false, setScale: true } },
       hooks: {
@@ -118,6 +168,6 @@ export function MetricChart({ metric, data, timeAxis, logY, smoothing, color, he
       resize.disconnect();
       plot.destroy();
     };
-  }, [data, metric, timeAxis, logY, smoothing, color, height, drawnMark]);
+  }, [data, metric, timeAxis, logY, smoothing, color, envelope, height, drawnMark]);
   return <div ref={box} className="chart metric-chart" role="img" aria-label={`Chart of ${metric} by ${timeAxis ? 'wall time' : 'step'}${logY ? ', log scale' : ''}`} />;
 }

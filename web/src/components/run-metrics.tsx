@@ -130,6 +130,7 @@ function OneMetric({ runId, metric, view, maxPoints, color }: { runId: string; m
             logY={view.logY}
             smoothing={view.smoothing}
             color={color}
+            envelope={history.downsampled}
             drawnMark={`slipway:metric-chart-drawn:${metric}`}
             onZoom={(from, to) => setQueryParams({ from: String(from), to: String(to) })}
           />
@@ -232,7 +233,11 @@ export function RunMetrics({ runId, keys }: { runId: string; keys: string[] }): 
         </div>
         {zoomed ? (
           <p className="muted small">
-            Showing {view.x === 'step' ? 'steps' : 'times'} {view.from === undefined ? '…' : where(view.x, view.from)} to {view.to === undefined ? '…' : where(view.x, view.to)}.
+            Zoomed in on{' '}
+            {view.x === 'step'
+              ? `steps ${view.from ?? 'the first'} to ${view.to ?? 'the last'}`
+              : `${view.from === undefined ? 'the start' : formatTime(view.from)} to ${view.to === undefined ? 'the end' : formatTime(view.to)}`}
+            .
           </p>
         ) : null}
       </div>
