@@ -210,7 +210,12 @@ describe('the runs page', () => {
           { timeout: 20_000 },
         )
         .toContain(`${BIG_RUNS.toLocaleString('en-US')} runs loaded · all loaded`);
-      await expect.poll(async () => (await visibleNames(page)).at(-1)).toBe('sweep-0000');
+      await expect
+        .poll(async () => {
+          await region.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+          return (await visibleNames(page)).at(-1);
+        })
+        .toBe('sweep-0000');
       await expectAccessible(page);
       expect(ui.problems()).toEqual([]);
     } finally {

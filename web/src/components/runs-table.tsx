@@ -3,10 +3,10 @@
  * few either side) in the DOM, memoised so a scroll frame renders the rows entering the view
  * and nothing else, however many runs are loaded. Headers sort on the server.
  */
-import { memo, useCallback, useEffect, useRef, type ReactNode } from 'react';
+import { memo, useCallback, useEffect, useRef, type CSSProperties, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { columnToken, sameColumn, type ColumnId, type RunRow, type SortSpec } from '../api/tracking';
-import { formatDuration, formatNumber, formatTime } from './format';
+import { formatDuration, formatNumber } from './format';
 import { Link, seg } from '../router';
 
 /** Height of every row in pixels: fixed, so positions are arithmetic and never measured. */
@@ -18,13 +18,19 @@ const PREFETCH_ROWS = 60;
 const ATTRIBUTE_COLUMNS: Array<{ id: string; label: string; width: number; sortKey?: string; num?: boolean }> = [
   { id: 'name', label: 'Run name', width: 240, sortKey: 'run_name' },
   { id: 'status', label: 'Status', width: 110, sortKey: 'status' },
-  { id: 'start', label: 'Started', width: 180, sortKey: 'start_time' },
+  { id: 'start', label: 'Started', width: 200, sortKey: 'start_time' },
   { id: 'duration', label: 'Duration', width: 100, num: true },
   { id: 'user', label: 'User', width: 130, sortKey: 'user_id' },
 ];
 const SELECT_WIDTH = 40;
-const KEY_WIDTH = 130;
+const KEY_WIDTH = 140;
 const KIND_LABEL: Record<string, string> = { metrics: 'metric', params: 'param', tags: 'tag' };
+
+// One formatter for every row: building one per call (Date#toLocaleString with options does) costs more than the rest of a row.
+const START_FORMAT = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+function formatStart(ms: number): string {
+  return Number.isFinite(ms) ? START_FORMAT.format(ms) : '–';
+}
 
 /** Props of RunsTable. */
 export interface RunsTableProps {
@@ -70,9 +76,9 @@ const RunRowView = memo(function RunRowView({ row, index, columns, selected, onT
   const { info } = row.run;
   const name = info.runName || info.runId;
   const duration = info.endTime !== undefined ? formatDuration(info.endTime - info.startTime) : info.status === 'RUNNING' ? 'running' : '–';
-  const started = formatTime(info.startTime);
+  const started = formatStart(info.startTime);
   return (
-    <tr aria-rowindex={index + 2} className={selected ? 'selected' : undefined}>
+    <tr aria-rowindex={index + 2} className={selected ? 'selected' : undefined} style={{ transform: `translateY(${index * RUN_ROW_HEIGHT}px)` }}>
       <td className="runs-select">
         <input type="checkbox" checked={selected} onChange={() => onToggle(info.runId)} aria-label={`Select run ${name}`} />
       </td>
@@ -98,11 +104,11 @@ const RunRowView = memo(function RunRowView({ row, index, columns, selected, onT
   );
 });
 
-function SortHeader({ label, kind, column, sort, width, num, onSort }: { label: string; kind?: string; column: ColumnId; sort: SortSpec | undefined; width: number; num?: boolean | undefined; onSort(c: ColumnId): void }): ReactNode {
+function SortHeader({ label, kind, column, sort, num, onSort }: { label: string; kind?: string; column: ColumnId; sort: SortSpec | undefined; num?: boolean | undefined; onSort(c: ColumnId): void }): ReactNode {
   const active = sort !== undefined && sameColumn(sort.column, column);
   const direction = active ? (sort.ascending ? 'ascending' : 'descending') : undefined;
   return (
-    <th scope="col" aria-sort={direction} style={{ width }} className={num ? 'num' : undefined}>
+    <th scope="col" aria-sort={direction} className={num ? 'num' : undefined}>
       <button type="button" className="runs-sort-button" onClick={() => onSort(column)} title={`Sort by ${label}${kind ? ` (${kind})` : ''}`}>
         {kind ? <span className="runs-col-kind">{kind} </span> : null}
         <span className="runs-col-label">{label}</span>
@@ -113,6 +119,31 @@ function SortHeader({ label, kind, column, sort, width, num, onSort }: { label: 
     </th>
   );
 }
+
+// The header changes with the columns and the sort only, not with each scroll frame.
+const RunsTableHead = memo(function RunsTableHead({ columns, sort, onSort }: { columns: readonly ColumnId[]; sort: SortSpec | undefined; onSort(c: ColumnId): void }): ReactNode {
+  return (
+    <thead>
+      <tr aria-rowindex={1}>
+        <th scope="col" className="runs-select">
+          <span className="visually-hidden">Selected</span>
+        </th>
+        {ATTRIBUTE_COLUMNS.map((c) =>
+          c.sortKey ? (
+            <SortHeader key={c.id} label={c.label} column={{ kind: 'attributes', key: c.sortKey }} sort={sort} num={c.num} onSort={onSort} />
+          ) : (
+            <th key={c.id} scope="col" className={c.num ? 'num' : undefined}>
+              {c.label}
+            </th>
+          ),
+        )}
+        {columns.map((c) => (
+          <SortHeader key={columnToken(c)} label={c.key} kind={KIND_LABEL[c.kind] as string} column={c} sort={sort} num={c.kind === 'metrics'} onSort={onSort} />
+        ))}
+      </tr>
+    </thead>
+  );
+});
 
 /** The table; the caller owns the data, the sort and the selection. */
 export function RunsTable({ rows, columns, sort, onSort, selected, onToggle, hasMore, loadingMore, onNearEnd }: RunsTableProps): ReactNode {
@@ -130,57 +161,19 @@ export function RunsTable({ rows, columns, sort, onSort, selected, onToggle, has
   }, [last, rows.length, hasMore, loadingMore, onNearEnd]);
 
   const total = virtualizer.getTotalSize();
-  const top = items.length > 0 ? (items[0]?.start ?? 0) : 0;
-  const bottom = items.length > 0 ? total - (items[items.length - 1]?.end ?? 0) : 0;
-  const span = 1 + ATTRIBUTE_COLUMNS.length + columns.length;
-  const width = SELECT_WIDTH + ATTRIBUTE_COLUMNS.reduce((s, c) => s + c.width, 0) + columns.length * KEY_WIDTH;
+  const width = SELECT_WIDTH + ATTRIBUTE_COLUMNS.reduce((sum, c) => sum + c.width, 0) + columns.length * KEY_WIDTH;
+  // Every row lays out on the same grid of fixed widths, so a row entering the view never resizes the others.
+  const template = [SELECT_WIDTH, ...ATTRIBUTE_COLUMNS.map((c) => c.width), ...columns.map(() => KEY_WIDTH)].map((w) => `${w}px`).join(' ');
 
   return (
     <div ref={scroller} className="runs-scroller" role="region" aria-label="Runs" tabIndex={0}>
-      <table className="data runs-table" style={{ width, minWidth: '100%' }} aria-rowcount={rows.length + 1}>
-        <colgroup>
-          <col style={{ width: SELECT_WIDTH }} />
-          {ATTRIBUTE_COLUMNS.map((c) => (
-            <col key={c.id} style={{ width: c.width }} />
-          ))}
-          {columns.map((c) => (
-            <col key={columnToken(c)} style={{ width: KEY_WIDTH }} />
-          ))}
-        </colgroup>
-        <thead>
-          <tr aria-rowindex={1}>
-            <th scope="col" className="runs-select">
-              <span className="visually-hidden">Selected</span>
-            </th>
-            {ATTRIBUTE_COLUMNS.map((c) =>
-              c.sortKey ? (
-                <SortHeader key={c.id} label={c.label} column={{ kind: 'attributes', key: c.sortKey }} sort={sort} width={c.width} num={c.num} onSort={onSort} />
-              ) : (
-                <th key={c.id} scope="col" className={c.num ? 'num' : undefined}>
-                  {c.label}
-                </th>
-              ),
-            )}
-            {columns.map((c) => (
-              <SortHeader key={columnToken(c)} label={c.key} kind={KIND_LABEL[c.kind] as string} column={c} sort={sort} width={KEY_WIDTH} num={c.kind === 'metrics'} onSort={onSort} />
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {top > 0 ? (
-            <tr aria-hidden="true" className="runs-spacer">
-              <td colSpan={span} style={{ height: top }} />
-            </tr>
-          ) : null}
+      <table className="data runs-table" style={{ width, minWidth: '100%', '--runs-cols': template } as CSSProperties} aria-rowcount={rows.length + 1}>
+        <RunsTableHead columns={columns} sort={sort} onSort={onSort} />
+        <tbody style={{ height: total }}>
           {items.map((item) => {
             const row = rows[item.index] as RunRow;
             return <RunRowView key={row.run.info.runId} row={row} index={item.index} columns={columns} selected={selected.has(row.run.info.runId)} onToggle={onToggle} />;
           })}
-          {bottom > 0 ? (
-            <tr aria-hidden="true" className="runs-spacer">
-              <td colSpan={span} style={{ height: bottom }} />
-            </tr>
-          ) : null}
         </tbody>
       </table>
     </div>
