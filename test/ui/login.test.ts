@@ -102,6 +102,27 @@ describe('signing in with access control on', () => {
     }
   });
 
+  it('goes back to the login page, and then to the page asked for, when the session\'s token is revoked elsewhere', async () => {
+    const ui = await openPage(browser, `${server.url}/#/login`);
+    try {
+      const { page } = ui;
+      await signIn(page, 'admin', ADMIN_PASSWORD);
+      await page.getByText('Signed in as admin').waitFor();
+      const tokenId = await page.evaluate(() => (JSON.parse(window.localStorage.getItem('slipway.session') ?? '{}') as { tokenId?: string }).tokenId);
+      await server.client.tokens.revoke(tokenId as string);
+      await page.goto(`${server.url}/#/audit?action=token.create`);
+      await page.waitForURL(/#\/login\?next=%2Faudit%3Faction%3Dtoken\.create$/);
+      await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      await signIn(page, 'admin', ADMIN_PASSWORD);
+      await page.waitForURL(/#\/audit\?action=token\.create$/);
+      await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
+      await expect.poll(() => page.getByRole('table', { name: 'Audit events, oldest first' }).locator('tbody').getByRole('row').count()).toBeGreaterThan(0);
+      expect(ui.problems()).toEqual([]);
+    } finally {
+      await ui.close();
+    }
+  });
+
   it('says when the server cannot be reached, and when sign-ins are locked after too many failures', async () => {
     const ui = await openPage(browser, `${server.url}/#/login`);
     try {
