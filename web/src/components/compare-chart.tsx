@@ -90,7 +90,7 @@ export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps)
         <p className="muted">None of these runs logged {metric}.</p>
       )}
       <div className="cmp-scroll compare-legend" role="region" aria-label={`Legend of the ${metric} chart`} tabIndex={0}>
-        <table className="data">
+        <table className="data cmp-legend-table">
           <caption className="visually-hidden">Runs on the {metric} chart with their last, lowest and highest values</caption>
           <thead>
             <tr>
@@ -115,6 +115,7 @@ export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps)
                 <th scope="row" className="cmp-legend-run">
                   <span className="cmp-swatch" style={{ background: color }} aria-hidden="true" />
                   <Link to={href(`/runs/${seg(run.info.runId)}`)}>{runLabel(run)}</Link>
+                  {run.info.lifecycleStage === 'deleted' ? <span className="badge warn cmp-deleted">deleted</span> : null}
                 </th>
                 {summary.total === 0 ? (
                   <td colSpan={4} className="muted">

@@ -7,7 +7,7 @@
  * one view, while a hundred polylines are a few hundred SVG nodes that print, zoom and carry a
  * title each.
  */
-import { useId, useMemo, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type ReactNode } from 'react';
 import { formatNumber } from './format';
 
 /** One run on the chart: its label, params and the metric's value (undefined when not logged). */
@@ -26,10 +26,11 @@ export interface ParallelCoordinatesProps {
 }
 
 type Axis =
-  | { kind: 'numeric'; key: string; min: number; max: number }
+  | { kind: 'numeric'; key: string; min: number; max: number; log: boolean }
   | { kind: 'categorical'; key: string; categories: string[] };
 
-const WIDTH_PER_AXIS = 150;
+const MIN_AXIS_GAP = 120;
+const MAX_AXIS_GAP = 260;
 const HEIGHT = 320;
 const TOP = 44;
 const BOTTOM = 28;
@@ -57,11 +58,18 @@ export function metricColor(t: number): string {
 
 const collator = new Intl.Collator(undefined, { numeric: true });
 
+/** A numeric axis; logarithmic when the values are positive and span two decades or more (learning rates, regularisation). */
+function numericAxis(key: string, values: number[]): Axis {
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  return { kind: 'numeric', key, min, max, log: min > 0 && max / min >= 100 };
+}
+
 /** Numeric when every logged value reads as a finite number, else categorical. */
 function axisOf(key: string, values: Array<string | undefined>): Axis {
   const present = values.filter((v): v is string => v !== undefined);
   const numbers = present.map((v) => (v.trim() === '' ? Number.NaN : Number(v)));
-  if (present.length > 0 && numbers.every(Number.isFinite)) return { kind: 'numeric', key, min: Math.min(...numbers), max: Math.max(...numbers) };
+  if (present.length > 0 && numbers.every(Number.isFinite)) return numericAxis(key, numbers);
   return { kind: 'categorical', key, categories: [...new Set(present)].sort(collator.compare) };
 }
 
@@ -71,7 +79,9 @@ function position(axis: Axis, value: string | number | undefined): number | unde
   if (axis.kind === 'numeric') {
     const n = typeof value === 'number' ? value : Number(value);
     if (!Number.isFinite(n)) return undefined;
-    return axis.max === axis.min ? 0.5 : (n - axis.min) / (axis.max - axis.min);
+    if (axis.max === axis.min) return 0.5;
+    if (axis.log) return n > 0 ? (Math.log10(n) - Math.log10(axis.min)) / (Math.log10(axis.max) - Math.log10(axis.min)) : undefined;
+    return (n - axis.min) / (axis.max - axis.min);
   }
   const i = axis.categories.indexOf(String(value));
   if (i < 0) return undefined;
@@ -89,13 +99,25 @@ export function ParallelCoordinates({ runs, params, metric }: ParallelCoordinate
   const axes = useMemo(() => {
     const list = params.map((key) => axisOf(key, runs.map((r) => r.params[key])));
     const values = runs.map((r) => r.metric).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    list.push(values.length > 0 ? { kind: 'numeric', key: metric, min: Math.min(...values), max: Math.max(...values) } : { kind: 'categorical', key: metric, categories: [] });
+    list.push(values.length > 0 ? numericAxis(metric, values) : { kind: 'categorical', key: metric, categories: [] });
     return list;
   }, [runs, params, metric]);
   const metricAxis = axes[axes.length - 1] as Axis;
-  const width = SIDE * 2 + WIDTH_PER_AXIS * Math.max(1, axes.length - 1);
+  // The axes spread over the width available, scrolling sideways only when there are too many for it.
+  const box = useRef<HTMLDivElement>(null);
+  const [available, setAvailable] = useState(900);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setAvailable(el.clientWidth));
+    observer.observe(el);
+    setAvailable(el.clientWidth);
+    return () => observer.disconnect();
+  }, []);
+  const gap = Math.min(MAX_AXIS_GAP, Math.max(MIN_AXIS_GAP, (available - SIDE * 2) / Math.max(1, axes.length - 1)));
+  const width = Math.round(SIDE * 2 + gap * Math.max(1, axes.length - 1));
   const plotHeight = HEIGHT - TOP - BOTTOM;
-  const xOf = (i: number): number => (axes.length === 1 ? width / 2 : SIDE + i * WIDTH_PER_AXIS);
+  const xOf = (i: number): number => (axes.length === 1 ? width / 2 : SIDE + i * gap);
   const yOf = (t: number): number => TOP + (1 - t) * plotHeight;
 
   const lines = runs.map((run) => {
@@ -118,6 +140,11 @@ export function ParallelCoordinates({ runs, params, metric }: ParallelCoordinate
   const ticks = (axis: Axis): Array<{ t: number; label: string }> => {
     if (axis.kind === 'numeric') {
       if (axis.min === axis.max) return [{ t: 0.5, label: formatNumber(axis.min) }];
+      if (axis.log) {
+        const lo = Math.log10(axis.min);
+        const hi = Math.log10(axis.max);
+        return [0, 0.5, 1].map((t) => ({ t, label: formatNumber(Number((10 ** (lo + (hi - lo) * t)).toPrecision(3))) }));
+      }
       return [0, 0.5, 1].map((t) => ({ t, label: formatNumber(axis.min + (axis.max - axis.min) * t) }));
     }
     // Beyond a dozen categories the labels would overlap: the ends and the count tell enough, the table the rest.
@@ -131,7 +158,7 @@ export function ParallelCoordinates({ runs, params, metric }: ParallelCoordinate
   const description = `Parallel coordinates of ${runs.length} run${runs.length === 1 ? '' : 's'}: ${params.length > 0 ? `params ${params.join(', ')}` : 'no params'} against ${metric}`;
   return (
     <figure className="cmp-parallel">
-      <div className="cmp-scroll" role="region" aria-label="Parallel coordinates chart" tabIndex={0}>
+      <div className="cmp-scroll" role="region" aria-label="Parallel coordinates chart" tabIndex={0} ref={box}>
         <svg role="img" aria-labelledby={titleId} viewBox={`0 0 ${width} ${HEIGHT}`} width={width} height={HEIGHT} className="cmp-parallel-svg">
           <title id={titleId}>{description}</title>
           {lines.map(({ run, d, color, missing }) => (
@@ -146,6 +173,11 @@ export function ParallelCoordinates({ runs, params, metric }: ParallelCoordinate
                 {shorten(axis.key)}
                 <title>{axis.key}</title>
               </text>
+              {axis.kind === 'numeric' && axis.log ? (
+                <text x={xOf(i)} y={TOP - 10} textAnchor="middle" className="pc-tick">
+                  log scale
+                </text>
+              ) : null}
               {ticks(axis).map((tick) => (
                 <text key={`${tick.t}-${tick.label}`} x={xOf(i) + 5} y={yOf(tick.t) + 4} className="pc-tick">
                   {shorten(tick.label, 16)}
@@ -181,7 +213,7 @@ export function ParallelCoordinates({ runs, params, metric }: ParallelCoordinate
       ) : (
         <figcaption className="muted">None of these runs logged {metric}: lines are grey.</figcaption>
       )}
-      <div className="cmp-scroll" role="region" aria-label="Parallel coordinates data" tabIndex={0}>
+      <div className="cmp-scroll cmp-pc-data" role="region" aria-label="Parallel coordinates data" tabIndex={0}>
         <table className="data">
           <caption className="visually-hidden">{description}, as a table</caption>
           <thead>
