@@ -46,7 +46,7 @@ export default function ModelPage({ params }: { params: Record<string, string> }
   const staged = STAGES.map((stage) => ({ stage, version: m.latestVersions.find((v) => v.currentStage === stage) })).filter((s) => s.version !== undefined);
 
   return (
-    <>
+    <div className="reg-page">
       <PageHeader
         title={m.name}
         crumbs={crumbs}
@@ -159,6 +159,6 @@ export default function ModelPage({ params }: { params: Record<string, string> }
           </section>
         </>
       ) : null}
-    </>
+    </div>
   );
 }

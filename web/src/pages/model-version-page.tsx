@@ -88,7 +88,7 @@ export default function ModelVersionPage({ params }: { params: Record<string, st
   const mv = v.data;
   const tags = Object.entries(mv.tags).sort(([a], [b]) => a.localeCompare(b));
   return (
-    <>
+    <div className="reg-page">
       <PageHeader title={title} crumbs={crumbs} subtitle={mv.description ? mv.description : undefined} />
       <section aria-labelledby="version-summary">
         <h2 id="version-summary" className="visually-hidden">
@@ -175,6 +175,6 @@ export default function ModelVersionPage({ params }: { params: Record<string, st
         )}
       </section>
       <ModelCard name={name} version={version} />
-    </>
+    </div>
   );
 }

@@ -26,7 +26,7 @@ export default function ModelsPage(): ReactNode {
   const list = models.data?.pages.flatMap((p) => p.models) ?? [];
 
   return (
-    <>
+    <div className="reg-page">
       <PageHeader title="Registered models" subtitle="Models, their versions and aliases. Open one to move an alias or read a version's lineage." />
       <div className="toolbar" role="search">
         <label className="reg-field grow">
@@ -104,6 +104,6 @@ export default function ModelsPage(): ReactNode {
           </div>
         </>
       )}
-    </>
+    </div>
   );
 }
