@@ -38,10 +38,10 @@ export function useRelease(id: string): UseQueryResult<Release> {
 }
 
 /** Approves a release (as the signed-in user; the server refuses the requester's own approval). */
-export function useApproveRelease(id: string): UseMutationResult<Release, Error, { comment?: string }> {
+export function useApproveRelease(id: string): UseMutationResult<Release, Error, { comment?: string; by?: string }> {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body) => sendJson<Release>('POST', api('releases', id, 'approve'), body.comment ? { comment: body.comment } : {}),
+    mutationFn: (body) => sendJson<Release>('POST', api('releases', id, 'approve'), { ...(body.comment ? { comment: body.comment } : {}), ...(body.by ? { by: body.by } : {}) }),
     onSuccess: (release) => {
       qc.setQueryData(['release', id], (old: Release | undefined) => ({ ...release, events: release.events ?? old?.events }));
       void qc.invalidateQueries({ queryKey: ['release', id] });
@@ -51,10 +51,10 @@ export function useApproveRelease(id: string): UseMutationResult<Release, Error,
 }
 
 /** Aborts an unfinished release; a split in progress sends all traffic back to the champion. */
-export function useAbortRelease(id: string): UseMutationResult<Release, Error, { reason?: string }> {
+export function useAbortRelease(id: string): UseMutationResult<Release, Error, { reason?: string; by?: string }> {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (body) => sendJson<Release>('POST', api('releases', id, 'abort'), body.reason ? { reason: body.reason } : {}),
+    mutationFn: (body) => sendJson<Release>('POST', api('releases', id, 'abort'), { ...(body.reason ? { reason: body.reason } : {}), ...(body.by ? { by: body.by } : {}) }),
     onSuccess: (release) => {
       qc.setQueryData(['release', id], (old: Release | undefined) => ({ ...release, events: release.events ?? old?.events }));
       void qc.invalidateQueries({ queryKey: ['release', id] });

@@ -2,6 +2,7 @@
 import { useState, type ReactNode } from 'react';
 import type { Release } from '../../../src/client/schemas/releases.js';
 import { ApiError } from '../api/http';
+import { currentSession } from '../api/session';
 import { isFinished, useAbortRelease, useApproveRelease, useRelease } from '../api/releases';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { formatTime } from '../components/format';
@@ -49,6 +50,10 @@ export default function ReleasePage({ params }: { params: Record<string, string>
 function ReleaseView({ release: r, refreshError }: { release: Release; refreshError: unknown }): ReactNode {
   const [dialog, setDialog] = useState<'approve' | 'abort' | undefined>(undefined);
   const [text, setText] = useState('');
+  // Signed in, the server names the caller; with access control off, the person says who they are.
+  const signedIn = currentSession() !== undefined;
+  const [by, setBy] = useState('');
+  const [byMissing, setByMissing] = useState(false);
   const approve = useApproveRelease(r.id);
   const abort = useAbortRelease(r.id);
   const running = !isFinished(r.state);
@@ -56,13 +61,20 @@ function ReleaseView({ release: r, refreshError }: { release: Release; refreshEr
   const close = (): void => {
     setDialog(undefined);
     setText('');
+    setByMissing(false);
     approve.reset();
     abort.reset();
   };
   const confirm = (): void => {
     const done = { onSuccess: close };
-    if (dialog === 'approve') approve.mutate(text.trim() ? { comment: text.trim() } : {}, done);
-    else abort.mutate(text.trim() ? { reason: text.trim() } : {}, done);
+    const who = !signedIn && by.trim() ? { by: by.trim() } : {};
+    if (dialog === 'approve') {
+      if (!signedIn && !by.trim()) {
+        setByMissing(true);
+        return;
+      }
+      approve.mutate({ ...who, ...(text.trim() ? { comment: text.trim() } : {}) }, done);
+    } else abort.mutate({ ...who, ...(text.trim() ? { reason: text.trim() } : {}) }, done);
   };
   const actions = (
     <>
@@ -139,6 +151,24 @@ function ReleaseView({ release: r, refreshError }: { release: Release; refreshEr
             ? `Your approval counts towards the ${r.environment} release; the last approval needed starts the rollout.`
             : `The release stops now${r.rollout ? '; a split in progress sends all traffic back to the champion first' : ', before any traffic moves'}. This cannot be undone: a new release would start over.`}
         </p>
+        {!signedIn ? (
+          <label className="field">
+            {dialog === 'approve' ? 'Your name (approvers must differ from the requester)' : 'Your name (optional, for the history)'}
+            <input
+              value={by}
+              onChange={(e) => (setBy(e.target.value), setByMissing(false))}
+              maxLength={200}
+              autoComplete="name"
+              aria-invalid={byMissing || undefined}
+              aria-describedby={byMissing ? 'release-by-missing' : undefined}
+            />
+          </label>
+        ) : null}
+        {byMissing ? (
+          <p id="release-by-missing" className="serving-reason" role="alert">
+            Say who approves: access control is off on this server, so it cannot tell who you are.
+          </p>
+        ) : null}
         <label className="field">
           {dialog === 'approve' ? 'Comment (optional)' : 'Reason (optional)'}
           <textarea rows={2} value={text} onChange={(e) => setText(e.target.value)} maxLength={2000} />

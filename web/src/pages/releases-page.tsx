@@ -76,7 +76,7 @@ export default function ReleasesPage(): ReactNode {
                 {rows.map((r) => (
                   <tr key={r.id}>
                     <td>
-                      <Link to={`/releases/${seg(r.id)}`} className="mono" aria-label={`Release ${r.id} of ${r.model} version ${r.version} to ${r.environment}`}>
+                      <Link to={`/releases/${seg(r.id)}`} className="mono" aria-label={`${r.id.slice(0, 8)}: release of ${r.model} version ${r.version} to ${r.environment}`}>
                         {r.id.slice(0, 8)}
                       </Link>
                     </td>
