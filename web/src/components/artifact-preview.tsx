@@ -153,7 +153,7 @@ function CsvTable({ text, delimiter, truncated, size, name }: { text: string; de
         </table>
       </div>
       <p className="muted small">
-        {more ? `Showing the first ${shown.length.toLocaleString()} rows` : `${shown.length.toLocaleString()} rows`}
+        {more ? `Showing the first ${shown.length.toLocaleString()} rows` : `${shown.length.toLocaleString()} ${shown.length === 1 ? 'row' : 'rows'}`}
         {more && size !== undefined ? ` of a ${formatBytes(size)} file: download it to see all of them.` : '.'}
       </p>
     </>

@@ -165,9 +165,12 @@ function OneMetric({ runId, metric, view, maxPoints, color }: { runId: string; m
   );
 }
 
-/** The Metrics tab of a run. */
-export function RunMetrics({ runId, keys }: { runId: string; keys: string[] }): ReactNode {
+const NO_KEYS: string[] = [];
+
+/** The Metrics tab of a run; `keys` (the run's metric keys) is undefined while the run loads, when only the metrics the URL names are charted. */
+export function RunMetrics({ runId, keys: knownKeys }: { runId: string; keys: string[] | undefined }): ReactNode {
   const { query } = useLocation();
+  const keys = knownKeys ?? NO_KEYS;
   const view = readView(query, keys);
   const [boxRef, width] = useChartWidth();
   const [filter, setFilter] = useState('');
@@ -175,13 +178,15 @@ export function RunMetrics({ runId, keys }: { runId: string; keys: string[] }): 
   const maxPoints = width === 0 ? 0 : Math.min(10_000, Math.max(5, width * 2));
   const sortedKeys = useMemo(() => [...keys].sort((a, b) => a.localeCompare(b)), [keys]);
   const shownKeys = filter ? sortedKeys.filter((k) => k.toLowerCase().includes(filter.toLowerCase())) : sortedKeys;
-  if (keys.length === 0) return <Empty>This run has logged no metrics.</Empty>;
+  if (knownKeys !== undefined && keys.length === 0) return <Empty>This run has logged no metrics.</Empty>;
   const toggle = (key: string, on: boolean): void => {
     const next = on ? [...view.metrics.filter((k) => k !== key), key] : view.metrics.filter((k) => k !== key);
     setQueryParams({ metrics: next.join(',') || undefined });
   };
   const zoomed = view.from !== undefined || view.to !== undefined;
-  const unknown = view.metrics.filter((k) => !keys.includes(k));
+  const unknown = knownKeys === undefined ? [] : view.metrics.filter((k) => !keys.includes(k));
+  const charted = knownKeys === undefined ? view.metrics : view.metrics.filter((k) => keys.includes(k));
+  const colorOf = (k: string): string => PALETTE[Math.max(0, sortedKeys.indexOf(k)) % PALETTE.length] as string;
   return (
     <div className="run-metrics">
       <div className="run-metrics-controls">
@@ -190,6 +195,7 @@ export function RunMetrics({ runId, keys }: { runId: string; keys: string[] }): 
           {keys.length > 12 ? (
             <input type="search" aria-label="Filter metric keys" placeholder="Filter keys" value={filter} onChange={(e) => setFilter(e.target.value)} />
           ) : null}
+          {knownKeys === undefined ? <Loading what="Loading the metric keys" /> : null}
           <ul>
             {shownKeys.map((k) => (
               <li key={k}>
@@ -247,12 +253,8 @@ export function RunMetrics({ runId, keys }: { runId: string; keys: string[] }): 
         </div>
       ) : null}
       <div ref={boxRef} className="run-metric-charts">
-        {view.metrics.length === 0 ? <Empty>Choose a metric to chart.</Empty> : null}
-        {width > 0
-          ? view.metrics
-              .filter((k) => keys.includes(k))
-              .map((k) => <OneMetric key={k} runId={runId} metric={k} view={view} maxPoints={maxPoints} color={PALETTE[keys.indexOf(k) % PALETTE.length] as string} />)
-          : null}
+        {view.metrics.length === 0 && knownKeys !== undefined ? <Empty>Choose a metric to chart.</Empty> : null}
+        {width > 0 ? charted.map((k) => <OneMetric key={k} runId={runId} metric={k} view={view} maxPoints={maxPoints} color={colorOf(k)} />) : null}
       </div>
     </div>
   );

@@ -2,7 +2,7 @@
  * A run: `#/runs/<id>?tab=overview|metrics|artifacts`. Overview shows what the run is and
  * logged, Metrics charts its histories, Artifacts browses and previews its files.
  */
-import { useRef, type KeyboardEvent, type ReactNode } from 'react';
+import { useMemo, useRef, type KeyboardEvent, type ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError } from '../api/http';
 import { fetchExperiment, fetchRun } from '../api/runs';
@@ -74,6 +74,8 @@ export default function RunPage({ params }: { params: Record<string, string> }):
     enabled: experimentId !== undefined,
     retry: false,
   });
+  // The charts and the artifacts need only the run id, so they load alongside the run rather than after it.
+  const keys = useMemo(() => runQuery.data?.data.metrics.map((m) => m.key), [runQuery.data]);
   if (runQuery.error) {
     const e = runQuery.error;
     const notFound = e instanceof ApiError && e.status === 404;
@@ -85,27 +87,19 @@ export default function RunPage({ params }: { params: Record<string, string> }):
     );
   }
   const run = runQuery.data;
-  if (!run) {
-    return (
-      <>
-        <PageHeader title="Run" crumbs={[{ label: 'Experiments', to: '/experiments' }]} />
-        <Loading what="Loading the run" />
-      </>
-    );
-  }
   const experimentName = experimentQuery.data?.name;
-  const deleted = run.info.lifecycleStage === 'deleted';
+  const deleted = run?.info.lifecycleStage === 'deleted';
   return (
     <>
       <PageHeader
-        title={run.info.runName || run.info.runId}
+        title={run ? run.info.runName || run.info.runId : 'Run'}
         crumbs={[
           { label: 'Experiments', to: '/experiments' },
-          { label: experimentName ?? `Experiment ${run.info.experimentId}`, to: `/experiments/${seg(run.info.experimentId)}` },
+          ...(run ? [{ label: experimentName ?? `Experiment ${run.info.experimentId}`, to: `/experiments/${seg(run.info.experimentId)}` }] : []),
         ]}
         subtitle={
           <span className="run-subtitle">
-            <RunStatusBadge status={run.info.status} /> <span className="mono">{run.info.runId}</span>
+            {run ? <RunStatusBadge status={run.info.status} /> : null} <span className="mono">{runId}</span>
           </span>
         }
       />
@@ -116,9 +110,9 @@ export default function RunPage({ params }: { params: Record<string, string> }):
       ) : null}
       <Tabs current={tab} />
       <div role="tabpanel" id={`run-panel-${tab}`} aria-labelledby={`run-tab-${tab}`} className="run-panel">
-        {tab === 'overview' ? <RunOverview run={run} experimentName={experimentName} /> : null}
-        {tab === 'metrics' ? <RunMetrics runId={run.info.runId} keys={run.data.metrics.map((m) => m.key)} /> : null}
-        {tab === 'artifacts' ? <ArtifactBrowser runId={run.info.runId} /> : null}
+        {tab === 'overview' ? run ? <RunOverview run={run} experimentName={experimentName} /> : <Loading what="Loading the run" /> : null}
+        {tab === 'metrics' ? <RunMetrics runId={runId} keys={keys} /> : null}
+        {tab === 'artifacts' ? <ArtifactBrowser runId={runId} /> : null}
       </div>
     </>
   );
