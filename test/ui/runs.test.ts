@@ -12,6 +12,7 @@ let server: UiServer;
 let browser: Browser;
 let tuningId: string;
 let bigId: string;
+let retiredId: string;
 
 const LRS = ['0.1', '0.01', '0.001'];
 /** The seeded runs of the "tuning" experiment: name, lr, rmse. */
@@ -38,6 +39,9 @@ beforeAll(async () => {
     await c.runs.log(run.info.runId, { params: { lr: r.lr, optimizer: r.optimizer }, metrics: [{ key: 'rmse', value: r.rmse }, { key: 'accuracy', value: 1 - r.rmse / 2 }] });
     await c.runs.update(run.info.runId, { status: 'FINISHED', endTime: t0 + i * 60_000 + 42_000 });
   });
+  retiredId = (await c.experiments.create({ name: 'retired' })).experimentId;
+  for (const name of ['old-a', 'old-b']) await c.runs.create({ experimentId: retiredId, runName: name });
+  await c.experiments.delete(retiredId);
   await parallel(BIG_RUNS, 8, async (i) => {
     const run = await c.runs.create({ experimentId: bigId, runName: `sweep-${String(i).padStart(4, '0')}`, startTime: t0 + i });
     if (i % 50 === 0) await c.runs.log(run.info.runId, { metrics: [{ key: 'loss', value: i }] });
@@ -76,6 +80,32 @@ describe('the experiments page', () => {
       await page.getByRole('link', { name: 'big-sweep' }).click();
       await page.waitForURL(new RegExp(`#/experiments/${bigId}$`));
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('big-sweep');
+      expect(ui.problems()).toEqual([]);
+    } finally {
+      await ui.close();
+    }
+  });
+});
+
+describe('a deleted experiment', () => {
+  it('is listed under the deleted view, says so on its page, and shows its runs under Deleted', async () => {
+    const ui = await openPage(browser, `${server.url}/#/experiments`);
+    try {
+      const { page } = ui;
+      await expect.poll(() => page.getByRole('link', { name: 'tuning' }).count()).toBe(1);
+      expect(await page.getByRole('link', { name: 'retired' }).count()).toBe(0);
+      await page.getByLabel('Show').selectOption('deleted');
+      await expect.poll(() => page.getByRole('link', { name: 'retired' }).count()).toBe(1);
+      expect(page.url()).toContain('view=deleted');
+      expect(await page.getByRole('row', { name: /retired/ }).textContent()).toContain('Deleted');
+      await page.getByRole('link', { name: 'retired' }).click();
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('retired');
+      await expect.poll(() => page.getByText('This experiment has no active runs.').count()).toBe(1);
+      expect(await page.locator('.page-subtitle').textContent()).toContain('Deleted');
+      await page.getByLabel('Show').selectOption('deleted');
+      await expect.poll(async () => sorted(await visibleNames(page))).toEqual(['old-a', 'old-b']);
+      expect(page.url()).toContain('view=deleted');
+      await expectAccessible(page);
       expect(ui.problems()).toEqual([]);
     } finally {
       await ui.close();
