@@ -167,7 +167,7 @@ export function RunsTable({ rows, columns, sort, onSort, selected, onToggle, has
 
   return (
     <div ref={scroller} className="runs-scroller" role="region" aria-label="Runs" tabIndex={0}>
-      <table className="data runs-table" style={{ width, minWidth: '100%', '--runs-cols': template } as CSSProperties} aria-rowcount={rows.length + 1}>
+      <table className="data runs-table" style={{ width, minWidth: '100%', '--runs-cols': template } as CSSProperties} aria-rowcount={hasMore ? -1 : rows.length + 1}>
         <RunsTableHead columns={columns} sort={sort} onSort={onSort} />
         <tbody style={{ height: total }}>
           {items.map((item) => {
