@@ -48,7 +48,14 @@ describe('the compare page', () => {
       const legend = page.getByRole('region', { name: 'Legend of the loss chart' });
       for (const name of ['alpha', 'beta', 'gamma']) await legend.getByRole('rowheader', { name }).waitFor();
       const alphaRow = legend.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'alpha' }) });
-      expect(await alphaRow.getByRole('cell').allTextContents()).toEqual(['0.05', '0.05', '1', '20']);
+      expect(await alphaRow.getByRole('cell').allTextContents()).toEqual(['', '0.05', '0.05', '1', '20']);
+
+      // A run can be left off the chart (and back) without leaving the comparison; the URL keeps it.
+      await legend.getByRole('checkbox', { name: 'Show beta on the chart' }).uncheck();
+      await page.getByRole('img', { name: 'loss of 2 runs by step' }).waitFor();
+      await page.waitForURL((u) => u.hash.includes(`hide=${ids[1]}`));
+      await page.getByRole('button', { name: 'Show every run' }).click();
+      await page.getByRole('img', { name: 'loss of 3 runs by step' }).waitFor();
 
       // Params: only lr and layers differ; optimizer appears once all params are asked for.
       await page.getByRole('heading', { name: 'Params that differ' }).waitFor();

@@ -50,10 +50,16 @@ export interface CompareChartProps {
   x: 'step' | 'time';
   logY: boolean;
   data: DownsampledMetricHistories;
+  /** Runs left off the chart (still listed in the legend). */
+  hidden: ReadonlySet<string>;
+  /** Shows or hides one run's curve. */
+  onToggle(runId: string, shown: boolean): void;
+  /** Shows every run again. */
+  onShowAll(): void;
 }
 
 /** The overlaid curves and their legend table. */
-export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps): ReactNode {
+export function CompareChart({ runs, metric, x, logY, data, hidden, onToggle, onShowAll }: CompareChartProps): ReactNode {
   const colorOf = useMemo(() => new Map(runs.map((r, i) => [r.info.runId, runColor(i)])), [runs]);
   const byId = useMemo(() => new Map(runs.map((r) => [r.info.runId, r])), [runs]);
   const { series, rows } = useMemo(() => {
@@ -67,17 +73,18 @@ export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps)
       // uPlot draws numbers only: NaN and the infinities become gaps in the line.
       const y = values.map((v) => (Number.isFinite(v) ? v : null));
       const xs = h.points.map((p) => (x === 'time' ? p.timestamp / 1000 : p.step));
-      if (h.points.length > 0) series.push({ label: runLabel(run), x: xs, y, color, points: h.points.length === 1 });
+      if (h.points.length > 0 && !hidden.has(h.runId)) series.push({ label: runLabel(run), x: xs, y, color, points: h.points.length === 1 });
       rows.push({ run, color, summary: summarize(values, h.total), downsampled: h.downsampled, returned: h.returned });
     }
     return { series, rows };
-  }, [data, byId, colorOf, x]);
-  const withPoints = rows.filter((r) => r.summary.total > 0).length;
+  }, [data, byId, colorOf, x, hidden]);
+  const drawn = series.length;
+  const hiddenCount = rows.filter((r) => hidden.has(r.run.info.runId)).length;
   return (
     <>
       {series.length > 0 ? (
         <LineChart
-          title={`${metric} of ${withPoints} run${withPoints === 1 ? '' : 's'} by ${x === 'time' ? 'time' : 'step'}${logY ? ', logarithmic scale' : ''}`}
+          title={`${metric} of ${drawn} run${drawn === 1 ? '' : 's'} by ${x === 'time' ? 'time' : 'step'}${logY ? ', logarithmic scale' : ''}`}
           series={series}
           timeAxis={x === 'time'}
           xLabel={x === 'time' ? 'time' : 'step'}
@@ -87,13 +94,24 @@ export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps)
           height={360}
         />
       ) : (
-        <p className="muted">None of these runs logged {metric}.</p>
+        <p className="muted">{hiddenCount > 0 ? `Every run that logged ${metric} is hidden.` : `None of these runs logged ${metric}.`}</p>
       )}
+      {hiddenCount > 0 ? (
+        <p className="toolbar">
+          <span className="muted">
+            {hiddenCount} run{hiddenCount === 1 ? '' : 's'} hidden from the chart.
+          </span>
+          <button type="button" onClick={onShowAll}>
+            Show every run
+          </button>
+        </p>
+      ) : null}
       <div className="cmp-scroll compare-legend" role="region" aria-label={`Legend of the ${metric} chart`} tabIndex={0}>
         <table className="data cmp-legend-table">
           <caption className="visually-hidden">Runs on the {metric} chart with their last, lowest and highest values</caption>
           <thead>
             <tr>
+              <th scope="col">Shown</th>
               <th scope="col">Run</th>
               <th scope="col" className="num">
                 Last
@@ -112,6 +130,9 @@ export function CompareChart({ runs, metric, x, logY, data }: CompareChartProps)
           <tbody>
             {rows.map(({ run, color, summary, downsampled, returned }) => (
               <tr key={run.info.runId}>
+                <td>
+                  <input type="checkbox" checked={!hidden.has(run.info.runId)} onChange={(e) => onToggle(run.info.runId, e.target.checked)} aria-label={`Show ${runLabel(run)} on the chart`} />
+                </td>
                 <th scope="row" className="cmp-legend-run">
                   <span className="cmp-swatch" style={{ background: color }} aria-hidden="true" />
                   <Link to={href(`/runs/${seg(run.info.runId)}`)}>{runLabel(run)}</Link>

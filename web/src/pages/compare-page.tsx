@@ -19,6 +19,8 @@ export default function ComparePage(): ReactNode {
   const [xParam] = useQueryParam('x', 'step');
   const [logParam] = useQueryParam('log');
   const [allParam] = useQueryParam('all');
+  const [hideParam] = useQueryParam('hide');
+  const hidden = useMemo(() => new Set(parseRunIds(hideParam)), [hideParam]);
   const ids = useMemo(() => parseRunIds(runsParam), [runsParam]);
   const compared = useComparedRuns(ids);
   const runs = compared.runs;
@@ -130,7 +132,23 @@ export default function ComparePage(): ReactNode {
                 </div>
                 {histories.error ? <ErrorMessage title={`The history of ${metric} could not be loaded`} error={histories.error} /> : null}
                 {histories.isPending && !histories.error ? <Loading what={`Loading ${metric}`} /> : null}
-                {histories.data ? <CompareChart runs={chartRuns} metric={metric} x={x} logY={logY} data={histories.data} /> : null}
+                {histories.data ? (
+                  <CompareChart
+                    runs={chartRuns}
+                    metric={metric}
+                    x={x}
+                    logY={logY}
+                    data={histories.data}
+                    hidden={hidden}
+                    onToggle={(runId, shown) => {
+                      const next = new Set(hidden);
+                      if (shown) next.delete(runId);
+                      else next.add(runId);
+                      setQueryParams({ hide: [...next].join(',') });
+                    }}
+                    onShowAll={() => setQueryParams({ hide: undefined })}
+                  />
+                ) : null}
               </>
             )}
           </section>
