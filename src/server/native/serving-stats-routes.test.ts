@@ -87,3 +87,36 @@ describe('GET /api/v1/serving/stats', () => {
     expect(res.json().error.message).toMatch(/query parameter 'model'/);
   });
 });
+
+describe('GET /api/v1/serving/stats with access control on', () => {
+  let secured: StartedServer;
+  const admin = `Basic ${Buffer.from('admin:admin-password-1').toString('base64')}`;
+  const bob = `Basic ${Buffer.from('bob:bob-password-123').toString('base64')}`;
+  const as = (authorization: string, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) =>
+    secured.app.inject({ method, url, headers: { authorization }, ...(payload !== undefined ? { payload: payload as Record<string, unknown> } : {}) });
+  beforeAll(async () => {
+    const home = join(root, 'home-auth');
+    mkdirSync(home);
+    secured = await startServer(resolveConfig({ home, port: 0, auth: true }, { SLIPWAY_MODEL_SOURCE_ALLOWED_DIRS: models, SLIPWAY_AUTH_DEFAULT_PERMISSION: 'NO_PERMISSIONS' }, home), {
+      logger: silentLogger,
+      adminPassword: 'admin-password-1',
+    });
+    for (const name of ['auth-open', 'auth-secret']) {
+      expect((await as(admin, 'POST', '/api/2.0/mlflow/registered-models/create', { name })).statusCode).toBe(200);
+      expect((await as(admin, 'POST', '/api/2.0/mlflow/model-versions/create', { name, source: `file://${join(models, 'cancer.onnx')}` })).statusCode).toBe(200);
+      const res = await as(admin, 'POST', `/v2/models/${name}/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: cancer.rows[0] }] });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await as(admin, 'POST', '/api/v1/users', { username: 'bob', password: 'bob-password-123' })).statusCode).toBe(201);
+    expect((await as(admin, 'PUT', '/api/v1/permissions', { model: 'auth-open', username: 'bob', permission: 'READ' })).statusCode).toBeLessThan(300);
+  }, 30_000);
+  afterAll(() => secured?.close());
+
+  it('shows a user only the models they may read, and nothing to a caller who is not signed in', async () => {
+    const names = async (authorization: string) => (await as(authorization, 'GET', '/api/v1/serving/stats')).json<ServingStats>().models.map((m) => m.model);
+    expect(await names(admin)).toEqual(expect.arrayContaining(['auth-open', 'auth-secret']));
+    expect(await names(bob)).toEqual(['auth-open']);
+    expect((await as(bob, 'GET', '/api/v1/serving/stats?model=auth-secret')).json<ServingStats>().models).toEqual([]);
+    expect((await secured.app.inject({ method: 'GET', url: '/api/v1/serving/stats' })).statusCode).toBe(401);
+  });
+});
