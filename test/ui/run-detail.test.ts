@@ -15,7 +15,8 @@ let runId: string;
 let deletedRunId: string;
 
 const START = Date.UTC(2026, 0, 5, 9, 0, 0);
-const CSV = 'name,score,comment\nalpha,0.91,"plain"\nbeta,0.75,"has, a comma"\ngamma,0.5,"says ""hi"""\n';
+// Quoted fields holding the delimiter, doubled quotes and a line break; CRLF line ends.
+const CSV = 'name,score,comment\r\nalpha,0.91,"plain"\r\nbeta,0.75,"has, a comma"\r\ngamma,0.5,"says ""hi""\non two lines"\r\n';
 const NOTES = 'Training notes\nline two of the notes\n';
 // A 1×1 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
@@ -208,7 +209,8 @@ describe('the run page', () => {
       const table = page.getByRole('region', { name: 'Table preview of scores.csv' }).getByRole('table');
       await expect.poll(() => table.getByRole('columnheader').allTextContents()).toEqual(['name', 'score', 'comment']);
       expect(await table.getByRole('row', { name: /beta/ }).getByRole('cell').allTextContents()).toEqual(['beta', '0.75', 'has, a comma']);
-      expect(await table.getByRole('row', { name: /gamma/ }).getByRole('cell').allTextContents()).toEqual(['gamma', '0.5', 'says "hi"']);
+      expect(await table.getByRole('row', { name: /gamma/ }).getByRole('cell').allTextContents()).toEqual(['gamma', '0.5', 'says "hi"\non two lines']);
+      expect(await table.getByRole('row').count()).toBe(4);
 
       await list.getByRole('link', { name: 'plots/' }).click();
       await list.getByRole('link', { name: 'confusion.png' }).click();
