@@ -67,11 +67,17 @@ try {
   const statsText = await page.getByLabel(`Statistics of ${KEY}`).textContent();
 
   const navigation = [];
+  const navigationParts = [];
   for (let i = 0; i < opts.repeat; i++) {
     await page.goto('about:blank');
     await page.goto(chartUrl);
     await waitMark();
-    navigation.push(await page.evaluate((m) => performance.getEntriesByName(m)[0].startTime, MARK));
+    const t = await page.evaluate((m) => {
+      const history = performance.getEntriesByType('resource').find((e) => e.name.includes('/history/downsampled'));
+      return { drawn: performance.getEntriesByName(m)[0].startTime, asked: history?.startTime ?? NaN, answered: history?.responseEnd ?? NaN };
+    }, MARK);
+    navigation.push(t.drawn);
+    navigationParts.push(t);
   }
 
   const tabSwitch = [];
@@ -146,6 +152,9 @@ try {
   console.log(`| ${fmt(opts.points)}-point metric, Chromium 1360×900 | median ms | min ms | max ms | what is drawn |`);
   console.log('|---|---:|---:|---:|---|');
   console.log(row('Run page: navigation to `?tab=metrics` → chart drawn', navigation, `downsampled (≈2 points per px), ${opts.repeat} runs`));
+  console.log(row('  of which until the downsampled history is asked (page, bundles, layout)', navigationParts.map((t) => t.asked), ''));
+  console.log(row('  of which the downsampled history request', navigationParts.map((t) => t.answered - t.asked), ''));
+  console.log(row('  of which parsing and drawing', navigationParts.map((t) => t.drawn - t.answered), ''));
   console.log(row('Run page: click on the Metrics tab → chart drawn', tabSwitch, `downsampled, ${opts.repeat} runs`));
   console.log(row('Baseline: full history fetched + drawn by uPlot', baseline.map((b) => b.total), `all ${fmt(baseline[0].points)} points, ${fmt(fullBytes / 1e6, 1)} MB JSON, ${opts.fullRepeat} runs`));
   console.log(row('  of which fetch + JSON parse', baseline.map((b) => b.fetch), ''));
