@@ -1,0 +1,102 @@
+/**
+ * Per-feature drift over windows: one small chart per feature (its p-value or distance in
+ * each window, with the test's threshold as a dashed line), most severe feature first, and
+ * the table of one window's features against the reference.
+ */
+import { useMemo, type ReactNode } from 'react';
+import type { FeatureDrift, MonitoringWindow } from '../../../src/client/schemas/monitoring.js';
+import { formatNumber } from './format';
+import { LineChart, PALETTE, type ChartSeries } from './line-chart';
+import { DriftBadge } from './monitoring-format';
+
+/** The condition under which a feature counts as drifted, in words. */
+export function driftRule(c: Pick<FeatureDrift, 'scoreKind' | 'threshold'>): string {
+  if (c.threshold === null || c.scoreKind === null) return '–';
+  return c.scoreKind === 'p-value' ? `p ≤ ${formatNumber(c.threshold)}` : `distance ≥ ${formatNumber(c.threshold)}`;
+}
+
+function FeatureChart({ feature, windows, drift }: { feature: string; windows: MonitoringWindow[]; drift: FeatureDrift | undefined }): ReactNode {
+  const series = useMemo((): ChartSeries[] => {
+    const x = windows.map((w) => w.windowStart / 1000);
+    const y = windows.map((w) => {
+      const v = w.figures[`drift_score:${feature}`];
+      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    });
+    const lines: ChartSeries[] = [{ label: drift?.scoreKind === 'distance' ? `${drift.test ?? 'drift'} distance` : `${drift?.test ?? 'drift'} p-value`, x, y, color: PALETTE[0] as string, points: x.length < 3 }];
+    if (drift?.threshold !== null && drift?.threshold !== undefined) lines.push({ label: 'threshold', x, y: x.map(() => drift.threshold), color: PALETTE[1] as string, dash: true });
+    return lines;
+  }, [feature, windows, drift]);
+  return (
+    <figure className="drift-chart">
+      <figcaption>
+        <strong>{feature}</strong> {drift ? <DriftBadge drifted={drift.drifted} skipped={drift.status === 'skipped'} /> : null}{' '}
+        <span className="muted small">{drift ? `${drift.test ?? 'no test'}; drift when ${driftRule(drift)}` : 'not compared in the selected window'}</span>
+      </figcaption>
+      <LineChart title={`Drift of ${feature} over windows`} series={series} timeAxis yLabel={drift?.scoreKind === 'distance' ? 'distance' : 'p-value'} height={170} />
+    </figure>
+  );
+}
+
+/** Small multiples of every feature's drift score over the windows (oldest to newest). */
+export function DriftCharts({ windows, columns }: { windows: MonitoringWindow[]; columns: FeatureDrift[] | undefined }): ReactNode {
+  const ordered = useMemo(() => [...windows].sort((a, b) => a.windowStart - b.windowStart), [windows]);
+  const features = useMemo(() => {
+    const fromDetail = (columns ?? []).map((c) => c.column);
+    const fromFigures = new Set<string>();
+    for (const w of windows) for (const k of Object.keys(w.figures)) if (k.startsWith('drift_score:')) fromFigures.add(k.slice('drift_score:'.length));
+    return [...fromDetail, ...[...fromFigures].filter((f) => !fromDetail.includes(f)).sort()];
+  }, [windows, columns]);
+  if (features.length === 0) return <p className="muted">No window in this range was compared with a reference, so there is no drift to draw. Attach a reference profile to the version.</p>;
+  return (
+    <div className="drift-grid">
+      {features.map((f) => (
+        <FeatureChart key={f} feature={f} windows={ordered} drift={columns?.find((c) => c.column === f)} />
+      ))}
+    </div>
+  );
+}
+
+/** One window's features against the reference: test, statistic, score, threshold, verdict. */
+export function DriftTable({ columns }: { columns: FeatureDrift[] }): ReactNode {
+  return (
+    <table className="data">
+      <caption className="visually-hidden">Feature drift in the selected window</caption>
+      <thead>
+        <tr>
+          <th scope="col">Feature</th>
+          <th scope="col">Kind</th>
+          <th scope="col">Test</th>
+          <th scope="col" className="num">
+            Statistic
+          </th>
+          <th scope="col" className="num">
+            p-value / distance
+          </th>
+          <th scope="col">Drift when</th>
+          <th scope="col">Drifted</th>
+          <th scope="col" className="num">
+            Rows (reference / window)
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {columns.map((c) => (
+          <tr key={c.column}>
+            <th scope="row">{c.column}</th>
+            <td>{c.kind}</td>
+            <td>{c.test ?? '–'}</td>
+            <td className="num">{c.statistic === null ? (c.test === 'chisquare' && c.status === 'drift' ? '∞' : '–') : formatNumber(c.statistic)}</td>
+            <td className="num">{c.score === null ? '–' : `${formatNumber(c.score)}${c.scoreKind === 'p-value' ? ' (p)' : ''}`}</td>
+            <td>{driftRule(c)}</td>
+            <td>
+              {c.status === 'skipped' ? <span className="badge">Skipped</span> : c.drifted ? <span className="badge bad">Yes</span> : <span className="badge ok">No</span>}
+              {c.note ? <span className="muted small"> {c.note}</span> : null}
+              {c.approximate ? <span className="muted small"> (from sketches)</span> : null}
+            </td>
+            <td className="num">{`${formatNumber(c.referenceCount)} / ${formatNumber(c.currentCount)}`}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
