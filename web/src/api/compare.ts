@@ -1,4 +1,5 @@
 /** Queries of the compare page: the runs being compared, and one metric of all of them downsampled. */
+import { useCallback } from 'react';
 import { useQueries, useQuery, type UseQueryResult } from '@tanstack/react-query';
 import type { DownsampledMetricHistories, Run } from '../../../src/client/schemas/runs.js';
 import { ApiError, api, getJson } from './http';
@@ -30,22 +31,31 @@ export interface ComparedRuns {
 
 /** Loads each run (GET /api/v1/runs/:runId), in parallel and cached; a 404 lists the id as missing rather than failing the page. */
 export function useComparedRuns(ids: string[]): ComparedRuns {
-  const valid = ids.filter((id) => RUN_ID.test(id));
-  const results = useQueries({
-    queries: valid.map((runId) => ({
+  const validKey = ids.filter((id) => RUN_ID.test(id)).join(',');
+  const malformedKey = ids.filter((id) => !RUN_ID.test(id)).join(',');
+  // A stable combine keeps the same result object while nothing changed, so charts built from it are not rebuilt on every render.
+  const combine = useCallback(
+    (results: Array<UseQueryResult<Run>>): ComparedRuns => {
+      const valid = validKey === '' ? [] : validKey.split(',');
+      const out: ComparedRuns = { runs: [], missing: [], malformed: malformedKey === '' ? [] : malformedKey.split(','), failed: [], pending: false };
+      results.forEach((r, i) => {
+        const runId = valid[i] as string;
+        if (r.data) out.runs.push(r.data);
+        else if (r.error instanceof ApiError && r.error.status === 404) out.missing.push(runId);
+        else if (r.error) out.failed.push({ runId, error: r.error });
+        else out.pending = true;
+      });
+      return out;
+    },
+    [validKey, malformedKey],
+  );
+  return useQueries({
+    queries: (validKey === '' ? [] : validKey.split(',')).map((runId) => ({
       queryKey: ['run', runId],
       queryFn: ({ signal }: { signal: AbortSignal }) => getJson<Run>(api('runs', runId), undefined, signal),
     })),
+    combine,
   });
-  const out: ComparedRuns = { runs: [], missing: [], malformed: ids.filter((id) => !RUN_ID.test(id)), failed: [], pending: false };
-  results.forEach((r: UseQueryResult<Run>, i) => {
-    const runId = valid[i] as string;
-    if (r.data) out.runs.push(r.data);
-    else if (r.error instanceof ApiError && r.error.status === 404) out.missing.push(runId);
-    else if (r.error) out.failed.push({ runId, error: r.error });
-    else out.pending = true;
-  });
-  return out;
 }
 
 /** One metric of several runs for the chart, in one request; the point budget shrinks as runs are added. */
