@@ -18,6 +18,8 @@ const START = Date.UTC(2026, 0, 5, 9, 0, 0);
 // Quoted fields holding the delimiter, doubled quotes and a line break; CRLF line ends.
 const CSV = 'name,score,comment\r\nalpha,0.91,"plain"\r\nbeta,0.75,"has, a comma"\r\ngamma,0.5,"says ""hi""\non two lines"\r\n';
 const NOTES = 'Training notes\nline two of the notes\n';
+// More than the 1 MiB a text preview reads.
+const BIG_LOG = Array.from({ length: 50_000 }, (_, i) => `epoch ${String(i).padStart(5, '0')} loss 0.123456`).join('\n');
 // A 1×1 PNG.
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 
@@ -42,6 +44,7 @@ beforeAll(async () => {
   await client.artifacts.upload(runId, 'notes.txt', NOTES);
   await client.artifacts.upload(runId, 'report.html', '<h1>Eval report</h1><script>parent.document.title = "pwned"</script>');
   await client.artifacts.upload(runId, 'eval/scores.csv', CSV);
+  await client.artifacts.upload(runId, 'train.log', BIG_LOG);
   await client.artifacts.upload(runId, 'eval/plots/confusion.png', new Uint8Array(PNG));
   await client.runs.update(runId, { status: 'FINISHED', endTime: START + 300_000 });
   const gone = await client.runs.create({ experimentId: exp.experimentId, runName: 'abandoned' });
@@ -194,6 +197,11 @@ describe('the run page', () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download notes.txt' }).click()]);
       expect(download.suggestedFilename()).toBe('notes.txt');
       expect(readFileSync(await download.path(), 'utf8')).toBe(NOTES);
+
+      // A long log shows its first MiB and says so.
+      await list.getByRole('link', { name: 'train.log' }).click();
+      await expect.poll(() => page.getByRole('note').textContent()).toBe(`Showing the first 1.00 MiB of ${(BIG_LOG.length / 1048576).toFixed(2)} MiB: download the file to see all of it.`);
+      expect(await page.getByLabel('Contents of train.log').textContent()).toMatch(/^epoch 00000 loss/);
 
       // An HTML report runs in a frame with no scripts and no origin.
       await list.getByRole('link', { name: 'report.html' }).click();
