@@ -74,6 +74,8 @@ export async function servingStats(init: ServingStatsInit, may: (name: string) =
   }
   for (const r of snap.roles) {
     const answered = r.latency?.count ?? 0;
+    // A side is bound when the split starts (shadow included, even with nothing mirrored): list it once it had traffic.
+    if (r.requests === 0 && answered === 0) continue;
     model(r.model)?.roles.push({ version: r.version, role: r.role, requests: r.requests, errors: Math.max(0, r.requests - answered), latency: histogram(r.latency) });
   }
   const byVersion = (a: { version: string }, b: { version: string }) => a.version.localeCompare(b.version, undefined, { numeric: true });

@@ -175,10 +175,22 @@ export function ReleaseApprovals({ release }: { release: Release }): ReactNode {
   );
 }
 
-/** The live analysis rounds of the rollout, oldest first. */
+/** One side of an analysis window (champion or challenger) as a line: requests, errors and latency. */
+function sideText(side: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (side.version !== undefined) parts.push(`v${showValue(side.version)}`);
+  if (typeof side.requests === 'number') parts.push(`${side.requests.toLocaleString('en-US')} requests`);
+  if (typeof side.errors === 'number') parts.push(`${side.errors.toLocaleString('en-US')} errors`);
+  for (const k of ['p50Ms', 'p99Ms'] as const) if (typeof side[k] === 'number') parts.push(`${k.slice(0, 3)} ${formatNumber(Number((side[k] as number).toPrecision(3)))} ms`);
+  if (side.fromEarlierWindow === true) parts.push('from an earlier window');
+  return parts.join(', ');
+}
+
+/** The live analysis rounds of the rollout, oldest first: each side's figures, the verdict and what breached. */
 export function ReleaseAnalyses({ release }: { release: Release }): ReactNode {
   const rounds = release.rollout?.analyses ?? [];
   if (rounds.length === 0) return <p className="muted">No analysis round yet{release.policy.strategy.kind === 'direct' ? ' (a direct release has none)' : ''}.</p>;
+  const SIDES = ['challenger', 'champion'];
   return (
     <table className="data">
       <thead>
@@ -186,21 +198,28 @@ export function ReleaseAnalyses({ release }: { release: Release }): ReactNode {
           <th scope="col" className="num">Round</th>
           <th scope="col">Time</th>
           <th scope="col">Verdict</th>
-          <th scope="col">Evidence</th>
+          <th scope="col">Challenger</th>
+          <th scope="col">Champion</th>
+          <th scope="col">Other evidence</th>
         </tr>
       </thead>
       <tbody>
         {rounds.map((a, i) => {
           const verdict = typeof a.verdict === 'string' ? a.verdict : undefined;
+          const side = (k: string) => (a[k] !== null && typeof a[k] === 'object' && !Array.isArray(a[k]) ? sideText(a[k] as Record<string, unknown>) : '–');
+          const breaches = Array.isArray(a.breaches) ? (a.breaches as unknown[]).map(String) : [];
+          const other = flatten(a, ['time', 'verdict', 'breaches', 'note', ...SIDES]).filter(([, v]) => !(Array.isArray(v) && v.length === 0));
           return (
             <tr key={i}>
               <td className="num">{i + 1}</td>
               <td>{typeof a.time === 'number' ? formatTime(a.time) : '–'}</td>
               <td>{verdict ? <VerdictBadge verdict={verdict === 'breach' ? 'fail' : verdict} /> : '–'}</td>
+              <td className="small">{side('challenger')}</td>
+              <td className="small">{side('champion')}</td>
               <td className="small">
-                {flatten(a, ['time', 'verdict'])
-                  .map(([k, v]) => `${k} ${showValue(v)}`)
-                  .join(' · ')}
+                {breaches.length > 0 ? <div className="release-breach">Breached: {breaches.join('; ')}</div> : null}
+                {typeof a.note === 'string' ? <div>{a.note}</div> : null}
+                {other.map(([k, v]) => `${k} ${showValue(v)}`).join(' · ')}
               </td>
             </tr>
           );
