@@ -106,7 +106,7 @@ export function RegistryAliases({ model, aliases, versions }: RegistryAliasesPro
         >
           <div className="field">
             <label htmlFor={`${listId}-alias`}>Alias</label>
-            <input id={`${listId}-alias`} list={listId} value={alias} onChange={(e) => setAlias(e.target.value)} placeholder="champion" autoComplete="off" required maxLength={255} />
+            <input id={`${listId}-alias`} list={listId} value={alias} onChange={(e) => setAlias(e.target.value)} placeholder="e.g. champion" autoComplete="off" required maxLength={255} />
             <datalist id={listId}>
               {aliases.map((a) => (
                 <option key={a.alias} value={a.alias} />

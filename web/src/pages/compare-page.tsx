@@ -154,8 +154,12 @@ export default function ComparePage(): ReactNode {
           </section>
           <section aria-labelledby="compare-parallel-heading">
             <h2 id="compare-parallel-heading">Params against {metric || 'a metric'}</h2>
-            {shownParams.length === 0 && metric === '' ? (
-              <Empty>These runs have no params and no metrics to draw.</Empty>
+            {shownParams.length === 0 ? (
+              <Empty>
+                {params.all.length === 0
+                  ? 'These runs logged no params to set against a metric.'
+                  : 'Every param has the same value in all these runs, so none sets them apart. Tick “Show all params” below to draw them anyway.'}
+              </Empty>
             ) : (
               <ParallelCoordinates runs={parallelRuns} params={shownParams} metric={metric || 'metric'} />
             )}
