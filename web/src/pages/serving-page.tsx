@@ -18,6 +18,12 @@ const KEEP_MS = 5 * 60_000;
 /** How far back the headline figures look. */
 const FIGURE_WINDOW_MS = 10_000;
 
+/** Why a poll failed, in a sentence (the figures stay on screen, so the generic "reload" advice does not apply). */
+function unreachableText(error: unknown): string {
+  if (error instanceof ApiError) return error.code === 'UNREACHABLE' ? 'It cannot be reached: it may be stopped or restarting.' : `${error.message} (${error.code} · HTTP ${error.status}).`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** The current time, ticking every second (for "updated N s ago"). */
 function useNow(): number {
   const [now, setNow] = useState(() => Date.now());
@@ -105,8 +111,7 @@ export default function ServingPage(): ReactNode {
         <div className="error-box" role="alert">
           <strong>The server is not answering</strong>
           <p>
-            {stats.error instanceof Error ? stats.error.message : String(stats.error)} The figures below are from {formatAgo(stats.dataUpdatedAt, now)} and are stale; the page keeps
-            trying every 2 s.
+            {unreachableText(stats.error)} The figures below are from {formatAgo(stats.dataUpdatedAt, now)} and are stale; the page keeps trying every 2 s.
           </p>
         </div>
       ) : null}
