@@ -2,13 +2,14 @@
  * The model registry in a real browser: from the list to a model and a version with its
  * signature and lineage, moving an alias behind a confirmation (Cancel changes nothing, a
  * refusal stays in the dialog, Confirm moves it), removing one, and the clear messages of a
- * model with no versions and of unknown models and versions.
+ * model with no versions and of unknown models and versions. Access control is on: a user
+ * who may only read the model sees the server's refusal in the dialog.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { describeViolations, launchBrowser, openPage, seriousA11yViolations, startUiServer, type UiServer } from './ui-harness.js';
+import { describeViolations, launchBrowser, openPage, seriousA11yViolations, startUiServer, type UiPage, type UiServer } from './ui-harness.js';
 
 const MODEL_FILE = readFileSync(join(import.meta.dirname, '../fixtures/breast_cancer_mlp.onnx'));
 const MODEL = 'fraud detector';
@@ -19,8 +20,10 @@ let runId: string;
 let signature: { inputs: Array<{ name: string; type: string }>; outputs: Array<{ name: string }> };
 
 beforeAll(async () => {
-  [server, browser] = await Promise.all([startUiServer(), launchBrowser()]);
+  [server, browser] = await Promise.all([startUiServer({ auth: true }), launchBrowser()]);
   const { client } = server;
+  // Without a permission of their own, users get the server's default: READ.
+  await client.users.create({ username: 'viewer', password: 'viewer-password-1' });
   const run = await client.runs.create({ runName: 'nightly-train', tags: { 'mlflow.source.git.commit': '0123456789abcdef0123456789abcdef01234567' } });
   runId = run.info.runId;
   await client.runs.log(runId, { params: { hidden_units: '32', solver: 'adam' }, metrics: [{ key: 'auc', value: 0.97 }] });
@@ -40,13 +43,27 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function checkA11y(ui: Awaited<ReturnType<typeof openPage>>): Promise<void> {
+/** Opens `path` signed in as `username`, with a session the way the login page stores one. */
+async function openAs(username: string, path: string): Promise<UiPage> {
+  const token = await server.client.tokens.create({ name: 'registry ui test', username, expiresInSeconds: 3600 });
+  const ui = await openPage(browser, `${server.url}/favicon.svg`);
+  await ui.page.evaluate((session) => window.localStorage.setItem('slipway.session', JSON.stringify(session)), {
+    token: token.secret,
+    tokenId: token.id,
+    username,
+    expiresTime: Date.now() + 3_600_000,
+  });
+  await ui.page.goto(`${server.url}/#${path}`);
+  return ui;
+}
+
+async function checkA11y(ui: UiPage): Promise<void> {
   expect(describeViolations(await seriousA11yViolations(ui.page))).toBe('');
 }
 
 describe('the registry pages', () => {
   it('go from the list to a model and a version with its signature and lineage', async () => {
-    const ui = await openPage(browser, `${server.url}/#/models`);
+    const ui = await openAs('admin', '/models');
     try {
       const { page } = ui;
       const row = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: MODEL }) });
@@ -103,7 +120,7 @@ describe('the registry pages', () => {
   });
 
   it('moves an alias only once confirmed, keeps a refusal in the dialog, and removes one', async () => {
-    const ui = await openPage(browser, `${server.url}/#/models/${encodeURIComponent(MODEL)}`);
+    const ui = await openAs('admin', `/models/${encodeURIComponent(MODEL)}`);
     try {
       const { page } = ui;
       const form = page.getByRole('form', { name: 'Move or add an alias' });
@@ -155,8 +172,32 @@ describe('the registry pages', () => {
     }
   });
 
+  it('shows a refusal for want of permission in the dialog and changes nothing', async () => {
+    const ui = await openAs('viewer', `/models/${encodeURIComponent(MODEL)}`);
+    try {
+      const { page } = ui;
+      await page.getByText('Signed in as viewer').waitFor();
+      const form = page.getByRole('form', { name: 'Move or add an alias' });
+      await form.getByLabel('Alias').fill('champion');
+      await form.getByLabel('Version').selectOption('1');
+      await form.getByRole('button', { name: 'Move alias…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Move alias' });
+      await dialog.getByRole('button', { name: 'Move alias' }).click();
+      const refusal = dialog.getByRole('alert');
+      await refusal.waitFor();
+      expect(await refusal.textContent()).toContain('HTTP 403');
+      expect(await dialog.isVisible()).toBe(true);
+      expect((await server.client.models.getByAlias(MODEL, 'champion')).version).toBe('2');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      expect(ui.problems()).toEqual([]);
+    } finally {
+      await ui.close();
+    }
+  });
+
   it('says plainly when a model has no versions, and when a model or version does not exist', async () => {
-    const ui = await openPage(browser, `${server.url}/#/models/empty-model`);
+    const ui = await openAs('admin', '/models/empty-model');
     try {
       const { page } = ui;
       await page.getByText('empty-model has no versions yet.').waitFor();
