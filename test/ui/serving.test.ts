@@ -91,4 +91,28 @@ describe('the serving page', () => {
       await ui.close();
     }
   }, 60_000);
+
+  it('shows the traffic split of a running canary release, with each side\'s figures', async () => {
+    const stored = await server.client.artifacts.put('models/cancer/v2/model.onnx', readFileSync(fixture('release/cancer_good.onnx')));
+    await server.client.models.createVersion('cancer', { source: stored.uri });
+    const release = await server.client.releases.create({ model: 'cancer', version: '2', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [25, 100], interval: '10m' } } });
+    await expect.poll(async () => (await server.client.releases.get(release.id)).state, { timeout: 10_000 }).toBe('rolling_out');
+    const ui = await openPage(browser, `${server.url}/#/serving`);
+    const { page } = ui;
+    try {
+      const section = page.getByRole('region', { name: 'cancer' });
+      await section.getByRole('heading', { name: /Traffic split · release of version 2 \(canary, rolling out\)/ }).waitFor({ timeout: 10_000 });
+      await section.getByText('challenger version 2: 25 %').waitFor({ timeout: 10_000 });
+      expect((await infer(40)).every((s) => s === 200)).toBe(true);
+      const split = section.getByRole('table', { name: /Traffic split/ });
+      await split.getByRole('row').filter({ hasText: 'challenger' }).waitFor({ timeout: 10_000 });
+      await split.getByRole('row').filter({ hasText: 'champion' }).waitFor();
+      await section.getByRole('link', { name: 'release of version 2' }).click();
+      await page.waitForURL(new RegExp(`#/releases/${release.id}$`));
+      expect(ui.problems()).toEqual([]);
+    } finally {
+      await ui.close();
+      await server.client.releases.abort(release.id, { by: 'test' });
+    }
+  }, 40_000);
 });
