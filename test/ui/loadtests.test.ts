@@ -24,9 +24,9 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-// A short open-model test of the server's own health route, recorded, then tagged with the model it stands for.
+// A two-second open-model test of the server's own health route, recorded, then tagged with the model it stands for.
 async function recordLoadTest(version: string, alias: string | undefined, thresholds: string[]): Promise<{ runId: string; passed: boolean }> {
-  const result = await call<{ recordedRun: { runId: string }; passed: boolean }>('POST', '/api/v1/loadtests', { target: `${server.url}/health`, protocol: 'raw', method: 'GET', rate: 40, duration: '1s', workers: 1, connections: 4, thresholds, record: true });
+  const result = await call<{ recordedRun: { runId: string }; passed: boolean }>('POST', '/api/v1/loadtests', { target: `${server.url}/health`, protocol: 'raw', method: 'GET', rate: 40, duration: '2s', workers: 1, connections: 4, thresholds, record: true });
   const runId = result.recordedRun.runId;
   const tags: Record<string, string> = { 'slipway.model.name': 'cancer', 'slipway.model.version': version, ...(alias ? { 'slipway.model.alias': alias } : {}) };
   for (const [key, value] of Object.entries(tags)) await call('POST', '/api/2.0/mlflow/runs/set-tag', { run_id: runId, key, value });
@@ -93,8 +93,9 @@ describe('load-test pages', () => {
       const percentiles = page.getByRole('table', { name: 'Latency percentiles' });
       for (const p of ['p50 (median)', 'p90', 'p95', 'p99', 'p99.9', 'max']) await expect.poll(() => percentiles.getByRole('row', { name: new RegExp(`^${p.replace(/[().]/g, '\\$&')} `) }).innerText()).toMatch(/\d (µs|ms)$/);
       await page.getByRole('img', { name: 'Latency over time (ms)' }).locator('canvas').first().waitFor();
-      await expect.poll(() => page.locator('dl.kv').innerText()).toMatch(/Schedule\s+Open model: 40 req\/s for 1\.0 s/);
-      expect(await page.getByRole('table', { name: /Throughput and requests/ }).innerText()).toMatch(/Requests sent\s+40/);
+      await page.getByRole('img', { name: 'Latency by percentile (ms)' }).locator('canvas').first().waitFor();
+      await expect.poll(() => page.locator('dl.kv').innerText()).toMatch(/Schedule\s+Open model: 40 req\/s for 2\.0 s/);
+      expect(await page.getByRole('table', { name: /Throughput and requests/ }).innerText()).toMatch(/Requests sent\s+80/);
       await expect.poll(() => page.getByRole('heading', { level: 2, name: 'Errors' }).isVisible()).toBe(true);
       expect(await page.getByText('No request failed.').isVisible()).toBe(true);
       expect(describeViolations(await seriousA11yViolations(page))).toBe('');

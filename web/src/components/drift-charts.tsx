@@ -9,6 +9,26 @@ import { formatNumber } from './format';
 import { LineChart, PALETTE, type ChartSeries } from './line-chart';
 import { DriftBadge } from './monitoring-format';
 
+/**
+ * A value per window as a step line: held from the window's start to its end, broken where
+ * windows are missing, so one window is a segment rather than a lone dot on a years-wide axis.
+ */
+export function windowSteps<W extends { windowStart: number; windowEnd: number }>(ordered: W[], value: (w: W) => number | null): { x: number[]; y: Array<number | null> } {
+  const x: number[] = [];
+  const y: Array<number | null> = [];
+  ordered.forEach((w, i) => {
+    const v = value(w);
+    x.push(w.windowStart / 1000, (w.windowEnd - 1) / 1000);
+    y.push(v, v);
+    const next = ordered[i + 1];
+    if (next && next.windowStart > w.windowEnd) {
+      x.push((w.windowEnd + next.windowStart) / 2000);
+      y.push(null);
+    }
+  });
+  return { x, y };
+}
+
 /** The condition under which a feature counts as drifted, in words. */
 export function driftRule(c: Pick<FeatureDrift, 'scoreKind' | 'threshold'>): string {
   if (c.threshold === null || c.scoreKind === null) return '–';
@@ -17,13 +37,13 @@ export function driftRule(c: Pick<FeatureDrift, 'scoreKind' | 'threshold'>): str
 
 function FeatureChart({ feature, windows, drift }: { feature: string; windows: MonitoringWindow[]; drift: FeatureDrift | undefined }): ReactNode {
   const series = useMemo((): ChartSeries[] => {
-    const x = windows.map((w) => w.windowStart / 1000);
-    const y = windows.map((w) => {
+    const { x, y } = windowSteps(windows, (w) => {
       const v = w.figures[`drift_score:${feature}`];
       return typeof v === 'number' && Number.isFinite(v) ? v : null;
     });
-    const lines: ChartSeries[] = [{ label: drift?.scoreKind === 'distance' ? `${drift.test ?? 'drift'} distance` : `${drift?.test ?? 'drift'} p-value`, x, y, color: PALETTE[0] as string, points: x.length < 3 }];
-    if (drift?.threshold !== null && drift?.threshold !== undefined) lines.push({ label: 'threshold', x, y: x.map(() => drift.threshold), color: PALETTE[1] as string, dash: true });
+    const lines: ChartSeries[] = [{ label: drift?.scoreKind === 'distance' ? `${drift.test ?? 'drift'} distance` : `${drift?.test ?? 'drift'} p-value`, x, y, color: PALETTE[0] as string }];
+    const threshold = drift?.threshold;
+    if (threshold !== null && threshold !== undefined) lines.push({ label: 'threshold', x, y: x.map(() => threshold), color: PALETTE[1] as string, dash: true });
     return lines;
   }, [feature, windows, drift]);
   return (
@@ -59,7 +79,7 @@ export function DriftCharts({ windows, columns }: { windows: MonitoringWindow[];
 /** One window's features against the reference: test, statistic, score, threshold, verdict. */
 export function DriftTable({ columns }: { columns: FeatureDrift[] }): ReactNode {
   return (
-    <table className="data">
+    <table className="data rowheads">
       <caption className="visually-hidden">Feature drift in the selected window</caption>
       <thead>
         <tr>

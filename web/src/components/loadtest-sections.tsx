@@ -30,7 +30,7 @@ export function LoadTestSettings({ result }: { result: LoadTestResult }): ReactN
     ['Connections', formatNumber(s.connections)],
     ['Generator workers', formatNumber(s.workers)],
     ['Request timeout', formatDuration(s.timeoutMs)],
-    ['Rows per request', `${formatNumber(s.rowsPerRequest)} (${s.payloads} payload${s.payloads === 1 ? '' : 's'}, ${s.sampling}${s.seed !== null && s.sampling === 'random' ? `, seed ${s.seed}` : ''})`],
+    ['Rows per request', s.payloads > 0 ? `${formatNumber(s.rowsPerRequest)} (${formatNumber(s.payloads)} payload${s.payloads === 1 ? '' : 's'}, ${s.sampling}${s.seed !== null && s.sampling === 'random' ? ` sampling, seed ${s.seed}` : ' order'})` : 'no data rows (a fixed request body)'],
     ...(s.data ? ([['Data', <code key="d">{s.data}</code>]] as Array<[string, ReactNode]>) : []),
     ['Started', formatTime(Date.parse(result.startedAt))],
     ['Finished', formatTime(Date.parse(result.finishedAt))],
@@ -53,12 +53,33 @@ const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 export function LatencyOverTime({ result, baseline }: { result: LoadTestResult; baseline?: LoadTestResult | undefined }): ReactNode {
   const series = useMemo((): ChartSeries[] => {
     const x = (r: LoadTestResult): number[] => r.timeSeries.map((t) => t.second);
-    const line = (r: LoadTestResult, key: 'p50' | 'p90' | 'p99' | 'max', label: string, color: string, dash = false): ChartSeries => ({ label, x: x(r), y: r.timeSeries.map((t) => finite(t[key])), color, dash });
+    // A test of a second or two has one or two whole seconds: dots, as a line needs more points to read.
+    const line = (r: LoadTestResult, key: 'p50' | 'p90' | 'p99' | 'max', label: string, color: string, dash = false): ChartSeries => ({ label, x: x(r), y: r.timeSeries.map((t) => finite(t[key])), color, dash, points: r.timeSeries.length < 3 });
     if (!baseline) return [line(result, 'p50', 'p50', PALETTE[0] as string), line(result, 'p90', 'p90', PALETTE[2] as string), line(result, 'p99', 'p99', PALETTE[1] as string), line(result, 'max', 'max', PALETTE[7] as string)];
     return [line(result, 'p50', 'This test p50', PALETTE[0] as string), line(result, 'p99', 'This test p99', PALETTE[1] as string), line(baseline, 'p50', 'Baseline p50', PALETTE[0] as string, true), line(baseline, 'p99', 'Baseline p99', PALETTE[1] as string, true)];
   }, [result, baseline]);
   if (result.timeSeries.length === 0) return <p className="muted">No whole second was measured, so there is no latency over time to draw.</p>;
+  if (result.timeSeries.length === 1) {
+    const only = result.timeSeries[0] as LoadTestResult['timeSeries'][number];
+    return <p className="muted">{`Only one whole second was measured (p50 ${formatMs(only.p50)}, p99 ${formatMs(only.p99)}); latency over time needs a test of two seconds or more.`}</p>;
+  }
   return <LineChart title={baseline ? 'Latency over time, this test and the baseline (ms)' : 'Latency over time (ms)'} series={series} xLabel="second of the measured window" yLabel="latency (ms)" height={280} />;
+}
+
+// Percentiles on a "nines" axis (1 = p90, 2 = p99, 3 = p99.9), where the tail gets the room it deserves.
+const nines = (p: number): number => -Math.log10(1 - p / 100);
+
+/** Latency by percentile (HdrHistogram's view); with a baseline, both curves. */
+export function LatencyByPercentile({ result, baseline }: { result: LoadTestResult; baseline?: LoadTestResult | undefined }): ReactNode {
+  const series = useMemo((): ChartSeries[] => {
+    const curve = (r: LoadTestResult, label: string, color: string, dash = false): ChartSeries => {
+      const pts = r.percentileCurve.filter((c) => c.percentile < 100 && Number.isFinite(c.ms));
+      return { label, x: pts.map((c) => nines(c.percentile)), y: pts.map((c) => c.ms), color, dash };
+    };
+    return baseline ? [curve(result, 'This test', PALETTE[1] as string), curve(baseline, 'Baseline', PALETTE[0] as string, true)] : [curve(result, 'latency', PALETTE[1] as string)];
+  }, [result, baseline]);
+  if (result.percentileCurve.length === 0) return <p className="muted">Nothing was answered, so there is no latency distribution to draw.</p>;
+  return <LineChart title={baseline ? 'Latency by percentile, this test and the baseline (ms)' : 'Latency by percentile (ms)'} series={series} xLabel="nines: 1 = p90, 2 = p99, 3 = p99.9, 4 = p99.99" yLabel="latency (ms)" height={260} />;
 }
 
 type Better = 'lower' | 'higher';
@@ -91,7 +112,7 @@ const PERCENTILES: Array<[keyof LoadTestResult['latencyMs'], string]> = [
 /** Latency percentiles, side by side with a baseline's and their differences when one is chosen. */
 export function PercentileTable({ result, baseline }: { result: LoadTestResult; baseline?: LoadTestResult | undefined }): ReactNode {
   return (
-    <table className="data lt-narrow">
+    <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Latency percentiles{baseline ? ' compared with the baseline' : ''}</caption>
       <thead>
         <tr>
@@ -142,7 +163,7 @@ export function ThroughputTable({ result, baseline }: { result: LoadTestResult; 
     { label: 'Error rate', value: (r) => r.errorRate, format: (v) => formatPercent(v, 3), better: 'lower' },
   ];
   return (
-    <table className="data lt-narrow">
+    <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Throughput and requests{baseline ? ' compared with the baseline' : ''}</caption>
       <thead>
         <tr>
@@ -188,7 +209,7 @@ export function ErrorsTable({ result }: { result: LoadTestResult }): ReactNode {
   const statuses = Object.entries(result.errorsByStatus).filter(([, n]) => n > 0);
   if (kinds.length === 0 && statuses.length === 0) return <p>No request failed.</p>;
   return (
-    <table className="data lt-narrow">
+    <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Failed requests by kind and HTTP status</caption>
       <thead>
         <tr>
@@ -231,7 +252,7 @@ function measured(t: LoadTestResult['thresholds'][number]): string {
 export function ThresholdTable({ result }: { result: LoadTestResult }): ReactNode {
   if (result.thresholds.length === 0) return <p className="muted">This test had no thresholds (SLOs); it passes when the generator keeps up.</p>;
   return (
-    <table className="data lt-narrow">
+    <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Thresholds with measured values and verdicts</caption>
       <thead>
         <tr>

@@ -48,3 +48,16 @@ export function QualityBadge({ status }: { status: 'pass' | 'warn' | 'fail' | 'e
   const cls = status === 'pass' ? 'ok' : status === 'warn' ? 'warn' : 'bad';
   return <span className={`badge ${cls}`}>{status === 'pass' ? 'Pass' : status === 'warn' ? 'Warning' : status === 'fail' ? 'Fail' : 'Error'}</span>;
 }
+
+/** A window length as "1 min", "30 s", "1 h 30 min" (whole units, as configured). */
+export function formatWindowLength(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, secs] of [['d', 86_400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+    if (rest >= secs) {
+      parts.push(`${Math.floor(rest / secs)} ${unit}`);
+      rest %= secs;
+    }
+  }
+  return parts.join(' ') || `${ms} ms`;
+}

@@ -10,6 +10,7 @@ import { ErrorMessage, Loading } from './states';
 import { formatNumber, formatPercent, formatTime } from './format';
 import { LineChart } from './line-chart';
 import { QualityBadge } from './monitoring-format';
+import { windowSteps } from './drift-charts';
 
 /** The highest missing share of a window's features, with the feature. */
 function worstMissing(w: MonitoringWindow): { feature: string; share: number } | undefined {
@@ -30,7 +31,7 @@ export function windowKey(w: { windowStart: number; version: string }): string {
 export function WindowsTable({ windows, selected, onSelect }: { windows: MonitoringWindow[]; selected: string; onSelect(key: string): void }): ReactNode {
   return (
     <div className="mon-scroll">
-      <table className="data">
+      <table className="data rowheads">
         <caption className="visually-hidden">Windows of the range, newest first, with their drift and data-quality figures</caption>
         <thead>
           <tr>
@@ -97,7 +98,7 @@ export function QualityTests({ quality }: { quality: NonNullable<MonitoringWindo
   const notPassing = quality.tests.filter((t) => t.status !== 'pass');
   const passing = quality.tests.filter((t) => t.status === 'pass');
   const table = (tests: typeof quality.tests, caption: string): ReactNode => (
-    <table className="data">
+    <table className="data rowheads">
       <caption className="visually-hidden">{caption}</caption>
       <thead>
         <tr>
@@ -149,7 +150,7 @@ function AlertEvents({ rule }: { rule: MonitoringAlert }): ReactNode {
   if (!events.data) return <Loading what={`Loading the events of ${rule.name}`} />;
   if (events.data.length === 0) return <p className="muted">{`${rule.name} has not fired yet.`}</p>;
   return (
-    <table className="data">
+    <table className="data rowheads">
       <caption className="visually-hidden">{`Events of alert ${rule.name}`}</caption>
       <thead>
         <tr>
@@ -181,7 +182,7 @@ export function AlertsSection({ alerts }: { alerts: MonitoringAlert[] }): ReactN
   if (alerts.length === 0) return <p className="muted">No alert rule watches this model. Create one with POST /api/v1/monitoring/alerts.</p>;
   return (
     <>
-      <table className="data">
+      <table className="data rowheads">
         <caption className="visually-hidden">Alert rules of the model</caption>
         <thead>
           <tr>
@@ -243,18 +244,19 @@ const METRICS: Record<'classification' | 'regression', Array<[string, string]>> 
 };
 
 /** Model performance per window from the late labels: a metric over windows, and the table. */
-export function PerformanceSection({ windows, metric, onMetric }: { windows: WindowPerformance[]; metric: string; onMetric(m: string): void }): ReactNode {
+export function PerformanceSection({ windows, windowMs, metric, onMetric }: { windows: WindowPerformance[]; windowMs: number; metric: string; onMetric(m: string): void }): ReactNode {
   const task = windows[0]?.task ?? 'classification';
   const choices = METRICS[task];
   const chosen = choices.find(([k]) => k === metric)?.[0] ?? (choices[0] as [string, string])[0];
   const valuesOf = (w: WindowPerformance): Record<string, number | null> => (task === 'classification' ? w.classification : w.regression) ?? {};
   const ordered = useMemo(() => [...windows].sort((a, b) => a.windowStart - b.windowStart), [windows]);
-  const series = useMemo(
-    () => [{ label: choices.find(([k]) => k === chosen)?.[1] ?? chosen, x: ordered.map((w) => w.windowStart / 1000), y: ordered.map((w) => valuesOf(w)[chosen] ?? null), points: ordered.length < 3 }],
-    // valuesOf reads only `task`, which `choices` follows.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [ordered, chosen, choices],
-  );
+  const series = useMemo(() => {
+    const steps = windowSteps(
+      ordered.map((w) => ({ ...w, windowEnd: w.windowStart + windowMs })),
+      (w) => ((task === 'classification' ? w.classification : w.regression) ?? {})[chosen] ?? null,
+    );
+    return [{ label: choices.find(([k]) => k === chosen)?.[1] ?? chosen, ...steps }];
+  }, [ordered, chosen, choices, task, windowMs]);
   if (windows.length === 0) return <p className="muted">No labels have arrived for this range yet. Send ground truth by request id with POST /api/v1/monitoring/models/NAME/ground-truth (or slipway monitor labels).</p>;
   return (
     <>
@@ -270,7 +272,7 @@ export function PerformanceSection({ windows, metric, onMetric }: { windows: Win
         <span className="muted">{task === 'classification' ? 'Classification' : 'Regression'} metrics, per window of the prediction.</span>
       </div>
       <LineChart title={`${choices.find(([k]) => k === chosen)?.[1] ?? chosen} over windows`} series={series} timeAxis yLabel={chosen} height={220} />
-      <table className="data">
+      <table className="data rowheads">
         <caption className="visually-hidden">Model performance per window</caption>
         <thead>
           <tr>

@@ -11,7 +11,7 @@ import { PageHeader } from '../components/page-header';
 import { ErrorMessage, Loading } from '../components/states';
 import { formatTime } from '../components/format';
 import { LoadTestVerdict, formatMs } from '../components/loadtest-format';
-import { ErrorsTable, LatencyOverTime, LoadTestSettings, PercentileTable, ThresholdTable, ThroughputTable } from '../components/loadtest-sections';
+import { ErrorsTable, LatencyByPercentile, LatencyOverTime, LoadTestSettings, PercentileTable, ThresholdTable, ThroughputTable } from '../components/loadtest-sections';
 import { Link, seg, setQueryParams, useQueryParam } from '../router';
 
 function titleOf(report: LoadTestReport): string {
@@ -143,6 +143,10 @@ function ReportBody({ report, baseline, baselineId }: { report: LoadTestReport; 
       <section aria-labelledby="lt-latency">
         <h2 id="lt-latency">Latency over time</h2>
         <LatencyOverTime result={r} baseline={b} />
+      </section>
+      <section aria-labelledby="lt-distribution">
+        <h2 id="lt-distribution">Latency by percentile</h2>
+        <LatencyByPercentile result={r} baseline={b} />
       </section>
       <div className="lt-columns">
         <section aria-labelledby="lt-percentiles">

@@ -10,10 +10,10 @@ import { api, getJson } from '../api/http';
 import { fetchAlerts, fetchPerformance, fetchWindowDetail, fetchWindows } from '../api/monitoring';
 import { PageHeader } from '../components/page-header';
 import { ErrorMessage, Loading } from '../components/states';
-import { formatDuration, formatNumber, formatPercent, formatTime } from '../components/format';
+import { formatNumber, formatPercent, formatTime } from '../components/format';
 import { DriftCharts, DriftTable } from '../components/drift-charts';
 import { AlertsSection, PerformanceSection, QualityTests, ReportSection, WindowsTable, windowKey } from '../components/monitoring-sections';
-import { RANGE_PRESETS, fromLocalInput, rangeFromUrl, toLocalInput } from '../components/monitoring-format';
+import { RANGE_PRESETS, formatWindowLength, fromLocalInput, rangeFromUrl, toLocalInput } from '../components/monitoring-format';
 import { Link, setQueryParams, useQueryParam } from '../router';
 
 function RangePicker({ preset, from, to }: { preset: string; from: number | undefined; to: number | undefined }): ReactNode {
@@ -52,7 +52,7 @@ function Summary({ windows, windowMs }: { windows: MonitoringWindow[]; windowMs:
   const drifted = windows.filter((w) => (w.figures.drifted_columns ?? 0) > 0).length;
   const failing = windows.filter((w) => (w.figures.quality_failed ?? 0) > 0).length;
   const cards: Array<[string, string]> = [
-    ['Windows', `${formatNumber(windows.length)} of ${formatDuration(windowMs)}`],
+    ['Windows', `${formatNumber(windows.length)} of ${formatWindowLength(windowMs)}`],
     ['Rows observed', formatNumber(rows)],
     ['Rows dropped', formatNumber(dropped)],
     ['Windows with drift', `${formatNumber(drifted)} (${formatPercent(windows.length ? drifted / windows.length : null, 0)})`],
@@ -128,7 +128,7 @@ export default function ModelMonitoringPage({ params }: { params: Record<string,
         subtitle={
           <>
             Live monitoring · {range.label}
-            {windows.data ? ` · windows of ${formatDuration(windows.data.windowMs)}` : ''}
+            {windows.data ? ` · windows of ${formatWindowLength(windows.data.windowMs)}` : ''}
             {firing.length > 0 ? (
               <>
                 {' · '}
@@ -143,7 +143,7 @@ export default function ModelMonitoringPage({ params }: { params: Record<string,
       {windows.error ? <ErrorMessage title="The windows could not be read" error={windows.error} /> : null}
       {windows.isPending ? <Loading what="Loading the windows" /> : null}
       {windows.data && list.length === 0 ? (
-        <div className="empty">{`No window of ${model} starts in ${range.label.toLowerCase()}. Choose a longer range, or send it requests: each window closes ${formatDuration(windows.data.windowMs)} after it starts.`}</div>
+        <div className="empty">{`No window of ${model} starts in ${range.label.toLowerCase()}. Choose a longer range, or send the model requests: windows are ${formatWindowLength(windows.data.windowMs)} long and appear a few seconds after they end.`}</div>
       ) : null}
       {windows.data && list.length > 0 && current ? (
         <>
@@ -187,7 +187,7 @@ export default function ModelMonitoringPage({ params }: { params: Record<string,
       </section>
       <section aria-labelledby="mon-performance">
         <h2 id="mon-performance">Model performance</h2>
-        {performance.error ? <ErrorMessage title="The performance could not be read" error={performance.error} /> : performance.data ? <PerformanceSection windows={performance.data} metric={metric} onMetric={(m) => setMetric(m)} /> : <Loading what="Loading the performance" />}
+        {performance.error ? <ErrorMessage title="The performance could not be read" error={performance.error} /> : performance.data ? <PerformanceSection windows={performance.data} windowMs={windows.data?.windowMs ?? 60_000} metric={metric} onMetric={(m) => setMetric(m)} /> : <Loading what="Loading the performance" />}
       </section>
       <section aria-labelledby="mon-report">
         <h2 id="mon-report">Report</h2>

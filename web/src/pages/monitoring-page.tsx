@@ -3,9 +3,10 @@ import type { ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import type { MonitoredModel } from '../../../src/client/schemas/monitoring.js';
 import { fetchMonitoredModels } from '../api/monitoring';
+import { formatWindowLength } from '../components/monitoring-format';
 import { PageHeader } from '../components/page-header';
 import { Empty, QueryView } from '../components/states';
-import { formatAgo, formatDuration, formatNumber, formatPercent, formatTime } from '../components/format';
+import { formatAgo, formatNumber, formatPercent, formatTime } from '../components/format';
 import { Link, seg } from '../router';
 
 function AlertCell({ m }: { m: MonitoredModel }): ReactNode {
@@ -46,7 +47,7 @@ export default function MonitoringPage(): ReactNode {
           data.models.length === 0 ? (
             <Empty>
               No model is monitored yet. Attach a reference profile to a served model version with <code>slipway monitor reference set models:/NAME/VERSION --data holdout.csv</code>; its requests then fill windows of{' '}
-              {formatDuration(data.windowMs)}.
+              {formatWindowLength(data.windowMs)}.
             </Empty>
           ) : (
             <table className="data">
@@ -71,7 +72,7 @@ export default function MonitoringPage(): ReactNode {
                       <Link to={`/monitoring/${seg(m.model)}`}>{m.model}</Link>
                     </td>
                     <td>{m.references.length === 0 ? <span className="muted">none</span> : m.references.map((r) => `v${r.version}`).join(', ')}</td>
-                    <td>{m.latestWindow ? <span title={formatTime(m.latestWindow.windowStart)}>{`${formatTime(m.latestWindow.windowStart)} (v${m.latestWindow.version}, ${formatAgo(m.latestWindow.windowEnd)})`}</span> : <span className="muted">none</span>}</td>
+                    <td>{m.latestWindow ? `${formatTime(m.latestWindow.windowStart)} (v${m.latestWindow.version}, ended ${formatAgo(m.latestWindow.windowEnd)})` : <span className="muted">none</span>}</td>
                     <td className="num">{m.latestWindow ? formatNumber(m.latestWindow.rows) : '–'}</td>
                     <td>
                       <DriftCell m={m} />
