@@ -87,6 +87,7 @@ describe('the run page', () => {
       expect(text).toContain('finished');
       expect(text).toContain('ada');
       expect(text).toContain('5 min 0 s');
+      expect(text).toContain('train.py');
       const params = page.getByRole('table', { name: 'Parameters' });
       expect(await params.getByRole('row', { name: /lr/ }).textContent()).toContain('0.003');
       const latest = page.getByRole('table', { name: 'Latest metric values' });

@@ -49,6 +49,10 @@ export function RunOverview({ run, experimentName }: { run: Run; experimentName:
   const systemTags = data.tags.filter((t) => t.key.startsWith('mlflow.')).sort((a, b) => a.key.localeCompare(b.key));
   const description = data.tags.find((t) => t.key === 'mlflow.note.content')?.value;
   const parentRun = data.tags.find((t) => t.key === 'mlflow.parentRunId')?.value;
+  const tag = (key: string): string | undefined => data.tags.find((t) => t.key === key)?.value;
+  const source = tag('mlflow.source.name');
+  const commit = tag('mlflow.source.git.commit');
+  const entryPoint = tag('mlflow.project.entryPoint');
   return (
     <div className="run-overview">
       <dl className="kv run-info">
@@ -72,6 +76,17 @@ export function RunOverview({ run, experimentName }: { run: Run; experimentName:
         <dd>{info.endTime !== undefined ? formatTime(info.endTime) : info.status === 'RUNNING' ? 'still running' : '–'}</dd>
         <dt>Duration</dt>
         <dd>{formatDuration(duration)}</dd>
+        <dt>Source</dt>
+        <dd>
+          {source ? <span className="mono">{source}</span> : '–'}
+          {entryPoint ? <span className="muted"> · entry point {entryPoint}</span> : null}
+          {commit ? (
+            <span className="muted">
+              {' '}
+              · commit <span className="mono" title={commit}>{commit.slice(0, 12)}</span>
+            </span>
+          ) : null}
+        </dd>
         {parentRun ? (
           <>
             <dt>Parent run</dt>
