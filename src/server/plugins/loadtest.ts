@@ -82,7 +82,11 @@ const loadtest: DomainPlugin = async (app, ctx) => {
     const max = q.max_results === undefined ? 100 : Number(q.max_results);
     if (!Number.isInteger(max) || max < 1 || max > 1000) throw new SlipwayError('INVALID_ARGUMENT', `max_results must be an integer from 1 to 1000, got '${String(q.max_results)}'.`, { field: 'max_results' });
     if (q.version !== undefined && q.model === undefined) throw new SlipwayError('MISSING_ARGUMENT', "Missing value for required parameter 'model' (version filters a model's load tests).", { field: 'model' });
-    const loadtests = await lt.listRecordedLoadTests(ownServer(), { model: q.model as string | undefined, version: q.version as string | undefined, experiment: q.experiment as string | undefined, maxResults: max });
+    // The runs are read back through this server's own tracking API, as the caller: with access control on, that call
+    // needs the caller's credentials (it went without and was refused), and it sees only what the caller may read.
+    const authorization = request.headers.authorization;
+    const access = typeof authorization === 'string' && authorization !== '' ? { authorization } : {};
+    const loadtests = await lt.listRecordedLoadTests(ownServer(), { model: q.model as string | undefined, version: q.version as string | undefined, experiment: q.experiment as string | undefined, maxResults: max }, access);
     return { loadtests };
   });
 
