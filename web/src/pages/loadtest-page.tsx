@@ -6,6 +6,7 @@
 import { useRef, type KeyboardEvent, type ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import type { LoadTestResult, RecordedLoadTest } from '../../../src/client/schemas/loadtests.js';
+import { ApiError } from '../api/http';
 import { NotALoadTest, fetchLoadTestHtml, fetchLoadTestReport, fetchLoadTests, tagOf, type LoadTestReport } from '../api/loadtests';
 import { PageHeader } from '../components/page-header';
 import { ErrorMessage, Loading } from '../components/states';
@@ -181,7 +182,7 @@ export default function LoadTestPage({ params }: { params: Record<string, string
   const runId = params.runId ?? '';
   const [tab] = useQueryParam('tab', 'report');
   const [baselineId] = useQueryParam('baseline');
-  const report = useQuery({ queryKey: ['loadtest', runId], queryFn: () => fetchLoadTestReport(runId), retry: (n, err) => !(err instanceof NotALoadTest) && n < 2 });
+  const report = useQuery({ queryKey: ['loadtest', runId], queryFn: () => fetchLoadTestReport(runId), retry: (n, err) => n < 2 && !(err instanceof NotALoadTest) && !(err instanceof ApiError && err.status >= 400 && err.status < 500) });
   const baseline = useQuery({ queryKey: ['loadtest', baselineId], queryFn: () => fetchLoadTestReport(baselineId), enabled: baselineId !== '' && baselineId !== runId, retry: false });
   const crumbs = [{ label: 'Load tests', to: '/loadtests' }];
   if (report.error) {
