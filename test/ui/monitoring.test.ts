@@ -152,12 +152,17 @@ describe('monitoring pages', () => {
     }
   });
 
-  it('says so for a model that is not monitored', async () => {
+  it('says so for a model that is not monitored, and for a range without windows', async () => {
     const ui = await openPage(browser, `${server.url}/#/monitoring/nobody`);
     try {
       const page = ui.page;
       await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/Not monitored\s+No model named 'nobody' is monitored/);
       expect(describeViolations(await seriousA11yViolations(page))).toBe('');
+      // A range from the URL with no window in it says so rather than drawing empty charts.
+      await page.goto(`${server.url}/#/monitoring/bc?from=0&to=60000`);
+      await expect.poll(() => page.locator('.empty').innerText()).toMatch(/^No window of bc starts in custom range/);
+      expect(await page.getByLabel('Time range', { exact: true }).inputValue()).toBe('custom');
+      expect(await page.getByLabel('From').inputValue()).toMatch(/^19(69|70)-/);
       expect(ui.problems()).toEqual([]);
     } finally {
       await ui.close();
