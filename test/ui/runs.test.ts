@@ -156,7 +156,10 @@ describe('the runs page', () => {
         return await page.getByRole('region', { name: 'Runs' }).getByRole('row').locator(`td:nth-child(${at + 1})`).allTextContents();
       };
       await expect.poll(lrCells).toEqual(matching.map(() => '0.1'));
-      await page.getByRole('button', { name: 'Done' }).click();
+      // Escape closes the chooser and gives focus back to its button.
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.getByRole('group', { name: 'Choose columns' }).count()).toBe(0);
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/^Columns \(\d+\)$/);
       await expectAccessible(page);
 
       // The URL reproduces the view: a reload shows the same filter, order, columns and rows.

@@ -3,7 +3,7 @@
  * runs as checkboxes, narrowed by a filter box. A disclosure, not a dialog: the table stays
  * usable beside it.
  */
-import { useId, useMemo, useState, type ReactNode } from 'react';
+import { useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { columnToken, type ColumnId, type ColumnKind } from '../api/tracking';
 
 /** The keys seen in the loaded runs, by kind, sorted. */
@@ -36,6 +36,17 @@ export function RunsColumnChooser({ seen, chosen, onChange }: RunsColumnChooserP
   const panelId = useId();
   const chosenTokens = useMemo(() => new Set(chosen.map(columnToken)), [chosen]);
   const needle = filter.trim().toLowerCase();
+  const button = useRef<HTMLButtonElement>(null);
+  const close = (): void => {
+    setOpen(false);
+    button.current?.focus();
+  };
+  const onKeyDown = (e: KeyboardEvent): void => {
+    if (e.key === 'Escape') {
+      e.preventDefault();
+      close();
+    }
+  };
 
   const toggle = (c: ColumnId): void => {
     const token = columnToken(c);
@@ -44,11 +55,11 @@ export function RunsColumnChooser({ seen, chosen, onChange }: RunsColumnChooserP
 
   return (
     <div className="runs-columns">
-      <button type="button" aria-expanded={open} aria-controls={panelId} onClick={() => setOpen((o) => !o)}>
+      <button ref={button} type="button" aria-expanded={open} aria-controls={panelId} onClick={() => setOpen((o) => !o)}>
         Columns ({chosen.length})
       </button>
       {open ? (
-        <div id={panelId} className="runs-columns-panel" role="group" aria-label="Choose columns">
+        <div id={panelId} className="runs-columns-panel" role="group" aria-label="Choose columns" onKeyDown={onKeyDown}>
           <div className="toolbar">
             <label htmlFor={`${panelId}-filter`} className="visually-hidden">
               Filter column keys
@@ -57,7 +68,7 @@ export function RunsColumnChooser({ seen, chosen, onChange }: RunsColumnChooserP
             <button type="button" onClick={() => onChange([])} disabled={chosen.length === 0}>
               Clear all
             </button>
-            <button type="button" onClick={() => setOpen(false)}>
+            <button type="button" onClick={close}>
               Done
             </button>
           </div>
