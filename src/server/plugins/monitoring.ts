@@ -43,6 +43,8 @@ import type { ServerContext } from '../context.js';
 
 const PREFIX = '/api/v1/monitoring';
 const MAX_ROWS = 1_000_000;
+/** Windows one report may merge (a week of one-minute windows). */
+const MAX_REPORT_WINDOWS = 10_080;
 
 function meta(ctx: ServerContext, request: FastifyRequest): MutationMeta {
   const actor = (request as FastifyRequest & { actor?: unknown }).actor;
@@ -204,7 +206,9 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     };
     const from = time('from');
     const to = time('to');
-    const found = await listWindows(ctx.store, w.model, { version: w.version as string | undefined, from, to, limit: 10_000, withProfiles: true });
+    const found = await listWindows(ctx.store, w.model, { version: w.version as string | undefined, from, to, limit: MAX_REPORT_WINDOWS + 1, withProfiles: true });
+    // Merging silently only the newest windows would report on another range than the one asked for.
+    if (found.length > MAX_REPORT_WINDOWS) throw new SlipwayError('LIMIT_EXCEEDED', `'${field}' covers more than ${MAX_REPORT_WINDOWS} windows; narrow 'from' and 'to'.`, { field });
     const range = `${from === undefined ? 'the first window' : new Date(from).toISOString()} to ${to === undefined ? 'now' : new Date(to).toISOString()}`;
     if (found.length === 0) throw new SlipwayError('NOT_FOUND', `Model '${w.model}'${w.version === undefined ? '' : ` version ${String(w.version)}`} has no monitoring windows from ${range}.`, { model: w.model });
     // Windows of different versions are different models' inputs: the newest window's version is reported unless one is named.
