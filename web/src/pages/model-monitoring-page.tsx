@@ -148,6 +148,7 @@ export default function ModelMonitoringPage({ params }: { params: Record<string,
       {windows.data && list.length > 0 && current ? (
         <>
           <Summary windows={list} windowMs={windows.data.windowMs} />
+          {list.length >= 10_000 ? <p className="lt-warning">{`This range holds more windows than the page reads at once: the newest ${formatNumber(list.length)} are shown. Narrow the range to see older ones.`}</p> : null}
           <section aria-labelledby="mon-drift">
             <h2 id="mon-drift">Feature drift over windows</h2>
             <p className="muted small">{`Version ${current.version}; thresholds and tests as in the selected window. A p-value below its threshold, or a distance above it, is drift.`}</p>
