@@ -17,6 +17,8 @@ import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { fmt, machineLine, parallel, parseFlags, percentiles, startSlipway } from './tracking-common.mjs';
 
+/* global document, requestAnimationFrame -- functions passed to page.evaluate run in the browser */
+
 const opts = parseFlags({ points: 1_000_000, repeat: 7, fullRepeat: 3, concurrency: 8 });
 const require = createRequire(import.meta.url);
 const UPLOT_SOURCE = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
