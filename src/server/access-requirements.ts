@@ -7,6 +7,7 @@
  * fails closed (the every-route sweep test lists any).
  */
 import type { Requirement } from '../access/access-types.js';
+import { parseModelUri } from '../core/model-source.js';
 import { SELF_CHECKED_ACCESS_ROUTES } from './native/access-route-paths.js';
 
 /** What a requirement rule reads from a request. */
@@ -116,6 +117,34 @@ const eachRunListed =
 const monitoringOf: RequirementRule = (parts) => {
   const n = parts.params.name;
   return [n === undefined || n === '' ? ADMIN : { kind: 'monitoring', name: n }];
+};
+
+/** The model a side of a report reads monitoring data of: `{ model: 'models:/NAME…' }` (its reference) or `{ windows: { model } }`. */
+function reportSideModel(side: unknown): string | undefined {
+  if (side === null || typeof side !== 'object' || Array.isArray(side)) return undefined;
+  const s = side as Record<string, unknown>;
+  if (typeof s.model === 'string') {
+    try {
+      return parseModelUri(s.model)?.name;
+    } catch {
+      return undefined;
+    }
+  }
+  const w = s.windows;
+  if (s.model === undefined && w !== null && typeof w === 'object' && !Array.isArray(w)) {
+    const name = (w as Record<string, unknown>).model;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  }
+  return undefined;
+}
+// A report over a model's stored windows or its reference reads what GET …/windows and …/reference give: the
+// monitoring right on each model it names. A side that names none (inline rows, a profile) or names one badly reads
+// nothing stored, and the handler answers its 400.
+const monitoringReport: RequirementRule = (parts) => {
+  const b = parts.body;
+  const body = b !== null && typeof b === 'object' && !Array.isArray(b) && !Buffer.isBuffer(b) ? (b as Record<string, unknown>) : {};
+  const names = [...new Set([reportSideModel(body.reference), reportSideModel(body.current)].filter((n): n is string => n !== undefined))];
+  return [AUTHENTICATED, ...names.map((name) => ({ kind: 'monitoring', name }) as Requirement)];
 };
 
 const experimentByName: RequirementRule = async (parts, lookups) => {
@@ -329,7 +358,7 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /api/v1/monitoring/models': adminOnly,
   'POST /api/v1/monitoring/models/:name/ground-truth': modelParam('name', 'EDIT'),
   'GET /api/v1/monitoring/models/:name/performance': monitoringOf,
-  'POST /api/v1/monitoring/reports': anyUser,
+  'POST /api/v1/monitoring/reports': monitoringReport,
   // Alerts send webhooks to URLs and span models: an admin's.
   'POST /api/v1/monitoring/windows/flush': adminOnly,
   'GET /api/v1/monitoring/alerts': adminOnly,

@@ -115,7 +115,13 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     return { name: v.name, version: v.version };
   };
   const resolveUri = async (uri: unknown): Promise<{ name: string; version: string }> => {
-    const ref = typeof uri === 'string' ? parseModelUri(uri) : undefined;
+    let ref: ReturnType<typeof parseModelUri>;
+    try {
+      ref = typeof uri === 'string' ? parseModelUri(uri) : undefined;
+    } catch {
+      // A stray '%' in the name: not a model URI, rather than a URIError answered as 500.
+      ref = undefined;
+    }
     if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `'model' must be models:/NAME@ALIAS or models:/NAME/VERSION, got '${String(uri)}'.`);
     const v = await registryOf(ctx).resolveRef(ref);
     return { name: v.name, version: v.version };
