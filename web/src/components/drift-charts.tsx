@@ -64,7 +64,18 @@ export function DriftCharts({ windows, columns }: { windows: MonitoringWindow[];
     const fromDetail = (columns ?? []).map((c) => c.column);
     const fromFigures = new Set<string>();
     for (const w of windows) for (const k of Object.keys(w.figures)) if (k.startsWith('drift_score:')) fromFigures.add(k.slice('drift_score:'.length));
-    return [...fromDetail, ...[...fromFigures].filter((f) => !fromDetail.includes(f)).sort()];
+    const all = [...fromDetail, ...[...fromFigures].filter((f) => !fromDetail.includes(f)).sort()];
+    // The features that moved most in the range come first: lowest p-value, or largest distance, in any window.
+    const extreme = (f: string): number => {
+      const distance = columns?.find((c) => c.column === f)?.scoreKind === 'distance';
+      let worst = distance ? 0 : 1;
+      for (const w of windows) {
+        const v = w.figures[`drift_score:${f}`];
+        if (typeof v === 'number' && Number.isFinite(v)) worst = distance ? Math.max(worst, v) : Math.min(worst, v);
+      }
+      return distance ? -worst : worst;
+    };
+    return all.map((f) => ({ f, key: extreme(f) })).sort((a, b) => a.key - b.key).map((x) => x.f);
   }, [windows, columns]);
   if (features.length === 0) return <p className="muted">No window in this range was compared with a reference, so there is no drift to draw. Attach a reference profile to the version.</p>;
   return (
