@@ -1,6 +1,6 @@
 /**
  * Previews of a run's file by its kind: text, JSON, YAML and MLmodel as text (the first MiB),
- * CSV and TSV as a table (the first 500 rows), images from a Blob URL, HTML reports in a
+ * CSV and TSV as a table (the first 500 rows), images from a Blob URL (SVGs from a data: URL), HTML reports in a
  * sandboxed frame that runs no script and has no origin; anything else is offered for download.
  */
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
@@ -167,7 +167,21 @@ function ImagePreview({ runId, path, size }: { runId: string; path: string; size
   useEffect(() => {
     if (!query.data) return;
     // The server sends octet-stream; the type from the extension lets the browser decode it as an image, never as a page.
-    const typed = new Blob([query.data], { type: IMAGE_TYPES[extension(path)] ?? 'application/octet-stream' });
+    const type = IMAGE_TYPES[extension(path)] ?? 'application/octet-stream';
+    const typed = new Blob([query.data], { type });
+    if (type === 'image/svg+xml') {
+      // An SVG is a document that may carry scripts: from a blob: URL, opened in a tab of its own, they would run with
+      // this page's origin and its session. A data: URL has no origin, and browsers do not open one as a page.
+      let live = true;
+      const reader = new FileReader();
+      reader.onload = () => {
+        if (live && typeof reader.result === 'string') setUrl(reader.result);
+      };
+      reader.readAsDataURL(typed);
+      return () => {
+        live = false;
+      };
+    }
     const u = URL.createObjectURL(typed);
     setUrl(u);
     return () => URL.revokeObjectURL(u);
