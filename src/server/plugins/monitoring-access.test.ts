@@ -2,7 +2,8 @@
  * Monitoring data with access control on: a report over stored windows or over a model
  * version's reference reads that model's monitoring data, so it needs what reading the
  * windows or the reference directly needs (the monitoring right or MANAGE on the model);
- * the list of monitored models is an administrator's; bad model URIs are a 400.
+ * the list of monitored models is an administrator's; bad model URIs and times out of a
+ * date's range are a 400.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,20 @@ describe('monitoring data with access control on', () => {
     expect((await as(bob, 'GET', `${API}/models/secret/windows/${starts.secret}`)).statusCode).toBe(403);
     expect((await as(bob, 'GET', `${API}/models/open/windows/${starts.open}`)).statusCode).toBe(200);
     expect((await as(undefined, 'POST', `${API}/reports`, { reference: { rows: rows(50, 0) }, current: { windows: { model: 'open' } } })).statusCode).toBe(401);
+  });
+
+  it('answers times beyond what a date can hold with 400 naming the field, not 500', async () => {
+    const cases: Array<[string, string, unknown, RegExp]> = [
+      ['GET', `${API}/models/open/windows/9007199254740991`, undefined, /'windowStart' must be epoch milliseconds/],
+      ['POST', `${API}/reports`, { reference: { rows: rows(50, 0) }, current: { windows: { model: 'open', from: 1e300 } } }, /'current\.windows\.from' must be epoch milliseconds/],
+      ['POST', `${API}/reports`, { reference: { rows: rows(50, 0) }, current: { windows: { model: 'open', to: 8.7e15 } } }, /'current\.windows\.to' must be epoch milliseconds/],
+      ['GET', `${API}/models/open/windows?from=1e300`, undefined, /'from' must be epoch milliseconds/],
+    ];
+    for (const [method, url, payload, message] of cases) {
+      const res = await as(admin, method as 'GET' | 'POST', url, payload);
+      expect(res.statusCode, url).toBe(400);
+      expect((res.json() as { error: { message: string } }).error.message, url).toMatch(message);
+    }
   });
 
   it('answers a model URI that is not valid percent-encoding with 400, not 500', async () => {

@@ -45,6 +45,8 @@ const PREFIX = '/api/v1/monitoring';
 const MAX_ROWS = 1_000_000;
 /** Windows one report may merge (a week of one-minute windows). */
 const MAX_REPORT_WINDOWS = 10_080;
+/** The latest time a Date holds (year 275760): later ones cannot be named in a message or compared as dates. */
+const MAX_TIME_MS = 8.64e15;
 
 function meta(ctx: ServerContext, request: FastifyRequest): MutationMeta {
   const actor = (request as FastifyRequest & { actor?: unknown }).actor;
@@ -69,7 +71,7 @@ function optionalTime(q: Record<string, unknown>, key: string): number | undefin
   const raw = q[key];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0) throw new SlipwayError('INVALID_ARGUMENT', `Query parameter '${key}' must be epoch milliseconds.`);
+  if (!Number.isFinite(n) || n < 0 || n > MAX_TIME_MS) throw new SlipwayError('INVALID_ARGUMENT', `Query parameter '${key}' must be epoch milliseconds.`);
   return n;
 }
 
@@ -207,7 +209,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     const time = (key: 'from' | 'to'): number | undefined => {
       const t = w[key];
       if (t === undefined || t === null) return undefined;
-      if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) throw new SlipwayError('INVALID_ARGUMENT', `'${field}.${key}' must be epoch milliseconds.`);
+      if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_TIME_MS) throw new SlipwayError('INVALID_ARGUMENT', `'${field}.${key}' must be epoch milliseconds.`);
       return t;
     };
     const from = time('from');
@@ -250,7 +252,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   app.get(`${PREFIX}/models/:name/windows/:windowStart`, async (request) => {
     const { name, windowStart } = request.params as { name: string; windowStart: string };
     const start = Number(windowStart);
-    if (!/^\d+$/.test(windowStart) || !Number.isSafeInteger(start)) throw new SlipwayError('INVALID_ARGUMENT', `Path parameter 'windowStart' must be epoch milliseconds, got '${windowStart}'.`);
+    if (!/^\d+$/.test(windowStart) || !Number.isSafeInteger(start) || start > MAX_TIME_MS) throw new SlipwayError('INVALID_ARGUMENT', `Path parameter 'windowStart' must be epoch milliseconds, got '${windowStart}'.`);
     const version = optionalName(request.query as Record<string, unknown>, 'version');
     const found = await listWindows(ctx.store, name, { version, from: start, to: start + 1, limit: 100, withProfiles: true });
     if (found.length === 0) throw new SlipwayError('NOT_FOUND', `Model '${name}'${version === undefined ? '' : ` version ${version}`} has no monitoring window starting at ${new Date(start).toISOString()} (${start}).`, { model: name, windowStart: start });
