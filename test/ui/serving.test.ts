@@ -53,6 +53,11 @@ describe('the serving page', () => {
   it('shows the served model READY with its version, and live figures that move with inference requests', async () => {
     const ui = await openPage(browser, `${server.url}/#/serving`);
     const { page } = ui;
+    // Watching live figures is all reads: the page never sends anything but GET on its own.
+    const sent: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET') sent.push(`${r.method()} ${r.url()}`);
+    });
     try {
       await expect.poll(() => page.getByRole('heading', { level: 1 }).textContent()).toBe('Serving');
       const section = page.getByRole('region', { name: 'cancer' });
@@ -86,6 +91,7 @@ describe('the serving page', () => {
       expect(await figureText(page, 'Total requests')).toBe('66');
       await ui.context.unroute('**/api/v1/serving/stats');
       await page.getByRole('alert').filter({ hasText: 'The server is not answering' }).waitFor({ state: 'detached', timeout: 10_000 });
+      expect(sent).toEqual([]);
       expect(ui.problems()).toEqual([]);
     } finally {
       await ui.close();

@@ -1,33 +1,15 @@
 /**
- * Queries of the serving page: the V2 repository index (what is served), the cumulative
- * serving figures polled every 2 s, the traffic a running release wants, and the arithmetic
+ * Queries of the serving page: the cumulative serving figures polled every 2 s (each model
+ * with its state and version, as the repository index has them, read with a GET), the traffic a running release wants, and the arithmetic
  * that turns two snapshots into rates and latency quantiles.
  */
 import { useQuery, type UseQueryResult } from '@tanstack/react-query';
 import type { Release, ReleasePage, TrafficState } from '../../../src/client/schemas/releases.js';
 import type { LatencyHistogram, ServingStats } from '../../../src/client/schemas/serving.js';
-import { api, getJson, sendJson } from './http';
+import { api, getJson } from './http';
 
 /** How often the live figures refresh. */
 export const SERVING_POLL_MS = 2000;
-
-/** One entry of the V2 repository index. */
-export interface RepositoryModel {
-  name: string;
-  version?: string;
-  state: string;
-  reason: string;
-}
-
-/** The models this server serves, loads or failed to load (the V2 repository index; a read, though it is a POST). */
-export function useRepositoryIndex(): UseQueryResult<RepositoryModel[]> {
-  return useQuery({
-    queryKey: ['serving', 'index'],
-    queryFn: () => sendJson<RepositoryModel[]>('POST', '/v2/repository/index', {}),
-    refetchInterval: SERVING_POLL_MS * 5,
-    retry: false,
-  });
-}
 
 /** The cumulative serving figures, refreshed every 2 s while the page is visible (React Query pauses hidden tabs). */
 export function useServingStats(): UseQueryResult<ServingStats> {

@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { Release } from '../../../src/client/schemas/releases.js';
 import { ApiError } from '../api/http';
-import { totalsOf, useActiveReleases, useRepositoryIndex, useServingStats } from '../api/serving';
+import { totalsOf, useActiveReleases, useServingStats } from '../api/serving';
 import { formatAgo, formatDuration, formatTime } from '../components/format';
 import { PageHeader } from '../components/page-header';
 import type { ServingSample } from '../components/serving-charts';
@@ -37,7 +37,6 @@ function useNow(): number {
 /** The serving page. */
 export default function ServingPage(): ReactNode {
   const stats = useServingStats();
-  const index = useRepositoryIndex();
   const releases = useActiveReleases();
   const now = useNow();
   const [samples, setSamples] = useState<ServingSample[]>([]);
@@ -74,15 +73,11 @@ export default function ServingPage(): ReactNode {
   }, [releases.data]);
 
   const stale = stats.isError && data !== undefined;
-  const indexDenied = index.error instanceof ApiError && index.error.status === 403;
-  const models = useMemo(() => {
-    const byName = new Map<string, { name: string; state: string | null; version: string | undefined; reason: string }>();
-    for (const m of index.data ?? []) byName.set(m.name, { name: m.name, state: m.state, version: m.version, reason: m.reason });
-    for (const m of data?.models ?? []) {
-      if (!byName.has(m.model)) byName.set(m.model, { name: m.model, state: m.state, version: m.servedVersion ?? undefined, reason: m.reason });
-    }
-    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }, [index.data, data]);
+  // The figures carry each model's state and version as the V2 repository index has them, for the models the caller may read.
+  const models = useMemo(
+    () => (data?.models ?? []).map((m) => ({ name: m.model, state: m.state, version: m.servedVersion ?? undefined, reason: m.reason })).sort((a, b) => a.name.localeCompare(b.name)),
+    [data],
+  );
 
   const header = (
     <PageHeader
@@ -115,8 +110,6 @@ export default function ServingPage(): ReactNode {
           </p>
         </div>
       ) : null}
-      {index.error && !indexDenied ? <ErrorMessage error={index.error} title="The repository index could not be read" /> : null}
-      {indexDenied ? <p className="muted small">Listing every served model needs an administrator: shown here are the models you may read that this server serves.</p> : null}
       {models.length === 0 ? (
         <Empty>
           No model is served here yet. Register an ONNX model version (<code>slipway models register model.onnx --name NAME --alias champion</code>); the server loads it at start or
