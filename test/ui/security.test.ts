@@ -105,6 +105,40 @@ describe('user data in the UI', () => {
     }
   });
 
+  it('frames nothing but sandboxed inline documents: a blob: or same-origin frame is refused by the page policy', async () => {
+    const ui = await openPage(browser, `${server.url}/#/experiments`);
+    try {
+      const { page } = ui;
+      await page.getByRole('heading', { level: 1 }).waitFor();
+      const loaded = await page.evaluate(async () => {
+        const html = new Blob([`<script>try { localStorage.setItem('pwned', 'frame') } catch (e) {}</script>`], { type: 'text/html' });
+        const tries = [URL.createObjectURL(html), '/api/v1/health'].map(
+          (src) =>
+            new Promise<string>((resolve) => {
+              const frame = document.createElement('iframe');
+              frame.src = src;
+              frame.onload = () => {
+                let reached = 'opaque';
+                try {
+                  reached = frame.contentDocument?.documentElement.outerHTML ?? 'opaque';
+                } catch {
+                  reached = 'opaque';
+                }
+                resolve(reached);
+              };
+              document.body.append(frame);
+              setTimeout(() => resolve('timeout'), 2000);
+            }),
+        );
+        return await Promise.all(tries);
+      });
+      for (const reached of loaded) expect(reached).not.toMatch(/pwned|"status"/);
+      expect(await page.evaluate(() => window.localStorage.getItem('pwned'))).toBeNull();
+    } finally {
+      await ui.close();
+    }
+  });
+
   it('never leaves the UI after the login page, whatever `next` says', async () => {
     const ui = await openPage(browser, `${server.url}/#/login`);
     try {
