@@ -3,7 +3,7 @@
  * time, percentiles, throughput, errors and thresholds, the recorded HTML report, and a
  * comparison with another recorded test chosen as the baseline (`baseline=` in the URL).
  */
-import { useRef, type KeyboardEvent, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import type { LoadTestResult, RecordedLoadTest } from '../../../src/client/schemas/loadtests.js';
 import { ApiError } from '../api/http';
@@ -12,6 +12,7 @@ import { PageHeader } from '../components/page-header';
 import { ErrorMessage, Loading } from '../components/states';
 import { formatTime } from '../components/format';
 import { LoadTestVerdict, formatMs } from '../components/loadtest-format';
+import { UrlTabs } from '../components/url-tabs';
 import { ErrorsTable, LatencyByPercentile, LatencyOverTime, LoadTestSettings, PercentileTable, ThresholdTable, ThroughputTable } from '../components/loadtest-sections';
 import { Link, seg, setQueryParams, useQueryParam } from '../router';
 
@@ -73,38 +74,6 @@ const TABS = [
   { id: 'report', label: 'Report' },
   { id: 'html', label: 'Recorded HTML report' },
 ] as const;
-
-function Tabs({ tab }: { tab: string }): ReactNode {
-  const refs = useRef<Array<HTMLButtonElement | null>>([]);
-  const onKey = (e: KeyboardEvent, i: number): void => {
-    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
-    const next = (i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length;
-    setQueryParams({ tab: TABS[next]?.id === 'report' ? undefined : TABS[next]?.id });
-    refs.current[next]?.focus();
-  };
-  return (
-    <div className="tabs" role="tablist" aria-label="Load test views">
-      {TABS.map((t, i) => (
-        <button
-          key={t.id}
-          ref={(el) => {
-            refs.current[i] = el;
-          }}
-          type="button"
-          role="tab"
-          id={`lt-tab-${t.id}`}
-          aria-selected={tab === t.id}
-          aria-controls={`lt-panel-${t.id}`}
-          tabIndex={tab === t.id ? 0 : -1}
-          onClick={() => setQueryParams({ tab: t.id === 'report' ? undefined : t.id })}
-          onKeyDown={(e) => onKey(e, i)}
-        >
-          {t.label}
-        </button>
-      ))}
-    </div>
-  );
-}
 
 function Verdict({ result }: { result: LoadTestResult }): ReactNode {
   return (
@@ -220,7 +189,7 @@ export default function LoadTestPage({ params }: { params: Record<string, string
           </>
         }
       />
-      <Tabs tab={activeTab} />
+      <UrlTabs tabs={TABS} current={activeTab} label="Load test views" idPrefix="lt" />
       <div role="tabpanel" id={`lt-panel-${activeTab}`} aria-labelledby={`lt-tab-${activeTab}`} tabIndex={0}>
         {activeTab === 'html' ? (
           <HtmlReport runId={runId} title={title} />

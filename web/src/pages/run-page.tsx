@@ -2,7 +2,7 @@
  * A run: `#/runs/<id>?tab=overview|metrics|artifacts`. Overview shows what the run is and
  * logged, Metrics charts its histories, Artifacts browses and previews its files.
  */
-import { useMemo, useRef, type KeyboardEvent, type ReactNode } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { ApiError } from '../api/http';
 import { fetchExperiment, fetchRun } from '../api/runs';
@@ -11,7 +11,8 @@ import { ErrorMessage, Loading } from '../components/states';
 import { RunOverview, RunStatusBadge } from '../components/run-overview';
 import { RunMetrics } from '../components/run-metrics';
 import { ArtifactBrowser } from '../components/artifact-browser';
-import { setQueryParams, seg, useQueryParam } from '../router';
+import { UrlTabs } from '../components/url-tabs';
+import { seg, useQueryParam } from '../router';
 
 const TABS = [
   { id: 'overview', label: 'Overview' },
@@ -19,47 +20,6 @@ const TABS = [
   { id: 'artifacts', label: 'Artifacts' },
 ] as const;
 type TabId = (typeof TABS)[number]['id'];
-
-function Tabs({ current }: { current: TabId }): ReactNode {
-  const refs = useRef<Array<HTMLButtonElement | null>>([]);
-  const select = (id: TabId): void => {
-    // Each tab's own settings stay in the URL; only the tab changes.
-    setQueryParams({ tab: id === 'overview' ? undefined : id }, { replace: false });
-  };
-  const onKey = (e: KeyboardEvent<HTMLButtonElement>, index: number): void => {
-    const step = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    let next = step === 0 ? -1 : (index + step + TABS.length) % TABS.length;
-    if (e.key === 'Home') next = 0;
-    if (e.key === 'End') next = TABS.length - 1;
-    if (next < 0) return;
-    e.preventDefault();
-    const tab = TABS[next] as (typeof TABS)[number];
-    select(tab.id);
-    refs.current[next]?.focus();
-  };
-  return (
-    <div role="tablist" aria-label="Run sections" className="tabs">
-      {TABS.map((t, i) => (
-        <button
-          key={t.id}
-          ref={(el) => {
-            refs.current[i] = el;
-          }}
-          type="button"
-          role="tab"
-          id={`run-tab-${t.id}`}
-          aria-selected={current === t.id}
-          aria-controls={`run-panel-${t.id}`}
-          tabIndex={current === t.id ? 0 : -1}
-          onClick={() => select(t.id)}
-          onKeyDown={(e) => onKey(e, i)}
-        >
-          {t.label}
-        </button>
-      ))}
-    </div>
-  );
-}
 
 /** The run page. */
 export default function RunPage({ params }: { params: Record<string, string> }): ReactNode {
@@ -108,7 +68,7 @@ export default function RunPage({ params }: { params: Record<string, string> }):
           <strong>This run is deleted.</strong> It is hidden from searches and from its experiment's list of active runs until it is restored.
         </div>
       ) : null}
-      <Tabs current={tab} />
+      <UrlTabs tabs={TABS} current={tab} label="Run sections" idPrefix="run" />
       <div role="tabpanel" id={`run-panel-${tab}`} aria-labelledby={`run-tab-${tab}`} className="run-panel">
         {tab === 'overview' ? run ? <RunOverview run={run} experimentName={experimentName} /> : <Loading what="Loading the run" /> : null}
         {tab === 'metrics' ? <RunMetrics runId={runId} keys={keys} /> : null}
