@@ -118,13 +118,11 @@ describe('user data in the UI', () => {
               const frame = document.createElement('iframe');
               frame.src = src;
               frame.onload = () => {
-                let reached = 'opaque';
                 try {
-                  reached = frame.contentDocument?.documentElement.outerHTML ?? 'opaque';
+                  resolve(frame.contentDocument?.documentElement.outerHTML ?? 'opaque');
                 } catch {
-                  reached = 'opaque';
+                  resolve('opaque');
                 }
-                resolve(reached);
               };
               document.body.append(frame);
               setTimeout(() => resolve('timeout'), 2000);
