@@ -73,7 +73,20 @@ describe('monitoring data with access control on', () => {
     expect((await as(bob, 'GET', `${API}/models`)).statusCode).toBe(403);
     expect((await as(bob, 'GET', `${API}/models/secret/windows/${starts.secret}`)).statusCode).toBe(403);
     expect((await as(bob, 'GET', `${API}/models/open/windows/${starts.open}`)).statusCode).toBe(200);
-    expect((await as(undefined, 'POST', `${API}/reports`, { reference: { rows: rows(50, 0) }, current: { windows: { model: 'open' } } })).statusCode).toBe(401);
+    // A caller who is not signed in learns nothing but that signing in is needed.
+    for (const [method, url, payload] of [
+      ['POST', `${API}/reports`, { reference: { rows: rows(50, 0) }, current: { windows: { model: 'open' } } }],
+      ['GET', `${API}/models`, undefined],
+      ['GET', `${API}/models/open/windows/${starts.open}`, undefined],
+      ['GET', `${API}/models/nobody/windows/1`, undefined],
+    ] as const) {
+      const res = await as(undefined, method, url, payload);
+      expect(res.statusCode, url).toBe(401);
+      expect(res.body, url).not.toMatch(/open|nobody|windowStart/);
+    }
+    const health = (await as(undefined, 'GET', '/api/v1/health')).json() as Record<string, unknown>;
+    expect(health.auth).toBe(true);
+    expect(JSON.stringify(health)).not.toMatch(/open|secret|bob/);
   });
 
   it('answers times beyond what a date can hold with 400 naming the field, not 500', async () => {
