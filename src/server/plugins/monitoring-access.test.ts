@@ -103,6 +103,15 @@ describe('monitoring data with access control on', () => {
     }
   });
 
+  it('escapes column names and sources in an HTML report', async () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    const data = (shift: number) => rows(50, shift).map((r) => ({ [evil]: r.a, b: r.b }));
+    const res = await as(admin, 'POST', `${API}/reports?format=html`, { reference: { rows: data(0) }, current: { rows: data(1) } });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(res.body).not.toContain(evil);
+  });
+
   it('answers a model URI that is not valid percent-encoding with 400, not 500', async () => {
     const res = await as(admin, 'POST', `${API}/reports`, { reference: { model: 'models:/%E0%A4/1' }, current: { rows: rows(50, 0) } });
     expect(res.statusCode).toBe(400);
