@@ -74,6 +74,11 @@ async function errorOf(res: Response): Promise<ApiError> {
 
 /** Sends a request and returns the raw answer when it is 2xx; throws ApiError otherwise. */
 export async function request(method: string, path: string, opts: { query?: Record<string, QueryValue>; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<Response> {
+  // A name that is '.' or '..' (a model, an alias, an artifact path) would be resolved away by the URL parser, and the
+  // request would reach another route than the one the user asked for: DELETE …/aliases/.. is DELETE on the model.
+  if (/\/\.\.?(?=\/|$)/.test(path)) {
+    throw new ApiError(0, 'INVALID_ARGUMENT', `A name '.' or '..' cannot be sent in a URL path (${path}): the browser would read it as a folder step and send the request elsewhere, so it was not sent. Use the MLflow API, which takes names in the body.`);
+  }
   let res: Response;
   try {
     res = await fetch(`${path}${queryString(opts.query)}`, {
