@@ -2,7 +2,8 @@
  * What users' data cannot do to the UI: markup in names, params, tags, file names, model
  * descriptions and dataset sources shows as text, never as HTML or a `javascript:` link; an
  * SVG artifact previews as an image whose scripts never run with the UI's origin, even when
- * the image is opened on its own; the login page never sends the user away from the UI.
+ * the image is opened on its own; nothing is framed but sandboxed inline documents; a name
+ * '..' never sends a request to another route; the login page never leaves the UI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -36,6 +37,14 @@ beforeAll(async () => {
   await client.runs.update(runId, { status: 'FINISHED', endTime: Date.now() });
   const res = await fetch(`${server.url}/api/2.0/mlflow/registered-models/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'xss-model', description: `described ${HTML}` }) });
   expect(res.status).toBe(200);
+  // Aliases '..' and '.' are valid names, set here through the MLflow API (which takes them in the body).
+  await client.artifacts.upload(runId, 'model/notes.txt', 'a model');
+  await client.models.create({ name: 'dotted' });
+  await client.models.createVersion('dotted', { source: `runs:/${runId}/model`, runId });
+  for (const alias of ['..', '.']) {
+    const set = await fetch(`${server.url}/api/2.0/mlflow/registered-models/alias`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dotted', alias, version: '1' }) });
+    expect(set.status).toBe(200);
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -132,6 +141,24 @@ describe('user data in the UI', () => {
       });
       for (const reached of loaded) expect(reached).not.toMatch(/pwned|"status"/);
       expect(await page.evaluate(() => window.localStorage.getItem('pwned'))).toBeNull();
+    } finally {
+      await ui.close();
+    }
+  });
+
+  it("removing an alias named '..' sends nothing: the browser would resolve …/aliases/.. to another route", async () => {
+    const ui = await openPage(browser, `${server.url}/#/models/dotted`);
+    try {
+      const { page } = ui;
+      await page.getByRole('button', { name: 'Remove alias ..' }).click();
+      const remove = page.getByRole('dialog', { name: 'Remove alias' });
+      expect(await remove.textContent()).toContain('Remove alias .. (version 1) from dotted?');
+      await remove.getByRole('button', { name: 'Remove alias' }).click();
+      await remove.getByRole('alert').waitFor();
+      expect(await remove.getByRole('alert').textContent()).toContain("'..'");
+      const model = await fetch(`${server.url}/api/v1/models/dotted`);
+      expect(model.status).toBe(200);
+      expect(((await model.json()) as { aliases: Array<{ alias: string }> }).aliases.map((a) => a.alias).sort()).toEqual(['.', '..']);
     } finally {
       await ui.close();
     }
