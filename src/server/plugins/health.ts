@@ -32,6 +32,17 @@ interface ArtifactWritability {
   reason?: string;
 }
 
+/**
+ * Why the artifact store cannot write, by kind only: the answer is public, and the error's own text names the
+ * server's folders or buckets (the server log has it whole).
+ */
+function unwritableReason(e: NodeJS.ErrnoException): string {
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') return 'no space left on the disk';
+  if (e.code === 'EACCES' || e.code === 'EPERM') return 'permission denied';
+  if (e.code === 'EROFS') return 'read-only file system';
+  return 'the artifact store cannot write (the server log has the error)';
+}
+
 const health: DomainPlugin = async (app, ctx) => {
   const started = ctx.clock.now();
   let probe: { at: number; result: Promise<ArtifactWritability> } | undefined;
@@ -48,8 +59,7 @@ const health: DomainPlugin = async (app, ctx) => {
           (): ArtifactWritability => ({ status: 'ok' }),
           (err: unknown): ArtifactWritability => {
             ctx.logger.warn({ err }, 'health check: the artifact store cannot write');
-            const e = err as NodeJS.ErrnoException;
-            return { status: 'unwritable', reason: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'no space left on the disk' : (e.message ?? String(err)) };
+            return { status: 'unwritable', reason: unwritableReason(err as NodeJS.ErrnoException) };
           },
         ),
       };
