@@ -46,7 +46,7 @@ function modelControl(raw: string): string {
 export function register(program: Command): void {
   const cmd = program
     .command('server')
-    .description('Run the Slipway server (MLflow-compatible tracking, registry and artifacts, native API)')
+    .description('Run the Slipway server (MLflow-compatible tracking, registry and artifacts, native API, serving, and the web UI at /)')
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1, env SLIPWAY_HOST)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000, env SLIPWAY_PORT)', portNumber)
     .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
