@@ -86,7 +86,9 @@ export async function request(method: string, path: string, opts: { query?: Reco
       headers: headers({ ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers }),
       body: opts.body === undefined ? null : JSON.stringify(opts.body),
       signal: opts.signal ?? null,
-      credentials: 'same-origin',
+      // Only the session's own token authenticates: no cookies, and no password the browser may have cached
+      // from its own Basic dialog (it would outlive signing out of the UI).
+      credentials: 'omit',
     });
   } catch (err) {
     if ((err as Error).name === 'AbortError') throw err;
