@@ -202,6 +202,18 @@ export interface Database {
   access_model_permissions: AccessModelPermissionTable;
   dataset_names: DatasetNameTable;
   dataset_versions: DatasetVersionTable;
+  job_leases: JobLeaseTable;
+}
+
+/** One row per background job lease: who holds it, its fencing token, and until when (epoch ms). */
+export interface JobLeaseTable {
+  name: string;
+  holder: string;
+  token: number;
+  expires_at: number;
+  /** The PostgreSQL backend holding the job's advisory lock; null on SQLite. */
+  backend_pid: number | null;
+  acquired_time: number;
 }
 
 /** A reference profile attached to a model version (JSON `slipway-profile/1`). */

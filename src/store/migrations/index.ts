@@ -12,6 +12,7 @@ import * as releases from './0008-releases.js';
 import * as alertActions from './0009-alert-actions.js';
 import * as access from './0010-access.js';
 import * as datasets from './0011-datasets.js';
+import * as jobLeases from './0012-job-leases.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0009-alert-actions': alertActions,
   '0010-access': access,
   '0011-datasets': datasets,
+  '0012-job-leases': jobLeases,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */
