@@ -1,0 +1,134 @@
+/**
+ * Every rendered object validates against the Kubernetes (and Prometheus Operator) schemas of
+ * kubernetes-models, and carries the settings the options ask for.
+ */
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { resolveDeployOptions } from './deploy-options.js';
+import { LIVENESS_PATH, READINESS_PATH, renderKubernetes, terminationGraceSeconds, toYamlDocuments, type KubernetesObject } from './kubernetes-manifests.js';
+
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'apps/v1 Deployment': Deployment,
+  'v1 Service': Service,
+  'v1 ConfigMap': ConfigMap,
+  'autoscaling/v2 HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1 PodDisruptionBudget': PodDisruptionBudget,
+  'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
+};
+
+/** Validates one object with its kubernetes-models class; throws the schema's message. */
+function validate(obj: KubernetesObject): void {
+  const Model = MODELS[`${obj.apiVersion} ${obj.kind}`];
+  if (!Model) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind}`);
+  new Model(obj as never).validate();
+}
+
+const BASE = { artifactsDestination: 's3://ml-artifacts/slipway' };
+
+// Tests read deep paths of plain data.
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function find(objects: KubernetesObject[], kind: string): Json {
+  const found = objects.find((o) => o.kind === kind);
+  if (!found) throw new Error(`no ${kind}`);
+  return found;
+}
+
+describe('renderKubernetes', () => {
+  it('renders the six objects, each valid against its schema, in apply order', () => {
+    const objects = renderKubernetes(resolveDeployOptions(BASE));
+    expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor']);
+    for (const obj of objects) expect(() => validate(obj), `${obj.kind}`).not.toThrow();
+  });
+
+  it('validates with every option set, and without the autoscaler', () => {
+    const full = resolveDeployOptions({
+      ...BASE,
+      name: 'ml-serving',
+      namespace: 'mlops',
+      image: 'registry.example.com:5000/team/slipway:0.1.0@sha256:' + 'a'.repeat(64),
+      imagePullPolicy: 'Always',
+      replicas: '4',
+      port: '8080',
+      cpuRequest: '2',
+      cpuLimit: '4',
+      memoryRequest: '1.5Gi',
+      memoryLimit: '4Gi',
+      databaseSecret: 'pg-credentials',
+      databaseSecretKey: 'database_url',
+      s3Region: 'eu-west-1',
+      s3Endpoint: 'https://minio.storage.svc:9000',
+      s3CredentialsSecret: 'minio-keys',
+      hpaMin: 4,
+      hpaMax: 20,
+      hpaTargetCpu: 60,
+      pdbMaxUnavailable: 2,
+      shutdownTimeout: '1m',
+      preStopDelay: '0s',
+      logLevel: 'warn',
+      serviceMonitorLabels: { release: 'kube-prometheus-stack' },
+      metricsTokenSecret: 'prometheus-token',
+      scrapeInterval: '15s',
+    });
+    for (const obj of renderKubernetes(full)) expect(() => validate(obj), obj.kind).not.toThrow();
+    const fixed = renderKubernetes(resolveDeployOptions({ ...BASE, hpa: false, replicas: 3 }));
+    expect(fixed.map((o) => o.kind)).not.toContain('HorizontalPodAutoscaler');
+    expect(find(fixed, 'Deployment').spec.replicas).toBe(3);
+    for (const obj of fixed) expect(() => validate(obj), obj.kind).not.toThrow();
+  });
+
+  it('runs non-root on a read-only root file system, with settings from the ConfigMap and the store URI from a Secret reference', () => {
+    const o = resolveDeployOptions({ ...BASE, databaseSecret: 'pg', s3CredentialsSecret: 's3-keys', s3Region: 'eu-west-1' });
+    const objects = renderKubernetes(o);
+    const pod = find(objects, 'Deployment').spec.template.spec;
+    const [container] = pod.containers;
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.envFrom).toEqual([{ configMapRef: { name: 'slipway' } }, { secretRef: { name: 's3-keys' } }]);
+    expect(container.env).toEqual([{ name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: 'pg', key: 'uri' } } }]);
+    expect(find(objects, 'ConfigMap').data).toMatchObject({ SLIPWAY_HOST: '0.0.0.0', SLIPWAY_PORT: '5000', SLIPWAY_ARTIFACTS_DESTINATION: 's3://ml-artifacts/slipway', AWS_REGION: 'eu-west-1' });
+    expect(objects.map((x) => x.kind)).not.toContain('Secret');
+    // No value of any Secret appears anywhere.
+    expect(toYamlDocuments(objects)).not.toMatch(/postgresql:\/\//);
+    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '1Gi' } });
+  });
+
+  it('wires the probes to the health routes and the grace period to the shutdown timeout', () => {
+    const o = resolveDeployOptions({ ...BASE, shutdownTimeout: '45s', preStopDelay: '10s' });
+    const pod = find(renderKubernetes(o), 'Deployment').spec.template.spec;
+    const [container] = pod.containers;
+    expect(container.livenessProbe.httpGet).toEqual({ path: LIVENESS_PATH, port: 'http' });
+    expect(container.startupProbe.httpGet).toEqual({ path: LIVENESS_PATH, port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: READINESS_PATH, port: 'http' });
+    expect(container.args).toEqual(['server', '--shutdown-timeout', '45s']);
+    expect(container.lifecycle.preStop.exec.command).toEqual(['sleep', '10']);
+    expect(pod.terminationGracePeriodSeconds).toBe(60);
+    expect(terminationGraceSeconds(o)).toBe(60);
+  });
+
+  it('leaves replicas to the autoscaler and selects the pods in the Service, budget and monitor', () => {
+    const objects = renderKubernetes(resolveDeployOptions({ ...BASE, replicas: 3, serviceMonitorLabels: { release: 'prom' } }));
+    const dep = find(objects, 'Deployment');
+    expect(dep.spec.replicas).toBeUndefined();
+    expect(find(objects, 'HorizontalPodAutoscaler').spec).toMatchObject({ minReplicas: 3, maxReplicas: 10, scaleTargetRef: { kind: 'Deployment', name: 'slipway' } });
+    const selector = dep.spec.selector.matchLabels;
+    expect(dep.spec.template.metadata.labels).toMatchObject(selector);
+    expect(find(objects, 'Service').spec.selector).toEqual(selector);
+    expect(find(objects, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: selector } });
+    const monitor = find(objects, 'ServiceMonitor');
+    expect(monitor.metadata.labels.release).toBe('prom');
+    expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
+    expect(find(objects, 'Service').spec.ports[0].name).toBe('http');
+  });
+
+  it('writes multi-document YAML that parses back to the same objects', () => {
+    const objects = renderKubernetes(resolveDeployOptions(BASE));
+    const docs = parseAllDocuments(toYamlDocuments(objects));
+    expect(Array.isArray(docs) ? docs.map((d) => d.toJS()) : []).toEqual(objects);
+  });
+});

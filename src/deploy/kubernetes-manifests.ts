@@ -1,0 +1,215 @@
+/**
+ * Kubernetes manifests for `slipway server` replicas: a Deployment, its Service, a
+ * HorizontalPodAutoscaler (autoscaling/v2), a PodDisruptionBudget (policy/v1), the ConfigMap
+ * of settings, and a ServiceMonitor (monitoring.coreos.com/v1) scraping `/metrics`.
+ *
+ * No Secret is rendered: the Deployment references a Secret the operator creates, so the
+ * manifests can be committed and reviewed without holding a password.
+ */
+import { stringify } from 'yaml';
+import type { DeployOptions } from './deploy-options.js';
+
+/** One Kubernetes object as plain data. */
+export type KubernetesObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> } } & Record<string, unknown>;
+
+/** Where the server keeps its home (model cache, keys): an emptyDir, since the root file system is read-only. */
+export const HOME_DIR = '/var/lib/slipway';
+/** The non-root user and group the image runs as. */
+export const RUN_AS_USER = 10001;
+
+/** Liveness: the process answers at all (plain `OK`, no store access). */
+export const LIVENESS_PATH = '/health';
+/**
+ * Readiness: this replica's own state — the models it was started with are loaded and it is not draining.
+ * `/api/v1/health` also reports the shared metadata and artifact stores; probing it would take every
+ * replica out of the Service at once when PostgreSQL restarts, and requests then fail at the load balancer
+ * instead of being answered (and retried) by the replicas, which recover on their own.
+ */
+export const READINESS_PATH = '/v2/health/ready';
+
+/**
+ * Seconds the kubelet waits between the start of the pod's termination and SIGKILL: the preStop pause,
+ * the server's whole shutdown (`--shutdown-timeout`: drain, hooks, store close), and a margin for the
+ * process to exit after its last hook, so a clean drain is never cut short by SIGKILL.
+ */
+export const GRACE_MARGIN_SECONDS = 5;
+
+/** The labels every object carries; the selector uses the first two. */
+function labelsOf(o: DeployOptions): Record<string, string> {
+  return { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/instance': o.name, 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/part-of': 'slipway' };
+}
+
+function selectorOf(o: DeployOptions): Record<string, string> {
+  return { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/instance': o.name };
+}
+
+function meta(o: DeployOptions, extraLabels: Record<string, string> = {}): KubernetesObject['metadata'] {
+  return { name: o.name, namespace: o.namespace, labels: { ...labelsOf(o), ...extraLabels } };
+}
+
+/** The termination grace period the Deployment gets, in seconds. */
+export function terminationGraceSeconds(o: DeployOptions): number {
+  return o.preStopDelayMs / 1000 + o.shutdownTimeoutMs / 1000 + GRACE_MARGIN_SECONDS;
+}
+
+/** The settings the server reads from its environment, as the ConfigMap holds them. */
+export function configMapData(o: DeployOptions): Record<string, string> {
+  return {
+    SLIPWAY_HOST: '0.0.0.0',
+    SLIPWAY_PORT: String(o.port),
+    SLIPWAY_HOME: HOME_DIR,
+    SLIPWAY_ARTIFACTS_DESTINATION: o.artifactsDestination,
+    SLIPWAY_LOG_LEVEL: o.logLevel,
+    ...(o.s3.region ? { AWS_REGION: o.s3.region } : {}),
+    ...(o.s3.endpoint ? { AWS_ENDPOINT_URL_S3: o.s3.endpoint } : {}),
+  };
+}
+
+function deployment(o: DeployOptions): KubernetesObject {
+  const resources = {
+    requests: { cpu: o.resources.cpuRequest, memory: o.resources.memoryRequest },
+    limits: { ...(o.resources.cpuLimit ? { cpu: o.resources.cpuLimit } : {}), ...(o.resources.memoryLimit ? { memory: o.resources.memoryLimit } : {}) },
+  };
+  const probe = (path: string, periodSeconds: number, failureThreshold: number): Record<string, unknown> => ({
+    httpGet: { path, port: 'http' },
+    periodSeconds,
+    timeoutSeconds: 2,
+    failureThreshold,
+  });
+  const container = {
+    name: 'server',
+    image: o.image,
+    imagePullPolicy: o.imagePullPolicy,
+    args: ['server', '--shutdown-timeout', `${o.shutdownTimeoutMs / 1000}s`],
+    ports: [{ name: 'http', containerPort: o.port, protocol: 'TCP' }],
+    envFrom: [{ configMapRef: { name: o.name } }, ...(o.s3.credentialsSecret ? [{ secretRef: { name: o.s3.credentialsSecret } }] : [])],
+    env: [{ name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: o.databaseSecret.name, key: o.databaseSecret.key } } }],
+    resources,
+    // Migrations run at start; the startup probe gives them up to 2 minutes before liveness counts.
+    startupProbe: probe(LIVENESS_PATH, 2, 60),
+    livenessProbe: probe(LIVENESS_PATH, 10, 3),
+    readinessProbe: probe(READINESS_PATH, 5, 2),
+    ...(o.preStopDelayMs > 0 ? { lifecycle: { preStop: { exec: { command: ['sleep', String(o.preStopDelayMs / 1000)] } } } } : {}),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS_USER,
+      runAsGroup: RUN_AS_USER,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'home', mountPath: HOME_DIR },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(o),
+    spec: {
+      // With an autoscaler, replicas is left to it: a re-applied manifest would otherwise reset the count.
+      ...(o.hpa ? {} : { replicas: o.replicas }),
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: selectorOf(o) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: labelsOf(o) },
+        spec: {
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: terminationGraceSeconds(o),
+          securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_USER, runAsGroup: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } },
+          // Replicas on different nodes, so losing one node leaves the others serving.
+          topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorOf(o) } }],
+          containers: [container],
+          volumes: [
+            { name: 'home', emptyDir: {} },
+            { name: 'tmp', emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function service(o: DeployOptions): KubernetesObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(o),
+    spec: { type: 'ClusterIP', selector: selectorOf(o), ports: [{ name: 'http', port: o.port, targetPort: 'http', protocol: 'TCP' }] },
+  };
+}
+
+function autoscaler(o: DeployOptions, hpa: NonNullable<DeployOptions['hpa']>): KubernetesObject {
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(o),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: o.name },
+      minReplicas: hpa.min,
+      maxReplicas: hpa.max,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: hpa.targetCpu } } }],
+      // Scale down slowly: each removed pod drains its in-flight requests and reloads cost a model load elsewhere.
+      behavior: { scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } },
+    },
+  };
+}
+
+function disruptionBudget(o: DeployOptions): KubernetesObject {
+  return { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(o), spec: { maxUnavailable: o.pdbMaxUnavailable, selector: { matchLabels: selectorOf(o) } } };
+}
+
+function configMap(o: DeployOptions): KubernetesObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(o), data: configMapData(o) };
+}
+
+function serviceMonitor(o: DeployOptions): KubernetesObject {
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    metadata: meta(o, o.serviceMonitorLabels),
+    spec: {
+      selector: { matchLabels: selectorOf(o) },
+      namespaceSelector: { matchNames: [o.namespace] },
+      endpoints: [
+        {
+          port: 'http',
+          path: '/metrics',
+          interval: o.scrapeInterval,
+          ...(o.metricsTokenSecret ? { bearerTokenSecret: { name: o.metricsTokenSecret, key: 'token' } } : {}),
+        },
+      ],
+    },
+  };
+}
+
+/** Every object, in the order `kubectl apply` should create them (settings before the pods that read them). */
+export function renderKubernetes(o: DeployOptions): KubernetesObject[] {
+  return [configMap(o), deployment(o), service(o), ...(o.hpa ? [autoscaler(o, o.hpa)] : []), disruptionBudget(o), serviceMonitor(o)];
+}
+
+/** File name of each object when written to a folder: `NN-kind.yaml`, ordered as applied. */
+export function manifestFileName(object: KubernetesObject, index: number): string {
+  return `${String(index + 1).padStart(2, '0')}-${object.kind.toLowerCase()}.yaml`;
+}
+
+/** The header every rendered file starts with: what it is, and the Secrets the operator must create. */
+export function manifestHeader(o: DeployOptions): string {
+  const lines = [
+    'Rendered by `slipway deploy render kubernetes`; see docs/deploy.md.',
+    'No Secret is rendered. Create the ones the Deployment references before applying:',
+    `  kubectl -n ${o.namespace} create secret generic ${o.databaseSecret.name} --from-literal=${o.databaseSecret.key}='postgresql://USER:PASSWORD@HOST:5432/DB'`,
+  ];
+  if (o.s3.credentialsSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.s3.credentialsSecret} --from-literal=AWS_ACCESS_KEY_ID=… --from-literal=AWS_SECRET_ACCESS_KEY=…`);
+  if (o.metricsTokenSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.metricsTokenSecret} --from-literal=token=<a Slipway token of a user Prometheus scrapes as>`);
+  lines.push('The ServiceMonitor needs the Prometheus Operator (monitoring.coreos.com CRDs).');
+  return `${lines.map((l) => `# ${l}`).join('\n')}\n`;
+}
+
+/** One YAML document per object, separated by `---`. */
+export function toYamlDocuments(objects: readonly KubernetesObject[]): string {
+  return objects.map((obj) => `---\n${stringify(obj, { lineWidth: 0 })}`).join('');
+}
