@@ -12,6 +12,7 @@ import * as audit from './commands/audit.js';
 import * as completion from './commands/completion.js';
 import * as data from './commands/data.js';
 import * as datasets from './commands/datasets.js';
+import * as deploy from './commands/deploy.js';
 import * as environment from './commands/environment.js';
 import * as experiments from './commands/experiments.js';
 import * as lineage from './commands/lineage.js';
@@ -36,6 +37,7 @@ const COMMANDS: CommandModule[] = [
   completion,
   data,
   datasets,
+  deploy,
   environment,
   experiments,
   lineage,

@@ -191,9 +191,13 @@ export function renderKubernetes(o: DeployOptions): KubernetesObject[] {
   return [configMap(o), deployment(o), service(o), ...(o.hpa ? [autoscaler(o, o.hpa)] : []), disruptionBudget(o), serviceMonitor(o)];
 }
 
-/** File name of each object when written to a folder: `NN-kind.yaml`, ordered as applied. */
-export function manifestFileName(object: KubernetesObject, index: number): string {
-  return `${String(index + 1).padStart(2, '0')}-${object.kind.toLowerCase()}.yaml`;
+// A fixed number per kind, so a file keeps its name whether or not the autoscaler is rendered.
+const FILE_ORDER = ['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor'];
+
+/** File name of an object when written to a folder: `NN-kind.yaml`, numbered in apply order. */
+export function manifestFileName(object: KubernetesObject): string {
+  const n = FILE_ORDER.indexOf(object.kind) + 1 || FILE_ORDER.length + 1;
+  return `${String(n).padStart(2, '0')}-${object.kind.toLowerCase()}.yaml`;
 }
 
 /** The header every rendered file starts with: what it is, and the Secrets the operator must create. */
