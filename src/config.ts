@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DURATION_EXAMPLES, formatDuration, parseDuration, type DurationRules } from './core/duration.js';
 import { SlipwayError } from './core/errors.js';
+import { isS3Destination, s3LocationOf, type S3ArtifactSettings } from './artifacts/s3-location.js';
 
 // yaml is loaded only when a config file exists: most commands have none, and loading it costs each start tens of ms.
 const requireModule = createRequire(import.meta.url);
@@ -25,8 +26,10 @@ export interface UserConfig {
   port?: number;
   /** Metadata store URI: `sqlite:///path.db` or `postgresql://…`. @default "sqlite:///$SLIPWAY_HOME/slipway.db" (env SLIPWAY_BACKEND_STORE_URI) */
   backendStoreUri?: string;
-  /** Artifact root folder. @default "$SLIPWAY_HOME/artifacts" (env SLIPWAY_ARTIFACTS_DESTINATION) */
+  /** Artifact root: a folder, or `s3://bucket/prefix` (endpoint, region and credentials from the AWS environment). @default "$SLIPWAY_HOME/artifacts" (env SLIPWAY_ARTIFACTS_DESTINATION) */
   artifactsDestination?: string;
+  /** Largest size in bytes of the local cache that serving reads S3 artifacts through. @default 10 GiB (env SLIPWAY_ARTIFACT_CACHE_SIZE) */
+  artifactCacheSize?: number;
   /**
    * Where new experiments put their artifacts: `mlflow-artifacts:` (through this server, into the artifact folder) or a
    * local folder as `file:///abs/path` (or a path) that clients write to directly. @default "mlflow-artifacts:" (env SLIPWAY_DEFAULT_ARTIFACT_ROOT)
@@ -48,6 +51,8 @@ export interface UserConfig {
   statementTimeoutMs?: number;
   /** Live-monitoring window length: a duration of at least 1s such as `1m` (from code, a number of ms). @default 1m (env SLIPWAY_MONITORING_WINDOW) */
   monitoringWindow?: string | number;
+  /** Lease time of background jobs (at least 1s): how long a replica that died unnoticed may hold a job before another takes it over. @default 15s (env SLIPWAY_JOB_LEASE) */
+  jobLease?: string | number;
   /** @deprecated Use `monitoringWindow` with a unit. The same length in ms (env SLIPWAY_MONITORING_WINDOW_MS). */
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
@@ -124,7 +129,10 @@ export interface ResolvedConfig {
   host: string;
   port: number;
   backendStoreUri: string;
+  /** An absolute folder, or the `s3://bucket/prefix` URI when `s3Artifacts` is set. */
   artifactsDestination: string;
+  /** The S3 location, present when the destination is `s3://…`. */
+  s3Artifacts?: S3ArtifactSettings;
   /** Prefix of new experiments' artifact locations: `mlflow-artifacts:` or an absolute `file://` URI without a trailing '/'. */
   defaultArtifactRoot: string;
   /** The local folder `defaultArtifactRoot` names when it is a `file://` URI (also in `modelSourceAllowedDirs`). */
@@ -136,6 +144,8 @@ export interface ResolvedConfig {
   requestTimeoutMs: number;
   /** Longest time one metadata-store statement may run, in ms (0: no limit). */
   statementTimeoutMs: number;
+  /** Lease time of background jobs, in ms. */
+  jobLeaseMs: number;
   monitoringWindowMs: number;
   monitoringSampleRate: number;
   /** Serving options that were set (unset ones take the serving defaults). */
@@ -179,6 +189,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   port: 'SLIPWAY_PORT',
   backendStoreUri: 'SLIPWAY_BACKEND_STORE_URI',
   artifactsDestination: 'SLIPWAY_ARTIFACTS_DESTINATION',
+  artifactCacheSize: 'SLIPWAY_ARTIFACT_CACHE_SIZE',
   defaultArtifactRoot: 'SLIPWAY_DEFAULT_ARTIFACT_ROOT',
   serveArtifacts: 'SLIPWAY_SERVE_ARTIFACTS',
   bodyLimit: 'SLIPWAY_BODY_LIMIT',
@@ -188,6 +199,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   statementTimeout: 'SLIPWAY_STATEMENT_TIMEOUT',
   statementTimeoutMs: 'SLIPWAY_STATEMENT_TIMEOUT_MS',
   monitoringWindow: 'SLIPWAY_MONITORING_WINDOW',
+  jobLease: 'SLIPWAY_JOB_LEASE',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
@@ -340,6 +352,7 @@ function booleanSetting(value: boolean | string | undefined, fallback: boolean, 
 
 const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'port',
+  'artifactCacheSize',
   'bodyLimit',
   'requestTimeoutMs',
   'statementTimeoutMs',
@@ -355,14 +368,15 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
 ]);
 
 /** The keys whose value is a duration (`5m`, `250ms`, `500us`). */
-type DurationKey = 'requestTimeout' | 'statementTimeout' | 'monitoringWindow' | 'servingMaxQueueDelay' | 'servingDeadline' | 'auditCheckpointInterval';
+type DurationKey = 'requestTimeout' | 'statementTimeout' | 'jobLease' | 'monitoringWindow' | 'servingMaxQueueDelay' | 'servingDeadline' | 'auditCheckpointInterval';
 /** Their deprecated spellings, with the unit in the name. */
 type LegacyDurationKey = 'requestTimeoutMs' | 'statementTimeoutMs' | 'monitoringWindowMs' | 'servingMaxQueueDelayUs' | 'servingDeadlineMs' | 'auditCheckpointIntervalMs';
 
 /** A duration setting: what it accepts, and its deprecated spelling with a unit suffix and its unit. */
 interface DurationSetting {
   key: DurationKey;
-  legacy: LegacyDurationKey;
+  /** Absent for settings that never had another spelling. */
+  legacy?: LegacyDurationKey;
   /** Milliseconds in one unit of the deprecated spelling (µs: 0.001). */
   legacyUnitMs: number;
   rules: Omit<DurationRules, 'name'>;
@@ -375,6 +389,7 @@ const DURATIONS: readonly DurationSetting[] = [
   { key: 'requestTimeout', legacy: 'requestTimeoutMs', legacyUnitMs: 1, rules: { allowZero: true, min: 1, max: DAY_MS } },
   { key: 'statementTimeout', legacy: 'statementTimeoutMs', legacyUnitMs: 1, rules: { allowZero: true, min: 1, max: DAY_MS } },
   { key: 'monitoringWindow', legacy: 'monitoringWindowMs', legacyUnitMs: 1, rules: { min: 1000 } },
+  { key: 'jobLease', legacyUnitMs: 1, rules: { min: 1000, max: DAY_MS } },
   { key: 'servingMaxQueueDelay', legacy: 'servingMaxQueueDelayUs', legacyUnitMs: 0.001, rules: { allowZero: true, max: DAY_MS, suggest: ['us', 'ms'] } },
   { key: 'servingDeadline', legacy: 'servingDeadlineMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
   { key: 'auditCheckpointInterval', legacy: 'auditCheckpointIntervalMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
@@ -401,15 +416,15 @@ function durationsOf(values: Record<string, unknown>, source: Source, warnings: 
   const out: Partial<Record<DurationKey, number>> = {};
   for (const d of DURATIONS) {
     const value = values[d.key];
-    const legacy = values[d.legacy];
+    const legacy = d.legacy ? values[d.legacy] : undefined;
     delete values[d.key];
-    delete values[d.legacy];
-    if (value !== undefined && legacy !== undefined) {
+    if (d.legacy) delete values[d.legacy];
+    if (value !== undefined && legacy !== undefined && d.legacy) {
       throw new SlipwayError('INVALID_ARGUMENT', `Give ${source.name(d.key)} or ${source.name(d.legacy)}, not both; ${source.name(d.legacy)} is deprecated.`, { field: source.name(d.key) });
     }
     if (value !== undefined) {
       out[d.key] = typeof value === 'number' && numbersAreMs ? checkedMs(value, source.name(d.key)) : parseDuration(value as string | number, { name: source.name(d.key), ...d.rules });
-    } else if (legacy !== undefined) {
+    } else if (legacy !== undefined && d.legacy) {
       const ms = (legacy as number) * d.legacyUnitMs;
       warnings.push(`${source.name(d.legacy)} is deprecated; use ${source.spelling(d.key, ms)}`);
       out[d.key] = ms;
@@ -497,7 +512,10 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
   const port = merged.port ?? 5000;
   if (!Number.isInteger(port) || port > 65535) throw new SlipwayError('INVALID_ARGUMENT', `Port must be an integer between 0 and 65535, got '${port}'.`);
   const backendStoreUri = merged.backendStoreUri ?? `sqlite:///${join(home, 'slipway.db')}`;
-  const artifactsDestination = resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts'));
+  // An s3:// destination is a bucket, not a path: it is parsed, never resolved against the working folder.
+  const s3Location = merged.artifactsDestination !== undefined && isS3Destination(merged.artifactsDestination) ? s3LocationOf(merged.artifactsDestination, env) : undefined;
+  const s3Artifacts = s3Location && { ...s3Location, cacheDir: join(home, 'artifact-cache'), cacheMaxBytes: Math.round(merged.artifactCacheSize ?? 10 * 1024 ** 3) };
+  const artifactsDestination = s3Location ? s3Location.uri : resolve(cwd, merged.artifactsDestination ?? join(home, 'artifacts'));
   const audit = {
     keyFile: resolve(cwd, merged.auditKeyFile ?? join(home, 'audit.key')),
     keyringDir: resolve(cwd, merged.auditKeyringDir ?? join(home, 'audit-keys')),
@@ -531,6 +549,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     port,
     backendStoreUri,
     artifactsDestination,
+    ...(s3Artifacts ? { s3Artifacts } : {}),
     defaultArtifactRoot: artifactRoot.uri,
     defaultArtifactRootFolder: artifactRoot.folder,
     serveArtifacts,
@@ -538,6 +557,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     logLevel: merged.logLevel ?? 'info',
     requestTimeoutMs: Math.round(merged.requestTimeout ?? 300_000),
     statementTimeoutMs: Math.round(merged.statementTimeout ?? 30_000),
+    jobLeaseMs: Math.round(merged.jobLease ?? 15_000),
     monitoringWindowMs: Math.round(merged.monitoringWindow ?? 60_000),
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     serving: definedOnly({

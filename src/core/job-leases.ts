@@ -62,8 +62,8 @@ export interface JobSpec {
 }
 
 /** Options of the job runner. */
-export interface JobRunnerOptions {
-  leases: JobLeases;
+export interface JobRunnerOptions<Tx = unknown> {
+  leases: JobLeases<Tx>;
   logger: Logger;
   /** Lease time: how long a dead holder may keep a job from running. @default 10000 */
   ttlMs?: number;
@@ -83,13 +83,13 @@ interface JobState {
  * time, renews it as often, runs the job at its interval, aborts the job at once when a renewal
  * fails or the lease would lapse before the next renewal, and gives leases back on close.
  */
-export class JobRunner {
+export class JobRunner<Tx = unknown> {
   readonly ttlMs: number;
   private readonly jobs = new Map<string, JobState>();
   private closed = false;
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly opts: JobRunnerOptions) {
+  constructor(private readonly opts: JobRunnerOptions<Tx>) {
     this.ttlMs = opts.ttlMs ?? 10_000;
     if (!(this.ttlMs >= 300)) throw new SlipwayError('INVALID_ARGUMENT', `The job lease time must be at least 300 ms, got ${this.ttlMs}.`);
     this.unsubscribe = opts.leases.onLost(() => {
@@ -98,7 +98,7 @@ export class JobRunner {
   }
 
   /** The leases this runner works with. */
-  get leases(): JobLeases {
+  get leases(): JobLeases<Tx> {
     return this.opts.leases;
   }
 

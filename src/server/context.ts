@@ -5,6 +5,9 @@ import type { Logger } from '../core/logger.js';
 import type { InferenceObserver } from '../core/inference-record.js';
 import type { ModelSource } from '../core/model-source.js';
 import type { TrafficController } from '../core/traffic-split.js';
+import type { Transaction } from 'kysely';
+import type { JobRunner } from '../core/job-leases.js';
+import type { Database } from '../store/schema.js';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { Store } from '../store/store.js';
 import type { TrackingService } from '../tracking/tracking-service.js';
@@ -42,6 +45,11 @@ export interface ServerContext {
   access?: AccessEnforcer;
   /** The models ready to serve (what `POST /invocations` answers from); set by the serving plugin. */
   servedModelNames?: () => readonly string[];
+  /**
+   * Background jobs that run in one server process at a time among the replicas sharing the store
+   * (monitoring finalisation, alerts, retention, releases); unset in-process (commands, tests).
+   */
+  jobs?: JobRunner<Transaction<Database>>;
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

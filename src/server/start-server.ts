@@ -5,14 +5,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { openArtifactStore } from '../artifacts/open-artifact-store.js';
 import { attachAuditTrail } from '../audit/audit-trail.js';
 import type { ResolvedConfig } from '../config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ensureDirSync } from '../core/ensure-dir.js';
+import { JobRunner } from '../core/job-leases.js';
 import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import { redactUri } from '../core/redact-uri.js';
 import type { Logger } from '../core/logger.js';
+import { openJobLeases } from '../store/job-leases.js';
 import { openStore, type Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { checkListenAddress, listenProblem } from './listen-address.js';
@@ -123,7 +125,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     store,
     logger,
     clock,
-    artifacts: new LocalArtifactStore(config.artifactsDestination),
+    artifacts: await openArtifactStore(config.artifactsDestination, config.s3Artifacts),
     inferenceObservers: [],
     onClose: [],
     ...(opts.drainTimeoutMs !== undefined ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
@@ -132,8 +134,9 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
   let generatedAdminPassword: string | undefined;
   try {
     try {
-      ensureDirSync(config.artifactsDestination);
-      // An existing folder may still refuse writes (read-only mount, permissions): say so now, not at the first upload.
+      if (!config.s3Artifacts) ensureDirSync(config.artifactsDestination);
+      // An existing folder may still refuse writes (read-only mount, permissions), and a bucket may be missing, unreachable
+      // or closed to these credentials: say so now (naming the setting), not at the first upload.
       await ctx.artifacts?.checkWritable?.().catch((err: unknown) => {
         const code = (err as NodeJS.ErrnoException).code;
         // A full disk may be freed while the server runs; health reports it meanwhile.
@@ -143,6 +146,14 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     } catch (err) {
       throw folderProblem(err as NodeJS.ErrnoException, config.artifactsDestination, 'the artifact folder');
     }
+    // Replicas on one store compete for each background job's lease; closing hands them over at once.
+    const leases = await openJobLeases(store, { logger });
+    const jobs = new JobRunner({ leases, logger, ttlMs: config.jobLeaseMs });
+    ctx.jobs = jobs;
+    ctx.onClose.push(async () => {
+      await jobs.close();
+      await leases.close();
+    });
     // Audit events are signed from the first request on; closing writes the last checkpoint.
     const auditTrail = attachAuditTrail(store, { ...config.audit, clock, logger });
     ctx.onClose.push(() => auditTrail.close());

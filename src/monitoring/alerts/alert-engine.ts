@@ -9,6 +9,8 @@
 import type { Clock } from '../../core/clock.js';
 import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Logger } from '../../core/logger.js';
+import type { Transaction } from 'kysely';
+import type { Database } from '../../store/schema.js';
 import type { Store } from '../../store/store.js';
 import { listWindows } from '../live/window-repository.js';
 import { windowPerformance, type WindowPerformance } from '../performance/performance-repository.js';
@@ -47,6 +49,9 @@ export interface AlertFiring {
 /** Runs a rule's action (a rollback, a command); the server wires it to the release service. */
 export type AlertActionHook = (rule: AlertRule, action: AlertAction, firing: AlertFiring) => Promise<void> | void;
 
+/** Runs an evaluation's state change in one transaction (e.g. fenced by a job lease). */
+export type AlertTransaction = <T>(work: (trx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
 /** Options of the engine beyond its store, clock and logger. */
 export interface AlertEngineOptions {
   /** Called once per firing episode of a rule with an action; a failure is logged, never retried. */
@@ -75,12 +80,15 @@ export class AlertEngine {
     return windows.map((w) => ({ windowStart: w.windowStart, value: w.figures[rule.figure] ?? null }));
   }
 
-  /** Evaluates every rule of `model` (or all rules) and delivers pending notifications. */
-  async evaluate(model?: string): Promise<void> {
+  /**
+   * Evaluates every rule of `model` (or all rules) and delivers pending notifications. State
+   * changes commit through `transaction` when given (a lease's fence), else a plain transaction.
+   */
+  async evaluate(model?: string, transaction?: AlertTransaction): Promise<void> {
     const rules = await listAlertRules(this.store, model);
     for (const rule of rules) {
       try {
-        await this.evaluateRule(rule);
+        await this.evaluateRule(rule, transaction);
       } catch (err) {
         this.logger.warn({ err: (err as Error).message, rule: rule.name }, 'monitoring: alert evaluation failed');
       }
@@ -88,7 +96,7 @@ export class AlertEngine {
     await this.deliverPending(rules);
   }
 
-  private async evaluateRule(rule: AlertRule): Promise<void> {
+  private async evaluateRule(rule: AlertRule, transaction: AlertTransaction = (work) => this.store.db.transaction().execute(work)): Promise<void> {
     const series = await this.series(rule, rule.forWindows);
     let consecutive = 0;
     for (const s of series) {
@@ -103,7 +111,7 @@ export class AlertEngine {
     const next = firing ? 'firing' : 'ok';
     const episodeStart = firing ? (series[rule.forWindows - 1]?.windowStart ?? null) : null;
     const since = next === was ? (state?.since === null || state?.since === undefined ? null : Number(state.since)) : episodeStart;
-    const fired = await this.store.db.transaction().execute(async (trx): Promise<AlertFiring | undefined> => {
+    const fired = await transaction(async (trx): Promise<AlertFiring | undefined> => {
       await trx
         .insertInto('monitoring_alert_states')
         .values({ rule_id: rule.id, state: next, consecutive, last_value: newest?.value ?? null, last_window: newest?.windowStart ?? null, since, updated_time: now })

@@ -11,7 +11,7 @@ import { SlipwayError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Store } from '../../store/store.js';
-import { AlertEngine, type AlertActionHook } from '../alerts/alert-engine.js';
+import { AlertEngine, type AlertActionHook, type AlertTransaction } from '../alerts/alert-engine.js';
 import { computeDrift, type DatasetDrift, type DriftOptions } from '../drift/data-drift.js';
 import { ColumnProfile, type ProfileOptions } from '../profile/column-profile.js';
 import { DatasetProfile } from '../profile/dataset-profile.js';
@@ -20,7 +20,7 @@ import { runQualitySuite, type QualityResult } from '../quality/quality-suite.js
 import { findReference } from '../reference/reference-repository.js';
 import { InferenceSampler, type SampledRecord, type SamplerOptions } from './inference-sampler.js';
 import type { MonitoringMetrics } from './monitoring-metrics.js';
-import { mergeWithStored, saveWindow, type WindowFigures, type WindowWrite } from './window-repository.js';
+import { mergeIntoStored, type WindowFigures, type WindowWrite } from './window-repository.js';
 
 /** Options of live monitoring. */
 export interface LiveMonitorOptions extends SamplerOptions {
@@ -40,7 +40,16 @@ export interface LiveMonitorOptions extends SamplerOptions {
   webhookPolicy?: OutboundPolicy;
   /** Runs an alert rule's action when the rule fires (see AlertEngineOptions.onAction). */
   onAlertAction?: AlertActionHook;
+  /**
+   * Where alert rules are evaluated after windows close: `inline`, by the flush that closed them
+   * (one process), or `job`, by `evaluateChangedAlerts`, which the holder of the alerts lease runs
+   * (replicas). @default 'inline'
+   */
+  alertEvaluation?: 'inline' | 'job';
 }
+
+/** How far back a job's next pass looks for changed windows beyond its last start: replicas' clocks differ a little. */
+const CHANGED_WINDOWS_SLACK_MS = 5000;
 
 /** Defaults of `LiveMonitorOptions`. */
 export const DEFAULT_LIVE_OPTIONS: { windowMs: number; flushIntervalMs: number; graceMs: number; sampleRate: number; maxBufferedRows: number } = {
@@ -77,6 +86,8 @@ export class LiveMonitor {
   private readonly open = new Map<string, OpenWindow>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Windows updated at or after this time have rules still to evaluate (job mode); undefined: evaluate every rule. */
+  private alertsSince: number | undefined;
   private readonly opts: LiveMonitorOptions & typeof DEFAULT_LIVE_OPTIONS;
 
   constructor(
@@ -196,21 +207,52 @@ export class LiveMonitor {
       this.open.delete(key);
       models.add(w.model);
     }
+    if (this.opts.alertEvaluation === 'job') return;
     for (const m of models) await this.alerts.evaluate(m);
   }
 
+  /**
+   * Evaluates the alert rules of every model whose windows were written (by any replica) since the
+   * last pass, all rules on the first pass after `resetAlertCursor`; state changes commit through
+   * `transaction` (the lease's fence), so a process that lost the alerts lease changes nothing.
+   */
+  async evaluateChangedAlerts(transaction?: AlertTransaction): Promise<void> {
+    const startedAt = this.clock.now();
+    if (this.alertsSince === undefined) {
+      await this.alerts.evaluate(undefined, transaction);
+    } else {
+      const rows = await this.store.db.selectFrom('monitoring_windows').select('model').distinct().where('updated_time', '>=', this.alertsSince).execute();
+      for (const { model } of rows) await this.alerts.evaluate(model, transaction);
+    }
+    this.alertsSince = startedAt - CHANGED_WINDOWS_SLACK_MS;
+  }
+
+  /** Makes the next `evaluateChangedAlerts` evaluate every rule (a new lease holder catches up on what it missed). */
+  resetAlertCursor(): void {
+    this.alertsSince = undefined;
+  }
+
   private async closeWindow(w: OpenWindow, now: number): Promise<void> {
-    const merged = await mergeWithStored(this.store, { ...w, windowEnd: w.windowStart + this.opts.windowMs });
-    const { figures, drift, quality } = await this.figuresOf(merged);
-    await saveWindow(this.store, merged, figures, now);
-    this.metrics?.publish(w.model, w.version, merged.rows, drift, quality);
+    // Read before the transaction: on SQLite one connection serves both, and the transaction holds it.
+    const ref = await findReference(this.store, w.model, w.version);
+    let result: ReturnType<LiveMonitor['figuresWith']> | undefined;
+    const merged = await mergeIntoStored(
+      this.store,
+      { ...w, windowEnd: w.windowStart + this.opts.windowMs },
+      (whole) => (result = this.figuresWith(ref, whole)).figures,
+      now,
+    );
+    this.metrics?.publish(w.model, w.version, merged.rows, result?.drift, result?.quality);
   }
 
   /** Drift and quality of a window against its version's reference, as flat figures. */
   async figuresOf(w: WindowWrite): Promise<{ figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult }> {
+    return this.figuresWith(await findReference(this.store, w.model, w.version), w);
+  }
+
+  private figuresWith(ref: Awaited<ReturnType<typeof findReference>>, w: WindowWrite): { figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult } {
     const figures: WindowFigures = { rows: w.rows, requests: w.requests, dropped_rows: w.droppedRows };
     for (const [name, c] of w.profile.columns) figures[`missing_share:${name}`] = c.rows > 0 ? c.missing / c.rows : 0;
-    const ref = await findReference(this.store, w.model, w.version);
     if (!ref) return { figures };
     // Only features the reference knows (the model's inputs, and outputs when profiled).
     // Reference columns the served model never sees (e.g. the target) are left out.

@@ -3,6 +3,7 @@
  * writing a window that already exists merges the profiles, so replicas and restarts combine.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { sql } from 'kysely';
 import type { Store } from '../../store/store.js';
 import { DatasetProfile } from '../profile/dataset-profile.js';
 
@@ -61,6 +62,25 @@ export async function mergeWithStored(store: Store, w: WindowWrite): Promise<Win
   stored.merge(w.profile);
   return { ...w, rows: Number(row.rows) + w.rows, requests: Number(row.requests) + w.requests, droppedRows: Number(row.dropped_rows) + w.droppedRows, profile: stored };
 }
+
+/**
+ * Merges this process's part of a window into the stored window and writes the whole with
+ * figures computed from the merged profile, in one transaction: every replica closes its own
+ * part of a window, and parts written at once never overwrite each other (PostgreSQL: an
+ * advisory lock per window key; SQLite: the write lock its transactions take first).
+ */
+export async function mergeIntoStored(store: Store, w: WindowWrite, figuresOf: (merged: WindowWrite) => WindowFigures, now: number): Promise<WindowWrite> {
+  return store.db.transaction().execute(async (trx) => {
+    if (store.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${WINDOW_LOCK_CLASS}, hashtext(${JSON.stringify([w.model, w.version, w.windowStart])}))`.execute(trx);
+    const tx = { ...store, db: trx };
+    const merged = await mergeWithStored(tx, w);
+    await saveWindow(tx, merged, figuresOf(merged), now);
+    return merged;
+  });
+}
+
+/** The first key of the per-window advisory locks (the audit chain and job leases use others). */
+const WINDOW_LOCK_CLASS = 7419003;
 
 /** Writes a (merged) window with its figures. */
 export async function saveWindow(store: Store, w: WindowWrite, figures: WindowFigures, now: number): Promise<void> {

@@ -89,6 +89,9 @@ function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
   return spec.kinds;
 }
 
+/** How often the alerts lease holder looks for windows written since its last pass. */
+const ALERT_JOB_INTERVAL_MS = 1000;
+
 const monitoring: DomainPlugin = async (app, ctx) => {
   const metrics = MonitoringMetrics.for(getMetricsRegistry());
   const webhookPolicy = createWebhookPolicy(ctx.config.outboundAllowedHosts);
@@ -96,6 +99,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       windowMs: ctx.config.monitoringWindowMs,
       sampleRate: ctx.config.monitoringSampleRate,
       webhookPolicy,
+      ...(ctx.jobs ? { alertEvaluation: 'job' as const } : {}),
       // Looked up when a rule fires: the releases plugin runs the action (rollback, command) and records it.
       onAlertAction: async (rule, action, firing) => {
         const hook = alertActionOf(ctx);
@@ -105,6 +109,16 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     }, metrics);
   ctx.inferenceObservers.push(live.sampler);
   live.start();
+  const jobs = ctx.jobs;
+  if (jobs) {
+    // Every replica closes its own part of each window; the holder of this lease alone evaluates the rules.
+    jobs.add({
+      name: 'monitoring.alerts',
+      intervalMs: ALERT_JOB_INTERVAL_MS,
+      onAcquired: async () => live.resetAlertCursor(),
+      run: async ({ grant }) => live.evaluateChangedAlerts((work) => jobs.leases.fenced(grant, work)),
+    });
+  }
   // Graceful shutdown closes the open windows; closing the app alone (tests, embedders) just stops the timer.
   ctx.onClose.push(() => live.close());
   app.addHook('onClose', async () => live.stop());
