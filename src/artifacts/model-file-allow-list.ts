@@ -78,6 +78,7 @@ export class ModelFileAllowList {
 
 /** The allow-list for a store and the operator's extra folders: the store's root (when it is local) and `allowedDirs`. */
 export function modelFileAllowList(artifacts: ArtifactStore | undefined, allowedDirs: readonly string[] = [], files: readonly string[] = []): ModelFileAllowList {
-  const dirs = [...(artifacts instanceof LocalArtifactStore ? [artifacts.root] : []), ...allowedDirs];
+  const local = artifacts instanceof LocalArtifactStore ? artifacts.root : artifacts?.localRoot;
+  const dirs = [...(local !== undefined ? [local] : []), ...allowedDirs];
   return new ModelFileAllowList({ dirs, files: [...files] });
 }

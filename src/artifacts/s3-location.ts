@@ -23,6 +23,14 @@ export interface S3Location {
   forcePathStyle: boolean;
 }
 
+/** An S3 destination with its local checkout cache, as the resolved config carries it. */
+export interface S3ArtifactSettings extends S3Location {
+  /** Folder of the local checkout cache that serving reads. */
+  cacheDir: string;
+  /** Largest size of that cache in bytes. */
+  cacheMaxBytes: number;
+}
+
 /** The setting that names the destination, for messages. */
 export const DESTINATION_SETTING = '--artifacts-destination (SLIPWAY_ARTIFACTS_DESTINATION, server.artifactsDestination)';
 

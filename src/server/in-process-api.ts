@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
+import { openArtifactStore } from '../artifacts/open-artifact-store.js';
 import { attachAuditTrail } from '../audit/audit-trail.js';
 import type { ResolvedConfig } from '../config.js';
 import { systemClock } from '../core/clock.js';
@@ -83,7 +83,7 @@ export async function openInProcessApi(config: ResolvedConfig, opts: InProcessAp
     store,
     logger: opts.logger,
     clock: systemClock,
-    artifacts: new LocalArtifactStore(config.artifactsDestination),
+    artifacts: await openArtifactStore(config.artifactsDestination, config.s3Artifacts),
     inferenceObservers: [],
     onClose: [],
     // A server may be driving the store's unfinished releases; this process drives only those it creates.

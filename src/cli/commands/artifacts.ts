@@ -35,16 +35,16 @@ function withStoreOptions(cmd: Command): Command {
     .option('--json', 'print JSON');
 }
 
-/** Opens the local artifact store the flags name; refuses a folder that does not exist rather than creating it. */
+/** Opens the artifact store the flags name (a folder or an S3 location); refuses a folder that does not exist rather than creating it. */
 async function openArtifacts(flags: ArtifactFlags) {
   const { resolveConfig } = await import('../../config.js');
   const { existsSync } = await import('node:fs');
   const { SlipwayError } = await import('../../core/errors.js');
-  const { LocalArtifactStore } = await import('../../artifacts/local-artifact-store.js');
+  const { openArtifactStore } = await import('../../artifacts/open-artifact-store.js');
   const config = resolveConfig({ artifactsDestination: flags.artifactsDestination, config: flags.config });
   for (const warning of config.warnings) printWarning(warning);
-  if (!existsSync(config.artifactsDestination)) throw new SlipwayError('NOT_FOUND', `Artifact folder ${config.artifactsDestination} does not exist.`);
-  return new LocalArtifactStore(config.artifactsDestination);
+  if (!config.s3Artifacts && !existsSync(config.artifactsDestination)) throw new SlipwayError('NOT_FOUND', `Artifact folder ${config.artifactsDestination} does not exist.`);
+  return openArtifactStore(config.artifactsDestination, config.s3Artifacts);
 }
 
 /** Registers `slipway artifacts`. */
@@ -96,7 +96,8 @@ export function register(program: Command): void {
   ).action(
     runAction(async (flags: GcFlags) => {
       const store = await openArtifacts(flags);
-      const result = await store.collectGarbage({ minAgeMs: flags.minAge });
+      // Both stores collect garbage; the interface leaves it optional for stores that cannot.
+      const result = await store.collectGarbage?.({ minAgeMs: flags.minAge }) ?? { scannedBlobs: 0, removedBlobs: 0, freedBytes: 0, removedTempFiles: 0, removedCheckouts: 0 };
       if (flags.json) process.stdout.write(formatJson(result));
       else {
         process.stdout.write(

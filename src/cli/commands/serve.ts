@@ -267,7 +267,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   // Following a server, this process takes part in its releases (canary, shadow, blue-green) through a traffic agent.
   let startAgent: ((traffic: import('../../serving/index.js').TrafficSplitter, manager: import('../../serving/index.js').ModelManager) => Promise<() => Promise<void>>) | undefined;
   // Folders besides the allow-listed ones that model files are read from.
-  let modelDirs = [config.artifactsDestination];
+  // With S3 artifacts, models are read from the local checkout cache.
+  let modelDirs = [config.s3Artifacts ? config.s3Artifacts.cacheDir : config.artifactsDestination];
   // Who decides access with --auth: the embedded store's access service, or the followed server.
   let access: import('../../server/serve-access.js').ServeAccess | undefined;
   if (ref && target?.kind === 'server') {
@@ -314,9 +315,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     throw err;
   });
   if (ref && target?.kind === 'embedded') {
-    const [{ openStore }, { LocalArtifactStore }, { RegistryService, RegistryModelSource }] = await Promise.all([
+    const [{ openStore }, { openArtifactStore }, { RegistryService, RegistryModelSource }] = await Promise.all([
       import('../../store/store.js'),
-      import('../../artifacts/local-artifact-store.js'),
+      import('../../artifacts/open-artifact-store.js'),
       import('../../registry/index.js'),
     ]);
     const store = await openStore(config.backendStoreUri);
@@ -325,7 +326,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       const { AccessService } = await import('../../access/access-service.js');
       access = new AccessService({ store, defaultPermission: config.auth.defaultPermission, logger });
     }
-    const registry = new RegistryService({ store, artifacts: new LocalArtifactStore(config.artifactsDestination), logger });
+    const registry = new RegistryService({ store, artifacts: await openArtifactStore(config.artifactsDestination, config.s3Artifacts), logger });
     // Alias moves made by other processes (the CLI, another server) are noticed by polling.
     const registrySource = new RegistryModelSource(registry, { pollIntervalMs: flags.registryPoll ?? DEFAULT_LOCAL_POLL_MS });
     cleanups.unshift(() => registrySource.close());
