@@ -8,7 +8,9 @@ import type { ServerContext } from './context.js';
 import { FastRoutes, httpServerFactory } from './http-server.js';
 import { answerClientError } from './http-connections.js';
 import { endpointNotFound, errorBody, isMlflowPath, toHttpError } from './http-errors.js';
+import { installHttpMetrics } from './http-metrics.js';
 import { parseJsonBody } from './json-body-parser.js';
+import { getMetricsRegistry } from './metrics-registry.js';
 import { createRequestGuard } from './request-guard.js';
 import { accessGate } from './access-gate.js';
 import { installAccessControl } from './plugins/access.js';
@@ -97,6 +99,7 @@ export async function buildApp(ctx: ServerContext, opts: BuildAppOptions = {}): 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
   });
+  installHttpMetrics(app, getMetricsRegistry());
   // Access logs only at debug level: the hook would cost every request something even when it logs nothing.
   if (debug) {
     app.addHook('onResponse', async (request, reply) => {

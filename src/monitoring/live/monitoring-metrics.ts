@@ -12,6 +12,7 @@ export class MonitoringMetrics {
   readonly driftShare: Gauge<'model' | 'version'>;
   readonly qualityTests: Gauge<'model' | 'version' | 'status'>;
   readonly windowRows: Gauge<'model' | 'version'>;
+  readonly windowClosed: Gauge<'model' | 'version'>;
   readonly sampledRows: Counter<'model'>;
   readonly droppedRows: Counter<'model'>;
 
@@ -22,6 +23,8 @@ export class MonitoringMetrics {
     this.driftShare = new Gauge({ name: 'slipway_monitoring_drift_share', help: 'Share of drifted features in the last closed window.', labelNames: ['model', 'version'], registers });
     this.qualityTests = new Gauge({ name: 'slipway_monitoring_quality_tests', help: 'Quality tests of the last closed window by status.', labelNames: ['model', 'version', 'status'], registers });
     this.windowRows = new Gauge({ name: 'slipway_monitoring_window_rows', help: 'Rows profiled in the last closed window.', labelNames: ['model', 'version'], registers });
+    // An alert on its age finds windows that stop closing while rows keep arriving (deploy/prometheus/slipway-alerts.yml).
+    this.windowClosed = new Gauge({ name: 'slipway_monitoring_window_closed_timestamp_seconds', help: 'Unix time this process last closed and published a window.', labelNames: ['model', 'version'], registers });
     this.sampledRows = new Counter({ name: 'slipway_monitoring_sampled_rows_total', help: 'Inference rows sampled for monitoring.', labelNames: ['model'], registers });
     this.droppedRows = new Counter({ name: 'slipway_monitoring_dropped_rows_total', help: 'Sampled inference rows dropped because the monitoring buffer was full.', labelNames: ['model'], registers });
   }
@@ -36,6 +39,7 @@ export class MonitoringMetrics {
   /** Publishes a closed window's drift and quality. */
   publish(model: string, version: string, rows: number, drift: DatasetDrift | undefined, quality: QualityResult | undefined): void {
     this.windowRows.set({ model, version }, rows);
+    this.windowClosed.set({ model, version }, Date.now() / 1000);
     if (drift) {
       this.driftShare.set({ model, version }, drift.share);
       for (const c of drift.columns) {
