@@ -23,6 +23,16 @@ export interface RegistryModelSourceOptions {
    * @default 0
    */
   pollIntervalMs?: number;
+  /**
+   * Notices of registry changes made by other processes (PostgreSQL LISTEN): each one triggers a
+   * look at once, so alias moves and new versions reach serving without waiting for the poll.
+   */
+  changes?: RegistryChangeFeed;
+}
+
+/** A feed of registry changes made elsewhere: a model's name, or undefined when anything may have changed. */
+export interface RegistryChangeFeed {
+  subscribe(listener: (name: string | undefined) => void): () => void;
 }
 
 /** Resolves registered models for serving. */
@@ -33,6 +43,9 @@ export class RegistryModelSource implements ModelSource {
   private snapshot: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unsubscribeFeed: (() => void) | undefined;
+  private polling: Promise<void> | undefined;
+  private pollAgain = false;
 
   constructor(
     private readonly registry: RegistryService,
@@ -43,6 +56,7 @@ export class RegistryModelSource implements ModelSource {
       this.announcedInProcess.add(name);
       this.emit(name);
     });
+    if (opts.changes) this.unsubscribeFeed = opts.changes.subscribe(() => void this.lookNow());
     if (opts.pollIntervalMs && opts.pollIntervalMs > 0) {
       // The first look is the baseline, so take it now rather than one interval late.
       void this.poll().catch(() => {});
@@ -242,10 +256,32 @@ export class RegistryModelSource implements ModelSource {
     return () => void this.listeners.delete(listener);
   }
 
+  /**
+   * Looks for changes now, after a notice; notices that arrive while a look runs make one more
+   * look after it, so a burst costs two looks and the last change is never missed.
+   */
+  private lookNow(): void {
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = this.poll()
+      .catch(() => {})
+      .finally(() => {
+        this.polling = undefined;
+        if (this.pollAgain) {
+          this.pollAgain = false;
+          this.lookNow();
+        }
+      });
+  }
+
   /** Stops polling and detaches from the registry. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.unsubscribeFeed?.();
+    this.unsubscribeFeed = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
@@ -266,6 +302,18 @@ export class RegistryModelSource implements ModelSource {
       .orderBy('version')
       .execute();
     for (const v of staged) add(v.name, `${v.current_stage}=${v.version}`);
+    // A new servable version moves what "the newest version" serves.
+    const newest = await db
+      .selectFrom('model_versions')
+      .select(['name'])
+      .select((eb) => eb.fn.max('version').as('version'))
+      .where('status', '=', 'READY')
+      .where('signature', 'is not', null)
+      .where('current_stage', '<>', DELETED_STAGE)
+      .groupBy('name')
+      .orderBy('name')
+      .execute();
+    for (const v of newest) add(v.name, `newest=${String(v.version)}`);
     for (const name of (await db.selectFrom('registered_models').select('name').execute()).map((r) => r.name)) if (!next.has(name)) next.set(name, '');
     const previous = this.snapshot;
     this.snapshot = next;

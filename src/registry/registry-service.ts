@@ -16,6 +16,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { SlipwayError, errors } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { parseModelUri, type ModelRef } from '../core/model-source.js';
+import { notifyChange, REGISTRY_CHANNEL } from '../store/change-feed.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { inspectArtifacts, inspectLocalModel } from './onnx-signature.js';
@@ -184,6 +185,8 @@ export class RegistryService {
     // The event records the model's whole state after the change, so `audit verify` can compare it with the rows.
     const model = entityType === 'registered_model' ? entityId : entityId.slice(0, entityId.lastIndexOf('/'));
     const states = await registeredModelStates(trx, [model, ...alsoModels]);
+    // Replicas following the registry hear of the change once it commits, and never of one rolled back.
+    await notifyChange(trx, this.store.dialect, REGISTRY_CHANNEL, [model, ...alsoModels]);
     return appendAuditEvent(trx, this.store.dialect, {
       actor: ctx.actor,
       requestId: ctx.requestId,

@@ -13,6 +13,8 @@ import { RegistryService } from '../../registry/registry-service.js';
 import type { MutationContext } from '../../registry/registry-types.js';
 import type { DomainPlugin } from '../app.js';
 import type { ServerContext } from '../context.js';
+import { REGISTRY_CHANNEL } from '../../store/change-feed.js';
+import type { PostgresChangeListener } from '../../store/postgres/postgres-change-listener.js';
 
 /** The prefixes the MLflow client and MLflow's web UI use. */
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
@@ -267,9 +269,19 @@ export function sharedRegistry(ctx: ServerContext): RegistryService {
 const mlflowRegistry: DomainPlugin = async (app: FastifyInstance, ctx: ServerContext) => {
   const registry = sharedRegistry(ctx);
   if (!ctx.modelSource) {
-    const source = new RegistryModelSource(registry, { pollIntervalMs: ALIAS_POLL_MS });
+    // On PostgreSQL, replicas hear of each other's registry changes at once (LISTEN); polling stays as the fallback.
+    let changes: PostgresChangeListener | undefined;
+    if (ctx.store.dialect === 'postgres' && ctx.store.pool && !ctx.embedded) {
+      const { PostgresChangeListener } = await import('../../store/postgres/postgres-change-listener.js');
+      changes = new PostgresChangeListener(ctx.store.pool.options, REGISTRY_CHANNEL, ctx.logger);
+    }
+    const source = new RegistryModelSource(registry, { pollIntervalMs: ALIAS_POLL_MS, ...(changes ? { changes } : {}) });
     ctx.modelSource = source;
-    ctx.onClose.push(async () => source.close());
+    ctx.onClose.push(async () => {
+      source.close();
+      await changes?.close();
+    });
+    app.addHook('onClose', async () => changes?.close());
   }
   for (const prefix of MLFLOW_PREFIXES) {
     for (const route of routesOf(registry, ctx)) {
