@@ -74,6 +74,8 @@ export interface ArtifactStore {
   localFolder?(dir: string): Promise<string>;
   /** Removes stored content that no path refers to any more. */
   collectGarbage?(opts?: GarbageCollectionOptions): Promise<GarbageCollection>;
+  /** A time-limited URL that downloads the file at `path` without credentials (object stores); throws NOT_FOUND when absent. */
+  presignedUrl?(path: string, expiresInSeconds?: number): Promise<{ url: string; size: number; sha256: string; expiresAt: Date }>;
   /** The local folder holding the files `localPath` and `localFolder` return, where it is not the store itself (a checkout cache). */
   readonly localRoot?: string;
   /** Writes, syncs and removes a tiny file; throws the system's error when the store cannot write. */

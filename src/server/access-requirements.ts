@@ -301,6 +301,7 @@ const OTHERS: Record<string, RequirementRule> = {
   'POST /api/v1/runs/:runId/restore': runParam('MANAGE'),
   'GET /api/v1/runs/:runId/artifacts': runParam('READ'),
   'GET /api/v1/runs/:runId/artifacts/*': runParam('READ'),
+  'GET /api/v1/runs/:runId/artifact-url/*': runParam('READ'),
   'PUT /api/v1/runs/:runId/artifacts/*': runParam('EDIT'),
   'GET /api/v1/artifacts/*': artifactProxy('READ'),
   'PUT /api/v1/artifacts/*': artifactProxy('EDIT'),

@@ -67,3 +67,22 @@ export const StoredStoreArtifact = named(
 );
 /** What a store-level upload stored, with the URI to register it under. */
 export type StoredStoreArtifact = z.infer<typeof StoredStoreArtifact>;
+
+/** Query of GET /runs/{runId}/artifact-url/{path}. */
+export const PresignQuery = z.object({
+  expires: z.coerce.number().int().min(1).max(604_800).optional().describe('Seconds the URL stays valid, 1 to 604800 (7 days, S3\'s limit). @default 900'),
+});
+
+/** A time-limited URL that downloads one artifact file straight from the object store. */
+export const PresignedArtifact = named(
+  z.object({
+    url: z.string().describe('GET this URL (no credentials needed) until it expires; it names the stored content, so it keeps answering the same bytes when the path is overwritten later.'),
+    expiresAt: z.string().describe('When the URL stops working, ISO 8601.'),
+    size: z.number().int().describe('Bytes of the file.'),
+    sha256: z.string().describe('sha256 of the file, hex.'),
+  }),
+  'PresignedArtifact',
+  'A presigned download URL for one artifact file.',
+);
+/** A presigned download URL for one artifact file. */
+export type PresignedArtifact = z.infer<typeof PresignedArtifact>;

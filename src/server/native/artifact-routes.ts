@@ -5,8 +5,8 @@
  * Paths are validated as the MLflow artifact routes validate them (artifact-access.ts).
  */
 import { artifactPathSegments } from '../../artifacts/artifact-path.js';
-import { isSlipwayError, errors } from '../../core/errors.js';
-import { ArtifactListing, ListRunArtifactsQuery, RunArtifactParams, StoreArtifactParams, StoredArtifact, StoredStoreArtifact } from '../../client/schemas/artifacts.js';
+import { SlipwayError, isSlipwayError, errors } from '../../core/errors.js';
+import { ArtifactListing, ListRunArtifactsQuery, PresignedArtifact, PresignQuery, RunArtifactParams, StoreArtifactParams, StoredArtifact, StoredStoreArtifact } from '../../client/schemas/artifacts.js';
 import { RunIdParams } from '../../client/schemas/runs.js';
 import { ARTIFACTS_SCHEME } from '../../registry/version-source.js';
 import type { ServerContext } from '../context.js';
@@ -51,6 +51,36 @@ export function artifactRoutes(ctx: ServerContext): NativeRoute[] {
         const root = await runArtifactRoot(ctx, params.runId);
         try {
           return await sendArtifact(reply, artifactStoreOf(ctx), joinArtifactPath(root.path, relative));
+        } catch (err) {
+          if (isSlipwayError(err) && err.code === 'NOT_FOUND') {
+            throw errors.notFound(`Run ${params.runId} has no artifact file '${relative}'; list its files with GET /api/v1/runs/${params.runId}/artifacts.`, { runId: params.runId, path: relative });
+          }
+          throw err;
+        }
+      },
+    }),
+    nativeRoute({
+      method: 'GET',
+      path: '/runs/:runId/artifact-url/*',
+      tag: 'artifacts',
+      operationId: 'presignRunArtifact',
+      summary: "A time-limited URL that downloads one of a run's artifact files straight from the object store (S3 artifact stores only), so large files skip the server.",
+      params: RunArtifactParams,
+      query: PresignQuery,
+      response: PresignedArtifact,
+      async handler({ params, query }) {
+        const relative = artifactPathSegments(params.path).join('/');
+        const root = await runArtifactRoot(ctx, params.runId);
+        const store = artifactStoreOf(ctx);
+        if (!store.presignedUrl) {
+          throw new SlipwayError(
+            'NOT_IMPLEMENTED',
+            `This server keeps artifacts in a local folder, which has no presigned URLs (they come with --artifacts-destination s3://…); download the file with GET /api/v1/runs/${params.runId}/artifacts/${relative}.`,
+          );
+        }
+        try {
+          const signed = await store.presignedUrl(joinArtifactPath(root.path, relative), query.expires);
+          return { url: signed.url, expiresAt: signed.expiresAt.toISOString(), size: signed.size, sha256: signed.sha256 };
         } catch (err) {
           if (isSlipwayError(err) && err.code === 'NOT_FOUND') {
             throw errors.notFound(`Run ${params.runId} has no artifact file '${relative}'; list its files with GET /api/v1/runs/${params.runId}/artifacts.`, { runId: params.runId, path: relative });
