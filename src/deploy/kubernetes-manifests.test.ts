@@ -21,11 +21,48 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
 };
 
-/** Validates one object with its kubernetes-models class; throws the schema's message. */
-function validate(obj: KubernetesObject): void {
+/** `value` behind a proxy that records the path of every own property the validator reads. */
+function tracked(value: unknown, path: string, read: Set<string>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  return new Proxy(value, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && Object.hasOwn(target, key)) {
+        read.add(`${path}/${key}`);
+        return tracked((target as Record<string, unknown>)[key], `${path}/${key}`, read);
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
+function paths(value: unknown, path: string, out: string[] = []): string[] {
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      out.push(`${path}/${k}`);
+      paths(v, `${path}/${k}`, out);
+    }
+  }
+  return out;
+}
+
+const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'data']);
+
+/**
+ * Validates one object with its kubernetes-models class, throwing the schema's message, and returns the fields
+ * the schema does not know. The compiled schemas accept unknown fields (as the API server does without strict
+ * field validation); a field the validator never reads is one no schema declares, such as a misspelt probe.
+ */
+function validate(obj: KubernetesObject): string[] {
   const Model = MODELS[`${obj.apiVersion} ${obj.kind}`];
   if (!Model) throw new Error(`no schema for ${obj.apiVersion} ${obj.kind}`);
-  new Model(obj as never).validate();
+  // The constructor deep-copies its input (reading every field), so the copy's fields are tracked afterwards.
+  const model = new Model(obj as never) as unknown as Record<string, unknown> & { validate(): void };
+  const read = new Set<string>();
+  for (const key of Object.keys(model)) model[key] = tracked(model[key], `/${key}`, read);
+  model.validate();
+  const unread = paths(obj, '').filter((p) => (p.split('/').length === 2 ? !TOP_LEVEL.has(p.slice(1)) : !read.has(p)));
+  // Name the outermost unknown field only.
+  return unread.filter((p) => !unread.some((q) => p.startsWith(`${q}/`)));
 }
 
 const BASE = { artifactsDestination: 's3://ml-artifacts/slipway' };
@@ -43,7 +80,7 @@ describe('renderKubernetes', () => {
   it('renders the six objects, each valid against its schema, in apply order', () => {
     const objects = renderKubernetes(resolveDeployOptions(BASE));
     expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor']);
-    for (const obj of objects) expect(() => validate(obj), `${obj.kind}`).not.toThrow();
+    for (const obj of objects) expect(validate(obj), `${obj.kind}`).toEqual([]);
   });
 
   it('validates with every option set, and without the autoscaler', () => {
@@ -75,11 +112,21 @@ describe('renderKubernetes', () => {
       metricsTokenSecret: 'prometheus-token',
       scrapeInterval: '15s',
     });
-    for (const obj of renderKubernetes(full)) expect(() => validate(obj), obj.kind).not.toThrow();
+    for (const obj of renderKubernetes(full)) expect(validate(obj), obj.kind).toEqual([]);
     const fixed = renderKubernetes(resolveDeployOptions({ ...BASE, hpa: false, replicas: 3 }));
     expect(fixed.map((o) => o.kind)).not.toContain('HorizontalPodAutoscaler');
     expect(find(fixed, 'Deployment').spec.replicas).toBe(3);
-    for (const obj of fixed) expect(() => validate(obj), obj.kind).not.toThrow();
+    for (const obj of fixed) expect(validate(obj), obj.kind).toEqual([]);
+  });
+
+  it('the schema check refuses a wrong type and names a field no schema declares', () => {
+    const [, deployment] = renderKubernetes(resolveDeployOptions(BASE)) as [KubernetesObject, Json];
+    const container = deployment.spec.template.spec.containers[0];
+    container.readinesProbe = container.readinessProbe;
+    container.ports[0].containerPort = '5000';
+    expect(() => validate(deployment as KubernetesObject)).toThrow('containerPort must be integer');
+    container.ports[0].containerPort = 5000;
+    expect(validate(deployment as KubernetesObject)).toEqual(['/spec/template/spec/containers/0/readinesProbe']);
   });
 
   it('runs non-root on a read-only root file system, with settings from the ConfigMap and the store URI from a Secret reference', () => {
