@@ -50,7 +50,7 @@ export interface S3ArtifactStoreOptions {
   client?: S3Client;
   /** Part size of multipart uploads in bytes (memory per upload is about `partSize × (queueSize + 1)`). @default 8 MiB */
   partSize?: number;
-  /** Parts uploaded at once per upload. @default 4 */
+  /** Parts uploaded at once per upload. @default 3 */
   queueSize?: number;
 }
 
@@ -67,7 +67,7 @@ interface Pointer {
 
 const DIGEST = /^[0-9a-f]{64}$/;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-const DEFAULT_QUEUE_SIZE = 4;
+const DEFAULT_QUEUE_SIZE = 3;
 /** S3's limit for one CopyObject; larger blobs are copied part by part. */
 const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const COPY_PART = 512 * 1024 ** 2;
