@@ -69,6 +69,9 @@ describe('deploy/Dockerfile', () => {
     // npm ci runs the prepare script, which compiles the server and builds the UI.
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.prepare).toMatch(/tsc -p tsconfig.json && vite build/);
+    // Other platforms' native binaries are dropped, and what stays is loaded once before the image is done.
+    expect(run).toMatch(/onnxruntime-node\/bin .*! -name linux/);
+    expect(run).toMatch(/import\('onnxruntime-node'\).*import\('better-sqlite3'\)/);
     expect(args(runtime, 'RUN').join('\n')).not.toMatch(/\bnpm (ci|install)\b/);
     expect(args(runtime, 'COPY').map((c) => c.replace(/--chown=\S+ /, ''))).toEqual(['--from=build /src/package.json ./package.json', '--from=build /src/node_modules ./node_modules', '--from=build /src/dist ./dist']);
   });
