@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { attachReference, profileTable, readTable } from '../../src/monitoring/index.js';
+import { renderKubernetes, resolveDeployOptions } from '../../src/deploy/index.js';
 import { buildApp } from '../../src/server/app.js';
 import type { ServerContext } from '../../src/server/context.js';
 import { DIALECTS } from '../support/dialects.js';
@@ -140,6 +141,19 @@ describe('deploy/ alert rules and dashboard', () => {
     expect(exposition).toMatch(/slipway_http_request_duration_seconds_bucket\{le="[^"]+",api="slipway",method="GET",route="\/api\/v1\/experiments"\}/);
     expect(exposition).not.toMatch(/slipway_http_requests_total\{[^}]*route="\/(health|metrics|v2)/);
     expect(exposition).toMatch(/slipway_monitoring_window_closed_timestamp_seconds\{model="bc",version="1"\} \d/);
+  });
+
+  it('the rendered probes and the ServiceMonitor path answer on a server', async () => {
+    const objects = renderKubernetes(resolveDeployOptions({ artifactsDestination: 's3://ml-artifacts/slipway' }));
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<Record<string, { httpGet: { path: string } }>> } } } };
+    const container = deployment.spec.template.spec.containers[0] ?? {};
+    const paths = ['startupProbe', 'livenessProbe', 'readinessProbe'].map((p) => container[p]?.httpGet.path);
+    const monitor = objects.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: Array<{ path: string }> } };
+    for (const path of [...paths, ...monitor.spec.endpoints.map((e) => e.path)]) {
+      expect(path).toBeDefined();
+      const res = await app.inject({ method: 'GET', url: path as string });
+      expect(res.statusCode, `${path}: ${res.body}`).toBe(200);
+    }
   });
 
   it('alert rules read only exported metrics', () => {
