@@ -30,7 +30,7 @@ function minAge(raw: string): number {
 
 function withStoreOptions(cmd: Command): Command {
   return cmd
-    .option('--artifacts-destination <path>', 'artifact folder (default: $SLIPWAY_HOME/artifacts)')
+    .option('--artifacts-destination <path>', 'artifact folder, or s3://bucket/prefix with endpoint, region and credentials from the AWS environment (default: $SLIPWAY_HOME/artifacts, env SLIPWAY_ARTIFACTS_DESTINATION)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print JSON');
 }

@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1, env SLIPWAY_HOST)')
     .option('--port <port>', 'port to listen on; 0 picks a free one (default: 5000, env SLIPWAY_PORT)', portNumber)
     .option('--backend-store-uri <uri>', 'metadata store: sqlite:///path.db or postgresql://… (default: $SLIPWAY_HOME/slipway.db)')
-    .option('--artifacts-destination <path>', 'artifact folder (default: $SLIPWAY_HOME/artifacts)')
+    .option('--artifacts-destination <path>', 'artifact folder, or s3://bucket/prefix with endpoint, region and credentials from the AWS environment (default: $SLIPWAY_HOME/artifacts, env SLIPWAY_ARTIFACTS_DESTINATION)')
     .option('--default-artifact-root <uri>', 'where new experiments keep artifacts: mlflow-artifacts: (through this server) or file:///folder that clients write to directly (default: mlflow-artifacts:, env SLIPWAY_DEFAULT_ARTIFACT_ROOT)')
     .option('--serve-artifacts', 'serve the MLflow artifact proxy routes /api/2.0/mlflow-artifacts/… (default, env SLIPWAY_SERVE_ARTIFACTS)')
     .option('--no-serve-artifacts', 'do not serve them: clients write to the --default-artifact-root folder directly')
