@@ -135,7 +135,8 @@ export class ReleaseRunner implements ReleaseScheduler {
    */
   async recover(): Promise<void> {
     for (const r of await this.service.listActive()) {
-      if (r.state === 'awaiting_approval') continue;
+      // Called again and again by the holder of the releases lease: what it drives already is not a leftover.
+      if (r.state === 'awaiting_approval' || this.running.has(r.id)) continue;
       if (r.state === 'rolling_out' && r.rollout && r.policy.onRestart === 'rollback') {
         const reason = `The server restarted during the rollout (step ${r.rollout.step + 1}, ${r.rollout.weight} %); rolled back: all traffic is on the champion, '${r.environment}' unchanged.`;
         const evidence = { restart: true, rollout: r.rollout };
@@ -146,6 +147,23 @@ export class ReleaseRunner implements ReleaseScheduler {
         continue;
       }
       this.schedule(r.id);
+    }
+  }
+
+  /**
+   * Stops driving every release without closing the runner, and puts this process's live traffic
+   * of those releases back on the champion: another process took over driving them (a lost lease).
+   */
+  async pause(): Promise<void> {
+    const all = [...this.running.entries()];
+    for (const [, r] of all) r.controller.abort(new Stopped('shutdown'));
+    await Promise.all(all.map(([, r]) => r.done));
+    const traffic = this.traffic();
+    if (!traffic) return;
+    for (const [id] of all) {
+      const release = await this.service.getState(id).catch(() => undefined);
+      const split = release ? traffic.activeSplit(release.model) : undefined;
+      if (release && split && split.challengerVersion === release.version) await traffic.endSplit(release.model, 'rollback').catch(() => {});
     }
   }
 

@@ -131,6 +131,11 @@ async function announceRollback(ctx: ServerContext, release: Release, evidence: 
   );
 }
 
+/** The lease of driving releases among replicas. */
+const RELEASES_JOB = 'releases';
+/** How often the holder looks for releases started through other replicas or left by a holder that died. */
+const RELEASES_JOB_INTERVAL_MS = 2000;
+
 const releases: DomainPlugin = async (app, ctx) => {
   const registry = registryOf(ctx);
   let ownSource: RegistryModelSource | undefined;
@@ -161,7 +166,14 @@ const releases: DomainPlugin = async (app, ctx) => {
     clock: ctx.clock,
     logger: ctx.logger,
   });
-  service.attachScheduler(runner);
+  const jobs = ctx.embedded ? undefined : ctx.jobs;
+  if (jobs) {
+    // Among replicas, the holder of the releases lease alone drives releases (gates, rollouts, canary analysis);
+    // a release started through another replica is picked up by the holder's next pass.
+    service.attachScheduler({ schedule: (id) => (jobs.holds(RELEASES_JOB) ? runner.schedule(id) : undefined), cancel: (release) => runner.cancel(release) });
+  } else {
+    service.attachScheduler(runner);
+  }
   registerNativeRoutes(app, NATIVE_PREFIX, releaseRoutes(() => service), ctx);
   // Traffic hub: the routes serving processes poll and report to.
   registerNativeRoutes(app, NATIVE_PREFIX, trafficRoutes(() => hub), ctx);
@@ -174,7 +186,19 @@ const releases: DomainPlugin = async (app, ctx) => {
 
   // Recovery waits for the app to be ready, so serving (registered earlier) has set up its traffic controller.
   // Only a server recovers: an embedded command-line process must not take over releases a server drives.
-  if (!ctx.embedded) {
+  if (jobs) {
+    app.addHook('onReady', async () => {
+      jobs.add({
+        name: RELEASES_JOB,
+        intervalMs: RELEASES_JOB_INTERVAL_MS,
+        onAcquired: async ({ signal }) => {
+          // A lost lease stops the drives at once: the next holder takes them over from the stored state.
+          signal.addEventListener('abort', () => void runner.pause(), { once: true });
+        },
+        run: async () => runner.recover(),
+      });
+    });
+  } else if (!ctx.embedded) {
     app.addHook('onReady', async () => {
       await runner.recover().catch((err: unknown) => ctx.logger.error({ err }, 'release: recovery failed'));
     });
