@@ -18,6 +18,12 @@ describe('resolveDeployOptions', () => {
     const o = resolveDeployOptions(BASE);
     expect(o).toMatchObject({ name: 'slipway', namespace: 'slipway', image: 'slipway:0.1.0', replicas: 2, port: 5000, hpa: { min: 2, max: 10, targetCpu: 70 }, shutdownTimeoutMs: 30_000, preStopDelayMs: 5000 });
     expect(o.databaseSecret).toEqual({ name: 'slipway-database', key: 'uri' });
+    expect(o.artifactCacheBytes).toBe(10 * 2 ** 30);
+  });
+
+  it('reads sizes in Kubernetes units and booleans from flags or the file', () => {
+    expect(resolveDeployOptions({ ...BASE, artifactCacheSize: '500Mi', s3ForcePathStyle: 'true' })).toMatchObject({ artifactCacheBytes: 500 * 2 ** 20, s3: { forcePathStyle: true } });
+    expect(resolveDeployOptions({ ...BASE, artifactCacheSize: '2G', s3ForcePathStyle: false })).toMatchObject({ artifactCacheBytes: 2e9, s3: { forcePathStyle: false } });
   });
 
   it.each([
@@ -41,6 +47,9 @@ describe('resolveDeployOptions', () => {
     [{ serviceMonitorLabels: { 'bad key!': 'x' } }, '--service-monitor-label key must be a Kubernetes label name'],
     [{ scrapeInterval: '30' }, '--scrape-interval must be a Prometheus duration'],
     [{ imagePullPolicy: 'always' }, '--image-pull-policy must be one of Always, IfNotPresent, Never'],
+    [{ s3ForcePathStyle: 'yes' }, '--s3-force-path-style must be true or false; got "yes".'],
+    [{ artifactCacheSize: '10GB' }, '--artifact-cache-size must be a size such as 10Gi'],
+    [{ artifactCacheSize: '1k' }, '--artifact-cache-size must be at least 1Mi'],
   ] as Array<[DeployInput, string]>)('refuses %j naming the option', (input, message) => {
     expect(errorOf(input)).toContain(message);
   });

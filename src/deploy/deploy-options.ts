@@ -40,8 +40,10 @@ export interface DeployOptions {
   databaseSecret: { name: string; key: string };
   /** Shared artifact store of every replica (`s3://bucket/prefix`). */
   artifactsDestination: string;
-  /** AWS region and S3 endpoint (for S3-compatible stores) put in the ConfigMap when set. */
-  s3: { region?: string; endpoint?: string; credentialsSecret?: string };
+  /** AWS region, S3 endpoint and addressing style (for S3-compatible stores) put in the ConfigMap when set. */
+  s3: { region?: string; endpoint?: string; forcePathStyle?: boolean; credentialsSecret?: string };
+  /** Bytes of the local cache serving reads S3 models through (`SLIPWAY_ARTIFACT_CACHE_SIZE`). @default 10 GiB */
+  artifactCacheBytes: number;
   /** HorizontalPodAutoscaler bounds and CPU target (percent of the request); absent when turned off. */
   hpa?: { min: number; max: number; targetCpu: number };
   /** Most pods the PodDisruptionBudget lets a voluntary disruption take at once. @default 1 */
@@ -80,7 +82,9 @@ export const DEPLOY_KEYS = {
   artifactsDestination: '--artifacts-destination',
   s3Region: '--s3-region',
   s3Endpoint: '--s3-endpoint',
+  s3ForcePathStyle: '--s3-force-path-style',
   s3CredentialsSecret: '--s3-credentials-secret',
+  artifactCacheSize: '--artifact-cache-size',
   hpa: '--hpa / --no-hpa',
   hpaMin: '--hpa-min',
   hpaMax: '--hpa-max',
@@ -106,6 +110,7 @@ const IMAGE =
   /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const CPU = /^(\d+(\.\d+)?|\d+m)$/;
 const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const QUANTITY_BYTES: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
 const PROM_DURATION = /^(\d+(ms|s|m|h))+$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
@@ -162,8 +167,15 @@ function labels(value: unknown, name: string): Record<string, string> {
 }
 
 function bool(value: unknown, name: string): boolean {
+  if (value === 'true' || value === 'false') return value === 'true';
   if (typeof value !== 'boolean') invalid(name, `must be true or false; got ${JSON.stringify(value)}.`);
   return value;
+}
+
+/** Bytes of a memory quantity such as 10Gi (already checked against MEMORY). */
+function quantityBytes(quantity: string): number {
+  const [, number, unit] = /^(\d+(?:\.\d+)?)([A-Za-z]*)$/.exec(quantity) as unknown as [string, string, string];
+  return Math.floor(Number(number) * (QUANTITY_BYTES[unit] as number));
 }
 
 /**
@@ -208,7 +220,12 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
   const s3: DeployOptions['s3'] = {};
   if (has('s3Region')) s3.region = text(input.s3Region, n('s3Region'), /^[a-z0-9-]+$/, 'an AWS region such as eu-west-1', 64);
   if (has('s3Endpoint')) s3.endpoint = text(input.s3Endpoint, n('s3Endpoint'), /^https?:\/\/[^\s/]+(\/\S*)?$/, 'an http:// or https:// URL such as https://minio.storage:9000', 1024);
+  if (has('s3ForcePathStyle')) s3.forcePathStyle = bool(input.s3ForcePathStyle, n('s3ForcePathStyle'));
   if (has('s3CredentialsSecret')) s3.credentialsSecret = text(input.s3CredentialsSecret, n('s3CredentialsSecret'), DNS_SUBDOMAIN, 'a Secret name (lowercase letters, digits, - and .)');
+
+  const cache = has('artifactCacheSize') ? text(input.artifactCacheSize, n('artifactCacheSize'), MEMORY, 'a size such as 10Gi or 500Mi', 32) : '10Gi';
+  const artifactCacheBytes = quantityBytes(cache);
+  if (artifactCacheBytes < 2 ** 20) invalid(n('artifactCacheSize'), `must be at least 1Mi; got ${JSON.stringify(cache)}.`);
 
   let hpa: DeployOptions['hpa'];
   const hpaOn = has('hpa') ? bool(input.hpa, n('hpa')) : true;
@@ -243,6 +260,7 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
     databaseSecret,
     artifactsDestination,
     s3,
+    artifactCacheBytes,
     pdbMaxUnavailable,
     shutdownTimeoutMs,
     preStopDelayMs,

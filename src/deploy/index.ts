@@ -3,10 +3,12 @@ export { DEPLOY_KEYS, FLAG_NAMES, mergeDeployOptions, parseDeploySection, resolv
 export {
   GRACE_MARGIN_SECONDS,
   HOME_DIR,
+  HOME_HEADROOM_BYTES,
   LIVENESS_PATH,
   READINESS_PATH,
   RUN_AS_USER,
   configMapData,
+  homeSizeLimit,
   manifestFileName,
   manifestHeader,
   renderKubernetes,

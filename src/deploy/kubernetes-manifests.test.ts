@@ -101,6 +101,8 @@ describe('renderKubernetes', () => {
       s3Region: 'eu-west-1',
       s3Endpoint: 'https://minio.storage.svc:9000',
       s3CredentialsSecret: 'minio-keys',
+      s3ForcePathStyle: 'true',
+      artifactCacheSize: '20Gi',
       hpaMin: 4,
       hpaMax: 20,
       hpaTargetCpu: 60,
@@ -143,6 +145,10 @@ describe('renderKubernetes', () => {
     // No value of any Secret appears anywhere.
     expect(toYamlDocuments(objects)).not.toMatch(/postgresql:\/\//);
     expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '1Gi' } });
+    // The home volume holds the model cache the server is told about, and a little more.
+    expect(find(objects, 'ConfigMap').data.SLIPWAY_ARTIFACT_CACHE_SIZE).toBe(String(10 * 2 ** 30));
+    expect(pod.volumes).toContainEqual({ name: 'home', emptyDir: { sizeLimit: '11264Mi' } });
+    expect(container.volumeMounts).toContainEqual({ name: 'home', mountPath: '/var/lib/slipway' });
   });
 
   it('wires the probes to the health routes and the grace period to the shutdown timeout', () => {

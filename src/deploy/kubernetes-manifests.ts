@@ -47,6 +47,14 @@ function meta(o: DeployOptions, extraLabels: Record<string, string> = {}): Kuber
   return { name: o.name, namespace: o.namespace, labels: { ...labelsOf(o), ...extraLabels } };
 }
 
+/** Room in the home volume beyond the model cache: the audit key and checkpoints, downloads being verified. */
+export const HOME_HEADROOM_BYTES = 2 ** 30;
+
+/** The home volume's size limit: the model cache and its headroom; the kubelet evicts a pod that writes more. */
+export function homeSizeLimit(o: DeployOptions): string {
+  return `${Math.ceil((o.artifactCacheBytes + HOME_HEADROOM_BYTES) / 2 ** 20)}Mi`;
+}
+
 /** The termination grace period the Deployment gets, in seconds. */
 export function terminationGraceSeconds(o: DeployOptions): number {
   return o.preStopDelayMs / 1000 + o.shutdownTimeoutMs / 1000 + GRACE_MARGIN_SECONDS;
@@ -62,6 +70,8 @@ export function configMapData(o: DeployOptions): Record<string, string> {
     SLIPWAY_LOG_LEVEL: o.logLevel,
     ...(o.s3.region ? { AWS_REGION: o.s3.region } : {}),
     ...(o.s3.endpoint ? { AWS_ENDPOINT_URL_S3: o.s3.endpoint } : {}),
+    ...(o.s3.forcePathStyle !== undefined ? { AWS_S3_FORCE_PATH_STYLE: String(o.s3.forcePathStyle) } : {}),
+    SLIPWAY_ARTIFACT_CACHE_SIZE: String(o.artifactCacheBytes),
   };
 }
 
@@ -124,8 +134,8 @@ function deployment(o: DeployOptions): KubernetesObject {
           topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorOf(o) } }],
           containers: [container],
           volumes: [
-            { name: 'home', emptyDir: {} },
-            { name: 'tmp', emptyDir: {} },
+            { name: 'home', emptyDir: { sizeLimit: homeSizeLimit(o) } },
+            { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
           ],
         },
       },

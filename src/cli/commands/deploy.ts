@@ -27,7 +27,9 @@ export interface RenderFlags {
   artifactsDestination?: string;
   s3Region?: string;
   s3Endpoint?: string;
+  s3ForcePathStyle?: string;
   s3CredentialsSecret?: string;
+  artifactCacheSize?: string;
   hpa?: boolean;
   hpaMin?: string;
   hpaMax?: string;
@@ -109,6 +111,8 @@ export function register(program: Command): void {
     .option('--artifacts-destination <url>', 'shared artifact store, s3://bucket/prefix (required)')
     .option('--s3-region <region>', 'AWS_REGION for the artifact store')
     .option('--s3-endpoint <url>', 'AWS_ENDPOINT_URL_S3, for an S3-compatible store')
+    .option('--s3-force-path-style <bool>', 'AWS_S3_FORCE_PATH_STYLE: true or false (the S3 store picks path-style for a custom endpoint unless told)')
+    .option('--artifact-cache-size <size>', 'local cache serving reads S3 models through, such as 10Gi; the home volume gets 1Gi more (default 10Gi)')
     .option('--s3-credentials-secret <name>', 'Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) become environment variables')
     .option('--hpa', 'render the HorizontalPodAutoscaler (the default)')
     .option('--no-hpa', 'no autoscaler: the Deployment keeps --replicas')
