@@ -27,5 +27,9 @@ export function createPostgresDialect(uri: string, maxConnections = 10, statemen
   // An idle client whose connection the server closed must not crash the process;
   // the pool drops it and the next query opens a fresh one.
   raw.on('error', () => {});
+  // A client checked out of the pool (a transaction between statements) has no listener of the
+  // pool's: its connection dropping (a PostgreSQL restart) would be an unhandled 'error' that ends
+  // the process. Its next statement fails instead, and the pool discards it on release.
+  raw.on('connect', (client) => client.on('error', () => {}));
   return { raw, dialect: new PostgresDialect({ pool: raw }) };
 }
