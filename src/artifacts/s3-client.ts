@@ -33,9 +33,9 @@ export function s3Problem(err: unknown, location: S3Location, what: string): Sli
   const status = e?.$metadata?.httpStatusCode;
   const message = (e?.message ?? String(err)).split('\n')[0] ?? '';
   const endpoint = location.endpoint ? `${location.endpoint} (${location.endpointSetting})` : 'the AWS S3 endpoint (set AWS_ENDPOINT_URL_S3 for an S3-compatible server)';
-  const where = `${location.uri} (${DESTINATION_SETTING})`;
+  const where = `${location.uri} (${location.setting ?? DESTINATION_SETTING})`;
   if (name === 'NoSuchBucket' || (status === 404 && what === 'reach the bucket')) {
-    return new SlipwayError('INVALID_ARGUMENT', `Cannot ${what}: the bucket '${location.bucket}' does not exist at ${endpoint}; create it or correct ${where}.`, { setting: 'artifactsDestination' });
+    return new SlipwayError('INVALID_ARGUMENT', `Cannot ${what}: the bucket '${location.bucket}' does not exist at ${endpoint}; create it or correct ${where}.`, { setting: location.setting ?? 'artifactsDestination' });
   }
   if (CREDENTIAL_ERRORS.has(name) || CREDENTIAL_ERRORS.has(e?.Code ?? '') || status === 403 || /credential/i.test(name) || /Could not load credentials/i.test(message)) {
     return new SlipwayError(

@@ -21,6 +21,8 @@ export interface S3Location {
   region?: string;
   /** Path-style addressing (`endpoint/bucket/key`): AWS_S3_FORCE_PATH_STYLE when set, else on exactly when a custom endpoint is set. */
   forcePathStyle: boolean;
+  /** The setting that named the location, for messages. @default DESTINATION_SETTING */
+  setting?: string;
 }
 
 /** An S3 destination with its local checkout cache, as the resolved config carries it. */
@@ -42,21 +44,21 @@ export function isS3Destination(destination: string): boolean {
   return /^s3:\/\//i.test(destination.trim());
 }
 
-function bad(destination: string, why: string): SlipwayError {
-  return new SlipwayError('INVALID_ARGUMENT', `Artifact destination '${destination}' is not a usable S3 location: ${why} (${DESTINATION_SETTING}; expected s3://bucket/prefix).`, { setting: 'artifactsDestination' });
+function bad(destination: string, why: string, setting: string): SlipwayError {
+  return new SlipwayError('INVALID_ARGUMENT', `'${destination}' is not a usable S3 location: ${why} (${setting}; expected s3://bucket/prefix).`, { setting });
 }
 
-/** Parses `s3://bucket[/prefix]` and reads the endpoint, region and addressing style from `env`. */
-export function s3LocationOf(destination: string, env: NodeJS.ProcessEnv): S3Location {
+/** Parses `s3://bucket[/prefix]` (named by `setting`, for messages) and reads the endpoint, region and addressing style from `env`. */
+export function s3LocationOf(destination: string, env: NodeJS.ProcessEnv, setting: string = DESTINATION_SETTING): S3Location {
   const raw = destination.trim();
   const rest = raw.replace(/^s3:\/\//i, '');
   const slash = rest.indexOf('/');
   const bucket = slash < 0 ? rest : rest.slice(0, slash);
   const prefix = (slash < 0 ? '' : rest.slice(slash + 1)).replace(/\/+$/, '');
-  if (bucket === '') throw bad(raw, 'it names no bucket');
-  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(raw, `'${bucket}' is not a valid bucket name (3 to 63 lower-case letters, digits, '.' and '-')`);
-  if (/[?#\\]/.test(rest)) throw bad(raw, "it contains '?', '#' or a backslash");
-  if (prefix.split('/').some((s, i, all) => (s === '' && all.length > 1) || s === '.' || s === '..')) throw bad(raw, "its prefix has an empty, '.' or '..' segment");
+  if (bucket === '') throw bad(raw, 'it names no bucket', setting);
+  if (!BUCKET.test(bucket) || bucket.includes('..')) throw bad(raw, `'${bucket}' is not a valid bucket name (3 to 63 lower-case letters, digits, '.' and '-')`, setting);
+  if (/[?#\\]/.test(rest)) throw bad(raw, "it contains '?', '#' or a backslash", setting);
+  if (prefix.split('/').some((s, i, all) => (s === '' && all.length > 1) || s === '.' || s === '..')) throw bad(raw, "its prefix has an empty, '.' or '..' segment", setting);
   const endpointSetting = env.AWS_ENDPOINT_URL_S3 ? 'AWS_ENDPOINT_URL_S3' : env.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : undefined;
   const endpoint = endpointSetting ? env[endpointSetting] : undefined;
   if (endpoint !== undefined) {
@@ -83,5 +85,6 @@ export function s3LocationOf(destination: string, env: NodeJS.ProcessEnv): S3Loc
     ...(endpoint !== undefined ? { endpoint, endpointSetting } : {}),
     ...(region ? { region } : {}),
     forcePathStyle,
+    ...(setting !== DESTINATION_SETTING ? { setting } : {}),
   };
 }

@@ -34,8 +34,10 @@ describe('resolveRemote', () => {
     expect(() => resolveRemote(root, { remotes: { origin: { url: 'x' } } }, 'backup')).toThrow("--remote backup names no remote in slipway.yaml's data.remotes (known: origin).");
   });
 
-  it('refuses s3:// until the S3 store exists, and other schemes', () => {
-    expect(() => resolveRemote(root, { remotes: { cloud: { url: 's3://bucket/data' } } })).toThrow(/S3 remotes come with the S3 artifact store and are not supported yet/);
+  it('reads s3:// remotes as S3 locations, and refuses malformed ones and other schemes', () => {
+    const cloud = resolveRemote(root, { remotes: { cloud: { url: 's3://bucket/data' } } }, undefined, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000' });
+    expect(cloud).toMatchObject({ name: 'cloud', url: 's3://bucket/data', s3: { bucket: 'bucket', prefix: 'data', forcePathStyle: true, setting: 'data.remotes.cloud.url in slipway.yaml' } });
+    expect(() => resolveRemote(root, { remotes: { cloud: { url: 's3://No_Bucket/data' } } }, undefined, {})).toThrow(/not a valid bucket name.*\(data\.remotes\.cloud\.url in slipway\.yaml/);
     expect(() => resolveRemote(root, { remotes: { web: { url: 'https://example.com/data' } } })).toThrow(/scheme 'https:' is not supported/);
     expect(() => resolveRemote(root, { remotes: { web: { url: 'file://otherhost/data' } } })).toThrow(/not a local file:\/\/ URL/);
   });

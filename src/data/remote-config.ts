@@ -1,7 +1,8 @@
 /**
  * Which remote a data command talks to: `--remote NAME`, else `data.remote`, else the only remote in
  * `slipway.yaml`'s `data.remotes`. A remote is a folder (a path relative to the workspace root, an
- * absolute path or a `file://` URL) opened as a local artifact store; `s3://` waits for the S3 store.
+ * absolute path or a `file://` URL) opened as a local artifact store, or `s3://bucket/prefix` opened as the S3
+ * artifact store (endpoint, region and credentials from the AWS environment).
  */
 import { stat, mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { SlipwayError } from '../core/errors.js';
 import { LocalArtifactStore } from '../artifacts/local-artifact-store.js';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { s3LocationOf, type S3Location } from '../artifacts/s3-location.js';
 import type { DataConfig } from './data-types.js';
 import { WORKSPACE_DIR } from './data-types.js';
 
@@ -17,8 +19,10 @@ export interface ResolvedRemote {
   name: string;
   /** The URL as written in slipway.yaml. */
   url: string;
-  /** Absolute path of the remote's folder. */
+  /** Absolute path of the remote's folder; for an S3 remote, its URL. */
   folder: string;
+  /** The bucket and prefix of an `s3://` remote, with the folder its local checkouts go to. */
+  s3?: S3Location & { cacheDir: string };
 }
 
 // A remote's name becomes a folder under .slipway/remotes/, so it is kept to plain characters.
@@ -31,8 +35,8 @@ function invalid(message: string, details?: Record<string, unknown>): SlipwayErr
   return new SlipwayError('INVALID_ARGUMENT', message, details);
 }
 
-/** Picks the remote a command uses and resolves its URL to a folder; throws INVALID_ARGUMENT (exit 2) naming the problem. */
-export function resolveRemote(root: string, config: DataConfig | undefined, requested?: string): ResolvedRemote {
+/** Picks the remote a command uses and resolves its URL to a folder or an S3 location; throws INVALID_ARGUMENT (exit 2) naming the problem. */
+export function resolveRemote(root: string, config: DataConfig | undefined, requested?: string, env: NodeJS.ProcessEnv = process.env): ResolvedRemote {
   const remotes = config?.remotes ?? {};
   const names = Object.keys(remotes);
   if (names.length === 0) {
@@ -53,6 +57,10 @@ export function resolveRemote(root: string, config: DataConfig | undefined, requ
   }
   const url = typeof entry.url === 'string' ? entry.url.trim() : '';
   if (url === '') throw invalid(`Remote '${name}' has no url in slipway.yaml (data.remotes.${name}.url).`, { remote: name });
+  if (SCHEME.exec(url)?.[1]?.toLowerCase() === 's3') {
+    const location = s3LocationOf(url, env, `data.remotes.${name}.url in slipway.yaml`);
+    return { name, url, folder: location.uri, s3: { ...location, cacheDir: join(root, WORKSPACE_DIR, 'remotes', name, 'checkouts') } };
+  }
   const folder = folderOf(root, name, url);
   // The store's own folders (objects/, tree/, tmp/) would land among the workspace's files or its cache.
   const inWorkspaceDir = relative(join(root, WORKSPACE_DIR), folder);
@@ -66,11 +74,8 @@ function folderOf(root: string, name: string, url: string): string {
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
   // One letter followed by ':' is a Windows drive, not a scheme.
   if (scheme !== undefined && scheme.length > 1) {
-    if (scheme === 's3') {
-      throw invalid(`Remote '${name}' is an S3 URL (${url}); S3 remotes come with the S3 artifact store and are not supported yet. Use a folder path or a file:// URL.`, { remote: name });
-    }
     if (scheme !== 'file') {
-      throw invalid(`Remote '${name}' has the URL ${url}, whose scheme '${scheme}:' is not supported; use a folder path or a file:// URL.`, { remote: name });
+      throw invalid(`Remote '${name}' has the URL ${url}, whose scheme '${scheme}:' is not supported; use a folder path, a file:// URL or s3://bucket/prefix.`, { remote: name });
     }
     try {
       return fileURLToPath(url);
@@ -86,6 +91,13 @@ function folderOf(root: string, name: string, url: string): string {
  * missing folder is NOT_FOUND (exit 1), since it means nothing was ever pushed there or the path is wrong.
  */
 export async function openRemoteStore(remote: ResolvedRemote, mode: 'push' | 'fetch'): Promise<ArtifactStore> {
+  if (remote.s3) {
+    const { S3ArtifactStore } = await import('../artifacts/s3-artifact-store.js');
+    const store = new S3ArtifactStore({ location: remote.s3, cacheDir: remote.s3.cacheDir });
+    // A missing bucket or refused credentials are one clear line before any transfer starts; a push also proves it may write.
+    if (mode === 'push') await store.checkWritable();
+    return store;
+  }
   const info = await stat(remote.folder).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw new SlipwayError('INVALID_ARGUMENT', `Remote '${remote.name}' folder ${remote.folder} cannot be used: ${err.code ?? err.message}.`, { remote: remote.name });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalArtifactStore } from '../../src/artifacts/local-artifact-store.js';
 import { runCli } from '../support/cli.js';
+import { startLocalS3 } from '../support/s3-server.js';
 
 const base = mkdtempSync(join(tmpdir(), 'slipway-data-remote-cli-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -131,12 +132,29 @@ describe('slipway data push / pull: configuration', () => {
     expect(existsSync(join(base, 'never-pushed'))).toBe(true);
   });
 
-  it('refuses s3:// clearly with exit 2', async () => {
-    const ws = makeWorkspace('s3', 'data:\n  remotes:\n    cloud:\n      url: s3://bucket/data\n');
-    const pushed = await runCli(['data', 'push'], {}, ws);
-    expect(pushed.code).toBe(2);
-    expect(pushed.stderr).toBe("error: Remote 'cloud' is an S3 URL (s3://bucket/data); S3 remotes come with the S3 artifact store and are not supported yet. Use a folder path or a file:// URL.\n");
-  });
+  it('pushes to an s3:// remote and a clone pulls identical bytes; a missing bucket is exit 2 naming the setting', async () => {
+    const s3 = await startLocalS3(['slipway-data-cli']);
+    try {
+      const ws = makeWorkspace('s3', 'data:\n  remotes:\n    cloud:\n      url: s3://slipway-data-cli/team\n');
+      expect((await runCli(['data', 'add', 'data/train.csv', 'data/images', 'data/weights.bin'], s3.env, ws)).code).toBe(0);
+      const pushed = await runCli(['data', 'push'], s3.env, ws);
+      expect(pushed.stderr).toBe('');
+      expect(pushed.code).toBe(0);
+      expect(pushed.stdout).toMatch(/^pushed 24 objects \(1\.\d MiB\) to 'cloud'/);
+      const clone = cloneOf(ws, 's3-clone');
+      const pulled = await runCli(['data', 'pull'], s3.env, clone);
+      expect(pulled.stderr).toBe('');
+      expect(pulled.code).toBe(0);
+      expect(filesUnder(join(clone, 'data'))).toEqual(filesUnder(join(ws, 'data')));
+
+      writeFileSync(join(ws, 'slipway.yaml'), 'data:\n  remotes:\n    cloud:\n      url: s3://no-such-bucket/team\n');
+      const refused = await runCli(['data', 'push'], s3.env, ws);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/^error: Cannot reach the bucket: the bucket 'no-such-bucket' does not exist at .* create it or correct s3:\/\/no-such-bucket\/team \(data\.remotes\.cloud\.url in slipway\.yaml\)\.\n$/);
+    } finally {
+      await s3.stop();
+    }
+  }, 60_000);
 
   it('shows the YAML to add when no remote is configured, with exit 2', async () => {
     const ws = makeWorkspace('no-remote', 'stages: {}\n');
