@@ -56,7 +56,12 @@ export interface DeployOptions {
   logLevel: string;
   /** Labels Prometheus selects ServiceMonitors by (kube-prometheus-stack: `release: NAME`). */
   serviceMonitorLabels: Record<string, string>;
-  /** Secret holding a bearer token Prometheus scrapes with, when access control is on; key `token`. */
+  /**
+   * Access control (`SLIPWAY_AUTH`), with the first admin's password from a Secret; off, the server is told
+   * it may listen beyond loopback without it (`SLIPWAY_ALLOW_ANONYMOUS`), for a gateway that authenticates.
+   */
+  auth: { enabled: true; adminSecret: { name: string; key: string } } | { enabled: false };
+  /** Secret holding a bearer token Prometheus scrapes with (key `token`). @default NAME-metrics with access control on */
   metricsTokenSecret?: string;
   /** Scrape interval, a Prometheus duration. @default 30s */
   scrapeInterval: string;
@@ -93,6 +98,8 @@ export const DEPLOY_KEYS = {
   shutdownTimeout: '--shutdown-timeout',
   preStopDelay: '--pre-stop-delay',
   logLevel: '--log-level',
+  auth: '--auth / --no-auth',
+  adminSecret: '--admin-secret',
   serviceMonitorLabels: '--service-monitor-label',
   metricsTokenSecret: '--metrics-token-secret',
   scrapeInterval: '--scrape-interval',
@@ -248,6 +255,12 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
     if (!LOG_LEVELS.includes(input.logLevel as string)) invalid(n('logLevel'), `must be one of ${LOG_LEVELS.join(', ')}; got ${JSON.stringify(input.logLevel)}.`);
     logLevel = input.logLevel as string;
   }
+  const secretWhat = 'a Secret name (lowercase letters, digits, - and .)';
+  const authOn = has('auth') ? bool(input.auth, n('auth')) : true;
+  let auth: DeployOptions['auth'];
+  if (authOn) auth = { enabled: true, adminSecret: { name: has('adminSecret') ? text(input.adminSecret, n('adminSecret'), DNS_SUBDOMAIN, secretWhat) : `${name}-admin`, key: 'password' } };
+  else if (has('adminSecret')) invalid(n('adminSecret'), `has no effect with access control turned off (${n('auth')}).`);
+  else auth = { enabled: false };
   const serviceMonitorLabels = has('serviceMonitorLabels') ? labels(input.serviceMonitorLabels, n('serviceMonitorLabels')) : {};
   const options: DeployOptions = {
     name,
@@ -265,11 +278,14 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
     shutdownTimeoutMs,
     preStopDelayMs,
     logLevel,
+    auth: auth as DeployOptions['auth'],
     serviceMonitorLabels,
     scrapeInterval: has('scrapeInterval') ? text(input.scrapeInterval, n('scrapeInterval'), PROM_DURATION, 'a Prometheus duration such as 30s or 1m', 32) : '30s',
   };
   if (hpa) options.hpa = hpa;
-  if (has('metricsTokenSecret')) options.metricsTokenSecret = text(input.metricsTokenSecret, n('metricsTokenSecret'), DNS_SUBDOMAIN, 'a Secret name (lowercase letters, digits, - and .)');
+  // With access control on, /metrics needs a signed-in caller: Prometheus must send a token.
+  if (has('metricsTokenSecret')) options.metricsTokenSecret = text(input.metricsTokenSecret, n('metricsTokenSecret'), DNS_SUBDOMAIN, secretWhat);
+  else if (authOn) options.metricsTokenSecret = `${name}-metrics`;
   return options;
 }
 

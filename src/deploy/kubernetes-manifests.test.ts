@@ -10,7 +10,7 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { resolveDeployOptions } from './deploy-options.js';
-import { LIVENESS_PATH, READINESS_PATH, renderKubernetes, terminationGraceSeconds, toYamlDocuments, type KubernetesObject } from './kubernetes-manifests.js';
+import { LIVENESS_PATH, READINESS_PATH, manifestHeader, renderKubernetes, terminationGraceSeconds, toYamlDocuments, type KubernetesObject } from './kubernetes-manifests.js';
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'apps/v1 Deployment': Deployment,
@@ -139,7 +139,12 @@ describe('renderKubernetes', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(container.envFrom).toEqual([{ configMapRef: { name: 'slipway' } }, { secretRef: { name: 's3-keys' } }]);
-    expect(container.env).toEqual([{ name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: 'pg', key: 'uri' } } }]);
+    expect(container.env).toEqual([
+      { name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: 'pg', key: 'uri' } } },
+      { name: 'SLIPWAY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: 'slipway-admin', key: 'password' } } },
+    ]);
+    expect(find(objects, 'ConfigMap').data.SLIPWAY_AUTH).toBe('true');
+    expect(find(objects, 'ServiceMonitor').spec.endpoints[0].bearerTokenSecret).toEqual({ name: 'slipway-metrics', key: 'token' });
     expect(find(objects, 'ConfigMap').data).toMatchObject({ SLIPWAY_HOST: '0.0.0.0', SLIPWAY_PORT: '5000', SLIPWAY_ARTIFACTS_DESTINATION: 's3://ml-artifacts/slipway', AWS_REGION: 'eu-west-1' });
     expect(objects.map((x) => x.kind)).not.toContain('Secret');
     // No value of any Secret appears anywhere.
@@ -149,6 +154,18 @@ describe('renderKubernetes', () => {
     expect(find(objects, 'ConfigMap').data.SLIPWAY_ARTIFACT_CACHE_SIZE).toBe(String(10 * 2 ** 30));
     expect(pod.volumes).toContainEqual({ name: 'home', emptyDir: { sizeLimit: '11264Mi' } });
     expect(container.volumeMounts).toContainEqual({ name: 'home', mountPath: '/var/lib/slipway' });
+  });
+
+  it('without access control, says so and tells the server it may listen beyond loopback', () => {
+    const o = resolveDeployOptions({ ...BASE, auth: false });
+    const objects = renderKubernetes(o);
+    const data = find(objects, 'ConfigMap').data;
+    expect(data.SLIPWAY_ALLOW_ANONYMOUS).toBe('true');
+    expect(data.SLIPWAY_AUTH).toBeUndefined();
+    expect(find(objects, 'Deployment').spec.template.spec.containers[0].env.map((e: { name: string }) => e.name)).toEqual(['SLIPWAY_BACKEND_STORE_URI']);
+    expect(find(objects, 'ServiceMonitor').spec.endpoints[0].bearerTokenSecret).toBeUndefined();
+    expect(manifestHeader(o)).toContain('Access control is off');
+    expect(() => resolveDeployOptions({ ...BASE, auth: false, adminSecret: 'x' })).toThrow('--admin-secret has no effect with access control turned off (--auth / --no-auth).');
   });
 
   it('wires the probes to the health routes and the grace period to the shutdown timeout', () => {

@@ -72,6 +72,7 @@ export function configMapData(o: DeployOptions): Record<string, string> {
     ...(o.s3.endpoint ? { AWS_ENDPOINT_URL_S3: o.s3.endpoint } : {}),
     ...(o.s3.forcePathStyle !== undefined ? { AWS_S3_FORCE_PATH_STYLE: String(o.s3.forcePathStyle) } : {}),
     SLIPWAY_ARTIFACT_CACHE_SIZE: String(o.artifactCacheBytes),
+    ...(o.auth.enabled ? { SLIPWAY_AUTH: 'true' } : { SLIPWAY_ALLOW_ANONYMOUS: 'true' }),
   };
 }
 
@@ -93,7 +94,11 @@ function deployment(o: DeployOptions): KubernetesObject {
     args: ['server', '--shutdown-timeout', `${o.shutdownTimeoutMs / 1000}s`],
     ports: [{ name: 'http', containerPort: o.port, protocol: 'TCP' }],
     envFrom: [{ configMapRef: { name: o.name } }, ...(o.s3.credentialsSecret ? [{ secretRef: { name: o.s3.credentialsSecret } }] : [])],
-    env: [{ name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: o.databaseSecret.name, key: o.databaseSecret.key } } }],
+    env: [
+      { name: 'SLIPWAY_BACKEND_STORE_URI', valueFrom: { secretKeyRef: { name: o.databaseSecret.name, key: o.databaseSecret.key } } },
+      // Read only when the store has no admin yet; without it the first start would print a generated password to the log.
+      ...(o.auth.enabled ? [{ name: 'SLIPWAY_ADMIN_PASSWORD', valueFrom: { secretKeyRef: { name: o.auth.adminSecret.name, key: o.auth.adminSecret.key } } }] : []),
+    ],
     resources,
     // Migrations run at start; the startup probe gives them up to 2 minutes before liveness counts.
     startupProbe: probe(LIVENESS_PATH, 2, 60),
@@ -217,6 +222,8 @@ export function manifestHeader(o: DeployOptions): string {
     'No Secret is rendered. Create the ones the Deployment references before applying:',
     `  kubectl -n ${o.namespace} create secret generic ${o.databaseSecret.name} --from-literal=${o.databaseSecret.key}='postgresql://USER:PASSWORD@HOST:5432/DB'`,
   ];
+  if (o.auth.enabled) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.auth.adminSecret.name} --from-literal=${o.auth.adminSecret.key}='<the first admin password, 8 characters or more>'`);
+  else lines.push('Access control is off (SLIPWAY_ALLOW_ANONYMOUS): anyone who reaches the Service can change or delete everything.');
   if (o.s3.credentialsSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.s3.credentialsSecret} --from-literal=AWS_ACCESS_KEY_ID=… --from-literal=AWS_SECRET_ACCESS_KEY=…`);
   if (o.metricsTokenSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.metricsTokenSecret} --from-literal=token=<a Slipway token of a user Prometheus scrapes as>`);
   lines.push('The ServiceMonitor needs the Prometheus Operator (monitoring.coreos.com CRDs).');

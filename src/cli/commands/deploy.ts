@@ -38,6 +38,8 @@ export interface RenderFlags {
   shutdownTimeout?: string;
   preStopDelay?: string;
   logLevel?: string;
+  auth?: boolean;
+  adminSecret?: string;
   serviceMonitorLabel?: Record<string, string>;
   metricsTokenSecret?: string;
   scrapeInterval?: string;
@@ -123,8 +125,11 @@ export function register(program: Command): void {
     .option('--shutdown-timeout <duration>', 'server drain and shutdown, whole seconds; the grace period adds the pre-stop delay and 5s (default 30s)')
     .option('--pre-stop-delay <duration>', 'pause before SIGTERM while endpoints stop routing to the pod (default 5s; 0s for none)')
     .option('--log-level <level>', 'server log level (default info)')
+    .option('--auth', 'access control on, the first admin password from a Secret (the default)')
+    .option('--no-auth', 'no access control (SLIPWAY_ALLOW_ANONYMOUS): only behind a gateway that authenticates')
+    .option('--admin-secret <name>', 'Secret with key password: the first admin\'s password (default NAME-admin)')
     .option('--service-monitor-label <key=value>', 'label the ServiceMonitor carries for Prometheus to select it (repeatable)', labelOption)
-    .option('--metrics-token-secret <name>', 'Secret with key token: the bearer token Prometheus scrapes /metrics with when access control is on')
+    .option('--metrics-token-secret <name>', 'Secret with key token: the bearer token Prometheus scrapes /metrics with (default NAME-metrics with access control on)')
     .option('--scrape-interval <duration>', 'Prometheus scrape interval (default 30s)')
     .action(runAction((flags: RenderFlags) => renderKubernetesAction(flags)));
   addHelpEpilogue(deploy, {
