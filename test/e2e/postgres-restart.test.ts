@@ -42,7 +42,6 @@ describe('a PostgreSQL restart under load', () => {
 
   it('costs failed requests only while it is down; every replica recovers on its own', async () => {
     let stopping = false;
-    let down: { from: number; to: number } | undefined;
     const acknowledged: string[] = [];
     const failures: Array<{ at: number; status: number }> = [];
     const lastOk = new Map<number, number>();
@@ -70,7 +69,7 @@ describe('a PostgreSQL restart under load', () => {
     cluster.stop();
     await sleep(1000);
     cluster.start();
-    down = { from, to: Date.now() };
+    const down = { from, to: Date.now() };
     // Load goes on after the restart: each replica must be answering writes again.
     await sleep(4000);
     stopping = true;
