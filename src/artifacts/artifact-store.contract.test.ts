@@ -222,6 +222,21 @@ for (const kind of STORES) {
       expect(readFileSync(join(next as string, 'weights', 'data.bin')).toString()).toBe('weights v2');
     });
 
+    it('removes content no path refers to once it is old enough, and keeps what paths still name', async () => {
+      await t.store.put('gc/keep.txt', Buffer.from('keep'));
+      await t.store.put('gc/drop.txt', Buffer.from('drop'));
+      await t.store.delete('gc/drop.txt');
+      const young = await t.store.collectGarbage?.({ minAgeMs: 60 * 60 * 1000 });
+      expect(young?.removedBlobs).toBe(0);
+      expect(await t.blobCount()).toBe(2);
+      // A minimum age in the past reaches everything unreferenced written before now.
+      await new Promise((r) => setTimeout(r, 1100));
+      const gc = await t.store.collectGarbage?.({ minAgeMs: 0 });
+      expect(gc).toMatchObject({ removedBlobs: 1, freedBytes: 4 });
+      expect(await t.blobCount()).toBe(1);
+      expect((await readAll(await t.store.get('gc/keep.txt'))).toString()).toBe('keep');
+    });
+
     it('streams a large upload with bounded memory', async () => {
       const chunk = randomBytes(1024 * 1024);
       const total = 96;
@@ -250,3 +265,29 @@ for (const kind of STORES) {
     }, 120_000);
   });
 }
+
+describe('S3 ranged reads', () => {
+  let server: LocalS3Server;
+  beforeAll(async () => {
+    server = await startLocalS3(['slipway-ranges']);
+  }, 60_000);
+  afterAll(async () => server?.stop());
+
+  it('streams part of a file with the whole file\'s size and digest, and refuses a range outside it', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'slipway-s3-cache-'));
+    try {
+      const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+      const store = new S3ArtifactStore({ location: s3LocationOf('s3://slipway-ranges/r', server.env), cacheDir, client });
+      const body = randomBytes(10_000);
+      await store.put('f.bin', body);
+      const part = await store.readRange('f.bin', { start: 100, end: 199 });
+      expect({ size: part.size, sha256: part.sha256 }).toEqual({ size: body.length, sha256: sha(body) });
+      expect((await readAll(part.body)).equals(body.subarray(100, 200))).toBe(true);
+      expect((await readAll((await store.readRange('f.bin', { start: 9_990 })).body)).equals(body.subarray(9_990))).toBe(true);
+      await expect(store.readRange('f.bin', { start: 10_000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(store.readRange('none.bin', { start: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -7,8 +7,8 @@
  *
  * Why a reader never sees a mix: S3 makes a PUT (single or multipart) visible only when complete, and a key's
  * later PUT replaces it whole. A streamed upload goes to a temporary key while it is hashed (its name is known
- * only at the end), is then copied server-side to `objects/<digest>` unless that blob already exists (identical
- * content is stored once), and only then is the pointer written. A reader resolves the pointer once and streams
+ * only at the end), is then copied server-side to `objects/<digest>` (identical content lands on the same key, so
+ * it is stored once; the copy also renews its age for garbage collection), and only then is the pointer written. A reader resolves the pointer once and streams
  * the blob it names; blobs never change, so an overwrite meanwhile switches later readers to the new blob and
  * leaves this one whole. Blobs no pointer names are removed by `collectGarbage`, which spares young ones.
  */
@@ -172,9 +172,8 @@ export class S3ArtifactStore implements ArtifactStore {
   /** A body already in memory is hashed first: a blob that exists costs no upload, and one PUT is atomic on its own. */
   private async putBuffer(body: Buffer): Promise<Pointer> {
     const sha256 = createHash('sha256').update(body).digest('hex');
-    if (!(await this.blobExists(sha256))) {
-      await this.send('upload content', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.blobKey(sha256), Body: body, ContentLength: body.length })));
-    }
+    if (await this.blobExists(sha256)) await this.refresh(sha256, body.length);
+    else await this.send('upload content', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.blobKey(sha256), Body: body, ContentLength: body.length })));
     return { sha256, size: body.length };
   }
 
@@ -204,11 +203,24 @@ export class S3ArtifactStore implements ArtifactStore {
     }
     const sha256 = hash.digest('hex');
     try {
-      if (!(await this.blobExists(sha256))) await this.copy(temp, this.blobKey(sha256), size);
+      // Also when the content is stored already: the copy replaces it with identical bytes and a fresh age (see refresh).
+      await this.copy(temp, this.blobKey(sha256), size);
     } finally {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: temp })).catch(() => {});
     }
     return { sha256, size };
+  }
+
+  /**
+   * Gives stored content a fresh modification time before a new pointer names it, so garbage collection (which
+   * spares content younger than its minimum age) cannot remove it between this check and the pointer's write.
+   */
+  private async refresh(sha256: string, size: number): Promise<void> {
+    if (size > MAX_SINGLE_COPY) return;
+    const key = this.blobKey(sha256);
+    await this.send('store content', () =>
+      this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${key}`, MetadataDirective: 'REPLACE', Metadata: { sha256 } })),
+    );
   }
 
   private async blobExists(sha256: string): Promise<boolean> {
