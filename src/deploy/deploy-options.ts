@@ -61,6 +61,8 @@ export interface DeployOptions {
    * it may listen beyond loopback without it (`SLIPWAY_ALLOW_ANONYMOUS`), for a gateway that authenticates.
    */
   auth: { enabled: true; adminSecret: { name: string; key: string } } | { enabled: false };
+  /** Secret holding the audit keys every replica signs and verifies with: `audit.key`, and retired keys as `<id>.key`. @default NAME-audit */
+  auditKeySecret: string;
   /** Secret holding a bearer token Prometheus scrapes with (key `token`). @default NAME-metrics with access control on */
   metricsTokenSecret?: string;
   /** Scrape interval, a Prometheus duration. @default 30s */
@@ -100,6 +102,7 @@ export const DEPLOY_KEYS = {
   logLevel: '--log-level',
   auth: '--auth / --no-auth',
   adminSecret: '--admin-secret',
+  auditKeySecret: '--audit-key-secret',
   serviceMonitorLabels: '--service-monitor-label',
   metricsTokenSecret: '--metrics-token-secret',
   scrapeInterval: '--scrape-interval',
@@ -279,6 +282,7 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
     preStopDelayMs,
     logLevel,
     auth: auth as DeployOptions['auth'],
+    auditKeySecret: has('auditKeySecret') ? text(input.auditKeySecret, n('auditKeySecret'), DNS_SUBDOMAIN, secretWhat) : `${name}-audit`,
     serviceMonitorLabels,
     scrapeInterval: has('scrapeInterval') ? text(input.scrapeInterval, n('scrapeInterval'), PROM_DURATION, 'a Prometheus duration such as 30s or 1m', 32) : '30s',
   };

@@ -136,7 +136,11 @@ describe('renderKubernetes', () => {
     const objects = renderKubernetes(o);
     const pod = find(objects, 'Deployment').spec.template.spec;
     const [container] = pod.containers;
-    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: 10001 });
+    // Every replica signs audit events with the key of one Secret, copied in with the mode the server demands.
+    expect(pod.volumes).toContainEqual({ name: 'audit-keys', secret: { secretName: 'slipway-audit', defaultMode: 0o440 } });
+    expect(pod.initContainers[0]).toMatchObject({ name: 'audit-keys', image: 'slipway:0.1.0', securityContext: container.securityContext });
+    expect(pod.initContainers[0].command[2]).toContain('install -m 0600 /etc/slipway/audit/audit.key /var/lib/slipway/audit.key');
     expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(container.envFrom).toEqual([{ configMapRef: { name: 'slipway' } }, { secretRef: { name: 's3-keys' } }]);
     expect(container.env).toEqual([

@@ -34,6 +34,22 @@ export const READINESS_PATH = '/v2/health/ready';
  */
 export const GRACE_MARGIN_SECONDS = 5;
 
+/** Where the audit-key Secret is mounted for the init container to copy from. */
+export const AUDIT_SECRET_DIR = '/etc/slipway/audit';
+
+/**
+ * Copies the audit keys from the Secret into the home volume, owned by the server's user with mode 0600: every
+ * replica must sign with the same key, which outlives any pod, and the server refuses a key file that group or
+ * others may read — which a Secret volume's files are, once fsGroup lets the non-root user read them at all.
+ * The active key becomes `$SLIPWAY_HOME/audit.key`, every other `*.key` of the Secret a retired key in the keyring.
+ */
+export const AUDIT_KEY_SCRIPT = [
+  'set -eu',
+  `install -m 0600 ${AUDIT_SECRET_DIR}/audit.key ${HOME_DIR}/audit.key`,
+  `mkdir -p -m 0700 ${HOME_DIR}/audit-keys`,
+  `for f in ${AUDIT_SECRET_DIR}/*.key; do [ "$(basename "$f")" = audit.key ] || install -m 0600 "$f" ${HOME_DIR}/audit-keys/; done`,
+].join('\n');
+
 /** The labels every object carries; the selector uses the first two. */
 function labelsOf(o: DeployOptions): Record<string, string> {
   return { 'app.kubernetes.io/name': o.name, 'app.kubernetes.io/instance': o.name, 'app.kubernetes.io/component': 'server', 'app.kubernetes.io/part-of': 'slipway' };
@@ -87,6 +103,27 @@ function deployment(o: DeployOptions): KubernetesObject {
     timeoutSeconds: 2,
     failureThreshold,
   });
+  const securityContext = {
+    runAsNonRoot: true,
+    runAsUser: RUN_AS_USER,
+    runAsGroup: RUN_AS_USER,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+  const auditKeys = {
+    name: 'audit-keys',
+    image: o.image,
+    imagePullPolicy: o.imagePullPolicy,
+    command: ['sh', '-c', AUDIT_KEY_SCRIPT],
+    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+    securityContext,
+    volumeMounts: [
+      { name: 'audit-keys', mountPath: AUDIT_SECRET_DIR, readOnly: true },
+      { name: 'home', mountPath: HOME_DIR },
+    ],
+  };
   const container = {
     name: 'server',
     image: o.image,
@@ -105,15 +142,7 @@ function deployment(o: DeployOptions): KubernetesObject {
     livenessProbe: probe(LIVENESS_PATH, 10, 3),
     readinessProbe: probe(READINESS_PATH, 5, 2),
     ...(o.preStopDelayMs > 0 ? { lifecycle: { preStop: { exec: { command: ['sleep', String(o.preStopDelayMs / 1000)] } } } } : {}),
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS_USER,
-      runAsGroup: RUN_AS_USER,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext,
     volumeMounts: [
       { name: 'home', mountPath: HOME_DIR },
       { name: 'tmp', mountPath: '/tmp' },
@@ -134,13 +163,16 @@ function deployment(o: DeployOptions): KubernetesObject {
         spec: {
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: terminationGraceSeconds(o),
-          securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_USER, runAsGroup: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } },
+          // fsGroup lets the non-root user read the audit-key Secret's files (root-owned otherwise).
+          securityContext: { runAsNonRoot: true, runAsUser: RUN_AS_USER, runAsGroup: RUN_AS_USER, fsGroup: RUN_AS_USER, seccompProfile: { type: 'RuntimeDefault' } },
           // Replicas on different nodes, so losing one node leaves the others serving.
           topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selectorOf(o) } }],
+          initContainers: [auditKeys],
           containers: [container],
           volumes: [
             { name: 'home', emptyDir: { sizeLimit: homeSizeLimit(o) } },
             { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+            { name: 'audit-keys', secret: { secretName: o.auditKeySecret, defaultMode: 0o440 } },
           ],
         },
       },
@@ -222,6 +254,10 @@ export function manifestHeader(o: DeployOptions): string {
     'No Secret is rendered. Create the ones the Deployment references before applying:',
     `  kubectl -n ${o.namespace} create secret generic ${o.databaseSecret.name} --from-literal=${o.databaseSecret.key}='postgresql://USER:PASSWORD@HOST:5432/DB'`,
   ];
+  lines.push(
+    `  printf '{"id":"k1","secret":"%s","created":"%s"}\\n' "$(head -c 32 /dev/urandom | base64)" "$(date -u +%FT%TZ)" > audit.key`,
+    `  kubectl -n ${o.namespace} create secret generic ${o.auditKeySecret} --from-file=audit.key   # every replica signs audit events with it; keep a copy`,
+  );
   if (o.auth.enabled) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.auth.adminSecret.name} --from-literal=${o.auth.adminSecret.key}='<the first admin password, 8 characters or more>'`);
   else lines.push('Access control is off (SLIPWAY_ALLOW_ANONYMOUS): anyone who reaches the Service can change or delete everything.');
   if (o.s3.credentialsSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.s3.credentialsSecret} --from-literal=AWS_ACCESS_KEY_ID=… --from-literal=AWS_SECRET_ACCESS_KEY=…`);

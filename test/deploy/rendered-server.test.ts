@@ -1,17 +1,18 @@
 /**
  * The rendered Deployment runs: `slipway server` started with exactly the container's arguments and
  * environment (the ConfigMap, the store URI the Secret would hold, S3 credentials the Secret would
- * hold, the first admin's password) on PostgreSQL and a local S3-compatible server answers its probes and the scrape path, writes
+ * hold, the first admin's password, the audit key the init container copies) on PostgreSQL and a local S3-compatible server answers its probes and the scrape path, writes
  * artifacts to S3, and on SIGTERM exits 0 well within the rendered grace period.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderKubernetes, resolveDeployOptions, type KubernetesObject } from '../../src/deploy/index.js';
+import pg from 'pg';
+import { AUDIT_SECRET_DIR, HOME_DIR, manifestHeader, renderKubernetes, resolveDeployOptions, type KubernetesObject } from '../../src/deploy/index.js';
 import { CLI_PATH } from '../support/cli.js';
 import { freshPostgresDatabase } from '../support/dialects.js';
 import { startLocalS3, type LocalS3Server } from '../support/s3-server.js';
@@ -20,6 +21,7 @@ const ADMIN_PASSWORD = 'deploy-test-admin-password';
 const AUTH = { authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` };
 
 interface Container {
+  command?: string[];
   args: string[];
   env: Array<{ name: string; valueFrom: { secretKeyRef: { name: string; key: string } } }>;
   envFrom: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
@@ -64,6 +66,7 @@ describe('the rendered Deployment', () => {
   let db: { uri: string; drop(): Promise<void> };
   let child: ChildProcess | undefined;
   const home = mkdtempSync(join(tmpdir(), 'slipway-rendered-'));
+  const auditSecret = mkdtempSync(join(tmpdir(), 'slipway-rendered-audit-'));
 
   beforeAll(async () => {
     [s3, db] = await Promise.all([startLocalS3(['slipway-deploy']), freshPostgresDatabase()]);
@@ -72,6 +75,7 @@ describe('the rendered Deployment', () => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await Promise.all([s3?.stop(), db?.drop()]);
     rmSync(home, { recursive: true, force: true });
+    rmSync(auditSecret, { recursive: true, force: true });
   });
 
   it('starts from the container spec, answers its probes, stores artifacts in S3 and drains on SIGTERM', async () => {
@@ -106,6 +110,16 @@ describe('the rendered Deployment', () => {
     env.SLIPWAY_HOME = home;
     expect(env.SLIPWAY_HOST).toBe('0.0.0.0');
 
+    // The audit key made as the header says, in a folder standing for the Secret volume (group-readable, as fsGroup
+    // leaves it), copied by the init container's own script into the home volume.
+    const keyCommand = (manifestHeader(options).split('\n').find((l) => l.includes('> audit.key')) ?? '').replace(/^#\s+/, '');
+    execFileSync('sh', ['-c', keyCommand], { cwd: auditSecret });
+    chmodSync(join(auditSecret, 'audit.key'), 0o440);
+    const init = pod.initContainers[0] as Container;
+    const script = (init.command?.[2] ?? '').replaceAll(AUDIT_SECRET_DIR, auditSecret).replaceAll(HOME_DIR, home);
+    execFileSync(init.command?.[0] ?? 'sh', [init.command?.[1] ?? '-c', script]);
+    expect(statSync(join(home, 'audit.key')).mode & 0o777).toBe(0o600);
+
     const proc = spawn(process.execPath, [CLI_PATH, ...container.args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     await waitForReady(proc);
@@ -132,6 +146,16 @@ describe('the rendered Deployment', () => {
     expect(upload.statusCode, await upload.body.text()).toBe(200);
     const listed = await request(`${s3.endpoint}/slipway-deploy?list-type=2&prefix=prod/`);
     expect(await listed.body.text()).toContain('<Key>prod/');
+
+    // Audit events are signed with the key from the Secret, not one the pod made up.
+    const client = new pg.Client({ connectionString: db.uri });
+    await client.connect();
+    try {
+      const keys = await client.query<{ key_id: string }>('select distinct key_id from audit_events');
+      expect(keys.rows.map((r) => r.key_id)).toEqual([(JSON.parse(readFileSync(join(auditSecret, 'audit.key'), 'utf8')) as { id: string }).id]);
+    } finally {
+      await client.end();
+    }
 
     const started = Date.now();
     const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));

@@ -40,6 +40,7 @@ export interface RenderFlags {
   logLevel?: string;
   auth?: boolean;
   adminSecret?: string;
+  auditKeySecret?: string;
   serviceMonitorLabel?: Record<string, string>;
   metricsTokenSecret?: string;
   scrapeInterval?: string;
@@ -128,6 +129,7 @@ export function register(program: Command): void {
     .option('--auth', 'access control on, the first admin password from a Secret (the default)')
     .option('--no-auth', 'no access control (SLIPWAY_ALLOW_ANONYMOUS): only behind a gateway that authenticates')
     .option('--admin-secret <name>', 'Secret with key password: the first admin\'s password (default NAME-admin)')
+    .option('--audit-key-secret <name>', 'Secret with the audit key every replica signs with (audit.key; retired keys as ID.key) (default NAME-audit)')
     .option('--service-monitor-label <key=value>', 'label the ServiceMonitor carries for Prometheus to select it (repeatable)', labelOption)
     .option('--metrics-token-secret <name>', 'Secret with key token: the bearer token Prometheus scrapes /metrics with (default NAME-metrics with access control on)')
     .option('--scrape-interval <duration>', 'Prometheus scrape interval (default 30s)')
