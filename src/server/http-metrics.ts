@@ -12,7 +12,7 @@ const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 /** The API family a path belongs to, or undefined when it is not counted here. */
 export function apiOf(url: string): 'mlflow' | 'slipway' | undefined {
-  if (url.startsWith('/api/2.0/') || url.startsWith('/ajax-api/2.0/') || url.startsWith('/api/2.0?')) return 'mlflow';
+  if (url.startsWith('/api/2.0/') || url.startsWith('/ajax-api/2.0/')) return 'mlflow';
   if (url.startsWith('/api/v1/') && !url.startsWith('/api/v1/health')) return 'slipway';
   return undefined;
 }
