@@ -57,6 +57,8 @@ export interface UserConfig {
   monitoringWindowMs?: number;
   /** Share of served requests that live monitoring samples, in (0, 1]. @default 1 (env SLIPWAY_MONITORING_SAMPLE_RATE) */
   monitoringSampleRate?: number;
+  /** How long stored predictions and ground-truth labels are kept for late labels and accuracy figures: a duration of at least 1h such as `720h` (30 days); 0 keeps them. @default 0 (env SLIPWAY_MONITORING_RETENTION) */
+  monitoringRetention?: string | number;
   /** onnxruntime intra-op threads per served model. @default the number of CPUs, at most 4 (env SLIPWAY_SERVING_THREADS) */
   servingThreads?: number;
   /** Batches in flight per served model. @default 1 (env SLIPWAY_SERVING_CONCURRENCY) */
@@ -148,6 +150,8 @@ export interface ResolvedConfig {
   jobLeaseMs: number;
   monitoringWindowMs: number;
   monitoringSampleRate: number;
+  /** How long predictions and labels are kept, in ms (0: for ever). */
+  monitoringRetentionMs: number;
   /** Serving options that were set (unset ones take the serving defaults). */
   serving: {
     intraOpThreads?: number;
@@ -202,6 +206,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   jobLease: 'SLIPWAY_JOB_LEASE',
   monitoringWindowMs: 'SLIPWAY_MONITORING_WINDOW_MS',
   monitoringSampleRate: 'SLIPWAY_MONITORING_SAMPLE_RATE',
+  monitoringRetention: 'SLIPWAY_MONITORING_RETENTION',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
   servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
   servingExecutor: 'SLIPWAY_SERVING_EXECUTOR',
@@ -368,7 +373,7 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
 ]);
 
 /** The keys whose value is a duration (`5m`, `250ms`, `500us`). */
-type DurationKey = 'requestTimeout' | 'statementTimeout' | 'jobLease' | 'monitoringWindow' | 'servingMaxQueueDelay' | 'servingDeadline' | 'auditCheckpointInterval';
+type DurationKey = 'requestTimeout' | 'statementTimeout' | 'jobLease' | 'monitoringRetention' | 'monitoringWindow' | 'servingMaxQueueDelay' | 'servingDeadline' | 'auditCheckpointInterval';
 /** Their deprecated spellings, with the unit in the name. */
 type LegacyDurationKey = 'requestTimeoutMs' | 'statementTimeoutMs' | 'monitoringWindowMs' | 'servingMaxQueueDelayUs' | 'servingDeadlineMs' | 'auditCheckpointIntervalMs';
 
@@ -390,6 +395,7 @@ const DURATIONS: readonly DurationSetting[] = [
   { key: 'statementTimeout', legacy: 'statementTimeoutMs', legacyUnitMs: 1, rules: { allowZero: true, min: 1, max: DAY_MS } },
   { key: 'monitoringWindow', legacy: 'monitoringWindowMs', legacyUnitMs: 1, rules: { min: 1000 } },
   { key: 'jobLease', legacyUnitMs: 1, rules: { min: 1000, max: DAY_MS } },
+  { key: 'monitoringRetention', legacyUnitMs: 1, rules: { allowZero: true, min: 3_600_000, suggest: ['h', 'm'] } },
   { key: 'servingMaxQueueDelay', legacy: 'servingMaxQueueDelayUs', legacyUnitMs: 0.001, rules: { allowZero: true, max: DAY_MS, suggest: ['us', 'ms'] } },
   { key: 'servingDeadline', legacy: 'servingDeadlineMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
   { key: 'auditCheckpointInterval', legacy: 'auditCheckpointIntervalMs', legacyUnitMs: 1, rules: { min: 1, max: DAY_MS } },
@@ -560,6 +566,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     jobLeaseMs: Math.round(merged.jobLease ?? 15_000),
     monitoringWindowMs: Math.round(merged.monitoringWindow ?? 60_000),
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
+    monitoringRetentionMs: Math.round(merged.monitoringRetention ?? 0),
     serving: definedOnly({
       intraOpThreads: merged.servingThreads,
       concurrency: merged.servingConcurrency,

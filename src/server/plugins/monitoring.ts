@@ -40,6 +40,7 @@ import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
 import { datasetsOf, registryOf, trackingOf } from '../native/services.js';
 import type { ServerContext } from '../context.js';
+import { pruneMonitoring } from '../../monitoring/live/retention.js';
 
 const PREFIX = '/api/v1/monitoring';
 const MAX_ROWS = 1_000_000;
@@ -91,6 +92,8 @@ function kindsOf(value: unknown): Record<string, ColumnKind> | undefined {
 
 /** How often the alerts lease holder looks for windows written since its last pass. */
 const ALERT_JOB_INTERVAL_MS = 1000;
+/** How often the retention lease holder prunes predictions and labels past the retention. */
+const RETENTION_JOB_INTERVAL_MS = 600_000;
 
 const monitoring: DomainPlugin = async (app, ctx) => {
   const metrics = MonitoringMetrics.for(getMetricsRegistry());
@@ -118,6 +121,17 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       onAcquired: async () => live.resetAlertCursor(),
       run: async ({ grant }) => live.evaluateChangedAlerts((work) => jobs.leases.fenced(grant, work)),
     });
+    const retentionMs = ctx.config.monitoringRetentionMs;
+    if (retentionMs > 0) {
+      jobs.add({
+        name: 'monitoring.retention',
+        intervalMs: RETENTION_JOB_INTERVAL_MS,
+        run: async ({ grant, signal }) => {
+          const pruned = await pruneMonitoring(ctx.store, ctx.clock.now() - retentionMs, (work) => jobs.leases.fenced(grant, work), signal);
+          if (pruned.predictions + pruned.labels > 0) ctx.logger.info(pruned, 'monitoring: pruned predictions and labels past the retention');
+        },
+      });
+    }
   }
   // Graceful shutdown closes the open windows; closing the app alone (tests, embedders) just stops the timer.
   ctx.onClose.push(() => live.close());
