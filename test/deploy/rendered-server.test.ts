@@ -90,7 +90,7 @@ describe('the rendered Deployment', () => {
     });
     const objects = renderKubernetes(options);
     const configMap = objects.find((o) => o.kind === 'ConfigMap') as KubernetesObject & { data: Record<string, string> };
-    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Container[]; terminationGracePeriodSeconds: number } } } };
+    const deployment = objects.find((o) => o.kind === 'Deployment') as unknown as { spec: { template: { spec: { containers: Container[]; initContainers: Container[]; terminationGracePeriodSeconds: number } } } };
     const pod = deployment.spec.template.spec;
     const container = pod.containers[0] as Container;
 
