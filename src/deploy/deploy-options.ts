@@ -65,6 +65,8 @@ export interface DeployOptions {
   auditKeySecret: string;
   /** Secret holding a bearer token Prometheus scrapes with (key `token`). @default NAME-metrics with access control on */
   metricsTokenSecret?: string;
+  /** Render the alerting rules as a PrometheusRule. @default true */
+  prometheusRule: boolean;
   /** Scrape interval, a Prometheus duration. @default 30s */
   scrapeInterval: string;
 }
@@ -106,6 +108,7 @@ export const DEPLOY_KEYS = {
   serviceMonitorLabels: '--service-monitor-label',
   metricsTokenSecret: '--metrics-token-secret',
   scrapeInterval: '--scrape-interval',
+  prometheusRule: '--prometheus-rule / --no-prometheus-rule',
 } as const;
 
 /** A key of the `deploy:` section. */
@@ -284,6 +287,7 @@ export function resolveDeployOptions(input: DeployInput, source: OptionSource = 
     auth: auth as DeployOptions['auth'],
     auditKeySecret: has('auditKeySecret') ? text(input.auditKeySecret, n('auditKeySecret'), DNS_SUBDOMAIN, secretWhat) : `${name}-audit`,
     serviceMonitorLabels,
+    prometheusRule: has('prometheusRule') ? bool(input.prometheusRule, n('prometheusRule')) : true,
     scrapeInterval: has('scrapeInterval') ? text(input.scrapeInterval, n('scrapeInterval'), PROM_DURATION, 'a Prometheus duration such as 30s or 1m', 32) : '30s',
   };
   if (hpa) options.hpa = hpa;

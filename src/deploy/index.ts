@@ -1,4 +1,4 @@
-/** Deploy as code: options of `slipway deploy render` and the Kubernetes manifests rendered from them. */
+/** Deploy as code: options of `slipway deploy render`, the Kubernetes manifests rendered from them, and the alerting rules. */
 export { DEPLOY_KEYS, FLAG_NAMES, mergeDeployOptions, parseDeploySection, resolveDeployOptions, type DeployInput, type DeployKey, type DeployOptions, type OptionSource } from './deploy-options.js';
 export {
   AUDIT_KEY_SCRIPT,
@@ -18,3 +18,4 @@ export {
   toYamlDocuments,
   type KubernetesObject,
 } from './kubernetes-manifests.js';
+export { ALERT_RULE_GROUPS, prometheusRule, renderAlertRulesFile, type AlertRule, type AlertRuleGroup } from './alert-rules.js';

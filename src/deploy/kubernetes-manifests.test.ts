@@ -6,9 +6,10 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { ALERT_RULE_GROUPS } from './alert-rules.js';
 import { resolveDeployOptions } from './deploy-options.js';
 import { LIVENESS_PATH, READINESS_PATH, manifestHeader, renderKubernetes, terminationGraceSeconds, toYamlDocuments, type KubernetesObject } from './kubernetes-manifests.js';
 
@@ -19,6 +20,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'autoscaling/v2 HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1 PodDisruptionBudget': PodDisruptionBudget,
   'monitoring.coreos.com/v1 ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1 PrometheusRule': PrometheusRule,
 };
 
 /** `value` behind a proxy that records the path of every own property the validator reads. */
@@ -77,9 +79,9 @@ function find(objects: KubernetesObject[], kind: string): Json {
 }
 
 describe('renderKubernetes', () => {
-  it('renders the six objects, each valid against its schema, in apply order', () => {
+  it('renders the seven objects, each valid against its schema, in apply order', () => {
     const objects = renderKubernetes(resolveDeployOptions(BASE));
-    expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor']);
+    expect(objects.map((o) => o.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule']);
     for (const obj of objects) expect(validate(obj), `${obj.kind}`).toEqual([]);
   });
 
@@ -115,8 +117,9 @@ describe('renderKubernetes', () => {
       scrapeInterval: '15s',
     });
     for (const obj of renderKubernetes(full)) expect(validate(obj), obj.kind).toEqual([]);
-    const fixed = renderKubernetes(resolveDeployOptions({ ...BASE, hpa: false, replicas: 3 }));
+    const fixed = renderKubernetes(resolveDeployOptions({ ...BASE, hpa: false, replicas: 3, prometheusRule: false }));
     expect(fixed.map((o) => o.kind)).not.toContain('HorizontalPodAutoscaler');
+    expect(fixed.map((o) => o.kind)).not.toContain('PrometheusRule');
     expect(find(fixed, 'Deployment').spec.replicas).toBe(3);
     for (const obj of fixed) expect(validate(obj), obj.kind).toEqual([]);
   });
@@ -198,6 +201,13 @@ describe('renderKubernetes', () => {
     expect(monitor.metadata.labels.release).toBe('prom');
     expect(monitor.spec.endpoints[0]).toMatchObject({ port: 'http', path: '/metrics' });
     expect(find(objects, 'Service').spec.ports[0].name).toBe('http');
+  });
+
+  it('carries the alerting rules in a PrometheusRule Prometheus selects as it does the ServiceMonitor', () => {
+    const objects = renderKubernetes(resolveDeployOptions({ ...BASE, serviceMonitorLabels: { release: 'prom' } }));
+    const rule = find(objects, 'PrometheusRule');
+    expect(rule.metadata.labels.release).toBe('prom');
+    expect(rule.spec.groups).toEqual(ALERT_RULE_GROUPS);
   });
 
   it('writes multi-document YAML that parses back to the same objects', () => {

@@ -1,12 +1,14 @@
 /**
  * Kubernetes manifests for `slipway server` replicas: a Deployment, its Service, a
  * HorizontalPodAutoscaler (autoscaling/v2), a PodDisruptionBudget (policy/v1), the ConfigMap
- * of settings, and a ServiceMonitor (monitoring.coreos.com/v1) scraping `/metrics`.
+ * of settings, a ServiceMonitor (monitoring.coreos.com/v1) scraping `/metrics`, and the alerting
+ * rules as a PrometheusRule.
  *
  * No Secret is rendered: the Deployment references a Secret the operator creates, so the
  * manifests can be committed and reviewed without holding a password.
  */
 import { stringify } from 'yaml';
+import { prometheusRule } from './alert-rules.js';
 import type { DeployOptions } from './deploy-options.js';
 
 /** One Kubernetes object as plain data. */
@@ -235,11 +237,19 @@ function serviceMonitor(o: DeployOptions): KubernetesObject {
 
 /** Every object, in the order `kubectl apply` should create them (settings before the pods that read them). */
 export function renderKubernetes(o: DeployOptions): KubernetesObject[] {
-  return [configMap(o), deployment(o), service(o), ...(o.hpa ? [autoscaler(o, o.hpa)] : []), disruptionBudget(o), serviceMonitor(o)];
+  return [
+    configMap(o),
+    deployment(o),
+    service(o),
+    ...(o.hpa ? [autoscaler(o, o.hpa)] : []),
+    disruptionBudget(o),
+    serviceMonitor(o),
+    ...(o.prometheusRule ? [prometheusRule(o, labelsOf(o))] : []),
+  ];
 }
 
 // A fixed number per kind, so a file keeps its name whether or not the autoscaler is rendered.
-const FILE_ORDER = ['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor'];
+const FILE_ORDER = ['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule'];
 
 /** File name of an object when written to a folder: `NN-kind.yaml`, numbered in apply order. */
 export function manifestFileName(object: KubernetesObject): string {
@@ -262,7 +272,7 @@ export function manifestHeader(o: DeployOptions): string {
   else lines.push('Access control is off (SLIPWAY_ALLOW_ANONYMOUS): anyone who reaches the Service can change or delete everything.');
   if (o.s3.credentialsSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.s3.credentialsSecret} --from-literal=AWS_ACCESS_KEY_ID=… --from-literal=AWS_SECRET_ACCESS_KEY=…`);
   if (o.metricsTokenSecret) lines.push(`  kubectl -n ${o.namespace} create secret generic ${o.metricsTokenSecret} --from-literal=token=<a Slipway token of a user Prometheus scrapes as>`);
-  lines.push('The ServiceMonitor needs the Prometheus Operator (monitoring.coreos.com CRDs).');
+  lines.push(`The ServiceMonitor${o.prometheusRule ? ' and PrometheusRule need' : ' needs'} the Prometheus Operator (monitoring.coreos.com CRDs).`);
   return `${lines.map((l) => `# ${l}`).join('\n')}\n`;
 }
 

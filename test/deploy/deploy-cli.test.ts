@@ -6,7 +6,10 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { runCli, tempHome } from '../support/cli.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function documents(text: string): Array<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
   return parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown>).filter((d) => d !== null);
@@ -21,7 +24,7 @@ describe('slipway deploy render kubernetes', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("kubectl -n mlops create secret generic slipway-database --from-literal=uri='postgresql://USER:PASSWORD@HOST:5432/DB'");
     const docs = documents(r.stdout);
-    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor']);
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceMonitor', 'PrometheusRule']);
     expect(docs.every((d) => d.metadata.namespace === 'mlops')).toBe(true);
     expect(docs[1]?.spec.template.spec.containers[0].image).toBe('registry.example.com/slipway:0.1.0');
   });
@@ -49,13 +52,19 @@ describe('slipway deploy render kubernetes', () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`kubectl apply -k ${out}`);
     const files = readdirSync(out).sort();
-    expect(files).toEqual(['01-configmap.yaml', '02-deployment.yaml', '03-service.yaml', '04-horizontalpodautoscaler.yaml', '05-poddisruptionbudget.yaml', '06-servicemonitor.yaml', 'kustomization.yaml']);
+    expect(files).toEqual(['01-configmap.yaml', '02-deployment.yaml', '03-service.yaml', '04-horizontalpodautoscaler.yaml', '05-poddisruptionbudget.yaml', '06-servicemonitor.yaml', '07-prometheusrule.yaml', 'kustomization.yaml']);
     expect(documents(readFileSync(join(out, 'kustomization.yaml'), 'utf8'))[0]?.resources).toEqual(files.filter((f) => f !== 'kustomization.yaml'));
     // Turning the autoscaler off leaves the earlier file behind: said, and out of the kustomization.
     const again = await runCli(['deploy', 'render', 'kubernetes', '--out', out, '--artifacts-destination', 's3://ml-artifacts/slipway', '--no-hpa'], {}, join(dir, '..'));
     expect(again.code).toBe(0);
     expect(again.stderr).toContain('also holds 04-horizontalpodautoscaler.yaml from an earlier render');
     expect(documents(readFileSync(join(out, 'kustomization.yaml'), 'utf8'))[0]?.resources).not.toContain('04-horizontalpodautoscaler.yaml');
+  });
+
+  it('prints the alerting rules file deploy/prometheus holds', async () => {
+    const r = await runCli(['deploy', 'render', 'prometheus-rules'], {}, dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, 'deploy/prometheus/slipway-alerts.yml'), 'utf8'));
   });
 
   it.each([

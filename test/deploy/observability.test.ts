@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { attachReference, profileTable, readTable } from '../../src/monitoring/index.js';
-import { renderKubernetes, resolveDeployOptions } from '../../src/deploy/index.js';
+import { renderAlertRulesFile, renderKubernetes, resolveDeployOptions } from '../../src/deploy/index.js';
 import { buildApp } from '../../src/server/app.js';
 import type { ServerContext } from '../../src/server/context.js';
 import { DIALECTS } from '../support/dialects.js';
@@ -165,6 +165,10 @@ describe('deploy/ alert rules and dashboard', () => {
   it('dashboard panels read only exported metrics', () => {
     const missing = dashboardExprs().flatMap(({ panel, expr }) => metricsIn(expr).filter((m) => !exported.has(m)).map((m) => `${panel}: ${m}`));
     expect(missing).toEqual([]);
+  });
+
+  it('the committed rules file is the rendering of the rules in src/deploy', () => {
+    expect(readFileSync(RULES, 'utf8'), 'run: node dist/cli/main.js deploy render prometheus-rules > deploy/prometheus/slipway-alerts.yml').toBe(renderAlertRulesFile());
   });
 
   it('alert rules pass promtool check rules and their unit tests', () => {

@@ -44,6 +44,7 @@ export interface RenderFlags {
   serviceMonitorLabel?: Record<string, string>;
   metricsTokenSecret?: string;
   scrapeInterval?: string;
+  prometheusRule?: boolean;
 }
 
 function labelOption(value: string, previous: Record<string, string> | undefined): Record<string, string> {
@@ -96,7 +97,7 @@ export function register(program: Command): void {
   const render = deploy.command('render').description('Render deployment manifests');
   render
     .command('kubernetes')
-    .description('Kubernetes manifests: Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, ConfigMap and ServiceMonitor (the database Secret is referenced, never rendered)')
+    .description('Kubernetes manifests: Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget, ConfigMap, ServiceMonitor and PrometheusRule (Secrets are referenced, never rendered)')
     .option('--config <file>', 'config file whose deploy: section gives defaults (default: $SLIPWAY_CONFIG, else ./slipway.yaml when present)')
     .option('--out <dir>', 'write one file per object and a kustomization.yaml into this folder instead of stdout')
     .option('--name <name>', 'name of every object (default slipway)')
@@ -133,11 +134,23 @@ export function register(program: Command): void {
     .option('--service-monitor-label <key=value>', 'label the ServiceMonitor carries for Prometheus to select it (repeatable)', labelOption)
     .option('--metrics-token-secret <name>', 'Secret with key token: the bearer token Prometheus scrapes /metrics with (default NAME-metrics with access control on)')
     .option('--scrape-interval <duration>', 'Prometheus scrape interval (default 30s)')
+    .option('--prometheus-rule', 'render the alerting rules as a PrometheusRule (the default)')
+    .option('--no-prometheus-rule', 'leave the rules out (load deploy/prometheus/slipway-alerts.yml another way)')
     .action(runAction((flags: RenderFlags) => renderKubernetesAction(flags)));
+  render
+    .command('prometheus-rules')
+    .description('The alerting rules as a Prometheus rules file (rule_files:), as deploy/prometheus/slipway-alerts.yml holds them')
+    .action(
+      runAction(async () => {
+        const { renderAlertRulesFile } = await import('../../deploy/index.js');
+        processStreams.out(renderAlertRulesFile());
+      }),
+    );
   addHelpEpilogue(deploy, {
     examples: [
       'slipway deploy render kubernetes --image registry.example.com/slipway:0.1.0 --artifacts-destination s3://ml-artifacts/slipway | kubectl apply -f -',
       'slipway deploy render kubernetes --config deploy/slipway.yaml --out k8s/ && kubectl apply -k k8s/',
+      'slipway deploy render prometheus-rules > /etc/prometheus/rules/slipway.yml',
     ],
     exitCodes: { [EXIT.USAGE]: 'a bad option value or an unknown key in the deploy: section (the message names it)' },
     docs: ['deploy.md', 'cli.md'],
