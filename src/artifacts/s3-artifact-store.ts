@@ -133,12 +133,12 @@ export class S3ArtifactStore implements ArtifactStore {
     return `${this.base}tree/${logical}`;
   }
 
-  private async send<T>(what: string, run: () => Promise<T>): Promise<T> {
+  private async send<T>(what: string, run: () => Promise<T>, atStart = false): Promise<T> {
     try {
       return await run();
     } catch (err) {
       if (err instanceof SlipwayError) throw err;
-      throw s3Problem(err, this.location, what);
+      throw s3Problem(err, this.location, what, atStart);
     }
   }
 
@@ -439,12 +439,15 @@ export class S3ArtifactStore implements ArtifactStore {
     return result;
   }
 
-  /** Checks the bucket is reachable with these credentials and writable: writes and removes a tiny object. */
+  /**
+   * Checks the bucket is reachable with these credentials and writable (writes and removes a tiny object); its
+   * failures name the setting to correct as INVALID_ARGUMENT where they are settings (start-up, health).
+   */
   async checkWritable(): Promise<void> {
-    await this.send('reach the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.send('reach the bucket', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })), true);
     const probe = `${this.base}tmp/probe-${Date.now()}-${randomBytes(8).toString('hex')}`;
-    await this.send('write to the bucket', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: '1' })));
-    await this.send('delete from the bucket', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: probe })));
+    await this.send('write to the bucket', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: probe, Body: '1' })), true);
+    await this.send('delete from the bucket', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: probe })), true);
   }
 }
 

@@ -26,8 +26,13 @@ export function createS3Client(location: S3Location): S3Client {
 const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'CredentialsProviderError', 'ExpiredToken', 'InvalidToken', 'AccessDenied', 'Forbidden', 'InvalidClientTokenId']);
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']);
 
-/** Which settings a failure points at, or undefined for a failure of the moment (the server answered 500, a dropped connection). */
-export function s3Problem(err: unknown, location: S3Location, what: string): SlipwayError {
+/**
+ * An S3 failure in words that name the setting to correct. `atStart`: a check before the server listens, where
+ * wrong credentials or a missing bucket are the operator's settings (INVALID_ARGUMENT, exit 2); while serving, the
+ * same failure is the server's, not the caller's, and answers 503 (UNAVAILABLE) with the same words.
+ */
+export function s3Problem(err: unknown, location: S3Location, what: string, atStart = false): SlipwayError {
+  const settingCode = atStart ? 'INVALID_ARGUMENT' : 'UNAVAILABLE';
   const e = err as { name?: string; code?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e?.name ?? '';
   const status = e?.$metadata?.httpStatusCode;
@@ -35,17 +40,17 @@ export function s3Problem(err: unknown, location: S3Location, what: string): Sli
   const endpoint = location.endpoint ? `${location.endpoint} (${location.endpointSetting})` : 'the AWS S3 endpoint (set AWS_ENDPOINT_URL_S3 for an S3-compatible server)';
   const where = `${location.uri} (${location.setting ?? DESTINATION_SETTING})`;
   if (name === 'NoSuchBucket' || (status === 404 && what === 'reach the bucket')) {
-    return new SlipwayError('INVALID_ARGUMENT', `Cannot ${what}: the bucket '${location.bucket}' does not exist at ${endpoint}; create it or correct ${where}.`, { setting: location.setting ?? 'artifactsDestination' });
+    return new SlipwayError(settingCode, `Cannot ${what}: the bucket '${location.bucket}' does not exist at ${endpoint}; create it or correct ${where}.`, { setting: location.setting ?? 'artifactsDestination' });
   }
   if (CREDENTIAL_ERRORS.has(name) || CREDENTIAL_ERRORS.has(e?.Code ?? '') || status === 403 || /credential/i.test(name) || /Could not load credentials/i.test(message)) {
     return new SlipwayError(
-      'INVALID_ARGUMENT',
+      settingCode,
       `Cannot ${what}: S3 refused the credentials for ${where} (${name || status}: ${message}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) and the bucket's permissions.`,
       { setting: 'AWS_ACCESS_KEY_ID' },
     );
   }
   if (/region/i.test(message) && /missing/i.test(message)) {
-    return new SlipwayError('INVALID_ARGUMENT', `Cannot ${what}: no AWS region is set for ${where}; set AWS_REGION.`, { setting: 'AWS_REGION' });
+    return new SlipwayError(settingCode, `Cannot ${what}: no AWS region is set for ${where}; set AWS_REGION.`, { setting: 'AWS_REGION' });
   }
   if (NETWORK_ERRORS.has(e?.code ?? '') || NETWORK_ERRORS.has(name) || /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|socket hang up/.test(message)) {
     return new SlipwayError('UNAVAILABLE', `Cannot ${what}: the S3 endpoint ${endpoint} is unreachable for ${where}: ${message}`, { setting: location.endpointSetting ?? 'AWS_ENDPOINT_URL_S3' });
