@@ -1,7 +1,7 @@
 /**
  * Where artifacts live. Logical paths are relative, '/'-separated and can never
- * escape the store's root. The local filesystem store implements this now; an S3
- * store will implement the same interface.
+ * escape the store's root. Implemented by the local filesystem store and the S3 store; one contract suite
+ * (artifact-store.contract.test.ts) runs against both.
  */
 import type { Readable } from 'node:stream';
 
