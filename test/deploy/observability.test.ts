@@ -64,6 +64,7 @@ interface RuleFile {
 interface Panel {
   type: string;
   title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
   datasource?: { uid?: string };
   targets?: Array<{ expr: string; datasource?: { uid?: string } }>;
 }
@@ -192,6 +193,14 @@ describe('deploy/ alert rules and dashboard', () => {
     }
     const titles = d.panels.filter((p) => p.type === 'row').map((p) => p.title);
     expect(titles).toEqual(expect.arrayContaining(['Serving', 'Tracking and registry', 'Monitoring']));
+    // Panels lie within Grafana's 24 columns and none covers another.
+    for (const [i, a] of d.panels.entries()) {
+      expect(a.gridPos.x + a.gridPos.w, a.title).toBeLessThanOrEqual(24);
+      for (const b of d.panels.slice(i + 1)) {
+        const overlap = a.gridPos.x < b.gridPos.x + b.gridPos.w && b.gridPos.x < a.gridPos.x + a.gridPos.w && a.gridPos.y < b.gridPos.y + b.gridPos.h && b.gridPos.y < a.gridPos.y + a.gridPos.h;
+        expect(overlap, `${a.title} / ${b.title}`).toBe(false);
+      }
+    }
     // promtool parses every expression as a recording rule.
     const dir = mkdtempSync(join(tmpdir(), 'slipway-dashboard-rules-'));
     try {
