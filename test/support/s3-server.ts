@@ -53,6 +53,9 @@ FilesystemStore.prototype.listObjects = async function (bucket, options) {
   const commonPrefixes = [...prefixes].filter((p) => !isTruncated || last === undefined || p < last).sort();
   return { objects, commonPrefixes, isTruncated };
 };
+// A rejection s3rver leaves unhandled (seen once under heavy load) would end this process and fail every later
+// request of the test with ECONNREFUSED; it is logged and answered as that request's failure instead.
+process.on('unhandledRejection', (err) => process.stderr.write('s3rver: unhandled rejection: ' + ((err && err.stack) || String(err)) + '\\n'));
 const [dir, buckets] = [process.argv[1], JSON.parse(process.argv[2])];
 const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name })) });
 const info = await server.run();
@@ -76,6 +79,11 @@ export async function startLocalS3(buckets: string[] = ['slipway-test']): Promis
     lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${stderr}`)));
   });
+  // A server that dies under a test says why, instead of leaving only connection errors behind.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`local S3 server on port ${port} exited (${code ?? signal}): ${stderr}\n`);
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -88,6 +96,7 @@ export async function startLocalS3(buckets: string[] = ['slipway-test']): Promis
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     async stop() {
+      stopping = true;
       if (child.exitCode === null) {
         const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         child.kill('SIGTERM');
