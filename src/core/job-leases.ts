@@ -111,6 +111,11 @@ export class JobRunner<Tx = unknown> {
     this.schedule(job, 0);
   }
 
+  /** The names of the jobs added. */
+  jobNames(): string[] {
+    return [...this.jobs.keys()];
+  }
+
   /** Whether this process holds the lease of job `name` now. */
   holds(name: string): boolean {
     return this.jobs.get(name)?.grant !== undefined;

@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.js';
 import { openJobLeases } from '../store/job-leases.js';
 import { openStore, type Store } from '../store/store.js';
 import { buildApp } from './app.js';
+import { publishJobLeases } from './job-metrics.js';
 import { checkListenAddress, listenProblem } from './listen-address.js';
 import type { ServerContext } from './context.js';
 
@@ -150,7 +151,9 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     const leases = await openJobLeases(store, { logger });
     const jobs = new JobRunner({ leases, logger, ttlMs: config.jobLeaseMs });
     ctx.jobs = jobs;
+    const unpublish = publishJobLeases(jobs as JobRunner<never>);
     ctx.onClose.push(async () => {
+      unpublish();
       await jobs.close();
       await leases.close();
     });

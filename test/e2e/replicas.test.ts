@@ -124,6 +124,15 @@ describe('replicas on one PostgreSQL database', () => {
     const holder = replicaOf(held.holder);
     expect(holder, `holder ${held.holder} is one of the replicas`).toBeDefined();
     expect(await waitFor('the releases lease', () => lease('releases'), 10_000)).toBeDefined();
+    // Each replica says on /metrics whether it holds the job; summed, one holds it.
+    const held1 = await Promise.all(
+      replicas.map(async (r) => {
+        const text = await (await fetch(`${r.url}/metrics`)).text();
+        return Number(/^slipway_job_lease_held\{job="monitoring\.alerts"\} (\d+)$/m.exec(text)?.[1] ?? NaN);
+      }),
+    );
+    expect(held1.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(held1[replicas.indexOf(holder as ServerProcess)]).toBe(1);
     const killedAt = Date.now();
     holder?.child.kill('SIGKILL');
     await holder?.exited;
