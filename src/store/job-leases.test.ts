@@ -114,3 +114,26 @@ for (const dialect of DIALECTS) {
     }
   });
 }
+
+describe('job leases (sqlite): a holder process that ended', () => {
+  it('is taken over at once, without waiting for its lease to run out', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { hostname } = await import('node:os');
+    const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+    if (!sqlite) throw new Error('no sqlite dialect');
+    const { store, dispose } = await sqlite.open();
+    try {
+      // A process id that is certainly gone: a child that has exited.
+      const gone = spawnSync(process.execPath, ['-e', '0']).pid as number;
+      const dead = await openJobLeases(store, { holder: `${hostname()}:${gone}:dead` });
+      expect(await dead.acquire('job', 60_000)).toBeDefined();
+      const live = await openJobLeases(store, { holder: `${hostname()}:${process.pid}:live` });
+      expect(await live.acquire('job', 60_000)).toBeDefined();
+      // A live holder on this machine is not taken over.
+      const third = await openJobLeases(store, { holder: 'x' });
+      expect(await third.acquire('job', 60_000)).toBeUndefined();
+    } finally {
+      await dispose();
+    }
+  });
+});
