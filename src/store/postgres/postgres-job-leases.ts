@@ -123,7 +123,12 @@ export class PostgresJobLeases implements JobLeases<Transaction<Database>> {
     ).rows[0];
     if (!row?.overdue || row.backend_pid === null) return;
     this.logger.warn({ lease: name, holder: row.holder, pid: row.backend_pid }, 'jobs: the lease holder stopped renewing; ending its connection to take over');
-    await client.query('select pg_terminate_backend($1)', [row.backend_pid]);
+    // Only the backend that holds this job's lock now: after a PostgreSQL restart the recorded id may be another's.
+    await client.query(
+      `select pg_terminate_backend(pid) from pg_locks
+       where locktype = 'advisory' and classid = $1::int::oid and objid = $2::int::oid and objsubid = 2 and granted and pid = $3`,
+      [LOCK_CLASS, leaseLockKey(name), row.backend_pid],
+    );
   }
 
   async renew(grant: LeaseGrant, ttlMs: number): Promise<LeaseGrant | undefined> {
