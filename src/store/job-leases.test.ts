@@ -137,3 +137,38 @@ describe('job leases (sqlite): a holder process that ended', () => {
     }
   });
 });
+
+describe('job runner (sqlite): a renewal refused', () => {
+  it('aborts the running job at once and stops running it', async () => {
+    const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+    if (!sqlite) throw new Error('no sqlite dialect');
+    const { store, dispose } = await sqlite.open();
+    const a = await openJobLeases(store, { holder: 'a' });
+    const runner = new JobRunner({ leases: a, logger: silentLogger, ttlMs: 600 });
+    try {
+      let runs = 0;
+      let aborted = false;
+      runner.add({
+        name: 'job',
+        intervalMs: 50,
+        run: async (ctx) => {
+          runs++;
+          ctx.signal.addEventListener('abort', () => (aborted = true), { once: true });
+        },
+      });
+      await waitFor(() => runs > 0, 3000);
+      // Another process takes the lease over (as after an expiry it did not see coming).
+      await store.db.updateTable('job_leases').set({ expires_at: 0 }).where('name', '=', 'job').execute();
+      const b = await openJobLeases(store, { holder: 'b' });
+      expect(await b.acquire('job', 60_000)).toBeDefined();
+      await waitFor(() => aborted, 1000);
+      expect(runner.holds('job')).toBe(false);
+      const after = runs;
+      await sleep(300);
+      expect(runs).toBe(after);
+    } finally {
+      await runner.close();
+      await dispose();
+    }
+  });
+});
