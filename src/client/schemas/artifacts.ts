@@ -69,7 +69,7 @@ export const StoredStoreArtifact = named(
 export type StoredStoreArtifact = z.infer<typeof StoredStoreArtifact>;
 
 /** Query of GET /runs/{runId}/artifact-url/{path}. */
-export const PresignQuery = z.object({
+export const PresignQuery = z.strictObject({
   expires: z.coerce.number().int().min(1).max(604_800).optional().describe('Seconds the URL stays valid, 1 to 604800 (7 days, S3\'s limit). @default 900'),
 });
 

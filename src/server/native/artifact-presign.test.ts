@@ -65,5 +65,9 @@ describe('GET /api/v1/runs/{runId}/artifact-url/{path}', () => {
       expect(bad.json().error.message).toContain('expires');
     }
     expect((await t.app.inject({ method: 'GET', url: `/api/v1/runs/${runId}/artifact-url/a/..%2fb` })).statusCode).toBe(400);
+    // A misspelt parameter is named rather than ignored (the URL would otherwise get the default expiry).
+    const typo = await t.app.inject({ method: 'GET', url: `/api/v1/runs/${runId}/artifact-url/model/model.onnx?expire=60` });
+    expect(typo.statusCode).toBe(400);
+    expect(typo.json().error.message).toContain('expire');
   });
 });
