@@ -1,9 +1,9 @@
 /**
  * The scale-out check of the whole: three `slipway server` replicas on loopback behind nginx, on
  * one PostgreSQL cluster of the test's own. Tracking writes and inference go through nginx while
- * one replica is SIGKILLed and, later, PostgreSQL restarts: only requests in flight at the kill
- * fail, every acknowledged write is stored, the background jobs move to a survivor within the
- * lease time, and every surviving replica answers again after the restart.
+ * one replica is SIGKILLed: only requests in flight at the kill fail, every acknowledged write is
+ * stored, the background jobs move to a survivor within the lease time, and every surviving replica
+ * still answers. (PostgreSQL restarting under load is postgres-restart.test.ts's.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -123,7 +123,7 @@ ${upstreams}
     if (artifacts) rmSync(artifacts, { recursive: true, force: true });
   });
 
-  it('survives a SIGKILLed replica and a PostgreSQL restart under load', async () => {
+  it('survives a SIGKILLed replica under load', async () => {
     let stopping = false;
     const acknowledged: string[] = [];
     const failures: Array<{ at: number; what: string }> = [];
@@ -182,23 +182,9 @@ ${upstreams}
       expect(failures.filter((f) => f.at > killedAt + 1000)).toEqual([]);
 
       await check.end().catch(() => {});
-      const restartFrom = Date.now();
-      cluster.stop();
-      await sleep(1000);
-      cluster.start();
-      const restartTo = Date.now();
-      // Recovery takes the pool's reconnection, which a loaded machine slows: wait (bounded) until writes and
-      // inference both succeed again, then require that nothing fails from a second after that on.
-      const recoveredBy = restartTo + 30_000;
-      while (Date.now() < recoveredBy && !['write', 'infer'].every((what) => (okAfter.get(what) ?? 0) > restartTo)) await sleep(100);
-      const recoveredAt = Date.now();
-      await sleep(3000);
+      // A PostgreSQL restart under load is test/e2e/postgres-restart.test.ts's; here the load stops after the kill.
       stopping = true;
       await Promise.all(clients);
-      for (const what of ['write', 'infer']) expect(okAfter.get(what) ?? 0, `${what}s succeed after the restart`).toBeGreaterThan(restartTo);
-      const late = failures.filter((f) => f.at > recoveredAt + 1000);
-      expect(late, JSON.stringify(late.slice(0, 5))).toEqual([]);
-      expect(failures.filter((f) => f.at > killedAt + 1000).every((f) => f.at >= restartFrom - 1000)).toBe(true);
     } finally {
       stopping = true;
       await Promise.all(clients);
