@@ -109,27 +109,34 @@ const PERCENTILES: Array<[keyof LoadTestResult['latencyMs'], string]> = [
   ['min', 'min'],
 ];
 
+/** The header row of a table that may set this test beside a baseline. */
+function ComparisonHead({ first, value, baseline }: { first: string; value: string; baseline: boolean }): ReactNode {
+  return (
+    <thead>
+      <tr>
+        <th scope="col">{first}</th>
+        <th scope="col" className="num">
+          {baseline ? 'This test' : value}
+        </th>
+        {baseline ? (
+          <>
+            <th scope="col" className="num">
+              Baseline
+            </th>
+            <th scope="col">Difference</th>
+          </>
+        ) : null}
+      </tr>
+    </thead>
+  );
+}
+
 /** Latency percentiles, side by side with a baseline's and their differences when one is chosen. */
 export function PercentileTable({ result, baseline }: { result: LoadTestResult; baseline?: LoadTestResult | undefined }): ReactNode {
   return (
     <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Latency percentiles{baseline ? ' compared with the baseline' : ''}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Statistic</th>
-          <th scope="col" className="num">
-            {baseline ? 'This test' : 'Latency'}
-          </th>
-          {baseline ? (
-            <>
-              <th scope="col" className="num">
-                Baseline
-              </th>
-              <th scope="col">Difference</th>
-            </>
-          ) : null}
-        </tr>
-      </thead>
+      <ComparisonHead first="Statistic" value="Latency" baseline={baseline !== undefined} />
       <tbody>
         {PERCENTILES.map(([key, label]) => (
           <tr key={key}>
@@ -165,22 +172,7 @@ export function ThroughputTable({ result, baseline }: { result: LoadTestResult; 
   return (
     <table className="data lt-narrow rowheads">
       <caption className="visually-hidden">Throughput and requests{baseline ? ' compared with the baseline' : ''}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Figure</th>
-          <th scope="col" className="num">
-            {baseline ? 'This test' : 'Value'}
-          </th>
-          {baseline ? (
-            <>
-              <th scope="col" className="num">
-                Baseline
-              </th>
-              <th scope="col">Difference</th>
-            </>
-          ) : null}
-        </tr>
-      </thead>
+      <ComparisonHead first="Figure" value="Value" baseline={baseline !== undefined} />
       <tbody>
         {rows.map((row) => {
           const cur = row.value(result);
