@@ -167,6 +167,32 @@ for (const dialect of DIALECTS) {
       expect(later.problems).toEqual([expect.objectContaining({ kind: 'truncated' })]);
     });
 
+    it('keeps the process up when a flush fails (the database unreachable), and checkpoints once it is back', async () => {
+      const opened = await dialect.open();
+      cleanups.push(opened.dispose);
+      const { store } = opened;
+      const home = mkdtempSync(join(tmpdir(), 'slipway-audit-'));
+      cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+      const trail = attachAuditTrail(store, paths(home));
+      await store.db.transaction().execute((trx) => appendAuditEvent(trx, store.dialect, { action: 'run.create', entityType: 'run', entityId: 'r0', change: 0, time: 0 }));
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        await sql`alter table audit_pending_metrics rename to audit_pending_metrics_away`.execute(store.db);
+        await expect(trail.flush()).rejects.toThrow(/audit_pending_metrics/);
+        // Unhandled rejections are reported once the current macrotask ends.
+        await new Promise((r) => setTimeout(r, 10));
+        expect(unhandled).toEqual([]);
+        await sql`alter table audit_pending_metrics_away rename to audit_pending_metrics`.execute(store.db);
+        await trail.flush();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      await trail.close();
+      expect(readFileSync(paths(home).checkpointFile, 'utf8').trim().split('\n')).toHaveLength(1);
+    });
+
     it('still verifies events written before audit keys, and counts them', async () => {
       const opened = await dialect.open();
       cleanups.push(opened.dispose);

@@ -136,9 +136,17 @@ export function attachAuditTrail(store: Store, opts: AuditTrailOptions): AuditTr
   function flush(): Promise<void> {
     // One flush at a time; a caller arriving during one waits for it and runs another.
     const next = (running ?? Promise.resolve()).then(flushNow, flushNow);
-    running = next.finally(() => {
-      if (running === next) running = undefined;
-    });
+    // The caller gets the failure through `next`; the chain that orders flushes must never reject,
+    // or a failed flush (the database unreachable at a tick) is an unhandled rejection that ends the process.
+    const settled: Promise<void> = next.then(
+      () => {
+        if (running === settled) running = undefined;
+      },
+      () => {
+        if (running === settled) running = undefined;
+      },
+    );
+    running = settled;
     return next;
   }
   const timer = setInterval(() => {
