@@ -93,4 +93,6 @@ export interface TrafficController {
   prepare?(model: string): Promise<void>;
   /** The reference `model` is served by here (`models:/NAME@champion`, `models:/NAME/3` or a file), or undefined when it is not served. */
   servedUri(model: string): string | undefined;
+  /** The version `model` is served at here (the champion's, during a split), or undefined when it is not served. */
+  servedVersion?(model: string): string | undefined;
 }

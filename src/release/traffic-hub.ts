@@ -5,6 +5,11 @@
  * --server URL` processes that follow this server ("traffic agents"): they poll the published
  * state, apply it to their own serving, report that they did (heartbeats) and post their
  * figures every second, which `takeStats` merges with the server's own window.
+ *
+ * With a TrafficBoard (replicas on one PostgreSQL database) the hub keeps nothing a serving
+ * process can observe in memory: it publishes the split to the store, every replica answers
+ * agents from the store, and each replica's own serving follows the board like any other agent
+ * (see `followLocalServing`), so a split runs in every replica whichever of them drives it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
@@ -14,6 +19,8 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri } from '../core/model-source.js';
 import type { ShadowStats, SideStats, SplitStats, TrafficController, TrafficSplitSpec } from '../core/traffic-split.js';
+import { notRunning, type BoardState, type TrafficBoard } from './traffic-board.js';
+import type { TrafficLink } from './traffic-agent.js';
 
 /** An agent not heard from for this long no longer counts as serving its model. */
 export const AGENT_TTL_MS = 10_000;
@@ -26,6 +33,18 @@ const PENDING_WINDOW_LIMIT = 1_000;
 
 /** How long `startSplit`, `endSplit` and `revert` wait for the live agents to apply a change before going on without them. */
 export const AGENT_APPLY_TIMEOUT_MS = 10_000;
+
+/** How often a driving hub drains its agents' figures and reads their heartbeats from the board. */
+export const BOARD_SYNC_MS = 250;
+
+/**
+ * A split on the board whose driver has not said it still drives it for this long is taken as
+ * gone: agents roll it back, as they do when the server they follow is out of reach.
+ */
+export const BOARD_DRIVER_STALE_MS = 5000;
+
+/** How often a driving hub says on the board that it still drives its splits. */
+const BOARD_TOUCH_MS = 1000;
 
 /** The split published for agents. */
 export interface PublishedSplit {
@@ -114,6 +133,8 @@ interface ModelTraffic {
   pending: SplitStats[];
   windowStart: number;
   waiters: Set<() => void>;
+  /** Board mode: publications of this model, one after the other. */
+  publishing: Promise<void>;
 }
 
 /** What the hub needs. */
@@ -124,6 +145,8 @@ export interface TrafficHubInit {
   logger?: Logger;
   /** @default AGENT_APPLY_TIMEOUT_MS */
   applyTimeoutMs?: number;
+  /** The store's traffic tables, where replicas share the traffic of releases; absent: it lives in this process. */
+  board?: TrafficBoard;
 }
 
 /**
@@ -138,27 +161,48 @@ export class TrafficHub implements TrafficController {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #models = new Map<string, ModelTraffic>();
+  readonly #board: TrafficBoard | undefined;
   // Epochs start at the wall clock so a restarted server never repeats one an agent applied.
   #epoch: number;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #syncing = false;
+  #lastTouch = 0;
 
   constructor(init: TrafficHubInit) {
     this.#init = init;
     this.#clock = init.clock ?? systemClock;
     this.#log = init.logger ?? silentLogger;
+    this.#board = init.board;
     this.#epoch = this.#clock.now();
+  }
+
+  /** True when the traffic lives in the store (replicas), so this process's serving follows it as an agent. */
+  get shared(): boolean {
+    return this.#board !== undefined;
+  }
+
+  /** Stops the board synchronisation (the published state stays for the next driver). */
+  close(): void {
+    clearInterval(this.#syncTimer);
+    this.#syncTimer = undefined;
   }
 
   // ---- what agents see and send ----
 
   /** The published state of `model` (no split when nothing was published). */
-  state(model: string): TrafficState {
+  async state(model: string): Promise<TrafficState> {
+    if (this.#board) return this.#boardState(model);
     const m = this.#models.get(model);
     if (!m) return { model, epoch: 0, split: null, ended: null, revert: null, agents: [] };
     return { model, epoch: m.epoch, split: m.split, ended: m.ended, revert: m.revert, agents: this.#live(m) };
   }
 
   /** Records an agent's heartbeat and answers with the published state. */
-  heartbeat(model: string, beat: AgentHeartbeat): TrafficState {
+  async heartbeat(model: string, beat: AgentHeartbeat): Promise<TrafficState> {
+    if (this.#board) {
+      await this.#boardHeartbeat(model, beat);
+      return this.#boardState(model);
+    }
     const m = this.#model(model);
     const known = m.agents.has(beat.agentId);
     m.agents.set(beat.agentId, {
@@ -180,14 +224,17 @@ export class TrafficHub implements TrafficController {
    * Keeps an agent's window for the next `takeStats`. CONFLICT when the window belongs to a split
    * that is not the one running (it ended, or another started): its figures are of no analysis.
    */
-  postStats(model: string, report: AgentStats): void {
-    const m = this.#models.get(model);
-    if (!m?.split || m.split.id !== report.splitId) {
-      throw new SlipwayError('CONFLICT', `Split '${report.splitId}' of model '${model}' is not running${m?.split ? ` (split '${m.split.id}' is)` : ''}; its figures were dropped.`, {
-        model,
-        splitId: report.splitId,
-      });
+  async postStats(model: string, report: AgentStats): Promise<void> {
+    if (this.#board) {
+      const running = (await this.#boardState(model)).split?.id;
+      if (running !== report.splitId) throw notRunning(model, report.splitId, running);
+      const now = this.#clock.now();
+      await this.#board.seen(model, report.agentId, now);
+      await this.#board.postStats(model, report.splitId, report.stats, now);
+      return;
     }
+    const m = this.#models.get(model);
+    if (!m?.split || m.split.id !== report.splitId) throw notRunning(model, report.splitId, m?.split?.id);
     const seen = m.agents.get(report.agentId);
     if (seen) seen.lastSeen = this.#clock.now();
     m.pending.push(report.stats);
@@ -199,12 +246,14 @@ export class TrafficHub implements TrafficController {
   async startSplit(model: string, spec: TrafficSplitSpec): Promise<void> {
     const weight = share(spec.weight, 'weight');
     const shadowShare = share(spec.shadowShare, 'shadowShare');
-    const m = this.#model(model);
+    const m = await this.#current(model);
     if (m.split) throw new SlipwayError('CONFLICT', `Model '${model}' already has an active traffic split; end it before starting another.`, { model });
-    const local = this.#init.local();
+    const local = this.#localControl();
     const servesHere = local?.servedUri(model) !== undefined;
     // The split is for the processes serving the model by the reference the release was accepted for.
     const target = this.servedUri(model);
+    // On the board, this process's own serving is an agent too: it may not have reported yet just after loading.
+    if (this.#board && target !== undefined && this.#live(m, target).length === 0) await this.#untilAgent(m, model, target);
     const agents = this.#live(m, target);
     if (target === undefined || (!servesHere && agents.length === 0)) {
       throw new SlipwayError('NOT_FOUND', `Model '${model}' is served neither here nor by a serving process following this server, so its traffic cannot be split.`, { model });
@@ -225,16 +274,18 @@ export class TrafficHub implements TrafficController {
     };
     m.pending = [];
     m.windowStart = this.#clock.now();
-    this.#bump(m);
+    await this.#board?.clearWindows(model);
+    await this.#changed(model, m);
+    this.#startSync();
     const splitId = m.split.id;
-    await this.#untilApplied(m, target, (a) => a.splitId === splitId || a.splitError !== null);
+    await this.#untilApplied(model, m, target, (a) => a.splitId === splitId || a.splitError !== null);
     if (servesHere) return;
     // Without the server's own serving, a split no agent could start would only ever see the champion.
     const live = this.#live(m, target);
     const failed = live.filter((a) => a.splitId !== splitId && a.splitError !== null);
     if (live.length > 0 && failed.length === live.length) {
       m.split = null;
-      this.#bump(m);
+      await this.#changed(model, m);
       throw new SlipwayError('INVALID_STATE', `No serving process could load ${spec.challengerUri}: ${failed[0]?.splitError ?? 'no reason given'}`, { model, challengerUri: spec.challengerUri });
     }
   }
@@ -244,9 +295,10 @@ export class TrafficHub implements TrafficController {
     const split = m.split as PublishedSplit;
     const weight = change.weight !== undefined ? share(change.weight, 'weight') : split.weight;
     const shadowShare = change.shadowShare !== undefined ? share(change.shadowShare, 'shadowShare') : split.shadowShare;
-    if (m.local) this.#init.local()?.updateSplit(model, { weight, shadowShare });
+    if (m.local) this.#localControl()?.updateSplit(model, { weight, shadowShare });
     m.split = { ...split, weight, shadowShare };
-    this.#bump(m);
+    // On the board the new weights reach the agents with the publication, a moment later.
+    void this.#changed(model, m).catch((err: unknown) => this.#log.warn({ err, model }, 'release: publishing the new split weights failed'));
   }
 
   async endSplit(model: string, outcome: 'promote' | 'rollback', opts?: { bakeMs?: number }): Promise<void> {
@@ -254,14 +306,22 @@ export class TrafficHub implements TrafficController {
     const split = m.split as PublishedSplit;
     if (outcome !== 'promote' && outcome !== 'rollback') throw new SlipwayError('INVALID_ARGUMENT', `outcome must be 'promote' or 'rollback', got '${String(outcome)}'.`);
     const bakeMs = opts?.bakeMs ?? 0;
+    const onBoard = this.#board ? (await this.#board.read(model))?.state.split?.id : split.id;
+    if (onBoard !== split.id) {
+      // Another replica drives this model's traffic now (this one lost its lease while it was stalled): its split stays.
+      m.split = null;
+      m.pending = [];
+      return;
+    }
     // Agents first hear the outcome, so the alias the release moves next finds them serving the new version already.
     m.split = null;
     m.ended = { splitId: split.id, outcome, bakeMs };
     m.pending = [];
-    this.#bump(m);
-    const local = m.local ? this.#init.local() : undefined;
+    await this.#changed(model, m);
+    await this.#board?.clearWindows(model);
+    const local = m.local ? this.#localControl() : undefined;
     m.local = false;
-    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, opts) : undefined, this.#untilApplied(m, split.uri, (a) => a.splitId !== split.id)]);
+    await Promise.all([local?.activeSplit(model) ? local.endSplit(model, outcome, opts) : undefined, this.#untilApplied(model, m, split.uri, (a) => a.splitId !== split.id)]);
   }
 
   takeStats(model: string): SplitStats | undefined {
@@ -270,7 +330,7 @@ export class TrafficHub implements TrafficController {
     const parts = [...m.pending];
     m.pending = [];
     if (m.local) {
-      const own = this.#init.local()?.takeStats(model);
+      const own = this.#localControl()?.takeStats(model);
       if (own) parts.unshift(own);
       else {
         // The server's serving ended its split on its own (the model was unloaded).
@@ -286,24 +346,24 @@ export class TrafficHub implements TrafficController {
 
   activeSplit(model: string): (TrafficSplitSpec & { championVersion: string; challengerVersion: string }) | undefined {
     const m = this.#models.get(model);
-    if (!m?.split) return this.#init.local()?.activeSplit(model);
-    const own = m.local ? this.#init.local()?.activeSplit(model) : undefined;
+    if (!m?.split) return this.#localControl()?.activeSplit(model);
+    const own = m.local ? this.#localControl()?.activeSplit(model) : undefined;
     if (own) return own;
     const { challengerUri, weight, shadowShare, stickyHeader, challengerVersion } = m.split;
     return { challengerUri, weight, shadowShare, ...(stickyHeader !== undefined ? { stickyHeader } : {}), championVersion: m.championVersion, challengerVersion };
   }
 
   async revert(model: string, version?: string): Promise<string | undefined> {
-    const m = this.#models.get(model);
+    const m = this.#board ? await this.#current(model) : this.#models.get(model);
     if (m?.split) throw new SlipwayError('CONFLICT', `Model '${model}' has an active traffic split; end it before reverting the last promotion.`, { model });
-    const local = this.#init.local();
+    const local = this.#localControl();
     const here = local?.servedUri(model) !== undefined ? await local?.revert(model, version) : undefined;
     const uri = m?.target ?? this.servedUri(model);
     if (!m || uri === undefined || this.#live(m, uri).length === 0) return here;
     const before = new Map(this.#live(m, uri).map((a) => [a.agentId, a.version]));
     m.revert = { id: randomUUID(), uri, ...(version !== undefined ? { version } : {}) };
-    this.#bump(m);
-    await this.#untilApplied(m, uri, () => true);
+    await this.#changed(model, m);
+    await this.#untilApplied(model, m, uri, () => true);
     // An agent that still had the earlier version loaded serves it now: its version changed.
     const reverted = this.#live(m, uri).find((a) => before.has(a.agentId) && before.get(a.agentId) !== a.version);
     return here ?? reverted?.version;
@@ -311,6 +371,11 @@ export class TrafficHub implements TrafficController {
 
   async prepare(model: string): Promise<void> {
     await this.#init.local()?.prepare?.(model);
+    // The agents of the board (for servedUri when this process does not serve the model).
+    if (this.#board) {
+      const m = this.#model(model);
+      m.agents = new Map((await this.#board.agents(model, this.#clock.now() - AGENT_TTL_MS)).map((a) => [a.agentId, a]));
+    }
   }
 
   servedUri(model: string): string | undefined {
@@ -327,14 +392,134 @@ export class TrafficHub implements TrafficController {
     return sorted.find((u) => parseModelUri(u)?.alias !== undefined) ?? sorted[0];
   }
 
+  // ---- the board ----
+
+  /** This process's serving as the hub steers it directly; on the board it follows as an agent instead. */
+  #localControl(): TrafficController | undefined {
+    return this.#board ? undefined : this.#init.local();
+  }
+
+  /** The model's state, read from the board first when there is one (another replica may have changed it). */
+  async #current(model: string): Promise<ModelTraffic> {
+    const m = this.#model(model);
+    const board = this.#board;
+    if (!board) return m;
+    const now = this.#clock.now();
+    const [entry, agents] = await Promise.all([board.read(model), board.agents(model, now - AGENT_TTL_MS)]);
+    if (entry) {
+      const s = entry.state;
+      m.epoch = entry.epoch;
+      m.split = s.split && now - entry.updatedTime <= BOARD_DRIVER_STALE_MS ? s.split : null;
+      m.ended = s.ended;
+      m.revert = s.revert;
+      m.target = s.target ?? undefined;
+      m.championVersion = s.championVersion;
+    }
+    m.agents = new Map(agents.map((a) => [a.agentId, a]));
+    return m;
+  }
+
+  /**
+   * The link this process's own serving follows the board by (see LocalTrafficFollower): the
+   * agent routes' work without the list of agents, which a serving process does not need.
+   */
+  boardLink(): TrafficLink {
+    if (!this.#board) throw new Error('the traffic hub has no board');
+    return {
+      traffic: (model) => this.#boardState(model, false),
+      trafficHeartbeat: (model, beat) => this.#boardHeartbeat(model, beat),
+      postTrafficStats: (model, report) => this.postStats(model, report),
+    };
+  }
+
+  async #boardHeartbeat(model: string, beat: AgentHeartbeat): Promise<void> {
+    const now = this.#clock.now();
+    const info = { agentId: beat.agentId, uri: beat.uri, version: beat.version, epoch: beat.epoch ?? 0, splitId: beat.splitId ?? null, splitError: beat.splitError ?? null, lastSeen: now };
+    await (this.#board as TrafficBoard).heartbeat(model, info, now - 6 * AGENT_TTL_MS);
+  }
+
+  /** What agents see on the board: a split whose driver went quiet is no split. */
+  async #boardState(model: string, withAgents = true): Promise<TrafficState> {
+    const board = this.#board as TrafficBoard;
+    const now = this.#clock.now();
+    const [entry, agents] = await Promise.all([board.read(model), withAgents ? board.agents(model, now - AGENT_TTL_MS) : []]);
+    if (!entry) return { model, epoch: 0, split: null, ended: null, revert: null, agents };
+    const s = entry.state;
+    const split = s.split && now - entry.updatedTime <= BOARD_DRIVER_STALE_MS ? s.split : null;
+    return { model, epoch: entry.epoch, split, ended: s.ended, revert: s.revert, agents };
+  }
+
+  /** Makes a change of `m` visible to agents: a new epoch in memory, or a publication on the board (in order). */
+  async #changed(model: string, m: ModelTraffic): Promise<void> {
+    const board = this.#board;
+    if (!board) {
+      this.#bump(m);
+      return;
+    }
+    const state: BoardState = { split: m.split, ended: m.ended, revert: m.revert, target: m.target ?? null, championVersion: m.championVersion };
+    const next = m.publishing.then(async () => {
+      m.epoch = await board.publish(model, state, this.#clock.now());
+    });
+    // A failed publication must not block the next one; the caller hears of it.
+    m.publishing = next.catch(() => {});
+    await next;
+  }
+
+  /** Waits (bounded) until an agent serving by `uri` has reported on the board. */
+  async #untilAgent(m: ModelTraffic, model: string, uri: string): Promise<void> {
+    const until = this.#clock.now() + 3 * BOARD_TOUCH_MS;
+    while (this.#live(m, uri).length === 0 && this.#clock.now() < until) {
+      await new Promise((r) => setTimeout(r, BOARD_SYNC_MS));
+      await this.#current(model);
+    }
+  }
+
+  /** Board mode: while this hub drives a split, it drains its agents' figures, reads their heartbeats and says it still drives. */
+  #startSync(): void {
+    if (!this.#board || this.#syncTimer) return;
+    this.#syncTimer = setInterval(() => void this.#sync(), BOARD_SYNC_MS);
+    this.#syncTimer.unref();
+  }
+
+  async #sync(): Promise<void> {
+    const board = this.#board;
+    if (!board || this.#syncing) return;
+    const driving = [...this.#models.entries()].filter(([, m]) => m.split !== null);
+    if (driving.length === 0) {
+      this.close();
+      return;
+    }
+    this.#syncing = true;
+    try {
+      const now = this.#clock.now();
+      const touch = now - this.#lastTouch >= BOARD_TOUCH_MS;
+      if (touch) this.#lastTouch = now;
+      for (const [model, m] of driving) {
+        const split = m.split as PublishedSplit;
+        if (touch) await board.touch(model, split.id, now);
+        const windows = await board.drain(model, split.id);
+        // The split may have ended while the windows were read: they belong to no analysis then.
+        if (m.split?.id === split.id) {
+          m.pending.push(...windows);
+          if (m.pending.length > PENDING_WINDOW_LIMIT) m.pending.splice(0, m.pending.length - PENDING_WINDOW_LIMIT);
+        }
+        m.agents = new Map((await board.agents(model, now - AGENT_TTL_MS)).map((a) => [a.agentId, a]));
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'release: reading the traffic board failed; trying again');
+    } finally {
+      this.#syncing = false;
+    }
+  }
+
   // ---- internals ----
 
   #model(model: string): ModelTraffic {
     let m = this.#models.get(model);
     if (!m) {
-      m = { epoch: 0, split: null, ended: null, revert: null, target: undefined, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set() };
+      m = { epoch: 0, split: null, ended: null, revert: null, target: undefined, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set(), publishing: Promise.resolve() };
       this.#models.set(model, m);
-      this.#bump(m);
+      if (!this.#board) this.#bump(m);
     }
     return m;
   }
@@ -366,14 +551,29 @@ export class TrafficHub implements TrafficController {
    * Waits until every live agent serving by `uri` has applied the current epoch and `done` holds for it, or
    * the apply timeout passes (agents that are slow or gone are then left to catch up).
    */
-  async #untilApplied(m: ModelTraffic, uri: string, done: (a: TrafficAgentInfo) => boolean): Promise<void> {
+  async #untilApplied(model: string, m: ModelTraffic, uri: string, done: (a: TrafficAgentInfo) => boolean): Promise<void> {
     const epoch = m.epoch;
     const ready = () => this.#live(m, uri).every((a) => a.epoch >= epoch && done(a));
     if (ready()) return;
     const timeoutMs = this.#init.applyTimeoutMs ?? AGENT_APPLY_TIMEOUT_MS;
+    const board = this.#board;
     await new Promise<void>((resolve) => {
+      // On the board, heartbeats arrive through the store (perhaps through another replica): read them until ready.
+      const poll = board
+        ? setInterval(() => {
+            void board
+              .agents(model, this.#clock.now() - AGENT_TTL_MS)
+              .then((agents) => {
+                m.agents = new Map(agents.map((a) => [a.agentId, a]));
+                check();
+              })
+              .catch((err: unknown) => this.#log.warn({ err, model }, 'release: reading the serving processes from the traffic board failed'));
+          }, BOARD_SYNC_MS)
+        : undefined;
+      poll?.unref();
       const finish = () => {
         clearTimeout(timer);
+        clearInterval(poll);
         m.waiters.delete(check);
         resolve();
       };

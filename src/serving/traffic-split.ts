@@ -416,6 +416,10 @@ export class TrafficSplitter implements TrafficController {
     return this.#manager.current(model) ? this.#manager.uriOf(model) : undefined;
   }
 
+  servedVersion(model: string): string | undefined {
+    return this.#manager.current(model)?.version;
+  }
+
   async prepare(model: string): Promise<void> {
     if (this.#manager.has(model) || !this.#loadOnDemand) return;
     // A model that cannot be served leaves servedUri undefined; the caller names the problem.

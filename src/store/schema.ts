@@ -203,6 +203,9 @@ export interface Database {
   dataset_names: DatasetNameTable;
   dataset_versions: DatasetVersionTable;
   job_leases: JobLeaseTable;
+  traffic_states: TrafficStateTable;
+  traffic_agents: TrafficAgentTable;
+  traffic_windows: TrafficWindowTable;
 }
 
 /** One row per background job lease: who holds it, its fencing token, and until when (epoch ms). */
@@ -403,4 +406,32 @@ export interface DatasetVersionTable {
   run_id: string | null;
   created_time: number;
   created_by: string;
+}
+
+/** The split a release wants for one model (JSON in `state`), shared by every server process on the store. */
+export interface TrafficStateTable {
+  model: string;
+  /** Rises at every change; serving processes report the one they applied. */
+  epoch: number;
+  state: string;
+  /** The running split's id (also in `state`), so its driver can say it still drives it; null without a split. */
+  split_id: string | null;
+  updated_time: number;
+}
+
+/** A serving process that follows a model's releases, as it last reported (JSON in `info`). */
+export interface TrafficAgentTable {
+  model: string;
+  agent_id: string;
+  info: string;
+  last_seen: number;
+}
+
+/** One window of figures of a running split, posted by a serving process and drained by the process driving the release. */
+export interface TrafficWindowTable {
+  id: string;
+  model: string;
+  split_id: string;
+  stats: string;
+  created_time: number;
 }

@@ -1,8 +1,8 @@
 /**
  * Three `slipway server` processes on one PostgreSQL database: they serve the same data, one of
  * them at a time holds each background job, a killed or stalled holder is taken over within the
- * lease time (and the stalled one, resumed, acts no more), and an alias moved through one replica
- * is served by another within about a second.
+ * lease time (and the stalled one, resumed, acts no more), an alias moved through one replica
+ * is served by another within about a second, and a canary splits the traffic of every replica.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,6 +118,68 @@ describe('replicas on one PostgreSQL database', () => {
     // LISTEN/NOTIFY, not the 2 s poll.
     expect(Date.now() - started).toBeLessThan(1500);
   });
+
+  it('a canary runs in every replica whichever drives it, and its analysis counts the traffic of all of them', async () => {
+    const [a, b, c] = replicas as [ServerProcess, ServerProcess, ServerProcess];
+    const reg = await runCli(['models', 'register', fixture('release/cancer_good.onnx'), '--name', 'cancer', '--server', a.url], {}, 30_000);
+    expect(reg.code, reg.stderr).toBe(0);
+    for (const r of [a, c]) {
+      const load = await fetch(`${r.url}/v2/repository/models/cancer/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { uri: 'models:/cancer@champion' } }) });
+      expect(load.status, await load.text()).toBe(200);
+    }
+    const holder = await waitFor('a releases lease holder', async () => (await lease('releases'))?.holder, 10_000);
+    const driver = replicaOf(holder);
+    expect(driver).toBeDefined();
+    const others = replicas.filter((r) => r !== driver);
+    // Load on the replicas that do not drive the release only: its analysis sees requests only if their figures reach the driver.
+    let stopped = false;
+    const failures: string[] = [];
+    const loops = others.map(async (r) => {
+      while (!stopped) {
+        const res = await infer(r.url).catch((err: unknown) => ({ status: 0, text: String(err) }));
+        if (res.status !== 200) failures.push(`${res.status} ${res.text}`);
+        await sleep(5);
+      }
+    });
+    try {
+      const created = await fetch(`${a.url}/api/v1/releases`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'cancer', version: '3', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '4s', checks: { maxP99Ratio: 20, minRequests: 5 } } } }),
+      });
+      const release = (await created.json()) as { id: string };
+      expect(created.status, JSON.stringify(release)).toBe(201);
+      const get = async (url: string) => (await (await fetch(`${url}/api/v1/releases/${release.id}`)).json()) as { state: string; reason?: string; rollout?: { weight: number }; events: { type: string; details: { challenger?: { requests: number } } }[] };
+      await waitFor('the 50 % step', async () => ((await get(c.url)).rollout?.weight === 50 ? true : undefined), 20_000);
+      // Every replica, the driver included, splits its own traffic: both versions answer each of them.
+      for (const r of replicas) {
+        const seen = new Set<string>();
+        for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await infer(r.url)).version ?? '');
+        expect([...seen].sort()).toEqual(['2', '3']);
+      }
+      // Any replica tells serving processes the same split, and lists the three replicas as applying it.
+      const traffic = (await (await fetch(`${b.url}/api/v1/traffic/cancer`)).json()) as { split: { id: string; weight: number } | null; agents: { splitId: string | null }[] };
+      expect(traffic.split?.weight).toBe(0.5);
+      expect(traffic.agents.filter((x) => x.splitId === traffic.split?.id)).toHaveLength(3);
+      const done = await waitFor(
+        'the release to finish',
+        async () => {
+          const r = await get(a.url);
+          return ['promoted', 'rolled_back', 'rejected', 'aborted'].includes(r.state) ? r : undefined;
+        },
+        40_000,
+      );
+      expect(done.state, done.reason).toBe('promoted');
+      const analysed = done.events.filter((e) => e.type === 'analysis').map((e) => e.details.challenger?.requests ?? 0);
+      expect(analysed.length).toBeGreaterThan(0);
+      expect(analysed.every((n) => n >= 5)).toBe(true);
+    } finally {
+      stopped = true;
+      await Promise.all(loops);
+    }
+    expect(failures).toEqual([]);
+    for (const r of replicas) await waitFor(`${r.url} to serve version 3`, async () => ((await infer(r.url)).version === '3' ? true : undefined), 5000);
+  }, 90_000);
 
   it('each job is held by one replica; a SIGKILLed holder is taken over within the lease time', async () => {
     const held = await waitFor('the alerts lease', () => lease('monitoring.alerts'), 10_000);

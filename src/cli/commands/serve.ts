@@ -298,11 +298,11 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     }
     const serverRef = ref;
     startAgent = async (traffic, manager) => {
-      const { TrafficAgent, TRAFFIC_UNREACHABLE_MS } = await import('../traffic-agent.js');
+      const { TrafficAgent, TRAFFIC_UNREACHABLE_MS } = await import('../../release/traffic-agent.js');
       // Short requests: a server out of reach must be noticed well within the time a split may run unwatched.
       const agentClient = new SlipwayClient({ url: target.url, timeoutMs: TRAFFIC_UNREACHABLE_MS / 2, ...(authorization ? { headers: { authorization } } : {}) });
       const uri = serverRef.alias !== undefined ? `models:/${serverRef.name}@${serverRef.alias}` : `models:/${serverRef.name}/${serverRef.version ?? ''}`;
-      const agent = new TrafficAgent({ client: agentClient, model: serverRef.name, servedAs: name, uri, traffic, version: () => manager.current(name)?.version, logger });
+      const agent = new TrafficAgent({ link: agentClient.releases, model: serverRef.name, servedAs: name, uri, traffic, version: () => manager.current(name)?.version, logger });
       agent.start();
       return () => agent.close();
     };

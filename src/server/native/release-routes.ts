@@ -200,7 +200,7 @@ export function trafficRoutes(hub: () => TrafficHub): NativeRoute[] {
       params: TrafficParams,
       body: TrafficStatsBody,
       async handler({ params, body }) {
-        hub().postStats(params.model, body);
+        await hub().postStats(params.model, body);
       },
     }),
   ];

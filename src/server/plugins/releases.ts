@@ -30,6 +30,8 @@ import { NATIVE_PREFIX } from './native-api.js';
 import { registerNativeRoutes } from '../native/native-route.js';
 import { releaseRoutes, trafficRoutes } from '../native/release-routes.js';
 import { TrafficHub } from '../../release/traffic-hub.js';
+import { TrafficBoard } from '../../release/traffic-board.js';
+import { LocalTrafficFollower } from '../../release/traffic-follower.js';
 import { registryOf } from '../native/services.js';
 
 let rollbacks: Counter | undefined;
@@ -144,8 +146,15 @@ const releases: DomainPlugin = async (app, ctx) => {
     ownSource ??= new RegistryModelSource(registry);
     return ownSource;
   };
+  const jobs = ctx.embedded ? undefined : ctx.jobs;
+  // Replicas on one PostgreSQL database share the traffic of releases through the store; a single server keeps it in memory.
+  const board = jobs && ctx.store.dialect === 'postgres' ? new TrafficBoard(ctx.store) : undefined;
   // Traffic hub: rollouts steer this server's serving and the `slipway serve --server` processes that follow it.
-  const hub = new TrafficHub({ local: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger });
+  const hub = new TrafficHub({ local: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger, ...(board ? { board } : {}) });
+  // On the board, this replica's serving follows the published split like any serving process.
+  const follower = board
+    ? new LocalTrafficFollower({ link: hub.boardLink(), traffic: () => ctx.traffic, servedNames: () => ctx.servedModelNames?.() ?? [], logger: ctx.logger })
+    : undefined;
   // An embedded command-line process serves nothing and no serving process follows it: it has no live traffic.
   const traffic = () => (ctx.embedded && !ctx.traffic ? undefined : hub);
   const service = new ReleaseService({ store: ctx.store, registry, artifacts: ctx.artifacts, traffic, embedded: ctx.embedded === true, ...(ctx.config.auth.enabled ? { protectedEnvironments: ctx.config.auth.protectedEnvironments } : {}), clock: ctx.clock, logger: ctx.logger });
@@ -166,7 +175,6 @@ const releases: DomainPlugin = async (app, ctx) => {
     clock: ctx.clock,
     logger: ctx.logger,
   });
-  const jobs = ctx.embedded ? undefined : ctx.jobs;
   if (jobs) {
     // Among replicas, the holder of the releases lease alone drives releases (gates, rollouts, canary analysis);
     // a release started through another replica is picked up by the holder's next pass.
@@ -188,6 +196,7 @@ const releases: DomainPlugin = async (app, ctx) => {
   // Only a server recovers: an embedded command-line process must not take over releases a server drives.
   if (jobs) {
     app.addHook('onReady', async () => {
+      follower?.start();
       jobs.add({
         name: RELEASES_JOB,
         intervalMs: RELEASES_JOB_INTERVAL_MS,
@@ -207,10 +216,17 @@ const releases: DomainPlugin = async (app, ctx) => {
   ctx.onClose.unshift(async () => {
     stopping.abort();
     await runner.close();
+    // A split this replica drove stays published; without its driver saying so, the others roll it back.
+    await follower?.close();
+    hub.close();
     ownSource?.close();
   });
   // Closing the app alone (tests, embedders) stops the runners too.
-  app.addHook('onClose', async () => runner.close());
+  app.addHook('onClose', async () => {
+    await runner.close();
+    await follower?.close();
+    hub.close();
+  });
 };
 
 export default releases;

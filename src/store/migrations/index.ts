@@ -13,6 +13,7 @@ import * as alertActions from './0009-alert-actions.js';
 import * as access from './0010-access.js';
 import * as datasets from './0011-datasets.js';
 import * as jobLeases from './0012-job-leases.js';
+import * as traffic from './0013-traffic.js';
 
 /** What a migration may know about where it runs. */
 export interface MigrationContext {
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, MigrationModule> = {
   '0010-access': access,
   '0011-datasets': datasets,
   '0012-job-leases': jobLeases,
+  '0013-traffic': traffic,
 };
 
 /** A Kysely migration provider that passes the dialect to each migration. */

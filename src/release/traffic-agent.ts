@@ -1,20 +1,29 @@
 /**
- * The traffic agent of `slipway serve models:/NAME@ALIAS --server URL`: it makes this serving
- * process take part in the server's releases. It polls the split a release wants for the model
+ * A traffic agent makes one serving process take part in releases: `slipway serve
+ * models:/NAME@ALIAS --server URL` follows a server through its HTTP API, and each replica of
+ * `slipway server` on a shared database follows the traffic board with its own serving. It polls
+ * the split a release wants for the model
  * (`GET /api/v1/traffic/NAME`) and applies it to this process's own traffic splitter — starts,
  * reweighs, promotes, rolls back, reverts — says it is alive and what it applied, and posts the
  * figures of the running split every second, which the server merges into its analysis.
  *
  * When the server cannot be reached for longer than `unreachableMs` while a split runs here, the
  * agent rolls its split back on its own: traffic never stays split without an analysis watching it.
- * The CLI composes it; domain code never imports it (it speaks HTTP to a server).
+ * The agent reaches the releases through a TrafficLink: the SDK client's `releases` (over HTTP),
+ * or the hub of the replica it runs in (over the store).
  */
 import { randomUUID } from 'node:crypto';
-import type { SlipwayClient } from '../client/slipway-client.js';
-import type { TrafficState } from '../client/schemas/releases.js';
 import { isSlipwayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TrafficController } from '../core/traffic-split.js';
+import type { AgentHeartbeat, AgentStats, TrafficState } from './traffic-hub.js';
+
+/** Where an agent reads the wanted split and reports: the SDK client's `releases`, or a hub on the board. */
+export interface TrafficLink {
+  traffic(model: string): Promise<TrafficState>;
+  trafficHeartbeat(model: string, beat: AgentHeartbeat): Promise<unknown>;
+  postTrafficStats(model: string, report: AgentStats): Promise<unknown>;
+}
 
 /** How often the agent looks at the wanted split unless told otherwise. */
 export const TRAFFIC_POLL_MS = 250;
@@ -25,8 +34,8 @@ export const TRAFFIC_UNREACHABLE_MS = 5000;
 
 /** What a traffic agent needs. */
 export interface TrafficAgentOptions {
-  /** An SDK client of the server, with a short request timeout (an unreachable server must be noticed in time). */
-  client: SlipwayClient;
+  /** Where the releases are followed; over HTTP, with a short request timeout (an unreachable server must be noticed in time). */
+  link: TrafficLink;
   /** The model's registered name on the server. */
   model: string;
   /** The name this process serves it under (`--name`), which `traffic` knows it by. */
@@ -112,7 +121,7 @@ export class TrafficAgent {
   async #poll(): Promise<void> {
     let state: TrafficState;
     try {
-      state = await this.#o.client.releases.traffic(this.#o.model);
+      state = await this.#o.link.traffic(this.#o.model);
     } catch (err) {
       await this.#outOfReach(err);
       return;
@@ -186,19 +195,19 @@ export class TrafficAgent {
   }
 
   async #reportOnce(): Promise<void> {
-    const { client, model, servedAs, traffic } = this.#o;
+    const { link, model, servedAs, traffic } = this.#o;
     try {
       const split = this.#split;
       const stats = split ? traffic.takeStats(servedAs) : undefined;
       if (split && stats) {
-        await client.releases.postTrafficStats(model, { agentId: this.agentId, splitId: split.id, stats }).catch((err: unknown) => {
+        await link.postTrafficStats(model, { agentId: this.agentId, splitId: split.id, stats }).catch((err: unknown) => {
           // The split ended on the server between two posts: its last figures belong to no analysis.
           if (!(isSlipwayError(err) && err.code === 'CONFLICT')) throw err;
         });
       }
       const version = this.#o.version();
       if (version === undefined) return;
-      await client.releases.trafficHeartbeat(model, {
+      await link.trafficHeartbeat(model, {
         agentId: this.agentId,
         uri: this.#o.uri,
         version,
