@@ -5,7 +5,7 @@
  */
 import { ERROR_CATALOGUE, SlipwayError, isSlipwayError, type ErrorCode } from '../core/errors.js';
 import { lockErrorOf } from '../store/sqlite/sqlite-lock.js';
-import { clientErrorOf } from '../store/store-errors.js';
+import { clientErrorOf, databaseUnavailableOf } from '../store/store-errors.js';
 
 /** True for paths the MLflow client calls (REST API, ajax API and the artifacts proxy). */
 export function isMlflowPath(url: string): boolean {
@@ -76,6 +76,9 @@ export function toHttpError(err: unknown, requestId: string, hints: ErrorHints =
   // A lock that outlasted the retries (or hit a raw statement): 503 with Retry-After, not a fault.
   const locked = lockErrorOf(err);
   if (locked) return { status: locked.status, code: locked.code, message: locked.message, details: locked.details, internal: false };
+  // The database out of reach (a restart, a failover): 503 with Retry-After, not a fault of this server.
+  const away = databaseUnavailableOf(err);
+  if (away) return { status: away.status, code: away.code, message: away.message, details: away.details, internal: false };
   const known = typeof e?.code === 'string' ? FASTIFY_ERRORS[e.code] : undefined;
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (known) {

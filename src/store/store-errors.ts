@@ -26,3 +26,25 @@ export function clientErrorOf(err: unknown): SlipwayError | undefined {
   const message = MESSAGES[e.code];
   return message === undefined ? undefined : new SlipwayError('INVALID_ARGUMENT', message, { sqlstate: e.code });
 }
+
+/** Errors of the network, not of a statement: the database server is down, restarting or out of reach. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATE admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections; class 08 is connection_exception.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// What node-postgres says when the server closes a connection or the pool cannot open one in time (plain Errors, no code).
+const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
+
+/**
+ * UNAVAILABLE (503, retry after a second) when the database cannot be reached right now — a
+ * PostgreSQL restart, a failover, a full connection table — rather than a fault of this server:
+ * clients and load balancers retry, and the pool reconnects by itself once it is back.
+ */
+export function databaseUnavailableOf(err: unknown): SlipwayError | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return undefined;
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : '';
+  const unreachable = CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || (code === '' && CONNECTION_MESSAGES.test(message));
+  if (!unreachable) return undefined;
+  return new SlipwayError('UNAVAILABLE', 'The metadata store cannot be reached right now (it may be restarting); retry shortly.', { retryAfterSeconds: 1 });
+}
