@@ -2,7 +2,9 @@
 // --artifacts-destination s3://…` (the MLflow artifact proxy routes), against the AWS SDK straight to the same
 // local S3-compatible server (s3rver) in the same run, with the server's resident memory above idle sampled
 // every 20 ms. Each leg runs --repeat times (default 2), alternating SDK and Slipway, and the table shows the
-// fastest of each (the machine may be shared) and the highest memory. Run after `npm run build`:
+// fastest of each (the machine may be shared), the highest memory, and the server's least CPU time per leg (user +
+// system, all its threads: on a shared machine the speed ratio varies with load, this much less). Run after
+// `npm run build`:
 // node bench/s3-artifacts.mjs [--size-mb 1024] [--repeat 2]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -75,8 +77,14 @@ function rssOf(pid) {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
 }
+/** CPU time of a process so far in seconds, user and system, all threads (clock ticks are 1/100 s on Linux). */
+function cpuOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 async function sampled(pid, fn) {
   const idle = rssOf(pid);
+  const cpu0 = cpuOf(pid);
   let peak = idle;
   const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 20);
   const t0 = performance.now();
@@ -85,7 +93,7 @@ async function sampled(pid, fn) {
   } finally {
     clearInterval(timer);
   }
-  return { seconds: (performance.now() - t0) / 1000, aboveIdle: peak - idle };
+  return { seconds: (performance.now() - t0) / 1000, aboveIdle: peak - idle, cpu: cpuOf(pid) - cpu0 };
 }
 async function drain(stream) {
   const h = createHash('sha256');
@@ -102,8 +110,8 @@ const PART = 8 * 1024 * 1024;
 const rows = [];
 const self = process.pid;
 
-// Keeps the fastest time and the highest memory of the repeats.
-const best = (a, b) => (a ? { seconds: Math.min(a.seconds, b.seconds), aboveIdle: Math.max(a.aboveIdle, b.aboveIdle) } : b);
+// Keeps the fastest time, the highest memory and the least CPU time of the repeats.
+const best = (a, b) => (a ? { seconds: Math.min(a.seconds, b.seconds), aboveIdle: Math.max(a.aboveIdle, b.aboveIdle), cpu: Math.min(a.cpu, b.cpu) } : b);
 let sdkUp, sdkDown, viaUp, viaDown, sdkDigest, viaDigest;
 const path = `${url}/api/2.0/mlflow-artifacts/artifacts/0/bench/artifacts/blob.bin`;
 for (let round = 0; round < REPEAT; round++) {
@@ -137,10 +145,10 @@ for (let round = 0; round < REPEAT; round++) {
 const mbps = (s) => SIZE / 1024 / 1024 / s;
 rows.push(['upload', sdkUp, viaUp], ['download', sdkDown, viaDown]);
 console.log(`\n${SIZE_MB} MB through Slipway (MLflow artifact proxy → S3 store) vs the AWS SDK directly, s3rver ${endpoint}, same run, fastest of ${REPEAT}\n`);
-console.log('| leg | AWS SDK direct | through Slipway | Slipway / SDK | Slipway RSS above idle |');
-console.log('|---|---|---|---|---|');
+console.log('| leg | AWS SDK direct | through Slipway | Slipway / SDK | Slipway RSS above idle | Slipway CPU |');
+console.log('|---|---|---|---|---|---|');
 for (const [leg, sdk, via] of rows) {
-  console.log(`| ${leg} | ${mbps(sdk.seconds).toFixed(1)} MB/s (${sdk.seconds.toFixed(1)} s) | ${mbps(via.seconds).toFixed(1)} MB/s (${via.seconds.toFixed(1)} s) | ${((100 * sdk.seconds) / via.seconds).toFixed(0)} % | ${(via.aboveIdle / 1024 / 1024).toFixed(1)} MB |`);
+  console.log(`| ${leg} | ${mbps(sdk.seconds).toFixed(1)} MB/s (${sdk.seconds.toFixed(1)} s) | ${mbps(via.seconds).toFixed(1)} MB/s (${via.seconds.toFixed(1)} s) | ${((100 * sdk.seconds) / via.seconds).toFixed(0)} % | ${(via.aboveIdle / 1024 / 1024).toFixed(1)} MB | ${via.cpu.toFixed(1)} s |`);
 }
 console.log(`\nTargets: ≥ 70 % of the SDK's throughput, ≤ 100 MB above idle. Digest of both downloads: ${viaDigest.sha256}`);
 
