@@ -40,3 +40,29 @@ describe('openStore', () => {
     expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain('S3cretPW');
   });
 });
+
+describe('opening a new store from several processes at once', () => {
+  it('migrates it once: every opener succeeds (SQLite and PostgreSQL)', async () => {
+    const { freshSqliteFile, freshPostgresDatabase } = await import('../../test/support/dialects.js');
+    const file = freshSqliteFile();
+    const database = await freshPostgresDatabase();
+    try {
+      for (const uri of [file.uri, database.uri]) {
+        // Separate connections, as the workers of one server or replicas have; their migrations interleave at every await.
+        const stores = await Promise.all(Array.from({ length: 4 }, () => openStore(uri)));
+        try {
+          const ran = stores.map((s) => s.migrations.filter((m) => m.status === 'Success').length);
+          // Between them, each migration ran once; the others found it done.
+          expect(ran.reduce((a, b) => a + b, 0)).toBe(Math.max(...ran));
+          const experiments = await stores[0]?.db.selectFrom('experiments').select('name').execute();
+          expect(experiments?.map((e) => e.name)).toEqual(['Default']);
+        } finally {
+          for (const s of stores) await s.close();
+        }
+      }
+    } finally {
+      file.drop();
+      await database.drop();
+    }
+  }, 60_000);
+});

@@ -114,11 +114,24 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
       now: (opts.clock ?? systemClock).now(),
     }),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Processes that open a new store at the same moment (the workers of one server, replicas) race to migrate it: on SQLite
+  // the loser finds tables the winner just made. Once the winner is done there is nothing left to migrate, so try again.
+  for (let attempt = 0; error && attempt < 5 && isMigrationRace(error); attempt++) {
+    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     await store.close();
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new SlipwayError('UNAVAILABLE', `Could not migrate the metadata store${failed ? ` (migration ${failed})` : ''}: ${(error as Error).message}`);
   }
   return { ...store, migrations: results ?? [] };
+}
+
+/** Errors of a migration that another process ran at the same moment. */
+function isMigrationRace(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return /already exists|database is locked|SQLITE_BUSY/i.test(message) || code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '23505' || code === '42P07';
 }
