@@ -63,6 +63,8 @@ export interface UserConfig {
   servingThreads?: number;
   /** Batches in flight per served model. @default 1 (env SLIPWAY_SERVING_CONCURRENCY) */
   servingConcurrency?: number;
+  /** Processes `slipway serve` answers on one port with, each with its own event loop and sessions. @default the number of CPUs (env SLIPWAY_SERVING_WORKERS) */
+  servingWorkers?: number;
   /** Where inference runs: "inline" (JavaScript thread) or "worker" (one session per worker thread). @default "inline" (env SLIPWAY_SERVING_EXECUTOR) */
   servingExecutor?: string;
   /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
@@ -152,6 +154,8 @@ export interface ResolvedConfig {
   monitoringSampleRate: number;
   /** How long predictions and labels are kept, in ms (0: for ever). */
   monitoringRetentionMs: number;
+  /** Processes `slipway serve` answers with, when set (the CLI forks them; not a serving option of one process). */
+  servingWorkers?: number;
   /** Serving options that were set (unset ones take the serving defaults). */
   serving: {
     intraOpThreads?: number;
@@ -209,6 +213,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   monitoringRetention: 'SLIPWAY_MONITORING_RETENTION',
   servingThreads: 'SLIPWAY_SERVING_THREADS',
   servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
+  servingWorkers: 'SLIPWAY_SERVING_WORKERS',
   servingExecutor: 'SLIPWAY_SERVING_EXECUTOR',
   servingMaxBatchSize: 'SLIPWAY_SERVING_MAX_BATCH_SIZE',
   servingMaxQueueDelay: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY',
@@ -365,6 +370,7 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'monitoringSampleRate',
   'servingThreads',
   'servingConcurrency',
+  'servingWorkers',
   'servingMaxBatchSize',
   'servingMaxQueueDelayUs',
   'servingMaxQueueSize',
@@ -567,6 +573,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     monitoringWindowMs: Math.round(merged.monitoringWindow ?? 60_000),
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     monitoringRetentionMs: Math.round(merged.monitoringRetention ?? 0),
+    ...(merged.servingWorkers !== undefined ? { servingWorkers: merged.servingWorkers } : {}),
     serving: definedOnly({
       intraOpThreads: merged.servingThreads,
       concurrency: merged.servingConcurrency,

@@ -102,7 +102,8 @@ beforeAll(async () => {
   expect((await api('PUT', '/models/cancer/aliases/champion', { version: '1' })).http).toBeLessThan(300);
 
   const serve = (ref: string) =>
-    spawn(process.execPath, [CLI_PATH, 'serve', ref, '--server', serverUrl, '--port', '0', '--json', '--registry-poll', '500ms'], {
+    // One process each (every worker of several follows the server as an agent of its own).
+    spawn(process.execPath, [CLI_PATH, 'serve', ref, '--server', serverUrl, '--port', '0', '--json', '--registry-poll', '500ms', '--workers', '1'], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: tempHome('slipway-serve-agent'), SLIPWAY_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -4,6 +4,7 @@
  * flags, environment and config file the server uses. Colour and symbols appear
  * only on a terminal (see terminal.ts); JSON and piped output stay plain.
  */
+import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 import { InvalidArgumentError, type Command, type CommanderError } from 'commander';
 import type CliTable from 'cli-table3';
@@ -102,6 +103,8 @@ export function printError(err: unknown, io: OutputStreams = processStreams): vo
 
 /** Prints `warning: <message>` on stderr: something the user should know that does not stop the command. */
 export function printWarning(message: string, io: OutputStreams = processStreams): void {
+  // The workers of `slipway serve --workers N` read the same flags and settings: their primary has said it once.
+  if (cluster.isWorker && process.env.SLIPWAY_CLUSTER_WORKER !== undefined && io === processStreams) return;
   io.err(warningLine(message, errTerminal(io)));
 }
 

@@ -11,22 +11,12 @@ import { sql } from 'kysely';
 import { SlipwayError } from '../core/errors.js';
 import type { SplitStats } from '../core/traffic-split.js';
 import type { Store } from '../store/store.js';
-
-/** The split a release wants for agents (see TrafficHub). */
-export interface BoardSplit {
-  id: string;
-  uri: string;
-  challengerUri: string;
-  weight: number;
-  shadowShare: number;
-  stickyHeader?: string;
-  challengerVersion: string;
-}
+import type { EndedSplit, PublishedSplit, TrafficAgentInfo } from './traffic-hub.js';
 
 /** What the driving process publishes for one model. */
 export interface BoardState {
-  split: BoardSplit | null;
-  ended: { splitId: string; outcome: 'promote' | 'rollback'; bakeMs: number } | null;
+  split: PublishedSplit | null;
+  ended: EndedSplit | null;
   revert: { id: string; uri: string; version?: string } | null;
   /** The reference the last split was published for. */
   target: string | null;
@@ -35,15 +25,7 @@ export interface BoardState {
 }
 
 /** A serving process as it last reported. */
-export interface BoardAgent {
-  agentId: string;
-  uri: string;
-  version: string;
-  epoch: number;
-  splitId: string | null;
-  splitError: string | null;
-  lastSeen: number;
-}
+export type BoardAgent = TrafficAgentInfo;
 
 /** A published state as stored: the state, its epoch, and when its publisher last said it still drives it. */
 export interface BoardEntry {

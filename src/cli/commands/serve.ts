@@ -9,6 +9,7 @@
  * the server's releases (canary, shadow, blue-green) through a traffic agent (traffic-agent.ts).
  * SIGTERM or SIGINT stops accepting connections, drains in-flight requests and exits.
  */
+import cluster from 'node:cluster';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration, parseDuration, type DurationRules } from '../../core/duration.js';
 import { SlipwayError } from '../../core/errors.js';
@@ -16,6 +17,7 @@ import { EXIT, addHelpEpilogue, formatJson, positiveInt, printWarning, runAction
 
 interface ServeFlags {
   name?: string;
+  workers?: number;
   host?: string;
   port?: number;
   threads?: number;
@@ -132,7 +134,8 @@ export function register(program: Command): void {
     .option('--name <name>', 'name to serve the model under (default: the registered name, or the file name)')
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1)')
     .option('--port <port>', `port to listen on; 0 picks a free one (default: ${DEFAULT_SERVE_PORT}; SLIPWAY_PORT is the server's)`, port)
-    .option('--threads <n>', 'onnxruntime intra-op threads per session', positiveInt('--threads'))
+    .option('--workers <n>', 'processes answering on the port, each with its own event loop and model sessions (default: the number of CPUs, env SLIPWAY_SERVING_WORKERS)', positiveInt('--workers'))
+    .option('--threads <n>', 'onnxruntime intra-op threads per session (default: CPUs per worker, at most 4)', positiveInt('--threads'))
     .option('--spin-wait', "let onnxruntime's threads spin between operators (faster on dedicated cores, steals CPU on shared ones)")
     .option('--graph-optimization <level>', 'onnxruntime graph optimisation: disabled, basic, extended, all', choice('--graph-optimization', ['disabled', 'basic', 'extended', 'all'] as const))
     .option('--concurrency <n>', 'batches in flight at once (worker threads with --executor worker)', positiveInt('--concurrency'))
@@ -161,7 +164,7 @@ export function register(program: Command): void {
     .option('--allow-anonymous', 'listen beyond loopback without --auth, knowingly (env SLIPWAY_ALLOW_ANONYMOUS)')
     .option('--config <file>', 'config file (default: ./slipway.yaml when present)')
     .option('--json', 'print the listening address as JSON')
-    .action(runAction(async (model: string, flags: ServeFlags) => serve(model, flags)));
+    .action(runAction(async (model: string, flags: ServeFlags) => (inClusterWorker() ? serveAsWorker(model, flags) : serve(model, flags)), inClusterWorker() ? SILENT : undefined));
   usageErrorsExit2(cmd);
   addHelpEpilogue(cmd, {
     examples: [
@@ -171,6 +174,7 @@ export function register(program: Command): void {
       'SLIPWAY_SERVER=https://slipway.example.com slipway serve models:/cancer/3 --registry-poll 30s',
       'slipway serve models:/cancer/3 --max-batch-size 32 --max-queue-delay 500us --json',
       'slipway serve model.onnx --deadline 250ms --drain-timeout 30s',
+      'slipway serve models:/cancer@champion --workers 8 --threads 2  # 8 processes on one port, 2 onnxruntime threads each',
       'slipway serve models:/cancer@champion --auth --host 0.0.0.0  # callers need READ on cancer',
     ],
     exitCodes: {
@@ -181,20 +185,45 @@ export function register(program: Command): void {
   });
 }
 
+/** A worker of `slipway serve --workers N` (forked by the command itself): it reports to the primary instead of the terminal. */
+function inClusterWorker(): boolean {
+  return cluster.isWorker && process.env.SLIPWAY_CLUSTER_WORKER !== undefined;
+}
+
+/** A worker prints nothing: the primary prints the ready line, or the error of the worker that failed. */
+const SILENT = { out: () => {}, err: () => {} };
+
+async function serveAsWorker(model: string, flags: ServeFlags): Promise<number> {
+  try {
+    return await serve(model, flags);
+  } catch (err) {
+    const { reportFailure } = await import('../../server/cluster/worker-link.js');
+    const { isSlipwayError } = await import('../../core/errors.js');
+    reportFailure(isSlipwayError(err) ? err.code : 'INTERNAL', err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+}
+
+/**
+ * How many processes serve: --workers, else the setting, else one per CPU — but one with
+ * `--model-control explicit`, whose loads and unloads change the process that takes them.
+ */
+function workerCount(flags: ServeFlags, configured: number | undefined, cpus: number, explicitControl: boolean): number {
+  const n = flags.workers ?? configured ?? (explicitControl ? 1 : cpus);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw new SlipwayError('INVALID_ARGUMENT', `servingWorkers must be an integer from 1 to 1024, got ${String(n)}.`);
+  return n;
+}
+
 async function serve(model: string, flags: ServeFlags): Promise<number> {
-  const [{ resolveConfig }, { default: Fastify }, { basename, extname }, serving, { registerServingRoutes }, { getMetricsRegistry }, { parseModelUri }, { systemClock }, { ModelFileAllowList }, { checkListenAddress, listenProblem }] =
-    await Promise.all([
-      import('../../config.js'),
-      import('fastify'),
-      import('node:path'),
-      import('../../serving/index.js'),
-      import('../../server/plugins/serving-routes.js'),
-      import('../../server/metrics-registry.js'),
-      import('../../core/model-source.js'),
-      import('../../core/clock.js'),
-      import('../../artifacts/model-file-allow-list.js'),
-      import('../../server/listen-address.js'),
-    ]);
+  // What the primary of several workers needs too; HTTP, onnxruntime and metrics are loaded further down, by the process that serves.
+  const [{ resolveConfig }, { basename, extname }, { parseModelUri }, { resolveServingOptions }, { onnxFileProblem }, { checkListenAddress, listenProblem }] = await Promise.all([
+    import('../../config.js'),
+    import('node:path'),
+    import('../../core/model-source.js'),
+    import('../../serving/serving-options.js'),
+    import('../../serving/onnx-file.js'),
+    import('../../server/listen-address.js'),
+  ]);
   const ref = parseModelUri(model);
   if (!ref && model.startsWith('models:')) throw new SlipwayError('INVALID_ARGUMENT', `'${model}' is not a model URI: use models:/NAME@ALIAS or models:/NAME/VERSION.`);
   if (!ref && flags.server !== undefined) {
@@ -230,8 +259,16 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const maxQueueDelayMs = durationFromFlags({ flag: '--max-queue-delay', ms: flags.maxQueueDelay }, { flag: '--max-queue-delay-us', value: flags.maxQueueDelayUs, unitMs: 0.001 });
   const deadlineMs = durationFromFlags({ flag: '--deadline', ms: flags.deadline }, { flag: '--deadline-ms', value: flags.deadlineMs, unitMs: 1 });
   const drainTimeoutMs = durationFromFlags({ flag: '--drain-timeout', ms: flags.drainTimeout }, { flag: '--drain-timeout-ms', value: flags.drainTimeoutMs, unitMs: 1 });
+  const { availableParallelism } = await import('node:os');
+  const cpus = availableParallelism();
+  const workers = workerCount(flags, config.servingWorkers, cpus, config.modelControl === 'explicit');
+  const inWorker = inClusterWorker();
+  if (workers > 1 && config.modelControl === 'explicit') {
+    throw new SlipwayError('INVALID_ARGUMENT', `--model-control explicit loads and unloads models in the process that takes the request, so ${workers} workers would serve different models: use --workers 1 with it.`, { workers });
+  }
   const fromFlags = {
-    intraOpThreads: flags.threads,
+    // Workers share the cores: each session gets its share of them unless told otherwise.
+    intraOpThreads: flags.threads ?? (workers > 1 && config.serving.intraOpThreads === undefined ? Math.max(1, Math.min(4, Math.floor(cpus / workers))) : undefined),
     spinWait: flags.spinWait,
     graphOptimizationLevel: flags.graphOptimization,
     concurrency: flags.concurrency,
@@ -246,12 +283,16 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     drainTimeoutMs: drainTimeoutMs === undefined ? undefined : Math.round(drainTimeoutMs),
   };
   // Flags win over the config file and environment; unset flags leave those in force.
-  const options = serving.resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
+  const options = resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
+  // Each worker holds its share of the server's queue, so the whole server sheds load past maxQueueSize.
+  if (inWorker) options.maxQueueSize = Math.max(1, Math.ceil(options.maxQueueSize / workers));
   if (!ref) {
-    const problem = await serving.onnxFileProblem(model);
+    const problem = await onnxFileProblem(model);
     if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${problem}.`);
   }
-  const pino = (await import('pino')).default({ level: config.logLevel }, process.stderr);
+  // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
+  const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
+  const pino = (await import('pino')).default({ level: config.logLevel, ...(inWorker ? { base: { pid: process.pid, worker: Number(process.env.SLIPWAY_CLUSTER_WORKER) } } : {}) }, process.stderr);
   // Until the first load has finished, its failure is the one error line this command prints, not a log line too.
   let starting = true;
   const logger: import('../../core/logger.js').Logger = {
@@ -307,10 +348,14 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       return () => agent.close();
     };
   }
-  // SLIPWAY_PORT and the config file's port belong to `slipway server`, so the two can run side by side.
-  const listenPort = flags.port ?? DEFAULT_SERVE_PORT;
-  // A taken port is reported before the model loads (or the store opens), not after.
-  await checkListenAddress(config.host, listenPort).catch(async (err: unknown) => {
+  if (workers > 1 && !inWorker) {
+    // The primary has checked what it can (a server out of reach is one line); the workers load the model.
+    for (const c of cleanups) await c();
+    return superviseWorkers({ workers, host: config.host, port: listenPort, logLevel: config.logLevel, drainTimeoutMs: options.drainTimeoutMs, json: flags.json === true });
+  }
+  // A taken port is reported before the model loads (or the store opens), not after (by the primary, for workers).
+  if (!inWorker)
+    await checkListenAddress(config.host, listenPort).catch(async (err: unknown) => {
     for (const c of cleanups) await c();
     throw err;
   });
@@ -333,6 +378,14 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     source = registrySource;
   }
 
+  const [{ default: Fastify }, serving, { registerServingRoutes }, { getMetricsRegistry }, { systemClock }, { ModelFileAllowList }] = await Promise.all([
+    import('fastify'),
+    import('../../serving/index.js'),
+    import('../../server/plugins/serving-routes.js'),
+    import('../../server/metrics-registry.js'),
+    import('../../core/clock.js'),
+    import('../../artifacts/model-file-allow-list.js'),
+  ]);
   const registry = getMetricsRegistry();
   const metrics = serving.ServingMetrics.for(registry);
   // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
@@ -382,7 +435,19 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   });
   if (servedAccess && accessModules) accessModules[0].installServeAccess(app, servedAccess, () => manager.readyNames());
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
-  await registerServingRoutes(app, { manager, service, registry, logger, isClosing: () => closing, modelControl: config.modelControl, fastRoutes });
+  // A worker answers /metrics and readiness for the whole cluster.
+  const link = inWorker ? await import('../../server/cluster/worker-link.js') : undefined;
+  link?.joinClusterMetrics(registry);
+  await registerServingRoutes(app, {
+    manager,
+    service,
+    registry,
+    logger,
+    isClosing: () => closing,
+    modelControl: config.modelControl,
+    fastRoutes,
+    ...(link ? { metricsText: link.clusterMetricsText, othersReady: link.clusterReady } : {}),
+  });
   let address: string;
   try {
     address = await app.listen({ host: config.host, port: listenPort });
@@ -394,7 +459,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   }
   const stopAgent = startAgent && traffic ? await startAgent(traffic, manager) : undefined;
   const info = { name, version: status.version, url: address, v2: `${address}/v2/models/${name}/infer`, invocations: `${address}/invocations` };
-  process.stdout.write(flags.json ? formatJson(info) : `Serving ${name} version ${status.version} at ${address}\n  V2:     POST ${info.v2}\n  MLflow: POST ${info.invocations}\n`);
+  if (link) link.reportReady(info);
+  else process.stdout.write(readyLine(info, flags.json === true));
 
   await new Promise<void>((resolveStop) => {
     const stop = (signal: string) => {
@@ -420,4 +486,31 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return EXIT.OK;
+}
+
+/** What `slipway serve` prints once it serves (one JSON object with --json). */
+function readyLine(info: { name?: unknown; version?: unknown; url?: unknown; v2?: unknown; invocations?: unknown; workers?: number }, json: boolean): string {
+  if (json) return formatJson(info);
+  const workers = info.workers !== undefined ? ` (${info.workers} workers)` : '';
+  return `Serving ${String(info.name)} version ${String(info.version)} at ${String(info.url)}${workers}\n  V2:     POST ${String(info.v2)}\n  MLflow: POST ${String(info.invocations)}\n`;
+}
+
+/**
+ * The primary of `slipway serve --workers N`: checks the port, starts N copies of this command as
+ * workers on it, prints the ready line once every one serves, and drains them all on SIGTERM or
+ * SIGINT. A worker that fails to start fails the command with its error.
+ */
+async function superviseWorkers(o: { workers: number; host: string; port: number; logLevel: string; drainTimeoutMs: number; json: boolean }): Promise<number> {
+  const [{ checkListenAddress }, { startCluster }, pinoModule] = await Promise.all([import('../../server/listen-address.js'), import('../../server/cluster/supervisor.js'), import('pino')]);
+  await checkListenAddress(o.host, o.port);
+  const logger = pinoModule.default({ level: o.logLevel }, process.stderr);
+  const running = await startCluster({ workers: o.workers, logger, startTimeoutMs: 15 * 60_000, shutdownTimeoutMs: o.drainTimeoutMs + 2000 });
+  process.stdout.write(readyLine({ ...running.info, workers: o.workers }, o.json));
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'serve: draining every worker');
+    void running.stop();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return running.stopped;
 }

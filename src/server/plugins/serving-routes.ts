@@ -43,6 +43,10 @@ export interface ServingRoutesInit {
   requestId?: (req: FastifyRequest) => string;
   /** Where to register the V2 JSON infer fast route; without it every request goes through Fastify. */
   fastRoutes?: FastRoutes;
+  /** The text of GET /metrics when it is not this registry's alone (a cluster's workers summed). */
+  metricsText?: () => Promise<string>;
+  /** Whether the other processes that answer on this port are ready too (a cluster's workers). */
+  othersReady?: () => Promise<boolean>;
 }
 
 type Protocol = 'v2' | 'mlflow' | 'plain';
@@ -85,7 +89,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.get('/v2/health/live', v2, async () => ({ live: true }));
     scope.get('/v2/health/ready', v2, async (_req, reply) => {
       // Only the models the server was started with count: an ad-hoc load that fails must not take a replica out of its load balancer.
-      const ready = !init.isClosing?.() && !init.isStarting?.() && manager.requiredReady();
+      const ready = !init.isClosing?.() && !init.isStarting?.() && manager.requiredReady() && (init.othersReady ? await init.othersReady() : true);
       return reply.code(ready ? 200 : 503).send({ ready });
     });
     scope.get('/v2', v2, async () => ({ name: 'slipway', version: VERSION, extensions: ['binary_tensor_data', 'model_repository'] }));
@@ -299,7 +303,7 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
 
     // --- Prometheus ---
     scope.get('/metrics', { config: { protocol: 'plain' as Protocol } }, async (_req, reply) => {
-      const text = await init.registry.metrics();
+      const text = init.metricsText ? await init.metricsText() : await init.registry.metrics();
       return reply.type(init.registry.contentType).send(text);
     });
   });

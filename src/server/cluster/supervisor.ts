@@ -1,0 +1,176 @@
+/**
+ * Several worker processes answering on one port (node:cluster; the primary accepts connections
+ * and hands them to the workers in turn), so HTTP parsing, validation, inference and answers use
+ * every core, while the cluster stays one server from the outside:
+ *
+ * - the primary starts the workers and reports ready once every one of them is; a worker that
+ *   fails to start fails the whole start with its error, and the others are stopped;
+ * - `/metrics` on any worker answers the sum over all workers (prom-client's cluster aggregation);
+ * - readiness on any worker means every worker is ready;
+ * - SIGTERM or SIGINT drains every worker; a worker that dies otherwise is replaced (only the
+ *   requests it held fail), with a growing pause when replacements keep dying.
+ *
+ * Processes rather than worker threads: Node 20 cannot share a listening socket between threads,
+ * and a process per worker keeps one worker's crash from taking the others down.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { SlipwayError, type ErrorCode } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { ClusterMessage } from './worker-link.js';
+
+export interface ClusterOptions {
+  workers: number;
+  logger: Logger;
+  /** Longest time a worker may take to say it is ready before the start fails. */
+  startTimeoutMs: number;
+  /** Longest graceful shutdown of the workers before they are killed. */
+  shutdownTimeoutMs: number;
+}
+
+export interface RunningCluster {
+  /** What the first ready worker reported (its address, the model and version it serves). */
+  info: Record<string, unknown>;
+  /** Process ids of the workers now. */
+  pids(): number[];
+  /** Drains every worker and resolves with the exit code once all have exited. */
+  stop(): Promise<number>;
+  /** Resolves with the exit code once the cluster has stopped (after `stop` or a signal). */
+  stopped: Promise<number>;
+}
+
+/** Replacements that die within this long of their start count as a crash loop. */
+const CRASH_WINDOW_MS = 10_000;
+/** Longest pause before starting a replacement in a crash loop. */
+const MAX_RESTART_DELAY_MS = 5000;
+
+/** Starts `workers` copies of this command as workers; resolves once every one is ready. */
+export async function startCluster(opts: ClusterOptions): Promise<RunningCluster> {
+  const { logger } = opts;
+  const aggregator = new AggregatorRegistry();
+  const ready = new Set<number>();
+  const started = new Map<number, number>();
+  let stopping: Promise<number> | undefined;
+  let starting = true;
+  let quickDeaths = 0;
+  let firstInfo: Record<string, unknown> | undefined;
+  let failStart: ((err: Error) => void) | undefined;
+  let oneReady: (() => void) | undefined;
+  let exitCode = 0;
+  let resolveStopped: (code: number) => void = () => {};
+  const stopped = new Promise<number>((r) => (resolveStopped = r));
+
+  const tag = (w: Worker, index: number) => Object.assign(w, { slipwayIndex: index });
+  const fork = (index: number): Worker => {
+    const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index) });
+    started.set(worker.id, Date.now());
+    return worker;
+  };
+  const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+
+  cluster.on('message', (worker, msg: ClusterMessage) => {
+    switch (msg?.t) {
+      case 'slipway:ready':
+        ready.add(worker.id);
+        firstInfo ??= msg.info;
+        if (!starting) logger.info({ pid: worker.process.pid }, 'cluster: a replacement worker is ready');
+        oneReady?.();
+        return;
+      case 'slipway:failed':
+        if (starting) failStart?.(new SlipwayError(msg.code as ErrorCode, msg.message));
+        else logger.error({ pid: worker.process.pid, err: msg.message }, 'cluster: a replacement worker could not start');
+        return;
+      case 'slipway:ask':
+        void answer(worker, msg);
+        return;
+      default:
+    }
+  });
+
+  const answer = async (worker: Worker, msg: Extract<ClusterMessage, { t: 'slipway:ask' }>) => {
+    const reply = (body: { value?: string | boolean; error?: string }) => {
+      if (!worker.isDead()) worker.send({ t: 'slipway:answer', id: msg.id, ...body } satisfies ClusterMessage);
+    };
+    if (msg.what === 'ready') {
+      const workers = alive();
+      reply({ value: stopping === undefined && workers.length === opts.workers && workers.every((w) => ready.has(w.id)) });
+      return;
+    }
+    try {
+      reply({ value: await aggregator.clusterMetrics() });
+    } catch (err) {
+      reply({ error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+
+  cluster.on('exit', (worker, code, signal) => {
+    ready.delete(worker.id);
+    const index = Number((worker as Worker & { slipwayIndex?: number }).slipwayIndex ?? 0);
+    if (stopping !== undefined) {
+      if (alive().length === 0) resolveStopped(exitCode);
+      return;
+    }
+    if (starting) {
+      failStart?.(new SlipwayError('INTERNAL', `A worker process exited (${signal ?? `code ${code}`}) before it was ready.`));
+      return;
+    }
+    const lived = Date.now() - (started.get(worker.id) ?? 0);
+    quickDeaths = lived < CRASH_WINDOW_MS ? quickDeaths + 1 : 0;
+    const delay = quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** quickDeaths);
+    logger.warn({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'cluster: a worker died; starting another');
+    const timer = setTimeout(() => {
+      if (stopping === undefined) tag(fork(index), index);
+    }, delay);
+    timer.unref();
+  });
+
+
+  const stop = (): Promise<number> => {
+    stopping ??= (async () => {
+      const workers = alive();
+      if (workers.length === 0) {
+        resolveStopped(exitCode);
+        return stopped;
+      }
+      for (const w of workers) w.process.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        exitCode = 1;
+        logger.warn({ timeoutMs: opts.shutdownTimeoutMs }, 'cluster: workers did not stop in time; killing them');
+        for (const w of alive()) w.process.kill('SIGKILL');
+      }, opts.shutdownTimeoutMs);
+      timer.unref();
+      const code = await stopped;
+      clearTimeout(timer);
+      return code;
+    })();
+    return stopping;
+  };
+
+  for (let i = 0; i < opts.workers; i++) tag(fork(i), i);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SlipwayError('DEADLINE_EXCEEDED', `The workers were not ready within ${opts.startTimeoutMs} ms.`)), opts.startTimeoutMs);
+      timer.unref();
+      failStart = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      oneReady = () => {
+        if (ready.size < opts.workers) return;
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  } catch (err) {
+    // One worker's failure is the start's: the others stop before the error is reported.
+    stopping = Promise.resolve(1);
+    const workers = alive();
+    for (const w of workers) w.process.kill('SIGKILL');
+    await Promise.all(workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r())))));
+    throw err;
+  } finally {
+    starting = false;
+    failStart = undefined;
+  }
+  return { info: firstInfo ?? {}, pids: () => alive().map((w) => w.process.pid ?? 0), stop, stopped };
+}
