@@ -51,6 +51,15 @@ export interface ModelManagerInit {
   modelFiles: ModelFileAllowList;
   metrics?: ServingMetrics;
   logger?: Logger;
+  /**
+   * Processes that serve the same models together (the workers of one server) swap versions
+   * together: called when a new version of a served model is loaded and warmed, before it
+   * replaces the current one; it serves only when this resolves true, else it is dropped and
+   * the current version keeps serving.
+   */
+  swapGate?: (name: string, version: string) => Promise<boolean>;
+  /** Told when loading a new version of a served model failed (the others in `swapGate` call the swap off). */
+  onSwapLoadFailed?: (name: string, version: string, reason: string) => void;
 }
 
 interface Served {
@@ -333,7 +342,14 @@ export class ModelManager {
       const runtime = await loadRuntime(file, this.#init.options);
       // A release swapped versions (promote, revert) while this one loaded: that choice stands, this load is dropped
       // (unless forced), and whatever serves at the assignment is what gets retired, never a version a swap still keeps.
-      const replaced = s.current;
+      let replaced = s.current;
+      if (!force && cur && replaced === cur && this.#init.swapGate && !(await this.#init.swapGate(s.name, target.version))) {
+        s.loadingVersion = undefined;
+        await runtime.release();
+        this.#log.warn({ model: s.name, version: target.version, serving: cur.version }, 'serving: a new version was not swapped in, because another worker could not load it; the current version keeps serving');
+        return;
+      }
+      replaced = s.current;
       if (s.removed || this.#closed || (!force && replaced !== cur)) {
         s.loadingVersion = undefined;
         await runtime.release();
@@ -355,6 +371,7 @@ export class ModelManager {
       s.loadingVersion = undefined;
       s.errorCode = isSlipwayError(err) ? err.code : 'INTERNAL';
       if (s.current) {
+        if (version !== undefined && !force) this.#init.onSwapLoadFailed?.(s.name, version, why);
         s.state = 'READY';
         s.reason = `loading ${version !== undefined ? `version ${version}` : s.uri} failed, still serving version ${s.current.version}: ${why}`;
       } else {

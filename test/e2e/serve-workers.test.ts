@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_PATH } from '../support/cli.js';
+import { CLI_PATH, runCli } from '../support/cli.js';
 import { fixture, holdout } from '../support/serving.js';
 import { servedAddress } from '../support/serve-process.js';
 
@@ -19,9 +19,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const homes: string[] = [];
 const procs: ChildProcess[] = [];
 
-function serve(args: string[]): ChildProcess {
+function newHome(): string {
   const home = mkdtempSync(join(tmpdir(), 'slipway-workers-'));
   homes.push(home);
+  return home;
+}
+
+function serve(args: string[], home = newHome()): ChildProcess {
   const p = spawn(process.execPath, [CLI_PATH, 'serve', ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: home, SLIPWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   procs.push(p);
   return p;
@@ -116,6 +120,55 @@ describe('slipway serve --workers', () => {
     expect(await exited).toBe(0);
     expect(replaced.filter((w) => spawnSync('kill', ['-0', String(w)]).status === 0)).toEqual([]);
   }, 120_000);
+
+  it('swaps a moved alias in every worker at once: no answer from the old version after one from the new', async () => {
+    const home = newHome();
+    for (const [file, extra] of [
+      ['breast_cancer_mlp.onnx', ['--alias', 'champion']],
+      ['release/cancer_good.onnx', []],
+    ] as const) {
+      const reg = await runCli(['models', 'register', fixture(file), '--name', 'cancer', ...extra], { SLIPWAY_HOME: home });
+      expect(reg.code, reg.stderr).toBe(0);
+    }
+    // Each worker looks at the alias every second, at its own moment: without the primary's word they would switch apart.
+    const p = serve(['models:/cancer@champion', '--workers', '2', '--registry-poll', '1s', '--port', '0', '--json'], home);
+    const info = await servedAddress<{ url: string; version: string }>(p, 60_000);
+    expect(info.version).toBe('1');
+    const answers: Array<{ start: number; end: number; version: string }> = [];
+    const failures: string[] = [];
+    let stopped = false;
+    const clients = Array.from({ length: 4 }, async (_, c) => {
+      for (let i = c; !stopped; i += 4) {
+        const start = performance.now();
+        try {
+          // A new connection each time, so consecutive requests land on different workers.
+          const res = await fetch(`${info.url}/v2/models/cancer/infer`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: body(i) });
+          const text = await res.text();
+          if (res.status === 200) answers.push({ start, end: performance.now(), version: (JSON.parse(text) as { model_version: string }).model_version });
+          else failures.push(`${res.status} ${text}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    });
+    try {
+      await sleep(1000);
+      const moved = await runCli(['models', 'alias', 'set', 'cancer', 'champion', '2'], { SLIPWAY_HOME: home });
+      expect(moved.code, moved.stderr).toBe(0);
+      await waitFor('version 2 to answer', () => (answers.some((a) => a.version === '2') ? true : undefined), 20_000);
+      await sleep(2000);
+    } finally {
+      stopped = true;
+      await Promise.all(clients);
+    }
+    expect(failures).toEqual([]);
+    const firstNew = Math.min(...answers.filter((a) => a.version === '2').map((a) => a.end));
+    // Both workers swap at the same word: an old answer may only come from a request already under way (50 ms of slack for a loaded machine).
+    const stale = answers.filter((a) => a.version === '1' && a.start > firstNew + 50);
+    expect(stale, `${stale.length} answers from version 1 after version 2 answered`).toEqual([]);
+    expect(answers.filter((a) => a.version === '2').length).toBeGreaterThan(20);
+    p.kill('SIGTERM');
+  }, 90_000);
 
   it('fails the start with one error line, exit 2, when the model cannot be loaded in the workers', async () => {
     const p = serve(['models:/missing@champion', '--workers', '2', '--port', '0']);

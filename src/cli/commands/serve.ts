@@ -390,7 +390,16 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const metrics = serving.ServingMetrics.for(registry);
   // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
   const modelFiles = new ModelFileAllowList({ dirs: [...modelDirs, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
-  const manager = new serving.ModelManager({ options, metrics, logger, modelFiles, ...(source ? { source } : {}) });
+  // Workers swap a new version of the model together, or not at all.
+  const link = inWorker ? await import('../../server/cluster/worker-link.js') : undefined;
+  const manager = new serving.ModelManager({
+    options,
+    metrics,
+    logger,
+    modelFiles,
+    ...(source ? { source } : {}),
+    ...(link ? { swapGate: link.clusterSwapGate, onSwapLoadFailed: link.reportSwapLoadFailed } : {}),
+  });
   const traffic = startAgent ? new serving.TrafficSplitter({ manager, metrics, logger }) : undefined;
   const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger, ...(traffic ? { traffic } : {}) });
   const status = await manager.load(name, model, flags.columns, { required: true });
@@ -436,7 +445,6 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   if (servedAccess && accessModules) accessModules[0].installServeAccess(app, servedAccess, () => manager.readyNames());
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   // A worker answers /metrics and readiness for the whole cluster.
-  const link = inWorker ? await import('../../server/cluster/worker-link.js') : undefined;
   link?.joinClusterMetrics(registry);
   await registerServingRoutes(app, {
     manager,

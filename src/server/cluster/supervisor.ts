@@ -39,6 +39,114 @@ export interface RunningCluster {
   stopped: Promise<number>;
 }
 
+/** How long the workers that loaded a new version wait for the others before the swap is called off. */
+export const SWAP_TIMEOUT_MS = 120_000;
+
+/**
+ * Swaps a new version of a model in every worker at once, or in none: each worker loads and warms
+ * it, says so (`prepared`) and waits; once every ready worker has it (or already serves it), all of
+ * them are told to swap; if one could not load it, or not all have it within the timeout, all of
+ * them drop it and the current version keeps serving everywhere.
+ */
+export interface SwapCoordinatorInit {
+  /** The ids of the workers that are ready now. */
+  ready: () => readonly number[];
+  /** Tells a worker whether to swap `version` of `name` in. */
+  send: (workerId: number, name: string, version: string, go: boolean) => void;
+  logger: Logger;
+  /** @default SWAP_TIMEOUT_MS */
+  timeoutMs?: number;
+}
+
+export class SwapCoordinator {
+  readonly #o: SwapCoordinatorInit;
+  readonly #pending = new Map<string, { name: string; version: string; prepared: Set<number>; failed: string | undefined; timer: NodeJS.Timeout }>();
+  /** What each worker said it serves when it became ready (a replacement may come up serving the new version already). */
+  readonly #serving = new Map<number, Map<string, string>>();
+
+  constructor(o: SwapCoordinatorInit) {
+    this.#o = o;
+  }
+
+  /** A worker became ready serving `version` of `name`. */
+  serving(workerId: number, name: string, version: string): void {
+    const m = this.#serving.get(workerId) ?? new Map<string, string>();
+    m.set(name, version);
+    this.#serving.set(workerId, m);
+    this.#settleAll();
+  }
+
+  prepared(workerId: number, name: string, version: string): void {
+    const p = this.#entry(name, version);
+    if (p.failed !== undefined) {
+      this.#o.send(workerId, name, version, false);
+      return;
+    }
+    p.prepared.add(workerId);
+    this.#settle(p);
+  }
+
+  failed(workerId: number, name: string, version: string, reason: string): void {
+    const p = this.#entry(name, version);
+    if (p.failed !== undefined) return;
+    p.failed = reason;
+    this.#o.logger.warn({ model: name, version, pid: workerId, reason }, 'cluster: a worker could not load the new version; every worker keeps serving the current one');
+    for (const w of p.prepared) this.#o.send(w, name, version, false);
+    p.prepared.clear();
+  }
+
+  /** A worker died or stopped: the others no longer wait for it. */
+  gone(workerId: number): void {
+    this.#serving.delete(workerId);
+    this.#settleAll();
+  }
+
+  close(): void {
+    for (const p of this.#pending.values()) clearTimeout(p.timer);
+    this.#pending.clear();
+  }
+
+  #entry(name: string, version: string) {
+    const key = `${name}\u0000${version}`;
+    let p = this.#pending.get(key);
+    if (!p) {
+      const timer = setTimeout(() => {
+        const entry = this.#pending.get(key);
+        if (!entry || entry.failed !== undefined) {
+          this.#pending.delete(key);
+          return;
+        }
+        this.#o.logger.warn({ model: name, version, prepared: entry.prepared.size }, 'cluster: not every worker loaded the new version in time; every worker keeps serving the current one');
+        for (const w of entry.prepared) this.#o.send(w, name, version, false);
+        this.#pending.delete(key);
+      }, this.#o.timeoutMs ?? SWAP_TIMEOUT_MS);
+      timer.unref();
+      p = { name, version, prepared: new Set<number>(), failed: undefined, timer };
+      this.#pending.set(key, p);
+    }
+    return p;
+  }
+
+  #settleAll(): void {
+    for (const p of [...this.#pending.values()]) this.#settle(p);
+  }
+
+  #settle(p: { name: string; version: string; prepared: Set<number>; failed: string | undefined; timer: NodeJS.Timeout }): void {
+    if (p.failed !== undefined || p.prepared.size === 0) return;
+    const has = (w: number) => p.prepared.has(w) || this.#serving.get(w)?.get(p.name) === p.version;
+    if (!this.#o.ready().every(has)) return;
+    for (const w of p.prepared) {
+      this.#o.send(w, p.name, p.version, true);
+      const m = this.#serving.get(w) ?? new Map<string, string>();
+      m.set(p.name, p.version);
+      this.#serving.set(w, m);
+    }
+    clearTimeout(p.timer);
+    // Kept (failed-free) only until cleared: a late `prepared` for the same version starts a new round.
+    this.#pending.delete(`${p.name}\u0000${p.version}`);
+  }
+}
+
 /** Replacements that die within this long of their start count as a crash loop. */
 const CRASH_WINDOW_MS = 10_000;
 /** Longest pause before starting a replacement in a crash loop. */
@@ -68,11 +176,27 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   };
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
 
+  const swaps = new SwapCoordinator({
+    ready: () => alive().filter((w) => ready.has(w.id)).map((w) => w.id),
+    send: (id, name, version, go) => {
+      const w = cluster.workers?.[id];
+      if (w && !w.isDead()) w.send({ t: 'slipway:swap', name, version, go } satisfies ClusterMessage);
+    },
+    logger,
+  });
+
   cluster.on('message', (worker, msg: ClusterMessage) => {
     switch (msg?.t) {
+      case 'slipway:prepared':
+        swaps.prepared(worker.id, msg.name, msg.version);
+        return;
+      case 'slipway:load-failed':
+        swaps.failed(worker.id, msg.name, msg.version, msg.reason);
+        return;
       case 'slipway:ready':
         ready.add(worker.id);
         firstInfo ??= msg.info;
+        if (typeof msg.info.name === 'string' && typeof msg.info.version === 'string') swaps.serving(worker.id, msg.info.name, msg.info.version);
         if (!starting) logger.info({ pid: worker.process.pid }, 'cluster: a replacement worker is ready');
         oneReady?.();
         return;
@@ -105,9 +229,13 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   cluster.on('exit', (worker, code, signal) => {
     ready.delete(worker.id);
+    swaps.gone(worker.id);
     const index = Number((worker as Worker & { slipwayIndex?: number }).slipwayIndex ?? 0);
     if (stopping !== undefined) {
-      if (alive().length === 0) resolveStopped(exitCode);
+      if (alive().length === 0) {
+        swaps.close();
+        resolveStopped(exitCode);
+      }
       return;
     }
     if (starting) {

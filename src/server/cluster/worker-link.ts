@@ -11,7 +11,10 @@ export type ClusterMessage =
   | { t: 'slipway:ready'; info: Record<string, unknown> }
   | { t: 'slipway:failed'; code: string; message: string }
   | { t: 'slipway:ask'; id: number; what: 'metrics' | 'ready' }
-  | { t: 'slipway:answer'; id: number; value?: string | boolean; error?: string };
+  | { t: 'slipway:answer'; id: number; value?: string | boolean; error?: string }
+  | { t: 'slipway:prepared'; name: string; version: string }
+  | { t: 'slipway:load-failed'; name: string; version: string; reason: string }
+  | { t: 'slipway:swap'; name: string; version: string; go: boolean };
 
 /** True in a worker forked by the Slipway cluster supervisor. */
 export function isClusterWorker(): boolean {
@@ -25,10 +28,21 @@ let nextId = 0;
 const pending = new Map<number, { resolve: (v: string | boolean) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 let listening = false;
 
+/** Swaps waiting for the primary's word, by model and version. */
+const swaps = new Map<string, Array<(go: boolean) => void>>();
+const swapKey = (name: string, version: string) => `${name}\u0000${version}`;
+
 function listen(): void {
   if (listening) return;
   listening = true;
   process.on('message', (msg: ClusterMessage) => {
+    if (msg?.t === 'slipway:swap') {
+      const key = swapKey(msg.name, msg.version);
+      const waiting = swaps.get(key) ?? [];
+      swaps.delete(key);
+      for (const decide of waiting) decide(msg.go);
+      return;
+    }
     if (msg?.t !== 'slipway:answer') return;
     const p = pending.get(msg.id);
     if (!p) return;
@@ -81,4 +95,22 @@ export function reportReady(info: Record<string, unknown>): void {
 /** Tells the primary why this worker could not start. */
 export function reportFailure(code: string, message: string): void {
   process.send?.({ t: 'slipway:failed', code, message } satisfies ClusterMessage);
+}
+
+/**
+ * The swap gate of a worker's models (ModelManager's `swapGate`): a new version serves once every
+ * worker has it loaded, all at the primary's word, or nowhere when one of them could not load it.
+ */
+export function clusterSwapGate(name: string, version: string): Promise<boolean> {
+  listen();
+  return new Promise((resolve) => {
+    const key = swapKey(name, version);
+    swaps.set(key, [...(swaps.get(key) ?? []), resolve]);
+    process.send?.({ t: 'slipway:prepared', name, version } satisfies ClusterMessage);
+  });
+}
+
+/** Tells the primary this worker could not load a new version (ModelManager's `onSwapLoadFailed`). */
+export function reportSwapLoadFailed(name: string, version: string, reason: string): void {
+  process.send?.({ t: 'slipway:load-failed', name, version, reason } satisfies ClusterMessage);
 }
