@@ -166,6 +166,19 @@ export function register(program: Command): void {
     .option('--json', 'print the listening address as JSON')
     .action(runAction(async (model: string, flags: ServeFlags) => (inClusterWorker() ? serveAsWorker(model, flags) : serve(model, flags)), inClusterWorker() ? SILENT : undefined));
   usageErrorsExit2(cmd);
+  cmd.addHelpText(
+    'after',
+    [
+      '',
+      'Sizing for a machine:',
+      '  --workers  one per core (the default) for small models, where HTTP and JSON',
+      '             cost more than inference; fewer for large models, each with more',
+      '             --threads (keep workers x threads <= cores)',
+      '  --threads  cores / workers by default (at most 4); more pays for large layers',
+      '  batching   --max-batch-size 32-64 with --max-queue-delay 200us-1ms lets many',
+      '             1-row callers share one run',
+    ].join('\n'),
+  );
   addHelpEpilogue(cmd, {
     examples: [
       'slipway serve model.onnx  # http://127.0.0.1:8080/v2/models/model/infer',
