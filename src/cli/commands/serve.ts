@@ -207,12 +207,15 @@ function inClusterWorker(): boolean {
 const SILENT = { out: () => {}, err: () => {} };
 
 async function serveAsWorker(model: string, flags: ServeFlags): Promise<number> {
+  // A worker's channel to the primary keeps it alive: once it has drained, or failed to start, it exits itself.
   try {
-    return await serve(model, flags);
+    const code = await serve(model, flags);
+    setImmediate(() => process.exit(code));
+    return code;
   } catch (err) {
-    const { reportFailure } = await import('../../server/cluster/worker-link.js');
-    const { isSlipwayError } = await import('../../core/errors.js');
-    reportFailure(isSlipwayError(err) ? err.code : 'INTERNAL', err instanceof Error ? err.message : String(err));
+    const [{ reportFailure }, { isSlipwayError }, { exitCodeFor }] = await Promise.all([import('../../server/cluster/worker-link.js'), import('../../core/errors.js'), import('../output.js')]);
+    await reportFailure(isSlipwayError(err) ? err.code : 'INTERNAL', err instanceof Error ? err.message : String(err));
+    setImmediate(() => process.exit(exitCodeFor(err)));
     throw err;
   }
 }
@@ -272,8 +275,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const maxQueueDelayMs = durationFromFlags({ flag: '--max-queue-delay', ms: flags.maxQueueDelay }, { flag: '--max-queue-delay-us', value: flags.maxQueueDelayUs, unitMs: 0.001 });
   const deadlineMs = durationFromFlags({ flag: '--deadline', ms: flags.deadline }, { flag: '--deadline-ms', value: flags.deadlineMs, unitMs: 1 });
   const drainTimeoutMs = durationFromFlags({ flag: '--drain-timeout', ms: flags.drainTimeout }, { flag: '--drain-timeout-ms', value: flags.drainTimeoutMs, unitMs: 1 });
-  const { availableParallelism } = await import('node:os');
-  const cpus = availableParallelism();
+  const { cpuBudget } = await import('../../core/cpu-budget.js');
+  const cpus = cpuBudget();
   const workers = workerCount(flags, config.servingWorkers, cpus, config.modelControl === 'explicit');
   const inWorker = inClusterWorker();
   if (workers > 1 && config.modelControl === 'explicit') {
@@ -403,8 +406,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const metrics = serving.ServingMetrics.for(registry);
   // The file the operator named on the command line may be served wherever it is; anything else only from the allowed folders.
   const modelFiles = new ModelFileAllowList({ dirs: [...modelDirs, ...config.modelSourceAllowedDirs], files: ref ? [] : [model] });
-  // Workers swap a new version of the model together, or not at all.
+  // Workers swap a new version of the model together, or not at all; each answers the primary's metrics from its start.
   const link = inWorker ? await import('../../server/cluster/worker-link.js') : undefined;
+  link?.joinClusterMetrics(registry);
   const manager = new serving.ModelManager({
     options,
     metrics,
@@ -458,7 +462,6 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   if (servedAccess && accessModules) accessModules[0].installServeAccess(app, servedAccess, () => manager.readyNames());
   app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}; see /v2 and /invocations.` }));
   // A worker answers /metrics and readiness for the whole cluster.
-  link?.joinClusterMetrics(registry);
   await registerServingRoutes(app, {
     manager,
     service,
@@ -501,7 +504,10 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
         .then(async () => {
           for (const c of cleanups) await c();
         })
-        .finally(() => resolveStop());
+        .finally(() => {
+          clearTimeout(deadline);
+          resolveStop();
+        });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -525,13 +531,20 @@ async function superviseWorkers(o: { workers: number; host: string; port: number
   const [{ checkListenAddress }, { startCluster }, pinoModule] = await Promise.all([import('../../server/listen-address.js'), import('../../server/cluster/supervisor.js'), import('pino')]);
   await checkListenAddress(o.host, o.port);
   const logger = pinoModule.default({ level: o.logLevel }, process.stderr);
-  const running = await startCluster({ workers: o.workers, logger, startTimeoutMs: 15 * 60_000, shutdownTimeoutMs: o.drainTimeoutMs + 2000 });
-  process.stdout.write(readyLine({ ...running.info, workers: o.workers }, o.json));
-  const stop = (signal: string) => {
+  // A signal while the workers start stops them and the start; later ones drain (a second one changes nothing).
+  const started: { cluster?: Awaited<ReturnType<typeof startCluster>> } = {};
+  let stopRequested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
     logger.info({ signal }, 'serve: draining every worker');
-    void running.stop();
+    if (started.cluster) void started.cluster.stop();
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const running = await startCluster({ workers: o.workers, logger, startTimeoutMs: 15 * 60_000, shutdownTimeoutMs: o.drainTimeoutMs + 2000 });
+  started.cluster = running;
+  if (stopRequested) void running.stop();
+  else process.stdout.write(readyLine({ ...running.info, workers: o.workers }, o.json));
   return running.stopped;
 }

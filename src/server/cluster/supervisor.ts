@@ -172,6 +172,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const fork = (index: number): Worker => {
     const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index) });
     started.set(worker.id, Date.now());
+    // A message to a worker whose channel closes as it exits must not end the primary.
+    worker.on('error', (err) => logger.warn({ err, pid: worker.process.pid }, 'cluster: a message to a worker failed'));
     return worker;
   };
   const alive = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
@@ -180,7 +182,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ready: () => alive().filter((w) => ready.has(w.id)).map((w) => w.id),
     send: (id, name, version, go) => {
       const w = cluster.workers?.[id];
-      if (w && !w.isDead()) w.send({ t: 'slipway:swap', name, version, go } satisfies ClusterMessage);
+      if (w?.isConnected()) w.send({ t: 'slipway:swap', name, version, go } satisfies ClusterMessage);
     },
     logger,
   });
@@ -201,6 +203,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         oneReady?.();
         return;
       case 'slipway:failed':
+        // After the start, the worker exits by itself and is replaced (with growing pauses while that keeps failing).
         if (starting) failStart?.(new SlipwayError(msg.code as ErrorCode, msg.message));
         else logger.error({ pid: worker.process.pid, err: msg.message }, 'cluster: a replacement worker could not start');
         return;
@@ -213,7 +216,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   const answer = async (worker: Worker, msg: Extract<ClusterMessage, { t: 'slipway:ask' }>) => {
     const reply = (body: { value?: string | boolean; error?: string }) => {
-      if (!worker.isDead()) worker.send({ t: 'slipway:answer', id: msg.id, ...body } satisfies ClusterMessage);
+      if (worker.isConnected()) worker.send({ t: 'slipway:answer', id: msg.id, ...body } satisfies ClusterMessage);
     };
     if (msg.what === 'ready') {
       const workers = alive();
@@ -228,10 +231,14 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   };
 
   cluster.on('exit', (worker, code, signal) => {
+    const startedAt = started.get(worker.id) ?? 0;
     ready.delete(worker.id);
+    started.delete(worker.id);
     swaps.gone(worker.id);
     const index = Number((worker as Worker & { slipwayIndex?: number }).slipwayIndex ?? 0);
     if (stopping !== undefined) {
+      // A worker that could not drain cleanly makes the whole stop a failure.
+      if (code !== 0 && code !== null) exitCode = 1;
       if (alive().length === 0) {
         swaps.close();
         resolveStopped(exitCode);
@@ -242,14 +249,14 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       failStart?.(new SlipwayError('INTERNAL', `A worker process exited (${signal ?? `code ${code}`}) before it was ready.`));
       return;
     }
-    const lived = Date.now() - (started.get(worker.id) ?? 0);
+    const lived = Date.now() - startedAt;
     quickDeaths = lived < CRASH_WINDOW_MS ? quickDeaths + 1 : 0;
     const delay = quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** quickDeaths);
     logger.warn({ pid: worker.process.pid, code, signal, restartInMs: delay }, 'cluster: a worker died; starting another');
-    const timer = setTimeout(() => {
+    // Not unref'd: with every worker gone, this timer is what keeps the primary alive to start them again.
+    setTimeout(() => {
       if (stopping === undefined) tag(fork(index), index);
     }, delay);
-    timer.unref();
   });
 
 

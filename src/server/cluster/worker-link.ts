@@ -92,9 +92,12 @@ export function reportReady(info: Record<string, unknown>): void {
   process.send?.({ t: 'slipway:ready', info } satisfies ClusterMessage);
 }
 
-/** Tells the primary why this worker could not start. */
-export function reportFailure(code: string, message: string): void {
-  process.send?.({ t: 'slipway:failed', code, message } satisfies ClusterMessage);
+/** Tells the primary why this worker could not start; resolves once the message is on its way. */
+export function reportFailure(code: string, message: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send({ t: 'slipway:failed', code, message } satisfies ClusterMessage, undefined, {}, () => resolve());
+  });
 }
 
 /**
