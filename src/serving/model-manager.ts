@@ -82,6 +82,9 @@ interface Served {
    * release moves it: an alias event that still resolves to this version must not swap it back.
    */
   staleVersion: string | undefined;
+  /** Refused swaps in a row (swapGate), for the pause before looking again; and the timer of that look. */
+  refusals?: number;
+  retry?: NodeJS.Timeout;
 }
 
 /** Called when a model stops being served (`name`) or the whole manager closes (undefined). */
@@ -96,8 +99,12 @@ export class ModelManager {
   readonly #removeGauges: (() => void) | undefined;
   readonly #stopHooks: StopHook[] = [];
   #closed = false;
+  /** Resolves when the manager closes: a swap waiting at the gate gives up then. */
+  readonly #closedSignal: Promise<false>;
+  #signalClosed: () => void = () => {};
 
   constructor(init: ModelManagerInit) {
+    this.#closedSignal = new Promise<false>((r) => (this.#signalClosed = () => r(false)));
     this.#init = init;
     this.#log = init.logger ?? silentLogger;
     this.#unsubscribe = init.source?.onChange?.((name) => {
@@ -277,6 +284,8 @@ export class ModelManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#signalClosed();
+    for (const s of this.#models.values()) clearTimeout(s.retry);
     this.#unsubscribe?.();
     this.#removeGauges?.();
     const drains: Array<Promise<unknown>> = [...this.#models.values()].map(async (s) => {
@@ -324,6 +333,8 @@ export class ModelManager {
   async #loadOnce(s: Served, force: boolean): Promise<void> {
     const started = performance.now();
     let version: string | undefined;
+    // Failures before the gate are the ones other workers must hear of (they call the swap off).
+    let gated = false;
     try {
       const target = await this.#resolveUri(s, s.uri);
       version = target.version;
@@ -343,12 +354,25 @@ export class ModelManager {
       // A release swapped versions (promote, revert) while this one loaded: that choice stands, this load is dropped
       // (unless forced), and whatever serves at the assignment is what gets retired, never a version a swap still keeps.
       let replaced = s.current;
-      if (!force && cur && replaced === cur && this.#init.swapGate && !(await this.#init.swapGate(s.name, target.version))) {
-        s.loadingVersion = undefined;
-        await runtime.release();
-        this.#log.warn({ model: s.name, version: target.version, serving: cur.version }, 'serving: a new version was not swapped in, because another worker could not load it; the current version keeps serving');
-        return;
+      if (!force && cur && replaced === cur && this.#init.swapGate) {
+        gated = true;
+        const go = await Promise.race([this.#init.swapGate(s.name, target.version), this.#closedSignal]);
+        if (!go) {
+          s.loadingVersion = undefined;
+          await runtime.release();
+          if (this.#closed) return;
+          // Looked at again after a growing pause (2 s to 1 min): another worker's trouble may pass, the alias may move on.
+          s.refusals = (s.refusals ?? 0) + 1;
+          const pauseMs = Math.min(60_000, 1000 * 2 ** s.refusals);
+          s.reason = `version ${target.version} was not swapped in: not every worker could load it; still serving version ${cur.version}, trying again in ${Math.round(pauseMs / 1000)} s`;
+          this.#log.warn({ model: s.name, version: target.version, serving: cur.version, retryInMs: pauseMs }, 'serving: a new version was not swapped in, because not every worker could load it; the current version keeps serving');
+          clearTimeout(s.retry);
+          s.retry = setTimeout(() => void this.#schedule(s, false), pauseMs);
+          s.retry.unref();
+          return;
+        }
       }
+      s.refusals = 0;
       replaced = s.current;
       if (s.removed || this.#closed || (!force && replaced !== cur)) {
         s.loadingVersion = undefined;
@@ -371,7 +395,7 @@ export class ModelManager {
       s.loadingVersion = undefined;
       s.errorCode = isSlipwayError(err) ? err.code : 'INTERNAL';
       if (s.current) {
-        if (version !== undefined && !force) this.#init.onSwapLoadFailed?.(s.name, version, why);
+        if (version !== undefined && !force && !gated) this.#init.onSwapLoadFailed?.(s.name, version, why);
         s.state = 'READY';
         s.reason = `loading ${version !== undefined ? `version ${version}` : s.uri} failed, still serving version ${s.current.version}: ${why}`;
       } else {

@@ -77,6 +77,13 @@ export class SwapCoordinator {
   }
 
   prepared(workerId: number, name: string, version: string): void {
+    // The alias moved on while another version was being gathered: that round is over (its workers load this one next).
+    for (const other of [...this.#pending.values()]) {
+      if (other.name !== name || other.version === version) continue;
+      for (const w of other.prepared) this.#o.send(w, name, other.version, false);
+      clearTimeout(other.timer);
+      this.#pending.delete(`${name}\u0000${other.version}`);
+    }
     const p = this.#entry(name, version);
     if (p.failed !== undefined) {
       this.#o.send(workerId, name, version, false);
