@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/logger.js';
 import type { SplitStats, TrafficController, TrafficSplitSpec } from '../core/traffic-split.js';
@@ -66,28 +67,28 @@ for (const dialect of DIALECTS) {
       for (const c of cleanups.splice(0).reverse()) await c();
     });
 
-    /** Two replicas on one store, each serving `m` and following the board; `offsetMs` shifts replica B's clock. */
-    async function replicas(offsetMs = 0) {
+    /** Two replicas on one store, each serving `m` and following the board; replica A's serving answers no requests. */
+    async function replicas() {
       const { store, uri, dispose } = await dialect.open();
       cleanups.push(dispose);
       const storeB = await openStore(uri);
       cleanups.push(() => storeB.close());
-      const make = (s: typeof store, serving: Serving, clock = { now: () => Date.now() }) => {
-        const hub = new TrafficHub({ local: () => serving, board: new TrafficBoard(s), clock, logger: silentLogger, applyTimeoutMs: 5000 });
+      const make = (s: typeof store, serving: Serving) => {
+        const hub = new TrafficHub({ local: () => serving, board: new TrafficBoard(s), logger: silentLogger, applyTimeoutMs: 5000 });
         const follower = new LocalTrafficFollower({ link: hub.boardLink(), traffic: () => serving, servedNames: () => ['m'], logger: silentLogger, scanMs: 50 });
         follower.start();
         cleanups.push(() => hub.close(), () => follower.close());
         return hub;
       };
-      const servingA = new Serving('1', 3);
+      const servingA = new Serving('1', 0);
       const servingB = new Serving('1', 4);
       const a = make(store, servingA);
-      const b = make(storeB, servingB, { now: () => Date.now() + offsetMs });
+      const b = make(storeB, servingB);
       for (let i = 0; i < 100 && (await a.state('m')).agents.length < 2; i++) await sleep(50);
-      return { a, b, servingA, servingB };
+      return { a, b, servingA, servingB, store };
     }
 
-    it('a split driven by one replica runs in both, and the figures of both reach its analysis', async () => {
+    it("a split driven by one replica runs in both, and the other replica's figures reach its analysis", async () => {
       const { a, b, servingA, servingB } = await replicas();
       await a.startSplit('m', { challengerUri: 'models:/m/2', weight: 0.2 });
       // startSplit returns once every replica applied it.
@@ -99,16 +100,18 @@ for (const dialect of DIALECTS) {
 
       a.updateSplit('m', { weight: 0.5 });
       await waitFor('replica B to take the new weight', () => servingB.split?.weight === 0.5);
-      // Each replica posts its window every second; the driver drains them from the store.
+      // Each replica posts its window every second; the driver drains them from the store. Only B's serving answers
+      // requests (4 a window), so every request the driver counts came through the board.
       let requests = 0;
       await waitFor(
-        'both windows',
+        "replica B's windows",
         () => {
           requests += a.takeStats('m')?.champion.requests ?? 0;
-          return requests >= 7;
+          return requests >= 8;
         },
         6000,
       );
+      expect(requests % 4).toBe(0);
 
       await a.endSplit('m', 'promote', { bakeMs: 1000 });
       expect(servingA.ended).toEqual(['promote']);
@@ -125,18 +128,29 @@ for (const dialect of DIALECTS) {
       await a.endSplit('m', 'rollback');
     }, 30_000);
 
-    it('a split whose driver went quiet is rolled back everywhere, and a stalled driver cannot end a split it no longer drives', async () => {
-      // Replica B's clock runs ahead by more than the staleness limit: to it, A's split is already unwatched.
-      const { a, b, servingB } = await replicas(BOARD_DRIVER_STALE_MS + 1000);
+    it('a split whose driver went quiet is rolled back everywhere, and the stalled driver, resumed, changes nothing of the next one', async () => {
+      const { a, b, servingB, store } = await replicas();
       await a.startSplit('m', { challengerUri: 'models:/m/2', weight: 0.3 });
+      expect(servingB.split?.weight).toBe(0.3);
+      // A stalls: it no longer says it drives the split, which ages past the limit (by the database's clock).
+      a.close();
+      await store.db
+        .updateTable('traffic_states')
+        .set({ updated_time: sql`updated_time - ${BOARD_DRIVER_STALE_MS + 1000}` })
+        .execute();
       expect((await b.state('m')).split).toBeNull();
-      // B (the new driver, as after a takeover) starts a split of its own; A, resumed, ends its own split: B's stays.
-      await waitFor('replica B to roll back the unwatched split', () => servingB.split === undefined);
+      await waitFor('replica B to roll the unwatched split back', () => servingB.split === undefined);
+      expect(servingB.ended).toContain('rollback');
+      // B takes over (as the next lease holder) with a split of its own; A wakes up and acts on its old one.
       await b.startSplit('m', { challengerUri: 'models:/m/2', weight: 0.7 });
       const running = (await b.state('m')).split;
       expect(running?.weight).toBe(0.7);
+      a.updateSplit('m', { weight: 0.9 });
       await a.endSplit('m', 'rollback');
-      expect((await b.state('m')).split?.id).toBe(running?.id);
+      await sleep(300);
+      const after = (await b.state('m')).split;
+      expect(after).toMatchObject({ id: running?.id, weight: 0.7 });
+      expect(servingB.split?.weight).toBe(0.7);
       await b.endSplit('m', 'rollback');
     }, 30_000);
   });

@@ -27,11 +27,11 @@ export interface BoardState {
 /** A serving process as it last reported. */
 export type BoardAgent = TrafficAgentInfo;
 
-/** A published state as stored: the state, its epoch, and when its publisher last said it still drives it. */
+/** A published state as stored: the state, its epoch, and how long ago (by the database's clock) its driver last said it still drives it. */
 export interface BoardEntry {
   epoch: number;
   state: BoardState;
-  updatedTime: number;
+  ageMs: number;
 }
 
 /** Windows kept per model for the driving process; older ones are dropped (a driver that stalls must not grow the table). */
@@ -47,33 +47,49 @@ export class TrafficBoard {
     this.#store = store;
   }
 
+  /** The database's clock in epoch ms: replicas compare ages by one clock, never by their own. */
+  #dbNow() {
+    return this.#store.dialect === 'postgres' ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint` : sql<number>`cast((julianday('now') - 2440587.5) * 86400000 as integer)`;
+  }
+
   /** The published state of `model`, or undefined when none was ever published. */
   async read(model: string): Promise<BoardEntry | undefined> {
-    const row = await this.#store.db.selectFrom('traffic_states').select(['epoch', 'state', 'updated_time']).where('model', '=', model).executeTakeFirst();
+    const row = await this.#store.db
+      .selectFrom('traffic_states')
+      .select(['epoch', 'state', sql<number>`${this.#dbNow()} - updated_time`.as('age_ms')])
+      .where('model', '=', model)
+      .executeTakeFirst();
     if (!row) return undefined;
-    return { epoch: Number(row.epoch), state: { ...EMPTY, ...(JSON.parse(row.state) as Partial<BoardState>) }, updatedTime: Number(row.updated_time) };
+    return { epoch: Number(row.epoch), state: { ...EMPTY, ...(JSON.parse(row.state) as Partial<BoardState>) }, ageMs: Number(row.age_ms) };
   }
 
   /**
-   * Publishes `state` for `model` and returns its epoch: above the stored one and at least `now`
-   * (epochs follow the wall clock, so a fresh table never repeats one an agent applied).
+   * Publishes `state` for `model` when the split stored is still `expected` (its id, or null for
+   * none; a model with no row yet always takes it), and returns the new epoch: above the stored one
+   * and at least `now` (so a fresh table never repeats an epoch an agent applied). Undefined when
+   * another driver published since: nothing was written.
    */
-  async publish(model: string, state: BoardState, now: number): Promise<number> {
-    const greatest = this.#store.dialect === 'postgres' ? sql<number>`greatest(traffic_states.epoch + 1, excluded.epoch)` : sql<number>`max(traffic_states.epoch + 1, excluded.epoch)`;
+  async publish(model: string, state: BoardState, now: number, expected: string | null): Promise<number | undefined> {
+    const pg = this.#store.dialect === 'postgres';
+    const greatest = pg ? sql<number>`greatest(traffic_states.epoch + 1, excluded.epoch)` : sql<number>`max(traffic_states.epoch + 1, excluded.epoch)`;
     const row = await this.#store.db
       .insertInto('traffic_states')
-      .values({ model, epoch: now, state: JSON.stringify(state), split_id: state.split?.id ?? null, updated_time: now })
+      .values({ model, epoch: now, state: JSON.stringify(state), split_id: state.split?.id ?? null, updated_time: this.#dbNow() })
       .onConflict((oc) =>
-        oc.column('model').doUpdateSet({ epoch: greatest, state: (eb) => eb.ref('excluded.state'), split_id: (eb) => eb.ref('excluded.split_id'), updated_time: (eb) => eb.ref('excluded.updated_time') }),
+        oc
+          .column('model')
+          .doUpdateSet({ epoch: greatest, state: (eb) => eb.ref('excluded.state'), split_id: (eb) => eb.ref('excluded.split_id'), updated_time: (eb) => eb.ref('excluded.updated_time') })
+          .where(pg ? sql<boolean>`traffic_states.split_id is not distinct from ${expected}` : sql<boolean>`traffic_states.split_id is ${expected}`),
       )
       .returning('epoch')
-      .executeTakeFirstOrThrow();
-    return Number(row.epoch);
+      .executeTakeFirst();
+    return row ? Number(row.epoch) : undefined;
   }
 
-  /** Says the driver of split `splitId` still drives it; a split published since by another driver is left alone. */
-  async touch(model: string, splitId: string, now: number): Promise<void> {
-    await this.#store.db.updateTable('traffic_states').set({ updated_time: now }).where('model', '=', model).where('split_id', '=', splitId).execute();
+  /** Says the driver of split `splitId` still drives it; false when another split was published since (it drives nothing now). */
+  async touch(model: string, splitId: string): Promise<boolean> {
+    const res = await this.#store.db.updateTable('traffic_states').set({ updated_time: this.#dbNow() }).where('model', '=', model).where('split_id', '=', splitId).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   /** Records a serving process's report; forgets those not heard from since `forgetBefore`. */
@@ -123,10 +139,18 @@ export class TrafficBoard {
     }
   }
 
-  /** Takes (and removes) the windows posted for `splitId`, oldest first; windows of other splits of the model are dropped. */
+  /** Takes (and removes) the windows posted for `splitId`, oldest first. */
   async drain(model: string, splitId: string): Promise<SplitStats[]> {
     return this.#store.db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('traffic_windows').select(['id', 'split_id', 'stats']).where('model', '=', model).orderBy('created_time').orderBy('id').limit(BOARD_WINDOW_LIMIT).execute();
+      const rows = await trx
+        .selectFrom('traffic_windows')
+        .select(['id', 'split_id', 'stats'])
+        .where('model', '=', model)
+        .where('split_id', '=', splitId)
+        .orderBy('created_time')
+        .orderBy('id')
+        .limit(BOARD_WINDOW_LIMIT)
+        .execute();
       if (rows.length === 0) return [];
       await trx
         .deleteFrom('traffic_windows')
@@ -136,7 +160,7 @@ export class TrafficBoard {
           rows.map((r) => r.id),
         )
         .execute();
-      return rows.filter((r) => r.split_id === splitId).map((r) => JSON.parse(r.stats) as SplitStats);
+      return rows.map((r) => JSON.parse(r.stats) as SplitStats);
     });
   }
 

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
-import { SlipwayError } from '../core/errors.js';
+import { SlipwayError, isSlipwayError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri } from '../core/model-source.js';
@@ -135,6 +135,8 @@ interface ModelTraffic {
   waiters: Set<() => void>;
   /** Board mode: publications of this model, one after the other. */
   publishing: Promise<void>;
+  /** Board mode: the split id stored when this process last read or wrote the board (a publication expects it unchanged). */
+  boardSplitId: string | null;
 }
 
 /** What the hub needs. */
@@ -166,6 +168,9 @@ export class TrafficHub implements TrafficController {
   #epoch: number;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncing = false;
+  #syncFailing = false;
+  /** Board mode: the models whose split this process started and still drives. */
+  readonly #driving = new Set<string>();
   #lastTouch = 0;
 
   constructor(init: TrafficHubInit) {
@@ -247,6 +252,12 @@ export class TrafficHub implements TrafficController {
     const weight = share(spec.weight, 'weight');
     const shadowShare = share(spec.shadowShare, 'shadowShare');
     const m = await this.#current(model);
+    if (m.split && this.#board && !this.#driving.has(model)) {
+      // On the board, only the holder of the releases lease starts splits: one another process published (it lost the
+      // lease, or shut down moments ago) is superseded, and the serving processes move from it to this one.
+      this.#log.info({ model, split: m.split.id }, 'release: taking over the traffic split another server process published');
+      m.split = null;
+    }
     if (m.split) throw new SlipwayError('CONFLICT', `Model '${model}' already has an active traffic split; end it before starting another.`, { model });
     const local = this.#localControl();
     const servesHere = local?.servedUri(model) !== undefined;
@@ -276,6 +287,7 @@ export class TrafficHub implements TrafficController {
     m.windowStart = this.#clock.now();
     await this.#board?.clearWindows(model);
     await this.#changed(model, m);
+    if (this.#board) this.#driving.add(model);
     this.#startSync();
     const splitId = m.split.id;
     await this.#untilApplied(model, m, target, (a) => a.splitId === splitId || a.splitError !== null);
@@ -285,6 +297,7 @@ export class TrafficHub implements TrafficController {
     const failed = live.filter((a) => a.splitId !== splitId && a.splitError !== null);
     if (live.length > 0 && failed.length === live.length) {
       m.split = null;
+      this.#driving.delete(model);
       await this.#changed(model, m);
       throw new SlipwayError('INVALID_STATE', `No serving process could load ${spec.challengerUri}: ${failed[0]?.splitError ?? 'no reason given'}`, { model, challengerUri: spec.challengerUri });
     }
@@ -306,18 +319,19 @@ export class TrafficHub implements TrafficController {
     const split = m.split as PublishedSplit;
     if (outcome !== 'promote' && outcome !== 'rollback') throw new SlipwayError('INVALID_ARGUMENT', `outcome must be 'promote' or 'rollback', got '${String(outcome)}'.`);
     const bakeMs = opts?.bakeMs ?? 0;
-    const onBoard = this.#board ? (await this.#board.read(model))?.state.split?.id : split.id;
-    if (onBoard !== split.id) {
-      // Another replica drives this model's traffic now (this one lost its lease while it was stalled): its split stays.
-      m.split = null;
-      m.pending = [];
-      return;
-    }
     // Agents first hear the outcome, so the alias the release moves next finds them serving the new version already.
+    // This process stops driving first: should the publication fail (the database away), the split lapses on its own.
     m.split = null;
     m.ended = { splitId: split.id, outcome, bakeMs };
     m.pending = [];
-    await this.#changed(model, m);
+    this.#driving.delete(model);
+    try {
+      await this.#changed(model, m);
+    } catch (err) {
+      // Another process published since (this one lost its lease while it was stalled): its split stays.
+      if (isSlipwayError(err) && err.code === 'CONFLICT') return;
+      throw err;
+    }
     await this.#board?.clearWindows(model);
     const local = m.local ? this.#localControl() : undefined;
     m.local = false;
@@ -406,10 +420,11 @@ export class TrafficHub implements TrafficController {
     if (!board) return m;
     const now = this.#clock.now();
     const [entry, agents] = await Promise.all([board.read(model), board.agents(model, now - AGENT_TTL_MS)]);
+    m.boardSplitId = entry?.state.split?.id ?? null;
     if (entry) {
       const s = entry.state;
       m.epoch = entry.epoch;
-      m.split = s.split && now - entry.updatedTime <= BOARD_DRIVER_STALE_MS ? s.split : null;
+      m.split = s.split && entry.ageMs <= BOARD_DRIVER_STALE_MS ? s.split : null;
       m.ended = s.ended;
       m.revert = s.revert;
       m.target = s.target ?? undefined;
@@ -445,7 +460,7 @@ export class TrafficHub implements TrafficController {
     const [entry, agents] = await Promise.all([board.read(model), withAgents ? board.agents(model, now - AGENT_TTL_MS) : []]);
     if (!entry) return { model, epoch: 0, split: null, ended: null, revert: null, agents };
     const s = entry.state;
-    const split = s.split && now - entry.updatedTime <= BOARD_DRIVER_STALE_MS ? s.split : null;
+    const split = s.split && entry.ageMs <= BOARD_DRIVER_STALE_MS ? s.split : null;
     return { model, epoch: entry.epoch, split, ended: s.ended, revert: s.revert, agents };
   }
 
@@ -458,7 +473,16 @@ export class TrafficHub implements TrafficController {
     }
     const state: BoardState = { split: m.split, ended: m.ended, revert: m.revert, target: m.target ?? null, championVersion: m.championVersion };
     const next = m.publishing.then(async () => {
-      m.epoch = await board.publish(model, state, this.#clock.now());
+      const epoch = await board.publish(model, state, this.#clock.now(), m.boardSplitId);
+      if (epoch === undefined) {
+        // Another process published since: it drives this model's traffic now, not this one.
+        if (m.split && this.#driving.has(model)) this.#log.warn({ model, split: m.split.id }, 'release: another server process drives this traffic split now; this one lets go of it');
+        m.split = null;
+        this.#driving.delete(model);
+        throw new SlipwayError('CONFLICT', `Another server process published the traffic of model '${model}' since this one last read it.`, { model });
+      }
+      m.epoch = epoch;
+      m.boardSplitId = state.split?.id ?? null;
     });
     // A failed publication must not block the next one; the caller hears of it.
     m.publishing = next.catch(() => {});
@@ -484,7 +508,10 @@ export class TrafficHub implements TrafficController {
   async #sync(): Promise<void> {
     const board = this.#board;
     if (!board || this.#syncing) return;
-    const driving = [...this.#models.entries()].filter(([, m]) => m.split !== null);
+    const driving = [...this.#driving].flatMap((model) => {
+      const m = this.#models.get(model);
+      return m?.split ? [[model, m] as const] : [];
+    });
     if (driving.length === 0) {
       this.close();
       return;
@@ -496,7 +523,13 @@ export class TrafficHub implements TrafficController {
       if (touch) this.#lastTouch = now;
       for (const [model, m] of driving) {
         const split = m.split as PublishedSplit;
-        if (touch) await board.touch(model, split.id, now);
+        if (touch && !(await board.touch(model, split.id))) {
+          // Another process published a split of this model since: it drives it now.
+          this.#log.warn({ model, split: split.id }, 'release: another server process drives this traffic split now; this one lets go of it');
+          if (m.split?.id === split.id) m.split = null;
+          this.#driving.delete(model);
+          continue;
+        }
         const windows = await board.drain(model, split.id);
         // The split may have ended while the windows were read: they belong to no analysis then.
         if (m.split?.id === split.id) {
@@ -505,8 +538,11 @@ export class TrafficHub implements TrafficController {
         }
         m.agents = new Map((await board.agents(model, now - AGENT_TTL_MS)).map((a) => [a.agentId, a]));
       }
+      this.#syncFailing = false;
     } catch (err) {
-      this.#log.warn({ err }, 'release: reading the traffic board failed; trying again');
+      // Once per outage, not every 250 ms.
+      if (!this.#syncFailing) this.#log.warn({ err }, 'release: reading the traffic board failed; trying again');
+      this.#syncFailing = true;
     } finally {
       this.#syncing = false;
     }
@@ -517,7 +553,7 @@ export class TrafficHub implements TrafficController {
   #model(model: string): ModelTraffic {
     let m = this.#models.get(model);
     if (!m) {
-      m = { epoch: 0, split: null, ended: null, revert: null, target: undefined, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set(), publishing: Promise.resolve() };
+      m = { epoch: 0, split: null, ended: null, revert: null, target: undefined, local: false, championVersion: '', agents: new Map(), pending: [], windowStart: this.#clock.now(), waiters: new Set(), publishing: Promise.resolve(), boardSplitId: null };
       this.#models.set(model, m);
       if (!this.#board) this.#bump(m);
     }

@@ -127,6 +127,10 @@ describe('replicas on one PostgreSQL database', () => {
       const load = await fetch(`${r.url}/v2/repository/models/cancer/load`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ parameters: { uri: 'models:/cancer@champion' } }) });
       expect(load.status, await load.text()).toBe(200);
     }
+    type Traffic = { split: { id: string; weight: number } | null; agents: { splitId: string | null }[] };
+    const trafficOf = async (url: string) => (await (await fetch(`${url}/api/v1/traffic/cancer`)).json()) as Traffic;
+    // Each replica's serving reports on the board once it serves the model.
+    await waitFor('the three replicas to follow the traffic of cancer', async () => ((await trafficOf(b.url)).agents.length === 3 ? true : undefined), 10_000);
     const holder = await waitFor('a releases lease holder', async () => (await lease('releases'))?.holder, 10_000);
     const driver = replicaOf(holder);
     expect(driver).toBeDefined();
@@ -151,16 +155,22 @@ describe('replicas on one PostgreSQL database', () => {
       expect(created.status, JSON.stringify(release)).toBe(201);
       const get = async (url: string) => (await (await fetch(`${url}/api/v1/releases/${release.id}`)).json()) as { state: string; reason?: string; rollout?: { weight: number }; events: { type: string; details: { challenger?: { requests: number } } }[] };
       await waitFor('the 50 % step', async () => ((await get(c.url)).rollout?.weight === 50 ? true : undefined), 20_000);
+      // Any replica tells serving processes the same split, and lists the three replicas as applying it.
+      const traffic = await waitFor(
+        'every replica to apply the split',
+        async () => {
+          const t = await trafficOf(b.url);
+          return t.agents.filter((x) => x.splitId === t.split?.id).length === 3 ? t : undefined;
+        },
+        10_000,
+      );
+      expect(traffic.split?.weight).toBe(0.5);
       // Every replica, the driver included, splits its own traffic: both versions answer each of them.
       for (const r of replicas) {
         const seen = new Set<string>();
         for (let i = 0; i < 30 && seen.size < 2; i++) seen.add((await infer(r.url)).version ?? '');
         expect([...seen].sort()).toEqual(['2', '3']);
       }
-      // Any replica tells serving processes the same split, and lists the three replicas as applying it.
-      const traffic = (await (await fetch(`${b.url}/api/v1/traffic/cancer`)).json()) as { split: { id: string; weight: number } | null; agents: { splitId: string | null }[] };
-      expect(traffic.split?.weight).toBe(0.5);
-      expect(traffic.agents.filter((x) => x.splitId === traffic.split?.id)).toHaveLength(3);
       const done = await waitFor(
         'the release to finish',
         async () => {
