@@ -28,9 +28,11 @@ export function clientErrorOf(err: unknown): SlipwayError | undefined {
 }
 
 /** Errors of the network, not of a statement: the database server is down, restarting or out of reach. */
-const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-// SQLSTATE admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections; class 08 is connection_exception.
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// Only refusals and unreachable hosts: a reset or broken pipe is as often a client that went away mid-request.
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+// SQLSTATE admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections, and connection_exception's
+// connection failures (08000, 08001, 08003, 08006); 08P01, a protocol violation, is a fault, not an outage.
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
 // What node-postgres says when the server closes a connection or the pool cannot open one in time (plain Errors, no code).
 const CONNECTION_MESSAGES = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection terminated due to connection timeout)/;
 
@@ -44,7 +46,7 @@ export function databaseUnavailableOf(err: unknown): SlipwayError | undefined {
   if (!e || typeof e !== 'object') return undefined;
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : '';
-  const unreachable = CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || (code === '' && CONNECTION_MESSAGES.test(message));
+  const unreachable = CONNECTION_ERRNOS.has(code) || UNAVAILABLE_SQLSTATES.has(code) || (code === '' && CONNECTION_MESSAGES.test(message));
   if (!unreachable) return undefined;
   return new SlipwayError('UNAVAILABLE', 'The metadata store cannot be reached right now (it may be restarting); retry shortly.', { retryAfterSeconds: 1 });
 }

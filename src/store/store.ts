@@ -133,5 +133,5 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
 function isMigrationRace(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as { code?: unknown } | null)?.code;
-  return /already exists|database is locked|SQLITE_BUSY/i.test(message) || code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '23505' || code === '42P07';
+  return /already exists|duplicate column name|UNIQUE constraint failed|database is locked|SQLITE_BUSY/i.test(message) || code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '23505' || code === '42P07' || code === '42701';
 }

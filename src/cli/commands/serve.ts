@@ -367,6 +367,11 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   if (workers > 1 && !inWorker) {
     // The primary has checked what it can (a server out of reach is one line); the workers load the model.
     for (const c of cleanups) await c();
+    if (ref && target?.kind === 'embedded') {
+      // A new store is created and migrated once, here, rather than by every worker at the same moment.
+      const { openStore } = await import('../../store/store.js');
+      await (await openStore(config.backendStoreUri)).close();
+    }
     return superviseWorkers({ workers, host: config.host, port: listenPort, logLevel: config.logLevel, drainTimeoutMs: options.drainTimeoutMs, json: flags.json === true });
   }
   // A taken port is reported before the model loads (or the store opens), not after (by the primary, for workers).
