@@ -31,8 +31,15 @@ function putLarge(url: string, bytes: number): Promise<{ status: number; body: s
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => {
-        // Wait a moment for the server's side of the connection to go, when it closes it.
-        setTimeout(() => done({ status: res.statusCode ?? 0, body, connection: res.headers.connection, closed: req.socket?.destroyed ?? true }), 200);
+        // Wait for the server's side of the connection to go, when it closes it (bounded: 5 s on a loaded machine).
+        const finish = () => done({ status: res.statusCode ?? 0, body, connection: res.headers.connection, closed: req.socket?.destroyed ?? true });
+        const socket = req.socket;
+        if (!socket || socket.destroyed) return finish();
+        const timer = setTimeout(finish, 5000);
+        socket.once('close', () => {
+          clearTimeout(timer);
+          finish();
+        });
       });
     });
     req.on('error', (err) => fail(err));
