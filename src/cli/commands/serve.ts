@@ -277,7 +277,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const drainTimeoutMs = durationFromFlags({ flag: '--drain-timeout', ms: flags.drainTimeout }, { flag: '--drain-timeout-ms', value: flags.drainTimeoutMs, unitMs: 1 });
   const { cpuBudget } = await import('../../core/cpu-budget.js');
   const cpus = cpuBudget();
-  const workers = workerCount(flags, config.servingWorkers, cpus, config.modelControl === 'explicit');
+  // Run as a worker of another process manager's cluster (pm2 and the like): that manager makes the processes.
+  const workers = cluster.isWorker && !inClusterWorker() ? 1 : workerCount(flags, config.servingWorkers, cpus, config.modelControl === 'explicit');
   const inWorker = inClusterWorker();
   if (workers > 1 && config.modelControl === 'explicit') {
     throw new SlipwayError('INVALID_ARGUMENT', `--model-control explicit loads and unloads models in the process that takes the request, so ${workers} workers would serve different models: use --workers 1 with it.`, { workers });
