@@ -16,7 +16,7 @@
 import { availableParallelism } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
-import { createExperiment, createRun, fmt, machineLine, parseFlags, restClient, startSlipway, treeCpuSeconds, removeTemp, tempDir } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, machineLine, parseFlags, restClient, startSlipway, treeCpuSeconds, removeTemp, tempDir, metricBatch } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ replicas: 3, connections: 6, duration: 10, warmup: 1, batch: 1000, keys: 10, pg: 'postgresql://postgres@127.0.0.1:5432' });
@@ -44,17 +44,7 @@ function postgresCpuSeconds() {
   }
 }
 
-function batchBody(runId, batchNo) {
-  const steps = opts.batch / opts.keys;
-  const timestamp = Date.now();
-  const metrics = new Array(opts.batch);
-  let k = 0;
-  for (let s = 0; s < steps; s++) {
-    const step = batchNo * steps + s;
-    for (let key = 0; key < opts.keys; key++) metrics[k++] = { key: `m${key}`, value: Math.sin(step + key), timestamp, step };
-  }
-  return JSON.stringify({ run_id: runId, metrics });
-}
+const batchBody = (runId, batchNo) => JSON.stringify(metricBatch(runId, batchNo, opts));
 
 /** Posts batches from `connections` connections spread over `servers` for the duration. */
 async function measure(servers, connections, label) {

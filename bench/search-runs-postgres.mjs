@@ -15,7 +15,7 @@
  * --database a fresh database is created and dropped at the end.
  */
 import pg from 'pg';
-import { fmt, machineLine, parseFlags, percentiles, restClient, startSlipway, removeTemp, tempDir } from './tracking-common.mjs';
+import { fmt, machineLine, parseFlags, percentiles, restClient, startSlipway, removeTemp, tempDir, checkFilteredByM5 } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ runs: 1_000_000, baselineRuns: 100_000, queries: 30, pg: 'postgresql://postgres@127.0.0.1:5432', database: '' });
@@ -86,15 +86,7 @@ async function seed(count) {
 
 function check(runs, label, filtered) {
   if (runs.length !== 100) throw new Error(`${label}: expected 100 runs, got ${runs.length}`);
-  if (!filtered) return;
-  let prev = Infinity;
-  for (const run of runs) {
-    const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
-    const params = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
-    if (!(metrics.m3 > 0.5) || params.p1 !== 'a') throw new Error(`${label}: run ${run.info.run_id} does not match the filter`);
-    if (metrics.m5 > prev) throw new Error(`${label}: runs are not in descending m5 order`);
-    prev = metrics.m5;
-  }
+  if (filtered) checkFilteredByM5(runs, label);
 }
 
 async function measure(api, experimentId, label, query) {

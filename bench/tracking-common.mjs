@@ -290,3 +290,28 @@ export function machineLine() {
   const [one, five] = loadavg();
   return `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, load average ${one.toFixed(1)} (1 min) ${five.toFixed(1)} (5 min)`;
 }
+
+/** One log-batch body: `keys` metric keys × (batch/keys) consecutive steps from batch `batchNo`, so every point is distinct. */
+export function metricBatch(runId, batchNo, { batch, keys }) {
+  const steps = batch / keys;
+  const timestamp = Date.now();
+  const metrics = new Array(batch);
+  let k = 0;
+  for (let s = 0; s < steps; s++) {
+    const step = batchNo * steps + s;
+    for (let key = 0; key < keys; key++) metrics[k++] = { key: `m${key}`, value: Math.sin(step + key), timestamp, step };
+  }
+  return { run_id: runId, metrics };
+}
+
+/** Throws unless every run matches `metrics.m3 > 0.5 and params.p1 = 'a'` and they come in descending m5 order. */
+export function checkFilteredByM5(runs, label) {
+  let prev = Infinity;
+  for (const run of runs) {
+    const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
+    const params = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
+    if (!(metrics.m3 > 0.5) || params.p1 !== 'a') throw new Error(`${label}: run ${run.info.run_id} does not match the filter`);
+    if (metrics.m5 > prev) throw new Error(`${label}: runs are not in descending m5 order`);
+    prev = metrics.m5;
+  }
+}

@@ -11,25 +11,14 @@
  * The MLflow baseline is started as described in tracking-common.mjs (MLFLOW_SERVER_CMD).
  * Every loop is bounded by --duration seconds and --max-batches per connection.
  */
-import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway, treeCpuSeconds, machineLine } from './tracking-common.mjs';
+import { createExperiment, createRun, fmt, parseFlags, removeTemp, restClient, startMlflow, startSlipway, treeCpuSeconds, machineLine, metricBatch } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ url: '', duration: 10, warmup: 1, connections: '4,1', batch: 1000, keys: 10, maxBatches: 100_000 });
 const connectionCounts = String(opts.connections).split(',').map(Number);
 if (opts.batch % opts.keys !== 0) throw new Error('--batch must be a multiple of --keys');
 
-/** One batch: `keys` metric keys × (batch/keys) consecutive steps, so every point is distinct. */
-function batchBody(runId, batchNo) {
-  const steps = opts.batch / opts.keys;
-  const timestamp = Date.now();
-  const metrics = new Array(opts.batch);
-  let k = 0;
-  for (let s = 0; s < steps; s++) {
-    const step = batchNo * steps + s;
-    for (let key = 0; key < opts.keys; key++) metrics[k++] = { key: `m${key}`, value: Math.sin(step + key), timestamp, step };
-  }
-  return { run_id: runId, metrics };
-}
+const batchBody = (runId, batchNo) => metricBatch(runId, batchNo, opts);
 
 /** Posts batches on `connections` connections for `seconds`; returns points/s and a loss check. */
 async function measure(url, connections, seconds, label, pid) {

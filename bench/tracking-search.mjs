@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fmt, parseFlags, parallel, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, treeCpuSeconds, machineLine } from './tracking-common.mjs';
+import { fmt, parseFlags, parallel, percentiles, removeTemp, restClient, startMlflow, startSlipway, tempDir, treeCpuSeconds, machineLine, checkFilteredByM5 } from './tracking-common.mjs';
 
 console.log(machineLine());
 const opts = parseFlags({ url: '', runs: 100_000, baselineRuns: 10_000, queries: 30, duration: 60, seedParallel: 16, slipwayHome: '', mlflowDir: '' });
@@ -116,14 +116,7 @@ async function seedSlipwayDirect(home, count) {
 function check(runs, label, count) {
   // a tiny experiment (a smoke run) may hold fewer than 100 matches
   if (runs.length !== 100 && !(count < 2000 && runs.length > 0)) throw new Error(`${label}: expected 100 runs, got ${runs.length}`);
-  let prev = Infinity;
-  for (const run of runs) {
-    const metrics = Object.fromEntries(run.data.metrics.map((m) => [m.key, m.value]));
-    const params = Object.fromEntries(run.data.params.map((p) => [p.key, p.value]));
-    if (!(metrics.m3 > 0.5) || params.p1 !== 'a') throw new Error(`${label}: run ${run.info.run_id} does not match the filter`);
-    if (metrics.m5 > prev) throw new Error(`${label}: runs are not in descending m5 order`);
-    prev = metrics.m5;
-  }
+  checkFilteredByM5(runs, label);
 }
 
 async function measure(server, count) {
