@@ -18,10 +18,7 @@ describe('a PostgreSQL restart under load', () => {
 
   beforeAll(async () => {
     cluster = await startTempPostgres();
-    const admin = new pg.Client({ connectionString: cluster.uri('postgres') });
-    await admin.connect();
-    await admin.query('create database slipway');
-    await admin.end();
+    await cluster.createDatabase('slipway');
     for (let i = 0; i < 2; i++) {
       const home = freshHome();
       homes.push(home);

@@ -9,13 +9,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, holdout } from '../support/serving.js';
-import { startTempPostgres, type TempPostgres } from '../support/temp-postgres.js';
+import { freePort, startTempPostgres, type TempPostgres } from '../support/temp-postgres.js';
 import { freshHome, removeHome, runCli, startServerProcess, type ServerProcess } from './server-process.js';
 
 const NGINX = '/usr/sbin/nginx';
@@ -30,17 +29,6 @@ const AUDIT_TICK_MS = 250;
 const cancer = holdout('breast_cancer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 describe.skipIf(!existsSync(NGINX))('three replicas behind nginx', () => {
   let cluster: TempPostgres;
   let nginx: ChildProcess | undefined;
@@ -53,10 +41,7 @@ describe.skipIf(!existsSync(NGINX))('three replicas behind nginx', () => {
 
   beforeAll(async () => {
     cluster = await startTempPostgres();
-    const admin = new pg.Client({ connectionString: cluster.uri('postgres') });
-    await admin.connect();
-    await admin.query('create database slipway');
-    await admin.end();
+    await cluster.createDatabase('slipway');
     artifacts = mkdtempSync(join(tmpdir(), 'slipway-nginx-artifacts-'));
     for (let i = 0; i < 3; i++) {
       const home = freshHome();

@@ -8,6 +8,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 /** A running cluster of the test's own. */
 export interface TempPostgres {
@@ -18,6 +19,8 @@ export interface TempPostgres {
   start(): void;
   /** Stops it and removes its folder. */
   destroy(): void;
+  /** Creates database `name` on it and returns its URI. */
+  createDatabase(name: string): Promise<string>;
 }
 
 /** The folder of PostgreSQL's server programs, or undefined when none is installed. */
@@ -28,7 +31,8 @@ export function postgresBinDir(): string | undefined {
   return versions[0] ? join(root, versions[0], 'bin') : undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now (127.0.0.1). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -64,6 +68,16 @@ export async function startTempPostgres(): Promise<TempPostgres> {
   return {
     port,
     uri: (name) => `postgresql://postgres@127.0.0.1:${port}/${name}`,
+    async createDatabase(name) {
+      const admin = new pg.Client({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres` });
+      await admin.connect();
+      try {
+        await admin.query(`create database ${name}`);
+      } finally {
+        await admin.end();
+      }
+      return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+    },
     start,
     stop,
     destroy() {
