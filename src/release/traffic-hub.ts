@@ -19,7 +19,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { parseModelUri } from '../core/model-source.js';
 import type { ShadowStats, SideStats, SplitStats, TrafficController, TrafficSplitSpec } from '../core/traffic-split.js';
-import { notRunning, type BoardState, type TrafficBoard } from './traffic-board.js';
+import { notRunning, type BoardEntry, type BoardState, type TrafficBoard } from './traffic-board.js';
 import type { TrafficLink } from './traffic-agent.js';
 
 /** An agent not heard from for this long no longer counts as serving its model. */
@@ -386,10 +386,7 @@ export class TrafficHub implements TrafficController {
   async prepare(model: string): Promise<void> {
     await this.#init.local()?.prepare?.(model);
     // The agents of the board (for servedUri when this process does not serve the model).
-    if (this.#board) {
-      const m = this.#model(model);
-      m.agents = new Map((await this.#board.agents(model, this.#clock.now() - AGENT_TTL_MS)).map((a) => [a.agentId, a]));
-    }
+    if (this.#board) await this.#loadAgents(model, this.#model(model));
   }
 
   servedUri(model: string): string | undefined {
@@ -418,20 +415,24 @@ export class TrafficHub implements TrafficController {
     const m = this.#model(model);
     const board = this.#board;
     if (!board) return m;
-    const now = this.#clock.now();
-    const [entry, agents] = await Promise.all([board.read(model), board.agents(model, now - AGENT_TTL_MS)]);
+    const [entry] = await Promise.all([board.read(model), this.#loadAgents(model, m)]);
     m.boardSplitId = entry?.state.split?.id ?? null;
     if (entry) {
       const s = entry.state;
       m.epoch = entry.epoch;
-      m.split = s.split && entry.ageMs <= BOARD_DRIVER_STALE_MS ? s.split : null;
+      m.split = liveSplit(entry);
       m.ended = s.ended;
       m.revert = s.revert;
       m.target = s.target ?? undefined;
       m.championVersion = s.championVersion;
     }
-    m.agents = new Map(agents.map((a) => [a.agentId, a]));
     return m;
+  }
+
+  /** Reads the serving processes of `model` heard from lately on the board into `m`. */
+  async #loadAgents(model: string, m: ModelTraffic): Promise<void> {
+    const agents = await (this.#board as TrafficBoard).agents(model, this.#clock.now() - AGENT_TTL_MS);
+    m.agents = new Map(agents.map((a) => [a.agentId, a]));
   }
 
   /**
@@ -459,9 +460,7 @@ export class TrafficHub implements TrafficController {
     const now = this.#clock.now();
     const [entry, agents] = await Promise.all([board.read(model), withAgents ? board.agents(model, now - AGENT_TTL_MS) : []]);
     if (!entry) return { model, epoch: 0, split: null, ended: null, revert: null, agents };
-    const s = entry.state;
-    const split = s.split && entry.ageMs <= BOARD_DRIVER_STALE_MS ? s.split : null;
-    return { model, epoch: entry.epoch, split, ended: s.ended, revert: s.revert, agents };
+    return { model, epoch: entry.epoch, split: liveSplit(entry), ended: entry.state.ended, revert: entry.state.revert, agents };
   }
 
   /** Makes a change of `m` visible to agents: a new epoch in memory, or a publication on the board (in order). */
@@ -536,7 +535,7 @@ export class TrafficHub implements TrafficController {
           m.pending.push(...windows);
           if (m.pending.length > PENDING_WINDOW_LIMIT) m.pending.splice(0, m.pending.length - PENDING_WINDOW_LIMIT);
         }
-        m.agents = new Map((await board.agents(model, now - AGENT_TTL_MS)).map((a) => [a.agentId, a]));
+        await this.#loadAgents(model, m);
       }
       this.#syncFailing = false;
     } catch (err) {
@@ -597,12 +596,8 @@ export class TrafficHub implements TrafficController {
       // On the board, heartbeats arrive through the store (perhaps through another replica): read them until ready.
       const poll = board
         ? setInterval(() => {
-            void board
-              .agents(model, this.#clock.now() - AGENT_TTL_MS)
-              .then((agents) => {
-                m.agents = new Map(agents.map((a) => [a.agentId, a]));
-                check();
-              })
+            void this.#loadAgents(model, m)
+              .then(check)
               .catch((err: unknown) => this.#log.warn({ err, model }, 'release: reading the serving processes from the traffic board failed'));
           }, BOARD_SYNC_MS)
         : undefined;
@@ -625,6 +620,11 @@ export class TrafficHub implements TrafficController {
       m.waiters.add(check);
     });
   }
+}
+
+/** The split of a board entry, unless its driver went quiet. */
+function liveSplit(entry: BoardEntry): PublishedSplit | null {
+  return entry.state.split && entry.ageMs <= BOARD_DRIVER_STALE_MS ? entry.state.split : null;
 }
 
 /** A share between 0 and 1 (absent = 0). */

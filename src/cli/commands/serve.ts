@@ -226,7 +226,7 @@ async function serveAsWorker(model: string, flags: ServeFlags): Promise<number> 
  */
 function workerCount(flags: ServeFlags, configured: number | undefined, cpus: number, explicitControl: boolean): number {
   const n = flags.workers ?? configured ?? (explicitControl ? 1 : cpus);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw new SlipwayError('INVALID_ARGUMENT', `servingWorkers must be an integer from 1 to 1024, got ${String(n)}.`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw new SlipwayError('INVALID_ARGUMENT', `servingWorkers (SLIPWAY_SERVING_WORKERS) must be an integer from 1 to 1024, got ${String(n)}.`);
   return n;
 }
 
