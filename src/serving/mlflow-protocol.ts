@@ -79,8 +79,11 @@ export function decodeMlflowCsv(text: string, model: MlflowModelView, policy: No
   const records = parseCsv(text);
   if (records.length === 0) throw bad('The CSV body is empty; send a header line and at least one row.');
   const header = records[0] as string[];
+  // A text model's fields stay text; every other model reads numbers.
+  const textModel = model.signature.inputs.every((s) => s.datatype === 'BYTES');
   const rows = records.slice(1).map((r, i) => {
     if (r.length !== header.length) throw bad(`CSV line ${i + 2} has ${r.length} fields but the header has ${header.length}.`);
+    if (textModel) return r;
     return r.map((f) => {
       if (f.trim() === '') return NaN;
       const n = Number(f);
@@ -136,13 +139,22 @@ function fromTable(model: MlflowModelView, given: string[] | undefined, data: un
       if (!given && r.length !== width) throw bad(`Row ${i} has ${r.length} values but input '${spec.name}' expects ${width}.`);
       order.forEach((src, j) => {
         const v = r[src];
-        checkCell(v, i, names?.[j] ?? `#${j}`, policy);
+        checkCell(v, i, names?.[j] ?? `#${j}`, policy, spec.datatype);
         flat[i * width + j] = v;
       });
     });
     return { inputs: [tensorFromJson(spec, [rows, width], flat, policy)], rows };
   }
-  // Several inputs (or one 1-D input): one column per input, matched by name.
+  // Several inputs (or one 1-D input): one column per input, matched by name; a single
+  // input takes the only column whatever its name (a text model's `text` or `review`).
+  const single = sig.inputs.length === 1 && (given ? given.length === 1 : table.every((r) => r.length === 1));
+  if (single) {
+    const spec = sig.inputs[0] as TensorSpec;
+    const shape = spec.shape.length === 1 ? [rows] : [rows, 1];
+    checkDeclared(spec, spec.datatype, shape);
+    table.forEach((r, i) => checkCell(r[0], i, given?.[0] ?? spec.name, policy, spec.datatype));
+    return { inputs: [tensorFromJson(spec, shape, table.map((r) => r[0]), policy)], rows };
+  }
   if (!given) throw bad(`The model has inputs ${sig.inputs.map((s) => `'${s.name}'`).join(', ')}; name the columns after them.`);
   const inputs = sig.inputs.map((spec) => {
     const at = given.indexOf(spec.name);
@@ -154,7 +166,11 @@ function fromTable(model: MlflowModelView, given: string[] | undefined, data: un
   return { inputs, rows };
 }
 
-function checkCell(v: unknown, row: number, column: string, policy: NonFinitePolicy): void {
+function checkCell(v: unknown, row: number, column: string, policy: NonFinitePolicy, datatype: TensorSpec['datatype']): void {
+  if (datatype === 'BYTES') {
+    if (typeof v !== 'string') throw bad(`Row ${row}, column '${column}' is ${v === null ? 'null' : JSON.stringify(v)}, not a string (the model takes text).`);
+    return;
+  }
   if (typeof v === 'bigint') return;
   if (typeof v !== 'number') throw bad(`Row ${row}, column '${column}' is ${v === null ? 'null' : JSON.stringify(v)}, not a number.`);
   if (policy === 'reject' && !Number.isFinite(v)) throw bad(`Row ${row}, column '${column}' is ${v} (missing or not finite); NaN and Infinity are rejected.`);
@@ -176,8 +192,13 @@ function fromTensors(model: MlflowModelView, value: unknown, format: string, pol
   }
   const inputs = sig.inputs.map((spec) => {
     if (!(spec.name in named)) throw bad(`Missing input '${spec.name}'.`);
-    const data = named[spec.name];
-    const shape = inferShape(data);
+    let data = named[spec.name];
+    let shape = inferShape(data);
+    // A list of values for an input of shape [-1, 1] (scikit-learn's text and column inputs) is one value per row.
+    if (Array.isArray(data) && shape.length === 1 && spec.shape.length === 2 && spec.shape[1] === 1) {
+      data = data.map((v) => [v]);
+      shape = [shape[0] as number, 1];
+    }
     checkDeclared(spec, spec.datatype, shape);
     return tensorFromJson(spec, shape, data, policy);
   });

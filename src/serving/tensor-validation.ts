@@ -4,6 +4,7 @@
  * expected. JSON numbers go straight into the target typed array; binary tensors
  * become views on the request bytes when aligned.
  */
+import { isUtf8 } from 'node:buffer';
 import { SlipwayError } from '../core/errors.js';
 import type { TensorSpec } from './model-signature.js';
 import { DATATYPES, allocate, elementCount, formatShape, isDatatype, type TensorData, type TensorValues, type V2Datatype } from './tensor-types.js';
@@ -87,6 +88,8 @@ export function tensorFromJson(spec: TensorSpec, shape: number[], data: unknown,
         break;
       case 'bytes':
         if (typeof v !== 'string') throw bad(`Input '${name}' element ${at} is ${describe(v)}, not a string (BYTES).`);
+        // A lone surrogate (`"\ud800"` in JSON) has no UTF-8 form: the model would see U+FFFD instead.
+        if (!isWellFormed(v)) throw bad(`Input '${name}' element ${at} is not valid Unicode text (it holds a lone surrogate, which has no UTF-8 form).`);
         (out as string[])[at] = v;
         break;
       default:
@@ -159,6 +162,8 @@ export function tensorFromBinary(spec: TensorSpec, shape: number[], bytes: Buffe
       const len = bytes.readUInt32LE(off);
       off += 4;
       if (off + len > bytes.length) throw bad(`Input '${name}' BYTES element ${strings.length} claims ${len} bytes but only ${bytes.length - off} remain.`);
+      // onnxruntime string tensors hold text: invalid bytes would silently become U+FFFD.
+      if (!isUtf8(bytes.subarray(off, off + len))) throw bad(`Input '${name}' BYTES element ${strings.length} is not valid UTF-8.`);
       strings.push(bytes.toString('utf8', off, off + len));
       off += len;
     }
@@ -207,6 +212,13 @@ export function batchRows(specs: TensorSpec[], tensors: TensorData[]): number {
     else if (r !== rows) throw bad(`Input '${spec.name}' has ${r} rows but input '${(specs[0] as TensorSpec).name}' has ${rows}; batched inputs must agree on the first dimension.`);
   });
   return rows ?? 1;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when a string has no lone surrogate, so it encodes to UTF-8 as it is. */
+export function isWellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
 }
 
 function describe(v: unknown): string {
