@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   DEADLINE_EXCEEDED: { status: 504, mlflowCode: 'DEADLINE_EXCEEDED', description: 'The request did not complete within its deadline.' },
   UNAVAILABLE: { status: 503, mlflowCode: 'TEMPORARILY_UNAVAILABLE', description: 'The server is shutting down or a dependency is unreachable.' },
   DATA_ERROR: { status: 400, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'A data file is unreadable, empty or does not match the expected schema.' },
+  REFERENCE_DATA_MISSING: { status: 409, mlflowCode: 'INVALID_STATE', description: 'The model version has no reference data attached (needed to explain its predictions); the message says how to attach it.' },
   THRESHOLD_FAILED: { status: 422, mlflowCode: 'INVALID_PARAMETER_VALUE', description: 'A gate, SLO or quality threshold failed.' },
   INTEGRITY_ERROR: { status: 500, mlflowCode: 'INTERNAL_ERROR', description: 'Stored data failed an integrity check (e.g. the audit chain).' },
   INTERNAL: { status: 500, mlflowCode: 'INTERNAL_ERROR', description: 'An unexpected server fault; the log has details.' },

@@ -1,0 +1,390 @@
+/**
+ * Explains predictions of served tabular models: decodes a V2 infer body, picks the output to
+ * explain, draws the background from the version's reference profile and computes Shapley values
+ * (exact, or KernelSHAP beyond `maxExactFeatures`) on a session of its own.
+ *
+ * Explanations stay off the request path of plain inference: they run on a separate onnxruntime
+ * session in a worker thread with one intra-op thread, one explanation at a time (the others wait
+ * in a short queue), and while plain inference has work queued or running each chunk of perturbed
+ * rows first rests `restFactor` times as long as the previous chunk took, so explanations take at
+ * most 1 / (1 + restFactor) of one core from a busy server.
+ */
+import { SlipwayError } from '../core/errors.js';
+import type { DatasetProfile } from '../monitoring/profile/dataset-profile.js';
+import { loadRuntime, type Runtime } from '../serving/model-runtime.js';
+import type { ModelSignature, TensorSpec } from '../serving/model-signature.js';
+import type { ServingOptions } from '../serving/serving-options.js';
+import type { TensorData } from '../serving/tensor-types.js';
+import { decodeV2Request } from '../serving/v2-protocol.js';
+import { explainRows, planFor, type AttributionResult } from './attribution-engine.js';
+import { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
+import type { AttributionMethod } from './coalitions.js';
+
+/** The served model version to explain (a `LoadedModel` fits). */
+export interface ExplainedModel {
+  name: string;
+  version: string;
+  /** The ONNX file the version was loaded from. */
+  source: string;
+  signature: ModelSignature;
+  columns: string[] | undefined;
+}
+
+/** Limits of one explain request. */
+export interface ExplainLimits {
+  /** Rows one request may explain. @default 100 */
+  maxRows: number;
+  /** Model rows (perturbed rows) one request may cost. @default 25000000 */
+  maxModelRows: number;
+  /** Background rows when the request names none. @default 100 */
+  backgroundSize: number;
+  /** KernelSHAP coalitions per row when the request names none. @default 2048 */
+  sampleBudget: number;
+  /** Exact Shapley values up to this many features. @default 12 */
+  maxExactFeatures: number;
+  /** Explanations waiting for their turn before more are refused (OVERLOADED). @default 8 */
+  maxWaiting: number;
+  /** While plain inference is busy, each chunk rests this many times the previous chunk's time. @default 4 */
+  restFactor: number;
+}
+
+/** Defaults of `ExplainLimits`. */
+export const DEFAULT_EXPLAIN_LIMITS: ExplainLimits = {
+  maxRows: 100,
+  maxModelRows: 25_000_000,
+  backgroundSize: 100,
+  sampleBudget: 2048,
+  maxExactFeatures: 12,
+  maxWaiting: 8,
+  restFactor: 4,
+};
+
+/** What the service needs. */
+export interface ExplainServiceInit {
+  /** The reference profile of a model version (monitoring's), or undefined when none is attached. */
+  reference(model: string, version: string): Promise<DatasetProfile | undefined>;
+  /** Serving options: the graph optimisation level of the explanation session and the non-finite policy of inputs. */
+  options: Pick<ServingOptions, 'graphOptimizationLevel' | 'nonFinite'>;
+  /** True while plain inference has work queued or running. */
+  busy?: () => boolean;
+  /** Opens the explanation session of a model file (default: a worker-thread session with one intra-op thread). */
+  openSession?: (onnxPath: string) => Promise<Runtime>;
+  limits?: Partial<ExplainLimits>;
+}
+
+/** The explanation of one row. */
+export interface RowExplanation {
+  prediction: number;
+  attributions: Array<{ feature: string; value: number }>;
+}
+
+/** The answer to an explain request (the wire form of POST /v2/models/{name}/explain). */
+export interface ExplainResponse {
+  model_name: string;
+  model_version: string;
+  /** The explained output, its column, and why that one. */
+  output: { name: string; column: number; class?: string | number; description: string };
+  method: AttributionMethod;
+  /** Coalitions KernelSHAP drew per row; null for exact values. */
+  sample_budget: number | null;
+  /** Coalitions evaluated per row, besides the empty and the full one. */
+  coalitions: number;
+  background_size: number;
+  /** Where the background came from. */
+  background_source: string;
+  features: string[];
+  /** The expected output over the background. */
+  baseline: number;
+  explanations: RowExplanation[];
+}
+
+const PARAMETERS = ['output', 'class', 'background_size', 'sample_budget'] as const;
+
+/** Explains rows of served models. */
+export class ExplainService {
+  readonly #init: ExplainServiceInit;
+  readonly #limits: ExplainLimits;
+  readonly #sessions = new Map<string, Promise<Runtime>>();
+  #running: Promise<unknown> = Promise.resolve();
+  #waiting = 0;
+  #closed = false;
+
+  constructor(init: ExplainServiceInit) {
+    this.#init = init;
+    this.#limits = { ...DEFAULT_EXPLAIN_LIMITS, ...init.limits };
+  }
+
+  /** The limits in force. */
+  get limits(): ExplainLimits {
+    return this.#limits;
+  }
+
+  /** Explains the rows of `body` (a parsed V2 infer request) for `model`. */
+  async explain(model: ExplainedModel, body: unknown): Promise<ExplainResponse> {
+    const input = tabularInput(model);
+    const params = readParameters(body);
+    const output = chooseOutput(model.signature, params);
+    const { rows, features } = this.#decodeRows(model, input, body);
+    const backgroundSize = params.backgroundSize ?? this.#limits.backgroundSize;
+    const sampleBudget = params.sampleBudget ?? this.#limits.sampleBudget;
+    const plan = planFor(features.length, { maxExactFeatures: this.#limits.maxExactFeatures, sampleBudget });
+    const cost = rows.length * (plan.count + 1) * backgroundSize;
+    if (cost > this.#limits.maxModelRows) {
+      throw new SlipwayError(
+        'LIMIT_EXCEEDED',
+        `Explaining ${rows.length} rows of ${features.length} features (${plan.method === 'exact' ? 'exact' : `KernelSHAP, ${plan.count} coalitions`}) against ${backgroundSize} background rows costs ${cost} model rows, above the limit of ${this.#limits.maxModelRows}; send fewer rows, a smaller parameters.background_size or a smaller parameters.sample_budget.`,
+      );
+    }
+    const profile = await this.#init.reference(model.name, model.version);
+    if (!profile) throw referenceMissing(model);
+    const background = backgroundFromProfile(profile, features, backgroundSize);
+
+    return this.#turn(async () => {
+      const session = await this.#session(model);
+      const column = output.column ?? (await this.#onlyColumn(session, model, output.spec, background));
+      const result = await explainRows(rows, background, this.#scorer(session, input, output.index, column), {
+        maxExactFeatures: this.#limits.maxExactFeatures,
+        sampleBudget,
+        rowType: input.datatype === 'FP64' ? Float64Array : Float32Array,
+        pace: this.#pace(),
+      });
+      return answer(model, features, output.spec, column, output.classLabel(column), params.output !== undefined || params.class !== undefined, result);
+    });
+  }
+
+  /** Frees the explanation sessions; later requests are refused. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const sessions = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.all(sessions.map((s) => s.then((r) => r.release(), () => undefined)));
+  }
+
+  #decodeRows(model: ExplainedModel, input: TensorSpec, body: unknown): { rows: number[][]; features: string[] } {
+    const width = input.shape[1] as number;
+    // The body is a V2 infer request: the serving domain validates it (types, shape, non-finite values) the same way.
+    const decoded = decodeV2Request(withoutExplainParameters(body), model.signature, this.#init.options.nonFinite);
+    const tensor = decoded.inputs[0] as TensorData;
+    const count = tensor.shape[0] ?? 0;
+    if (count < 1) throw new SlipwayError('INVALID_ARGUMENT', `Input '${input.name}' has no rows to explain.`);
+    if (count > this.#limits.maxRows) throw new SlipwayError('LIMIT_EXCEEDED', `An explain request may hold at most ${this.#limits.maxRows} rows; this one has ${count}.`);
+    const data = tensor.data as ArrayLike<number>;
+    const rows = Array.from({ length: count }, (_, r) => Array.from({ length: width }, (_, j) => Number(data[r * width + j])));
+    const features = model.columns && model.columns.length === width ? model.columns : Array.from({ length: width }, (_, j) => `input_${j}`);
+    return { rows, features };
+  }
+
+  /** One explanation at a time; a few wait their turn, more are refused. */
+  async #turn<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
+    if (this.#waiting >= this.#limits.maxWaiting) {
+      throw new SlipwayError('OVERLOADED', `${this.#waiting} explanations are waiting already; retry later.`, { retryAfterSeconds: 1 });
+    }
+    this.#waiting++;
+    const previous = this.#running;
+    const mine = previous.then(
+      () => {
+        this.#waiting--;
+        return work();
+      },
+      () => {
+        this.#waiting--;
+        return work();
+      },
+    );
+    this.#running = mine.catch(() => undefined);
+    return mine;
+  }
+
+  #session(model: ExplainedModel): Promise<Runtime> {
+    const key = `${model.name}\u0000${model.version}\u0000${model.source}`;
+    let session = this.#sessions.get(key);
+    if (!session) {
+      const open =
+        this.#init.openSession ??
+        ((path: string) =>
+          loadRuntime(path, { intraOpThreads: 1, graphOptimizationLevel: this.#init.options.graphOptimizationLevel, spinWait: false, warmup: false, executor: 'worker', concurrency: 1 }));
+      session = open(model.source);
+      this.#sessions.set(key, session);
+      session.catch(() => this.#sessions.delete(key));
+      // Keep the sessions of the last few versions explained; older ones are released.
+      while (this.#sessions.size > MAX_SESSIONS) {
+        const [oldest, old] = this.#sessions.entries().next().value as [string, Promise<Runtime>];
+        this.#sessions.delete(oldest);
+        void old.then((r) => r.release(), () => undefined);
+      }
+    } else {
+      this.#sessions.delete(key);
+      this.#sessions.set(key, session);
+    }
+    return session;
+  }
+
+  /** The column of a one-column output whose width the signature leaves open, learnt from one row. */
+  async #onlyColumn(session: Runtime, model: ExplainedModel, spec: TensorSpec, background: number[][]): Promise<number> {
+    const input = tabularInput(model);
+    const row = background[0] as number[];
+    const data = input.datatype === 'FP64' ? Float64Array.from(row) : Float32Array.from(row);
+    const outputs = await session.run([{ datatype: input.datatype, shape: [1, row.length], data }]);
+    const index = model.signature.outputs.indexOf(spec);
+    const width = (outputs[index] as TensorData).data.length;
+    if (width === 1) return 0;
+    throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' has ${width} columns; name the one to explain with parameters.class (0 to ${width - 1}).`);
+  }
+
+  #scorer(session: Runtime, input: TensorSpec, outputIndex: number, column: number) {
+    return async (rows: Float32Array | Float64Array, count: number): Promise<Float64Array> => {
+      const outputs = await session.run([{ datatype: input.datatype, shape: [count, rows.length / count], data: rows }]);
+      const t = outputs[outputIndex] as TensorData;
+      const data = t.data as ArrayLike<number>;
+      const width = data.length / count;
+      if (!Number.isInteger(width) || column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Output '${input.name}' has ${width} columns per row; column ${column} does not exist.`);
+      const out = new Float64Array(count);
+      for (let r = 0; r < count; r++) out[r] = data[r * width + column] as number;
+      return out;
+    };
+  }
+
+  /** Rests between chunks while plain inference is busy, in proportion to the last chunk's time. */
+  #pace(): () => Promise<void> {
+    let last = performance.now();
+    return async () => {
+      const took = performance.now() - last;
+      if (this.#init.busy?.()) await new Promise((r) => setTimeout(r, Math.min(MAX_REST_MS, took * this.#limits.restFactor)));
+      last = performance.now();
+    };
+  }
+}
+
+const MAX_SESSIONS = 4;
+const MAX_REST_MS = 1000;
+
+/** The message that tells how to attach reference data to a model version. */
+export function referenceMissing(model: { name: string; version: string }): SlipwayError {
+  const uri = `models:/${model.name}/${model.version}`;
+  return new SlipwayError(
+    'REFERENCE_DATA_MISSING',
+    `Model '${model.name}' version ${model.version} has no reference data to draw the explanation background from. Attach it with 'slipway monitor reference set ${uri} --data reference.csv' (or --dataset NAME@VERSION, --from-training-data), or PUT /api/v1/monitoring/models/${encodeURIComponent(model.name)}/versions/${encodeURIComponent(model.version)}/reference with {"rows": [...]}.`,
+    { model: model.name, version: model.version },
+  );
+}
+
+/** The single 2-D FP32/FP64 input of a tabular model; other models cannot be explained (yet). */
+function tabularInput(model: ExplainedModel): TensorSpec {
+  const inputs = model.signature.inputs;
+  const only = inputs[0];
+  if (inputs.length !== 1 || !only || only.shape.length !== 2 || !((only.shape[1] as number) > 0) || (only.datatype !== 'FP32' && only.datatype !== 'FP64')) {
+    const has = inputs.map((i) => `'${i.name}' ${i.datatype} [${i.shape.join(', ')}]`).join(', ');
+    throw new SlipwayError('INVALID_ARGUMENT', `Model '${model.name}' cannot be explained: explanations need one 2-D FP32 or FP64 input with a fixed number of features; it has ${has}.`);
+  }
+  return only;
+}
+
+interface Parameters {
+  output?: string;
+  class?: number | string;
+  backgroundSize?: number;
+  sampleBudget?: number;
+}
+
+function readParameters(body: unknown): Parameters {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new SlipwayError('MALFORMED_REQUEST', 'The explain request must be a JSON object with an "inputs" list.');
+  const p = (body as Record<string, unknown>).parameters;
+  if (p === undefined) return {};
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new SlipwayError('INVALID_ARGUMENT', '"parameters" must be an object.');
+  const given = p as Record<string, unknown>;
+  for (const k of Object.keys(given)) {
+    if (!(PARAMETERS as readonly string[]).includes(k)) throw new SlipwayError('INVALID_ARGUMENT', `Unknown parameter '${k}'; explain takes ${PARAMETERS.join(', ')}.`);
+  }
+  const out: Parameters = {};
+  if (given.output !== undefined) {
+    if (typeof given.output !== 'string') throw new SlipwayError('INVALID_ARGUMENT', 'parameters.output must be the name of an output.');
+    out.output = given.output;
+  }
+  if (given.class !== undefined) {
+    const c = given.class;
+    if (!(typeof c === 'string' || (typeof c === 'number' && Number.isSafeInteger(c) && c >= 0))) throw new SlipwayError('INVALID_ARGUMENT', 'parameters.class must be a column index (0, 1, …) or a class label.');
+    out.class = c;
+  }
+  const int = (key: string, min: number, max: number): number | undefined => {
+    const v = given[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new SlipwayError('INVALID_ARGUMENT', `parameters.${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}.`);
+    return v;
+  };
+  const bg = int('background_size', 1, MAX_BACKGROUND_SIZE);
+  if (bg !== undefined) out.backgroundSize = bg;
+  const budget = int('sample_budget', 16, MAX_SAMPLE_BUDGET);
+  if (budget !== undefined) out.sampleBudget = budget;
+  return out;
+}
+
+const MAX_SAMPLE_BUDGET = 65_536;
+
+/** The body without the explain parameters, so the V2 decoder sees a plain infer request. */
+function withoutExplainParameters(body: unknown): unknown {
+  const { parameters: _parameters, ...rest } = body as Record<string, unknown>;
+  return rest;
+}
+
+interface ChosenOutput {
+  spec: TensorSpec;
+  index: number;
+  /** The column to explain; undefined when only running the model can tell (a one-column output of open width). */
+  column: number | undefined;
+  classLabel(column: number): string | number | undefined;
+}
+
+/** The output and column to explain: the named ones, else the first floating-point output and its positive-class column. */
+function chooseOutput(sig: ModelSignature, params: Parameters): ChosenOutput {
+  const floats = sig.outputs.filter((o) => o.datatype === 'FP32' || o.datatype === 'FP64');
+  let spec: TensorSpec | undefined;
+  if (params.output !== undefined) {
+    spec = sig.outputs.find((o) => o.name === params.output);
+    if (!spec) throw new SlipwayError('INVALID_ARGUMENT', `Unknown output '${params.output}'; the model has ${sig.outputs.map((o) => `'${o.name}'`).join(', ')}.`);
+    if (!floats.includes(spec)) throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' is ${spec.datatype}; explanations need a floating-point output (${floats.map((o) => `'${o.name}'`).join(', ') || 'the model has none'}).`);
+  } else {
+    spec = floats[0];
+    if (!spec) throw new SlipwayError('INVALID_ARGUMENT', `The model has no floating-point output to explain; its outputs are ${sig.outputs.map((o) => `'${o.name}' ${o.datatype}`).join(', ')}.`);
+  }
+  const index = sig.outputs.indexOf(spec);
+  const classes = Array.isArray(spec.parameters?.classes) ? (spec.parameters.classes as Array<string | number>) : undefined;
+  const width = spec.shape.length === 1 ? 1 : spec.shape.length === 2 && (spec.shape[1] as number) > 0 ? (spec.shape[1] as number) : undefined;
+  const classLabel = (column: number) => classes?.[column];
+  let column: number | undefined;
+  if (params.class !== undefined) {
+    if (typeof params.class === 'number') column = params.class;
+    else {
+      const at = classes?.findIndex((c) => String(c) === params.class) ?? -1;
+      if (at < 0) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class '${params.class}' for output '${spec.name}'; ${classes ? `its classes are ${classes.map((c) => `'${String(c)}'`).join(', ')}` : 'it has no class labels, so name a column index (0, 1, …)'}.`);
+      column = at;
+    }
+    if (width !== undefined && column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class ${column}: output '${spec.name}' has ${width} column${width === 1 ? '' : 's'} (0 to ${width - 1}).`);
+  } else if (width === 1) column = 0;
+  else if (width === 2) column = 1;
+  else if (width !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' has ${width} columns; name the one to explain with parameters.class (0 to ${width - 1}${classes ? ' or a class label' : ''}).`);
+  return { spec, index, column, classLabel };
+}
+
+function answer(model: ExplainedModel, features: string[], spec: TensorSpec, column: number, label: string | number | undefined, chosen: boolean, result: AttributionResult): ExplainResponse {
+  const width = spec.shape.length === 2 ? (spec.shape[1] as number) : 1;
+  const which = `'${spec.name}' column ${column}${label !== undefined ? ` (class ${String(label)})` : ''}`;
+  const description = chosen
+    ? `${which}, as named by the request`
+    : width === 2
+      ? `${which}: the positive-class probability, the default for a two-column output; name another with parameters.output / parameters.class`
+      : `${which}: the first floating-point output, the default; name another with parameters.output`;
+  return {
+    model_name: model.name,
+    model_version: model.version,
+    output: { name: spec.name, column, ...(label !== undefined ? { class: label } : {}), description },
+    method: result.method,
+    sample_budget: result.method === 'kernel' ? result.coalitions : null,
+    coalitions: result.coalitions,
+    background_size: result.backgroundSize,
+    background_source: `the reference profile of version ${model.version}`,
+    features,
+    baseline: result.baseline,
+    explanations: result.rows.map((r) => ({ prediction: r.prediction, attributions: features.map((feature, j) => ({ feature, value: r.attributions[j] as number })) })),
+  };
+}

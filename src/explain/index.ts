@@ -1,0 +1,5 @@
+/** Per-prediction explanations: Shapley values of tabular models against a reference background. */
+export { explainRows, planFor, type AttributionOptions, type AttributionResult, type RowAttribution, type RowScorer } from './attribution-engine.js';
+export { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
+export { exactAttributions, exactPlan, kernelAttributions, kernelPlan, type AttributionMethod, type CoalitionPlan } from './coalitions.js';
+export { DEFAULT_EXPLAIN_LIMITS, ExplainService, referenceMissing, type ExplainedModel, type ExplainLimits, type ExplainResponse, type ExplainServiceInit, type RowExplanation } from './explain-service.js';
