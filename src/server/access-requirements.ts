@@ -385,6 +385,8 @@ const OTHERS: Record<string, RequirementRule> = {
   'GET /v2/models/:model/versions/:version': modelParam('model', 'READ'),
   'GET /v2/models/:model/versions/:version/ready': modelParam('model', 'READ'),
   'POST /v2/models/:model/versions/:version/infer': modelParam('model', 'READ'),
+  'POST /v2/models/:model/explain': modelParam('model', 'READ'),
+  'POST /v2/models/:model/versions/:version/explain': modelParam('model', 'READ'),
   'POST /v2/repository/index': adminOnly,
   'POST /v2/repository/models/:model/load': adminOnly,
   'POST /v2/repository/models/:model/unload': adminOnly,

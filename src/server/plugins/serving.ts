@@ -16,6 +16,7 @@ import { getMetricsRegistry } from '../metrics-registry.js';
 import { appendAuditEvent } from '../../audit/audit-trail.js';
 import { mutationOf } from '../native/services.js';
 import { registerServingRoutes, type ServingRoutesInit } from './serving-routes.js';
+import { registerExplainRoutes } from './explain-routes.js';
 import { registerNativeRoutes } from '../native/native-route.js';
 import { servingStatsRoutes } from '../native/serving-stats-routes.js';
 import { accessServiceOf, principalOf } from '../native/access-routes.js';
@@ -95,6 +96,7 @@ const serving: DomainPlugin = async (app, ctx) => {
     audit,
     ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}),
   });
+  const explain = await registerExplainRoutes(app, { manager, store: ctx.store, logger: ctx.logger, loadOnDemand });
   registerNativeRoutes(
     app,
     NATIVE_PREFIX,
@@ -112,6 +114,7 @@ const serving: DomainPlugin = async (app, ctx) => {
     closing = true;
     await startupLoads;
     await manager.close();
+    await explain.close();
   });
 };
 

@@ -1,0 +1,172 @@
+/**
+ * POST /v2/models/{name}/explain on a real server context: the fixture forest (10 features, exact
+ * Shapley values) and MLP (30 features, KernelSHAP) served by onnxruntime, their reference
+ * profiles in SQLite, and bad input answered with a 4xx naming the problem.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../../test/support/dialects.js';
+import { FileModelSource, fixture, holdout, readCsv } from '../../../test/support/serving.js';
+import { resolveConfig } from '../../config.js';
+import type { ModelRef, ResolvedModel } from '../../core/model-source.js';
+import { silentLogger } from '../../core/logger.js';
+import { attachReference, profileTable, readTable } from '../../monitoring/index.js';
+import { buildApp } from '../app.js';
+import type { ServerContext } from '../context.js';
+
+/** Registered models with their own column names each. */
+class NamedColumnsSource extends FileModelSource {
+  readonly columnsOf = new Map<string, string[]>();
+  override async resolve(ref: ModelRef): Promise<ResolvedModel> {
+    const resolved = await super.resolve(ref);
+    const columns = this.columnsOf.get(ref.name);
+    return columns ? { ...resolved, columns } : resolved;
+  }
+}
+
+interface Explanation {
+  model_name: string;
+  model_version: string;
+  output: { name: string; column: number; description: string };
+  method: string;
+  sample_budget: number | null;
+  coalitions: number;
+  background_size: number;
+  features: string[];
+  baseline: number;
+  explanations: Array<{ prediction: number; attributions: Array<{ feature: string; value: number }> }>;
+}
+
+describe('POST /v2/models/{name}/explain', () => {
+  let app: FastifyInstance;
+  let ctx: ServerContext;
+  let close: () => Promise<void>;
+  const store = () => ctx.store;
+  const diabetes = holdout('diabetes');
+  const cancer = holdout('breast_cancer');
+
+  beforeAll(async () => {
+    const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+    if (!sqlite) throw new Error('sqlite dialect missing');
+    const opened = await sqlite.open();
+    const home = mkdtempSync(join(tmpdir(), 'slipway-explain-api-'));
+    const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
+    const source = new NamedColumnsSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('cancer', '3', fixture('breast_cancer_mlp.onnx')).add('bare', '1', fixture('diabetes_forest.onnx'));
+    source.columnsOf.set('diabetes', diabetes.columns).set('cancer', cancer.columns).set('bare', diabetes.columns);
+    source.setAlias('diabetes', 'champion', '1');
+    source.setAlias('cancer', 'champion', '3');
+    source.setAlias('bare', 'champion', '1');
+    ctx = { config, store: opened.store, logger: silentLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [], modelSource: source };
+    app = await buildApp(ctx);
+    await app.ready();
+    await attachReference(opened.store, 'diabetes', '1', profileTable(await readTable(fixture('diabetes_train.csv'))), 'train', { time: Date.now() });
+    await attachReference(opened.store, 'cancer', '3', profileTable(await readTable(fixture('breast_cancer_train.csv'))), 'train', { time: Date.now() });
+    close = async () => {
+      for (const hook of ctx.onClose) await hook();
+      await app.close();
+      await opened.dispose();
+      rmSync(home, { recursive: true, force: true });
+    };
+  });
+  afterAll(async () => close());
+
+  const post = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
+  const body = (rows: number[][], parameters?: Record<string, unknown>) => ({ inputs: [{ name: 'features', datatype: 'FP32', shape: [rows.length, rows[0]?.length ?? 0], data: rows.flat() }], ...(parameters ? { parameters } : {}) });
+  const sumOf = (e: Explanation['explanations'][number]) => e.attributions.reduce((s, a) => s + a.value, 0);
+
+  it('gives exact Shapley values for the 10-feature forest that add up to prediction - baseline, with the predictions infer gives', async () => {
+    const rows = diabetes.rows.slice(0, 3);
+    const res = await post('/v2/models/diabetes/explain', body(rows));
+    expect(res.statusCode).toBe(200);
+    const e = res.json() as Explanation;
+    expect(e).toMatchObject({ model_name: 'diabetes', model_version: '1', method: 'exact', sample_budget: null, coalitions: 1022, background_size: 100, features: diabetes.columns });
+    expect(e.output).toMatchObject({ name: 'prediction', column: 0 });
+    expect(e.output.description).toMatch(/default/);
+    const infer = (await post('/v2/models/diabetes/infer', body(rows))).json() as { outputs: Array<{ data: number[] }> };
+    e.explanations.forEach((row, i) => {
+      expect(row.prediction).toBeCloseTo(infer.outputs[0]?.data[i] as number, 3);
+      expect(row.attributions.map((a) => a.feature)).toEqual(diabetes.columns);
+      expect(Math.abs(sumOf(row) - (row.prediction - e.baseline))).toBeLessThan(1e-6);
+    });
+    // The baseline is the model's mean output over a background that follows the training data: near the mean prediction.
+    const train = readCsv('diabetes_train.csv').rows;
+    const meanTarget = train.reduce((s, r) => s + (r.at(-1) as number), 0) / train.length;
+    expect(Math.abs(e.baseline - meanTarget)).toBeLessThan(25);
+  });
+
+  it('answers the versioned path and honours background_size', async () => {
+    const res = await post('/v2/models/diabetes/versions/1/explain', body(diabetes.rows.slice(5, 6), { background_size: 20 }));
+    expect(res.statusCode).toBe(200);
+    const e = res.json() as Explanation;
+    expect(e.background_size).toBe(20);
+    expect(Math.abs(sumOf(e.explanations[0] as Explanation['explanations'][number]) - ((e.explanations[0]?.prediction as number) - e.baseline))).toBeLessThan(1e-6);
+  });
+
+  it('uses KernelSHAP with the stated budget for the 30-feature MLP, and still adds up', async () => {
+    const res = await post('/v2/models/cancer/explain', body(cancer.rows.slice(0, 2), { sample_budget: 256, background_size: 30 }));
+    expect(res.statusCode).toBe(200);
+    const e = res.json() as Explanation;
+    expect(e).toMatchObject({ model_version: '3', method: 'kernel', sample_budget: 256, coalitions: 256, background_size: 30 });
+    expect(e.output).toMatchObject({ name: 'probabilities', column: 0 });
+    e.explanations.forEach((row) => {
+      expect(row.prediction).toBeGreaterThanOrEqual(0);
+      expect(row.prediction).toBeLessThanOrEqual(1);
+      expect(Math.abs(sumOf(row) - (row.prediction - e.baseline))).toBeLessThan(1e-6);
+    });
+  });
+
+  it('says how to attach reference data when a version has none, and explains once it is attached', async () => {
+    const res = await post('/v2/models/bare/explain', body(diabetes.rows.slice(0, 1)));
+    expect(res.statusCode).toBe(409);
+    const message = (res.json() as { error: string }).error;
+    expect(message).toContain("slipway monitor reference set models:/bare/1 --data reference.csv");
+    expect(message).toContain('PUT /api/v1/monitoring/models/bare/versions/1/reference');
+    // What the PUT route stores for a registered version (the fixture models here are served from files, not the registry).
+    await attachReference(store(), 'bare', '1', profileTable(await readTable(fixture('diabetes_holdout.csv'))), 'holdout', { time: Date.now() });
+    const again = await post('/v2/models/bare/explain', body(diabetes.rows.slice(0, 1)));
+    expect(again.statusCode).toBe(200);
+  });
+
+  it('answers bad input with a 4xx that names the problem', async () => {
+    const row = diabetes.rows[0] as number[];
+    const cases: Array<[unknown, number, RegExp, string?]> = [
+      [{ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 10], data: ['abc', ...row.slice(1)] }] }, 400, /features/],
+      [body([row.slice(0, 9)]), 400, /shape|10/],
+      [body([row], { output: 'nope' }), 400, /Unknown output 'nope'.*'prediction'/],
+      [body([row], { class: 3 }), 400, /class 3.*1 column/],
+      [body([row], { class: 'benign' }), 400, /Unknown class 'benign'/],
+      [body([row], { background_size: 0 }), 400, /background_size.*1 to 1000/],
+      [body([row], { sample_budget: 'many' }), 400, /sample_budget/],
+      [body([row], { colour: 'blue' }), 400, /Unknown parameter 'colour'/],
+      [body(Array.from({ length: 101 }, () => row)), 400, /at most 100 rows.*101/],
+      [{ inputs: [] }, 400, /inputs/],
+      [[1, 2], 400, /JSON object/],
+    ];
+    for (const [payload, status, pattern] of cases) {
+      const res = await post('/v2/models/diabetes/explain', payload);
+      expect({ status: res.statusCode, error: (res.json() as { error: string }).error }).toMatchObject({ status, error: expect.stringMatching(pattern) });
+    }
+    const notJson = await app.inject({ method: 'POST', url: '/v2/models/diabetes/explain', payload: '{"inputs": [', headers: { 'content-type': 'application/json' } });
+    expect(notJson.statusCode).toBe(400);
+    const noBody = await app.inject({ method: 'POST', url: '/v2/models/diabetes/explain' });
+    expect(noBody.statusCode).toBe(400);
+    expect((noBody.json() as { error: string }).error).toMatch(/JSON object/);
+    const csv = await app.inject({ method: 'POST', url: '/v2/models/diabetes/explain', payload: 'a,b', headers: { 'content-type': 'text/csv' } });
+    expect(csv.statusCode).toBe(415);
+    const unknown = await post('/v2/models/ghost/explain', body([row]));
+    expect(unknown.statusCode).toBe(404);
+    const cost = await post('/v2/models/diabetes/explain', body(Array.from({ length: 100 }, () => row), { background_size: 1000 }));
+    expect(cost.statusCode).toBe(400);
+    expect((cost.json() as { error: string }).error).toMatch(/model rows, above the limit/);
+  });
+
+  it('keeps plain inference answering while an explanation runs', async () => {
+    const explaining = post('/v2/models/diabetes/explain', body(diabetes.rows.slice(0, 4)));
+    const infers = await Promise.all(Array.from({ length: 20 }, (_, i) => post('/v2/models/diabetes/infer', body([diabetes.rows[i] as number[]]))));
+    expect(infers.every((r) => r.statusCode === 200)).toBe(true);
+    expect((await explaining).statusCode).toBe(200);
+  });
+});
