@@ -15,6 +15,7 @@ import * as datasets from './commands/datasets.js';
 import * as deploy from './commands/deploy.js';
 import * as environment from './commands/environment.js';
 import * as experiments from './commands/experiments.js';
+import * as explain from './commands/explain.js';
 import * as lineage from './commands/lineage.js';
 import * as loadtest from './commands/loadtest.js';
 import * as models from './commands/models.js';
@@ -40,6 +41,7 @@ const COMMANDS: CommandModule[] = [
   deploy,
   environment,
   experiments,
+  explain,
   lineage,
   loadtest,
   models,

@@ -1,0 +1,116 @@
+/**
+ * `slipway explain` against a real server on 127.0.0.1: rows from CSV and JSON files, the
+ * table and the JSON output, and the exit codes of bad usage (2) and missing reference data (1).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../../../test/support/dialects.js';
+import { FileModelSource, fixture, holdout } from '../../../test/support/serving.js';
+import { resolveConfig } from '../../config.js';
+import { silentLogger } from '../../core/logger.js';
+import { attachReference, profileTable, readTable } from '../../monitoring/index.js';
+import { buildApp } from '../../server/app.js';
+import type { ServerContext } from '../../server/context.js';
+import { buildProgram } from '../main.js';
+import { runAction } from '../output.js';
+import { explainCommand, type ExplainFlags } from './explain.js';
+
+describe('slipway explain', () => {
+  let app: FastifyInstance;
+  let ctx: ServerContext;
+  let url: string;
+  let home: string;
+  let close: () => Promise<void>;
+  const diabetes = holdout('diabetes');
+
+  beforeAll(async () => {
+    const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+    if (!sqlite) throw new Error('sqlite dialect missing');
+    const opened = await sqlite.open();
+    home = mkdtempSync(join(tmpdir(), 'slipway-explain-cli-'));
+    const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
+    const source = new FileModelSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('bare', '2', fixture('diabetes_forest.onnx'));
+    source.columns = diabetes.columns;
+    source.setAlias('diabetes', 'champion', '1');
+    source.setAlias('bare', 'champion', '2');
+    ctx = { config, store: opened.store, logger: silentLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [], modelSource: source };
+    app = await buildApp(ctx);
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    await attachReference(opened.store, 'diabetes', '1', profileTable(await readTable(fixture('diabetes_train.csv'))), 'train', { time: Date.now() });
+    close = async () => {
+      for (const hook of ctx.onClose) await hook();
+      await app.close();
+      await opened.dispose();
+      rmSync(home, { recursive: true, force: true });
+    };
+  });
+  afterAll(async () => close());
+
+  /** Runs the command as the CLI does (errors to stderr, an exit code); returns what it printed. */
+  async function explain(model: string, flags: Omit<ExplainFlags, 'server'>): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+    const before = process.exitCode;
+    await runAction(() => explainCommand(model, { ...flags, server: url }, io), io)();
+    const code = Number(process.exitCode ?? 0);
+    process.exitCode = before;
+    return { code, out, err };
+  }
+
+  it('explains the rows of a CSV (model columns picked by name) as a table of attributions', async () => {
+    const res = await explain('diabetes', { input: csvOf(3) });
+    expect(res.err).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('model diabetes version 1: exact Shapley values, against 100 background rows');
+    expect(res.out.match(/^row \d+: prediction/gm)).toHaveLength(3);
+    expect(res.out).toMatch(/FEATURE\s+ATTRIBUTION/);
+    for (const c of diabetes.columns) expect(res.out).toContain(c);
+  });
+
+  it('prints JSON whose attributions add up to prediction - baseline, for rows given as JSON objects and a models:/ URI', async () => {
+    const file = join(home, 'rows.json');
+    writeFileSync(file, JSON.stringify(diabetes.rows.slice(0, 2).map((r) => Object.fromEntries(diabetes.columns.map((c, j) => [c, r[j]])))));
+    const res = await explain('models:/diabetes/1', { input: file, json: true, backgroundSize: 50 });
+    expect(res.code).toBe(0);
+    const e = JSON.parse(res.out) as { method: string; background_size: number; baseline: number; explanations: Array<{ prediction: number; attributions: Array<{ value: number }> }> };
+    expect(e).toMatchObject({ method: 'exact', background_size: 50 });
+    for (const row of e.explanations) expect(Math.abs(row.attributions.reduce((s, a) => s + a.value, 0) - (row.prediction - e.baseline))).toBeLessThan(1e-6);
+  });
+
+  it('exits 2 with a clear message for bad usage and bad rows, 1 when the model has no reference data', async () => {
+    const noInput = await explain('diabetes', {});
+    expect(noInput).toMatchObject({ code: 2, err: expect.stringContaining('--input FILE') });
+    const badModel = await explain('a/b', { input: csvOf(1) });
+    expect(badModel).toMatchObject({ code: 2, err: expect.stringContaining("MODEL must be a served model's name") });
+    const text = join(home, 'text.csv');
+    writeFileSync(text, `${diabetes.columns.join(',')}\n${diabetes.rows[0]?.slice(0, 2).join(',')},lots,${diabetes.rows[0]?.slice(3).join(',')}\n`);
+    const nonNumeric = await explain('diabetes', { input: text });
+    expect(nonNumeric).toMatchObject({ code: 2, err: expect.stringMatching(/row 1, column 'bmi': "lots" is not a number/) });
+    const narrow = join(home, 'narrow.csv');
+    writeFileSync(narrow, 'age,sex\n1,2\n');
+    expect(await explain('diabetes', { input: narrow })).toMatchObject({ code: 2, err: expect.stringMatching(/lacks the model's columns 'bmi'/) });
+    const badClass = await explain('diabetes', { input: csvOf(1), class: '4' });
+    expect(badClass).toMatchObject({ code: 2, err: expect.stringContaining('Unknown class 4') });
+    const bare = await explain('bare', { input: csvOf(1) });
+    expect(bare).toMatchObject({ code: 1, err: expect.stringContaining('slipway monitor reference set models:/bare/2') });
+    const ghost = await explain('ghost', { input: csvOf(1) });
+    expect(ghost.code).toBe(1);
+  });
+
+  it('is a command of the slipway program', () => {
+    const help = buildProgram().commands.find((c) => c.name() === 'explain');
+    expect(help?.description()).toMatch(/attributions/);
+    expect(help?.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--input', '--server', '--json', '--sample-budget', '--background-size', '--output', '--class']));
+  });
+
+  function csvOf(rows: number): string {
+    const file = join(home, `rows-${rows}.csv`);
+    // An extra target column, as a holdout file has: the command picks the model's columns by name.
+    writeFileSync(file, `${[...diabetes.columns, 'target'].join(',')}\n${diabetes.rows.slice(0, rows).map((r) => [...r, 100].join(',')).join('\n')}\n`);
+    return file;
+  }
+});

@@ -1,0 +1,234 @@
+/**
+ * `slipway explain MODEL --input rows.csv|rows.json`: per-feature attributions (Shapley values)
+ * of each row's prediction, from POST /v2/models/{name}/explain on a server (or the embedded
+ * store's models answered in this process).
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { parseModelUri } from '../../core/model-source.js';
+import { SlipwayError } from '../../core/errors.js';
+import type { ExplainResponse } from '../../client/schemas/explain.js';
+import { addTargetOptions, authorizationFor, resolveTarget, type ConnectionFlags } from '../connection.js';
+import { addHelpEpilogue, formatJson, formatTable, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
+
+/** The flags of `slipway explain`. */
+export interface ExplainFlags extends ConnectionFlags {
+  input?: string;
+  output?: string;
+  class?: string;
+  backgroundSize?: number;
+  sampleBudget?: number;
+  json?: boolean;
+}
+
+/** Model metadata as GET /v2/models/{name} answers it. */
+interface ModelMetadata {
+  inputs: Array<{ name: string; datatype: string; shape: number[] }>;
+  parameters?: { columns?: string[] };
+}
+
+/** Sends a request to the serving API of the target: a server over HTTP, or the embedded store in this process. */
+type ServingCall = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<unknown>;
+
+/** Explains the rows of `flags.input` for `model`; writes a table or JSON and returns the exit code. */
+export async function explainCommand(model: string, flags: ExplainFlags, io: OutputStreams = processStreams): Promise<number> {
+  const { name, version } = modelOf(model);
+  if (!flags.input) throw new SlipwayError('MISSING_ARGUMENT', "Give the rows to explain with --input FILE (a .csv with a header row, or .json: a V2 infer body, a list of rows or a list of {column: value} objects).");
+  const answer = await withServing(flags, async (call) => {
+    const base = `/v2/models/${encodeURIComponent(name)}`;
+    const resolved = version ?? (model.includes('@') ? await aliasVersion(call, name, model) : undefined);
+    const path = resolved !== undefined ? `${base}/versions/${encodeURIComponent(resolved)}` : base;
+    const meta = (await call('GET', path)) as ModelMetadata;
+    const body = await requestBody(flags.input as string, meta);
+    const parameters: Record<string, unknown> = {};
+    if (flags.output !== undefined) parameters.output = flags.output;
+    if (flags.class !== undefined) parameters.class = /^\d+$/.test(flags.class) ? Number(flags.class) : flags.class;
+    if (flags.backgroundSize !== undefined) parameters.background_size = flags.backgroundSize;
+    if (flags.sampleBudget !== undefined) parameters.sample_budget = flags.sampleBudget;
+    if (Object.keys(parameters).length > 0) body.parameters = { ...(body.parameters as object | undefined), ...parameters };
+    // The schema (and zod) load only when the command runs, so `--help` stays fast.
+    const { ExplainResponse: schema } = await import('../../client/schemas/explain.js');
+    const parsed = schema.safeParse(await call('POST', `${path}/explain`, body));
+    if (!parsed.success) throw new SlipwayError('UNAVAILABLE', `The server's explain answer is not of the expected shape: ${parsed.error.issues[0]?.message ?? 'unknown'}.`);
+    return parsed.data;
+  });
+  io.out(flags.json ? formatJson(answer) : explanationText(answer));
+  return 0;
+}
+
+/** The explanation as text: what was explained and how, then per row the features by the size of their attribution. */
+export function explanationText(e: ExplainResponse): string {
+  const how = e.method === 'exact' ? 'exact Shapley values' : `KernelSHAP with a budget of ${e.sample_budget} coalitions per row`;
+  const out = [
+    `model ${e.model_name} version ${e.model_version}: ${how}, against ${e.background_size} background rows from ${e.background_source}`,
+    `output ${e.output.description}`,
+    `baseline (mean output over the background) ${round(e.baseline)}`,
+  ];
+  e.explanations.forEach((row, i) => {
+    const sum = row.attributions.reduce((s, a) => s + a.value, 0);
+    out.push('', `row ${i + 1}: prediction ${round(row.prediction)} = baseline ${round(e.baseline)} + attributions ${round(sum)}`);
+    const sorted = [...row.attributions].sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+    out.push(formatTable(sorted, [
+      { header: 'FEATURE', value: (a) => a.feature },
+      { header: 'ATTRIBUTION', value: (a) => round(a.value), alignRight: true },
+    ]).replace(/\n$/, ''));
+  });
+  return `${out.join('\n')}\n`;
+}
+
+function round(n: number): string {
+  return Number.isFinite(n) ? String(Number(n.toPrecision(6))) : String(n);
+}
+
+function modelOf(model: string): { name: string; version?: string } {
+  if (model.startsWith('models:/')) {
+    const ref = parseModelUri(model);
+    if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `MODEL must be a served model's name, models:/NAME/VERSION or models:/NAME@ALIAS, got '${model}'.`);
+    return ref.version !== undefined ? { name: ref.name, version: ref.version } : { name: ref.name };
+  }
+  if (model === '' || /[/@]/.test(model)) throw new SlipwayError('INVALID_ARGUMENT', `MODEL must be a served model's name, models:/NAME/VERSION or models:/NAME@ALIAS, got '${model}'.`);
+  return { name: model };
+}
+
+async function aliasVersion(call: ServingCall, name: string, uri: string): Promise<string> {
+  const alias = parseModelUri(uri)?.alias as string;
+  const v = (await call('GET', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`)) as { version?: unknown };
+  if (typeof v?.version !== 'string' && typeof v?.version !== 'number') throw new SlipwayError('NOT_FOUND', `Alias '${alias}' of model '${name}' points at no version.`);
+  return String(v.version);
+}
+
+/** The V2 body for the rows of `file`, columns ordered as the model reads them. */
+async function requestBody(file: string, meta: ModelMetadata): Promise<Record<string, unknown>> {
+  const input = meta.inputs[0];
+  if (!input) throw new SlipwayError('INVALID_ARGUMENT', 'The model has no input to explain.');
+  const width = input.shape[1] ?? -1;
+  const columns = meta.parameters?.columns;
+  let rows: number[][];
+  if (/\.json$/i.test(file)) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
+      throw new SlipwayError('DATA_ERROR', `${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    // A V2 infer body goes as it is.
+    if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'inputs' in doc) return doc as Record<string, unknown>;
+    const list = Array.isArray(doc) ? doc : (doc as { rows?: unknown } | null)?.rows;
+    if (!Array.isArray(list) || list.length === 0) throw new SlipwayError('DATA_ERROR', `${file} must hold a V2 infer body ({"inputs": [...]}), a non-empty list of rows, or {"rows": [...]}.`);
+    rows = list.map((r, i) => rowOf(r, i, file, columns, width));
+  } else {
+    const { readTable } = await import('../../monitoring/readers/table-reader.js');
+    const table = await readTable(file);
+    const names = table.columns.map((c) => c.name);
+    const use = columns && columns.every((c) => names.includes(c)) ? columns : undefined;
+    if (!use && columns) {
+      const missing = columns.filter((c) => !names.includes(c));
+      throw new SlipwayError('DATA_ERROR', `${file} lacks the model's column${missing.length === 1 ? '' : 's'} ${missing.map((c) => `'${c}'`).join(', ')}.`);
+    }
+    const picked = (use ?? names).map((n) => table.columns.find((c) => c.name === n) as (typeof table.columns)[number]);
+    if (width > 0 && picked.length !== width) throw new SlipwayError('DATA_ERROR', `${file} has ${picked.length} columns; the model reads ${width} features per row.`);
+    rows = Array.from({ length: table.rows }, (_, r) =>
+      picked.map((c) => {
+        const v = c.type === 'number' ? (c.values[r] as number) : Number(c.values[r] ?? NaN);
+        if (!Number.isFinite(v)) throw new SlipwayError('DATA_ERROR', `${file} row ${r + 1}, column '${c.name}': ${JSON.stringify(c.type === 'number' ? 'missing' : c.values[r])} is not a number.`);
+        return v;
+      }),
+    );
+  }
+  if (rows.length === 0) throw new SlipwayError('DATA_ERROR', `${file} has no rows.`);
+  return { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, rows[0]?.length ?? 0], data: rows.flat() }] };
+}
+
+function rowOf(r: unknown, i: number, file: string, columns: string[] | undefined, width: number): number[] {
+  let values: unknown[];
+  if (Array.isArray(r)) values = r;
+  else if (r && typeof r === 'object') {
+    if (!columns) throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1} is an object, but the model has no column names; give rows as lists of numbers.`);
+    const obj = r as Record<string, unknown>;
+    const missing = columns.filter((c) => !(c in obj));
+    if (missing.length > 0) throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1} lacks ${missing.map((c) => `'${c}'`).join(', ')}.`);
+    values = columns.map((c) => obj[c]);
+  } else throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1} must be a list of numbers or a {column: value} object.`);
+  if (width > 0 && values.length !== width) throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1} has ${values.length} values; the model reads ${width}.`);
+  return values.map((v, j) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1}, ${columns ? `column '${columns[j]}'` : `value ${j + 1}`}: ${JSON.stringify(v)} is not a number.`);
+    return v;
+  });
+}
+
+/** Runs `fn` with a caller of the serving API: the named server, or the embedded store's models served in this process. */
+async function withServing<R>(flags: ConnectionFlags, fn: (call: ServingCall) => Promise<R>): Promise<R> {
+  const target = resolveTarget(flags);
+  const authorization = authorizationFor(flags, process.env, target.kind === 'server' ? target.url : undefined);
+  let fetcher: typeof fetch;
+  let base: string;
+  let close = async () => {};
+  if (target.kind === 'server') {
+    const { nodeHttpFetch } = await import('../node-http-fetch.js');
+    fetcher = nodeHttpFetch;
+    base = target.url;
+  } else {
+    const [{ resolveConfig }, { openInProcessApi }, { pino }] = await Promise.all([import('../../config.js'), import('../../server/in-process-api.js'), import('pino')]);
+    const config = resolveConfig({ backendStoreUri: target.backendStoreUri });
+    const logger = pino({ level: 'error', base: { name: 'slipway' } }, pino.destination({ dest: 2, sync: true }));
+    const api = await openInProcessApi(config, { logger, plugins: ['native-api', 'serving'] });
+    fetcher = api.fetch;
+    base = api.url;
+    close = () => api.close();
+  }
+  const call: ServingCall = async (method, path, body) => {
+    const headers: Record<string, string> = { accept: 'application/json', ...(authorization ? { authorization } : {}) };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetcher(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(300_000) });
+    } catch (err) {
+      throw new SlipwayError('UNAVAILABLE', `Cannot reach Slipway at ${base}: ${(err as Error).message}`);
+    }
+    const text = await res.text();
+    let doc: unknown = text;
+    try {
+      doc = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not JSON: the text itself goes into the message.
+    }
+    if (!res.ok) throw errorOf(res.status, doc);
+    return doc;
+  };
+  try {
+    return await fn(call);
+  } finally {
+    await close();
+  }
+}
+
+/** A failed serving call as a catalogued error: the V2 routes answer {"error": "..."}, the native API {"error": {code, message}}. */
+function errorOf(status: number, doc: unknown): SlipwayError {
+  const err = (doc as { error?: unknown } | null)?.error;
+  const message = typeof err === 'string' ? err : typeof (err as { message?: unknown })?.message === 'string' ? (err as { message: string }).message : `HTTP ${status}${typeof doc === 'string' && doc !== '' ? `: ${doc.slice(0, 200)}` : ''}`;
+  const code = status === 404 ? 'NOT_FOUND' : status === 409 ? 'REFERENCE_DATA_MISSING' : status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : status < 500 ? 'INVALID_ARGUMENT' : 'UNAVAILABLE';
+  return new SlipwayError(code, message);
+}
+
+/** Registers `slipway explain`. */
+export function register(program: Command): void {
+  const cmd = addTargetOptions(
+    program
+      .command('explain')
+      .description("Explain a served model's predictions: per-feature attributions (Shapley values) of each row, with the baseline they add up from")
+      .argument('<model>', "a served model's name, models:/NAME/VERSION or models:/NAME@ALIAS")
+      .option('--input <file>', 'the rows: .csv (header row; the model\'s columns are picked by name), .jsonl, .parquet, or .json (a V2 infer body, a list of rows or of {column: value} objects)')
+      .option('--output <name>', 'the model output to explain (default: the first floating-point output)')
+      .option('--class <class>', 'the column or class label of that output (default: the positive class of a two-column output)')
+      .option('--background-size <n>', 'background rows drawn from the reference data (default 100)', positiveInt('--background-size'))
+      .option('--sample-budget <n>', 'KernelSHAP coalitions per row, for models with more than 12 features (default 2048)', positiveInt('--sample-budget'))
+      .option('--json', 'print JSON'),
+  ).action(runAction(async (model: string, flags: ExplainFlags) => explainCommand(model, flags)));
+  usageErrorsExit2(cmd);
+  addHelpEpilogue(cmd, {
+    examples: ['slipway explain diabetes --input rows.csv --server http://127.0.0.1:5000', 'slipway explain models:/cancer@champion --input rows.json --json', 'slipway explain cancer --input rows.csv --sample-budget 4096'],
+    exitCodes: { 1: 'unknown model, no reference data attached, a server that cannot be reached, or a runtime failure', 2: 'bad usage, an unreadable input file, or rows the model cannot take' },
+    docs: ['explanations.md', 'cli.md'],
+  });
+}
