@@ -70,6 +70,13 @@ export class LoadedModel {
 
   /** Runs inputs (signature order) through the batcher. */
   infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
+    if (this.#runtime.prepare) {
+      try {
+        this.#runtime.prepare(inputs);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
     return this.#batcher.submit({ inputs, rows, deadlineMs });
   }
 

@@ -11,12 +11,16 @@ import { fromMemoryOptions, onnxFileProblem, withoutZipMaps, type ZipMapOutput }
 import { signatureOf, type ModelSignature, type TensorSpec } from './model-signature.js';
 import type { ServingOptions } from './serving-options.js';
 import { DATATYPES, allocate, elementCount, type TensorData } from './tensor-types.js';
+import { TextTokenizer } from './text-model.js';
+import { TextRuntime } from './text-runtime.js';
 
 /** What the batcher runs batches on: an inline session or a pool of worker sessions. */
 export interface Runtime {
   readonly signature: ModelSignature;
   run(inputs: TensorData[]): Promise<TensorData[]>;
   release(): Promise<void>;
+  /** Checks a request's inputs before they are queued (a text model tokenises them); throws a 400 naming the problem. */
+  prepare?(inputs: TensorData[]): void;
 }
 
 /** Loads a model with the configured executor and warms every session. */
@@ -24,6 +28,19 @@ export async function loadRuntime(onnxPath: string, opts: Pick<ServingOptions, '
   // A missing or non-ONNX file gets one sentence naming the problem rather than onnxruntime's text.
   const problem = await onnxFileProblem(onnxPath);
   if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot load ${onnxPath}: ${problem}.`);
+  // A text model (text-model.json beside the file) gets its tokenizer step; a bad tokenizer fails the load.
+  const tokenizer = await TextTokenizer.load(onnxPath);
+  const graph = await loadGraph(onnxPath, opts);
+  if (!tokenizer) return graph;
+  try {
+    return new TextRuntime(graph, tokenizer);
+  } catch (err) {
+    await graph.release();
+    throw err;
+  }
+}
+
+async function loadGraph(onnxPath: string, opts: Pick<ServingOptions, 'intraOpThreads' | 'graphOptimizationLevel' | 'spinWait' | 'warmup' | 'executor' | 'concurrency'>): Promise<Runtime> {
   if (opts.executor === 'inline') return ModelRuntime.load(onnxPath, opts);
   const { WorkerRuntime } = await import('./worker-runtime.js');
   const runtime = await WorkerRuntime.load(onnxPath, opts.concurrency, opts);
