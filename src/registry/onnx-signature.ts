@@ -9,6 +9,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import type { ModelFileAllowList } from '../artifacts/model-file-allow-list.js';
 import { isSlipwayError } from '../core/errors.js';
 import { fromMemoryOptions, withoutZipMaps } from '../serving/onnx-file.js';
+import { TextTokenizer } from '../serving/text-model.js';
 import type { ModelSignature, TensorSpec } from './registry-types.js';
 
 /** How deep below the version's location an ONNX file is looked for (`model/model.onnx` is depth 2). */
@@ -79,7 +80,7 @@ export async function readOnnxSignature(localPath: string, logicalPath: string):
       session = stripped;
       classes = new Map(rewritten.outputs.map((o) => [o.name, o.classes]));
     }
-    return {
+    const signature: ModelSignature = {
       format: 'onnx',
       path: logicalPath,
       inputs: session.inputMetadata.map((m) => toSpec(m as ValueMetadata)),
@@ -89,9 +90,34 @@ export async function readOnnxSignature(localPath: string, logicalPath: string):
         return labels ? { ...spec, classes: labels } : spec;
       }),
     };
+    // A text model (text-model.json beside the file) shows the text its users send; a tokenizer that
+    // does not parse makes the version unreadable, with the file and the problem named.
+    const tokenizer = await TextTokenizer.load(localPath);
+    return tokenizer ? textSignature(signature, tokenizer) : signature;
   } finally {
     await session.release();
   }
+}
+
+/** The signature of a graph served behind its tokenizer: the text input, the graph's inputs under `text`, and the label outputs. */
+function textSignature(graph: ModelSignature, tokenizer: TextTokenizer): ModelSignature {
+  const c = tokenizer.config;
+  const outputs = [...graph.outputs];
+  if (c.labels) outputs.push({ name: 'labels', type: 'string', shape: ['batch', c.topK] }, { name: 'scores', type: 'float32', shape: ['batch', c.topK] });
+  return {
+    ...graph,
+    inputs: [{ name: c.input, type: 'string', shape: ['batch'] }],
+    outputs,
+    text: {
+      tokenizer: c.tokenizer,
+      model: tokenizer.kind,
+      maxLength: c.maxLength,
+      truncation: c.truncation,
+      padding: c.padding,
+      ...(c.labels ? { labels: c.labels, topK: c.topK } : {}),
+      graphInputs: graph.inputs,
+    },
+  };
 }
 
 /** What inspecting a version's artifacts found. */

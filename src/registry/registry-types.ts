@@ -27,6 +27,23 @@ export interface ModelSignature {
   path: string;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
+  /** For a text model (a tokenizer stored beside the ONNX file): the tokenizer step; `inputs` then shows the text the user sends. */
+  text?: TextSignature;
+}
+
+/** The tokenizer step of a text model, as its version records it. */
+export interface TextSignature {
+  /** File name of the tokenizer.json beside the ONNX file. */
+  tokenizer: string;
+  /** The tokenizer's model: WordPiece, BPE, Unigram. */
+  model: string;
+  maxLength: number;
+  truncation: boolean;
+  padding: 'longest' | 'max_length';
+  labels?: string[];
+  topK?: number;
+  /** The graph's own inputs, which the tokenizer feeds. */
+  graphInputs: TensorSpec[];
 }
 
 /** An alias of a registered model and the version it points at. */

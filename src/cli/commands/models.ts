@@ -15,6 +15,8 @@ interface RegisterFlags extends ConnectionFlags {
   columnsFrom?: string;
   target?: string;
   requireCompatible?: boolean;
+  tokenizer?: string;
+  textConfig?: string;
   json?: boolean;
 }
 
@@ -150,7 +152,7 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
   const { createReadStream } = await import('node:fs');
   const { basename } = await import('node:path');
   const { randomUUID } = await import('node:crypto');
-  const { readOnnxSignature, COLUMNS_TAG } = await import('../../registry/index.js');
+  const { readOnnxSignature, textModelFiles, textModelSignature, COLUMNS_TAG } = await import('../../registry/index.js');
   const { validateAlias, validateModelName } = await import('../../registry/registry-validation.js');
 
   validateModelName(flags.name, '--name');
@@ -158,11 +160,14 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new SlipwayError('DATA_ERROR', `Model file '${file}' does not exist or is not a file.`);
   if (!file.toLowerCase().endsWith('.onnx')) throw new SlipwayError('DATA_ERROR', `Model file '${file}' is not an .onnx file.`);
+  // A text model's tokenizer and settings are stored beside the ONNX file (see docs/registry.md).
+  const textFiles = await textModelFiles(file, { tokenizer: flags.tokenizer, textConfig: flags.textConfig });
   // Refuse an unreadable model up front instead of registering a FAILED version.
   let signature: Awaited<ReturnType<typeof readOnnxSignature>>;
   try {
-    signature = await readOnnxSignature(file, file);
+    signature = textFiles.length > 0 ? await textModelSignature(file, textFiles) : await readOnnxSignature(file, file);
   } catch (err) {
+    if (textFiles.length > 0) throw err;
     throw new SlipwayError('DATA_ERROR', `Model file '${file}' is not a readable ONNX model: ${(err as Error).message.split('\n')[0]}`);
   }
   const tagValue = await columnsTag(flags);
@@ -181,8 +186,13 @@ async function registerModelFile(file: string, flags: RegisterFlags): Promise<nu
       printWarning(differences);
     }
     const { Readable } = await import('node:stream');
+    const folder = `models/${randomUUID()}`;
+    for (const f of textFiles) {
+      const content = f.content ?? (Readable.toWeb(createReadStream(f.path as string)) as ReadableStream<Uint8Array>);
+      await client.artifacts.put(`${folder}/${f.name}`, content);
+    }
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-    const stored = await client.artifacts.put(`models/${randomUUID()}/${basename(file)}`, body);
+    const stored = await client.artifacts.put(`${folder}/${basename(file)}`, body);
     try {
       await client.models.create({ name: flags.name });
     } catch (err) {
@@ -217,6 +227,8 @@ export function register(program: Command): void {
       .option('--columns-from <csv>', 'take the input column names from the header of this CSV file')
       .option('--target <column>', 'with --columns-from: the label column to leave out (default: a column named target/label/y)')
       .option('--require-compatible', "refuse a version whose signature differs from the champion's (else the latest version's) instead of warning")
+      .option('--tokenizer <file>', 'a text model: the tokenizer.json to store beside the model (default: the one text-model.json beside the file names)')
+      .option('--text-config <file>', 'a text model: its text-model.json settings (default: text-model.json beside the file, if any)')
       .option('--json', 'print JSON'),
   ).action(runAction(registerModelFile));
 

@@ -11,7 +11,25 @@ export const TensorSpec = named(
 
 /** The signature read from a version's ONNX file. */
 export const ModelSignature = named(
-  z.object({ format: z.literal('onnx'), path: z.string(), inputs: z.array(TensorSpec), outputs: z.array(TensorSpec) }),
+  z.object({
+    format: z.literal('onnx'),
+    path: z.string(),
+    inputs: z.array(TensorSpec),
+    outputs: z.array(TensorSpec),
+    text: z
+      .object({
+        tokenizer: z.string(),
+        model: z.string(),
+        maxLength: z.number(),
+        truncation: z.boolean(),
+        padding: z.enum(['longest', 'max_length']),
+        labels: z.array(z.string()).optional(),
+        topK: z.number().optional(),
+        graphInputs: z.array(TensorSpec),
+      })
+      .optional()
+      .describe('For a text model: the tokenizer stored beside the ONNX file, its settings, and the graph inputs it feeds.'),
+  }),
   'ModelSignature',
   "Inputs and outputs read from the version's ONNX file when it was registered.",
 );
