@@ -5,9 +5,9 @@
  *
  * Explanations stay off the request path of plain inference: they run on a separate onnxruntime
  * session in a worker thread with one intra-op thread, one explanation at a time (the others wait
- * in a short queue), and while plain inference has work queued or running each chunk of perturbed
- * rows first rests `restFactor` times as long as the previous chunk took, so explanations take at
- * most 1 / (1 + restFactor) of one core from a busy server.
+ * in a short queue), and while plain inference is busy (`busy`) each chunk of perturbed rows first
+ * rests `restFactor` times as long as the previous chunk took, so explanations take at most
+ * 1 / (1 + restFactor) of one core from a busy server (a tenth by default).
  */
 import { SlipwayError } from '../core/errors.js';
 import type { DatasetProfile } from '../monitoring/profile/dataset-profile.js';
@@ -44,7 +44,7 @@ export interface ExplainLimits {
   maxExactFeatures: number;
   /** Explanations waiting for their turn before more are refused (OVERLOADED). @default 8 */
   maxWaiting: number;
-  /** While plain inference is busy, each chunk rests this many times the previous chunk's time. @default 4 */
+  /** While plain inference is busy, each chunk rests this many times the previous chunk's time. @default 9 */
   restFactor: number;
 }
 
@@ -56,7 +56,7 @@ export const DEFAULT_EXPLAIN_LIMITS: ExplainLimits = {
   sampleBudget: 2048,
   maxExactFeatures: 12,
   maxWaiting: 8,
-  restFactor: 4,
+  restFactor: 9,
 };
 
 /** What the service needs. */
@@ -65,7 +65,7 @@ export interface ExplainServiceInit {
   reference(model: string, version: string): Promise<DatasetProfile | undefined>;
   /** Serving options: the graph optimisation level of the explanation session and the non-finite policy of inputs. */
   options: Pick<ServingOptions, 'graphOptimizationLevel' | 'nonFinite'>;
-  /** True while plain inference has work queued or running. */
+  /** True while plain inference is busy (asked before every chunk of perturbed rows). */
   busy?: () => boolean;
   /** Opens the explanation session of a model file (default: a worker-thread session with one intra-op thread). */
   openSession?: (onnxPath: string) => Promise<Runtime>;

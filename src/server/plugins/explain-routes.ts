@@ -4,6 +4,7 @@
  * Registered by the serving plugin next to the inference routes, in a scope of its own that
  * answers errors as the V2 routes do (`{"error": "..."}`).
  */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isSlipwayError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -31,11 +32,24 @@ interface Params {
 /** Registers the explain routes; returns the service so the caller can close its sessions on shutdown. */
 export async function registerExplainRoutes(app: FastifyInstance, init: ExplainRoutesInit): Promise<ExplainService> {
   const { manager } = init;
+  // Other requests that reached this server since the last look: under load there are always some,
+  // even at the instants when no batch happens to be queued (1-row requests are answered in microseconds).
+  let others = 0;
+  let seen = 0;
+  app.server?.on('request', (req: IncomingMessage) => {
+    if (!req.url?.endsWith('/explain')) others++;
+  });
+  const othersArrived = () => {
+    const arrived = others !== seen;
+    seen = others;
+    return arrived;
+  };
   const service = new ExplainService({
     options: manager.options,
     reference: async (model, version) => (await findReference(init.store, model, version))?.profile,
-    // Plain inference has work whenever a served model's batcher holds a request.
+    // Plain inference is busy when other requests arrived since the last chunk, or a served model's batcher holds one now.
     busy: () =>
+      othersArrived() ||
       manager.index().some((s) => {
         const m = manager.current(s.name);
         return m !== undefined && m.queueDepth + m.inFlight > 0;
