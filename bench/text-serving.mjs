@@ -1,0 +1,135 @@
+/**
+ * What the tokenizer step costs, against same-run baselines.
+ *
+ *   npm run build && node bench/text-serving.mjs [seconds] [--native DIR]
+ *
+ * 1. Serving: the tiny transformer-style classifier of test/fixtures/text served by `slipway
+ *    serve` with its tokenizer (V2 requests carrying text), against the same ONNX graph served
+ *    alone and fed pre-tokenised tensors (input_ids / attention_mask / token_type_ids, each
+ *    request padded to its longest row, tokenised beforehand by the same tokenizer). Both are
+ *    driven by wrk cycling through 1,500 distinct review texts, 1 and 16 rows per request.
+ *    Target: with its tokenizer >= 70 % of the pre-tokenised rows/s.
+ * 2. Tokenisation alone, in this process: @huggingface/tokenizers (what serving uses) against
+ *    Hugging Face's Rust `tokenizers` through its Node bindings, when `--native DIR` names a
+ *    folder whose node_modules holds them (they are not a dependency of the project: 64 MB of
+ *    native builds). Corpus: the review texts plus the tokenizer test corpus (accents, CJK,
+ *    emoji, a 10,000-character text). Target: >= 50 % of the bindings' texts/s.
+ * Needs wrk (Debian: apt-get install -y wrk).
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { TextTokenizer } from '../dist/serving/text-model.js';
+import { parseCsv } from '../dist/serving/mlflow-protocol.js';
+import { fmt, root, scratch, startServe } from './serving-common.mjs';
+
+const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 8);
+const nativeAt = process.argv.indexOf('--native');
+const nativeDir = nativeAt > 0 ? process.argv[nativeAt + 1] : undefined;
+console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average at start ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+
+const FIXTURES = join(root, 'test', 'fixtures', 'text');
+const texts = parseCsv(readFileSync(join(FIXTURES, 'reviews_train.csv'), 'utf8')).slice(1).map((r) => r[0]);
+const textModel = join(FIXTURES, 'transformer', 'model.onnx');
+// The same graph with no text-model.json beside it: served as it is, fed tensors.
+const graphDir = join(scratch, 'graph-only');
+mkdirSync(graphDir, { recursive: true });
+copyFileSync(textModel, join(graphDir, 'model.onnx'));
+const tokenizer = await TextTokenizer.load(textModel);
+
+function textBody(group, outputs) {
+  return JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [group.length], data: group }], outputs: outputs.map((name) => ({ name })) });
+}
+
+function tensorBody(group) {
+  const rows = group.map((t) => tokenizer.encode(t, 'text'));
+  const width = Math.max(...rows.map((r) => r.ids.length));
+  const pad = (values, fill) => rows.flatMap((r) => [...values(r), ...new Array(width - r.ids.length).fill(fill)]);
+  const tensor = (name, data) => ({ name, datatype: 'INT64', shape: [rows.length, width], data });
+  return JSON.stringify({
+    inputs: [tensor('input_ids', pad((r) => r.ids, tokenizer.padId)), tensor('attention_mask', pad((r) => r.ids.map(() => 1), 0)), tensor('token_type_ids', pad((r) => r.typeIds, 0))],
+  });
+}
+
+function groups(size) {
+  const out = [];
+  for (let i = 0; i + size <= texts.length; i += size) out.push(texts.slice(i, i + size));
+  return out;
+}
+
+/** wrk cycling through `bodies`; rows/s is requests/s times the rows per request. */
+function drive(url, bodies) {
+  const script = join(scratch, `bodies-${Math.random().toString(36).slice(2)}.lua`);
+  const list = bodies.map((b) => `[==[${b}]==]`).join(',\n');
+  writeFileSync(script, `local bodies = {\n${list}\n}\nlocal i = 0\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, bodies[i])\nend\n`);
+  const r = spawnSync('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '10s', '-s', script, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error}`);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+  if (non2xx > 0) throw new Error(`${non2xx} requests failed against ${url}`);
+  return rps;
+}
+
+console.log('\n1. Serving (slipway serve, default options; wrk: 1 thread, 16 connections, %d s per run)', seconds);
+const served = { text: await startServe(textModel, ['--name', 'reviews']), graph: await startServe(join(graphDir, 'model.onnx'), ['--name', 'graph']) };
+const results = [];
+try {
+  for (const size of [1, 16]) {
+    const g = groups(size);
+    const tensorBodies = g.map(tensorBody);
+    // Graph, text, graph again: the baseline is the mean of the runs on either side.
+    const before = drive(`${served.graph.url}/v2/models/graph/infer`, tensorBodies) * size;
+    const logits = drive(`${served.text.url}/v2/models/reviews/infer`, g.map((x) => textBody(x, ['logits']))) * size;
+    const labels = drive(`${served.text.url}/v2/models/reviews/infer`, g.map((x) => textBody(x, ['labels', 'scores']))) * size;
+    const after = drive(`${served.graph.url}/v2/models/graph/infer`, tensorBodies) * size;
+    const baseline = (before + after) / 2;
+    results.push({ size, logits, labels, baseline, before, after });
+    const pct = (v) => `${((100 * v) / baseline).toFixed(0)} %`;
+    console.log(`  ${String(size).padStart(2)} rows/request: pre-tokenised graph → logits ${fmt(baseline)} rows/s (${fmt(before)} then ${fmt(after)})`);
+    console.log(`      text → logits ${fmt(logits)} rows/s = ${pct(logits)}; text → top-3 labels and scores ${fmt(labels)} rows/s = ${pct(labels)}  (target >= 70 %)`);
+  }
+} finally {
+  await served.text.stop();
+  await served.graph.stop();
+}
+
+console.log('\n2. Tokenisation alone (this process, one thread)');
+const hard = JSON.parse(readFileSync(join(FIXTURES, 'tokenizer_expected.json'), 'utf8')).corpus;
+const corpus = [...texts, ...hard];
+const chars = corpus.reduce((n, t) => n + t.length, 0);
+const json = JSON.parse(readFileSync(join(FIXTURES, 'transformer', 'tokenizer.json'), 'utf8'));
+const js = new Tokenizer(json, {});
+
+async function rate(label, encodeAll) {
+  await encodeAll();
+  const start = performance.now();
+  let n = 0;
+  while (performance.now() - start < 3000) {
+    await encodeAll();
+    n += corpus.length;
+  }
+  const perSecond = (n / (performance.now() - start)) * 1000;
+  console.log(`  ${label.padEnd(58)} ${fmt(perSecond).padStart(8)} texts/s`);
+  return perSecond;
+}
+
+const jsRate = await rate('@huggingface/tokenizers 0.2.0, encode()', async () => {
+  for (const t of corpus) js.encode(t);
+});
+if (nativeDir) {
+  const native = createRequire(join(nativeDir, 'package.json'))('tokenizers');
+  const version = createRequire(join(nativeDir, 'package.json'))('tokenizers/package.json').version;
+  const nt = native.Tokenizer.fromFile(join(FIXTURES, 'transformer', 'tokenizer.json'));
+  const seq = await rate(`tokenizers ${version} (Rust bindings), encode() one at a time`, async () => {
+    for (const t of corpus) await nt.encode(t);
+  });
+  const batch = await rate(`tokenizers ${version} (Rust bindings), encodeBatch() (all cores)`, () => nt.encodeBatch(corpus));
+  const best = Math.max(seq, batch);
+  console.log(`  pure JS / best of the bindings: ${((100 * jsRate) / best).toFixed(0)} %  (target >= 50 %)`);
+} else {
+  console.log('  (no --native DIR: the Rust bindings were not compared)');
+}
+console.log(`  corpus: ${corpus.length} texts, ${fmt(chars)} characters`);
