@@ -270,7 +270,7 @@ export function referenceMissing(model: { name: string; version: string }): Slip
 }
 
 /** The single 2-D FP32/FP64 input of a tabular model; other models cannot be explained (yet). */
-function tabularInput(model: ExplainedModel): TensorSpec {
+export function tabularInput(model: ExplainedModel): TensorSpec {
   const inputs = model.signature.inputs;
   const only = inputs[0];
   if (inputs.length !== 1 || !only || only.shape.length !== 2 || !((only.shape[1] as number) > 0) || (only.datatype !== 'FP32' && only.datatype !== 'FP64')) {
@@ -280,7 +280,8 @@ function tabularInput(model: ExplainedModel): TensorSpec {
   return only;
 }
 
-interface Parameters {
+/** What a request names about the output and the work. */
+export interface Parameters {
   output?: string;
   class?: number | string;
   backgroundSize?: number;
@@ -327,7 +328,8 @@ function withoutExplainParameters(body: unknown): unknown {
   return rest;
 }
 
-interface ChosenOutput {
+/** The output and column to explain. */
+export interface ChosenOutput {
   spec: TensorSpec;
   index: number;
   /** The column to explain; undefined when only running the model can tell (a one-column output of open width). */
@@ -336,7 +338,7 @@ interface ChosenOutput {
 }
 
 /** The output and column to explain: the named ones, else the first floating-point output and its positive-class column. */
-function chooseOutput(sig: ModelSignature, params: Parameters): ChosenOutput {
+export function chooseOutput(sig: ModelSignature, params: Parameters): ChosenOutput {
   const floats = sig.outputs.filter((o) => o.datatype === 'FP32' || o.datatype === 'FP64');
   let spec: TensorSpec | undefined;
   if (params.output !== undefined) {

@@ -2,4 +2,5 @@
 export { explainRows, planFor, type AttributionOptions, type AttributionResult, type RowAttribution, type RowScorer } from './attribution-engine.js';
 export { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
 export { exactAttributions, exactPlan, kernelAttributions, kernelPlan, type AttributionMethod, type CoalitionPlan } from './coalitions.js';
-export { DEFAULT_EXPLAIN_LIMITS, ExplainService, referenceMissing, type ExplainedModel, type ExplainLimits, type ExplainResponse, type ExplainServiceInit, type RowExplanation } from './explain-service.js';
+export { chooseOutput, DEFAULT_EXPLAIN_LIMITS, ExplainService, referenceMissing, tabularInput, type ExplainedModel, type ExplainLimits, type ExplainResponse, type ExplainServiceInit, type RowExplanation } from './explain-service.js';
+export { globalImportance, type FeatureImportance, type ImportanceInput } from './global-importance.js';

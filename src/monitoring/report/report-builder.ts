@@ -58,6 +58,22 @@ export interface ReportDocument {
   performance: ReportPerformance | null;
   quality: QualityResult;
   columns: ReportColumn[];
+  /** How much the model relies on each feature (mean absolute attribution on current rows), when a model was named for it. */
+  importance?: ReportImportance | null;
+}
+
+/** Global importance of the model's features, beside their drift. */
+export interface ReportImportance {
+  model: string;
+  version: string;
+  output: string;
+  method: 'exact' | 'kernel';
+  /** Rows drawn from the current data and explained. */
+  rows: number;
+  backgroundSize: number;
+  sampleBudget: number | null;
+  /** Largest first; `share` is the feature's part of the sum over all features. */
+  features: Array<{ name: string; meanAbsAttribution: number; share: number }>;
 }
 
 /** Model performance on the labelled rows of each side. */

@@ -1,7 +1,7 @@
 /** Renders a report as one self-contained HTML page: inline CSS and SVG, no scripts, no network. */
 import type { ColumnDrift } from '../drift/data-drift.js';
 import type { ConfusionMatrix, ModelTask, SidePerformance } from '../performance/labelled-performance.js';
-import type { ColumnSummary, Overlay, ReportColumn, ReportDocument, ReportPerformance } from './report-builder.js';
+import type { ColumnSummary, Overlay, ReportColumn, ReportDocument, ReportImportance, ReportPerformance } from './report-builder.js';
 
 function esc(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -135,6 +135,17 @@ ${p.notes.map((n) => `<p class="muted">${esc(n)}</p>`).join('')}
 <div class="matrices">${matrices}</div>`;
 }
 
+/** The feature-importance table, drifted features marked. */
+function importanceSection(imp: ReportImportance, drifted: Set<string>): string {
+  const how = imp.method === 'exact' ? 'exact Shapley values' : `KernelSHAP, ${imp.sampleBudget} coalitions per row`;
+  const rows = imp.features.map((f) => `<tr class="${drifted.has(f.name) ? 'drift' : ''}"><td>${esc(f.name)}</td><td>${num(f.meanAbsAttribution)}</td><td>${pct(f.share)}</td><td>${drifted.has(f.name) ? '<b>drifted</b>' : ''}</td></tr>`).join('\n');
+  return `<h2>Feature importance</h2>
+<p class="muted">Mean absolute attribution of ${esc(imp.output)} of model ${esc(imp.model)} version ${esc(imp.version)} over ${imp.rows} rows drawn from the current data, against ${imp.backgroundSize} background rows from its reference (${esc(how)}). A drifted feature high in this list moves the predictions most.</p>
+<table class="metrics"><thead><tr><th>feature</th><th>mean |attribution|</th><th>share</th><th>drift</th></tr></thead><tbody>
+${rows}
+</tbody></table>`;
+}
+
 /** The report as a self-contained HTML page. */
 export function reportToHtml(doc: ReportDocument): string {
   const byName = new Map(doc.columns.map((c) => [c.name, c]));
@@ -172,6 +183,7 @@ svg text{font-size:10px;fill:#555}svg text.title{font-size:10px;fill:#333}.axis 
 <p>Dataset drift: <b>${doc.drift.drifted ? 'detected' : 'not detected'}</b> — ${doc.drift.driftedColumns} of ${doc.drift.testedColumns} feature columns drifted (share ${num(doc.drift.share)}, threshold ${num(doc.drift.driftShare)}).
 Quality: ${q.counts.pass} pass, ${q.counts.warn} warn, ${q.counts.fail} fail, ${q.counts.error} error.</p>
 ${doc.performance ? performanceSection(doc.performance) : ''}
+${doc.importance ? importanceSection(doc.importance, new Set(drifted.map((d) => d.column))) : ''}
 ${
   roleRows.length > 0
     ? `<h2>Target and prediction drift</h2>

@@ -15,6 +15,7 @@ import type { ModelRef, ResolvedModel } from '../../core/model-source.js';
 import { silentLogger } from '../../core/logger.js';
 import { attachReference, profileTable, readTable } from '../../monitoring/index.js';
 import { buildApp } from '../app.js';
+import { registryOf } from '../native/services.js';
 import type { ServerContext } from '../context.js';
 
 /** Registered models with their own column names each. */
@@ -54,8 +55,8 @@ describe('POST /v2/models/{name}/explain', () => {
     const opened = await sqlite.open();
     const home = mkdtempSync(join(tmpdir(), 'slipway-explain-api-'));
     const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
-    const source = new NamedColumnsSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('cancer', '3', fixture('breast_cancer_mlp.onnx')).add('bare', '1', fixture('diabetes_forest.onnx'));
-    source.columnsOf.set('diabetes', diabetes.columns).set('cancer', cancer.columns).set('bare', diabetes.columns);
+    const source = new NamedColumnsSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('cancer', '3', fixture('breast_cancer_mlp.onnx')).add('bare', '1', fixture('diabetes_forest.onnx')).add('plain', '1', fixture('diabetes_forest.onnx'));
+    source.columnsOf.set('diabetes', diabetes.columns).set('cancer', cancer.columns).set('bare', diabetes.columns).set('plain', diabetes.columns);
     source.setAlias('diabetes', 'champion', '1');
     source.setAlias('cancer', 'champion', '3');
     source.setAlias('bare', 'champion', '1');
@@ -63,6 +64,13 @@ describe('POST /v2/models/{name}/explain', () => {
     app = await buildApp(ctx);
     await app.ready();
     await attachReference(opened.store, 'diabetes', '1', profileTable(await readTable(fixture('diabetes_train.csv'))), 'train', { time: Date.now() });
+    // The monitoring report finds models by registry URI; the files themselves come from the source above.
+    const registry = registryOf(ctx);
+    for (const [name, versions] of [['diabetes', 1], ['plain', 1]] as const) {
+      await registry.createRegisteredModel({ name });
+      for (let v = 0; v < versions; v++) await registry.createModelVersion({ name, source: `s3://models/${name}/${v + 1}` });
+      await registry.setAlias(name, 'champion', '1');
+    }
     await attachReference(opened.store, 'cancer', '3', profileTable(await readTable(fixture('breast_cancer_train.csv'))), 'train', { time: Date.now() });
     close = async () => {
       for (const hook of ctx.onClose) await hook();
@@ -161,6 +169,34 @@ describe('POST /v2/models/{name}/explain', () => {
     const cost = await post('/v2/models/diabetes/explain', body(Array.from({ length: 100 }, () => row), { background_size: 1000 }));
     expect(cost.statusCode).toBe(400);
     expect((cost.json() as { error: string }).error).toMatch(/model rows, above the limit/);
+  });
+
+  it('adds the global importance of the features to a monitoring report, beside their drift', async () => {
+    const rows = (data: number[][]) => data.map((r) => Object.fromEntries(diabetes.columns.map((c, j) => [c, r[j]])));
+    // bmi (column 2) shifted up: a drifted feature the forest leans on.
+    const current = rows(diabetes.rows.map((r) => r.map((v, j) => (j === 2 ? v * 1.3 : v))));
+    const report = { reference: { model: 'models:/diabetes@champion' }, current: { rows: current }, importance: { model: 'models:/diabetes@champion', rows: 4 } };
+    const res = await post('/api/v1/monitoring/reports', report);
+    expect(res.statusCode).toBe(200);
+    const doc = res.json() as { drift: { columns: Array<{ column: string; drifted: boolean }> }; importance: { model: string; version: string; method: string; rows: number; features: Array<{ name: string; meanAbsAttribution: number; share: number }> } };
+    expect(doc.importance).toMatchObject({ model: 'diabetes', version: '1', method: 'exact', rows: 4 });
+    const features = doc.importance.features;
+    expect(features.map((f) => f.name).sort()).toEqual([...diabetes.columns].sort());
+    expect(features.map((f) => f.meanAbsAttribution)).toEqual([...features.map((f) => f.meanAbsAttribution)].sort((a, b) => b - a));
+    expect(features.reduce((s, f) => s + f.share, 0)).toBeCloseTo(1, 9);
+    expect(features.slice(0, 3).map((f) => f.name)).toContain('bmi');
+    expect(doc.drift.columns.find((c) => c.column === 'bmi')?.drifted).toBe(true);
+    const html = await app.inject({ method: 'POST', url: '/api/v1/monitoring/reports?format=html', payload: report });
+    expect(html.body).toContain('<h2>Feature importance</h2>');
+    expect(html.body).toMatch(/<tr class="drift"><td>bmi<\/td>/);
+    // Without `importance` the report is as before.
+    expect((await post('/api/v1/monitoring/reports', { ...report, importance: undefined })).json()).not.toHaveProperty('importance');
+    const badRows = await post('/api/v1/monitoring/reports', { ...report, importance: { model: 'models:/diabetes@champion', rows: 0 } });
+    expect(badRows.statusCode).toBe(400);
+    expect(JSON.stringify(badRows.json())).toContain('importance.rows');
+    const noReference = await post('/api/v1/monitoring/reports', { reference: { rows: current }, current: { rows: current }, importance: { model: 'models:/plain@champion' } });
+    expect(noReference.statusCode).toBe(409);
+    expect(JSON.stringify(noReference.json())).toContain('slipway monitor reference set models:/plain/1');
   });
 
   it('keeps plain inference answering while an explanation runs', async () => {

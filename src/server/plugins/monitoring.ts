@@ -24,6 +24,7 @@ import {
   listWindows,
   parseGroundTruth,
   parseMonitorSpec,
+  prepareSide,
   profileTable,
   recordGroundTruth,
   reportToHtml,
@@ -36,6 +37,7 @@ import {
   type StoredWindow,
 } from '../../monitoring/index.js';
 import { alertActionOf } from './releases.js';
+import { reportImportance } from './report-importance.js';
 import type { DomainPlugin } from '../app.js';
 import { getMetricsRegistry } from '../metrics-registry.js';
 import { datasetsOf, registryOf, trackingOf } from '../native/services.js';
@@ -317,7 +319,11 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       if (v.windows !== undefined) return windowsSide(v.windows, `${field}.windows`);
       return { table: tableFromRows(rowsOf(v.rows, `${field}.rows`), field), source: field };
     };
-    const doc = buildReport(await side(body.reference, 'reference'), await side(body.current, 'current'), { spec, now: new Date(ctx.clock.now()) });
+    const reference = await side(body.reference, 'reference');
+    // With `importance`, the current side is profiled first: its profile also gives the rows to explain.
+    const prepared = body.importance === undefined ? undefined : prepareSide(await side(body.current, 'current'), spec);
+    const doc = buildReport(reference, prepared ?? (await side(body.current, 'current')), { spec, now: new Date(ctx.clock.now()) });
+    if (prepared) doc.importance = await reportImportance(ctx, body.importance, prepared.profile, resolveUri);
     const format = (request.query as { format?: string }).format ?? 'json';
     if (format === 'html') return reply.type('text/html; charset=utf-8').send(reportToHtml(doc));
     if (format !== 'json') throw new SlipwayError('INVALID_ARGUMENT', `Query parameter 'format' must be json or html, got '${format}'.`);
