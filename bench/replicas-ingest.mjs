@@ -99,7 +99,7 @@ try {
   for (let r = 0; r < opts.replicas; r++) {
     const home = tempDir('slipway-replica-');
     homes.push(home);
-    servers.push(await startSlipway({ home }));
+    servers.push(await startSlipway({ home, workers: 1 }));
   }
   rows.push(await measure(servers.slice(0, 1), opts.connections, '1 replica'));
   rows.push(await measure(servers, opts.connections, `${opts.replicas} replicas, same connections`));

@@ -68,14 +68,14 @@ async function readyOrStop(url, since, child, timeoutMs) {
   }
 }
 
-/** Starts `slipway server` on a temp (or given) SLIPWAY_HOME; resolves once it answers. `stop()` removes a temp home. */
-export async function startSlipway({ home, port } = {}) {
+/** Starts `slipway server` (one process unless `workers` says more) on a temp (or given) SLIPWAY_HOME; resolves once it answers. `stop()` removes a temp home. */
+export async function startSlipway({ home, port, workers = 1 } = {}) {
   const ownHome = home === undefined;
   home ??= tempDir('slipway-bench-');
   port ??= await freePort();
   mkdirSync(home, { recursive: true });
   const t0 = performance.now();
-  const child = spawn(process.execPath, [SLIPWAY_CLI, 'server', '--host', '127.0.0.1', '--port', String(port)], {
+  const child = spawn(process.execPath, [SLIPWAY_CLI, 'server', '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers)], {
     env: { ...process.env, SLIPWAY_HOME: home, SLIPWAY_LOG_LEVEL: process.env.SLIPWAY_LOG_LEVEL ?? 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,

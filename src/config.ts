@@ -65,6 +65,8 @@ export interface UserConfig {
   servingConcurrency?: number;
   /** Processes `slipway serve` answers on one port with, each with its own event loop and sessions. @default the number of CPUs (env SLIPWAY_SERVING_WORKERS) */
   servingWorkers?: number;
+  /** Processes `slipway server` answers on one port with (tracking, registry, UI and serving), each with its own event loop. @default the number of CPUs (env SLIPWAY_SERVER_WORKERS) */
+  serverWorkers?: number;
   /** Where inference runs: "inline" (JavaScript thread) or "worker" (one session per worker thread). @default "inline" (env SLIPWAY_SERVING_EXECUTOR) */
   servingExecutor?: string;
   /** Largest inference batch in rows; 1 disables batching. @default 64 (env SLIPWAY_SERVING_MAX_BATCH_SIZE) */
@@ -156,6 +158,8 @@ export interface ResolvedConfig {
   monitoringRetentionMs: number;
   /** Processes `slipway serve` answers with, when set (the CLI forks them; not a serving option of one process). */
   servingWorkers?: number;
+  /** Processes `slipway server` answers with, when set (the CLI forks them). */
+  serverWorkers?: number;
   /** Serving options that were set (unset ones take the serving defaults). */
   serving: {
     intraOpThreads?: number;
@@ -214,6 +218,7 @@ const ENV_KEYS: Record<keyof UserConfig, string> = {
   servingThreads: 'SLIPWAY_SERVING_THREADS',
   servingConcurrency: 'SLIPWAY_SERVING_CONCURRENCY',
   servingWorkers: 'SLIPWAY_SERVING_WORKERS',
+  serverWorkers: 'SLIPWAY_SERVER_WORKERS',
   servingExecutor: 'SLIPWAY_SERVING_EXECUTOR',
   servingMaxBatchSize: 'SLIPWAY_SERVING_MAX_BATCH_SIZE',
   servingMaxQueueDelay: 'SLIPWAY_SERVING_MAX_QUEUE_DELAY',
@@ -371,6 +376,7 @@ const NUMERIC: ReadonlySet<keyof UserConfig> = new Set([
   'servingThreads',
   'servingConcurrency',
   'servingWorkers',
+  'serverWorkers',
   'servingMaxBatchSize',
   'servingMaxQueueDelayUs',
   'servingMaxQueueSize',
@@ -574,6 +580,7 @@ export function resolveConfig(flags: UserConfig & { config?: string } = {}, env:
     monitoringSampleRate: merged.monitoringSampleRate ?? 1,
     monitoringRetentionMs: Math.round(merged.monitoringRetention ?? 0),
     ...(merged.servingWorkers !== undefined ? { servingWorkers: merged.servingWorkers } : {}),
+    ...(merged.serverWorkers !== undefined ? { serverWorkers: merged.serverWorkers } : {}),
     serving: definedOnly({
       intraOpThreads: merged.servingThreads,
       concurrency: merged.servingConcurrency,

@@ -160,6 +160,26 @@ for (const dialect of DIALECTS) {
       expect(await access.authenticate(basic('dave', 'dave-password'), 'attacker')).toMatchObject({ username: 'dave' });
     });
 
+    it('tells another service on the store what it forgot and who failed, so both decide alike (the workers of one server)', async () => {
+      const one = new AccessService({ store, clock, maxFailures: 3, failureWindowMs: 60_000 });
+      const other = new AccessService({ store, clock, maxFailures: 3, failureWindowMs: 60_000 });
+      one.onNotice((n) => other.applyNotice(n));
+      await one.createUser({ username: 'erin', password: 'erin-password' });
+      const t = await one.createToken('erin', { name: 'ci' });
+      // Verified (and cached) by the other service first.
+      expect(await other.authenticate(`Bearer ${t.secret}`, 'e1')).toMatchObject({ username: 'erin' });
+      expect(await other.authenticate(basic('erin', 'erin-password'), 'e1')).toMatchObject({ username: 'erin' });
+      await one.revokeToken(t.id, { actor: 'erin' });
+      expect(await other.authenticate(`Bearer ${t.secret}`, 'e1')).toMatchObject({ status: 401 });
+      await one.updatePassword('erin', 'erin-new-password');
+      expect(await other.authenticate(basic('erin', 'erin-password'), 'e1')).toMatchObject({ status: 401 });
+      // Failures counted by one service limit the client in the other.
+      for (let i = 0; i < 3; i++) expect(await one.authenticate(basic('nobody', `wrong-${i}-pass`), 'prowler')).toMatchObject({ status: 401 });
+      expect(await other.authenticate(basic('erin', 'erin-new-password'), 'prowler')).toMatchObject({ status: 401, message: expect.stringMatching(/Too many failed sign-in attempts/) });
+      expect(await other.authenticate(basic('erin', 'erin-new-password'), 'e2')).toMatchObject({ username: 'erin' });
+      await one.deleteUser('erin');
+    });
+
     it('decides permissions: rows, the default, admins, runs via lookups, monitoring and readable sets', async () => {
       await access.createUser({ username: 'erin', password: 'erin-password' });
       const erin: Principal = { username: 'erin', isAdmin: false, via: 'password' };

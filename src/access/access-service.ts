@@ -193,6 +193,16 @@ interface LoadedPermissions {
 
 type Verified = { ok: true; principal: Principal; expires: number } | { ok: false; entityType: string; entityId: string };
 
+/**
+ * A change to what an access service remembers: a user's or token's verified credentials forgotten,
+ * a user's permissions to load again, or one failed sign-in of a key at a time (epoch ms).
+ */
+export interface AccessNotice {
+  kind: 'user' | 'token' | 'permissions' | 'failure';
+  key: string;
+  time?: number;
+}
+
 /** Users, tokens, permissions and the per-request authentication and authorisation decisions. */
 export class AccessService {
   /** The permission of a user on an object without a row for them. */
@@ -206,6 +216,7 @@ export class AccessService {
   private readonly permissions = new PermissionCache();
   private readonly inFlight = new Map<string, Promise<Principal | AccessDenied>>();
   private readonly touched = new Map<string, number>();
+  private readonly noticeListeners = new Set<(notice: AccessNotice) => void>();
 
   /** @param opts the store and the knobs; the server builds one per store. */
   constructor(opts: AccessServiceOptions) {
@@ -253,7 +264,7 @@ export class AccessService {
   async updatePassword(username: string, password: string, ctx: AccessMutation = {}): Promise<User> {
     const passwordHash = await hashPassword(validatePassword(password));
     const user = await this.updateUser(username, ctx, 'user.update_password', { password_hash: passwordHash }, {});
-    this.credentials.forgetUser(username);
+    this.forgetUser(username);
     return user;
   }
 
@@ -262,7 +273,7 @@ export class AccessService {
     const user = await this.updateUser(username, ctx, 'user.update_admin', { is_admin: isAdmin ? 1 : 0 }, { isAdmin }, async (trx, row) => {
       if (!isAdmin && Number(row.is_admin) === 1) await this.refuseLastAdmin(trx, username, 'take admin rights from');
     });
-    this.credentials.forgetUser(username);
+    this.forgetUser(username);
     return user;
   }
 
@@ -273,7 +284,7 @@ export class AccessService {
     }
     const unique = [...new Set(rights)].sort();
     const user = await this.updateUser(username, ctx, 'user.update_rights', { rights: JSON.stringify(unique) }, { rights: unique });
-    this.permissions.delete(username);
+    this.forgetPermissions(username);
     return user;
   }
 
@@ -289,8 +300,8 @@ export class AccessService {
       await trx.deleteFrom('access_users').where('username', '=', username).execute();
       await this.audit(trx, ctx, 'user.delete', 'user', username, { username });
     });
-    this.credentials.forgetUser(username);
-    this.permissions.delete(username);
+    this.forgetUser(username);
+    this.forgetPermissions(username);
   }
 
   /**
@@ -361,7 +372,7 @@ export class AccessService {
       await this.audit(trx, ctx, 'token.revoke', 'token', id, { id, username: row.username });
       return toToken({ ...row, revoked_time: now });
     });
-    this.credentials.forgetToken(id);
+    this.forgetToken(id);
     return token;
   }
 
@@ -411,7 +422,7 @@ export class AccessService {
       await this.writePermission(trx, kind, objectId, username, permission, !!existing);
       await this.audit(trx, ctx, 'permission.set', kind, objectId, { kind, objectId, username, permission });
     });
-    this.permissions.delete(username);
+    this.forgetPermissions(username);
     return { kind, objectId, username, permission };
   }
 
@@ -425,7 +436,7 @@ export class AccessService {
       else await trx.deleteFrom('access_model_permissions').where('name', '=', objectId).where('username', '=', username).execute();
       await this.audit(trx, ctx, 'permission.delete', kind, objectId, { kind, objectId, username });
     });
-    this.permissions.delete(username);
+    this.forgetPermissions(username);
   }
 
   /**
@@ -439,7 +450,7 @@ export class AccessService {
       await this.writePermission(trx, kind, objectId, principal.username, 'MANAGE', !!existing);
       await this.audit(trx, { ...ctx, actor: principal.username }, 'permission.set', kind, objectId, { kind, objectId, username: principal.username, permission: 'MANAGE', creator: true });
     });
-    this.permissions.delete(principal.username);
+    this.forgetPermissions(principal.username);
   }
 
   /** Drops every permission on an object (the server calls it when it deletes a registered model for good). */
@@ -451,7 +462,7 @@ export class AccessService {
       if (rows.length > 0) await this.audit(trx, ctx, 'permission.delete', kind, objectId, { kind, objectId, all: true });
       return rows.map((r) => r.username);
     });
-    for (const u of removed) this.permissions.delete(u);
+    for (const u of removed) this.forgetPermissions(u);
   }
 
   /** Moves the permissions of a renamed registered model to its new name. */
@@ -461,7 +472,7 @@ export class AccessService {
       if (rows.length > 0) await this.audit(trx, ctx, 'permission.rename', 'registered_model', newName, { from: oldName, to: newName });
       return rows.map((r) => r.username);
     });
-    for (const u of moved) this.permissions.delete(u);
+    for (const u of moved) this.forgetPermissions(u);
   }
 
   /** A user's effective permission on an object: their row, or the default. Admins have MANAGE. */
@@ -725,8 +736,8 @@ export class AccessService {
     // A client already refused is not audited again per attempt: a flood must not grow the trail.
     const already = this.limiter.retryAfterSeconds(`client:${clientKey}`, now);
     if (already > 0) return deny(`Too many failed sign-in attempts; retry after ${already} s.`, already);
-    const clientLimited = this.limiter.record(`client:${clientKey}`, now);
-    const userLimited = username !== undefined && USERNAME.test(username) ? this.limiter.record(`user:${username}`, now) : false;
+    const clientLimited = this.recordFailure(`client:${clientKey}`, now);
+    const userLimited = username !== undefined && USERNAME.test(username) ? this.recordFailure(`user:${username}`, now) : false;
     try {
       await this.mutate(async (trx) => {
         await this.audit(trx, { actor: `anonymous@${clientKey}` }, 'auth.failed', what.entityType, what.entityId, { clientKey, entity: what.entityId });
@@ -739,6 +750,49 @@ export class AccessService {
       this.logger.warn({ err: (err as Error).message }, 'could not audit a failed sign-in');
     }
     return deny(message);
+  }
+
+  /**
+   * Calls `listener` with each change of this service's caches and failure counts, for processes that
+   * share the store and must decide alike (the workers of one server): a revoked token or a changed
+   * password stops working there at once, and failed sign-ins count toward one limit.
+   */
+  onNotice(listener: (notice: AccessNotice) => void): () => void {
+    this.noticeListeners.add(listener);
+    return () => void this.noticeListeners.delete(listener);
+  }
+
+  /** Applies a change another process announced with `onNotice` (without announcing it again). */
+  applyNotice(notice: AccessNotice): void {
+    if (notice.kind === 'user') this.credentials.forgetUser(notice.key);
+    else if (notice.kind === 'token') this.credentials.forgetToken(notice.key);
+    else if (notice.kind === 'permissions') this.permissions.delete(notice.key);
+    else if (notice.kind === 'failure' && typeof notice.time === 'number') this.limiter.record(notice.key, notice.time);
+  }
+
+  private announce(notice: AccessNotice): void {
+    for (const l of this.noticeListeners) l(notice);
+  }
+
+  private forgetUser(username: string): void {
+    this.credentials.forgetUser(username);
+    this.announce({ kind: 'user', key: username });
+  }
+
+  private forgetToken(id: string): void {
+    this.credentials.forgetToken(id);
+    this.announce({ kind: 'token', key: id });
+  }
+
+  private forgetPermissions(username: string): void {
+    this.permissions.delete(username);
+    this.announce({ kind: 'permissions', key: username });
+  }
+
+  private recordFailure(key: string, now: number): boolean {
+    const limited = this.limiter.record(key, now);
+    this.announce({ kind: 'failure', key, time: now });
+    return limited;
   }
 
   private touchToken(principal: Principal, now: number): void {

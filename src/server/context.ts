@@ -14,6 +14,7 @@ import type { TrackingService } from '../tracking/tracking-service.js';
 import type { RegistryService } from '../registry/registry-service.js';
 import type { FastRoutes } from './http-server.js';
 import type { AccessEnforcer } from './access-gate.js';
+import type { ServerCluster } from './cluster/server-cluster.js';
 
 export interface ServerContext {
   config: ResolvedConfig;
@@ -50,6 +51,8 @@ export interface ServerContext {
    * (monitoring finalisation, alerts, retention, releases); unset in-process (commands, tests).
    */
   jobs?: JobRunner<Transaction<Database>>;
+  /** This process's cluster when it is one of the workers of `slipway server --workers N`; unset when it serves alone. */
+  cluster?: ServerCluster;
   /** Hooks run on graceful shutdown, in order (drain serving, flush monitoring…). */
   onClose: Array<() => Promise<void>>;
 }

@@ -20,6 +20,8 @@ import { buildApp } from './app.js';
 import { publishJobLeases } from './job-metrics.js';
 import { checkListenAddress, listenProblem } from './listen-address.js';
 import type { ServerContext } from './context.js';
+import type { ServerCluster } from './cluster/server-cluster.js';
+import type { AccessNotice } from '../access/access-service.js';
 
 /** A listening server. */
 export interface StartedServer {
@@ -45,6 +47,8 @@ export interface StartServerOptions {
   drainTimeoutMs?: number;
   /** The first admin's password when access control is on and no admin exists. @default env SLIPWAY_ADMIN_PASSWORD, else a generated one */
   adminPassword?: string;
+  /** Set in a worker of `slipway server --workers N`: the cluster it belongs to (the primary checked the port and prepared the store). */
+  cluster?: ServerCluster;
 }
 
 /** True for names and addresses only this machine reaches. */
@@ -80,9 +84,9 @@ export const SECRET_LOG_PATHS = [
 ] as const;
 
 /** Creates the pino logger the server writes to stderr (stdout carries only the ready line). */
-export function createServerLogger(level: string): Logger {
+export function createServerLogger(level: string, base: Record<string, unknown> = {}): Logger {
   try {
-    return pino({ level, base: { name: 'slipway' }, redact: { paths: [...SECRET_LOG_PATHS], censor: '[redacted]' } }, pino.destination({ dest: 2, sync: true }));
+    return pino({ level, base: { name: 'slipway', ...base }, redact: { paths: [...SECRET_LOG_PATHS], censor: '[redacted]' } }, pino.destination({ dest: 2, sync: true }));
   } catch (err) {
     throw new SlipwayError('INVALID_ARGUMENT', `Log level '${level}' is not one of fatal, error, warn, info, debug, trace, silent: ${(err as Error).message}`);
   }
@@ -113,13 +117,59 @@ function folderProblem(err: NodeJS.ErrnoException, path: string, what: string): 
   return reason ? new SlipwayError('INVALID_ARGUMENT', `Cannot use '${path}' as ${what}: ${reason}.`) : err;
 }
 
+/** Makes sure the artifact store can be used: the folder exists and takes writes, or the bucket answers; the error names the setting. */
+async function checkArtifactStore(config: ResolvedConfig, artifacts: ServerContext['artifacts'], logger: Logger): Promise<void> {
+  try {
+    if (!config.s3Artifacts) ensureDirSync(config.artifactsDestination);
+    // An existing folder may still refuse writes (read-only mount, permissions), and a bucket may be missing, unreachable
+    // or closed to these credentials: say so now (naming the setting), not at the first upload.
+    await artifacts?.checkWritable?.().catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A full disk may be freed while the server runs; health reports it meanwhile.
+      if (code === 'ENOSPC' || code === 'EDQUOT') logger.warn({ err }, 'the artifact folder has no space left');
+      else throw err;
+    });
+  } catch (err) {
+    throw folderProblem(err as NodeJS.ErrnoException, config.artifactsDestination, 'the artifact folder');
+  }
+}
+
+function isAccessNotice(v: unknown): v is AccessNotice {
+  const n = v as AccessNotice;
+  return typeof n === 'object' && n !== null && typeof n.key === 'string' && ['user', 'token', 'permissions', 'failure'].includes(n.kind);
+}
+
+/**
+ * What the primary of `slipway server --workers N` does once, before it starts the workers: checks the
+ * access policy and the port, creates and migrates the store, checks the artifact store, creates the
+ * audit keys and the first admin. Each of these would otherwise race between workers starting at the
+ * same moment (and a generated admin password would be printed by each). Resolves with that password.
+ */
+export async function prepareServer(config: ResolvedConfig, opts: Pick<StartServerOptions, 'adminPassword' | 'logger'> = {}): Promise<{ generatedAdminPassword?: string }> {
+  const logger = opts.logger ?? createServerLogger(config.logLevel);
+  checkAccessPolicy(config);
+  await checkListenAddress(config.host, config.port);
+  const store = await openMetadataStore(config, systemClock);
+  try {
+    await checkArtifactStore(config, await openArtifactStore(config.artifactsDestination, config.s3Artifacts), logger);
+    await attachAuditTrail(store, { ...config.audit, logger }).close();
+    if (!config.auth.enabled) return {};
+    const { AccessService } = await import('../access/access-service.js');
+    const access = new AccessService({ store, defaultPermission: config.auth.defaultPermission, logger });
+    const { generatedPassword } = await access.ensureAdmin(opts.adminPassword ?? (process.env.SLIPWAY_ADMIN_PASSWORD || undefined));
+    return generatedPassword !== undefined ? { generatedAdminPassword: generatedPassword } : {};
+  } finally {
+    await store.close();
+  }
+}
+
 /** Opens everything the config names and listens on its host and port. */
 export async function startServer(config: ResolvedConfig, opts: StartServerOptions = {}): Promise<StartedServer> {
   const logger = opts.logger ?? createServerLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   checkAccessPolicy(config);
-  // A taken port is reported before the store opens and any registered model starts loading.
-  await checkListenAddress(config.host, config.port);
+  // A taken port is reported before the store opens and any registered model starts loading (by the primary, for workers).
+  if (!opts.cluster) await checkListenAddress(config.host, config.port);
   const store = await openMetadataStore(config, clock);
   const ctx: ServerContext = {
     config,
@@ -130,23 +180,12 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
     inferenceObservers: [],
     onClose: [],
     ...(opts.drainTimeoutMs !== undefined ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
   };
   let app: FastifyInstance | undefined;
   let generatedAdminPassword: string | undefined;
   try {
-    try {
-      if (!config.s3Artifacts) ensureDirSync(config.artifactsDestination);
-      // An existing folder may still refuse writes (read-only mount, permissions), and a bucket may be missing, unreachable
-      // or closed to these credentials: say so now (naming the setting), not at the first upload.
-      await ctx.artifacts?.checkWritable?.().catch((err: unknown) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        // A full disk may be freed while the server runs; health reports it meanwhile.
-        if (code === 'ENOSPC' || code === 'EDQUOT') logger.warn({ err }, 'the artifact folder has no space left');
-        else throw err;
-      });
-    } catch (err) {
-      throw folderProblem(err as NodeJS.ErrnoException, config.artifactsDestination, 'the artifact folder');
-    }
+    await checkArtifactStore(config, ctx.artifacts, logger);
     // Replicas on one store compete for each background job's lease; closing hands them over at once.
     const leases = await openJobLeases(store, { logger });
     const jobs = new JobRunner({ leases, logger, ttlMs: config.jobLeaseMs });
@@ -166,6 +205,14 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
       const bootstrap = await access.ensureAdmin(opts.adminPassword ?? (process.env.SLIPWAY_ADMIN_PASSWORD || undefined));
       generatedAdminPassword = bootstrap.generatedPassword;
       ctx.access = access;
+      const cluster = opts.cluster;
+      if (cluster) {
+        // A revoked token or a changed password stops working in every worker at once; failed sign-ins count toward one limit.
+        access.onNotice((notice) => cluster.publish('access', notice));
+        cluster.subscribe('access', (payload) => {
+          if (isAccessNotice(payload)) access.applyNotice(payload);
+        });
+      }
     }
     app = await buildApp(ctx);
     await app.listen({ host: config.host, port: config.port });

@@ -198,13 +198,13 @@ export function register(program: Command): void {
   });
 }
 
-/** A worker of `slipway serve --workers N` (forked by the command itself): it reports to the primary instead of the terminal. */
-function inClusterWorker(): boolean {
+/** A worker of `slipway serve --workers N` or `slipway server --workers N` (forked by the command itself): it reports to the primary instead of the terminal. */
+export function inClusterWorker(): boolean {
   return cluster.isWorker && process.env.SLIPWAY_CLUSTER_WORKER !== undefined;
 }
 
 /** A worker prints nothing: the primary prints the ready line, or the error of the worker that failed. */
-const SILENT = { out: () => {}, err: () => {} };
+export const SILENT = { out: () => {}, err: () => {} };
 
 async function serveAsWorker(model: string, flags: ServeFlags): Promise<number> {
   // A worker's channel to the primary keeps it alive: once it has drained, or failed to start, it exits itself.
@@ -221,12 +221,12 @@ async function serveAsWorker(model: string, flags: ServeFlags): Promise<number> 
 }
 
 /**
- * How many processes serve: --workers, else the setting, else one per CPU — but one with
+ * How many processes answer: --workers, else the setting, else one per CPU — but one with
  * `--model-control explicit`, whose loads and unloads change the process that takes them.
  */
-function workerCount(flags: ServeFlags, configured: number | undefined, cpus: number, explicitControl: boolean): number {
-  const n = flags.workers ?? configured ?? (explicitControl ? 1 : cpus);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw new SlipwayError('INVALID_ARGUMENT', `servingWorkers (SLIPWAY_SERVING_WORKERS) must be an integer from 1 to 1024, got ${String(n)}.`);
+export function workerCount(requested: number | undefined, configured: number | undefined, cpus: number, explicitControl: boolean, setting: string): number {
+  const n = requested ?? configured ?? (explicitControl ? 1 : cpus);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1024) throw new SlipwayError('INVALID_ARGUMENT', `${setting} must be an integer from 1 to 1024, got ${String(n)}.`);
   return n;
 }
 
@@ -278,7 +278,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   const { cpuBudget } = await import('../../core/cpu-budget.js');
   const cpus = cpuBudget();
   // Run as a worker of another process manager's cluster (pm2 and the like): that manager makes the processes.
-  const workers = cluster.isWorker && !inClusterWorker() ? 1 : workerCount(flags, config.servingWorkers, cpus, config.modelControl === 'explicit');
+  const workers = cluster.isWorker && !inClusterWorker() ? 1 : workerCount(flags.workers, config.servingWorkers, cpus, config.modelControl === 'explicit', 'servingWorkers (SLIPWAY_SERVING_WORKERS)');
   const inWorker = inClusterWorker();
   if (workers > 1 && config.modelControl === 'explicit') {
     throw new SlipwayError('INVALID_ARGUMENT', `--model-control explicit loads and unloads models in the process that takes the request, so ${workers} workers would serve different models: use --workers 1 with it.`, { workers });
@@ -534,23 +534,14 @@ function readyLine(info: { name?: unknown; version?: unknown; url?: unknown; v2?
  * SIGINT. A worker that fails to start fails the command with its error.
  */
 async function superviseWorkers(o: { workers: number; host: string; port: number; logLevel: string; drainTimeoutMs: number; json: boolean }): Promise<number> {
-  const [{ checkListenAddress }, { startCluster }, pinoModule] = await Promise.all([import('../../server/listen-address.js'), import('../../server/cluster/supervisor.js'), import('pino')]);
+  const [{ checkListenAddress }, { runClusterPrimary }, pinoModule] = await Promise.all([import('../../server/listen-address.js'), import('../../server/cluster/supervisor.js'), import('pino')]);
   await checkListenAddress(o.host, o.port);
   const logger = pinoModule.default({ level: o.logLevel }, process.stderr);
-  // A signal while the workers start stops them and the start; later ones drain (a second one changes nothing).
-  const started: { cluster?: Awaited<ReturnType<typeof startCluster>> } = {};
-  let stopRequested = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopRequested) return;
-    stopRequested = true;
-    logger.info({ signal }, 'serve: draining every worker');
-    if (started.cluster) void started.cluster.stop();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  const running = await startCluster({ workers: o.workers, logger, startTimeoutMs: 15 * 60_000, shutdownTimeoutMs: o.drainTimeoutMs + 2000 });
-  started.cluster = running;
-  if (stopRequested) void running.stop();
-  else process.stdout.write(readyLine({ ...running.info, workers: o.workers }, o.json));
-  return running.stopped;
+  return runClusterPrimary({
+    workers: o.workers,
+    logger,
+    startTimeoutMs: 15 * 60_000,
+    shutdownTimeoutMs: o.drainTimeoutMs + 2000,
+    onReady: (running) => process.stdout.write(readyLine({ ...running.info, workers: o.workers }, o.json)),
+  });
 }

@@ -2,7 +2,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import { EXIT, addHelpEpilogue, errorLine, positiveInt, printError, printWarning, processStreams, runAction, usageErrorsExit2 } from '../output.js';
-import { MAX_TIMER_DURATION_MS, durationFlag } from './serve.js';
+import cluster from 'node:cluster';
+import { SlipwayError } from '../../core/errors.js';
+import { MAX_TIMER_DURATION_MS, SILENT, durationFlag, inClusterWorker, workerCount } from './serve.js';
 
 interface ServerFlags {
   host?: string;
@@ -26,6 +28,7 @@ interface ServerFlags {
   protectedEnvironments?: string;
   /** --shutdown-timeout, in ms. */
   shutdownTimeout: number;
+  workers?: number;
 }
 
 /** How long a graceful shutdown may take before the process exits anyway, in ms. @default 10 s */
@@ -65,76 +68,14 @@ export function register(program: Command): void {
     .option('--auth', 'access control: every request needs a user (HTTP Basic) or a token (Bearer) with the permission for it; the first start creates the admin user (password from SLIPWAY_ADMIN_PASSWORD, else printed once) (env SLIPWAY_AUTH)')
     .option('--auth-default-permission <permission>', 'permission of users on objects without a grant: READ, EDIT, MANAGE or NO_PERMISSIONS (default: READ, env SLIPWAY_AUTH_DEFAULT_PERMISSION)')
     .option('--protected-environments <list>', 'with --auth, the environments whose releases need an approval by someone other than the requester, comma-separated (default: champion,production, env SLIPWAY_PROTECTED_ENVIRONMENTS)')
+    .option('--workers <n>', 'processes answering on the port (tracking, registry, UI and serving), each with its own event loop (default: the number of CPUs, env SLIPWAY_SERVER_WORKERS)', positiveInt('--workers'))
     .option('--allow-anonymous', 'listen beyond loopback without access control anyway (refused otherwise) (env SLIPWAY_ALLOW_ANONYMOUS)')
     .addOption(
       new Option('--shutdown-timeout <duration>', 'longest graceful shutdown before exiting anyway, e.g. 15s')
         .argParser(durationFlag('--shutdown-timeout', { min: 1, max: MAX_TIMER_DURATION_MS, suggest: ['s', 'ms'] }))
         .default(DEFAULT_SHUTDOWN_TIMEOUT_MS, formatDuration(DEFAULT_SHUTDOWN_TIMEOUT_MS)),
     )
-    .action(
-      runAction(async (flags: ServerFlags) => {
-        const { resolveConfig } = await import('../../config.js');
-        const { startServer, redactUri } = await import('../../server/start-server.js');
-        const config = resolveConfig({
-          host: flags.host,
-          port: flags.port,
-          backendStoreUri: flags.backendStoreUri,
-          artifactsDestination: flags.artifactsDestination,
-          defaultArtifactRoot: flags.defaultArtifactRoot,
-          serveArtifacts: flags.serveArtifacts,
-          logLevel: flags.logLevel,
-          bodyLimit: flags.bodyLimit,
-          requestTimeout: flags.requestTimeout,
-          modelControl: flags.modelControl,
-          modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
-          allowedHosts: flags.allowedHosts,
-          corsAllowedOrigins: flags.corsAllowedOrigins,
-          auth: flags.auth,
-          authDefaultPermission: flags.authDefaultPermission,
-          protectedEnvironments: flags.protectedEnvironments,
-          allowAnonymous: flags.allowAnonymous,
-          config: flags.config,
-        });
-        for (const warning of config.warnings) printWarning(warning);
-        // The HTTP drain leaves a fifth of the shutdown time (at least 1 s) to the close hooks and the store.
-        const shutdownMs = flags.shutdownTimeout;
-        const server = await startServer(config, { drainTimeoutMs: Math.max(0, shutdownMs - Math.max(1000, shutdownMs / 5)) });
-        if (server.generatedAdminPassword !== undefined) {
-          // Shown once, on the terminal only: it is in no log and cannot be shown again.
-          processStreams.err(`Access control is on. The first admin is 'admin' with the one-time password:\n\n  ${server.generatedAdminPassword}\n\nIt is shown only now; change it with slipway users, or set SLIPWAY_ADMIN_PASSWORD before the first start.\n`);
-        }
-        processStreams.out(`Slipway server ready at ${server.url} (store ${redactUri(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
-        server.ctx.logger.info({ url: server.url, store: server.ctx.store.dialect }, 'server ready');
-
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals) => {
-          if (stopping) {
-            // A second signal means "now": skip the drain.
-            process.exit(EXIT.FAILED);
-          }
-          stopping = true;
-          server.ctx.logger.info({ signal }, 'shutting down');
-          const timer = setTimeout(() => {
-            processStreams.err(errorLine(`shutdown did not finish within ${formatDuration(shutdownMs)} (--shutdown-timeout); exiting.`));
-            process.exit(EXIT.FAILED);
-          }, shutdownMs);
-          timer.unref();
-          server.close().then(
-            () => {
-              clearTimeout(timer);
-              process.exit(EXIT.OK);
-            },
-            (err: unknown) => {
-              printError(err);
-              process.exit(EXIT.FAILED);
-            },
-          );
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-        return EXIT.OK;
-      }),
-    );
+    .action(runAction((flags: ServerFlags) => (inClusterWorker() ? serverAsWorker(flags) : runServer(flags)), inClusterWorker() ? SILENT : undefined));
   usageErrorsExit2(cmd);
   addHelpEpilogue(cmd, {
     examples: [
@@ -143,9 +84,138 @@ export function register(program: Command): void {
       'SLIPWAY_ADMIN_PASSWORD=… slipway server --auth  # users need a password or a token; the admin is admin',
       'slipway server --request-timeout 5m --shutdown-timeout 15s',
       'slipway server --default-artifact-root file:///srv/mlruns --no-serve-artifacts  # clients write artifacts to /srv/mlruns',
+      'slipway server --workers 8 --backend-store-uri postgresql://slipway@db/slipway  # 8 processes on one port',
       'MLFLOW_TRACKING_URI=http://127.0.0.1:5000 python train.py',
     ],
     exitCodes: { 1: 'the port is taken, the store cannot be opened, or shutdown failed', 2: 'bad usage, a setting that cannot be used (a folder, a log level), or a non-loopback --host without --auth or --allow-anonymous' },
     docs: ['cli.md', 'configuration.md'],
   });
+}
+
+async function resolveServerConfig(flags: ServerFlags) {
+  const { resolveConfig } = await import('../../config.js');
+  return resolveConfig({
+    host: flags.host,
+    port: flags.port,
+    backendStoreUri: flags.backendStoreUri,
+    artifactsDestination: flags.artifactsDestination,
+    defaultArtifactRoot: flags.defaultArtifactRoot,
+    serveArtifacts: flags.serveArtifacts,
+    logLevel: flags.logLevel,
+    bodyLimit: flags.bodyLimit,
+    requestTimeout: flags.requestTimeout,
+    modelControl: flags.modelControl,
+    modelSourceAllowedDirs: flags.modelSourceAllowedDirs,
+    allowedHosts: flags.allowedHosts,
+    corsAllowedOrigins: flags.corsAllowedOrigins,
+    auth: flags.auth,
+    authDefaultPermission: flags.authDefaultPermission,
+    protectedEnvironments: flags.protectedEnvironments,
+    allowAnonymous: flags.allowAnonymous,
+    config: flags.config,
+  });
+}
+
+/** Shown once, on the terminal only: it is in no log and cannot be shown again. */
+function printGeneratedPassword(password: string | undefined): void {
+  if (password === undefined) return;
+  processStreams.err(`Access control is on. The first admin is 'admin' with the one-time password:\n\n  ${password}\n\nIt is shown only now; change it with slipway users, or set SLIPWAY_ADMIN_PASSWORD before the first start.\n`);
+}
+
+/** The HTTP drain leaves a fifth of the shutdown time (at least 1 s) to the close hooks and the store. */
+function drainTimeoutOf(shutdownMs: number): number {
+  return Math.max(0, shutdownMs - Math.max(1000, shutdownMs / 5));
+}
+
+async function runServer(flags: ServerFlags): Promise<number> {
+  const config = await resolveServerConfig(flags);
+  for (const warning of config.warnings) printWarning(warning);
+  const { cpuBudget } = await import('../../core/cpu-budget.js');
+  // Run as a worker of another process manager's cluster (pm2 and the like): that manager makes the processes.
+  const workers = cluster.isWorker ? 1 : workerCount(flags.workers, config.serverWorkers, cpuBudget(), config.modelControl === 'explicit', 'serverWorkers (SLIPWAY_SERVER_WORKERS)');
+  if (workers > 1 && config.modelControl === 'explicit') {
+    throw new SlipwayError('INVALID_ARGUMENT', `--model-control explicit loads and unloads models in the process that takes the request, so ${workers} workers would serve different models: use --workers 1 with it.`, { workers });
+  }
+  const { startServer, prepareServer, redactUri } = await import('../../server/start-server.js');
+  const shutdownMs = flags.shutdownTimeout;
+  const readyLine = (url: string, extra = '') => `Slipway server ready at ${url} (store ${redactUri(config.backendStoreUri)}, artifacts ${config.artifactsDestination}${extra})\n`;
+  if (workers > 1) {
+    const [{ runClusterPrimary }, { createServerLogger }] = await Promise.all([import('../../server/cluster/supervisor.js'), import('../../server/start-server.js')]);
+    const logger = createServerLogger(config.logLevel);
+    // The store, the audit keys and the first admin are made once, here, before the workers open them.
+    const prepared = await prepareServer(config, { logger });
+    printGeneratedPassword(prepared.generatedAdminPassword);
+    return runClusterPrimary({
+      workers,
+      logger,
+      startTimeoutMs: 15 * 60_000,
+      shutdownTimeoutMs: shutdownMs + 2000,
+      onReady: (running) => {
+        processStreams.out(readyLine(String(running.info.url), `, ${workers} workers`));
+        logger.info({ url: running.info.url, workers }, 'server ready');
+      },
+    });
+  }
+  const server = await startServer(config, { drainTimeoutMs: drainTimeoutOf(shutdownMs) });
+  printGeneratedPassword(server.generatedAdminPassword);
+  processStreams.out(readyLine(server.url));
+  server.ctx.logger.info({ url: server.url, store: server.ctx.store.dialect }, 'server ready');
+  stopOnSignals(server, shutdownMs);
+  return EXIT.OK;
+}
+
+/** Drains and closes `server` on SIGTERM or SIGINT, then exits; a second signal exits at once. */
+function stopOnSignals(server: { close(): Promise<void>; ctx: { logger: { info(o: object, m: string): void } } }, shutdownMs: number): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second signal means "now": skip the drain.
+      process.exit(EXIT.FAILED);
+    }
+    stopping = true;
+    server.ctx.logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      processStreams.err(errorLine(`shutdown did not finish within ${formatDuration(shutdownMs)} (--shutdown-timeout); exiting.`));
+      process.exit(EXIT.FAILED);
+    }, shutdownMs);
+    timer.unref();
+    server.close().then(
+      () => {
+        clearTimeout(timer);
+        process.exit(EXIT.OK);
+      },
+      (err: unknown) => {
+        printError(err);
+        process.exit(EXIT.FAILED);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/**
+ * A worker of `slipway server --workers N`: serves on the primary's port and reports to it (ready, or
+ * why it could not start) instead of the terminal; SIGTERM from the primary drains it.
+ */
+async function serverAsWorker(flags: ServerFlags): Promise<number> {
+  const link = await import('../../server/cluster/worker-link.js');
+  try {
+    const config = await resolveServerConfig(flags);
+    const [{ startServer, createServerLogger }, { joinServerCluster }, { getMetricsRegistry }] = await Promise.all([
+      import('../../server/start-server.js'),
+      import('../../server/cluster/server-cluster.js'),
+      import('../../server/metrics-registry.js'),
+    ]);
+    const logger = createServerLogger(config.logLevel, { pid: process.pid, worker: Number(process.env.SLIPWAY_CLUSTER_WORKER) });
+    const server = await startServer(config, { logger, drainTimeoutMs: drainTimeoutOf(flags.shutdownTimeout), cluster: joinServerCluster(getMetricsRegistry()) });
+    link.reportReady({ url: server.url });
+    stopOnSignals(server, flags.shutdownTimeout);
+    return EXIT.OK;
+  } catch (err) {
+    const [{ isSlipwayError }, { exitCodeFor }] = await Promise.all([import('../../core/errors.js'), import('../output.js')]);
+    await link.reportFailure(isSlipwayError(err) ? err.code : 'INTERNAL', err instanceof Error ? err.message : String(err));
+    setImmediate(() => process.exit(exitCodeFor(err)));
+    throw err;
+  }
 }

@@ -154,6 +154,9 @@ export class SwapCoordinator {
   }
 }
 
+/** Longest wait for the workers' answers to a gather; slower ones are left out of it. */
+const GATHER_TIMEOUT_MS = 2000;
+
 /** Replacements that die within this long of their start count as a crash loop. */
 const CRASH_WINDOW_MS = 10_000;
 /** Longest pause before starting a replacement in a crash loop. */
@@ -177,7 +180,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   const tag = (w: Worker, index: number) => Object.assign(w, { slipwayIndex: index });
   const fork = (index: number): Worker => {
-    const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index) });
+    const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index), SLIPWAY_CLUSTER_SIZE: String(opts.workers) });
     started.set(worker.id, Date.now());
     // A message to a worker whose channel closes as it exits must not end the primary.
     worker.on('error', (err) => logger.warn({ err, pid: worker.process.pid }, 'cluster: a message to a worker failed'));
@@ -217,14 +220,63 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       case 'slipway:ask':
         void answer(worker, msg);
         return;
+      case 'slipway:publish':
+        // Relayed to every other worker as it came (one sender's messages keep their order).
+        for (const other of alive()) {
+          if (other.id !== worker.id && other.isConnected()) other.send({ t: 'slipway:published', topic: msg.topic, payload: msg.payload, from: worker.id } satisfies ClusterMessage);
+        }
+        return;
+      case 'slipway:gathered': {
+        const g = gathers.get(msg.id);
+        if (!g) return;
+        if (msg.error === undefined) g.values.push(msg.value);
+        g.waiting.delete(worker.id);
+        if (g.waiting.size === 0) g.done();
+        return;
+      }
+      case 'slipway:unlock':
+        if (locks.get(msg.name) === worker.id) locks.delete(msg.name);
+        return;
       default:
     }
   });
 
+  /** Cluster-wide locks: name → the id of the worker holding it. */
+  const locks = new Map<string, number>();
+  /** Gathers under way: the workers still to answer and what the others said. */
+  const gathers = new Map<number, { waiting: Set<number>; values: unknown[]; done: () => void }>();
+  let nextGather = 0;
+  const gather = (topic: string): Promise<unknown[]> =>
+    new Promise((resolve) => {
+      const id = nextGather++;
+      const workers = alive().filter((w) => ready.has(w.id) && w.isConnected());
+      const g = { waiting: new Set(workers.map((w) => w.id)), values: [] as unknown[], done: () => {} };
+      const timer = setTimeout(() => g.done(), GATHER_TIMEOUT_MS);
+      g.done = () => {
+        clearTimeout(timer);
+        gathers.delete(id);
+        resolve(g.values);
+      };
+      gathers.set(id, g);
+      if (workers.length === 0) return g.done();
+      for (const w of workers) w.send({ t: 'slipway:gather', id, topic } satisfies ClusterMessage);
+    });
+
   const answer = async (worker: Worker, msg: Extract<ClusterMessage, { t: 'slipway:ask' }>) => {
-    const reply = (body: { value?: string | boolean; error?: string }) => {
+    const reply = (body: { value?: unknown; error?: string }) => {
       if (worker.isConnected()) worker.send({ t: 'slipway:answer', id: msg.id, ...body } satisfies ClusterMessage);
     };
+    if (msg.what === 'lock') {
+      const holder = locks.get(msg.name);
+      const got = holder === undefined || holder === worker.id || !alive().some((w) => w.id === holder);
+      if (got) locks.set(msg.name, worker.id);
+      reply({ value: got && holder !== worker.id });
+      return;
+    }
+    if (msg.what === 'gather') {
+      reply({ value: await gather(msg.topic) });
+      return;
+    }
     if (msg.what === 'ready') {
       const workers = alive();
       reply({ value: stopping === undefined && workers.length === opts.workers && workers.every((w) => ready.has(w.id)) });
@@ -242,6 +294,11 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ready.delete(worker.id);
     started.delete(worker.id);
     swaps.gone(worker.id);
+    for (const [name, holder] of locks) if (holder === worker.id) locks.delete(name);
+    for (const g of [...gathers.values()]) {
+      g.waiting.delete(worker.id);
+      if (g.waiting.size === 0) g.done();
+    }
     const index = Number((worker as Worker & { slipwayIndex?: number }).slipwayIndex ?? 0);
     if (stopping !== undefined) {
       // A worker that could not drain cleanly makes the whole stop a failure.
@@ -315,4 +372,27 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     failStart = undefined;
   }
   return { info: firstInfo ?? {}, pids: () => alive().map((w) => w.process.pid ?? 0), stop, stopped };
+}
+
+/**
+ * Runs this process as the cluster's primary until the workers stop: starts them, calls `onReady`
+ * once every one serves, and drains them all on SIGTERM or SIGINT (a signal during the start stops
+ * the start; a second signal changes nothing). Resolves with the exit code.
+ */
+export async function runClusterPrimary(o: ClusterOptions & { onReady: (running: RunningCluster) => void }): Promise<number> {
+  const started: { cluster?: RunningCluster } = {};
+  let stopRequested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) return;
+    stopRequested = true;
+    o.logger.info({ signal }, 'cluster: draining every worker');
+    if (started.cluster) void started.cluster.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  const running = await startCluster(o);
+  started.cluster = running;
+  if (stopRequested) void running.stop();
+  else o.onReady(running);
+  return running.stopped;
 }

@@ -1,7 +1,9 @@
 /**
  * A worker process's side of a Slipway cluster (several processes answering on one port, see
  * supervisor.ts): it says when it is ready or why it failed, and asks the primary for what only
- * the whole cluster knows — /metrics summed over every worker, and whether every worker is ready.
+ * the whole cluster knows — /metrics summed over every worker, whether every worker is ready, every
+ * worker's answer to a question (`gather`), a lock held by one worker at a time — and hears what the
+ * other workers publish (a revoked token, a registry change, their queue depths).
  */
 import cluster from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
@@ -11,7 +13,14 @@ export type ClusterMessage =
   | { t: 'slipway:ready'; info: Record<string, unknown> }
   | { t: 'slipway:failed'; code: string; message: string }
   | { t: 'slipway:ask'; id: number; what: 'metrics' | 'ready' }
-  | { t: 'slipway:answer'; id: number; value?: string | boolean; error?: string }
+  | { t: 'slipway:ask'; id: number; what: 'gather'; topic: string }
+  | { t: 'slipway:ask'; id: number; what: 'lock'; name: string }
+  | { t: 'slipway:answer'; id: number; value?: unknown; error?: string }
+  | { t: 'slipway:unlock'; name: string }
+  | { t: 'slipway:publish'; topic: string; payload: unknown }
+  | { t: 'slipway:published'; topic: string; payload: unknown; from: number }
+  | { t: 'slipway:gather'; id: number; topic: string }
+  | { t: 'slipway:gathered'; id: number; value?: unknown; error?: string }
   | { t: 'slipway:prepared'; name: string; version: string }
   | { t: 'slipway:load-failed'; name: string; version: string; reason: string }
   | { t: 'slipway:swap'; name: string; version: string; go: boolean };
@@ -25,8 +34,25 @@ export function isClusterWorker(): boolean {
 const ASK_TIMEOUT_MS = 5000;
 
 let nextId = 0;
-const pending = new Map<number, { resolve: (v: string | boolean) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+/** Handlers of what other workers publish, by topic. */
+const subscribers = new Map<string, Set<(payload: unknown, from: number) => void>>();
+/** This worker's answers to the primary's `gather` questions, by topic. */
+const answerers = new Map<string, () => unknown>();
+
+/** Sends to the primary; false when the channel is gone (the worker is exiting). */
+function sendToPrimary(msg: ClusterMessage): boolean {
+  if (!process.send || !process.connected) return false;
+  try {
+    return process.send(msg);
+  } catch {
+    return false;
+  }
+}
 let listening = false;
+/** Set once this worker is exiting by itself (its channel closes then, too). */
+let exitingOnPurpose = false;
+process.once('exit', () => (exitingOnPurpose = true));
 
 /** Swaps waiting for the primary's word, by model and version. */
 const swaps = new Map<string, Array<(go: boolean) => void>>();
@@ -35,12 +61,31 @@ const swapKey = (name: string, version: string) => `${name}\u0000${version}`;
 function listen(): void {
   if (listening) return;
   listening = true;
+  // A primary that is gone (killed, crashed) cannot stop or replace this worker: it stops too, rather than serve alone.
+  process.once('disconnect', () => {
+    if (exitingOnPurpose) return;
+    process.kill(process.pid, 'SIGTERM');
+  });
   process.on('message', (msg: ClusterMessage) => {
     if (msg?.t === 'slipway:swap') {
       const key = swapKey(msg.name, msg.version);
       const waiting = swaps.get(key) ?? [];
       swaps.delete(key);
       for (const decide of waiting) decide(msg.go);
+      return;
+    }
+    if (msg?.t === 'slipway:published') {
+      for (const handler of subscribers.get(msg.topic) ?? []) {
+        try {
+          handler(msg.payload, msg.from);
+        } catch {
+          // One handler's failure is its own; the others still hear the message.
+        }
+      }
+      return;
+    }
+    if (msg?.t === 'slipway:gather') {
+      void answerGather(msg.id, msg.topic);
       return;
     }
     if (msg?.t !== 'slipway:answer') return;
@@ -53,7 +98,19 @@ function listen(): void {
   });
 }
 
-function ask(what: 'metrics' | 'ready'): Promise<string | boolean> {
+async function answerGather(id: number, topic: string): Promise<void> {
+  const answerer = answerers.get(topic);
+  try {
+    if (!answerer) throw new Error(`this worker has no answer for '${topic}'`);
+    sendToPrimary({ t: 'slipway:gathered', id, value: await answerer() });
+  } catch (err) {
+    sendToPrimary({ t: 'slipway:gathered', id, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+type Question = { what: 'metrics' | 'ready' } | { what: 'gather'; topic: string } | { what: 'lock'; name: string };
+
+function ask(question: Question): Promise<unknown> {
   listen();
   const id = nextId++;
   return new Promise((resolve, reject) => {
@@ -63,7 +120,11 @@ function ask(what: 'metrics' | 'ready'): Promise<string | boolean> {
     }, ASK_TIMEOUT_MS);
     timer.unref();
     pending.set(id, { resolve, reject, timer });
-    process.send?.({ t: 'slipway:ask', id, what } satisfies ClusterMessage);
+    if (!sendToPrimary({ t: 'slipway:ask', id, ...question } as ClusterMessage)) {
+      clearTimeout(timer);
+      pending.delete(id);
+      reject(new Error("the cluster's primary process cannot be reached"));
+    }
   });
 }
 
@@ -79,17 +140,58 @@ export function joinClusterMetrics(registry: Registry): void {
 
 /** The Prometheus text of every worker's metrics summed. */
 export async function clusterMetricsText(): Promise<string> {
-  return (await ask('metrics')) as string;
+  return (await ask({ what: 'metrics' })) as string;
 }
 
 /** True when every worker of the cluster is ready (and the cluster is not shutting down). */
 export async function clusterReady(): Promise<boolean> {
-  return (await ask('ready').catch(() => false)) === true;
+  return (await ask({ what: 'ready' }).catch(() => false)) === true;
+}
+
+/** Tells every other worker of the cluster `payload` on `topic` (fire and forget; order kept per sender). */
+export function publish(topic: string, payload: unknown): void {
+  listen();
+  sendToPrimary({ t: 'slipway:publish', topic, payload });
+}
+
+/** Calls `handler` with what other workers publish on `topic`; returns the unsubscribe. */
+export function subscribe(topic: string, handler: (payload: unknown, from: number) => void): () => void {
+  listen();
+  const set = subscribers.get(topic) ?? new Set();
+  set.add(handler);
+  subscribers.set(topic, set);
+  return () => void set.delete(handler);
+}
+
+/** Sets this worker's answer to `gather(topic)` (a JSON-serialisable value). */
+export function answer(topic: string, fn: () => unknown): void {
+  listen();
+  answerers.set(topic, fn);
+}
+
+/** Every ready worker's answer to `topic` (this one's included); workers that fail or are slow are left out. */
+export async function gather(topic: string): Promise<unknown[]> {
+  return (await ask({ what: 'gather', topic })) as unknown[];
+}
+
+/**
+ * Takes the cluster-wide lock `name`: resolves with its release, or undefined when another worker
+ * holds it. A worker that dies holding a lock releases it.
+ */
+export async function lock(name: string): Promise<(() => void) | undefined> {
+  const got = (await ask({ what: 'lock', name })) === true;
+  if (!got) return undefined;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    sendToPrimary({ t: 'slipway:unlock', name });
+  };
 }
 
 /** Tells the primary this worker serves, with what to print. */
 export function reportReady(info: Record<string, unknown>): void {
-  process.send?.({ t: 'slipway:ready', info } satisfies ClusterMessage);
+  sendToPrimary({ t: 'slipway:ready', info });
 }
 
 /** Tells the primary why this worker could not start; resolves once the message is on its way. */
@@ -109,11 +211,11 @@ export function clusterSwapGate(name: string, version: string): Promise<boolean>
   return new Promise((resolve) => {
     const key = swapKey(name, version);
     swaps.set(key, [...(swaps.get(key) ?? []), resolve]);
-    process.send?.({ t: 'slipway:prepared', name, version } satisfies ClusterMessage);
+    sendToPrimary({ t: 'slipway:prepared', name, version });
   });
 }
 
 /** Tells the primary this worker could not load a new version (ModelManager's `onSwapLoadFailed`). */
 export function reportSwapLoadFailed(name: string, version: string, reason: string): void {
-  process.send?.({ t: 'slipway:load-failed', name, version, reason } satisfies ClusterMessage);
+  sendToPrimary({ t: 'slipway:load-failed', name, version, reason });
 }

@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/logger.js';
 import type { ServingStats } from '../../client/schemas/serving.js';
 import { fixture, holdout } from '../../../test/support/serving.js';
 import { startServer, type StartedServer } from '../start-server.js';
+import { mergeServingStats } from './serving-stats-routes.js';
 
 const cancer = holdout('breast_cancer');
 const root = mkdtempSync(join(tmpdir(), 'slipway-serving-stats-'));
@@ -118,5 +119,36 @@ describe('GET /api/v1/serving/stats with access control on', () => {
     expect(await names(bob)).toEqual(['auth-open']);
     expect((await as(bob, 'GET', '/api/v1/serving/stats?model=auth-secret')).json<ServingStats>().models).toEqual([]);
     expect((await secured.app.inject({ method: 'GET', url: '/api/v1/serving/stats' })).statusCode).toBe(401);
+  });
+});
+
+describe('the serving figures of several workers as one server', () => {
+  const hist = (counts: number[], sum: number) => ({ bounds: [0.01, 0.1], counts, sum, count: counts.reduce((a, b) => a + b, 0) });
+  const part = (startedTime: number, state: string, ok: number, errors: number, counts: number[]): ServingStats => ({
+    time: startedTime + 1000,
+    startedTime,
+    uptimeMs: 1000,
+    models: [
+      {
+        model: 'cancer',
+        state,
+        servedVersion: '2',
+        reason: state === 'READY' ? '' : 'loading version 2',
+        inFlight: 1,
+        versions: [{ version: '2', requests: { total: ok + errors, ok, clientError: errors, serverError: 0, byStatus: { '200': ok, '400': errors } }, latency: hist(counts, ok / 100), queueDepth: 2, inFlightBatches: 1 }],
+        roles: [{ version: '2', role: 'champion', requests: ok, errors: 0, latency: hist(counts, ok / 100) }],
+      },
+    ],
+  });
+
+  it('adds counts, histograms, queues and in-flight requests, and reports a worker that is not ready', () => {
+    const merged = mergeServingStats([part(1000, 'READY', 10, 1, [6, 4, 0]), part(3000, 'LOADING', 5, 0, [1, 3, 1])]);
+    expect(merged.startedTime).toBe(3000);
+    expect(merged.uptimeMs).toBe(1000);
+    const m = merged.models[0]!;
+    expect(m).toMatchObject({ state: 'LOADING', reason: 'loading version 2', inFlight: 2 });
+    expect(m.versions[0]).toMatchObject({ requests: { total: 16, ok: 15, clientError: 1, byStatus: { '200': 15, '400': 1 } }, queueDepth: 4, inFlightBatches: 2 });
+    expect(m.versions[0]!.latency).toMatchObject({ counts: [7, 7, 1], count: 15 });
+    expect(m.roles[0]).toMatchObject({ requests: 15, latency: { count: 15 } });
   });
 });

@@ -10,6 +10,10 @@ import type { ModelStatus } from '../../serving/model-manager.js';
 import { ServingStats, ServingStatsQuery, type LatencyHistogram, type ServedModelStats, type RequestCounts } from '../../client/schemas/serving.js';
 import type { Clock } from '../../core/clock.js';
 import { nativeRoute, type NativeRoute } from './native-route.js';
+import type { ServerCluster } from '../cluster/server-cluster.js';
+
+/** The cluster question each worker answers with its own figures. */
+const STATS_TOPIC = 'serving.stats';
 
 /** What the route reads. */
 export interface ServingStatsInit {
@@ -21,6 +25,8 @@ export interface ServingStatsInit {
   startedTime: number;
   /** Model names the caller may read. */
   readable(request: Parameters<NativeRoute['handler']>[0]['request']): ReadableObjects | Promise<ReadableObjects>;
+  /** In a worker of a cluster: the figures are every worker's, summed. */
+  cluster?: Pick<ServerCluster, 'answer' | 'gather'>;
 }
 
 function histogram(h: HistogramSnapshot | undefined): LatencyHistogram | null {
@@ -87,8 +93,68 @@ export async function servingStats(init: ServingStatsInit, may: (name: string) =
   return { time: now, startedTime: init.startedTime, uptimeMs: Math.max(0, now - init.startedTime), models: list };
 }
 
+function addCounts(a: RequestCounts, b: RequestCounts): RequestCounts {
+  const byStatus = { ...a.byStatus };
+  for (const [status, n] of Object.entries(b.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + n;
+  return counts(byStatus);
+}
+
+function addHistograms(a: LatencyHistogram | null, b: LatencyHistogram | null): LatencyHistogram | null {
+  if (!a || !b) return a ?? b;
+  // Every worker uses the same buckets; a mismatch (never expected) keeps the first rather than adding unlike buckets.
+  if (a.bounds.length !== b.bounds.length || a.bounds.some((x, i) => x !== b.bounds[i])) return a;
+  return { bounds: a.bounds, counts: a.counts.map((n, i) => n + (b.counts[i] ?? 0)), sum: a.sum + b.sum, count: a.count + b.count };
+}
+
+/**
+ * The figures of several processes (the workers of one server) as one server's: counts, histograms,
+ * queue depths and in-flight requests add up. A model's state is the first worker's unless another
+ * is not READY (that one tells why), and the start time is the latest worker's, since the sums went
+ * back when it started (as after a restart, which dashboards already expect).
+ */
+export function mergeServingStats(parts: readonly ServingStats[]): ServingStats {
+  const models = new Map<string, ServedModelStats>();
+  for (const part of parts) {
+    for (const m of part.models) {
+      const into = models.get(m.model);
+      if (!into) {
+        models.set(m.model, { ...m, versions: m.versions.map((v) => ({ ...v })), roles: m.roles.map((r) => ({ ...r })) });
+        continue;
+      }
+      if (into.state === 'READY' && m.state !== 'READY' && m.state !== null) Object.assign(into, { state: m.state, servedVersion: m.servedVersion, reason: m.reason });
+      into.inFlight += m.inFlight;
+      for (const v of m.versions) {
+        const same = into.versions.find((x) => x.version === v.version);
+        if (!same) into.versions.push({ ...v });
+        else Object.assign(same, { requests: addCounts(same.requests, v.requests), latency: addHistograms(same.latency, v.latency), queueDepth: same.queueDepth + v.queueDepth, inFlightBatches: same.inFlightBatches + v.inFlightBatches });
+      }
+      for (const r of m.roles) {
+        const same = into.roles.find((x) => x.version === r.version && x.role === r.role);
+        if (!same) into.roles.push({ ...r });
+        else Object.assign(same, { requests: same.requests + r.requests, errors: same.errors + r.errors, latency: addHistograms(same.latency, r.latency) });
+      }
+    }
+  }
+  const time = Math.max(...parts.map((p) => p.time));
+  const startedTime = Math.max(...parts.map((p) => p.startedTime));
+  const byVersion = (a: { version: string }, b: { version: string }) => a.version.localeCompare(b.version, undefined, { numeric: true });
+  const list = [...models.values()].sort((a, b) => a.model.localeCompare(b.model));
+  for (const m of list) {
+    m.versions.sort(byVersion);
+    m.roles.sort((a, b) => byVersion(a, b) || a.role.localeCompare(b.role));
+  }
+  return { time, startedTime, uptimeMs: Math.max(0, time - startedTime), models: list };
+}
+
+/** Only the models `may` lets the caller read, and only `only` when given. */
+function visible(stats: ServingStats, may: (name: string) => boolean, only: string | undefined): ServingStats {
+  return { ...stats, models: stats.models.filter((m) => may(m.model) && (only === undefined || m.model === only)) };
+}
+
 /** The serving figures route. */
 export function servingStatsRoutes(init: ServingStatsInit): NativeRoute[] {
+  const { cluster } = init;
+  cluster?.answer(STATS_TOPIC, () => servingStats(init, () => true));
   return [
     nativeRoute({
       method: 'GET',
@@ -100,7 +166,11 @@ export function servingStatsRoutes(init: ServingStatsInit): NativeRoute[] {
       query: ServingStatsQuery,
       response: ServingStats,
       async handler({ query, request }) {
-        return servingStats(init, mayRead(await init.readable(request)), query.model);
+        const may = mayRead(await init.readable(request));
+        if (!cluster) return servingStats(init, may, query.model);
+        const parts = (await cluster.gather(STATS_TOPIC)) as ServingStats[];
+        // The primary leaves out workers that did not answer in time; this one's own figures are always there.
+        return visible(mergeServingStats(parts.length > 0 ? parts : [await servingStats(init, () => true)]), may, query.model);
       },
     }),
   ];

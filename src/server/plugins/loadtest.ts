@@ -47,11 +47,19 @@ const loadtest: DomainPlugin = async (app, ctx) => {
   };
 
   const exclusive = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (running) throw new SlipwayError('INVALID_STATE', 'A load test is already running on this server; wait for it to finish.');
+    const busy = () => new SlipwayError('INVALID_STATE', 'A load test is already running on this server; wait for it to finish.');
+    if (running) throw busy();
     running = true;
+    // The workers of one server run one load test at a time between them, as one process does.
+    let release: (() => void) | undefined;
     try {
+      if (ctx.cluster) {
+        release = await ctx.cluster.lock('loadtest');
+        if (!release) throw busy();
+      }
       return await work();
     } finally {
+      release?.();
       running = false;
     }
   };

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SlipwayError, errors } from '../../core/errors.js';
-import { RegistryModelSource } from '../../registry/registry-model-source.js';
+import { RegistryModelSource, type RegistryChangeFeed } from '../../registry/registry-model-source.js';
 import { toMlflowModelVersion, toMlflowRegisteredModel } from '../../registry/registry-mlflow-wire.js';
 import { RegistryService } from '../../registry/registry-service.js';
 import type { MutationContext } from '../../registry/registry-types.js';
@@ -15,6 +15,7 @@ import type { DomainPlugin } from '../app.js';
 import type { ServerContext } from '../context.js';
 import { REGISTRY_CHANNEL } from '../../store/change-feed.js';
 import type { PostgresChangeListener } from '../../store/postgres/postgres-change-listener.js';
+import type { ServerCluster } from '../cluster/server-cluster.js';
 
 /** The prefixes the MLflow client and MLflow's web UI use. */
 export const MLFLOW_PREFIXES = ['/api/2.0/mlflow', '/ajax-api/2.0/mlflow'] as const;
@@ -260,6 +261,14 @@ function routesOf(registry: RegistryService, server: ServerContext): Array<{ met
   ];
 }
 
+/** The cluster topic on which a worker tells the others which model's registry entries it changed. */
+const REGISTRY_TOPIC = 'registry.change';
+
+/** Registry changes made by the other workers of this server, as a change feed. */
+function clusterRegistryFeed(cluster: ServerCluster): RegistryChangeFeed {
+  return { subscribe: (listener) => cluster.subscribe(REGISTRY_TOPIC, (name) => listener(typeof name === 'string' ? name : undefined)) };
+}
+
 /** The registry the server shares across plugins, opened on first need. */
 export function sharedRegistry(ctx: ServerContext): RegistryService {
   ctx.registry ??= new RegistryService({ store: ctx.store, artifacts: ctx.artifacts, modelSourceAllowedDirs: ctx.config.modelSourceAllowedDirs, clock: ctx.clock, logger: ctx.logger });
@@ -275,9 +284,15 @@ const mlflowRegistry: DomainPlugin = async (app: FastifyInstance, ctx: ServerCon
       const { PostgresChangeListener } = await import('../../store/postgres/postgres-change-listener.js');
       changes = new PostgresChangeListener(ctx.store.pool.options, REGISTRY_CHANNEL, ctx.logger);
     }
-    const source = new RegistryModelSource(registry, { pollIntervalMs: ALIAS_POLL_MS, ...(changes ? { changes } : {}) });
+    // The workers of one server tell each other of their registry changes (PostgreSQL's notices reach them anyway).
+    const cluster = ctx.cluster;
+    const clusterFeed = cluster && !changes ? clusterRegistryFeed(cluster) : undefined;
+    const unpublish = cluster && !changes ? registry.onChange((name) => cluster.publish(REGISTRY_TOPIC, name)) : undefined;
+    const feed = changes ?? clusterFeed;
+    const source = new RegistryModelSource(registry, { pollIntervalMs: ALIAS_POLL_MS, ...(feed ? { changes: feed } : {}) });
     ctx.modelSource = source;
     ctx.onClose.push(async () => {
+      unpublish?.();
       source.close();
       await changes?.close();
     });

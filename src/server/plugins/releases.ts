@@ -147,8 +147,9 @@ const releases: DomainPlugin = async (app, ctx) => {
     return ownSource;
   };
   const jobs = ctx.embedded ? undefined : ctx.jobs;
-  // Replicas on one PostgreSQL database share the traffic of releases through the store; a single server keeps it in memory.
-  const board = jobs && ctx.store.dialect === 'postgres' ? new TrafficBoard(ctx.store) : undefined;
+  // Replicas on one PostgreSQL database, and the workers of one server, share the traffic of releases through the store;
+  // a single server process keeps it in memory.
+  const board = jobs && (ctx.store.dialect === 'postgres' || ctx.cluster) ? new TrafficBoard(ctx.store) : undefined;
   // Traffic hub: rollouts steer this server's serving and the `slipway serve --server` processes that follow it.
   const hub = new TrafficHub({ local: () => ctx.traffic, clock: ctx.clock, logger: ctx.logger, ...(board ? { board } : {}) });
   // On the board, this replica's serving follows the published split like any serving process.

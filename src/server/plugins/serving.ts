@@ -28,7 +28,17 @@ const serving: DomainPlugin = async (app, ctx) => {
   const options = resolveServingOptions({ ...ctx.config.serving, bodyLimit: ctx.config.bodyLimit });
   const source = ctx.modelSource;
   const modelFiles = modelFileAllowList(ctx.artifacts, ctx.config.modelSourceAllowedDirs);
-  const manager = new ModelManager({ options, metrics, logger: ctx.logger, modelFiles, ...(source ? { source } : {}) });
+  const cluster = ctx.cluster;
+  // In a cluster, each worker holds its share of the server's queue, and a new version serves in every worker at once or in none.
+  if (cluster) options.maxQueueSize = Math.max(1, Math.ceil(options.maxQueueSize / cluster.size));
+  const manager = new ModelManager({
+    options,
+    metrics,
+    logger: ctx.logger,
+    modelFiles,
+    ...(source ? { source } : {}),
+    ...(cluster ? { swapGate: cluster.swapGate, onSwapLoadFailed: cluster.onSwapLoadFailed } : {}),
+  });
   // Canary, shadow and blue-green releases steer this server's traffic through it.
   // A release of a registered model not yet requested loads it as its first request would (loadOnDemand, below).
   const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger, loadOnDemand: (name) => loadOnDemand(name) });
@@ -95,6 +105,8 @@ const serving: DomainPlugin = async (app, ctx) => {
     requestId: (req) => req.id,
     audit,
     ...(ctx.fastRoutes ? { fastRoutes: ctx.fastRoutes } : {}),
+    // A worker answers /metrics and readiness for the whole cluster.
+    ...(cluster ? { metricsText: cluster.metricsText, othersReady: cluster.othersReady } : {}),
   });
   const explain = await registerExplainRoutes(app, { manager, store: ctx.store, logger: ctx.logger, loadOnDemand });
   registerNativeRoutes(
@@ -107,6 +119,7 @@ const serving: DomainPlugin = async (app, ctx) => {
       startedTime: ctx.clock.now(),
       // Readers of a model see its figures; the route table lets in any signed-in user.
       readable: (request) => accessServiceOf(ctx).readableModelNames(principalOf(request)),
+      ...(cluster ? { cluster } : {}),
     }),
     ctx,
   );
