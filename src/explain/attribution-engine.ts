@@ -48,10 +48,14 @@ export interface AttributionResult {
   rows: RowAttribution[];
 }
 
+/** The widest model explained: KernelSHAP's regression grows with the square of the features. */
+export const MAX_FEATURES = 256;
+
 /** The plan `explainRows` would use for `features` features; lets a caller size the work before starting it. */
 export function planFor(features: number, opts: Pick<AttributionOptions, 'maxExactFeatures' | 'sampleBudget' | 'seed'> = {}): CoalitionPlan {
   const maxExact = opts.maxExactFeatures ?? 12;
   if (features < 1) throw new SlipwayError('INVALID_ARGUMENT', 'A model with no input features cannot be explained.');
+  if (features > MAX_FEATURES) throw new SlipwayError('LIMIT_EXCEEDED', `Explanations cover models of up to ${MAX_FEATURES} features; this one has ${features}.`);
   if (features === 1) return { method: 'exact', features, masks: new Uint8Array(0), count: 0 };
   return features <= maxExact ? exactPlan(features) : kernelPlan(features, opts.sampleBudget ?? 2048, opts.seed ?? 1);
 }
@@ -118,13 +122,16 @@ export async function explainRows(rows: ArrayLike<number>[], background: ArrayLi
     }
   }
 
-  const result = rows.map((_, r) => {
+  const result: RowAttribution[] = [];
+  for (let r = 0; r < rows.length; r++) {
+    // The regression of a wide model takes milliseconds per row: let other work in between rows.
+    if (r > 0 && plan.method === 'kernel') await new Promise((resolve) => setImmediate(resolve));
     const prediction = predictions[r] as number;
     const v = values[r] as Float64Array;
     let attributions: Float64Array;
     if (features === 1) attributions = Float64Array.of(prediction - baseline);
     else attributions = plan.method === 'exact' ? exactAttributions(features, v, baseline, prediction) : kernelAttributions(plan, v, baseline, prediction);
-    return { prediction, attributions };
-  });
+    result.push({ prediction, attributions });
+  }
   return { method: plan.method, baseline, backgroundSize: bg, coalitions: plan.count, modelRows, rows: result };
 }

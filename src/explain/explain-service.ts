@@ -106,7 +106,7 @@ export class ExplainService {
   readonly #limits: ExplainLimits;
   readonly #sessions = new Map<string, Promise<Runtime>>();
   #running: Promise<unknown> = Promise.resolve();
-  #waiting = 0;
+  #pending = 0;
   #closed = false;
 
   constructor(init: ExplainServiceInit) {
@@ -141,14 +141,16 @@ export class ExplainService {
 
     return this.#turn(async () => {
       const session = await this.#session(model);
-      const column = output.column ?? (await this.#onlyColumn(session, model, output.spec, background));
+      const width = output.width ?? (await this.#outputWidth(session, model, output.spec, background));
+      const column = output.column ?? defaultColumn(output.spec, width);
+      if (column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class ${column}: output '${output.spec.name}' has ${width} column${width === 1 ? '' : 's'} (0 to ${width - 1}).`);
       const result = await explainRows(rows, background, this.#scorer(session, input, output.index, column), {
         maxExactFeatures: this.#limits.maxExactFeatures,
         sampleBudget,
         rowType: input.datatype === 'FP64' ? Float64Array : Float32Array,
         pace: this.#pace(),
       });
-      return answer(model, features, output.spec, column, output.classLabel(column), params.output !== undefined || params.class !== undefined, result);
+      return answer(model, features, output.spec, width, column, output.classLabel(column), params.output !== undefined || params.class !== undefined, result);
     });
   }
 
@@ -177,21 +179,12 @@ export class ExplainService {
   /** One explanation at a time; a few wait their turn, more are refused. */
   async #turn<T>(work: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new SlipwayError('UNAVAILABLE', 'The server is shutting down.');
-    if (this.#waiting >= this.#limits.maxWaiting) {
-      throw new SlipwayError('OVERLOADED', `${this.#waiting} explanations are waiting already; retry later.`, { retryAfterSeconds: 1 });
+    // The one running and those waiting.
+    if (this.#pending > this.#limits.maxWaiting) {
+      throw new SlipwayError('OVERLOADED', `${this.#pending - 1} explanations are waiting already; retry later.`, { retryAfterSeconds: 1 });
     }
-    this.#waiting++;
-    const previous = this.#running;
-    const mine = previous.then(
-      () => {
-        this.#waiting--;
-        return work();
-      },
-      () => {
-        this.#waiting--;
-        return work();
-      },
-    );
+    this.#pending++;
+    const mine = this.#running.then(work).finally(() => this.#pending--);
     this.#running = mine.catch(() => undefined);
     return mine;
   }
@@ -220,16 +213,13 @@ export class ExplainService {
     return session;
   }
 
-  /** The column of a one-column output whose width the signature leaves open, learnt from one row. */
-  async #onlyColumn(session: Runtime, model: ExplainedModel, spec: TensorSpec, background: number[][]): Promise<number> {
+  /** The columns of an output whose width the signature leaves open, learnt from one row. */
+  async #outputWidth(session: Runtime, model: ExplainedModel, spec: TensorSpec, background: number[][]): Promise<number> {
     const input = tabularInput(model);
     const row = background[0] as number[];
     const data = input.datatype === 'FP64' ? Float64Array.from(row) : Float32Array.from(row);
     const outputs = await session.run([{ datatype: input.datatype, shape: [1, row.length], data }]);
-    const index = model.signature.outputs.indexOf(spec);
-    const width = (outputs[index] as TensorData).data.length;
-    if (width === 1) return 0;
-    throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' has ${width} columns; name the one to explain with parameters.class (0 to ${width - 1}).`);
+    return (outputs[model.signature.outputs.indexOf(spec)] as TensorData).data.length;
   }
 
   #scorer(session: Runtime, input: TensorSpec, outputIndex: number, column: number) {
@@ -332,8 +322,10 @@ function withoutExplainParameters(body: unknown): unknown {
 export interface ChosenOutput {
   spec: TensorSpec;
   index: number;
-  /** The column to explain; undefined when only running the model can tell (a one-column output of open width). */
+  /** The column the request named; undefined for the default. */
   column: number | undefined;
+  /** Columns per row, when the signature or the class labels tell; else running the model does. */
+  width: number | undefined;
   classLabel(column: number): string | number | undefined;
 }
 
@@ -351,7 +343,7 @@ export function chooseOutput(sig: ModelSignature, params: Parameters): ChosenOut
   }
   const index = sig.outputs.indexOf(spec);
   const classes = Array.isArray(spec.parameters?.classes) ? (spec.parameters.classes as Array<string | number>) : undefined;
-  const width = spec.shape.length === 1 ? 1 : spec.shape.length === 2 && (spec.shape[1] as number) > 0 ? (spec.shape[1] as number) : undefined;
+  const width = spec.shape.length === 1 ? 1 : spec.shape.length === 2 && (spec.shape[1] as number) > 0 ? (spec.shape[1] as number) : classes?.length;
   const classLabel = (column: number) => classes?.[column];
   let column: number | undefined;
   if (params.class !== undefined) {
@@ -362,14 +354,19 @@ export function chooseOutput(sig: ModelSignature, params: Parameters): ChosenOut
       column = at;
     }
     if (width !== undefined && column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class ${column}: output '${spec.name}' has ${width} column${width === 1 ? '' : 's'} (0 to ${width - 1}).`);
-  } else if (width === 1) column = 0;
-  else if (width === 2) column = 1;
-  else if (width !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' has ${width} columns; name the one to explain with parameters.class (0 to ${width - 1}${classes ? ' or a class label' : ''}).`);
-  return { spec, index, column, classLabel };
+  } else if (width !== undefined) defaultColumn(spec, width);
+  return { spec, index, column, width, classLabel };
 }
 
-function answer(model: ExplainedModel, features: string[], spec: TensorSpec, column: number, label: string | number | undefined, chosen: boolean, result: AttributionResult): ExplainResponse {
-  const width = spec.shape.length === 2 ? (spec.shape[1] as number) : 1;
+/** The column explained by default: the only one, or the positive class of a two-column output. */
+function defaultColumn(spec: TensorSpec, width: number): number {
+  if (width === 1) return 0;
+  if (width === 2) return 1;
+  const classes = Array.isArray(spec.parameters?.classes);
+  throw new SlipwayError('INVALID_ARGUMENT', `Output '${spec.name}' has ${width} columns; name the one to explain with parameters.class (0 to ${width - 1}${classes ? ' or a class label' : ''}).`);
+}
+
+function answer(model: ExplainedModel, features: string[], spec: TensorSpec, width: number, column: number, label: string | number | undefined, chosen: boolean, result: AttributionResult): ExplainResponse {
   const which = `'${spec.name}' column ${column}${label !== undefined ? ` (class ${String(label)})` : ''}`;
   const description = chosen
     ? `${which}, as named by the request`

@@ -58,7 +58,7 @@ export async function globalImportance(input: ImportanceInput): Promise<FeatureI
     const width = spec.shape[1] as number;
     const features = input.columns && input.columns.length === width ? input.columns : Array.from({ length: width }, (_, j) => `input_${j}`);
     const output = chooseOutput(session.signature, {});
-    const column = output.column ?? 0;
+    const column = output.column ?? (output.width === 2 ? 1 : 0);
     const background = backgroundFromProfile(input.reference, features, input.backgroundSize ?? 50);
     let rows: number[][];
     try {
