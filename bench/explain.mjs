@@ -34,7 +34,8 @@ const FEATURES = 10;
 const BACKGROUND = 100;
 const cli = join(root, 'dist', 'cli', 'main.js');
 const home = join(scratch, 'home');
-const env = { ...process.env, SLIPWAY_HOME: home, SLIPWAY_LOG_LEVEL: 'warn' };
+// One server process: explanations and plain inference share its event loop, the harder case.
+const env = { ...process.env, SLIPWAY_HOME: home, SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_SERVER_WORKERS: '1' };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function slipway(...args) {
