@@ -3,8 +3,9 @@
  *
  *   npm run build && node bench/text-serving.mjs [seconds] [--native DIR]
  *
- * 1. Serving: the tiny transformer-style classifier of test/fixtures/text served by `slipway
- *    serve` with its tokenizer (V2 requests carrying text), against the same ONNX graph served
+ * 1. Serving: the transformer-style classifiers of test/fixtures/text (the tiny one, 32 wide
+ *    with one block, and the small encoder, 128 wide with two blocks) served by `slipway serve`
+ *    with their tokenizer (V2 requests carrying text), each against the same ONNX graph served
  *    alone and fed pre-tokenised tensors (input_ids / attention_mask / token_type_ids, each
  *    request padded to its longest row, tokenised beforehand by the same tokenizer). Both are
  *    driven by wrk cycling through 1,500 distinct review texts, 1 and 16 rows per request.
@@ -33,25 +34,37 @@ console.log(`${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load aver
 
 const FIXTURES = join(root, 'test', 'fixtures', 'text');
 const texts = parseCsv(readFileSync(join(FIXTURES, 'reviews_train.csv'), 'utf8')).slice(1).map((r) => r[0]);
-const textModel = join(FIXTURES, 'transformer', 'model.onnx');
-// The same graph with no text-model.json beside it: served as it is, fed tensors.
-const graphDir = join(scratch, 'graph-only');
-mkdirSync(graphDir, { recursive: true });
-copyFileSync(textModel, join(graphDir, 'model.onnx'));
-const tokenizer = await TextTokenizer.load(textModel);
+const MODELS = [
+  { name: 'tiny transformer (32 wide, 1 block, 67 kB)', folder: 'transformer' },
+  { name: 'small encoder (128 wide, 2 blocks, 1 MB)', folder: 'encoder_small' },
+];
+const tokenizer = await TextTokenizer.load(join(FIXTURES, 'transformer', 'model.onnx'));
 
 function textBody(group, outputs) {
-  return JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [group.length], data: group }], outputs: outputs.map((name) => ({ name })) });
+  return { body: JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [group.length], data: group }], outputs: outputs.map((name) => ({ name })) }), headers: JSON_HEADERS };
 }
 
-function tensorBody(group) {
+// Every byte as a decimal escape: a Lua long string would turn the body's CR LF pairs into LF.
+const luaString = (b) => `"${Array.from(Buffer.from(b), (x) => `\\${x}`).join('')}"`;
+const luaTable = (headers) => `{ ${Object.entries(headers).map(([k, v]) => `["${k}"] = "${v}"`).join(', ')} }`;
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/** The group tokenised and padded to its longest row: three INT64 tensors as JSON, or with the binary extension. */
+function tensorBody(group, binary) {
   const rows = group.map((t) => tokenizer.encode(t, 'text'));
   const width = Math.max(...rows.map((r) => r.ids.length));
   const pad = (values, fill) => rows.flatMap((r) => [...values(r), ...new Array(width - r.ids.length).fill(fill)]);
-  const tensor = (name, data) => ({ name, datatype: 'INT64', shape: [rows.length, width], data });
-  return JSON.stringify({
-    inputs: [tensor('input_ids', pad((r) => r.ids, tokenizer.padId)), tensor('attention_mask', pad((r) => r.ids.map(() => 1), 0)), tensor('token_type_ids', pad((r) => r.typeIds, 0))],
-  });
+  const tensors = [
+    ['input_ids', pad((r) => r.ids, tokenizer.padId)],
+    ['attention_mask', pad((r) => r.ids.map(() => 1), 0)],
+    ['token_type_ids', pad((r) => r.typeIds, 0)],
+  ];
+  const shape = [rows.length, width];
+  if (!binary) return { body: JSON.stringify({ inputs: tensors.map(([name, data]) => ({ name, datatype: 'INT64', shape, data })) }), headers: JSON_HEADERS };
+  const header = Buffer.from(JSON.stringify({ inputs: tensors.map(([name, data]) => ({ name, datatype: 'INT64', shape, parameters: { binary_data_size: data.length * 8 } })) }));
+  const raw = tensors.map(([, data]) => Buffer.from(BigInt64Array.from(data, BigInt).buffer));
+  return { body: Buffer.concat([header, ...raw]), headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) } };
 }
 
 function groups(size) {
@@ -63,8 +76,10 @@ function groups(size) {
 /** wrk cycling through `bodies`; rows/s is requests/s times the rows per request. */
 function drive(url, bodies) {
   const script = join(scratch, `bodies-${Math.random().toString(36).slice(2)}.lua`);
-  const list = bodies.map((b) => `[==[${b}]==]`).join(',\n');
-  writeFileSync(script, `local bodies = {\n${list}\n}\nlocal i = 0\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, bodies[i])\nend\n`);
+  const list = bodies.map((b) => luaString(b.body)).join(',\n');
+  // Headers per body: a binary body's JSON header length is its own.
+  const headers = bodies.map((b) => luaTable(b.headers)).join(',\n');
+  writeFileSync(script, `local bodies = {\n${list}\n}\nlocal headers = {\n${headers}\n}\nlocal i = 0\nrequest = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", nil, headers[i], bodies[i])\nend\n`);
   const r = spawnSync('wrk', ['-t1', '-c16', `-d${seconds}s`, '--timeout', '10s', '-s', script, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.error}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
@@ -74,26 +89,38 @@ function drive(url, bodies) {
 }
 
 console.log('\n1. Serving (slipway serve, default options; wrk: 1 thread, 16 connections, %d s per run)', seconds);
-const served = { text: await startServe(textModel, ['--name', 'reviews']), graph: await startServe(join(graphDir, 'model.onnx'), ['--name', 'graph']) };
-const results = [];
-try {
-  for (const size of [1, 16]) {
-    const g = groups(size);
-    const tensorBodies = g.map(tensorBody);
-    // Graph, text, graph again: the baseline is the mean of the runs on either side.
-    const before = drive(`${served.graph.url}/v2/models/graph/infer`, tensorBodies) * size;
-    const logits = drive(`${served.text.url}/v2/models/reviews/infer`, g.map((x) => textBody(x, ['logits']))) * size;
-    const labels = drive(`${served.text.url}/v2/models/reviews/infer`, g.map((x) => textBody(x, ['labels', 'scores']))) * size;
-    const after = drive(`${served.graph.url}/v2/models/graph/infer`, tensorBodies) * size;
-    const baseline = (before + after) / 2;
-    results.push({ size, logits, labels, baseline, before, after });
-    const pct = (v) => `${((100 * v) / baseline).toFixed(0)} %`;
-    console.log(`  ${String(size).padStart(2)} rows/request: pre-tokenised graph → logits ${fmt(baseline)} rows/s (${fmt(before)} then ${fmt(after)})`);
-    console.log(`      text → logits ${fmt(logits)} rows/s = ${pct(logits)}; text → top-3 labels and scores ${fmt(labels)} rows/s = ${pct(labels)}  (target >= 70 %)`);
+for (const model of MODELS) {
+  const textModel = join(FIXTURES, model.folder, 'model.onnx');
+  // The same graph with no text-model.json beside it: served as it is, fed tensors.
+  const graphDir = join(scratch, `${model.folder}-graph-only`);
+  mkdirSync(graphDir, { recursive: true });
+  copyFileSync(textModel, join(graphDir, 'model.onnx'));
+  console.log(`  ${model.name}`);
+  const served = { text: await startServe(textModel, ['--name', 'reviews']), graph: await startServe(join(graphDir, 'model.onnx'), ['--name', 'graph']) };
+  try {
+    for (const size of [1, 16]) {
+      const g = groups(size);
+      const asJson = g.map((x) => tensorBody(x, false));
+      const asBinary = g.map((x) => tensorBody(x, true));
+      const graph = (bodies) => drive(`${served.graph.url}/v2/models/graph/infer`, bodies) * size;
+      const text = (outputs) => drive(`${served.text.url}/v2/models/reviews/infer`, g.map((x) => textBody(x, outputs))) * size;
+      // Baselines, text, baselines again: each baseline is the mean of its runs on either side.
+      const json1 = graph(asJson);
+      const bin1 = graph(asBinary);
+      const logits = text(['logits']);
+      const labels = text(['labels', 'scores']);
+      const json2 = graph(asJson);
+      const bin2 = graph(asBinary);
+      const json = (json1 + json2) / 2;
+      const bin = (bin1 + bin2) / 2;
+      const pct = (v, base) => `${((100 * v) / base).toFixed(0)} %`;
+      console.log(`    ${String(size).padStart(2)} rows/request, rows/s: pre-tokenised JSON ${fmt(json)} (${fmt(json1)}, ${fmt(json2)}), binary ${fmt(bin)} (${fmt(bin1)}, ${fmt(bin2)})`);
+      console.log(`        text → logits ${fmt(logits)} = ${pct(logits, json)} of JSON, ${pct(logits, bin)} of binary; text → top-3 labels and scores ${fmt(labels)} = ${pct(labels, json)}, ${pct(labels, bin)}  (target >= 70 %)`);
+    }
+  } finally {
+    await served.text.stop();
+    await served.graph.stop();
   }
-} finally {
-  await served.text.stop();
-  await served.graph.stop();
 }
 
 console.log('\n2. Tokenisation alone (this process, one thread)');

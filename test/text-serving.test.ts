@@ -165,6 +165,16 @@ describe('text models', () => {
       });
     });
 
+    it("serves the wider two-block encoder with the same tokenizer as PyTorch computed it", async () => {
+      await h.manager.load('encoder', fixture('text/encoder_small/model.onnx'));
+      const res = await post('/v2/models/encoder/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [texts.length], data: texts }], outputs: [{ name: 'logits' }] });
+      expect(res.status, res.buf.toString()).toBe(200);
+      const logits = outputs(res.json()).logits?.data as number[];
+      const expected = expectedRows('encoder_small_expected.csv');
+      const probabilities = expected.map((_, i) => softmax(logits.slice(i * 3, i * 3 + 3)));
+      expect(Math.max(...probabilities.flat().map((p, i) => Math.abs(p - (expected.flat()[i] as number))))).toBeLessThan(1e-5);
+    });
+
     it('takes the binary extension and /invocations, and returns labels as BYTES', async () => {
       const some = texts.slice(0, 4);
       const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [4], parameters: { binary_data_size: lengthPrefixed(some).length } }], outputs: [{ name: 'labels', parameters: { binary_data: true } }] }));
