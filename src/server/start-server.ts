@@ -92,10 +92,15 @@ export function createServerLogger(level: string, base: Record<string, unknown> 
   }
 }
 
-async function openMetadataStore(config: ResolvedConfig, clock: Clock): Promise<Store> {
+/** The cluster lock the workers of one server write their SQLite file under. */
+const SQLITE_WRITE_TURN = 'sqlite.write';
+
+async function openMetadataStore(config: ResolvedConfig, clock: Clock, cluster?: ServerCluster): Promise<Store> {
   const uri = config.backendStoreUri;
+  // The workers of one server take turns writing a SQLite file through their primary rather than polling its lock.
+  const sqliteWriteTurn = cluster ? (waitMs: number) => cluster.lock(SQLITE_WRITE_TURN, { waitMs }).then((release) => release ?? (() => {})) : undefined;
   try {
-    return await openStore(uri, { clock, statementTimeoutMs: config.statementTimeoutMs, defaultArtifactRoot: config.defaultArtifactRoot });
+    return await openStore(uri, { clock, statementTimeoutMs: config.statementTimeoutMs, defaultArtifactRoot: config.defaultArtifactRoot, ...(sqliteWriteTurn ? { sqliteWriteTurn } : {}) });
   } catch (err) {
     if (isSlipwayError(err) && err.code === 'INVALID_ARGUMENT') throw err;
     const why = redactUri((err as Error).message ?? String(err));
@@ -170,7 +175,7 @@ export async function startServer(config: ResolvedConfig, opts: StartServerOptio
   checkAccessPolicy(config);
   // A taken port is reported before the store opens and any registered model starts loading (by the primary, for workers).
   if (!opts.cluster) await checkListenAddress(config.host, config.port);
-  const store = await openMetadataStore(config, clock);
+  const store = await openMetadataStore(config, clock, opts.cluster);
   const ctx: ServerContext = {
     config,
     store,

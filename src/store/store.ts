@@ -11,6 +11,7 @@ import { redactUri } from '../core/redact-uri.js';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { createSqliteDialect, sqliteFileFromUri } from './sqlite/sqlite-dialect.js';
+import type { SqliteWriteTurn } from './sqlite/sqlite-driver.js';
 
 /** An open metadata store. */
 export interface Store {
@@ -36,6 +37,8 @@ export interface OpenStoreOptions {
   maxConnections?: number;
   /** Longest time one statement may run, in ms; 0 turns the limit off. @default 30000 */
   statementTimeoutMs?: number;
+  /** SQLite: turns to write shared with the other processes of one server (they queue instead of polling the file lock). */
+  sqliteWriteTurn?: SqliteWriteTurn;
 }
 
 /** The SQLite function searches call per candidate row to stop at their deadline. */
@@ -90,7 +93,7 @@ export async function openStore(uri: string, opts: OpenStoreOptions = {}): Promi
   let store: Omit<Store, 'migrations'>;
   const statementTimeoutMs = Math.max(0, opts.statementTimeoutMs ?? 30_000);
   if (uri.startsWith('sqlite:')) {
-    const { raw, dialect } = createSqliteDialect(sqliteFileFromUri(uri));
+    const { raw, dialect } = createSqliteDialect(sqliteFileFromUri(uri), opts.sqliteWriteTurn);
     registerDeadlineFunction(raw, statementTimeoutMs);
     const db = new Kysely<Database>({ dialect });
     store = { db, dialect: 'sqlite', sqlite: raw, statementTimeoutMs, close: () => db.destroy() };

@@ -27,8 +27,8 @@ export interface ServerCluster {
   answer(topic: string, fn: () => unknown): void;
   /** Every ready worker's answer to `topic`, this one's included. */
   gather(topic: string): Promise<unknown[]>;
-  /** A lock one worker holds at a time: its release, or undefined when another worker holds it. */
-  lock(name: string): Promise<(() => void) | undefined>;
+  /** A lock one worker holds at a time: its release, or undefined when another worker holds it (with `waitMs`: once it is this worker's turn). */
+  lock(name: string, opts?: { waitMs?: number }): Promise<(() => void) | undefined>;
 }
 
 /** Joins this worker process to its cluster; `registry` is what the primary sums into /metrics. */

@@ -235,14 +235,27 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         return;
       }
       case 'slipway:unlock':
-        if (locks.get(msg.name) === worker.id) locks.delete(msg.name);
+        if (locks.get(msg.name) === worker.id) handOn(msg.name);
         return;
       default:
     }
   });
 
-  /** Cluster-wide locks: name → the id of the worker holding it. */
+  /** Cluster-wide locks: name → the id of the worker holding it, and the workers waiting for it in turn. */
   const locks = new Map<string, number>();
+  const lockQueues = new Map<string, Array<{ workerId: number; id: number }>>();
+  /** Gives lock `name` to the next worker waiting for it that is still there, or frees it. */
+  const handOn = (name: string) => {
+    locks.delete(name);
+    const queue = lockQueues.get(name) ?? [];
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const w = cluster.workers?.[next.workerId];
+      if (!w || w.isDead() || !w.isConnected()) continue;
+      locks.set(name, next.workerId);
+      w.send({ t: 'slipway:answer', id: next.id, value: true } satisfies ClusterMessage);
+      return;
+    }
+  };
   /** Gathers under way: the workers still to answer and what the others said. */
   const gathers = new Map<number, { waiting: Set<number>; values: unknown[]; done: () => void }>();
   let nextGather = 0;
@@ -268,9 +281,15 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     };
     if (msg.what === 'lock') {
       const holder = locks.get(msg.name);
-      const got = holder === undefined || holder === worker.id || !alive().some((w) => w.id === holder);
-      if (got) locks.set(msg.name, worker.id);
-      reply({ value: got && holder !== worker.id });
+      const free = holder === undefined || !alive().some((w) => w.id === holder);
+      if (free) {
+        locks.set(msg.name, worker.id);
+        reply({ value: true });
+      } else if (msg.wait && holder !== worker.id) {
+        lockQueues.set(msg.name, [...(lockQueues.get(msg.name) ?? []), { workerId: worker.id, id: msg.id }]);
+      } else {
+        reply({ value: false });
+      }
       return;
     }
     if (msg.what === 'gather') {
@@ -294,7 +313,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ready.delete(worker.id);
     started.delete(worker.id);
     swaps.gone(worker.id);
-    for (const [name, holder] of locks) if (holder === worker.id) locks.delete(name);
+    for (const [name, queue] of lockQueues) lockQueues.set(name, queue.filter((q) => q.workerId !== worker.id));
+    for (const [name, holder] of [...locks]) if (holder === worker.id) handOn(name);
     for (const g of [...gathers.values()]) {
       g.waiting.delete(worker.id);
       if (g.waiting.size === 0) g.done();

@@ -14,7 +14,7 @@ export type ClusterMessage =
   | { t: 'slipway:failed'; code: string; message: string }
   | { t: 'slipway:ask'; id: number; what: 'metrics' | 'ready' }
   | { t: 'slipway:ask'; id: number; what: 'gather'; topic: string }
-  | { t: 'slipway:ask'; id: number; what: 'lock'; name: string }
+  | { t: 'slipway:ask'; id: number; what: 'lock'; name: string; wait?: boolean }
   | { t: 'slipway:answer'; id: number; value?: unknown; error?: string }
   | { t: 'slipway:unlock'; name: string }
   | { t: 'slipway:publish'; topic: string; payload: unknown }
@@ -90,7 +90,12 @@ function listen(): void {
     }
     if (msg?.t !== 'slipway:answer') return;
     const p = pending.get(msg.id);
-    if (!p) return;
+    if (!p) {
+      const late = abandonedLocks.get(msg.id);
+      abandonedLocks.delete(msg.id);
+      if (late !== undefined && msg.value === true) sendToPrimary({ t: 'slipway:unlock', name: late });
+      return;
+    }
     pending.delete(msg.id);
     clearTimeout(p.timer);
     if (msg.error !== undefined || msg.value === undefined) p.reject(new Error(msg.error ?? 'no answer'));
@@ -108,16 +113,20 @@ async function answerGather(id: number, topic: string): Promise<void> {
   }
 }
 
-type Question = { what: 'metrics' | 'ready' } | { what: 'gather'; topic: string } | { what: 'lock'; name: string };
+type Question = { what: 'metrics' | 'ready' } | { what: 'gather'; topic: string } | { what: 'lock'; name: string; wait?: boolean };
 
-function ask(question: Question): Promise<unknown> {
+/** Locks asked for and given up on (the wait timed out): granted later, they are handed straight back. */
+const abandonedLocks = new Map<number, string>();
+
+function ask(question: Question, timeoutMs = ASK_TIMEOUT_MS): Promise<unknown> {
   listen();
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       pending.delete(id);
-      reject(new Error(`the cluster's primary process did not answer within ${ASK_TIMEOUT_MS} ms`));
-    }, ASK_TIMEOUT_MS);
+      if (question.what === 'lock') abandonedLocks.set(id, question.name);
+      reject(new Error(`the cluster's primary process did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
     timer.unref();
     pending.set(id, { resolve, reject, timer });
     if (!sendToPrimary({ t: 'slipway:ask', id, ...question } as ClusterMessage)) {
@@ -176,10 +185,12 @@ export async function gather(topic: string): Promise<unknown[]> {
 
 /**
  * Takes the cluster-wide lock `name`: resolves with its release, or undefined when another worker
- * holds it. A worker that dies holding a lock releases it.
+ * holds it — or, with `waitMs`, once the workers ahead of this one (first come, first served) have
+ * released it, rejecting when that takes longer. A worker that dies holding a lock releases it.
+ * A worker holds a lock once: callers in one worker take turns among themselves first.
  */
-export async function lock(name: string): Promise<(() => void) | undefined> {
-  const got = (await ask({ what: 'lock', name })) === true;
+export async function lock(name: string, opts: { waitMs?: number } = {}): Promise<(() => void) | undefined> {
+  const got = (await (opts.waitMs !== undefined ? ask({ what: 'lock', name, wait: true }, opts.waitMs) : ask({ what: 'lock', name }))) === true;
   if (!got) return undefined;
   let released = false;
   return () => {
