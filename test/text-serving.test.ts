@@ -213,6 +213,19 @@ describe('text models', () => {
       expect((await post('/v2/models/strict/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['fine'] }] })).status).toBe(200);
     });
 
+    it('answers the same with the worker executor, whose sessions run off the main thread', async () => {
+      const w = await servingApp({ executor: 'worker', concurrency: 2 });
+      try {
+        await w.manager.load('reviews', fixture('text/transformer/model.onnx'));
+        const res = await w.app.inject({ method: 'POST', url: '/v2/models/reviews/infer', payload: { inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: texts.slice(0, 3) }], outputs: [{ name: 'scores' }] } });
+        expect(res.statusCode, res.body).toBe(200);
+        const scores = (JSON.parse(res.body) as { outputs: Output[] }).outputs[0]?.data as number[];
+        transformerExpected.slice(0, 3).forEach((p, i) => expect(scores[i * 3]).toBeCloseTo(Math.max(...p), 5));
+      } finally {
+        await w.close();
+      }
+    });
+
     it('refuses to load a model whose tokenizer does not parse, naming the file', async () => {
       const broken = await h.manager.load('broken', transformerCopy({ labels: LABELS }, '{"model": {"type": "WordPiece"'));
       expect(broken).toMatchObject({ state: 'UNAVAILABLE', errorCode: 'INVALID_ARGUMENT' });

@@ -16,6 +16,8 @@ function bad(message: string): SlipwayError {
 
 /** Tokenised texts kept from the request check for the batch run; bounded, since a request may never run. */
 const CACHE_LIMIT = 4096;
+/** Texts longer than this are tokenised again in the batch rather than kept. */
+const CACHE_TEXT_LIMIT = 2048;
 
 /** A graph wrapped with its tokenizer; its signature shows the text input the user sends. */
 export class TextRuntime implements Runtime {
@@ -73,6 +75,8 @@ export class TextRuntime implements Runtime {
       const text = texts[i] as string;
       if (this.#cache.has(text)) continue;
       const encoded = this.tokenizer.encode(text, `Input '${this.tokenizer.config.input}' element ${i}`);
+      // At most CACHE_LIMIT short texts are held, so refused or timed-out requests cannot pile up memory.
+      if (text.length > CACHE_TEXT_LIMIT) continue;
       if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
       this.#cache.set(text, encoded);
     }
