@@ -143,6 +143,9 @@ describe('monitoring pages', () => {
       await button.click();
       const frame = page.frameLocator('iframe[title="Monitoring report of bc version 1"]');
       await expect.poll(() => frame.locator('h1').innerText(), { timeout: 20_000 }).toMatch(/^Monitoring report/);
+      // Beside the drift, how much the model relies on each feature; the shifted one is marked drifted there.
+      await expect.poll(() => frame.getByRole('heading', { name: 'Feature importance' }).count()).toBe(1);
+      expect(await frame.locator('table.metrics tr.drift td').first().innerText()).toBe('input_1');
       expect(await page.locator('iframe[title="Monitoring report of bc version 1"]').getAttribute('sandbox')).toBe('');
       expect(posts).toEqual([expect.stringMatching(/^POST .*\/api\/v1\/monitoring\/reports\?format=html$/)]);
       expect(describeViolations(await seriousA11yViolations(page))).toBe('');

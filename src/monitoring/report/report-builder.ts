@@ -60,6 +60,8 @@ export interface ReportDocument {
   columns: ReportColumn[];
   /** How much the model relies on each feature (mean absolute attribution on current rows), when a model was named for it. */
   importance?: ReportImportance | null;
+  /** Why `importance` is null when it was asked for as optional. */
+  importanceNote?: string;
 }
 
 /** Global importance of the model's features, beside their drift. */

@@ -183,7 +183,7 @@ svg text{font-size:10px;fill:#555}svg text.title{font-size:10px;fill:#333}.axis 
 <p>Dataset drift: <b>${doc.drift.drifted ? 'detected' : 'not detected'}</b> — ${doc.drift.driftedColumns} of ${doc.drift.testedColumns} feature columns drifted (share ${num(doc.drift.share)}, threshold ${num(doc.drift.driftShare)}).
 Quality: ${q.counts.pass} pass, ${q.counts.warn} warn, ${q.counts.fail} fail, ${q.counts.error} error.</p>
 ${doc.performance ? performanceSection(doc.performance) : ''}
-${doc.importance ? importanceSection(doc.importance, new Set(drifted.map((d) => d.column))) : ''}
+${doc.importance ? importanceSection(doc.importance, new Set(drifted.map((d) => d.column))) : doc.importanceNote ? `<h2>Feature importance</h2>\n<p class="muted">${esc(doc.importanceNote)}</p>` : ''}
 ${
   roleRows.length > 0
     ? `<h2>Target and prediction drift</h2>

@@ -197,6 +197,11 @@ describe('POST /v2/models/{name}/explain', () => {
     const noReference = await post('/api/v1/monitoring/reports', { reference: { rows: current }, current: { rows: current }, importance: { model: 'models:/plain@champion' } });
     expect(noReference.statusCode).toBe(409);
     expect(JSON.stringify(noReference.json())).toContain('slipway monitor reference set models:/plain/1');
+    // Asked for as optional (the web UI does), the report is built and says why importance is missing.
+    const optional = await post('/api/v1/monitoring/reports', { reference: { rows: current }, current: { rows: current }, importance: { model: 'models:/plain@champion', optional: true } });
+    expect(optional.statusCode).toBe(200);
+    expect(optional.json()).toMatchObject({ importance: null, importanceNote: expect.stringContaining('slipway monitor reference set models:/plain/1') });
+    expect((await post('/api/v1/monitoring/reports', { ...report, importance: { model: 'models:/diabetes@champion', optional: 'yes' } })).statusCode).toBe(400);
   });
 
   it('keeps plain inference answering while an explanation runs', async () => {

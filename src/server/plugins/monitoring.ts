@@ -323,7 +323,11 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     // With `importance`, the current side is profiled first: its profile also gives the rows to explain.
     const prepared = body.importance === undefined ? undefined : prepareSide(await side(body.current, 'current'), spec);
     const doc = buildReport(reference, prepared ?? (await side(body.current, 'current')), { spec, now: new Date(ctx.clock.now()) });
-    if (prepared) doc.importance = await reportImportance(ctx, body.importance, prepared.profile, resolveUri);
+    if (prepared) {
+      const { importance, note } = await reportImportance(ctx, body.importance, prepared.profile, resolveUri);
+      doc.importance = importance;
+      if (note !== undefined) doc.importanceNote = note;
+    }
     const format = (request.query as { format?: string }).format ?? 'json';
     if (format === 'html') return reply.type('text/html; charset=utf-8').send(reportToHtml(doc));
     if (format !== 'json') throw new SlipwayError('INVALID_ARGUMENT', `Query parameter 'format' must be json or html, got '${format}'.`);

@@ -47,6 +47,8 @@ export async function buildWindowsReport(model: string, version: string, range: 
   const body = {
     reference: { model: `models:/${encodeURIComponent(model)}/${version}` },
     current: { windows: { model, version, ...(range.from !== undefined ? { from: range.from } : {}), ...(range.to !== undefined ? { to: range.to } : {}) } },
+    // How much the model relies on each feature, beside its drift; a model that cannot be explained still gets its report.
+    importance: { model: `models:/${encodeURIComponent(model)}/${version}`, optional: true },
   };
   const res = await request('POST', api('monitoring', 'reports'), { body, query: { format: 'html' }, headers: { accept: 'text/html' } });
   return await res.text();

@@ -317,7 +317,7 @@ export function ReportSection({ model, version, range, rangeLabel }: { model: st
         <button type="button" className="primary" onClick={() => build.mutate(version)} disabled={build.isPending}>
           {build.isPending ? 'Building the report…' : 'Build report'}
         </button>
-        <span className="muted">{`Version ${version}’s windows in ${rangeLabel.toLowerCase()} (${range.from === undefined ? 'the first window' : formatTime(range.from)} to ${range.to === undefined ? 'now' : formatTime(range.to)}), merged and compared with its reference profile.`}</span>
+        <span className="muted">{`Version ${version}’s windows in ${rangeLabel.toLowerCase()} (${range.from === undefined ? 'the first window' : formatTime(range.from)} to ${range.to === undefined ? 'now' : formatTime(range.to)}), merged and compared with its reference profile, with how much the model relies on each feature.`}</span>
       </div>
       {build.error ? <ErrorMessage title="The report could not be built" error={build.error} /> : null}
       {build.data ? <iframe className="mon-report-frame" sandbox="" srcDoc={build.data} title={`Monitoring report of ${model} version ${version}`} /> : null}
