@@ -56,12 +56,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SLIPWAY_')));
 }
 
-/** Starts `slipway server --port 0` in `home` and waits for its ready line. */
+/** Starts `slipway server --port 0` in `home` (one process unless `--workers` or SLIPWAY_SERVER_WORKERS in `env` say more) and waits for its ready line. */
 export function startServerProcess(home: string, extraArgs: string[] = [], timeoutMs = 15_000, env: Record<string, string> = {}): Promise<ServerProcess> {
   requireBuild();
   const child = spawn(process.execPath, [CLI, 'server', '--port', '0', '--host', '127.0.0.1', ...extraArgs], {
     cwd: home,
-    env: { ...cleanEnv(), SLIPWAY_HOME: join(home, 'home'), SLIPWAY_LOG_LEVEL: 'warn', ...env },
+    env: { ...cleanEnv(), SLIPWAY_HOME: join(home, 'home'), SLIPWAY_LOG_LEVEL: 'warn', SLIPWAY_SERVER_WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -5,13 +5,14 @@
  * alias swapped in every worker together, a worker killed with SIGKILL under tracking writes
  * replaced without losing an acknowledged write, and SIGTERM draining them all.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { fixture, holdout } from '../support/serving.js';
-import { freshHome, removeHome, startServerProcess, type ServerProcess } from './server-process.js';
+import { cpuBudget } from '../../src/core/cpu-budget.js';
+import { CLI, freshHome, removeHome, startServerProcess, type ServerProcess } from './server-process.js';
 
 const cancer = holdout('breast_cancer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -200,6 +201,24 @@ describe('slipway server --workers', () => {
     expect(await server.exited).toBe(0);
     expect(workers.filter((w) => spawnSync('kill', ['-0', String(w)]).status === 0)).toEqual([]);
   }, 180_000);
+
+  it('uses one worker per CPU it may use when nothing says how many', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const cpus = cpuBudget();
+    const child = spawn(process.execPath, [CLI, 'server', '--port', '0'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: `${home}/home`, SLIPWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor('the ready line', () => (out.includes('ready at') ? true : undefined), 60_000);
+      if (cpus > 1) expect(out).toContain(`${cpus} workers`);
+      expect(workersOf(child.pid as number)).toHaveLength(cpus > 1 ? cpus : 0);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 90_000);
 
   it('refuses --model-control explicit with more than one worker, naming both', async () => {
     const home = freshHome();
