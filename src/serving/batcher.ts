@@ -21,6 +21,12 @@ export interface BatcherOptions {
   preferredBatchSizes: number[];
   /** Queued requests beyond which `submit` rejects with OVERLOADED. */
   maxQueueSize: number;
+  /**
+   * Requests queued for the same model by the other processes of one server (the workers of a
+   * cluster), as they last said: they count toward `maxQueueSize`, so the server sheds on its
+   * whole queue rather than on each process's.
+   */
+  queuedElsewhere?: () => number;
   /** Batches in flight at once. */
   concurrency: number;
   /** False for models whose batch dimension is fixed: each request runs alone. */
@@ -114,7 +120,7 @@ export class DynamicBatcher {
   /** The error a request would get now (queue full or shutting down), so callers can refuse before decoding a body. */
   refusal(): SlipwayError | undefined {
     if (this.#closed) return new SlipwayError('UNAVAILABLE', 'The model version is shutting down.');
-    if (this.#queuedCount >= this.#opts.maxQueueSize) {
+    if (this.#queuedCount >= this.#opts.maxQueueSize || (this.#opts.queuedElsewhere && this.#queuedCount + this.#opts.queuedElsewhere() >= this.#opts.maxQueueSize)) {
       return new SlipwayError('OVERLOADED', `The model's queue is full (${this.#opts.maxQueueSize} requests waiting); retry after ${this.#opts.retryAfterSeconds} s.`, {
         retryAfterSeconds: this.#opts.retryAfterSeconds,
       });

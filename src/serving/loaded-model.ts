@@ -21,7 +21,7 @@ export class LoadedModel {
   readonly #batcher: DynamicBatcher;
   #retiring: Promise<void> | undefined;
 
-  constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: Runtime; options: ServingOptions; metrics?: ServingMetrics }) {
+  constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: Runtime; options: ServingOptions; metrics?: ServingMetrics; queuedElsewhere?: () => number }) {
     this.name = init.name;
     this.version = init.version;
     this.columns = init.columns;
@@ -42,6 +42,7 @@ export class LoadedModel {
         retryAfterSeconds: o.retryAfterSeconds,
         ragged: this.signature.inputs.some((i) => i.shape.slice(1).some((d) => d < 0)),
         overlap: o.executor === 'worker',
+        ...(init.queuedElsewhere ? { queuedElsewhere: init.queuedElsewhere } : {}),
       },
       batchSize ? { onBatch: (rows) => batchSize.observe(rows) } : {},
     );

@@ -60,6 +60,8 @@ export interface ModelManagerInit {
   swapGate?: (name: string, version: string) => Promise<boolean>;
   /** Told when loading a new version of a served model failed (the others in `swapGate` call the swap off). */
   onSwapLoadFailed?: (name: string, version: string, reason: string) => void;
+  /** Requests queued for model `name` by the other processes serving it with this one; they count toward `maxQueueSize`. */
+  queuedElsewhere?: (name: string) => number;
 }
 
 interface Served {
@@ -117,6 +119,13 @@ export class ModelManager {
           .filter((s) => s.current)
           .map((s) => ({ model: s.name, version: (s.current as LoadedModel).version, queueDepth: (s.current as LoadedModel).queueDepth, inFlight: (s.current as LoadedModel).inFlight })),
     });
+  }
+
+  /** Requests waiting for a batch, per served model (all its versions). */
+  queueDepths(): Record<string, number> {
+    const depths: Record<string, number> = {};
+    for (const s of this.#models.values()) if (s.current) depths[s.name] = (depths[s.name] ?? 0) + s.current.queueDepth;
+    return depths;
   }
 
   /** The serving options in force. */
@@ -413,6 +422,7 @@ export class ModelManager {
       source: target.onnxPath,
       runtime,
       options: this.#init.options,
+      ...(this.#init.queuedElsewhere ? { queuedElsewhere: () => (this.#init.queuedElsewhere as (name: string) => number)(s.name) } : {}),
       ...(target.columns ? { columns: target.columns } : {}),
       ...(this.#init.metrics ? { metrics: this.#init.metrics } : {}),
     });

@@ -301,8 +301,6 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   };
   // Flags win over the config file and environment; unset flags leave those in force.
   const options = resolveServingOptions({ ...config.serving, ...Object.fromEntries(Object.entries(fromFlags).filter(([, v]) => v !== undefined)) });
-  // Each worker holds its share of the server's queue, so the whole server sheds load past maxQueueSize.
-  if (inWorker) options.maxQueueSize = Math.max(1, Math.ceil(options.maxQueueSize / workers));
   if (!ref) {
     const problem = await onnxFileProblem(model);
     if (problem) throw new SlipwayError('INVALID_ARGUMENT', `Cannot serve ${model}: ${problem}.`);
@@ -415,6 +413,8 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
   // Workers swap a new version of the model together, or not at all; each answers the primary's metrics from its start.
   const link = inWorker ? await import('../../server/cluster/worker-link.js') : undefined;
   link?.joinClusterMetrics(registry);
+  // The workers shed on the whole server's queue: each counts the others' waiting requests with its own.
+  const queues = link ? (await import('../../server/cluster/queue-share.js')).shareQueues(link) : undefined;
   const manager = new serving.ModelManager({
     options,
     metrics,
@@ -422,7 +422,9 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     modelFiles,
     ...(source ? { source } : {}),
     ...(link ? { swapGate: link.clusterSwapGate, onSwapLoadFailed: link.reportSwapLoadFailed } : {}),
+    ...(queues ? { queuedElsewhere: (served: string) => queues.queuedElsewhere(served) } : {}),
   });
+  const stopReporting = queues?.report(() => manager.queueDepths());
   const traffic = startAgent ? new serving.TrafficSplitter({ manager, metrics, logger }) : undefined;
   const service = new serving.InferenceService({ manager, metrics, observers: [], clock: systemClock, logger, ...(traffic ? { traffic } : {}) });
   const status = await manager.load(name, model, flags.columns, { required: true });
@@ -504,6 +506,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
       deadline.unref();
       // Stop accepting, let in-flight HTTP requests answer, then drain the batchers and free the sessions.
       // The traffic agent stops first: no release change may start while serving drains.
+      stopReporting?.();
       void Promise.resolve(stopAgent?.())
         .then(() => app.close())
         .then(() => manager.close())

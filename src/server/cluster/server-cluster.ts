@@ -9,8 +9,6 @@ import * as link from './worker-link.js';
 
 /** A worker's view of its cluster. */
 export interface ServerCluster {
-  /** How many workers the cluster runs. */
-  size: number;
   /** The Prometheus text of every worker's metrics summed. */
   metricsText(): Promise<string>;
   /** True when every worker is ready. */
@@ -35,7 +33,6 @@ export interface ServerCluster {
 export function joinServerCluster(registry: Registry): ServerCluster {
   link.joinClusterMetrics(registry);
   return {
-    size: Math.max(1, Number(process.env.SLIPWAY_CLUSTER_SIZE) || 1),
     metricsText: link.clusterMetricsText,
     othersReady: link.clusterReady,
     swapGate: link.clusterSwapGate,

@@ -180,7 +180,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 
   const tag = (w: Worker, index: number) => Object.assign(w, { slipwayIndex: index });
   const fork = (index: number): Worker => {
-    const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index), SLIPWAY_CLUSTER_SIZE: String(opts.workers) });
+    const worker = cluster.fork({ SLIPWAY_CLUSTER_WORKER: String(index) });
     started.set(worker.id, Date.now());
     // A message to a worker whose channel closes as it exits must not end the primary.
     worker.on('error', (err) => logger.warn({ err, pid: worker.process.pid }, 'cluster: a message to a worker failed'));

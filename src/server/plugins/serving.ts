@@ -21,6 +21,7 @@ import { registerNativeRoutes } from '../native/native-route.js';
 import { servingStatsRoutes } from '../native/serving-stats-routes.js';
 import { accessServiceOf, principalOf } from '../native/access-routes.js';
 import { NATIVE_PREFIX } from './native-api.js';
+import { shareQueues } from '../cluster/queue-share.js';
 
 const serving: DomainPlugin = async (app, ctx) => {
   const registry = getMetricsRegistry();
@@ -29,8 +30,8 @@ const serving: DomainPlugin = async (app, ctx) => {
   const source = ctx.modelSource;
   const modelFiles = modelFileAllowList(ctx.artifacts, ctx.config.modelSourceAllowedDirs);
   const cluster = ctx.cluster;
-  // In a cluster, each worker holds its share of the server's queue, and a new version serves in every worker at once or in none.
-  if (cluster) options.maxQueueSize = Math.max(1, Math.ceil(options.maxQueueSize / cluster.size));
+  // In a cluster, the workers shed on the whole server's queue, and a new version serves in every worker at once or in none.
+  const queues = cluster ? shareQueues(cluster) : undefined;
   const manager = new ModelManager({
     options,
     metrics,
@@ -38,7 +39,9 @@ const serving: DomainPlugin = async (app, ctx) => {
     modelFiles,
     ...(source ? { source } : {}),
     ...(cluster ? { swapGate: cluster.swapGate, onSwapLoadFailed: cluster.onSwapLoadFailed } : {}),
+    ...(queues ? { queuedElsewhere: (name: string) => queues.queuedElsewhere(name) } : {}),
   });
+  const stopReporting = queues?.report(() => manager.queueDepths());
   // Canary, shadow and blue-green releases steer this server's traffic through it.
   // A release of a registered model not yet requested loads it as its first request would (loadOnDemand, below).
   const traffic = new TrafficSplitter({ manager, metrics, logger: ctx.logger, loadOnDemand: (name) => loadOnDemand(name) });
@@ -125,6 +128,7 @@ const serving: DomainPlugin = async (app, ctx) => {
   );
   ctx.onClose.push(async () => {
     closing = true;
+    stopReporting?.();
     await startupLoads;
     await manager.close();
     await explain.close();
