@@ -2,17 +2,19 @@
  * `slipway explain` against a real server on 127.0.0.1: rows from CSV and JSON files, the
  * table and the JSON output, and the exit codes of bad usage (2) and missing reference data (1).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DIALECTS } from '../../../test/support/dialects.js';
-import { FileModelSource, fixture, holdout } from '../../../test/support/serving.js';
+import { FileModelSource, fixture, holdout, readCsv } from '../../../test/support/serving.js';
+import { SlipwayClient } from '../../client/slipway-client.js';
 import { resolveConfig } from '../../config.js';
 import { silentLogger } from '../../core/logger.js';
 import { attachReference, profileTable, readTable } from '../../monitoring/index.js';
 import { buildApp } from '../../server/app.js';
+import { openInProcessApi } from '../../server/in-process-api.js';
 import type { ServerContext } from '../../server/context.js';
 import { buildProgram } from '../main.js';
 import { runAction } from '../output.js';
@@ -99,6 +101,40 @@ describe('slipway explain', () => {
     expect(bare).toMatchObject({ code: 1, err: expect.stringContaining('slipway monitor reference set models:/bare/2') });
     const ghost = await explain('ghost', { input: csvOf(1) });
     expect(ghost.code).toBe(1);
+  });
+
+  it('serves the embedded store\'s registered model in its own process when no server is named', async () => {
+    const embeddedHome = mkdtempSync(join(tmpdir(), 'slipway-explain-embedded-'));
+    vi.stubEnv('SLIPWAY_HOME', embeddedHome);
+    for (const name of ['SLIPWAY_SERVER', 'MLFLOW_TRACKING_URI', 'SLIPWAY_BACKEND_STORE_URI']) vi.stubEnv(name, undefined);
+    try {
+      // Register the forest with its columns and attach its reference, as `slipway models register` and `monitor reference set` do.
+      const { pino } = await import('pino');
+      const api = await openInProcessApi(resolveConfig(), { logger: pino({ level: 'silent' }), plugins: ['native-api', 'monitoring'] });
+      try {
+        const client = new SlipwayClient({ url: api.url, fetch: api.fetch });
+        const stored = await client.artifacts.put('models/forest/diabetes_forest.onnx', new Uint8Array(readFileSync(fixture('diabetes_forest.onnx'))));
+        await client.models.create({ name: 'forest' });
+        const v = await client.models.createVersion('forest', { source: stored.uri, tags: { 'slipway.columns': JSON.stringify(diabetes.columns) } });
+        await client.models.setAlias('forest', 'champion', v.version);
+        const rows = readCsv('diabetes_train.csv').rows.map((r) => Object.fromEntries(diabetes.columns.map((c, j) => [c, r[j]])));
+        const res = await api.fetch(`${api.url}/api/v1/monitoring/models/forest/versions/${v.version}/reference`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+        expect({ status: res.status, body: res.status === 201 ? '' : await res.text() }).toEqual({ status: 201, body: '' });
+      } finally {
+        await api.close();
+      }
+      let out = '';
+      let err = '';
+      const code = await explainCommand('models:/forest@champion', { input: csvOf(2), json: true }, { out: (t) => void (out += t), err: (t) => void (err += t) });
+      expect(code).toBe(0);
+      expect(err).toContain(`using the embedded store ${join(embeddedHome, 'slipway.db')}`);
+      const e = JSON.parse(out) as { model_name: string; model_version: string; method: string; explanations: unknown[] };
+      expect(e).toMatchObject({ model_name: 'forest', model_version: '1', method: 'exact' });
+      expect(e.explanations).toHaveLength(2);
+    } finally {
+      vi.unstubAllEnvs();
+      rmSync(embeddedHome, { recursive: true, force: true });
+    }
   });
 
   it('is a command of the slipway program', () => {

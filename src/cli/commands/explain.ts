@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { parseModelUri } from '../../core/model-source.js';
 import { SlipwayError } from '../../core/errors.js';
 import type { ExplainResponse } from '../../client/schemas/explain.js';
-import { addTargetOptions, authorizationFor, resolveTarget, type ConnectionFlags } from '../connection.js';
-import { addHelpEpilogue, formatJson, formatTable, positiveInt, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
+import { addTargetOptions, authorizationFor, requireExistingStore, resolveTarget, type ConnectionFlags } from '../connection.js';
+import { addHelpEpilogue, formatJson, formatTable, positiveInt, printWarning, processStreams, runAction, usageErrorsExit2, type OutputStreams } from '../output.js';
 
 /** The flags of `slipway explain`. */
 export interface ExplainFlags extends ConnectionFlags {
@@ -34,7 +34,7 @@ type ServingCall = (method: 'GET' | 'POST', path: string, body?: unknown) => Pro
 export async function explainCommand(model: string, flags: ExplainFlags, io: OutputStreams = processStreams): Promise<number> {
   const { name, version } = modelOf(model);
   if (!flags.input) throw new SlipwayError('MISSING_ARGUMENT', "Give the rows to explain with --input FILE (a .csv with a header row, or .json: a V2 infer body, a list of rows or a list of {column: value} objects).");
-  const answer = await withServing(flags, async (call) => {
+  const answer = await withServing(flags, io, async (call) => {
     const base = `/v2/models/${encodeURIComponent(name)}`;
     const resolved = version ?? (model.includes('@') ? await aliasVersion(call, name, model) : undefined);
     const path = resolved !== undefined ? `${base}/versions/${encodeURIComponent(resolved)}` : base;
@@ -158,7 +158,7 @@ function rowOf(r: unknown, i: number, file: string, columns: string[] | undefine
 }
 
 /** Runs `fn` with a caller of the serving API: the named server, or the embedded store's models served in this process. */
-async function withServing<R>(flags: ConnectionFlags, fn: (call: ServingCall) => Promise<R>): Promise<R> {
+async function withServing<R>(flags: ConnectionFlags, io: OutputStreams, fn: (call: ServingCall) => Promise<R>): Promise<R> {
   const target = resolveTarget(flags);
   const authorization = authorizationFor(flags, process.env, target.kind === 'server' ? target.url : undefined);
   let fetcher: typeof fetch;
@@ -170,12 +170,16 @@ async function withServing<R>(flags: ConnectionFlags, fn: (call: ServingCall) =>
     base = target.url;
   } else {
     const [{ resolveConfig }, { openInProcessApi }, { pino }] = await Promise.all([import('../../config.js'), import('../../server/in-process-api.js'), import('pino')]);
-    const config = resolveConfig({ backendStoreUri: target.backendStoreUri });
+    const config = resolveConfig({ backendStoreUri: target.backendStoreUri, artifactsDestination: flags.artifactsDestination, config: flags.config });
+    for (const warning of config.warnings) printWarning(warning, io);
+    await requireExistingStore(config.backendStoreUri);
     const logger = pino({ level: 'error', base: { name: 'slipway' } }, pino.destination({ dest: 2, sync: true }));
-    const api = await openInProcessApi(config, { logger, plugins: ['native-api', 'serving'] });
+    // The registry plugin gives serving its model source: registered models load on their first request.
+    const api = await openInProcessApi(config, { logger, plugins: ['native-api', 'mlflow-registry', 'serving'] });
     fetcher = api.fetch;
     base = api.url;
     close = () => api.close();
+    io.err(`using the embedded store ${await storeLabel(config.backendStoreUri)}\n`);
   }
   const call: ServingCall = async (method, path, body) => {
     const headers: Record<string, string> = { accept: 'application/json', ...(authorization ? { authorization } : {}) };
@@ -201,6 +205,14 @@ async function withServing<R>(flags: ConnectionFlags, fn: (call: ServingCall) =>
   } finally {
     await close();
   }
+}
+
+/** A SQLite store as its file's path, any other as its URI with the password masked (as other commands name it). */
+async function storeLabel(uri: string): Promise<string> {
+  if (!uri.startsWith('sqlite:')) return (await import('../../core/redact-uri.js')).redactUri(uri);
+  const [{ sqliteFileFromUri }, { resolve }] = await Promise.all([import('../../store/sqlite/sqlite-dialect.js'), import('node:path')]);
+  const file = sqliteFileFromUri(uri);
+  return file === ':memory:' ? uri : resolve(file);
 }
 
 /** A failed serving call as a catalogued error: the V2 routes answer {"error": "..."}, the native API {"error": {code, message}}. */
