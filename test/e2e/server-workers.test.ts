@@ -202,22 +202,26 @@ describe('slipway server --workers', () => {
     expect(workers.filter((w) => spawnSync('kill', ['-0', String(w)]).status === 0)).toEqual([]);
   }, 180_000);
 
-  it('uses one worker per CPU it may use when nothing says how many', async () => {
+  it('uses one worker per CPU it may use when nothing says how many, and its workers stop when the primary is killed', async () => {
     const home = freshHome();
     homes.push(home);
     const cpus = cpuBudget();
     const child = spawn(process.execPath, [CLI, 'server', '--port', '0'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: `${home}/home`, SLIPWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+    let workers: number[] = [];
     try {
       await waitFor('the ready line', () => (out.includes('ready at') ? true : undefined), 60_000);
       if (cpus > 1) expect(out).toContain(`${cpus} workers`);
-      expect(workersOf(child.pid as number)).toHaveLength(cpus > 1 ? cpus : 0);
+      workers = workersOf(child.pid as number);
+      expect(workers).toHaveLength(cpus > 1 ? cpus : 0);
     } finally {
-      child.kill('SIGTERM');
+      child.kill('SIGKILL');
     }
-    expect(await exited).toBe(0);
+    expect(await exited).toBe('SIGKILL');
+    // Left without their primary, the workers drain and exit rather than serve on alone.
+    await waitFor('the workers to stop', () => (workers.every((w) => spawnSync('kill', ['-0', String(w)]).status !== 0) ? true : undefined), 20_000);
   }, 90_000);
 
   it('refuses --model-control explicit with more than one worker, naming both', async () => {
