@@ -175,6 +175,16 @@ export class TextTokenizer {
     return { ids, typeIds: processed.token_type_ids ?? new Array<number>(ids.length).fill(0) };
   }
 
+  /** The id of the unknown token; undefined for tokenizers without one (byte-level BPE). */
+  get unknownId(): number | undefined {
+    return this.#unkId;
+  }
+
+  /** Token ids of a text without special tokens and without truncation (for text monitoring). */
+  contentIds(text: string): number[] {
+    return this.#tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
   /** Token ids of a text as the library's own encode() gives them (special tokens as asked, no truncation). */
   referenceIds(text: string, specialTokens: boolean): number[] {
     return this.#tokenizer.encode(text, { add_special_tokens: specialTokens }).ids;
