@@ -144,7 +144,7 @@ export class ExplainService {
       const width = output.width ?? (await this.#outputWidth(session, model, output.spec, background));
       const column = output.column ?? defaultColumn(output.spec, width);
       if (column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class ${column}: output '${output.spec.name}' has ${width} column${width === 1 ? '' : 's'} (0 to ${width - 1}).`);
-      const result = await explainRows(rows, background, this.#scorer(session, input, output.index, column), {
+      const result = await explainRows(rows, background, this.#scorer(session, input, output.spec.name, output.index, column), {
         maxExactFeatures: this.#limits.maxExactFeatures,
         sampleBudget,
         rowType: input.datatype === 'FP64' ? Float64Array : Float32Array,
@@ -222,13 +222,13 @@ export class ExplainService {
     return (outputs[model.signature.outputs.indexOf(spec)] as TensorData).data.length;
   }
 
-  #scorer(session: Runtime, input: TensorSpec, outputIndex: number, column: number) {
+  #scorer(session: Runtime, input: TensorSpec, outputName: string, outputIndex: number, column: number) {
     return async (rows: Float32Array | Float64Array, count: number): Promise<Float64Array> => {
       const outputs = await session.run([{ datatype: input.datatype, shape: [count, rows.length / count], data: rows }]);
       const t = outputs[outputIndex] as TensorData;
       const data = t.data as ArrayLike<number>;
       const width = data.length / count;
-      if (!Number.isInteger(width) || column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Output '${input.name}' has ${width} columns per row; column ${column} does not exist.`);
+      if (!Number.isInteger(width) || column >= width) throw new SlipwayError('INVALID_ARGUMENT', `Output '${outputName}' has ${width} columns per row; column ${column} does not exist.`);
       const out = new Float64Array(count);
       for (let r = 0; r < count; r++) out[r] = data[r * width + column] as number;
       return out;
