@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, runCli } from '../support/cli.js';
 import { fixture, holdout } from '../support/serving.js';
 import { servedAddress } from '../support/serve-process.js';
+import { staleAnswers, waitFor, watchVersions, workersOf } from '../support/cluster.js';
 
 const cancer = holdout('breast_cancer');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -31,26 +32,7 @@ function serve(args: string[], home = newHome()): ChildProcess {
   return p;
 }
 
-/** The worker processes of a primary. */
-function workersOf(pid: number): number[] {
-  const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout;
-  return out
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map(Number);
-}
-
 const body = (i: number) => JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: cancer.rows[i % cancer.rows.length] }] });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
@@ -137,23 +119,14 @@ describe('slipway serve --workers', () => {
     const p = serve(['models:/cancer@champion', '--workers', '2', '--registry-poll', '1s', '--port', '0', '--json'], home);
     const info = await servedAddress<{ url: string; version: string }>(p, 60_000);
     expect(info.version).toBe('1');
-    const answers: Array<{ start: number; end: number; version: string }> = [];
-    const failures: string[] = [];
-    let stopped = false;
-    const clients = Array.from({ length: 4 }, async (_, c) => {
-      for (let i = c; !stopped; i += 4) {
-        const start = performance.now();
-        try {
-          // A new connection each time, so consecutive requests land on different workers.
-          const res = await fetch(`${info.url}/v2/models/cancer/infer`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: body(i) });
-          const text = await res.text();
-          if (res.status === 200) answers.push({ start, end: performance.now(), version: (JSON.parse(text) as { model_version: string }).model_version });
-          else failures.push(`${res.status} ${text}`);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-      }
+    // A new connection each time, so consecutive requests land on different workers.
+    const watch = watchVersions(async (i) => {
+      const res = await fetch(`${info.url}/v2/models/cancer/infer`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: body(i) });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`${res.status} ${text}`);
+      return (JSON.parse(text) as { model_version: string }).model_version;
     });
+    const answers = watch.answers;
     try {
       await sleep(1000);
       const moved = await runCli(['models', 'alias', 'set', 'cancer', 'champion', '2'], { SLIPWAY_HOME: home });
@@ -161,14 +134,12 @@ describe('slipway serve --workers', () => {
       await waitFor('version 2 to answer', () => (answers.some((a) => a.version === '2') ? true : undefined), 20_000);
       await sleep(2000);
     } finally {
-      stopped = true;
-      await Promise.all(clients);
+      await watch.stop();
     }
-    expect(failures).toEqual([]);
-    const firstNew = Math.min(...answers.filter((a) => a.version === '2').map((a) => a.end));
+    expect(watch.failures).toEqual([]);
     // Both workers swap at the same word: an old answer may only come from a request already under way (300 ms of slack for
     // the word to reach a busy worker on a loaded machine; without the word, workers switched up to a second apart).
-    const stale = answers.filter((a) => a.version === '1' && a.start > firstNew + 300);
+    const stale = staleAnswers(answers, '1', '2', 300);
     expect(stale, `${stale.length} answers from version 1 after version 2 answered`).toEqual([]);
     expect(answers.filter((a) => a.version === '2').length).toBeGreaterThan(20);
     p.kill('SIGTERM');

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { fixture, holdout } from '../support/serving.js';
 import { cpuBudget } from '../../src/core/cpu-budget.js';
+import { staleAnswers, waitFor, watchVersions, workersOf } from '../support/cluster.js';
 import { CLI, freshHome, removeHome, startServerProcess, type ServerProcess } from './server-process.js';
 
 const cancer = holdout('breast_cancer');
@@ -26,25 +27,6 @@ afterAll(async () => {
   await sleep(200);
   for (const h of homes) removeHome(h);
 });
-
-/** The worker processes of a primary. */
-function workersOf(pid: number): number[] {
-  const out = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout;
-  return out
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map(Number);
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** One request on a new connection, so consecutive calls land on different workers (the primary hands connections out in turn). */
 async function call(url: string, init: { method?: string; authorization?: string; body?: unknown } = {}): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -116,31 +98,23 @@ describe('slipway server --workers', () => {
     expect(ran.status, JSON.stringify(ran.json)).toBe(200);
 
     // Moving the alias swaps version 2 in both workers together: no answer from version 1 after the first from version 2.
-    const answers: Array<{ start: number; end: number; version: string }> = [];
-    const failures: string[] = [];
-    let stopped = false;
-    const clients = Array.from({ length: 4 }, async (_, c) => {
-      for (let i = c; !stopped; i += 4) {
-        const start = performance.now();
-        const res = await call(`${url}/v2/models/cancer/infer`, { method: 'POST', authorization: admin, body: inferBody(i) }).catch((err: Error) => ({ status: 0, json: { error: err.message } }));
-        if (res.status === 200) answers.push({ start, end: performance.now(), version: String(res.json.model_version) });
-        else failures.push(`${res.status} ${JSON.stringify(res.json)}`);
-      }
+    const watch = watchVersions(async (i) => {
+      const res = await call(`${url}/v2/models/cancer/infer`, { method: 'POST', authorization: admin, body: inferBody(i) });
+      if (res.status !== 200) throw new Error(`${res.status} ${JSON.stringify(res.json)}`);
+      return String(res.json.model_version);
     });
     try {
       await sleep(500);
       const moved = await call(`${url}/api/2.0/mlflow/registered-models/alias`, { method: 'POST', authorization: admin, body: { name: 'cancer', alias: 'champion', version: '2' } });
       expect(moved.status, JSON.stringify(moved.json)).toBe(200);
-      await waitFor('version 2 to answer', () => (answers.some((a) => a.version === '2') ? true : undefined), 20_000);
+      await waitFor('version 2 to answer', () => (watch.answers.some((a) => a.version === '2') ? true : undefined), 20_000);
       await sleep(1500);
     } finally {
-      stopped = true;
-      await Promise.all(clients);
+      await watch.stop();
     }
-    expect(failures).toEqual([]);
-    const firstNew = Math.min(...answers.filter((a) => a.version === '2').map((a) => a.end));
+    expect(watch.failures).toEqual([]);
     // 300 ms of slack for the primary's word to reach a busy worker on a loaded machine.
-    expect(answers.filter((a) => a.version === '1' && a.start > firstNew + 300)).toEqual([]);
+    expect(staleAnswers(watch.answers, '1', '2', 300)).toEqual([]);
 
     // Tracking writes from 6 keep-alive clients while one worker is killed: only requests that worker held may fail,
     // and every acknowledged write is stored.
@@ -149,7 +123,7 @@ describe('slipway server --workers', () => {
     const agent = new Agent({ connections: 6, pipelining: 1 });
     const acknowledged: string[] = [];
     const writeFailures: string[] = [];
-    stopped = false;
+    let stopped = false;
     const writers = Array.from({ length: 6 }, async (_, c) => {
       for (let i = 0; !stopped; i++) {
         try {
