@@ -116,8 +116,15 @@ export class TextTokenizer {
   static async load(onnxPath: string): Promise<TextTokenizer | undefined> {
     const found = await readTextConfig(onnxPath);
     if (!found) return undefined;
-    const { raw } = found;
-    const dir = dirname(onnxPath);
+    return TextTokenizer.#build(dirname(onnxPath), found.raw);
+  }
+
+  /** Reads a tokenizer.json alone, with the default settings (for text monitoring of its outputs). */
+  static fromTokenizerFile(path: string): Promise<TextTokenizer> {
+    return TextTokenizer.#build(dirname(path), TextConfigFile.parse({ tokenizer: basename(path) }));
+  }
+
+  static async #build(dir: string, raw: z.infer<typeof TextConfigFile>): Promise<TextTokenizer> {
     const tokenizerPath = join(dir, raw.tokenizer);
     const json = await readJson(tokenizerPath, 'tokenizer');
     const extra = raw.tokenizer_config ? await readJson(join(dir, raw.tokenizer_config), 'tokenizer config') : {};

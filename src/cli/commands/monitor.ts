@@ -1,5 +1,5 @@
 /**
- * `slipway monitor report|profile|reference|windows|alerts|labels`: offline reports, and the
+ * `slipway monitor report|text|profile|reference|windows|alerts|labels`: offline reports, and the
  * live-monitoring state of a server or the embedded store.
  */
 import { writeFile } from 'node:fs/promises';
@@ -201,6 +201,55 @@ export function register(program: Command): void {
       return doc.status === 'fail' || doc.status === 'error' ? EXIT.FAILED : EXIT.OK;
     }),
   );
+
+  monitor
+    .command('text')
+    .description("Text drift and quality of a text column against a reference: lengths, out-of-vocabulary rate against the model's tokenizer, empty and non-text shares, token distribution")
+    .requiredOption('--reference <file>', 'reference data (.csv, .tsv, .jsonl, .parquet)')
+    .requiredOption('--current <file>', 'current data, same formats')
+    .requiredOption('--tokenizer <file>', "a tokenizer.json, or a text model's .onnx file with its text-model.json beside it")
+    .option('--column <name>', 'the text column', 'text')
+    .option('--json', 'print the JSON result instead of a summary')
+    .action(
+      runAction(async (flags: { reference: string; current: string; tokenizer: string; column: string; json?: boolean }) => {
+        const m = await import('../../monitoring/index.js');
+        const { TextTokenizer } = await import('../../serving/text-model.js');
+        const tokenizer = flags.tokenizer.toLowerCase().endsWith('.onnx') ? await TextTokenizer.load(flags.tokenizer) : await TextTokenizer.fromTokenizerFile(flags.tokenizer);
+        if (!tokenizer) throw new SlipwayError('INVALID_ARGUMENT', `${flags.tokenizer} is not a text model: it has no text-model.json beside it. Give its tokenizer.json instead.`);
+        const column = async (file: string) => {
+          const table = await m.readTable(file);
+          const c = table.columns.find((x) => x.name === flags.column);
+          if (!c) throw new SlipwayError('DATA_ERROR', `${file} has no column '${flags.column}' (name it with --column); its columns are ${table.columns.map((x) => x.name).join(', ')}.`);
+          return c.type === 'string' ? c.values : Array.from(c.values, (v) => (Number.isNaN(v) ? null : v));
+        };
+        const [ref, cur] = await Promise.all([column(flags.reference), column(flags.current)]);
+        const drift = m.textDrift(m.profileTexts(ref, tokenizer), m.profileTexts(cur, tokenizer));
+        if (flags.json) {
+          process.stdout.write(formatJson({ column: flags.column, tokenizer: tokenizer.kind, ...drift }));
+          return EXIT.OK;
+        }
+        const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+        const rows = [
+          { metric: 'rows', reference: String(drift.rows.reference), current: String(drift.rows.current), test: '' },
+          { metric: 'tokens per text (mean)', reference: num(drift.tokenLength.reference), current: num(drift.tokenLength.current), test: `KS p = ${num(drift.tokenLength.pValue)}${drift.tokenLength.drift ? ' DRIFT' : ''}` },
+          { metric: 'characters per text (mean)', reference: num(drift.charLength.reference), current: num(drift.charLength.current), test: '' },
+          { metric: 'out-of-vocabulary tokens', reference: pct(drift.oovRate.reference), current: pct(drift.oovRate.current), test: '' },
+          { metric: 'empty or missing', reference: pct(drift.emptyShare.reference), current: pct(drift.emptyShare.current), test: '' },
+          { metric: 'not text', reference: pct(drift.nonTextShare.reference), current: pct(drift.nonTextShare.current), test: '' },
+          { metric: 'token distribution', reference: '', current: '', test: `Jensen-Shannon ${num(drift.tokens.jensenShannon)} (threshold ${drift.tokens.threshold})${drift.tokens.drift ? ' DRIFT' : ''}` },
+        ];
+        process.stdout.write(
+          formatTable(rows, [
+            { header: 'METRIC', value: (r) => r.metric },
+            { header: 'REFERENCE', value: (r) => r.reference, alignRight: true },
+            { header: 'CURRENT', value: (r) => r.current, alignRight: true },
+            { header: 'TEST', value: (r) => r.test },
+          ]),
+        );
+        process.stdout.write(`\n${formatVerdict(!drift.drift, `text drift in '${flags.column}': ${formatStatus(drift.drift ? 'DETECTED' : 'not detected')}`)}\n`);
+        return EXIT.OK;
+      }),
+    );
 
   monitor
     .command('profile')

@@ -32,9 +32,9 @@ export interface TextProfileJson {
 /** Length, vocabulary and token counts of a column of texts. */
 export class TextProfile {
   rows = 0;
-  /** Strings that are empty or only whitespace. */
+  /** Missing values and strings that are empty or only whitespace. */
   empty = 0;
-  /** Values that are not strings (null, numbers, objects). */
+  /** Values that are not text (numbers, booleans, objects). */
   nonText = 0;
   /** Characters (code points) of each non-empty text. */
   readonly charLengths: number[] = [];
@@ -47,6 +47,11 @@ export class TextProfile {
   /** Adds one value of the column. */
   add(value: unknown, tokenizer: TextTokenizerView): void {
     this.rows++;
+    if (value === null || value === undefined) {
+      // A missing value (an empty CSV cell) is an empty text.
+      this.empty++;
+      return;
+    }
     if (typeof value !== 'string') {
       this.nonText++;
       return;
@@ -142,7 +147,7 @@ export interface TextDrift {
   charLength: Compared;
   /** Share of tokens that are the tokenizer's unknown token. */
   oovRate: Compared;
-  /** Share of values that are empty or only whitespace. */
+  /** Share of values that are missing, empty or only whitespace. */
   emptyShare: Compared;
   /** Share of values that are not text. */
   nonTextShare: Compared;
