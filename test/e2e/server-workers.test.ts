@@ -176,6 +176,66 @@ describe('slipway server --workers', () => {
     expect(workers.filter((w) => spawnSync('kill', ['-0', String(w)]).status === 0)).toEqual([]);
   }, 180_000);
 
+  it('runs a canary in every worker on SQLite, driven by one, and promotes it', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const env = { SLIPWAY_HOME: `${home}/home` };
+    for (const [file, extra] of [
+      ['breast_cancer_mlp.onnx', ['--alias', 'champion']],
+      ['release/cancer_good.onnx', []],
+    ] as const) {
+      const reg = await runCli(['models', 'register', fixture(file), '--name', 'cancer', ...extra], env);
+      expect(reg.code, reg.stderr).toBe(0);
+    }
+    const server = await startServerProcess(home, ['--workers', '2'], 60_000);
+    servers.push(server);
+    const { url } = server;
+    const infer = async (i: number) => (await call(`${url}/v2/models/cancer/infer`, { method: 'POST', body: inferBody(i) })).json.model_version as string | undefined;
+    // Both workers load the champion and report on the board.
+    for (let i = 0; i < 4; i++) expect(await infer(i)).toBe('1');
+    type Traffic = { split: { id: string; weight: number } | null; agents: { splitId: string | null }[] };
+    const traffic = async () => (await call(`${url}/api/v1/traffic/cancer`)).json as Traffic;
+    await waitFor('both workers to follow the traffic of cancer', async () => ((await traffic()).agents.length === 2 ? true : undefined), 15_000);
+    const created = await call(`${url}/api/v1/releases`, { method: 'POST', body: { model: 'cancer', version: '2', environment: 'champion', policy: { strategy: { kind: 'canary', steps: [50, 100], interval: '3s', checks: { maxP99Ratio: 20, minRequests: 5 } } } } });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const id = String(created.json.id);
+    let stopped = false;
+    const failures: string[] = [];
+    const load = (async () => {
+      for (let i = 0; !stopped; i++) {
+        const v = await infer(i).catch(() => undefined);
+        if (v !== '1' && v !== '2') failures.push(String(v));
+        await sleep(5);
+      }
+    })();
+    try {
+      await waitFor('both workers to apply the 50 % split', async () => {
+        const t = await traffic();
+        return t.split?.weight === 0.5 && t.agents.filter((a) => a.splitId === t.split?.id).length === 2 ? true : undefined;
+      }, 20_000);
+      // Fresh connections reach both workers: each of them splits, so both versions answer.
+      const seen = new Set<string>();
+      for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(String(await infer(i)));
+      expect([...seen].sort()).toEqual(['1', '2']);
+      const done = await waitFor('the release to finish', async () => {
+        const r = (await call(`${url}/api/v1/releases/${id}`)).json as { state: string; reason?: string };
+        return ['promoted', 'rolled_back', 'rejected', 'aborted'].includes(r.state) ? r : undefined;
+      }, 40_000);
+      expect(done.state, done.reason).toBe('promoted');
+    } finally {
+      stopped = true;
+      await load;
+    }
+    expect(failures).toEqual([]);
+    await waitFor('both workers to serve version 2', async () => {
+      const versions = new Set<string>();
+      for (let i = 0; i < 6; i++) versions.add(String(await infer(i)));
+      return versions.size === 1 && versions.has('2') ? true : undefined;
+    }, 10_000);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 120_000);
+
   it('uses one worker per CPU it may use when nothing says how many, and its workers stop when the primary is killed', async () => {
     const home = freshHome();
     homes.push(home);
