@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../../../test/support/dialects.js';
 import { FileModelSource, fixture, holdout, readCsv } from '../../../test/support/serving.js';
+import { AccessService } from '../../access/access-service.js';
 import { resolveConfig } from '../../config.js';
 import type { ModelRef, ResolvedModel } from '../../core/model-source.js';
 import { silentLogger } from '../../core/logger.js';
@@ -209,5 +210,52 @@ describe('POST /v2/models/{name}/explain', () => {
     const infers = await Promise.all(Array.from({ length: 20 }, (_, i) => post('/v2/models/diabetes/infer', body([diabetes.rows[i] as number[]]))));
     expect(infers.every((r) => r.statusCode === 200)).toBe(true);
     expect((await explaining).statusCode).toBe(200);
+  });
+});
+
+describe('POST /v2/models/{name}/explain with access control on', () => {
+  let app: FastifyInstance;
+  let ctx: ServerContext;
+  let close: () => Promise<void>;
+  const diabetes = holdout('diabetes');
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    const sqlite = DIALECTS.find((d) => d.name === 'sqlite');
+    if (!sqlite) throw new Error('sqlite dialect missing');
+    const opened = await sqlite.open();
+    const home = mkdtempSync(join(tmpdir(), 'slipway-explain-auth-'));
+    const base = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
+    const config = { ...base, auth: { enabled: true, defaultPermission: 'NO_PERMISSIONS' as const, allowAnonymous: false, protectedEnvironments: ['champion', 'production'] } };
+    const source = new FileModelSource().add('diabetes', '1', fixture('diabetes_forest.onnx'));
+    source.columns = diabetes.columns;
+    source.setAlias('diabetes', 'champion', '1');
+    const clock = { now: () => Date.now() };
+    const access = new AccessService({ store: opened.store, clock, maxFailures: 1_000_000, defaultPermission: 'NO_PERMISSIONS' });
+    await access.ensureAdmin('admin-password');
+    await access.createUser({ username: 'reader', password: 'reader-password' });
+    await access.createUser({ username: 'stranger', password: 'stranger-password' });
+    await access.setPermission({ kind: 'registered_model', objectId: 'diabetes', username: 'reader', permission: 'READ' });
+    ctx = { config, store: opened.store, logger: silentLogger, clock, inferenceObservers: [], onClose: [], modelSource: source, access };
+    app = await buildApp(ctx);
+    await app.ready();
+    await attachReference(opened.store, 'diabetes', '1', profileTable(await readTable(fixture('diabetes_train.csv'))), 'train', { time: Date.now() });
+    close = async () => {
+      for (const hook of ctx.onClose) await hook();
+      await app.close();
+      await opened.dispose();
+      rmSync(home, { recursive: true, force: true });
+    };
+  });
+  afterAll(async () => close());
+
+  it('needs READ on the model, as infer does', async () => {
+    const payload = { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 10], data: diabetes.rows[0] }], parameters: { background_size: 10 } };
+    const as = (authorization?: string) => app.inject({ method: 'POST', url: '/v2/models/diabetes/explain', payload, headers: authorization ? { authorization } : {} });
+    expect((await as()).statusCode).toBe(401);
+    const inferAs = await app.inject({ method: 'POST', url: '/v2/models/diabetes/infer', payload: { inputs: payload.inputs }, headers: { authorization: basic('stranger', 'stranger-password') } });
+    expect(inferAs.statusCode).toBe(403);
+    expect((await as(basic('stranger', 'stranger-password'))).statusCode).toBe(403);
+    expect((await as(basic('reader', 'reader-password'))).statusCode).toBe(200);
   });
 });
