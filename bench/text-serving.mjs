@@ -15,6 +15,8 @@
  *    folder whose node_modules holds them (they are not a dependency of the project: 64 MB of
  *    native builds). Corpus: the review texts plus the tokenizer test corpus (accents, CJK,
  *    emoji, a 10,000-character text). Target: >= 50 % of the bindings' texts/s.
+ * 3. Where the time goes, in this process: the tiny graph on 16-row batches fed pre-tokenised
+ *    tensors, the same batches from text through the tokenizer step, and the tokenizer alone.
  * Needs wrk (Debian: apt-get install -y wrk).
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +25,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { ModelRuntime } from '../dist/serving/model-runtime.js';
 import { TextTokenizer } from '../dist/serving/text-model.js';
+import { TextRuntime } from '../dist/serving/text-runtime.js';
 import { parseCsv } from '../dist/serving/mlflow-protocol.js';
 import { fmt, root, scratch, startServe } from './serving-common.mjs';
 
@@ -160,3 +164,44 @@ if (nativeDir) {
   console.log('  (no --native DIR: the Rust bindings were not compared)');
 }
 console.log(`  corpus: ${corpus.length} texts, ${fmt(chars)} characters`);
+
+console.log('\n3. Where the time goes: the tiny graph on 16-row batches, in this process (inline session, one thread)');
+{
+  const path = join(FIXTURES, 'transformer', 'model.onnx');
+  const graph = await ModelRuntime.load(path, { intraOpThreads: 1, graphOptimizationLevel: 'all', spinWait: false, warmup: true });
+  const text = new TextRuntime(graph, tokenizer);
+  const batches = groups(16);
+  const feeds = batches.map((g) => {
+    const rows = g.map((t) => tokenizer.encode(t, 'text'));
+    const width = Math.max(...rows.map((r) => r.ids.length));
+    const tensor = (value) => {
+      const data = new BigInt64Array(rows.length * width);
+      rows.forEach((r, i) => {
+        for (let j = 0; j < r.ids.length; j++) data[i * width + j] = BigInt(value(r, j));
+      });
+      return { datatype: 'INT64', shape: [rows.length, width], data };
+    };
+    return [tensor((r, j) => r.ids[j]), tensor(() => 1), tensor((r, j) => r.typeIds[j])];
+  });
+  const perRow = async (label, step) => {
+    await step(0);
+    const start = performance.now();
+    let rows = 0;
+    for (let k = 0; performance.now() - start < 3000; k++) {
+      await step(k % batches.length);
+      rows += 16;
+    }
+    const us = (1000 * (performance.now() - start)) / rows;
+    console.log(`  ${label.padEnd(58)} ${us.toFixed(1).padStart(6)} µs/row`);
+  };
+  await perRow('graph fed pre-tokenised tensors', (k) => graph.run(feeds[k]));
+  await perRow('text: request check (tokenises) + batch run', async (k) => {
+    const inputs = [{ datatype: 'BYTES', shape: [16], data: batches[k] }];
+    text.prepare(inputs);
+    await text.run(inputs);
+  });
+  await perRow('the tokenizer alone', async (k) => {
+    for (const t of batches[k]) tokenizer.encode(t, 'text');
+  });
+  await text.release();
+}
