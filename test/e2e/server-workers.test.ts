@@ -73,6 +73,19 @@ describe('slipway server --workers', () => {
     const stats = (await call(`${url}/api/v1/serving/stats?model=cancer`, { authorization: admin })).json as { models: Array<{ versions: Array<{ version: string; requests: { ok: number } }> }> };
     expect(stats.models[0]?.versions.find((v) => v.version === '1')?.requests.ok).toBe(12);
 
+    // Predictions served by every worker are known when their labels arrive (each worker writes what it holds first).
+    const reference = cancer.rows.slice(0, 60).map((r) => Object.fromEntries(cancer.columns.map((c, j) => [c, r[j]])));
+    const ref = await call(`${url}/api/v1/monitoring/models/cancer/versions/1/reference`, { method: 'PUT', authorization: admin, body: { rows: reference, source: 'holdout' } });
+    expect(ref.status, JSON.stringify(ref.json)).toBeLessThan(300);
+    for (let r = 0; r < 6; r++) {
+      const res = await fetch(`${url}/v2/models/cancer/infer`, { method: 'POST', headers: { connection: 'close', authorization: admin, 'content-type': 'application/json', 'x-request-id': `gt-${r}` }, body: JSON.stringify(inferBody(r)) });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    const gt = await call(`${url}/api/v1/monitoring/models/cancer/ground-truth`, { method: 'POST', authorization: admin, body: { labels: Array.from({ length: 6 }, (_, r) => ({ requestId: `gt-${r}`, labels: [r % 2] })) } });
+    expect(gt.status, JSON.stringify(gt.json)).toBe(200);
+    expect(gt.json.accepted).toBe(6);
+
     // A token verified (and cached) by both workers stops working in both the moment it is revoked.
     const created = await call(`${url}/api/v1/tokens`, { method: 'POST', authorization: admin, body: { name: 'workers' } });
     expect(created.status, JSON.stringify(created.json)).toBe(201);

@@ -344,10 +344,21 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   });
 
   // A flush that could not write is the store's problem, not the caller's: 503 with the reason.
-  const flushOrFail = (closeAll: boolean) =>
+  const flushHere = (closeAll: boolean): Promise<void> =>
     live.flush(closeAll).catch((err: unknown) => {
       throw new SlipwayError('UNAVAILABLE', `Monitoring windows could not be written to the store: ${(err as Error)?.message ?? String(err)}`);
     });
+  // The workers of one server each hold the predictions they served: a flush asks every one of them.
+  const cluster = ctx.cluster;
+  for (const closeAll of [false, true]) {
+    cluster?.answer(`monitoring.flush.${closeAll}`, () => flushHere(closeAll).then(() => ({ ok: true }), (err: Error) => ({ ok: false, error: err.message })));
+  }
+  const flushOrFail = async (closeAll: boolean): Promise<void> => {
+    if (!cluster) return flushHere(closeAll);
+    const answers = (await cluster.gather(`monitoring.flush.${closeAll}`)) as Array<{ ok: boolean; error?: string }>;
+    const failed = answers.find((a) => !a.ok);
+    if (failed) throw new SlipwayError('UNAVAILABLE', failed.error ?? 'Monitoring windows could not be written to the store.');
+  };
 
   app.post(`${PREFIX}/windows/flush`, async () => {
     await flushOrFail(true);
