@@ -2,7 +2,7 @@
  * The tokenizer step in front of the real tiny transformer graph: what the graph is fed for
  * a batch (padded to the batch's longest row, or to max_length when so configured).
  */
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,10 +30,14 @@ class Recording implements Runtime {
   }
 }
 
-async function textModel(settings: Record<string, unknown>): Promise<{ runtime: TextRuntime; graph: Recording }> {
+async function textModel(settings: Record<string, unknown>, padId?: number): Promise<{ runtime: TextRuntime; graph: Recording }> {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-text-runtime-'));
   cpSync(FOLDER, dir, { recursive: true });
   writeFileSync(join(dir, 'text-model.json'), JSON.stringify(settings));
+  if (padId !== undefined) {
+    const tokenizer = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, padding: { strategy: 'BatchLongest', direction: 'Right', pad_id: padId, pad_type_id: 0, pad_token: '[MASK]' } }));
+  }
   const graph = new Recording(await ModelRuntime.load(join(dir, 'model.onnx'), opts));
   return { runtime: new TextRuntime(graph, (await TextTokenizer.load(join(dir, 'model.onnx'))) as TextTokenizer), graph };
 }
@@ -59,6 +63,15 @@ describe('TextRuntime', () => {
     const alone = await runtime.run(texts(['great']));
     expect(graph.fed[1]?.[0]?.shape).toEqual([1, 3]);
     Array.from(alone[0]?.data as Float32Array).forEach((v, j) => expect(v).toBeCloseTo((out[0]?.data as Float32Array)[j] as number, 5));
+  });
+
+  it("pads with the tokenizer file's pad_id when it names one", async () => {
+    const { runtime, graph } = await textModel({}, 4);
+    opened.push(runtime);
+    await runtime.run(texts(['great', 'the food was great']));
+    const ids = rows(graph.fed[0]?.[0] as TensorData);
+    expect(ids[0]?.slice(3)).toEqual(new Array((ids[0]?.length ?? 0) - 3).fill(4));
+    expect(ids[1]?.every((v) => v !== 4)).toBe(true);
   });
 
   it('pads every row to max_length when padding is max_length', async () => {

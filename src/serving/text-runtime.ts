@@ -105,18 +105,25 @@ export class TextRuntime implements Runtime {
   }
 }
 
+// Token ids are small non-negative integers: an INT64 tensor is filled through a 32-bit view of its
+// low words (little-endian), which spares a BigInt per element.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 function tokenTensor(spec: TensorSpec, rows: Encoded[], width: number, padId: number): TensorData {
   const n = rows.length * width;
   const wide = spec.datatype === 'INT64';
   const data = wide ? new BigInt64Array(n) : new Int32Array(n);
-  const put = wide ? (i: number, v: number) => ((data as BigInt64Array)[i] = BigInt(v)) : (i: number, v: number) => ((data as Int32Array)[i] = v);
+  const words = wide && LITTLE_ENDIAN ? new Int32Array(data.buffer) : undefined;
+  const put = words ? (i: number, v: number) => (words[2 * i] = v) : wide ? (i: number, v: number) => ((data as BigInt64Array)[i] = BigInt(v)) : (i: number, v: number) => ((data as Int32Array)[i] = v);
+  const value = spec.name === 'input_ids' ? (r: Encoded, j: number) => r.ids[j] as number : spec.name === 'attention_mask' ? () => 1 : (r: Encoded, j: number) => r.typeIds[j] as number;
   rows.forEach((r, row) => {
     const at = row * width;
     const len = r.ids.length;
-    for (let j = 0; j < width; j++) {
-      const v = spec.name === 'input_ids' ? (j < len ? (r.ids[j] as number) : padId) : spec.name === 'attention_mask' ? (j < len ? 1 : 0) : j < len ? (r.typeIds[j] as number) : 0;
+    for (let j = 0; j < len; j++) {
+      const v = value(r, j);
       if (v !== 0) put(at + j, v);
     }
+    if (spec.name === 'input_ids' && padId !== 0) for (let j = len; j < width; j++) put(at + j, padId);
   });
   return { datatype: spec.datatype, shape: [rows.length, width], data };
 }
