@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -87,6 +87,23 @@ describe('ONNX signatures', () => {
       { name: 'output_label', type: 'int64', shape: ['N'] },
       { name: 'output_probability', type: 'float32', shape: ['N', 3], classes: ['cat', 'dog', 'fish'] },
     ]);
+  });
+
+  it("shows a text model logged as a folder (model.onnx, tokenizer.json, text-model.json) with the text its users send", async () => {
+    const folder = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'text', 'transformer');
+    for (const name of ['model.onnx', 'tokenizer.json', 'text-model.json']) await store.put(`3/run/artifacts/model/${name}`, readFileSync(join(folder, name)));
+    const outcome = await inspectArtifacts(store, '3/run/artifacts/model');
+    expect(outcome.kind).toBe('signature');
+    const signature = outcome.kind === 'signature' ? outcome.signature : undefined;
+    expect(signature?.inputs).toEqual([{ name: 'text', type: 'string', shape: ['batch'] }]);
+    expect(signature?.text).toMatchObject({ tokenizer: 'tokenizer.json', model: 'WordPiece', labels: ['negative', 'neutral', 'positive'] });
+    expect(signature?.text?.graphInputs.map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
+
+    await store.put('4/run/artifacts/model/model.onnx', readFileSync(join(folder, 'model.onnx')));
+    await store.put('4/run/artifacts/model/text-model.json', Buffer.from('{}'));
+    await store.put('4/run/artifacts/model/tokenizer.json', Buffer.from('{"model": '));
+    const broken = await inspectArtifacts(store, '4/run/artifacts/model');
+    expect(broken.kind === 'unreadable' && broken.message).toMatch(/^The ONNX file '4\/run\/artifacts\/model\/model\.onnx' could not be read: The tokenizer .*tokenizer\.json is not valid JSON/);
   });
 
   it('marks other outputs that are not tensors as non-tensor', async () => {
