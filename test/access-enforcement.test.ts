@@ -26,8 +26,8 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 // Routes any signed-in user may call on existing data without changing it, or that create something new (MLflow gives the creator MANAGE).
 const ANY_USER_CHANGES = new Set(['POST /experiments/create', 'POST /registered-models/create', 'POST /api/v1/experiments', 'POST /api/v1/models', 'POST /api/v1/monitoring/profiles', 'POST /api/v1/monitoring/reports', 'POST /api/v1/datasets/:name/versions']);
 const READS_BY_POST = /\/(search|search-datasets|get-latest-versions)$/;
-// Inference reads a model (READ suffices) and changes nothing in the store.
-const INFERENCE = /(\/invocations|\/infer)$/;
+// Inference and explanations read a model (READ suffices) and change nothing in the store.
+const INFERENCE = /(\/invocations|\/infer|\/explain)$/;
 // Users, tokens and permissions check admin, self or MANAGE in their handlers (a user may make their own token): the access domain's tests cover them.
 const SELF_CHECKED = /\/(users|tokens|permissions)(\/|$)/;
 
