@@ -45,7 +45,7 @@ describe('registering and serving a text model', () => {
     expect(JSON.parse(reg.stdout).signature.text).toMatchObject({ maxLength: 32, truncation: false, labels: ['neg', 'mid', 'pos'], topK: 1 });
   });
 
-  it('exits 2 naming the file and the problem when the tokenizer does not parse, and registers nothing', async () => {
+  it('exits 2 naming the file and the problem when the tokenizer does not parse: registers nothing, serves nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-text-broken-'));
     copyFileSync(MODEL, join(dir, 'model.onnx'));
     writeFileSync(join(dir, 'text-model.json'), '{}');
@@ -57,6 +57,9 @@ describe('registering and serving a text model', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`Tokenizer '${join(dir, 'absent.json')}' does not exist or is not a file.`);
     expect((await runCli(['models', 'show', 'broken'], env)).code).toBe(1);
+    const serve = await runCli(['serve', join(dir, 'model.onnx'), '--port', '0'], env);
+    expect(serve.code).toBe(2);
+    expect(serve.stderr).toContain(`load failed: The tokenizer ${join(dir, 'tokenizer.json')} is not valid JSON`);
   });
 
   it('serves the registered version with its tokenizer', async () => {
