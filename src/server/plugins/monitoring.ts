@@ -142,7 +142,9 @@ const monitoring: DomainPlugin = async (app, ctx) => {
 
   const resolveVersion = async (name: string, version: string): Promise<{ name: string; version: string }> => {
     if (/^\d+$/.test(version)) return { name, version };
-    const ref = parseModelUri(`models:/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
+    // A stage (Staging, Production…) as MLflow names it in a URI; anything else is an alias (champion).
+    const stage = /^(none|staging|production|archived)$/i.test(version);
+    const ref = parseModelUri(`models:/${encodeURIComponent(name)}${stage ? '/' : '@'}${encodeURIComponent(version)}`);
     const v = await registryOf(ctx).resolveRef(ref ?? { name, version });
     return { name: v.name, version: v.version };
   };
