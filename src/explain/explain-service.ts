@@ -9,16 +9,19 @@
  * rests `restFactor` times as long as the previous chunk took, so explanations take at most
  * 1 / (1 + restFactor) of one core from a busy server (a tenth by default).
  */
+import type { Tokenizer } from '@huggingface/tokenizers';
 import { SlipwayError } from '../core/errors.js';
 import type { DatasetProfile } from '../monitoring/profile/dataset-profile.js';
 import { loadRuntime, type Runtime } from '../serving/model-runtime.js';
 import type { ModelSignature, TensorSpec } from '../serving/model-signature.js';
 import type { ServingOptions } from '../serving/serving-options.js';
 import type { TensorData } from '../serving/tensor-types.js';
+import { TextTokenizer } from '../serving/text-model.js';
 import { decodeV2Request } from '../serving/v2-protocol.js';
 import { explainRows, planFor, type AttributionResult } from './attribution-engine.js';
 import { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
 import type { AttributionMethod } from './coalitions.js';
+import { explainTexts, MAX_TEXT_TOKENS, tokenOcclusion, tokenReader, wordOcclusion, type OutputPicker, type TextOcclusion, type TokenAttribution } from './text-occlusion.js';
 
 /** The served model version to explain (a `LoadedModel` fits). */
 export interface ExplainedModel {
@@ -75,7 +78,18 @@ export interface ExplainServiceInit {
 /** The explanation of one row. */
 export interface RowExplanation {
   prediction: number;
-  attributions: Array<{ feature: string; value: number }>;
+  /** Per feature; for a text model, per token, with its place in the input. */
+  attributions: Array<{ feature: string; value: number } | TokenAttribution>;
+  /** Text models: tokens the model's own truncation cut off (not explained). */
+  truncated_tokens?: number;
+}
+
+/** How a text model's tokens were occluded. */
+export interface OcclusionInfo {
+  /** What stands in for an occluded token: it is removed. */
+  replacement: 'removal';
+  tokenization: string;
+  max_tokens_per_row: number;
 }
 
 /** The answer to an explain request (the wire form of POST /v2/models/{name}/explain). */
@@ -84,7 +98,9 @@ export interface ExplainResponse {
   model_version: string;
   /** The explained output, its column, and why that one. */
   output: { name: string; column: number; class?: string | number; description: string };
-  method: AttributionMethod;
+  method: AttributionMethod | 'occlusion';
+  /** Text models: how tokens were occluded. */
+  occlusion?: OcclusionInfo;
   /** Coalitions KernelSHAP drew per row; null for exact values. */
   sample_budget: number | null;
   /** Coalitions evaluated per row, besides the empty and the full one. */
@@ -105,6 +121,7 @@ export class ExplainService {
   readonly #init: ExplainServiceInit;
   readonly #limits: ExplainLimits;
   readonly #sessions = new Map<string, Promise<Runtime>>();
+  readonly #texts = new Map<string, Promise<{ tokenizer?: TextTokenizer; reader?: Tokenizer }>>();
   #running: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -120,7 +137,8 @@ export class ExplainService {
   }
 
   /** Explains the rows of `body` (a parsed V2 infer request) for `model`. */
-  async explain(model: ExplainedModel, body: unknown): Promise<ExplainResponse> {
+  async explain(model: ExplainedModel, body: unknown, opts: { bodyIsUtf8?: boolean } = {}): Promise<ExplainResponse> {
+    if (isTextModel(model)) return this.#explainText(model, body, opts.bodyIsUtf8 ?? true);
     const input = tabularInput(model);
     const params = readParameters(body);
     const output = chooseOutput(model.signature, params);
@@ -154,11 +172,104 @@ export class ExplainService {
     });
   }
 
+  /** Token-level attributions of a text model by occlusion (removal of each token in turn). */
+  async #explainText(model: ExplainedModel, body: unknown, bodyIsUtf8: boolean): Promise<ExplainResponse> {
+    const params = readParameters(body);
+    for (const [key, v] of [['background_size', params.backgroundSize], ['sample_budget', params.sampleBudget]] as const) {
+      if (v !== undefined) throw new SlipwayError('INVALID_ARGUMENT', `parameters.${key} does not apply to text models: their tokens are explained by occlusion against the empty text.`);
+    }
+    const input = model.signature.inputs[0] as TensorSpec;
+    const decoded = decodeV2Request(withoutExplainParameters(body), model.signature, this.#init.options.nonFinite);
+    const texts = (decoded.inputs[0] as TensorData).data as string[];
+    if (texts.length < 1) throw new SlipwayError('INVALID_ARGUMENT', `Input '${input.name}' has no texts to explain.`);
+    if (texts.length > this.#limits.maxRows) throw new SlipwayError('LIMIT_EXCEEDED', `An explain request may hold at most ${this.#limits.maxRows} rows; this one has ${texts.length}.`);
+    // JSON text is decoded as UTF-8 with invalid bytes turned into U+FFFD: a body that was not
+    // valid UTF-8 is refused naming the first text that holds such a replacement.
+    if (!bodyIsUtf8) {
+      const at = texts.findIndex((t) => t.includes('\ufffd'));
+      throw new SlipwayError('INVALID_ARGUMENT', at >= 0 ? `Input '${input.name}' element ${at} is not valid UTF-8.` : 'The request body is not valid UTF-8.');
+    }
+    const { tokenizer, reader } = await this.#textOf(model);
+    const labels = tokenizer?.config.labels;
+    // A tokenizer step with labels is explained on the softmax probabilities of its logits (what
+    // 'scores' reports, per class rather than ranked); the graph's own float outputs can be named.
+    const graphOutputs = labels ? model.signature.outputs.slice(0, -2) : model.signature.outputs;
+    const probabilities: TensorSpec | undefined = labels ? { name: 'probabilities', datatype: 'FP32', shape: [-1, labels.length], parameters: { classes: labels } } : undefined;
+    const logitsIndex = labels ? graphOutputs.findIndex((o) => (tokenizer?.config.logits ? o.name === tokenizer.config.logits : o.datatype === 'FP32' && o.shape.length === 2 && o.shape[1] === labels.length)) : -1;
+    const signature = { ...model.signature, outputs: probabilities ? [probabilities, ...graphOutputs] : graphOutputs };
+    const output = chooseOutput(signature, params);
+    const softmax = output.spec === probabilities;
+    const sourceIndex = softmax ? logitsIndex : graphOutputs.indexOf(output.spec);
+    let width = output.width;
+    let column = output.column;
+    const pick: OutputPicker = (outputs, rows) => {
+      const t = outputs[sourceIndex] as TensorData;
+      const data = t.data as ArrayLike<number>;
+      const w = data.length / rows;
+      width ??= w;
+      column ??= defaultColumn(output.spec, w);
+      if (!Number.isInteger(w) || column >= w) throw new SlipwayError('INVALID_ARGUMENT', `Unknown class ${column}: output '${output.spec.name}' has ${w} column${w === 1 ? '' : 's'} (0 to ${w - 1}).`);
+      const out = new Float64Array(rows);
+      for (let r = 0; r < rows; r++) {
+        if (!softmax) {
+          out[r] = Number(data[r * w + column]);
+          continue;
+        }
+        let max = -Infinity;
+        for (let j = 0; j < w; j++) max = Math.max(max, Number(data[r * w + j]));
+        let sum = 0;
+        for (let j = 0; j < w; j++) sum += Math.exp(Number(data[r * w + j]) - max);
+        out[r] = Math.exp(Number(data[r * w + column]) - max) / sum;
+      }
+      return out;
+    };
+    return this.#turn(async () => {
+      const graph = await this.#session(model, tokenizer !== undefined);
+      const occlusion: TextOcclusion<unknown> = tokenizer
+        ? (tokenOcclusion(tokenizer, reader as Tokenizer, graph, pick) as TextOcclusion<unknown>)
+        : (wordOcclusion(async (batch) => graph.run([{ datatype: 'BYTES', shape: input.shape.length === 2 ? [batch.length, 1] : [batch.length], data: batch }]), pick) as TextOcclusion<unknown>);
+      const result = await explainTexts(texts, (i) => `Input '${input.name}' element ${i}`, occlusion, { pace: this.#pace() });
+      const chosen = params.output !== undefined || params.class !== undefined;
+      const col = column as number;
+      const label = output.classLabel(col);
+      const which = `'${output.spec.name}' column ${col}${label !== undefined ? ` (class ${String(label)})` : ''}${softmax ? ', the softmax of the logits' : ''}`;
+      const description = chosen ? `${which}, as named by the request` : width === 2 ? `${which}: the positive-class probability, the default for a two-column output; name another with parameters.output / parameters.class` : `${which}: the first floating-point output, the default; name another with parameters.output`;
+      return {
+        model_name: model.name,
+        model_version: model.version,
+        output: { name: output.spec.name, column: col, ...(label !== undefined ? { class: label } : {}), description },
+        method: 'occlusion',
+        occlusion: { replacement: 'removal', tokenization: occlusion.tokenization, max_tokens_per_row: MAX_TEXT_TOKENS },
+        sample_budget: null,
+        coalitions: result.maxTokens,
+        background_size: 1,
+        background_source: 'the empty text (every token removed)',
+        features: [],
+        baseline: result.baseline,
+        explanations: result.rows.map((r) => ({ prediction: r.prediction, attributions: r.attributions, truncated_tokens: r.truncated })),
+      };
+    });
+  }
+
+  /** The tokenizer step of a text model (none for a string-input graph), read once per version. */
+  #textOf(model: ExplainedModel): Promise<{ tokenizer?: TextTokenizer; reader?: Tokenizer }> {
+    const key = `${model.name}\u0000${model.version}\u0000${model.source}`;
+    let found = this.#texts.get(key);
+    if (!found) {
+      found = TextTokenizer.load(model.source).then(async (tokenizer) => (tokenizer ? { tokenizer, reader: await tokenReader(model.source, tokenizer) } : {}));
+      this.#texts.set(key, found);
+      found.catch(() => this.#texts.delete(key));
+      if (this.#texts.size > MAX_SESSIONS) this.#texts.delete(this.#texts.keys().next().value as string);
+    }
+    return found;
+  }
+
   /** Frees the explanation sessions; later requests are refused. */
   async close(): Promise<void> {
     this.#closed = true;
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
+    this.#texts.clear();
     await Promise.all(sessions.map((s) => s.then((r) => r.release(), () => undefined)));
   }
 
@@ -189,14 +300,15 @@ export class ExplainService {
     return mine;
   }
 
-  #session(model: ExplainedModel): Promise<Runtime> {
-    const key = `${model.name}\u0000${model.version}\u0000${model.source}`;
+  /** The explanation session of a model; `graphOnly`: the token graph of a text model without its tokenizer step. */
+  #session(model: ExplainedModel, graphOnly = false): Promise<Runtime> {
+    const key = `${model.name}\u0000${model.version}\u0000${model.source}\u0000${graphOnly ? 'graph' : 'model'}`;
     let session = this.#sessions.get(key);
     if (!session) {
-      const open =
-        this.#init.openSession ??
-        ((path: string) =>
-          loadRuntime(path, { intraOpThreads: 1, graphOptimizationLevel: this.#init.options.graphOptimizationLevel, spinWait: false, warmup: false, executor: 'worker', concurrency: 1 }));
+      const settings = { intraOpThreads: 1, graphOptimizationLevel: this.#init.options.graphOptimizationLevel, spinWait: false };
+      const open = graphOnly
+        ? async (path: string) => (await import('../serving/worker-runtime.js')).WorkerRuntime.load(path, 1, settings)
+        : (this.#init.openSession ?? ((path: string) => loadRuntime(path, { ...settings, warmup: false, executor: 'worker', concurrency: 1 })));
       session = open(model.source);
       this.#sessions.set(key, session);
       session.catch(() => this.#sessions.delete(key));
@@ -257,6 +369,11 @@ export function referenceMissing(model: { name: string; version: string }): Slip
     `Model '${model.name}' version ${model.version} has no reference data to draw the explanation background from. Attach it with 'slipway monitor reference set ${uri} --data reference.csv' (or --dataset NAME@VERSION, --from-training-data), or PUT /api/v1/monitoring/models/${encodeURIComponent(model.name)}/versions/${encodeURIComponent(model.version)}/reference with {"rows": [...]}.`,
     { model: model.name, version: model.version },
   );
+}
+
+/** A model whose single input is text (BYTES): a tokenizer step, or a graph with a string input. */
+export function isTextModel(model: ExplainedModel): boolean {
+  return model.signature.inputs.length === 1 && model.signature.inputs[0]?.datatype === 'BYTES';
 }
 
 /** The single 2-D FP32/FP64 input of a tabular model; other models cannot be explained (yet). */

@@ -18,7 +18,15 @@ export const ExplainResponse = named(
         description: z.string().describe('Which output and column, and why that one (named by the request, or the default).'),
       })
       .describe('The output explained.'),
-    method: z.enum(['exact', 'kernel']).describe('exact: Shapley values over every coalition (up to 12 features); kernel: KernelSHAP.'),
+    method: z.enum(['exact', 'kernel', 'occlusion']).describe('exact: Shapley values over every coalition (up to 12 features); kernel: KernelSHAP; occlusion: text models, each token removed in turn.'),
+    occlusion: z
+      .object({
+        replacement: z.literal('removal').describe('What stands in for an occluded token: nothing, it is removed.'),
+        tokenization: z.string().describe("The tokens: the model's tokenizer, or words of a string-input graph."),
+        max_tokens_per_row: z.number(),
+      })
+      .optional()
+      .describe('Text models: how tokens were occluded. Occlusion values do not add up to prediction - baseline.'),
     sample_budget: z.number().nullable().describe('Coalitions KernelSHAP evaluated per row; null for exact values.'),
     coalitions: z.number().describe('Coalitions evaluated per row, besides the empty and the full one.'),
     background_size: z.number().describe('Background rows each coalition is averaged over.'),
@@ -28,7 +36,17 @@ export const ExplainResponse = named(
     explanations: z.array(
       z.object({
         prediction: z.number(),
-        attributions: z.array(z.object({ feature: z.string(), value: z.number() })).describe('One per feature; they sum to prediction - baseline.'),
+        attributions: z
+          .array(
+            z.object({
+              feature: z.string(),
+              value: z.number(),
+              start: z.number().nullable().optional().describe('Text models: where the token starts in the input, in Unicode characters (null: not placed).'),
+              end: z.number().nullable().optional().describe('Text models: where it ends (exclusive).'),
+            }),
+          )
+          .describe('One per feature (Shapley values sum to prediction - baseline); for a text model, one per token: prediction minus the output without it.'),
+        truncated_tokens: z.number().optional().describe("Text models: tokens cut by the model's own truncation, not explained."),
       }),
     ),
   }),

@@ -56,11 +56,15 @@ describe('POST /v2/models/{name}/explain', () => {
     const opened = await sqlite.open();
     const home = mkdtempSync(join(tmpdir(), 'slipway-explain-api-'));
     const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
-    const source = new NamedColumnsSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('cancer', '3', fixture('breast_cancer_mlp.onnx')).add('bare', '1', fixture('diabetes_forest.onnx')).add('plain', '1', fixture('diabetes_forest.onnx'));
+    const source = new NamedColumnsSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('cancer', '3', fixture('breast_cancer_mlp.onnx')).add('bare', '1', fixture('diabetes_forest.onnx')).add('plain', '1', fixture('diabetes_forest.onnx'))
+      .add('reviews', '1', fixture('text/transformer/model.onnx'))
+      .add('bow', '1', fixture('text/bow_classifier.onnx'));
     source.columnsOf.set('diabetes', diabetes.columns).set('cancer', cancer.columns).set('bare', diabetes.columns).set('plain', diabetes.columns);
     source.setAlias('diabetes', 'champion', '1');
     source.setAlias('cancer', 'champion', '3');
     source.setAlias('bare', 'champion', '1');
+    source.setAlias('reviews', 'champion', '1');
+    source.setAlias('bow', 'champion', '1');
     ctx = { config, store: opened.store, logger: silentLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [], modelSource: source };
     app = await buildApp(ctx);
     await app.ready();
@@ -203,6 +207,85 @@ describe('POST /v2/models/{name}/explain', () => {
     expect(optional.statusCode).toBe(200);
     expect(optional.json()).toMatchObject({ importance: null, importanceNote: expect.stringContaining('slipway monitor reference set models:/plain/1') });
     expect((await post('/api/v1/monitoring/reports', { ...report, importance: { model: 'models:/diabetes@champion', optional: 'yes' } })).statusCode).toBe(400);
+  });
+
+  describe('text models, by occlusion', () => {
+    interface TextExplanation {
+      method: string;
+      occlusion: { replacement: string; tokenization: string; max_tokens_per_row: number };
+      output: { name: string; column: number; class?: string };
+      baseline: number;
+      explanations: Array<{ prediction: number; truncated_tokens: number; attributions: Array<{ feature: string; value: number; start: number | null; end: number | null }> }>;
+    }
+    const texts = (data: unknown[], parameters?: Record<string, unknown>, shape: number[] = [data.length]) => ({ inputs: [{ name: 'text', datatype: 'BYTES', shape, data }], ...(parameters ? { parameters } : {}) });
+    const top = (row: TextExplanation['explanations'][number]) => [...row.attributions].sort((a, b) => b.value - a.value)[0];
+
+    it('finds the planted sentiment word as the most important token of the tokenizer model, with its place in the input', async () => {
+      const reviews = ['The ramen was really dreadful', 'I enjoyed the café it was fantastic'];
+      const neg = await post('/v2/models/reviews/explain', texts([reviews[0]], { class: 'negative' }));
+      expect(neg.statusCode).toBe(200);
+      const e = neg.json() as TextExplanation;
+      expect(e).toMatchObject({ method: 'occlusion', occlusion: { replacement: 'removal', max_tokens_per_row: 256 }, output: { name: 'probabilities', column: 0, class: 'negative' } });
+      const row = e.explanations[0] as TextExplanation['explanations'][number];
+      expect(row.attributions.map((a) => a.feature)).toEqual(['the', 'ramen', 'was', 'really', 'dreadful']);
+      const best = top(row);
+      expect(best?.feature).toBe('dreadful');
+      expect(reviews[0]?.slice(best?.start ?? 0, best?.end ?? 0)).toBe('dreadful');
+      expect(row.attributions[0]).toMatchObject({ start: 0, end: 3 });
+      // The prediction is the probability infer reports for that class; the baseline is the empty text's.
+      const infer = (await post('/v2/models/reviews/infer', texts([reviews[0]]))).json() as { outputs: Array<{ name: string; data: Array<string | number> }> };
+      const labels = infer.outputs.find((o) => o.name === 'labels')?.data as string[];
+      const scores = infer.outputs.find((o) => o.name === 'scores')?.data as number[];
+      expect(row.prediction).toBeCloseTo(scores[labels.indexOf('negative')] as number, 5);
+      expect(e.baseline).toBeGreaterThan(0);
+      expect(e.baseline).toBeLessThan(1);
+
+      const pos = (await post('/v2/models/reviews/explain', texts([reviews[1]], { class: 2 }))).json() as TextExplanation;
+      expect(top(pos.explanations[0] as TextExplanation['explanations'][number])?.feature).toBe('fantastic');
+    });
+
+    it('explains the words of a string-input graph, and says the class must be named for three classes', async () => {
+      const res = await post('/v2/models/bow/explain', texts(['Our waiter today lovely and lovely', 'the service was  so awful'], { class: 0 }, [2, 1]));
+      expect(res.statusCode).toBe(200);
+      const e = res.json() as TextExplanation;
+      expect(e.occlusion.tokenization).toMatch(/words/);
+      const second = e.explanations[1] as TextExplanation['explanations'][number];
+      expect(second.attributions.map((a) => [a.feature, a.start, a.end])).toEqual([['the', 0, 3], ['service', 4, 11], ['was', 12, 15], ['so', 17, 19], ['awful', 20, 25]]);
+      expect(top(second)?.feature).toBe('awful');
+      const noClass = await post('/v2/models/bow/explain', texts(['fine'], undefined, [1, 1]));
+      expect(noClass.statusCode).toBe(400);
+      expect(noClass.json().error).toMatch(/3 columns; name the one to explain with parameters.class/);
+    });
+
+    it('answers bad text with a 400 naming the input and the problem', async () => {
+      const cases: Array<[unknown, RegExp]> = [
+        [texts([12]), /Input 'text' element 0 is number 12, not a string/],
+        [texts(['fine', '   ']), /Input 'text' element 1 is empty/],
+        [texts(['fine'], { background_size: 10 }), /background_size does not apply to text models/],
+        [texts(['great '.repeat(300)], undefined, [1, 1]), /has 300 words; explanations occlude at most 256/],
+      ];
+      for (const [payload, message] of cases) {
+        const url = (payload as { inputs: Array<{ shape: number[] }> }).inputs[0]?.shape.length === 2 ? '/v2/models/bow/explain' : '/v2/models/reviews/explain';
+        const res = await post(url, { ...(payload as object), parameters: { ...((payload as { parameters?: object }).parameters ?? {}), class: 0 } });
+        expect(res.statusCode, JSON.stringify(payload).slice(0, 80)).toBeGreaterThanOrEqual(400);
+        expect(res.statusCode).toBeLessThan(500);
+        expect(res.json().error).toMatch(message);
+      }
+      const invalid = Buffer.concat([Buffer.from('{"inputs":[{"name":"text","datatype":"BYTES","shape":[1],"data":["caf'), Buffer.from([0xe9]), Buffer.from('"]}],"parameters":{"class":0}}')]);
+      const res = await app.inject({ method: 'POST', url: '/v2/models/reviews/explain', payload: invalid, headers: { 'content-type': 'application/json' } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toBe("Input 'text' element 0 is not valid UTF-8.");
+    });
+
+    it('explains only the tokens the model keeps when its tokenizer truncates', async () => {
+      const long = Array.from({ length: 80 }, () => 'terrible').join(' ');
+      const e = (await post('/v2/models/reviews/explain', texts([long], { class: 'negative' }))).json() as TextExplanation;
+      const row = e.explanations[0] as TextExplanation['explanations'][number];
+      // max_length 64 with [CLS] and [SEP]: 62 tokens explained, 18 cut.
+      expect(row.attributions).toHaveLength(62);
+      expect(row.truncated_tokens).toBe(18);
+      expect(row.attributions[61]).toMatchObject({ start: 61 * 9, end: 61 * 9 + 8 });
+    });
   });
 
   it('keeps plain inference answering while an explanation runs', async () => {

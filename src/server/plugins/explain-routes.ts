@@ -1,9 +1,11 @@
 /**
  * POST /v2/models/{name}/explain (and …/versions/{v}/explain): per-feature attributions of the
- * rows of a V2 infer body, against a background drawn from the version's reference profile.
+ * rows of a V2 infer body, against a background drawn from the version's reference profile;
+ * for text models, per-token attributions by occlusion against the empty text.
  * Registered by the serving plugin next to the inference routes, in a scope of its own that
  * answers errors as the V2 routes do (`{"error": "..."}`).
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isSlipwayError } from '../../core/errors.js';
@@ -84,8 +86,10 @@ export async function registerExplainRoutes(app: FastifyInstance, init: ExplainR
       const { model: name, version } = req.params;
       if (!manager.has(name) && init.loadOnDemand) await init.loadOnDemand(name);
       const model = await manager.acquire(name, version);
-      const body = Buffer.isBuffer(req.body) ? parseJson(req.body) : undefined;
-      return service.explain(model, body);
+      const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+      const body = raw ? parseJson(raw) : undefined;
+      // A text model's texts must have been valid UTF-8: JSON decoding would hide bad bytes as U+FFFD.
+      return service.explain(model, body, { bodyIsUtf8: raw === undefined || isUtf8(raw) });
     };
     scope.post('/v2/models/:model/explain', explain);
     scope.post('/v2/models/:model/versions/:version/explain', explain);
