@@ -34,10 +34,12 @@ describe('slipway explain', () => {
     const opened = await sqlite.open();
     home = mkdtempSync(join(tmpdir(), 'slipway-explain-cli-'));
     const config = resolveConfig({ backendStoreUri: opened.uri, home, modelSourceAllowedDirs: dirname(fixture('diabetes_forest.onnx')) }, {}, home);
-    const source = new FileModelSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('bare', '2', fixture('diabetes_forest.onnx'));
+    const source = new FileModelSource().add('diabetes', '1', fixture('diabetes_forest.onnx')).add('bare', '2', fixture('diabetes_forest.onnx')).add('reviews', '1', fixture('text/transformer/model.onnx')).add('bow', '1', fixture('text/bow_classifier.onnx'));
     source.columns = diabetes.columns;
     source.setAlias('diabetes', 'champion', '1');
     source.setAlias('bare', 'champion', '2');
+    source.setAlias('reviews', 'champion', '1');
+    source.setAlias('bow', 'champion', '1');
     ctx = { config, store: opened.store, logger: silentLogger, clock: { now: () => Date.now() }, inferenceObservers: [], onClose: [], modelSource: source };
     app = await buildApp(ctx);
     url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -101,6 +103,39 @@ describe('slipway explain', () => {
     expect(bare).toMatchObject({ code: 1, err: expect.stringContaining('slipway monitor reference set models:/bare/2') });
     const ghost = await explain('ghost', { input: csvOf(1) });
     expect(ghost.code).toBe(1);
+  });
+
+  it('prints the tokens of a text model\'s reviews from a CSV text column with their place and attribution, the planted word first', async () => {
+    const file = join(home, 'reviews.csv');
+    writeFileSync(file, 'id,text\n1,"The staff was very rude"\n2,"Great café, loved it 😀"\n');
+    const res = await explain('reviews', { input: file, class: 'negative' });
+    expect(res.err).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.out).toContain('model reviews version 1: occlusion, each token removed in turn');
+    expect(res.out).toContain('do not add up to prediction - baseline');
+    expect(res.out).toMatch(/row 1: prediction [\d.]+, 5 tokens/);
+    expect(res.out).toMatch(/TOKEN\s+AT\s+ATTRIBUTION/);
+    expect(res.out).toMatch(/^rude\s+19-23\s/m);
+    const json = await explain('reviews', { input: file, class: 'negative', json: true });
+    const e = JSON.parse(json.out) as { method: string; explanations: Array<{ attributions: Array<{ feature: string; value: number }> }> };
+    expect(e.method).toBe('occlusion');
+    const first = [...(e.explanations[0]?.attributions ?? [])].sort((a, b) => b.value - a.value)[0];
+    expect(first?.feature).toBe('rude');
+  });
+
+  it('reads texts from a JSON list for a string-input graph, and exits 2 for numbers or an empty text where text is expected', async () => {
+    const file = join(home, 'texts.json');
+    writeFileSync(file, JSON.stringify([{ text: 'the menu was so bland' }]));
+    const res = await explain('bow', { input: file, class: '0', json: true });
+    expect(res.code).toBe(0);
+    const e = JSON.parse(res.out) as { explanations: Array<{ attributions: Array<{ feature: string; start: number; end: number }> }> };
+    expect(e.explanations[0]?.attributions.map((a) => a.feature)).toEqual(['the', 'menu', 'was', 'so', 'bland']);
+    const numbers = join(home, 'numbers.json');
+    writeFileSync(numbers, JSON.stringify([3, 4]));
+    expect(await explain('bow', { input: numbers, class: '0' })).toMatchObject({ code: 2, err: expect.stringContaining("row 1: the model reads text ('text'), got 3") });
+    const empty = join(home, 'empty.csv');
+    writeFileSync(empty, 'text\nfine food\n""\n');
+    expect(await explain('reviews', { input: empty, class: '0' })).toMatchObject({ code: 2, err: expect.stringContaining("Input 'text' element 1 is empty") });
   });
 
   it('serves the embedded store\'s registered model in its own process when no server is named', async () => {

@@ -1,6 +1,6 @@
 /**
  * `slipway explain MODEL --input rows.csv|rows.json`: per-feature attributions (Shapley values)
- * of each row's prediction, from POST /v2/models/{name}/explain on a server (or the embedded
+ * of each row's prediction, or per-token attributions (occlusion) of a text model's texts, from POST /v2/models/{name}/explain on a server (or the embedded
  * store's models answered in this process).
  */
 import { readFile } from 'node:fs/promises';
@@ -58,6 +58,7 @@ export async function explainCommand(model: string, flags: ExplainFlags, io: Out
 
 /** The explanation as text: what was explained and how, then per row the features by the size of their attribution. */
 export function explanationText(e: ExplainResponse): string {
+  if (e.method === 'occlusion') return occlusionText(e);
   const how = e.method === 'exact' ? 'exact Shapley values' : `KernelSHAP with a budget of ${e.sample_budget} coalitions per row`;
   const out = [
     `model ${e.model_name} version ${e.model_version}: ${how}, against ${e.background_size} background rows from ${e.background_source}`,
@@ -70,6 +71,25 @@ export function explanationText(e: ExplainResponse): string {
     const sorted = [...row.attributions].sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
     out.push(formatTable(sorted, [
       { header: 'FEATURE', value: (a) => a.feature },
+      { header: 'ATTRIBUTION', value: (a) => round(a.value), alignRight: true },
+    ]).replace(/\n$/, ''));
+  });
+  return `${out.join('\n')}\n`;
+}
+
+/** A text model's explanation: per row, its tokens in input order with where they lie and their attribution. */
+function occlusionText(e: ExplainResponse): string {
+  const out = [
+    `model ${e.model_name} version ${e.model_version}: occlusion, each token removed in turn (${e.occlusion?.tokenization ?? 'tokens'}; at most ${e.occlusion?.max_tokens_per_row ?? '?'} per row)`,
+    `output ${e.output.description}`,
+    `baseline (output for the empty text) ${round(e.baseline)}; a token's attribution is the prediction minus the output without it, and they do not add up to prediction - baseline`,
+  ];
+  e.explanations.forEach((row, i) => {
+    const cut = row.truncated_tokens ? `, ${row.truncated_tokens} more cut by the model's truncation` : '';
+    out.push('', `row ${i + 1}: prediction ${round(row.prediction)}, ${row.attributions.length} token${row.attributions.length === 1 ? '' : 's'}${cut}`);
+    out.push(formatTable(row.attributions, [
+      { header: 'TOKEN', value: (a) => a.feature },
+      { header: 'AT', value: (a) => (a.start != null && a.end != null ? `${a.start}-${a.end}` : '-') },
       { header: 'ATTRIBUTION', value: (a) => round(a.value), alignRight: true },
     ]).replace(/\n$/, ''));
   });
@@ -101,6 +121,7 @@ async function aliasVersion(call: ServingCall, name: string, uri: string): Promi
 async function requestBody(file: string, meta: ModelMetadata): Promise<Record<string, unknown>> {
   const input = meta.inputs[0];
   if (!input) throw new SlipwayError('INVALID_ARGUMENT', 'The model has no input to explain.');
+  if (input.datatype === 'BYTES') return textBody(file, input);
   const width = input.shape[1] ?? -1;
   const columns = meta.parameters?.columns;
   let rows: number[][];
@@ -138,6 +159,39 @@ async function requestBody(file: string, meta: ModelMetadata): Promise<Record<st
   }
   if (rows.length === 0) throw new SlipwayError('DATA_ERROR', `${file} has no rows.`);
   return { inputs: [{ name: input.name, datatype: input.datatype, shape: [rows.length, rows[0]?.length ?? 0], data: rows.flat() }] };
+}
+
+/** The V2 body for the texts of `file`: a column named as the model's text input (or the file's only text column), or a JSON list. */
+async function textBody(file: string, input: ModelMetadata['inputs'][number]): Promise<Record<string, unknown>> {
+  let texts: string[];
+  if (/\.json$/i.test(file)) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readFile(file, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
+      throw new SlipwayError('DATA_ERROR', `${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'inputs' in doc) return doc as Record<string, unknown>;
+    const list = Array.isArray(doc) ? doc : (doc as { rows?: unknown } | null)?.rows;
+    if (!Array.isArray(list) || list.length === 0) throw new SlipwayError('DATA_ERROR', `${file} must hold a V2 infer body ({"inputs": [...]}), a non-empty list of texts, or a list of {"${input.name}": text} objects.`);
+    texts = list.map((r: unknown, i) => {
+      const v = r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>)[input.name] : r;
+      if (typeof v !== 'string') throw new SlipwayError('DATA_ERROR', `${file} row ${i + 1}: the model reads text ('${input.name}'), got ${v === undefined ? 'nothing' : JSON.stringify(v)}.`);
+      return v;
+    });
+  } else {
+    const { readTable } = await import('../../monitoring/readers/table-reader.js');
+    const table = await readTable(file);
+    const strings = table.columns.filter((c) => c.type === 'string');
+    const column = table.columns.find((c) => c.name === input.name) ?? (strings.length === 1 ? strings[0] : undefined);
+    if (!column) throw new SlipwayError('DATA_ERROR', `${file} has no column '${input.name}' (the model's text input)${strings.length > 1 ? `, and several text columns (${strings.map((c) => `'${c.name}'`).join(', ')})` : ''}; name one '${input.name}'.`);
+    if (column.type !== 'string') throw new SlipwayError('DATA_ERROR', `${file} column '${column.name}' holds numbers; the model reads text.`);
+    // A missing cell goes as an empty text, which the server refuses naming the row's element.
+    texts = column.values.map((v) => v ?? '');
+  }
+  if (texts.length === 0) throw new SlipwayError('DATA_ERROR', `${file} has no rows.`);
+  return { inputs: [{ name: input.name, datatype: 'BYTES', shape: input.shape.length === 2 ? [texts.length, 1] : [texts.length], data: texts }] };
 }
 
 function rowOf(r: unknown, i: number, file: string, columns: string[] | undefined, width: number): number[] {
@@ -228,9 +282,9 @@ export function register(program: Command): void {
   const cmd = addTargetOptions(
     program
       .command('explain')
-      .description("Explain a served model's predictions: per-feature attributions (Shapley values) of each row, with the baseline they add up from")
+      .description("Explain a served model's predictions: per-feature attributions (Shapley values) of each row, with the baseline they add up from; per-token attributions (occlusion) for text models")
       .argument('<model>', "a served model's name, models:/NAME/VERSION or models:/NAME@ALIAS")
-      .option('--input <file>', 'the rows: .csv (header row; the model\'s columns are picked by name), .jsonl, .parquet, or .json (a V2 infer body, a list of rows or of {column: value} objects)')
+      .option('--input <file>', 'the rows: .csv (header row; the model\'s columns are picked by name; for a text model, the column named as its text input), .jsonl, .parquet, or .json (a V2 infer body, a list of rows, texts or {column: value} objects)')
       .option('--output <name>', 'the model output to explain (default: the first floating-point output)')
       .option('--class <class>', 'the column or class label of that output (default: the positive class of a two-column output)')
       .option('--background-size <n>', 'background rows drawn from the reference data (default 100)', positiveInt('--background-size'))
@@ -239,7 +293,7 @@ export function register(program: Command): void {
   ).action(runAction(async (model: string, flags: ExplainFlags) => explainCommand(model, flags)));
   usageErrorsExit2(cmd);
   addHelpEpilogue(cmd, {
-    examples: ['slipway explain diabetes --input rows.csv --server http://127.0.0.1:5000', 'slipway explain models:/cancer@champion --input rows.json --json', 'slipway explain cancer --input rows.csv --sample-budget 4096'],
+    examples: ['slipway explain diabetes --input rows.csv --server http://127.0.0.1:5000', 'slipway explain models:/cancer@champion --input rows.json --json', 'slipway explain cancer --input rows.csv --sample-budget 4096', 'slipway explain reviews --input reviews.csv --class negative'],
     exitCodes: { 1: 'unknown model, no reference data attached, a server that cannot be reached, or a runtime failure', 2: 'bad usage, an unreadable input file, or rows the model cannot take' },
     docs: ['explanations.md', 'cli.md'],
   });
