@@ -9,7 +9,6 @@
  * rests `restFactor` times as long as the previous chunk took, so explanations take at most
  * 1 / (1 + restFactor) of one core from a busy server (a tenth by default).
  */
-import type { Tokenizer } from '@huggingface/tokenizers';
 import { SlipwayError } from '../core/errors.js';
 import type { DatasetProfile } from '../monitoring/profile/dataset-profile.js';
 import { loadRuntime, type Runtime } from '../serving/model-runtime.js';
@@ -21,7 +20,7 @@ import { decodeV2Request } from '../serving/v2-protocol.js';
 import { explainRows, planFor, type AttributionResult } from './attribution-engine.js';
 import { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
 import type { AttributionMethod } from './coalitions.js';
-import { explainTexts, MAX_TEXT_TOKENS, tokenOcclusion, tokenReader, wordOcclusion, type OutputPicker, type TextOcclusion, type TokenAttribution } from './text-occlusion.js';
+import { explainTexts, MAX_TEXT_TOKENS, tokenOcclusion, tokenReader, wordOcclusion, type OutputPicker, type TextOcclusion, type TokenAttribution, type TokenReader } from './text-occlusion.js';
 
 /** The served model version to explain (a `LoadedModel` fits). */
 export interface ExplainedModel {
@@ -121,7 +120,7 @@ export class ExplainService {
   readonly #init: ExplainServiceInit;
   readonly #limits: ExplainLimits;
   readonly #sessions = new Map<string, Promise<Runtime>>();
-  readonly #texts = new Map<string, Promise<{ tokenizer?: TextTokenizer; reader?: Tokenizer }>>();
+  readonly #texts = new Map<string, Promise<{ tokenizer?: TextTokenizer; reader?: TokenReader }>>();
   #running: Promise<unknown> = Promise.resolve();
   #pending = 0;
   #closed = false;
@@ -226,7 +225,7 @@ export class ExplainService {
     return this.#turn(async () => {
       const graph = await this.#session(model, tokenizer !== undefined);
       const occlusion: TextOcclusion<unknown> = tokenizer
-        ? (tokenOcclusion(tokenizer, reader as Tokenizer, graph, pick) as TextOcclusion<unknown>)
+        ? (tokenOcclusion(tokenizer, reader as TokenReader, graph, pick) as TextOcclusion<unknown>)
         : (wordOcclusion(async (batch) => graph.run([{ datatype: 'BYTES', shape: input.shape.length === 2 ? [batch.length, 1] : [batch.length], data: batch }]), pick) as TextOcclusion<unknown>);
       const result = await explainTexts(texts, (i) => `Input '${input.name}' element ${i}`, occlusion, { pace: this.#pace() });
       const chosen = params.output !== undefined || params.class !== undefined;
@@ -252,7 +251,7 @@ export class ExplainService {
   }
 
   /** The tokenizer step of a text model (none for a string-input graph), read once per version. */
-  #textOf(model: ExplainedModel): Promise<{ tokenizer?: TextTokenizer; reader?: Tokenizer }> {
+  #textOf(model: ExplainedModel): Promise<{ tokenizer?: TextTokenizer; reader?: TokenReader }> {
     const key = `${model.name}\u0000${model.version}\u0000${model.source}`;
     let found = this.#texts.get(key);
     if (!found) {

@@ -113,14 +113,22 @@ interface Ids {
  * A second reader of a text model's tokenizer.json: it gives the token strings and the
  * normalizer that the serving step keeps to itself, from the file the model was loaded with.
  */
-export async function tokenReader(onnxPath: string, tokenizer: TextTokenizer): Promise<Tokenizer> {
+export async function tokenReader(onnxPath: string, tokenizer: TextTokenizer): Promise<TokenReader> {
   const file = join(dirname(onnxPath), tokenizer.config.tokenizer);
   const extraFile = tokenizer.config.tokenizerConfig ? join(dirname(onnxPath), tokenizer.config.tokenizerConfig) : undefined;
-  return new Tokenizer(JSON.parse(await readFile(file, 'utf8')) as object, extraFile ? (JSON.parse(await readFile(extraFile, 'utf8')) as object) : {});
+  const json = JSON.parse(await readFile(file, 'utf8')) as { pre_tokenizer?: unknown; decoder?: unknown };
+  const reader = new Tokenizer(json, extraFile ? (JSON.parse(await readFile(extraFile, 'utf8')) as object) : {});
+  return { tokenizer: reader, byteLevel: JSON.stringify([json.pre_tokenizer ?? null, json.decoder ?? null]).includes('"ByteLevel"') };
+}
+
+/** A tokenizer.json read for its token strings, and whether its tokens spell bytes (byte-level BPE). */
+export interface TokenReader {
+  tokenizer: Tokenizer;
+  byteLevel: boolean;
 }
 
 /** The tokenizer's tokens of a tokenizer-step model (`reader`: its `tokenReader`), fed to its graph as ids. */
-export function tokenOcclusion(tokenizer: TextTokenizer, reader: Tokenizer, graph: Runtime, pick: OutputPicker): TextOcclusion<Ids> {
+export function tokenOcclusion(tokenizer: TextTokenizer, { tokenizer: reader, byteLevel }: TokenReader, graph: Runtime, pick: OutputPicker): TextOcclusion<Ids> {
   const normalize = (s: string) => (reader.normalizer ? reader.normalizer.normalize(s) : s);
   const prefix = (reader.model as { continuing_subword_prefix?: string } | null)?.continuing_subword_prefix ?? '##';
   // Where the text's own tokens sit among the special tokens, and how many truncation kept.
@@ -154,7 +162,7 @@ export function tokenOcclusion(tokenizer: TextTokenizer, reader: Tokenizer, grap
       const content = encoded.ids.slice(at, at + length);
       emptyIds ??= withSpecials(encoded, at, length, []);
       return {
-        tokens: placeTokens(text, content.map((id) => reader.id_to_token(id) ?? String(id)), normalize, prefix),
+        tokens: placeTokens(text, content.map((id) => reader.id_to_token(id) ?? String(id)), normalize, prefix, byteLevel),
         full: { ids: encoded.ids, typeIds: encoded.typeIds },
         without: (i) => withSpecials(encoded, at, length, [...content.slice(0, i), ...content.slice(i + 1)]),
         truncated: total - length,
@@ -173,8 +181,12 @@ export function tokenOcclusion(tokenizer: TextTokenizer, reader: Tokenizer, grap
  * one character at a time (as the tokenizer's normalizer does) and each token's text is looked
  * up in that, left to right; a token that cannot be found (an unknown-token piece) gets null.
  */
-export function placeTokens(text: string, tokens: string[], normalize: (s: string) => string, prefix: string): Array<Omit<TokenAttribution, 'value'>> {
+export function placeTokens(text: string, tokens: string[], normalize: (s: string) => string, prefix: string, byteLevel = false): Array<Omit<TokenAttribution, 'value'>> {
   const chars = [...text];
+  if (byteLevel) {
+    const placed = placeBytes(chars, tokens);
+    if (placed) return placed;
+  }
   let normalized = '';
   const origin: number[] = [];
   chars.forEach((c, i) => {
@@ -189,6 +201,34 @@ export function placeTokens(text: string, tokens: string[], normalize: (s: strin
     if (found < 0) return { feature: token, start: null, end: null };
     cursor = found + surface.length;
     return { feature: token, start: origin[found] as number, end: (origin[cursor - 1] as number) + 1 };
+  });
+}
+
+/**
+ * Byte-level tokens (GPT-2 style) spell the UTF-8 bytes of the text, a space added in front:
+ * each token covers the characters its bytes belong to (a character split over tokens is
+ * covered by each of them). Undefined when the bytes do not spell the text (a normalizer changed it).
+ */
+function placeBytes(chars: string[], tokens: string[]): Array<Omit<TokenAttribution, 'value'>> | undefined {
+  const charOf: number[] = [];
+  chars.forEach((c, i) => {
+    for (let k = 0; k < Buffer.byteLength(c); k++) charOf.push(i);
+  });
+  const spelled = tokens.map((t) => [...t].map((c) => BYTE_OF.get(c)));
+  if (spelled.some((b) => b.includes(undefined))) return undefined;
+  const all = Buffer.from(spelled.flat() as number[]);
+  const text = Buffer.from(chars.join(''));
+  const lead = all.length === text.length + 1 && all[0] === 0x20 && all.subarray(1).equals(text) ? 1 : all.equals(text) ? 0 : -1;
+  if (lead < 0) return undefined;
+  let at = -lead;
+  return tokens.map((token, i) => {
+    let from = at;
+    const to = at + (spelled[i] as number[]).length;
+    at = to;
+    // Leading spaces are the word boundary, not part of the token's place.
+    while (from < to && (from < 0 || text[from] === 0x20)) from++;
+    if (from >= to) return { feature: token, start: null, end: null };
+    return { feature: token, start: charOf[from] as number, end: (charOf[to - 1] as number) + 1 };
   });
 }
 
