@@ -12,6 +12,11 @@
  *     thread, in chunks of 16,384 rows: the floor the model itself sets.
  * (1b) KernelSHAP for a 30-feature MLP (30 → 64 → 64 → 1, `bench30`) at the default budget
  *     (2,048 coalitions), same request size; same kind of baseline.
+ * (1c) Text models by occlusion: the tiny transformer-style review classifier and the small
+ *     encoder of test/fixtures/text (registered with their tokenizer), 10 review texts per request
+ *     of about 8 and 32 tokens: wall time per explained text (median of 5 after a warm-up).
+ *     Baseline, same run: POST …/infer of the same 10 texts (median of 5), per text; an
+ *     explanation runs each text N + 1 times (whole, and once without each token).
  * (2) Plain inference (1-row V2 requests, wrk, `--connections` connections), `--rounds` times
  *     alone then with explain requests sent back to back during the whole run, and alone once
  *     more. Target: the median req/s with explanations at most 10 % below the median alone.
@@ -19,7 +24,7 @@
  * Loopback only; the server is stopped by its PID.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -74,6 +79,20 @@ slipway('models', 'register', widePath, '--name', 'bench30', '--alias', 'champio
 slipway('monitor', 'reference', 'set', 'models:/bench30@champion', '--data', wideRefPath);
 const wideBody = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [ROWS, WIDE], data: Array.from({ length: ROWS * WIDE }, () => next()) }] });
 
+// Text models: the fixtures' classifiers with their tokenizers, and review-like texts of about N tokens.
+const TEXT_MODELS = [
+  ['reviews', join(root, 'test', 'fixtures', 'text', 'transformer', 'model.onnx')],
+  ['encoder', join(root, 'test', 'fixtures', 'text', 'encoder_small', 'model.onnx')],
+];
+for (const [name, file] of TEXT_MODELS) slipway('models', 'register', file, '--name', name, '--alias', 'champion');
+const reviewWords = readFileSync(join(root, 'test', 'fixtures', 'text', 'reviews_train.csv'), 'utf8')
+  .split('\n')
+  .slice(1)
+  .flatMap((line) => line.replace(/,[a-z]+$/, '').replace(/"/g, '').toLowerCase().split(' '))
+  .filter((w) => /^[a-z]+$/.test(w));
+const textOf = (words) => Array.from({ length: words }, () => reviewWords[Math.floor(((next() + 2) / 4) * reviewWords.length)]).join(' ');
+const TEXT_LENGTHS = [8, 32];
+
 const rows = Array.from({ length: ROWS }, () => names.map(() => next()));
 const body = (r) => JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [r.length, FEATURES], data: r.flat() }] });
 const explainBody = body(rows);
@@ -104,7 +123,7 @@ const stop = () =>
   });
 
 try {
-  for (const name of ['bench10', 'bench30']) {
+  for (const name of ['bench10', 'bench30', ...TEXT_MODELS.map(([n]) => n)]) {
     for (let i = 0; i < 600; i++) {
       const r = await fetch(`${url}/v2/models/${name}/ready`).catch(() => undefined);
       if (r?.status === 200) break;
@@ -178,6 +197,38 @@ try {
       `${fmt(wideTimes[1], 1)} ms per explained row (median of 3); baseline, the same ${fmt(wideRows)} model rows on onnxruntime directly: ${fmt(wideFloor, 1)} ms per row; ` +
       `worst |Σ attributions - (prediction - baseline)| ${wideWorst.toExponential(2)}`,
   );
+
+  // (1c) Text models: occlusion per explained text against plain inference of the same texts.
+  const post = async (path, payload) => {
+    const t0 = performance.now();
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+    const doc = await r.json();
+    if (r.status !== 200) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(doc)}`);
+    return { ms: performance.now() - t0, doc };
+  };
+  const medianOf = async (n, fn) => {
+    await fn();
+    const xs = [];
+    for (let i = 0; i < n; i++) xs.push(await fn());
+    xs.sort((x, y) => x - y);
+    return xs[Math.floor(n / 2)];
+  };
+  for (const [name] of TEXT_MODELS) {
+    for (const length of TEXT_LENGTHS) {
+      const texts = Array.from({ length: ROWS }, () => textOf(length));
+      const inputs = [{ name: 'text', datatype: 'BYTES', shape: [ROWS], data: texts }];
+      const explainText = JSON.stringify({ inputs, parameters: { class: 'negative' } });
+      const tokens = (await post(`/v2/models/${name}/explain`, explainText)).doc.explanations.map((e) => e.attributions.length);
+      const perText = (await medianOf(5, async () => (await post(`/v2/models/${name}/explain`, explainText)).ms)) / ROWS;
+      const inferPerText = (await medianOf(5, async () => (await post(`/v2/models/${name}/infer`, JSON.stringify({ inputs }))).ms)) / ROWS;
+      const meanTokens = tokens.reduce((a, b) => a + b, 0) / tokens.length;
+      console.log(
+        `(1c) occlusion, ${name}, ${ROWS} texts per request of ${fmt(meanTokens, 1)} tokens on average (${Math.min(...tokens)}–${Math.max(...tokens)}): ` +
+          `${fmt(perText, 2)} ms per explained text (median of 5); baseline, infer of the same texts: ${fmt(inferPerText, 3)} ms per text (median of 5); ` +
+          `ratio ${fmt(perText / inferPerText, 1)} for ${fmt(meanTokens + 1, 1)} model rows per text`,
+      );
+    }
+  }
 
   // (2) Plain inference with and without explanations running, alternated so a neighbour's load
   // on the machine falls on both sides alike.
