@@ -33,9 +33,11 @@ describe('load tests on text models', () => {
     });
   }
 
-  it('sends text that looks like a number as text over V2', async () => {
-    const r = await runLoadTest({ target: `${h.url}/v2/models/reviews/infer`, data: csv, rate: 20, duration: '500ms', warmup: '0s', workers: 1 });
-    expect(r.errorRate).toBe(0);
-    expect(r.requests.completed).toBeGreaterThanOrEqual(8);
-  });
+  for (const path of ['/v2/models/reviews/infer', '/models/reviews/invocations']) {
+    it(`sends text that looks like a number as text to ${path}`, async () => {
+      const r = await runLoadTest({ target: `${h.url}${path}`, data: csv, rate: 20, duration: '500ms', warmup: '0s', workers: 1 });
+      expect(r.errorRate, JSON.stringify(r)).toBe(0);
+      expect(r.requests.completed).toBeGreaterThanOrEqual(8);
+    });
+  }
 });

@@ -134,6 +134,7 @@ export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
   let url: URL;
   let protocol: LoadProtocol;
   let model: LoadTarget['model'];
+  let inputs: TensorMetadata[] | undefined;
   if (ref) {
     if (!spec.server) throw new SlipwayError('MISSING_ARGUMENT', `Target ${spec.target} needs the Slipway server URL to resolve against: give ${(spec.naming ?? specKeyNaming).full('server')}.`, { field: 'server' });
     const server = parseUrl(spec.server, 'Server URL');
@@ -145,16 +146,20 @@ export async function resolveTarget(spec: TargetSpec): Promise<LoadTarget> {
     // Address the resolved version, so an alias pointing at a version the server does not serve fails loudly instead of testing another one.
     const versioned = version !== undefined ? `/v2/models/${name}/versions/${encodeURIComponent(version)}` : `/v2/models/${name}`;
     url = new URL(protocol === 'v2' ? `${versioned}/infer` : `/models/${name}/invocations`, server);
-    if (protocol === 'mlflow' && version !== undefined) await readV2Metadata(new URL(`${versioned}/infer`, server), timeoutMs, loadAccess(server), true);
+    // MLflow bodies carry no types: the model's inputs say which columns are text.
+    if (protocol === 'mlflow' && version !== undefined) inputs = (await readV2Metadata(new URL(`${versioned}/infer`, server), timeoutMs, loadAccess(server), true)).inputs;
   } else {
     url = parseUrl(spec.target, 'Target');
     protocol = spec.protocol ?? (/\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/.test(url.pathname) ? 'v2' : /\/invocations\/?$/.test(url.pathname) ? 'mlflow' : 'raw');
+    // A Slipway model's /models/NAME/invocations has V2 metadata beside it, which says which columns are text; other servers have none.
+    const named = protocol === 'mlflow' ? /^\/models\/([^/]+)\/invocations\/?$/.exec(url.pathname)?.[1] : undefined;
+    if (named !== undefined) inputs = await readV2Metadata(new URL(`/v2/models/${named}/infer`, url), timeoutMs, loadAccess(url), false).then((m) => m.inputs, () => undefined);
   }
   const method = (spec.method ?? (protocol === 'raw' ? 'GET' : 'POST')).toUpperCase();
   if (!/^[A-Z]+$/.test(method)) throw new SlipwayError('INVALID_ARGUMENT', `HTTP method '${spec.method}' is not valid.`);
   const access = loadAccess(url);
   const headers: Record<string, string> = { ...(protocol !== 'raw' ? { 'content-type': 'application/json' } : {}), ...userHeaders, ...authorizationHeader(access) };
-  const target: LoadTarget = { url: url.toString(), origin: url.origin, path: url.pathname + url.search, method, headers, protocol, ...(model ? { model } : {}) };
+  const target: LoadTarget = { url: url.toString(), origin: url.origin, path: url.pathname + url.search, method, headers, protocol, ...(model ? { model } : {}), ...(inputs ? { inputs } : {}) };
   if (protocol === 'v2') {
     const meta = await readV2Metadata(url, timeoutMs, access, sameOrigin(url, spec.server));
     target.inputs = meta.inputs;

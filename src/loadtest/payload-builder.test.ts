@@ -87,6 +87,13 @@ describe('buildPayloads', () => {
     expect(raw).toEqual(['{"instances":[{"y":2}]}', '{"instances":[{"y":4}]}']);
   });
 
+  it('sends a text model its column as text in MLflow bodies, also where a value reads as a number', () => {
+    const ds = { columns: ['text', 'label'], rows: [['great film', 1], [42, 0]] };
+    const target: LoadTarget = { ...base, protocol: 'mlflow', inputs: [{ name: 'text', datatype: 'BYTES', shape: [-1, 1] }] };
+    const [body] = buildPayloads(target, ds, { rowsPerRequest: 2 });
+    expect(JSON.parse(body as string)).toEqual({ dataframe_split: { columns: ['text'], data: [['great film'], ['42']] } });
+  });
+
   it('shuffles rows reproducibly with a seed', async () => {
     const ds = await readDataset(fixture('diabetes_holdout.csv'));
     const t: LoadTarget = { ...base, protocol: 'v2', inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 10] }] };

@@ -134,7 +134,11 @@ export function buildPayloads(target: LoadTarget, ds: Dataset | undefined, opts:
   if (target.protocol === 'mlflow') {
     const cols = pickColumns(ds, undefined, opts.columns, true);
     const columns = cols.map((c) => ds.columns[c] as string);
-    return groups.map((g) => JSON.stringify({ dataframe_split: { columns, data: g.map((row) => cols.map((c) => row[c] ?? null)) } }));
+    // A text model reads its column as text: a review that reads "42" is still a string, not a number.
+    const inputs = target.inputs ?? [];
+    const text = inputs.length > 0 && inputs.every((i) => i.datatype === 'BYTES');
+    const value = (v: unknown, c: number): unknown => (text ? cell(v, 'BYTES', ds.columns[c] as string) : (v ?? null));
+    return groups.map((g) => JSON.stringify({ dataframe_split: { columns, data: g.map((row) => cols.map((c) => value(row[c], c))) } }));
   }
   const template = opts.bodyTemplate ?? '{{rows}}';
   const cols = pickColumns(ds, undefined, opts.columns);
