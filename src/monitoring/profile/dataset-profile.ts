@@ -3,16 +3,22 @@ import { SlipwayError } from '../../core/errors.js';
 import type { Column, Table } from '../table.js';
 import { COLUMN_KINDS, inferStringKind, type ColumnKind } from './column-kind.js';
 import { ColumnProfile, type ColumnProfileJson, type ProfileOptions } from './column-profile.js';
+import { TextSummary, type TextSummaryJson } from '../drift/text-summary.js';
 
 /** Serialised dataset profile (format version 1). */
 export interface DatasetProfileJson {
   format: 'slipway-profile/1';
   rows: number;
   columns: ColumnProfileJson[];
+  /** Text inputs of a text model, profiled with its tokenizer, by input name (absent when none). */
+  texts?: Record<string, TextSummaryJson>;
 }
 
 /** A profile of a table. */
 export class DatasetProfile {
+  /** Text inputs of a text model, summarised with its tokenizer, by input name. */
+  readonly texts = new Map<string, TextSummary>();
+
   constructor(
     public rows: number,
     readonly columns: Map<string, ColumnProfile>,
@@ -42,12 +48,19 @@ export class DatasetProfile {
         col.missing += other.rows;
       }
     }
+    for (const [name, t] of other.texts) {
+      const mine = this.texts.get(name);
+      if (mine) mine.merge(t);
+      else this.texts.set(name, new TextSummary().merge(t));
+    }
     this.rows += other.rows;
   }
 
   /** Serialisable form; `compact` leaves out derived quantiles and histograms. */
   toJSON(compact = false): DatasetProfileJson {
-    return { format: 'slipway-profile/1', rows: this.rows, columns: [...this.columns.values()].map((c) => c.toJSON(compact)) };
+    const doc: DatasetProfileJson = { format: 'slipway-profile/1', rows: this.rows, columns: [...this.columns.values()].map((c) => c.toJSON(compact)) };
+    if (this.texts.size > 0) doc.texts = Object.fromEntries([...this.texts].map(([name, t]) => [name, t.toJSON()]));
+    return doc;
   }
 
   /** Reads and validates a profile written by `toJSON`. */
@@ -65,7 +78,18 @@ export class DatasetProfile {
         throw new SlipwayError('DATA_ERROR', `Profile column '${c.name}' is corrupt: ${(err as Error).message}`);
       }
     }
-    return new DatasetProfile(doc.rows, columns);
+    const profile = new DatasetProfile(doc.rows, columns);
+    if (doc.texts !== undefined) {
+      if (doc.texts === null || typeof doc.texts !== 'object' || Array.isArray(doc.texts)) throw new SlipwayError('DATA_ERROR', "Profile 'texts' must be an object of text summaries by input name.");
+      for (const [name, t] of Object.entries(doc.texts)) {
+        try {
+          profile.texts.set(name, TextSummary.fromJSON(t));
+        } catch (err) {
+          throw new SlipwayError('DATA_ERROR', `Profile text input '${name}' is corrupt: ${(err as Error).message}`);
+        }
+      }
+    }
+    return profile;
   }
 }
 
