@@ -174,6 +174,8 @@ export class InferenceService {
       record.inputs = input.data as ArrayLike<number>;
       if (model.columns) record.columns = model.columns;
     }
+    const tokenizer = model.textTokenizer;
+    if (tokenizer && input && Array.isArray(input.data)) record.texts = { input: tokenizer.config.input, values: input.data, tokenizer };
     const out = outputs[0];
     if (out && !Array.isArray(out.data) && !(out.data instanceof BigInt64Array) && !(out.data instanceof BigUint64Array)) {
       record.outputs = out.data as ArrayLike<number>;

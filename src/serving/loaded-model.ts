@@ -8,6 +8,8 @@ import type { ModelSignature } from './model-signature.js';
 import type { ServingMetrics } from './serving-metrics.js';
 import type { ServingOptions } from './serving-options.js';
 import type { TensorData } from './tensor-types.js';
+import type { TextTokenizer } from './text-model.js';
+import { TextRuntime } from './text-runtime.js';
 
 /** A served model version. */
 export class LoadedModel {
@@ -17,6 +19,8 @@ export class LoadedModel {
   /** Column names of the single 2-D input, when known. */
   readonly columns: string[] | undefined;
   readonly source: string;
+  /** The tokenizer step in front of the graph, for a text model (live monitoring profiles its input with it). */
+  readonly textTokenizer: TextTokenizer | undefined;
   readonly #runtime: Runtime;
   readonly #batcher: DynamicBatcher;
   #retiring: Promise<void> | undefined;
@@ -28,6 +32,7 @@ export class LoadedModel {
     this.source = init.source;
     this.#runtime = init.runtime;
     this.signature = init.runtime.signature;
+    this.textTokenizer = init.runtime instanceof TextRuntime ? init.runtime.tokenizer : undefined;
     const o = init.options;
     const batchSize = init.metrics?.batchSize.series({ model: init.name, version: init.version });
     this.#batcher = new DynamicBatcher(

@@ -12,7 +12,9 @@ export const COMPARISONS = ['>', '>=', '<', '<=', '==', '!='] as const;
 /** A comparison operator. */
 export type Comparison = (typeof COMPARISONS)[number];
 
-/** Window figures (per feature: `drift_score:<feature>`, `missing_share:<feature>`). */
+/** Per-input figures of a text model's windows: `<figure>:<text input>`. */
+export const TEXT_FIGURES = ['text_drift', 'text_length_pvalue', 'text_token_js', 'text_oov_rate', 'text_empty_share', 'text_non_text_share'] as const;
+/** Window figures (per feature: `drift_score:<feature>`, `missing_share:<feature>`; per text input: TEXT_FIGURES). */
 export const WINDOW_FIGURES = ['rows', 'requests', 'dropped_rows', 'drift_share', 'drifted_columns', 'dataset_drift', 'quality_failed', 'quality_warned'] as const;
 /** Performance figures, computed from late labels. */
 export const PERFORMANCE_FIGURES = ['accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', 'mae', 'rmse', 'r2'] as const;
@@ -78,7 +80,7 @@ export function validateAlertAction(input: unknown): AlertAction | null {
 
 /** Whether a figure name is one a rule may watch. */
 export function isKnownFigure(f: string): boolean {
-  return (WINDOW_FIGURES as readonly string[]).includes(f) || (PERFORMANCE_FIGURES as readonly string[]).includes(f) || /^(drift_score|missing_share):.+$/.test(f);
+  return (WINDOW_FIGURES as readonly string[]).includes(f) || (PERFORMANCE_FIGURES as readonly string[]).includes(f) || new RegExp(`^(drift_score|missing_share|${TEXT_FIGURES.join('|')}):.+$`).test(f);
 }
 
 const DEFAULT_WEBHOOK_POLICY = createWebhookPolicy();
@@ -89,7 +91,7 @@ export function validateAlertRule(input: AlertRuleInput, webhookPolicy: Outbound
   if (typeof input.name !== 'string' || !/^[\w.-]{1,100}$/.test(input.name)) throw bad("'name' must be 1-100 letters, digits, '.', '_' or '-'.");
   if (typeof input.model !== 'string' || input.model === '') throw bad("'model' must name a registered model.");
   if (typeof input.figure !== 'string' || !isKnownFigure(input.figure)) {
-    throw bad(`'figure' must be one of ${[...WINDOW_FIGURES, ...PERFORMANCE_FIGURES].join(', ')}, drift_score:<feature> or missing_share:<feature>.`);
+    throw bad(`'figure' must be one of ${[...WINDOW_FIGURES, ...PERFORMANCE_FIGURES].join(', ')}, drift_score:<feature>, missing_share:<feature> or, for a text input, ${TEXT_FIGURES.map((t) => `${t}:<input>`).join(', ')}.`);
   }
   if (!COMPARISONS.includes(input.comparison as Comparison)) throw bad(`'comparison' must be one of ${COMPARISONS.join(' ')}.`);
   if (typeof input.threshold !== 'number' || !Number.isFinite(input.threshold)) throw bad("'threshold' must be a finite number.");

@@ -72,7 +72,9 @@ export class InferenceSampler implements InferenceObserver {
         this.totals.droppedRows += rows;
         return;
       }
-      this.queue.push({ ...record, inputs: copy(record.inputs), outputs: copy(record.outputs) });
+      const sampled: SampledRecord = { ...record, inputs: copy(record.inputs), outputs: copy(record.outputs) };
+      if (record.texts) sampled.texts = { ...record.texts, values: record.texts.values.slice() };
+      this.queue.push(sampled);
       this.bufferedRows += rows;
       this.totals.sampledRows += rows;
     } catch {

@@ -13,6 +13,8 @@ import type { OutboundPolicy } from '../../core/outbound-policy.js';
 import type { Store } from '../../store/store.js';
 import { AlertEngine, type AlertActionHook, type AlertTransaction } from '../alerts/alert-engine.js';
 import { computeDrift, type DatasetDrift, type DriftOptions } from '../drift/data-drift.js';
+import type { TextDrift, TextDriftOptions } from '../drift/text-drift.js';
+import { TextSummary, textSummaryDrift } from '../drift/text-summary.js';
 import { ColumnProfile, type ProfileOptions } from '../profile/column-profile.js';
 import { DatasetProfile } from '../profile/dataset-profile.js';
 import { savePredictions, type StoredPrediction } from '../performance/performance-repository.js';
@@ -34,6 +36,8 @@ export interface LiveMonitorOptions extends SamplerOptions {
   profile?: ProfileOptions;
   /** Drift options for windows against the reference. */
   drift?: DriftOptions;
+  /** When a text model's input counts as drifted (token-length KS p-value, Jensen–Shannon threshold). */
+  textDrift?: TextDriftOptions;
   /** Keep outputs per request id for late labels. @default true */
   keepPredictions?: boolean;
   /** Where alert webhooks may be sent. @default public hosts only */
@@ -169,6 +173,12 @@ export class LiveMonitor {
       });
     };
     addMatrix(inputs, r.inputs);
+    if (r.texts) {
+      // Profiled here, off the request path, with the model's own tokenizer.
+      let t = p.texts.get(r.texts.input);
+      if (!t) p.texts.set(r.texts.input, (t = new TextSummary()));
+      for (const v of r.texts.values) t.add(v, r.texts.tokenizer);
+    }
     addMatrix(outputs, r.outputs);
     p.rows += r.rows;
     for (const cp of p.columns.values()) {
@@ -246,25 +256,42 @@ export class LiveMonitor {
   }
 
   /** Drift and quality of a window against its version's reference, as flat figures. */
-  async figuresOf(w: WindowWrite): Promise<{ figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult }> {
+  async figuresOf(w: WindowWrite): Promise<{ figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult; text?: Record<string, TextDrift> }> {
     return this.figuresWith(await findReference(this.store, w.model, w.version), w);
   }
 
-  private figuresWith(ref: Awaited<ReturnType<typeof findReference>>, w: WindowWrite): { figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult } {
+  private figuresWith(ref: Awaited<ReturnType<typeof findReference>>, w: WindowWrite): { figures: WindowFigures; drift?: DatasetDrift; quality?: QualityResult; text?: Record<string, TextDrift> } {
     const figures: WindowFigures = { rows: w.rows, requests: w.requests, dropped_rows: w.droppedRows };
     for (const [name, c] of w.profile.columns) figures[`missing_share:${name}`] = c.rows > 0 ? c.missing / c.rows : 0;
+    // Text quality needs no reference; text drift compares with the reference's summary of the same input.
+    for (const [name, t] of w.profile.texts) {
+      figures[`text_oov_rate:${name}`] = t.oovRate;
+      figures[`text_empty_share:${name}`] = t.rows > 0 ? t.empty / t.rows : 0;
+      figures[`text_non_text_share:${name}`] = t.rows > 0 ? t.nonText / t.rows : 0;
+    }
     if (!ref) return { figures };
+    const text: Record<string, TextDrift> = {};
+    for (const [name, t] of w.profile.texts) {
+      const refText = ref.profile.texts.get(name);
+      if (!refText) continue;
+      const d = (text[name] = textSummaryDrift(refText, t, this.opts.textDrift));
+      figures[`text_drift:${name}`] = d.drift ? 1 : 0;
+      figures[`text_length_pvalue:${name}`] = d.tokenLength.pValue;
+      figures[`text_token_js:${name}`] = d.tokens.jensenShannon;
+    }
+    const textDrifted = Object.values(text).filter((d) => d.drift).length;
     // Only features the reference knows (the model's inputs, and outputs when profiled).
     // Reference columns the served model never sees (e.g. the target) are left out.
     const exclude = [...(this.opts.drift?.exclude ?? []), ...ref.profile.names.filter((n) => !w.profile.columns.has(n))];
     const drift = computeDrift(ref.profile, w.profile, { ...this.opts.drift, exclude });
     const quality = runQualitySuite(ref.profile, w.profile, { exclude }, {}, drift);
     figures.drift_share = drift.share;
-    figures.drifted_columns = drift.driftedColumns;
-    figures.dataset_drift = drift.drifted ? 1 : 0;
+    // A drifted text input counts as a drifted column, and makes the window's data drifted.
+    figures.drifted_columns = drift.driftedColumns + textDrifted;
+    figures.dataset_drift = drift.drifted || textDrifted > 0 ? 1 : 0;
     figures.quality_failed = quality.counts.fail + quality.counts.error;
     figures.quality_warned = quality.counts.warn;
     for (const c of drift.columns) if (c.score !== null) figures[`drift_score:${c.column}`] = c.score;
-    return { figures, drift, quality };
+    return { figures, drift, quality, ...(Object.keys(text).length > 0 ? { text } : {}) };
   }
 }

@@ -29,6 +29,7 @@ import {
   recordGroundTruth,
   reportToHtml,
   reportToJson,
+  summariseTexts,
   tableFromRows,
   windowPerformance,
   type ColumnKind,
@@ -196,6 +197,26 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     return { references: await listReferences(ctx.store, name) };
   });
 
+  // A text model's reference also summarises its text column with the model's own tokenizer, as live windows do.
+  const addTextSummary = async (profile: DatasetProfile, rows: Array<Record<string, unknown>>, name: string, version: string): Promise<void> => {
+    if (!ctx.modelSource) return;
+    let onnxPath: string;
+    try {
+      onnxPath = (await ctx.modelSource.resolve({ name, version })).onnxPath;
+    } catch {
+      // A version that cannot be served has no live windows to compare: its reference stays a table profile.
+      return;
+    }
+    const { TextTokenizer } = await import('../../serving/text-model.js');
+    const tokenizer = await TextTokenizer.load(onnxPath);
+    if (!tokenizer) return;
+    const input = tokenizer.config.input;
+    if (!rows.some((r) => Object.hasOwn(r, input))) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}' version ${version} is a text model: its reference rows need its text input '${input}' (they have ${[...profile.columns.keys()].join(', ') || 'no columns'}).`);
+    }
+    profile.texts.set(input, summariseTexts(rows.map((r) => r[input]), tokenizer));
+  };
+
   app.put(`${PREFIX}/models/:name/versions/:version/reference`, async (request, reply) => {
     const p = request.params as { name: string; version: string };
     const body = bodyObject(request.body);
@@ -209,13 +230,15 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       source = picked.source;
     } else if (body.format === 'slipway-profile/1') profile = DatasetProfile.fromJSON(body);
     else if (body.rows !== undefined) {
-      const table = tableFromRows(rowsOf(body.rows, 'rows'), 'request');
+      const rows = rowsOf(body.rows, 'rows');
+      const table = tableFromRows(rows, 'request');
       if (table.rows === 0) throw new SlipwayError('DATA_ERROR', "'rows' is empty: a reference needs data.");
       profile = profileTable(table, { kinds: kindsOf(body.kinds) });
+      await addTextSummary(profile, rows, name, version);
     } else throw new SlipwayError('INVALID_ARGUMENT', "Send a profile (format 'slipway-profile/1') or { rows: [...] } to profile.");
     await attachReference(ctx.store, name, version, profile, source, meta(ctx, request));
     reply.code(201);
-    return { model: name, version, rows: profile.rows, columns: profile.names, source };
+    return { model: name, version, rows: profile.rows, columns: profile.names, ...(profile.texts.size > 0 ? { texts: [...profile.texts.keys()] } : {}), source };
   });
 
   app.get(`${PREFIX}/models/:name/versions/:version/reference`, async (request) => {
@@ -290,7 +313,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     if (found.length === 0) throw new SlipwayError('NOT_FOUND', `Model '${name}'${version === undefined ? '' : ` version ${version}`} has no monitoring window starting at ${new Date(start).toISOString()} (${start}).`, { model: name, windowStart: start });
     if (found.length > 1) throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}' has windows of versions ${found.map((w) => w.version).join(', ')} starting at ${start}; name one with ?version=.`, { field: 'version' });
     const w = found[0] as StoredWindow;
-    const { drift, quality } = await live.figuresOf({ model: w.model, version: w.version, windowStart: w.windowStart, windowEnd: w.windowEnd, rows: w.rows, requests: w.requests, droppedRows: w.droppedRows, profile: w.profile as DatasetProfile });
+    const { drift, quality, text } = await live.figuresOf({ model: w.model, version: w.version, windowStart: w.windowStart, windowEnd: w.windowEnd, rows: w.rows, requests: w.requests, droppedRows: w.droppedRows, profile: w.profile as DatasetProfile });
     const ref = (await listReferences(ctx.store, name)).find((r) => r.version === w.version);
     return {
       model: w.model,
@@ -304,6 +327,8 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       reference: ref ? { rows: ref.rows, source: ref.source, createdTime: ref.createdTime } : null,
       drift: drift ?? null,
       quality: quality ?? null,
+      // A text model's input against the reference's, by text input.
+      text: text ?? null,
     };
   });
 
