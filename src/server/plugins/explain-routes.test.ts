@@ -3,7 +3,7 @@
  * Shapley values) and MLP (30 features, KernelSHAP) served by onnxruntime, their reference
  * profiles in SQLite, and bad input answered with a 4xx naming the problem.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -242,6 +242,36 @@ describe('POST /v2/models/{name}/explain', () => {
 
       const pos = (await post('/v2/models/reviews/explain', texts([reviews[1]], { class: 2 }))).json() as TextExplanation;
       expect(top(pos.explanations[0] as TextExplanation['explanations'][number])?.feature).toBe('fantastic');
+    });
+
+    it('ranks first the sentiment word the fixture generator planted in clearly positive and negative holdout reviews', async () => {
+      // The generator's adjectives (make_text_fixtures.py); the clear reviews hold exactly one of them,
+      // of their own class, and none of its other markers (verbs, emoji, foreign extras).
+      const WORDS: Record<string, string[]> = {
+        positive: ['great', 'excellent', 'wonderful', 'amazing', 'delicious', 'friendly', 'perfect', 'fantastic', 'lovely', 'superb'],
+        negative: ['terrible', 'awful', 'horrible', 'disappointing', 'rude', 'cold', 'bland', 'broken', 'slow', 'dreadful'],
+        neutral: ['okay', 'average', 'fine', 'ordinary', 'decent', 'standard', 'acceptable', 'usual', 'moderate', 'plain'],
+      };
+      const MARKERS = ['loved', 'enjoyed', 'recommend', 'hated', 'regretted', 'avoid', '😀', '美味しい', '👍🏽', 'très', '😡', '最悪', '👎', 'pas'];
+      const adjectives = Object.values(WORDS).flat();
+      const reviews = readFileSync(fixture('text/reviews_holdout.csv'), 'utf8').trim().split('\n').slice(1).map((line) => [line.slice(0, line.lastIndexOf(',')), line.slice(line.lastIndexOf(',') + 1)] as const);
+      for (const [label, column] of [['positive', 2], ['negative', 0]] as const) {
+        const clear = reviews.flatMap(([text, l]) => {
+          const words = text.toLowerCase().split(' ');
+          const planted = words.filter((w) => adjectives.includes(w));
+          return l === label && planted.length === 1 && WORDS[label]?.includes(planted[0] as string) && !words.some((w) => MARKERS.includes(w)) ? [{ text, planted: planted[0] as string }] : [];
+        });
+        expect(clear.length).toBeGreaterThanOrEqual(8);
+        for (const [model, shape] of [['bow', [clear.length, 1]], ['reviews', [clear.length]]] as const) {
+          const res = await post(`/v2/models/${model}/explain`, texts(clear.map((c) => c.text), { class: column }, [...shape]));
+          expect(res.statusCode).toBe(200);
+          const e = res.json() as TextExplanation;
+          const hits = e.explanations.filter((row, i) => top(row)?.feature.toLowerCase() === clear[i]?.planted).length;
+          // The bag of words ranks the planted word first in every review; the tiny transformer in all
+          // but at most one per class (it weighs a subject word like 'ramen' above 'slow' once).
+          expect(hits, `${model} ${label}`).toBeGreaterThanOrEqual(model === 'bow' ? clear.length : clear.length - 1);
+        }
+      }
     });
 
     it('explains the words of a string-input graph, and says the class must be named for three classes', async () => {
