@@ -7,6 +7,8 @@ import { DatasetProfile, profileTable } from '../profile/dataset-profile.js';
 import type { ColumnProfile } from '../profile/column-profile.js';
 import { SlipwayError } from '../../core/errors.js';
 import { columnDrift, computeDrift, type ColumnDrift, type DatasetDrift } from '../drift/data-drift.js';
+import type { TextDrift } from '../drift/text-drift.js';
+import { textSummaryDrift } from '../drift/text-summary.js';
 import { inferTask, labelledPerformance, type ModelTask, type SidePerformance } from '../performance/labelled-performance.js';
 import { driftOptionsOf, type MonitorSpec } from '../quality/monitor-spec.js';
 import { runQualitySuite, type QualityExtras, type QualityResult, type TestStatus } from '../quality/quality-suite.js';
@@ -58,6 +60,8 @@ export interface ReportDocument {
   performance: ReportPerformance | null;
   quality: QualityResult;
   columns: ReportColumn[];
+  /** A text model's inputs (both sides profiled with its tokenizer: a reference and live windows), by input name; absent otherwise. */
+  text?: Record<string, TextDrift>;
   /** How much the model relies on each feature (mean absolute attribution on current rows), when a model was named for it. */
   importance?: ReportImportance | null;
   /** Why `importance` is null when it was asked for as optional. */
@@ -254,6 +258,11 @@ export function buildReport(reference: ReportSide, current: ReportSide, opts: Re
     columns.push({ name, kind: rp.kind, role: roles.get(name) ?? 'feature', reference: summary(rp), current: cp ? summary(cp) : null, overlay: cp ? overlay(rp, cp) : null });
   }
   const performance = spec.target !== undefined && spec.prediction !== undefined ? performanceOf(ref, cur, spec, spec.target, spec.prediction) : null;
+  const text: Record<string, TextDrift> = {};
+  for (const [name, rt] of ref.profile.texts) {
+    const ct = cur.profile.texts.get(name);
+    if (ct && !excluded.has(name)) text[name] = textSummaryDrift(rt, ct);
+  }
   return {
     format: 'slipway-report/1',
     generatedAt: (opts.now ?? new Date()).toISOString(),
@@ -266,6 +275,7 @@ export function buildReport(reference: ReportSide, current: ReportSide, opts: Re
     performance,
     quality,
     columns,
+    ...(Object.keys(text).length > 0 ? { text } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 /** Renders a report as one self-contained HTML page: inline CSS and SVG, no scripts, no network. */
 import type { ColumnDrift } from '../drift/data-drift.js';
+import type { TextDrift } from '../drift/text-drift.js';
 import type { ConfusionMatrix, ModelTask, SidePerformance } from '../performance/labelled-performance.js';
 import type { ColumnSummary, Overlay, ReportColumn, ReportDocument, ReportImportance, ReportPerformance } from './report-builder.js';
 
@@ -146,6 +147,26 @@ ${rows}
 </tbody></table>`;
 }
 
+/** Text drift of a text model's inputs: lengths, vocabulary, empty and non-text shares, token distribution. */
+function textSection(text: Record<string, TextDrift>): string {
+  const tables = Object.entries(text).map(([name, d]) => {
+    const row = (label: string, c: { reference: number; current: number }, test: string, format: (v: number) => string = num) => `<tr class="${test.includes('drift') ? 'drift' : ''}"><td>${esc(label)}</td><td>${format(c.reference)}</td><td>${format(c.current)}</td><td>${test}</td></tr>`;
+    return `<h3>${esc(name)}: ${d.drift ? '<b>drifted</b>' : 'no drift'}</h3>
+<table class="metrics"><thead><tr><th>figure</th><th>reference</th><th>current</th><th>test</th></tr></thead><tbody>
+${row('texts', d.rows, '', String)}
+${row('tokens per text (mean)', d.tokenLength, `KS p = ${num(d.tokenLength.pValue)}${d.tokenLength.drift ? ' (drift)' : ''}`)}
+${row('characters per text (mean)', d.charLength, '')}
+${row('out-of-vocabulary tokens', d.oovRate, '', pct)}
+${row('empty or missing', d.emptyShare, '', pct)}
+${row('not text', d.nonTextShare, '', pct)}
+<tr class="${d.tokens.drift ? 'drift' : ''}"><td>token distribution</td><td></td><td></td><td>Jensen–Shannon ${num(d.tokens.jensenShannon)} (threshold ${num(d.tokens.threshold)})${d.tokens.drift ? ' (drift)' : ''}</td></tr>
+</tbody></table>`;
+  });
+  return `<h2>Text drift</h2>
+<p class="muted">Each text input profiled with the model's tokenizer on both sides.</p>
+${tables.join('\n')}`;
+}
+
 /** The report as a self-contained HTML page. */
 export function reportToHtml(doc: ReportDocument): string {
   const byName = new Map(doc.columns.map((c) => [c.name, c]));
@@ -182,6 +203,7 @@ svg text{font-size:10px;fill:#555}svg text.title{font-size:10px;fill:#333}.axis 
 <p>Reference <b>${esc(doc.reference.source)}</b> (${doc.reference.rows} rows) vs current <b>${esc(doc.current.source)}</b> (${doc.current.rows} rows). Generated ${esc(doc.generatedAt)}.</p>
 <p>Dataset drift: <b>${doc.drift.drifted ? 'detected' : 'not detected'}</b> — ${doc.drift.driftedColumns} of ${doc.drift.testedColumns} feature columns drifted (share ${num(doc.drift.share)}, threshold ${num(doc.drift.driftShare)}).
 Quality: ${q.counts.pass} pass, ${q.counts.warn} warn, ${q.counts.fail} fail, ${q.counts.error} error.</p>
+${doc.text ? textSection(doc.text) : ''}
 ${doc.performance ? performanceSection(doc.performance) : ''}
 ${doc.importance ? importanceSection(doc.importance, new Set(drifted.map((d) => d.column))) : doc.importanceNote ? `<h2>Feature importance</h2>\n<p class="muted">${esc(doc.importanceNote)}</p>` : ''}
 ${

@@ -119,6 +119,20 @@ describe('live monitoring of a text model', () => {
     expect(detail.text.text?.tokenLength.current).toBeGreaterThan(detail.text.text?.tokenLength.reference as number);
   });
 
+  it('shows text drift in the monitoring report of the windows against the reference', async () => {
+    const payload = (from: number, to: number) => ({ reference: { model: 'models:/reviews/1' }, current: { windows: { model: 'reviews', from, to } } });
+    const drifted = await app.inject({ method: 'POST', url: `${API}/reports`, payload: payload(T0 + 5 * 60_000, T0 + 6 * 60_000) });
+    expect(drifted.statusCode, drifted.body).toBe(200);
+    const doc = drifted.json() as { text: Record<string, { drift: boolean; oovRate: { current: number }; tokens: { jensenShannon: number } }> };
+    expect(doc.text.text).toMatchObject({ drift: true });
+    expect(doc.text.text?.tokens.jensenShannon).toBeGreaterThan(0.1);
+    const calm = (await app.inject({ method: 'POST', url: `${API}/reports`, payload: payload(T0, T0 + 60_000) })).json() as { text: Record<string, { drift: boolean }> };
+    expect(calm.text.text?.drift).toBe(false);
+    const html = await app.inject({ method: 'POST', url: `${API}/reports?format=html`, payload: payload(T0 + 5 * 60_000, T0 + 6 * 60_000) });
+    expect(html.body).toContain('<h2>Text drift</h2>');
+    expect(html.body).toMatch(/out-of-vocabulary tokens/);
+  });
+
   it('lets an alert rule watch a text figure', async () => {
     const res = await app.inject({ method: 'POST', url: `${API}/alerts`, payload: { name: 'reviews-text', model: 'reviews', figure: 'text_drift:text', comparison: '>=', threshold: 1 } });
     expect(res.statusCode, res.body).toBe(201);
