@@ -179,7 +179,12 @@ export class ExplainService {
     }
     const input = model.signature.inputs[0] as TensorSpec;
     const decoded = decodeV2Request(withoutExplainParameters(body), model.signature, this.#init.options.nonFinite);
-    const texts = (decoded.inputs[0] as TensorData).data as string[];
+    const tensor = decoded.inputs[0] as TensorData;
+    // One text per row: a [rows] or [rows, 1] tensor (several string columns are not one text).
+    if (tensor.shape.length > 2 || (tensor.shape.length === 2 && tensor.shape[1] !== 1)) {
+      throw new SlipwayError('INVALID_ARGUMENT', `Input '${input.name}' has shape [${tensor.shape.join(', ')}]; text explanations take one text per row, shape [rows] or [rows, 1].`);
+    }
+    const texts = tensor.data as string[];
     if (texts.length < 1) throw new SlipwayError('INVALID_ARGUMENT', `Input '${input.name}' has no texts to explain.`);
     if (texts.length > this.#limits.maxRows) throw new SlipwayError('LIMIT_EXCEEDED', `An explain request may hold at most ${this.#limits.maxRows} rows; this one has ${texts.length}.`);
     // JSON text is decoded as UTF-8 with invalid bytes turned into U+FFFD: a body that was not
