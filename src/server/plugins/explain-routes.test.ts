@@ -307,6 +307,25 @@ describe('POST /v2/models/{name}/explain', () => {
       expect(res.json().error).toBe("Input 'text' element 0 is not valid UTF-8.");
     });
 
+    it("explains the graph's raw logits when the request names that output", async () => {
+      const text = 'the service was superb';
+      const e = (await post('/v2/models/reviews/explain', texts([text], { output: 'logits', class: 2 }))).json() as TextExplanation;
+      expect(e.output).toMatchObject({ name: 'logits', column: 2 });
+      const infer = (await post('/v2/models/reviews/infer', texts([text]))).json() as { outputs: Array<{ name: string; data: number[] }> };
+      expect(e.explanations[0]?.prediction).toBeCloseTo(infer.outputs.find((o) => o.name === 'logits')?.data[2] as number, 4);
+      expect(top(e.explanations[0] as TextExplanation['explanations'][number])?.feature).toBe('superb');
+    });
+
+    it('keeps plain inference answering while a long text explanation runs', async () => {
+      const long = Array.from({ length: 20 }, (_, i) => `the food was ${i % 2 ? 'awful' : 'great'} and the staff quite friendly `.repeat(4).trim());
+      const explaining = post('/v2/models/reviews/explain', texts(long, { class: 'positive' }));
+      const infers = await Promise.all(Array.from({ length: 20 }, (_, i) => post('/v2/models/reviews/infer', texts([long[i] as string]))));
+      expect(infers.every((r) => r.statusCode === 200)).toBe(true);
+      const e = (await explaining).json() as TextExplanation;
+      expect(e.explanations).toHaveLength(20);
+      expect(e.explanations.every((row) => row.attributions.length === 36)).toBe(true);
+    });
+
     it('explains only the tokens the model keeps when its tokenizer truncates', async () => {
       const long = Array.from({ length: 80 }, () => 'terrible').join(' ');
       const e = (await post('/v2/models/reviews/explain', texts([long], { class: 'negative' }))).json() as TextExplanation;
