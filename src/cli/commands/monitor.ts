@@ -21,11 +21,23 @@ function kindOption(raw: string, prev: Record<string, string> = {}): Record<stri
 }
 
 /** The version `models:/NAME@ALIAS` or `models:/NAME/VERSION` names, checked with the registry. */
-async function resolveModel(client: SlipwayClient, uri: string): Promise<{ name: string; version: string }> {
+async function resolveModel(client: SlipwayClient, uri: string): Promise<{ name: string; version: string; text: boolean }> {
   const ref = parseModelUri(uri);
   if (!ref) throw new SlipwayError('INVALID_ARGUMENT', `--model must be models:/NAME@ALIAS or models:/NAME/VERSION, got '${uri}'.`);
   const v = ref.alias !== undefined ? await client.models.getByAlias(ref.name, ref.alias) : await client.models.getVersion(ref.name, ref.version as string);
-  return { name: v.name, version: v.version };
+  return { name: v.name, version: v.version, text: v.signature?.text !== undefined };
+}
+
+/** A table as row objects (missing values as null), for the server to profile. */
+function rowsOfTable(table: import('../../monitoring/index.js').Table): Array<Record<string, unknown>> {
+  const rows = Array.from({ length: table.rows }, () => ({}) as Record<string, unknown>);
+  for (const c of table.columns) {
+    for (let i = 0; i < table.rows; i++) {
+      const v = c.values[i];
+      (rows[i] as Record<string, unknown>)[c.name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
+    }
+  }
+  return rows;
 }
 
 const seg = encodeURIComponent;
@@ -305,6 +317,7 @@ export function register(program: Command): void {
       }
       const m = await import('../../monitoring/index.js');
       let profile: import('../../monitoring/index.js').DatasetProfile;
+      let table: import('../../monitoring/index.js').Table | undefined;
       if (flags.profile) {
         const { readFile } = await import('node:fs/promises');
         let doc: unknown;
@@ -315,7 +328,7 @@ export function register(program: Command): void {
         }
         profile = m.DatasetProfile.fromJSON(doc);
       } else {
-        const table = await m.readTable(flags.data as string);
+        table = await m.readTable(flags.data as string);
         if (table.rows === 0) throw new SlipwayError('DATA_ERROR', `${flags.data} has no rows: a reference needs data.`);
         profile = m.profileTable(table);
       }
@@ -323,7 +336,8 @@ export function register(program: Command): void {
         flags,
         async (client) => {
           const v = await resolveModel(client, uri);
-          const body = { ...profile.toJSON(), source: flags.data ?? flags.profile ?? null };
+          // A text model's reference also summarises its text column with the model's tokenizer, which the server holds: the rows go there.
+          const body = table && v.text ? { rows: rowsOfTable(table), source: flags.data } : { ...profile.toJSON(), source: flags.data ?? flags.profile ?? null };
           const stored = await client.request<{ model: string; version: string; rows: number; columns: string[] }>('PUT', `/monitoring/models/${seg(v.name)}/versions/${seg(v.version)}/reference`, { body });
           return { model: stored.model, version: stored.version, rows: stored.rows, columns: stored.columns.length };
         },

@@ -44,6 +44,7 @@ import { getMetricsRegistry } from '../metrics-registry.js';
 import { datasetsOf, registryOf, trackingOf } from '../native/services.js';
 import type { ServerContext } from '../context.js';
 import { pruneMonitoring } from '../../monitoring/live/retention.js';
+import { RegistryModelSource } from '../../registry/registry-model-source.js';
 
 const PREFIX = '/api/v1/monitoring';
 const MAX_ROWS = 1_000_000;
@@ -198,14 +199,27 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   });
 
   // A text model's reference also summarises its text column with the model's own tokenizer, as live windows do.
-  const addTextSummary = async (profile: DatasetProfile, rows: Array<Record<string, unknown>>, name: string, version: string): Promise<void> => {
-    if (!ctx.modelSource) return;
+  const addTextSummary = async (profile: DatasetProfile, rows: Array<Record<string, unknown>>, name: string, version: string, signature: { text?: unknown } | undefined): Promise<void> => {
+    // A version whose signature shows no text input is not a text model.
+    if (signature && !signature.text) return;
     let onnxPath: string;
-    try {
-      onnxPath = (await ctx.modelSource.resolve({ name, version })).onnxPath;
-    } catch {
-      // A version that cannot be served has no live windows to compare: its reference stays a table profile.
-      return;
+    if (signature?.text) {
+      // A text model: its file must be found (on a server with only monitoring loaded, through the registry).
+      const source = ctx.modelSource ?? new RegistryModelSource(registryOf(ctx));
+      try {
+        onnxPath = (await source.resolve({ name, version })).onnxPath;
+      } finally {
+        if (source !== ctx.modelSource) (source as RegistryModelSource).close();
+      }
+    } else {
+      // No signature read at registration (a remote location): the served file tells.
+      if (!ctx.modelSource) return;
+      try {
+        onnxPath = (await ctx.modelSource.resolve({ name, version })).onnxPath;
+      } catch {
+        // A version that cannot be served has no live windows to compare: its reference stays a table profile.
+        return;
+      }
     }
     const { TextTokenizer } = await import('../../serving/text-model.js');
     const tokenizer = await TextTokenizer.load(onnxPath);
@@ -234,7 +248,7 @@ const monitoring: DomainPlugin = async (app, ctx) => {
       const table = tableFromRows(rows, 'request');
       if (table.rows === 0) throw new SlipwayError('DATA_ERROR', "'rows' is empty: a reference needs data.");
       profile = profileTable(table, { kinds: kindsOf(body.kinds) });
-      await addTextSummary(profile, rows, name, version);
+      await addTextSummary(profile, rows, name, version, mv.signature);
     } else throw new SlipwayError('INVALID_ARGUMENT', "Send a profile (format 'slipway-profile/1') or { rows: [...] } to profile.");
     await attachReference(ctx.store, name, version, profile, source, meta(ctx, request));
     reply.code(201);
