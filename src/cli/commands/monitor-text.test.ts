@@ -13,6 +13,7 @@ import { DIALECTS } from '../../../test/support/dialects.js';
 import { fixture } from '../../../test/support/serving.js';
 import { resolveConfig } from '../../config.js';
 import { silentLogger } from '../../core/logger.js';
+import { parseCsv } from '../../serving/mlflow-protocol.js';
 import { buildApp } from '../../server/app.js';
 import type { ServerContext } from '../../server/context.js';
 import { registryOf } from '../../server/native/services.js';
@@ -77,6 +78,17 @@ describe('slipway monitor reference set --data for a text model', () => {
     expect(ref.profile.texts.text?.texts).toBe(lines);
     // The table profile is kept beside it (the label column too).
     expect(ref.profile.columns.map((c) => c.name)).toEqual(['text', 'label']);
+  });
+
+  it('lists the served windows with the text inputs that drifted', async () => {
+    const drifted = parseCsv(readFileSync(fixture('text/reviews_drifted.csv'), 'utf8')).slice(1).map((r) => r[0] as string).filter((t) => t.trim() !== '');
+    const res = await app.inject({ method: 'POST', url: '/v2/models/reviews/infer', payload: { inputs: [{ name: 'text', datatype: 'BYTES', shape: [drifted.length], data: drifted }] } });
+    expect(res.statusCode, res.body).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/monitoring/windows/flush', payload: {} })).statusCode).toBe(200);
+    const listed = await cli(['monitor', 'windows', 'reviews', '--server', url]);
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/TEXT DRIFT/);
+    expect(listed.out).toMatch(new RegExp(`\\s${drifted.length}\\s.*\\stext\\s*$`, 'm'));
   });
 
   it('keeps a numeric model reference a table profile', async () => {

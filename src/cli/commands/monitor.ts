@@ -387,6 +387,14 @@ export function register(program: Command): void {
         { readOnly: true, plugins: ['monitoring'] },
       );
       if (flags.json) return void process.stdout.write(formatJson(windows));
+      // A text model's windows also say which text inputs drifted against the reference.
+      const textDrift = (w: Window) => {
+        const inputs = Object.keys(w.figures).filter((k) => k.startsWith('text_drift:'));
+        if (inputs.length === 0) return '-';
+        const drifted = inputs.filter((k) => w.figures[k] === 1).map((k) => k.slice('text_drift:'.length));
+        return drifted.length > 0 ? drifted.join(', ') : 'none';
+      };
+      const hasText = windows.some((w) => Object.keys(w.figures).some((k) => k.startsWith('text_drift:')));
       process.stdout.write(
         formatTable(
           windows,
@@ -397,6 +405,7 @@ export function register(program: Command): void {
             { header: 'DROPPED', value: (w) => w.droppedRows, alignRight: true },
             { header: 'DRIFT SHARE', value: (w) => num(w.figures.drift_share), alignRight: true },
             { header: 'QUALITY FAILED', value: (w) => num(w.figures.quality_failed), alignRight: true },
+            ...(hasText ? [{ header: 'TEXT DRIFT', value: textDrift }] : []),
           ],
           '(no windows yet)',
         ),

@@ -23,7 +23,7 @@ export interface MonitoringWindow {
   rows: number;
   requests: number;
   droppedRows: number;
-  /** `rows`, `drift_share`, `drifted_columns`, `dataset_drift`, `quality_failed`, `quality_warned`, `drift_score:<feature>`, `missing_share:<feature>`. */
+  /** `rows`, `drift_share`, `drifted_columns`, `dataset_drift`, `quality_failed`, `quality_warned`, `drift_score:<feature>`, `missing_share:<feature>`; for a text model `text_drift:<input>`, `text_length_pvalue:<input>`, `text_token_js:<input>`, `text_oov_rate:<input>`, `text_empty_share:<input>`, `text_non_text_share:<input>`. */
   figures: Record<string, number | null>;
 }
 
