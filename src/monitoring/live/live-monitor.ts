@@ -252,7 +252,7 @@ export class LiveMonitor {
       (whole) => (result = this.figuresWith(ref, whole)).figures,
       now,
     );
-    this.metrics?.publish(w.model, w.version, merged.rows, result?.drift, result?.quality);
+    this.metrics?.publish(w.model, w.version, merged.rows, result?.drift, result?.quality, result?.text);
   }
 
   /** Drift and quality of a window against its version's reference, as flat figures. */

@@ -1,6 +1,7 @@
 /** Prometheus gauges of live monitoring, created once per registry (prom-client). */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DatasetDrift } from '../drift/data-drift.js';
+import type { TextDrift } from '../drift/text-drift.js';
 import type { QualityResult } from '../quality/quality-suite.js';
 
 const byRegistry = new WeakMap<Registry, MonitoringMetrics>();
@@ -36,8 +37,8 @@ export class MonitoringMetrics {
     return m;
   }
 
-  /** Publishes a closed window's drift and quality. */
-  publish(model: string, version: string, rows: number, drift: DatasetDrift | undefined, quality: QualityResult | undefined): void {
+  /** Publishes a closed window's drift and quality; a text input's drift as a feature's, with the tests `text_length_ks` and `text_token_jensenshannon`. */
+  publish(model: string, version: string, rows: number, drift: DatasetDrift | undefined, quality: QualityResult | undefined, text?: Record<string, TextDrift>): void {
     this.windowRows.set({ model, version }, rows);
     this.windowClosed.set({ model, version }, Date.now() / 1000);
     if (drift) {
@@ -49,5 +50,10 @@ export class MonitoringMetrics {
       }
     }
     if (quality) for (const [status, n] of Object.entries(quality.counts)) this.qualityTests.set({ model, version, status }, n);
+    for (const [feature, d] of Object.entries(text ?? {})) {
+      this.driftScore.set({ model, version, feature, test: 'text_length_ks' }, d.tokenLength.pValue);
+      this.driftScore.set({ model, version, feature, test: 'text_token_jensenshannon' }, d.tokens.jensenShannon);
+      this.featureDrifted.set({ model, version, feature }, d.drift ? 1 : 0);
+    }
   }
 }

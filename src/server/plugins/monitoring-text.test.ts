@@ -113,6 +113,10 @@ describe('live monitoring of a text model', () => {
     expect(l['text_empty_share:text']).toBe(0);
     expect(l.drifted_columns).toBeGreaterThanOrEqual(1);
     expect(l.dataset_drift).toBe(1);
+    // The last closed window's text drift is on /metrics as a feature's.
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/slipway_monitoring_feature_drifted\{model="reviews",version="1",feature="text"\} 1/);
+    expect(metrics).toMatch(/slipway_monitoring_drift_score\{model="reviews",version="1",feature="text",test="text_token_jensenshannon"\} 0\.\d+/);
     // The window's detail shows the whole comparison.
     const detail = (await app.inject({ method: 'GET', url: `${API}/models/reviews/windows/${late?.windowStart}` })).json() as { text: Record<string, { drift: boolean; tokenLength: { current: number; reference: number } }> };
     expect(detail.text.text?.drift).toBe(true);
