@@ -201,9 +201,19 @@ describe('text models', () => {
       expect(both.status, both.buf.toString()).toBe(200);
       const logits = outputs(both.json()).logits?.data as number[];
       expect(logits.slice(0, 3)).toEqual(logits.slice(3, 6));
-      const strict = await post('/v2/models/strict/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['fine', long] }] });
+      const words = Array.from({ length: 60 }, () => 'great').join(' ');
+      const strict = await post('/v2/models/strict/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['fine', words] }] });
       expect(strict.status).toBe(400);
-      expect(strict.buf.toString()).toContain("Input 'text' element 1 has 3002 tokens but the model takes at most 12; shorten it, or set \\\"truncation\\\": true in text-model.json.");
+      expect(strict.buf.toString()).toContain("Input 'text' element 1 has 62 tokens but the model takes at most 12; shorten it, or set \\\"truncation\\\": true in text-model.json.");
+      // A very long text: only its first max_length x 32 characters are tokenised (this once answered 500 or froze the server).
+      const huge = 'the food was great and lovely '.repeat(15_000);
+      const cut = await post('/v2/models/reviews/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: [huge, huge.slice(0, 1200)] }], outputs: [{ name: 'logits' }] });
+      expect(cut.status, cut.buf.toString()).toBe(200);
+      const cutLogits = outputs(cut.json()).logits?.data as number[];
+      expect(cutLogits.slice(0, 3)).toEqual(cutLogits.slice(3, 6));
+      const refused = await post('/v2/models/strict/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['fine', huge] }] });
+      expect(refused.status).toBe(400);
+      expect(refused.buf.toString()).toContain(`Input 'text' element 1 has ${huge.length} characters but the model takes texts of at most 384 characters (max_length 12 x 32); shorten it, or set \\"truncation\\": true in text-model.json.`);
       for (const empty of ['', '   \t', '\u0000\u0007']) {
         const res = await post('/v2/models/reviews/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['fine', empty] }] });
         expect(res.status).toBe(400);

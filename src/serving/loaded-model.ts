@@ -76,14 +76,15 @@ export class LoadedModel {
 
   /** Runs inputs (signature order) through the batcher. */
   infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
+    let queued = inputs;
     if (this.#runtime.prepare) {
       try {
-        this.#runtime.prepare(inputs);
+        queued = this.#runtime.prepare(inputs);
       } catch (err) {
         return Promise.reject(err as Error);
       }
     }
-    return this.#batcher.submit({ inputs, rows, deadlineMs });
+    return this.#batcher.submit({ inputs: queued, rows, deadlineMs });
   }
 
   /** Stops accepting requests, waits for queued and running ones, then frees the session (never while a batch runs). */

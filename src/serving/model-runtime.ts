@@ -19,8 +19,8 @@ export interface Runtime {
   readonly signature: ModelSignature;
   run(inputs: TensorData[]): Promise<TensorData[]>;
   release(): Promise<void>;
-  /** Checks a request's inputs before they are queued (a text model tokenises them); throws a 400 naming the problem. */
-  prepare?(inputs: TensorData[]): void;
+  /** Checks a request's inputs before they are queued (a text model tokenises them) and returns the inputs to queue; throws a 400 naming the problem. */
+  prepare?(inputs: TensorData[]): TensorData[];
 }
 
 /** Loads a model with the configured executor and warms every session. */

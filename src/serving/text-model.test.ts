@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { SlipwayError } from '../core/errors.js';
 import { TextTokenizer } from './text-model.js';
 
 const FIXTURES = resolve(import.meta.dirname, '..', '..', 'test', 'fixtures', 'text');
@@ -54,8 +55,41 @@ describe('tokenizer.json read with @huggingface/tokenizers', () => {
     expect(ids).toEqual([...full.slice(0, 15), full.at(-1)]);
     expect(cut.encode(long, '').typeIds).toEqual(new Array(16).fill(0));
     const strict = (await TextTokenizer.load(folder(join(FIXTURES, FILES.wordpiece as string), { max_length: 16 }))) as TextTokenizer;
-    expect(() => strict.encode(long, "Input 'text' element 2")).toThrow(`Input 'text' element 2 has ${full.length} tokens but the model takes at most 16; shorten it, or set "truncation": true in text-model.json.`);
+    const shorter = long.slice(0, 500);
+    const tokens = cut.referenceIds(shorter, true).length;
+    expect(tokens).toBeGreaterThan(16);
+    expect(() => strict.encode(shorter, "Input 'text' element 2")).toThrow(`Input 'text' element 2 has ${tokens} tokens but the model takes at most 16; shorten it, or set "truncation": true in text-model.json.`);
     expect(strict.encode('the food was great', 'x').ids).toHaveLength(6);
+  });
+
+  it('tokenises only a bounded prefix of a very long text when truncation is on, and refuses it by its length when off', async () => {
+    // 300 KB overflowed the Unigram model's stack (a 500); truncation cuts the text's first max_length x 32 characters.
+    const huge = 'the food was great and lovely, '.repeat(10_000);
+    const word = 'greatfood'.repeat(35_000);
+    for (const name of ['unigram', 'wordpiece', 'bpe']) {
+      const cut = (await TextTokenizer.load(folder(join(FIXTURES, FILES[name] as string), { max_length: 64, truncation: true }))) as TextTokenizer;
+      const ids = cut.encode(huge, "Input 'text' element 3").ids;
+      expect(ids, name).toHaveLength(64);
+      // The same ids as when the text is short enough to be tokenised whole.
+      expect(ids, name).toEqual(cut.encode(huge.slice(0, 1000), 'x').ids);
+      // WordPiece reads an over-long word as one unknown token.
+      expect(cut.encode(word, "Input 'text' element 4").ids, name).toHaveLength(name === 'wordpiece' ? 3 : 64);
+      const strict = (await TextTokenizer.load(folder(join(FIXTURES, FILES[name] as string), { max_length: 64 }))) as TextTokenizer;
+      expect(() => strict.encode(huge, "Input 'text' element 3"), name).toThrow(
+        `Input 'text' element 3 has ${huge.length} characters but the model takes texts of at most 2048 characters (max_length 64 x 32); shorten it, or set "truncation": true in text-model.json.`,
+      );
+    }
+    // Within a very large max_length the library itself may fail on a text: a 400 naming the element, not a 500.
+    const wide = (await TextTokenizer.load(folder(join(FIXTURES, FILES.unigram as string), { max_length: 100_000, truncation: true }))) as TextTokenizer;
+    const failure = (() => {
+      try {
+        wide.encode(word, "Input 'text' element 5");
+      } catch (err) {
+        return err as SlipwayError;
+      }
+    })();
+    expect(failure?.code).toBe('INVALID_ARGUMENT');
+    expect(failure?.message).toMatch(/^Input 'text' element 5 cannot be tokenised: Maximum call stack size exceeded\.$/);
   });
 
   it('names the file and the problem when the tokenizer or its settings cannot be read', async () => {

@@ -12,6 +12,12 @@ import { SlipwayError } from '../core/errors.js';
 /** The settings file that marks a model folder as a text model. */
 export const TEXT_CONFIG_FILE = 'text-model.json';
 
+/**
+ * Characters of text read per token of max_length (generous: a token is rarely longer than a few
+ * characters). Bounds the work and stack depth of tokenising one text; see TextTokenizer.maxChars.
+ */
+export const CHARS_PER_TOKEN = 32;
+
 /** The graph inputs a tokenizer can feed. */
 export const TOKEN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
 
@@ -162,13 +168,52 @@ export class TextTokenizer {
   }
 
   /**
+   * Most characters of one text the tokenizer reads: max_length x CHARS_PER_TOKEN. A longer text is
+   * cut to this many characters first when truncation is on (its tokens past max_length would be
+   * dropped anyway), and refused when it is off, so that one long text cannot overflow the tokenizer's
+   * stack or hold the event loop for seconds.
+   */
+  get maxChars(): number {
+    return this.config.maxLength * CHARS_PER_TOKEN;
+  }
+
+  /**
+   * The part of `text` the tokenizer reads: the text itself, or its first `maxChars` characters (cut at
+   * the last whitespace when there is one near the end) when truncation is on. Throws a 400 naming
+   * `where` and the limit when the text is longer and truncation is off.
+   */
+  bounded(text: string, where: string): string {
+    const limit = this.maxChars;
+    if (text.length <= limit) return text;
+    if (!this.config.truncation) {
+      throw bad(`${where} has ${text.length} characters but the model takes texts of at most ${limit} characters (max_length ${this.config.maxLength} x ${CHARS_PER_TOKEN}); shorten it, or set "truncation": true in ${TEXT_CONFIG_FILE}.`);
+    }
+    let end = limit;
+    // Never split a surrogate pair.
+    const code = text.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff) end--;
+    // Cut before a word rather than inside it when a whitespace lies in the last quarter.
+    for (let i = end; i > limit - limit / 4; i--) {
+      if (/\s/.test(text[i] as string)) return text.slice(0, i);
+    }
+    return text.slice(0, end);
+  }
+
+  /**
    * Tokenises one text, special tokens included, truncated to `maxLength` when so configured.
-   * Throws a 400 naming `where` when the text yields no token, or is too long and truncation is off.
+   * Throws a 400 naming `where` when the text yields no token, is too long and truncation is off,
+   * or the tokenizer library fails on it.
    */
   encode(text: string, where: string): Encoded {
+    const read = this.bounded(text, where);
     // The library's encode() has no truncation: the text's own tokens are cut before the
     // special tokens are added, as the reference implementation truncates.
-    let tokens = this.#tokenizer.tokenize(text, { add_special_tokens: false });
+    let tokens: string[];
+    try {
+      tokens = this.#tokenizer.tokenize(read, { add_special_tokens: false });
+    } catch (err) {
+      throw bad(`${where} cannot be tokenised: ${(err as Error).message.split('\n')[0]}.`);
+    }
     if (tokens.length === 0) throw bad(`${where} is empty (or only spaces and control characters); a text model needs some text.`);
     const room = this.config.maxLength - this.#specials;
     if (tokens.length > room) {

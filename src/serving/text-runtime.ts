@@ -16,8 +16,8 @@ function bad(message: string): SlipwayError {
 
 /** Tokenised texts kept from the request check for the batch run; bounded, since a request may never run. */
 const CACHE_LIMIT = 4096;
-/** Texts longer than this are tokenised again in the batch rather than kept. */
-const CACHE_TEXT_LIMIT = 2048;
+/** Most characters of text held as keys of those kept (texts are already cut to the tokenizer's maxChars). */
+const CACHE_CHARS = 8 * 1024 * 1024;
 
 /** A graph wrapped with its tokenizer; its signature shows the text input the user sends. */
 export class TextRuntime implements Runtime {
@@ -28,6 +28,7 @@ export class TextRuntime implements Runtime {
   readonly #logitsIndex: number | undefined;
   // Texts checked on the request path, so the batch run does not tokenise them twice.
   readonly #cache = new Map<string, Encoded>();
+  #cachedChars = 0;
 
   constructor(inner: Runtime, tokenizer: TextTokenizer) {
     this.#inner = inner;
@@ -68,18 +69,28 @@ export class TextRuntime implements Runtime {
     this.signature = { inputs: [text], outputs, batchable: true };
   }
 
-  /** Tokenises each text of a request before it is queued, so a bad one fails alone with a 400. */
-  prepare(inputs: TensorData[]): void {
+  /**
+   * Tokenises each text of a request before it is queued, so a bad one fails alone with a 400, and
+   * returns the inputs to queue: each text cut to the part the tokenizer reads (TextTokenizer.bounded),
+   * whose tokens are kept for the batch run, so a text is tokenised once and a long one is not held whole.
+   */
+  prepare(inputs: TensorData[]): TensorData[] {
     const texts = (inputs[0] as TensorData).data as string[];
-    for (let i = 0; i < texts.length; i++) {
-      const text = texts[i] as string;
-      if (this.#cache.has(text)) continue;
-      const encoded = this.tokenizer.encode(text, `Input '${this.tokenizer.config.input}' element ${i}`);
-      // At most CACHE_LIMIT short texts are held, so refused or timed-out requests cannot pile up memory.
-      if (text.length > CACHE_TEXT_LIMIT) continue;
-      if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
-      this.#cache.set(text, encoded);
-    }
+    const read = texts.map((text, i) => {
+      const where = `Input '${this.tokenizer.config.input}' element ${i}`;
+      const cut = this.tokenizer.bounded(text, where);
+      if (this.#cache.has(cut)) return cut;
+      const encoded = this.tokenizer.encode(cut, where);
+      // At most CACHE_LIMIT texts and CACHE_CHARS characters are held, so refused or timed-out requests cannot pile up memory.
+      if (this.#cache.size >= CACHE_LIMIT || this.#cachedChars + cut.length > CACHE_CHARS) {
+        this.#cache.clear();
+        this.#cachedChars = 0;
+      }
+      this.#cache.set(cut, encoded);
+      this.#cachedChars += cut.length;
+      return cut;
+    });
+    return read.every((t, i) => t === texts[i]) ? inputs : [{ ...(inputs[0] as TensorData), data: read }, ...inputs.slice(1)];
   }
 
   async run(inputs: TensorData[]): Promise<TensorData[]> {
@@ -88,6 +99,7 @@ export class TextRuntime implements Runtime {
       const hit = this.#cache.get(t);
       if (hit) {
         this.#cache.delete(t);
+        this.#cachedChars -= t.length;
         return hit;
       }
       return this.tokenizer.encode(t, `Input '${this.tokenizer.config.input}' element ${i}`);
@@ -101,6 +113,7 @@ export class TextRuntime implements Runtime {
 
   release(): Promise<void> {
     this.#cache.clear();
+    this.#cachedChars = 0;
     return this.#inner.release();
   }
 }
