@@ -16,6 +16,8 @@ export interface SamplerOptions {
   random?: () => number;
   /** Dropped rows are counted per model version and time bucket of this length (the window). @default 60000 */
   bucketMs?: number;
+  /** Most characters of text (a text model's inputs) held between drains; beyond it requests are dropped and counted. @default 16777216 */
+  maxBufferedTextChars?: number;
 }
 
 /** A queued, copied record. */
@@ -41,12 +43,14 @@ function copy(a: ArrayLike<number> | undefined): Float64Array | Float32Array | u
 export class InferenceSampler implements InferenceObserver {
   private queue: SampledRecord[] = [];
   private bufferedRows = 0;
+  private bufferedChars = 0;
   private dropped = new Map<string, number>();
   private skipped = 0;
   /** Totals since start (for metrics). */
   totals = { sampledRows: 0, droppedRows: 0, skippedRows: 0, errors: 0 };
   readonly sampleRate: number;
   readonly maxBufferedRows: number;
+  readonly maxBufferedTextChars: number;
   private readonly random: () => number;
   private readonly bucketMs: number;
 
@@ -54,6 +58,7 @@ export class InferenceSampler implements InferenceObserver {
     this.bucketMs = opts.bucketMs ?? 60_000;
     this.sampleRate = opts.sampleRate ?? 1;
     this.maxBufferedRows = opts.maxBufferedRows ?? 100_000;
+    this.maxBufferedTextChars = opts.maxBufferedTextChars ?? 16 * 1024 * 1024;
     this.random = opts.random ?? Math.random;
   }
 
@@ -66,7 +71,10 @@ export class InferenceSampler implements InferenceObserver {
         this.totals.skippedRows += rows;
         return;
       }
-      if (this.bufferedRows + rows > this.maxBufferedRows) {
+      // Texts are bounded by their characters as well as their rows: a few long texts must not hold gigabytes.
+      let chars = 0;
+      if (record.texts) for (const v of record.texts.values) if (typeof v === 'string') chars += v.length;
+      if (this.bufferedRows + rows > this.maxBufferedRows || this.bufferedChars + chars > this.maxBufferedTextChars) {
         const key = `${record.model}\u0000${record.version}\u0000${Math.floor(record.time / this.bucketMs) * this.bucketMs}`;
         this.dropped.set(key, (this.dropped.get(key) ?? 0) + rows);
         this.totals.droppedRows += rows;
@@ -76,6 +84,7 @@ export class InferenceSampler implements InferenceObserver {
       if (record.texts) sampled.texts = { ...record.texts, values: record.texts.values.slice() };
       this.queue.push(sampled);
       this.bufferedRows += rows;
+      this.bufferedChars += chars;
       this.totals.sampledRows += rows;
     } catch {
       // An observer must never fail a request.
@@ -94,6 +103,7 @@ export class InferenceSampler implements InferenceObserver {
     const counts = { droppedRows: this.dropped, skippedRows: this.skipped };
     this.queue = [];
     this.bufferedRows = 0;
+    this.bufferedChars = 0;
     this.dropped = new Map();
     this.skipped = 0;
     return { records, counts };
