@@ -144,8 +144,23 @@ const monitoringReport: RequirementRule = (parts) => {
   const b = parts.body;
   const body = b !== null && typeof b === 'object' && !Array.isArray(b) && !Buffer.isBuffer(b) ? (b as Record<string, unknown>) : {};
   const names = [...new Set([reportSideModel(body.reference), reportSideModel(body.current)].filter((n): n is string => n !== undefined))];
-  return [AUTHENTICATED, ...names.map((name) => ({ kind: 'monitoring', name }) as Requirement)];
+  // `importance: { model }` runs that model version on the report's rows, as POST …/explain does: READ on it,
+  // whatever the sides are (inline rows on both sides read nothing stored but still run the model).
+  const explained = importanceModel(body.importance);
+  return [AUTHENTICATED, ...names.map((name) => ({ kind: 'monitoring', name }) as Requirement), ...(explained !== undefined ? [{ kind: 'registered_model', name: explained, level: 'READ' } as Requirement] : [])];
 };
+
+/** The model a report's `importance: { model: 'models:/NAME…' }` names; undefined when absent or malformed (the handler answers its 400). */
+function importanceModel(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const uri = (value as Record<string, unknown>).model;
+  if (typeof uri !== 'string') return undefined;
+  try {
+    return parseModelUri(uri)?.name;
+  } catch {
+    return undefined;
+  }
+}
 
 const experimentByName: RequirementRule = async (parts, lookups) => {
   const name = field(parts, 'experiment_name') ?? parts.params.name;

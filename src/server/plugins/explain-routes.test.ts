@@ -372,6 +372,10 @@ describe('POST /v2/models/{name}/explain with access control on', () => {
     app = await buildApp(ctx);
     await app.ready();
     await attachReference(opened.store, 'diabetes', '1', profileTable(await readTable(fixture('diabetes_train.csv'))), 'train', { time: Date.now() });
+    const registry = registryOf(ctx);
+    await registry.createRegisteredModel({ name: 'diabetes' });
+    await registry.createModelVersion({ name: 'diabetes', source: 's3://models/diabetes/1' });
+    await registry.setAlias('diabetes', 'champion', '1');
     close = async () => {
       for (const hook of ctx.onClose) await hook();
       await app.close();
@@ -380,6 +384,21 @@ describe('POST /v2/models/{name}/explain with access control on', () => {
     };
   });
   afterAll(async () => close());
+
+  it("needs READ on the model for a monitoring report's importance, even when both sides are inline rows", async () => {
+    const rows = diabetes.rows.slice(0, 30).map((r) => Object.fromEntries(diabetes.columns.map((c, j) => [c, r[j]])));
+    const payload = { reference: { rows }, current: { rows }, importance: { model: 'models:/diabetes@champion', rows: 2 } };
+    const as = (authorization: string) => app.inject({ method: 'POST', url: '/api/v1/monitoring/reports', payload, headers: { authorization } });
+    const stranger = await as(basic('stranger', 'stranger-password'));
+    expect(stranger.statusCode, stranger.body).toBe(403);
+    expect(stranger.body).not.toContain('meanAbsAttribution');
+    const reader = await as(basic('reader', 'reader-password'));
+    expect(reader.statusCode, reader.body).toBe(200);
+    expect(reader.json()).toMatchObject({ importance: { model: 'diabetes', version: '1' } });
+    // Without importance, a report over inline rows reads nothing stored: any signed-in user may ask for it.
+    const plain = await app.inject({ method: 'POST', url: '/api/v1/monitoring/reports', payload: { reference: { rows }, current: { rows } }, headers: { authorization: basic('stranger', 'stranger-password') } });
+    expect(plain.statusCode, plain.body).toBe(200);
+  });
 
   it('needs READ on the model, as infer does', async () => {
     const payload = { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 10], data: diabetes.rows[0] }], parameters: { background_size: 10 } };
