@@ -5,7 +5,7 @@ export { COLUMN_KINDS, inferStringKind, type ColumnKind } from './profile/column
 export { computeDrift, columnDrift, validateDriftOptions, type ColumnDrift, type DatasetDrift, type DriftOptions } from './drift/data-drift.js';
 export { DRIFT_TESTS, DRIFT_TEST_SPECS, defaultDriftTest, type DriftTestName } from './drift/drift-tests.js';
 export { profileTexts, textDrift, TextProfile, type TextDrift, type TextDriftOptions, type TextProfileJson, type TextTokenizerView } from './drift/text-drift.js';
-export { summariseTexts, textSummaryDrift, TextSummary, TEXT_LENGTH_CAP, TEXT_TOKEN_CAP, type TextSummaryJson } from './drift/text-summary.js';
+export { summariseTexts, textSummaryDrift, TextSummary, TEXT_LENGTH_CAP, TEXT_TOKENIZE_CHARS, TEXT_TOKEN_CAP, type TextSummaryJson } from './drift/text-summary.js';
 export { runQualitySuite, type QualityResult, type QualityTest, type TestStatus } from './quality/quality-suite.js';
 export { loadMonitorSpec, parseMonitorSpec, driftOptionsOf, type MonitorSpec } from './quality/monitor-spec.js';
 export { readTable, DATA_FORMATS } from './readers/table-reader.js';

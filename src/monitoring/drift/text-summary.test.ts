@@ -11,7 +11,7 @@ import { parseCsv } from '../../serving/mlflow-protocol.js';
 import { TextTokenizer } from '../../serving/text-model.js';
 import { DatasetProfile } from '../profile/dataset-profile.js';
 import { profileTexts, textDrift, type TextTokenizerView } from './text-drift.js';
-import { summariseTexts, TEXT_LENGTH_CAP, TEXT_TOKEN_CAP, TextSummary, textSummaryDrift } from './text-summary.js';
+import { summariseTexts, TEXT_LENGTH_CAP, TEXT_TOKEN_CAP, TEXT_TOKENIZE_CHARS, TextSummary, textSummaryDrift } from './text-summary.js';
 
 const FIXTURES = resolve(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'text');
 const column = (name: string) => parseCsv(readFileSync(join(FIXTURES, name), 'utf8')).slice(1).map((r) => r[0] as string);
@@ -90,6 +90,26 @@ describe('text summary', () => {
     expect(many.tokenCounts.get(0)).toBe(TEXT_LENGTH_CAP + 11);
     expect(many.lengths.get(TEXT_LENGTH_CAP)).toBe(1);
     expect(Math.max(...many.lengths.keys())).toBe(TEXT_LENGTH_CAP);
+  });
+
+  it('tokenises only the first characters of a very long text, and leaves the summary as it was when the tokenizer throws', () => {
+    const seen: number[] = [];
+    const tok: TextTokenizerView = {
+      unknownId: 0,
+      contentIds: (t) => {
+        if (t.startsWith('boom')) throw new RangeError('Maximum call stack size exceeded');
+        seen.push(t.length);
+        return [1, 2];
+      },
+    };
+    const s = new TextSummary();
+    // A long text whose cut falls inside an emoji (a surrogate pair) is cut before it.
+    s.add(`${'a'.repeat(TEXT_TOKENIZE_CHARS - 1)}😀 and more`, tok);
+    expect(seen).toEqual([TEXT_TOKENIZE_CHARS - 1]);
+    expect(s.chars).toBe(TEXT_TOKENIZE_CHARS + 9);
+    const before = JSON.stringify(s.toJSON());
+    expect(() => s.add('boom', tok)).toThrow(RangeError);
+    expect(JSON.stringify(s.toJSON())).toBe(before);
   });
 
   it('refuses JSON that is not a text summary, naming what is expected', () => {

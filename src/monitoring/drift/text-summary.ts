@@ -21,6 +21,12 @@ import type { TextDrift, TextDriftOptions, TextTokenizerView } from './text-drif
 export const TEXT_LENGTH_CAP = 2048;
 /** Most token ids a summary counts one by one; the rest go to the "other" bucket. */
 export const TEXT_TOKEN_CAP = 4096;
+/**
+ * Characters of a text that are tokenised (32 per token of the length cap): past the length cap
+ * every text shares a bucket anyway, and tokenizers can be slow or overflow their stack on
+ * texts of hundreds of kilobytes.
+ */
+export const TEXT_TOKENIZE_CHARS = 32 * TEXT_LENGTH_CAP;
 /** Largest side (texts) for which the KS p-value is exact, as scipy's ks_2samp 'auto'. */
 const MAX_EXACT_KS = 10_000;
 
@@ -43,6 +49,12 @@ export interface TextSummaryJson {
   otherTokens: number;
 }
 
+/** The first TEXT_TOKENIZE_CHARS UTF-16 units of a text, without splitting a surrogate pair. */
+function cut(text: string): string {
+  const last = text.charCodeAt(TEXT_TOKENIZE_CHARS - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? TEXT_TOKENIZE_CHARS - 1 : TEXT_TOKENIZE_CHARS);
+}
+
 function add(map: Map<number, number>, key: number, n: number): void {
   map.set(key, (map.get(key) ?? 0) + n);
 }
@@ -60,24 +72,27 @@ export class TextSummary {
   readonly tokenCounts = new Map<number, number>();
   otherTokens = 0;
 
-  /** Adds one value of the column (null or undefined: missing, counted as empty). */
+  /**
+   * Adds one value of the column (null or undefined: missing, counted as empty). Only the first
+   * TEXT_TOKENIZE_CHARS characters of a text are tokenised. When the tokenizer throws, the summary
+   * is left as it was and the error is rethrown.
+   */
   add(value: unknown, tokenizer: TextTokenizerView): void {
-    this.rows++;
-    if (value === null || value === undefined) {
+    if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) {
+      this.rows++;
       this.empty++;
       return;
     }
     if (typeof value !== 'string') {
+      this.rows++;
       this.nonText++;
       return;
     }
-    if (value.trim() === '') {
-      this.empty++;
-      return;
-    }
+    // Tokenised before anything is counted, so a tokenizer failure leaves no half-counted text.
+    const ids = tokenizer.contentIds(value.length > TEXT_TOKENIZE_CHARS ? cut(value) : value);
     let chars = 0;
     for (const _ of value) chars++;
-    const ids = tokenizer.contentIds(value);
+    this.rows++;
     this.texts++;
     this.chars += chars;
     this.tokens += ids.length;

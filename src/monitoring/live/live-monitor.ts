@@ -177,7 +177,14 @@ export class LiveMonitor {
       // Profiled here, off the request path, with the model's own tokenizer.
       let t = p.texts.get(r.texts.input);
       if (!t) p.texts.set(r.texts.input, (t = new TextSummary()));
-      for (const v of r.texts.values) t.add(v, r.texts.tokenizer);
+      for (const v of r.texts.values) {
+        try {
+          t.add(v, r.texts.tokenizer);
+        } catch (err) {
+          // One text the tokenizer cannot take must not lose the rest of the drain.
+          this.logger.warn({ err, model: r.model, version: r.version }, 'monitoring: a text could not be tokenised; it is left out of the window text summary');
+        }
+      }
     }
     addMatrix(outputs, r.outputs);
     p.rows += r.rows;
