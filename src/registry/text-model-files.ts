@@ -2,7 +2,7 @@
  * The files a text model is registered with: its `tokenizer.json` and `text-model.json`,
  * stored beside the ONNX file so that serving finds them where onnxruntime finds the graph.
  */
-import { copyFile, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { constants, copyFile, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SlipwayError } from '../core/errors.js';
@@ -50,6 +50,16 @@ export async function textModelFiles(onnxFile: string, opts: { tokenizer?: strin
   ];
   const extra = settings.tokenizer_config;
   if (typeof extra === 'string' && configPath) files.push({ name: extra, path: join(dirname(configPath), extra) });
+  // Every file is stored beside the ONNX file under its own name: a tokenizer named like the model would replace it.
+  const taken: Array<[string, string]> = [
+    [basename(onnxFile), 'the ONNX file'],
+    [TEXT_CONFIG_FILE, 'the text model settings file'],
+  ];
+  for (const [what, n] of [['tokenizer', name], ...(typeof extra === 'string' ? [['tokenizer config', extra]] : [])] as Array<[string, string]>) {
+    const clash = taken.find(([m]) => m === n);
+    if (clash) throw new SlipwayError('DATA_ERROR', `The text model settings name the ${what} '${n}', the name of ${clash[1]}; every file stored beside the model needs a name of its own.`);
+    taken.push([n, `the ${what}`]);
+  }
   return files;
 }
 
@@ -62,11 +72,23 @@ export async function textModelSignature(onnxFile: string, files: TextModelFile[
   const dir = await mkdtemp(join(tmpdir(), 'slipway-text-model-'));
   try {
     const model = join(dir, basename(onnxFile));
-    await symlink(resolve(onnxFile), model).catch(() => copyFile(onnxFile, model));
+    const taken = new Map([[basename(onnxFile), 'the ONNX file']]);
     for (const f of files) {
       if (basename(f.name) !== f.name) throw new SlipwayError('DATA_ERROR', `The text model settings name '${f.name}', which is not a file name; the tokenizer files are stored beside the ONNX file.`);
-      if (f.content) await writeFile(join(dir, f.name), f.content);
-      else await copyFile(f.path as string, join(dir, f.name));
+      const clash = taken.get(f.name);
+      if (clash) throw new SlipwayError('DATA_ERROR', `The text model settings name the tokenizer file '${f.name}', the name of ${clash}; every file stored beside the model needs a name of its own.`);
+      taken.set(f.name, 'another of its files');
+    }
+    await symlink(resolve(onnxFile), model).catch(() => copyFile(onnxFile, model));
+    for (const f of files) {
+      // Never through an existing name (the link to the user's ONNX file above all), even where names differ only in case.
+      try {
+        if (f.content) await writeFile(join(dir, f.name), f.content, { flag: 'wx' });
+        else await copyFile(f.path as string, join(dir, f.name), constants.COPYFILE_EXCL);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        throw new SlipwayError('DATA_ERROR', `The text model settings name the tokenizer file '${f.name}', which this file system takes for the name of another of the model's files; every file stored beside the model needs a name of its own.`);
+      }
     }
     try {
       return await readOnnxSignature(model, onnxFile);
