@@ -29,7 +29,7 @@ import {
   recordGroundTruth,
   reportToHtml,
   reportToJson,
-  summariseTexts,
+  TextSummary,
   tableFromRows,
   windowPerformance,
   type ColumnKind,
@@ -228,7 +228,15 @@ const monitoring: DomainPlugin = async (app, ctx) => {
     if (!rows.some((r) => Object.hasOwn(r, input))) {
       throw new SlipwayError('INVALID_ARGUMENT', `Model '${name}' version ${version} is a text model: its reference rows need its text input '${input}' (they have ${[...profile.columns.keys()].join(', ') || 'no columns'}).`);
     }
-    profile.texts.set(input, summariseTexts(rows.map((r) => r[input]), tokenizer));
+    const summary = new TextSummary();
+    rows.forEach((r, i) => {
+      try {
+        summary.add(r[input], tokenizer);
+      } catch (err) {
+        throw new SlipwayError('INVALID_ARGUMENT', `rows[${i}].${input} cannot be tokenised by the model's tokenizer: ${(err as Error).message}.`);
+      }
+    });
+    profile.texts.set(input, summary);
   };
 
   app.put(`${PREFIX}/models/:name/versions/:version/reference`, async (request, reply) => {
