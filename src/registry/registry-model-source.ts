@@ -39,7 +39,6 @@ export interface RegistryChangeFeed {
 export class RegistryModelSource implements ModelSource {
   private readonly artifacts: ArtifactStore | undefined;
   private readonly listeners = new Set<(name: string) => void>();
-  private readonly announcedInProcess = new Set<string>();
   private snapshot: Map<string, string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -52,10 +51,7 @@ export class RegistryModelSource implements ModelSource {
     opts: RegistryModelSourceOptions = {},
   ) {
     this.artifacts = opts.artifacts ?? registry.artifacts;
-    this.unsubscribe = registry.onChange((name) => {
-      this.announcedInProcess.add(name);
-      this.emit(name);
-    });
+    this.unsubscribe = registry.onChange((name) => this.emit(name));
     if (opts.changes) this.unsubscribeFeed = opts.changes.subscribe(() => void this.lookNow());
     if (opts.pollIntervalMs && opts.pollIntervalMs > 0) {
       // The first look is the baseline, so take it now rather than one interval late.
@@ -317,12 +313,12 @@ export class RegistryModelSource implements ModelSource {
     for (const name of (await db.selectFrom('registered_models').select('name').execute()).map((r) => r.name)) if (!next.has(name)) next.set(name, '');
     const previous = this.snapshot;
     this.snapshot = next;
-    const announced = new Set(this.announcedInProcess);
-    this.announcedInProcess.clear();
     if (!previous) return;
+    // A model changed here was announced already, but another process may have changed it again since: announce
+    // every difference (listeners look the model up again, so a second notice of the same change costs one lookup).
     const names = new Set([...previous.keys(), ...next.keys()]);
     for (const name of names) {
-      if (previous.get(name) !== next.get(name) && !announced.has(name)) this.emit(name);
+      if (previous.get(name) !== next.get(name)) this.emit(name);
     }
   }
 }

@@ -62,6 +62,11 @@ export interface ModelManagerInit {
   onSwapLoadFailed?: (name: string, version: string, reason: string) => void;
   /** Requests queued for model `name` by the other processes serving it with this one; they count toward `maxQueueSize`. */
   queuedElsewhere?: (name: string) => number;
+  /**
+   * Told whenever the version served as `name` changes (a first load, a swap, a release's swap; undefined once
+   * unloaded), so the processes serving together know who serves what when they swap together.
+   */
+  onServing?: (name: string, version: string | undefined) => void;
 }
 
 interface Served {
@@ -170,6 +175,7 @@ export class ModelManager {
     s.current = undefined;
     s.state = 'UNAVAILABLE';
     s.reason = 'unloaded';
+    this.#init.onServing?.(name, undefined);
     await Promise.all([current?.retire(), ...this.#stopHooks.map((h) => h(name))]);
   }
 
@@ -235,6 +241,7 @@ export class ModelManager {
     s.errorCode = undefined;
     if (uri !== undefined && parseModelUri(s.uri)?.alias === undefined) s.uri = uri;
     s.staleVersion = cur.version;
+    this.#init.onServing?.(name, next.version);
     this.#log.info({ model: name, version: next.version, previous: cur.version }, 'serving: served version swapped');
     return cur;
   }
@@ -395,6 +402,7 @@ export class ModelManager {
       s.reason = '';
       s.errorCode = undefined;
       s.loadingVersion = undefined;
+      this.#init.onServing?.(s.name, target.version);
       this.#init.metrics?.loadTime.observe({ model: s.name }, (performance.now() - started) / 1000);
       this.#log.info({ model: s.name, version: target.version, previous: replaced?.version }, 'serving: model version loaded');
       if (replaced) void replaced.retire().catch((err: unknown) => this.#log.error({ err, model: s.name }, 'serving: releasing the old version failed'));

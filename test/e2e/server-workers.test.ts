@@ -191,6 +191,39 @@ describe('slipway server --workers', () => {
     expect(workers.filter((w) => spawnSync('kill', ['-0', String(w)]).status === 0)).toEqual([]);
   }, 180_000);
 
+  it('moves an alias in every worker when only one of them had loaded the model', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const server = await startServerProcess(home, ['--workers', '2'], 60_000);
+    servers.push(server);
+    const { url } = server;
+    for (const [file, extra] of [
+      ['breast_cancer_mlp.onnx', ['--alias', 'champion']],
+      ['release/cancer_good.onnx', []],
+    ] as const) {
+      const reg = await runCli(['models', 'register', fixture(file), '--name', 'cancer', '--server', url, ...extra], {});
+      expect(reg.code, reg.stderr).toBe(0);
+    }
+    // Registered after the start and asked for on one keep-alive connection: one worker loads it, the other never does.
+    const one = new Agent({ connections: 1 });
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${url}/v2/models/cancer/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(inferBody(i)), dispatcher: one });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+    }
+    await one.close();
+    const moved = await call(`${url}/api/2.0/mlflow/registered-models/alias`, { method: 'POST', body: { name: 'cancer', alias: 'champion', version: '2' } });
+    expect(moved.status).toBe(200);
+    // Every worker answers from version 2 soon (the one without the model loads version 2 when first asked).
+    await waitFor('every worker to answer from version 2', async () => {
+      const versions = new Set<string>();
+      for (let i = 0; i < 6; i++) versions.add(String((await call(`${url}/v2/models/cancer/infer`, { method: 'POST', body: inferBody(i) })).json.model_version));
+      return versions.size === 1 && versions.has('2') ? true : undefined;
+    }, 15_000);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  }, 90_000);
+
   it('runs a canary in every worker on SQLite, driven by one, and promotes it', async () => {
     const home = freshHome();
     homes.push(home);

@@ -421,7 +421,7 @@ async function serve(model: string, flags: ServeFlags): Promise<number> {
     logger,
     modelFiles,
     ...(source ? { source } : {}),
-    ...(link ? { swapGate: link.clusterSwapGate, onSwapLoadFailed: link.reportSwapLoadFailed } : {}),
+    ...(link ? { swapGate: link.clusterSwapGate, onSwapLoadFailed: link.reportSwapLoadFailed, onServing: link.reportServing } : {}),
     ...(queues ? { queuedElsewhere: (served: string) => queues.queuedElsewhere(served) } : {}),
   });
   const stopReporting = queues?.report(() => manager.queueDepths());

@@ -17,6 +17,8 @@ export interface ServerCluster {
   swapGate(name: string, version: string): Promise<boolean>;
   /** Tells the others that this worker could not load a new version. */
   onSwapLoadFailed(name: string, version: string, reason: string): void;
+  /** Tells the primary which version this worker serves as `name` now (undefined: none). */
+  onServing(name: string, version: string | undefined): void;
   /** Tells every other worker `payload` on `topic`. */
   publish(topic: string, payload: unknown): void;
   /** Hears what other workers publish on `topic`; returns the unsubscribe. */
@@ -37,6 +39,7 @@ export function joinServerCluster(registry: Registry): ServerCluster {
     othersReady: link.clusterReady,
     swapGate: link.clusterSwapGate,
     onSwapLoadFailed: link.reportSwapLoadFailed,
+    onServing: link.reportServing,
     publish: link.publish,
     subscribe: link.subscribe,
     answer: link.answer,

@@ -9,6 +9,8 @@ describe('swapping a new version across workers', () => {
   const make = (timeoutMs?: number) => {
     const c = new SwapCoordinator({ ready: () => ready, send: (w, name, version, go) => sent.push(`${w}:${name}@${version}:${go ? 'swap' : 'drop'}`), logger: silentLogger, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
     coordinators.push(c);
+    // Every worker serves version 1 of m.
+    for (const w of ready) c.serving(w, 'm', '1');
     return c;
   };
   afterEach(() => {
@@ -57,6 +59,26 @@ describe('swapping a new version across workers', () => {
     c.prepared(1, 'm', '3');
     c.prepared(3, 'm', '3');
     expect(sent.slice(1)).toEqual(['2:m@3:swap', '1:m@3:swap', '3:m@3:swap']);
+  });
+
+  it('does not wait for a worker that does not serve the model, and counts one that loaded the new version on its own', () => {
+    const c = new SwapCoordinator({ ready: () => [1, 2, 3], send: (w, name, version, go) => sent.push(`${w}:${name}@${version}:${go ? 'swap' : 'drop'}`), logger: silentLogger });
+    coordinators.push(c);
+    c.serving(1, 'm', '1');
+    c.serving(2, 'm', '1');
+    // Worker 3 never had a request for m: it has nothing to swap.
+    c.prepared(1, 'm', '2');
+    expect(sent).toEqual([]);
+    // Worker 2 loads m for the first time meanwhile, at the version the alias names now (no gate: it had none).
+    c.serving(2, 'm', '2');
+    expect(sent).toEqual(['1:m@2:swap']);
+    // A worker that unloaded m no longer counts.
+    sent = [];
+    c.serving(3, 'm', '2');
+    c.serving(2, 'm', undefined);
+    c.prepared(1, 'm', '3');
+    c.prepared(3, 'm', '3');
+    expect(sent).toEqual(['1:m@3:swap', '3:m@3:swap']);
   });
 
   it('calls the swap off when not every worker has the version within the time allowed', async () => {

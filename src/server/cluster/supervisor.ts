@@ -68,10 +68,11 @@ export class SwapCoordinator {
     this.#o = o;
   }
 
-  /** A worker became ready serving `version` of `name`. */
-  serving(workerId: number, name: string, version: string): void {
+  /** A worker serves `version` of `name` now (it became ready, loaded or swapped it), or no longer serves `name` (undefined). */
+  serving(workerId: number, name: string, version: string | undefined): void {
     const m = this.#serving.get(workerId) ?? new Map<string, string>();
-    m.set(name, version);
+    if (version === undefined) m.delete(name);
+    else m.set(name, version);
     this.#serving.set(workerId, m);
     this.#settleAll();
   }
@@ -97,7 +98,7 @@ export class SwapCoordinator {
     const p = this.#entry(name, version);
     if (p.failed !== undefined) return;
     p.failed = reason;
-    this.#o.logger.warn({ model: name, version, pid: workerId, reason }, 'cluster: a worker could not load the new version; every worker keeps serving the current one');
+    this.#o.logger.warn({ model: name, version, pid: workerId, reason }, 'cluster: a worker could not load the new version; no worker swaps it in');
     for (const w of p.prepared) this.#o.send(w, name, version, false);
     p.prepared.clear();
   }
@@ -123,7 +124,7 @@ export class SwapCoordinator {
           this.#pending.delete(key);
           return;
         }
-        this.#o.logger.warn({ model: name, version, prepared: entry.prepared.size }, 'cluster: not every worker loaded the new version in time; every worker keeps serving the current one');
+        this.#o.logger.warn({ model: name, version, prepared: entry.prepared.size }, 'cluster: not every worker loaded the new version in time; no worker swaps it in');
         for (const w of entry.prepared) this.#o.send(w, name, version, false);
         this.#pending.delete(key);
       }, this.#o.timeoutMs ?? SWAP_TIMEOUT_MS);
@@ -140,7 +141,8 @@ export class SwapCoordinator {
 
   #settle(p: { name: string; version: string; prepared: Set<number>; failed: string | undefined; timer: NodeJS.Timeout }): void {
     if (p.failed !== undefined || p.prepared.size === 0) return;
-    const has = (w: number) => p.prepared.has(w) || this.#serving.get(w)?.get(p.name) === p.version;
+    // A worker that does not serve the model (it never had a request for it) has nothing to swap: it loads whatever the alias names when asked.
+    const has = (w: number) => p.prepared.has(w) || !this.#serving.get(w)?.has(p.name) || this.#serving.get(w)?.get(p.name) === p.version;
     if (!this.#o.ready().every(has)) return;
     for (const w of p.prepared) {
       this.#o.send(w, p.name, p.version, true);
@@ -201,6 +203,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     switch (msg?.t) {
       case 'slipway:prepared':
         swaps.prepared(worker.id, msg.name, msg.version);
+        return;
+      case 'slipway:serving':
+        swaps.serving(worker.id, msg.name, msg.version ?? undefined);
         return;
       case 'slipway:load-failed':
         swaps.failed(worker.id, msg.name, msg.version, msg.reason);

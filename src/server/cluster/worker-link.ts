@@ -22,6 +22,7 @@ export type ClusterMessage =
   | { t: 'slipway:gather'; id: number; topic: string }
   | { t: 'slipway:gathered'; id: number; value?: unknown; error?: string }
   | { t: 'slipway:prepared'; name: string; version: string }
+  | { t: 'slipway:serving'; name: string; version: string | null }
   | { t: 'slipway:load-failed'; name: string; version: string; reason: string }
   | { t: 'slipway:swap'; name: string; version: string; go: boolean };
 
@@ -224,6 +225,11 @@ export function clusterSwapGate(name: string, version: string): Promise<boolean>
     swaps.set(key, [...(swaps.get(key) ?? []), resolve]);
     sendToPrimary({ t: 'slipway:prepared', name, version });
   });
+}
+
+/** Tells the primary which version this worker now serves as `name` (ModelManager's `onServing`; undefined once unloaded). */
+export function reportServing(name: string, version: string | undefined): void {
+  sendToPrimary({ t: 'slipway:serving', name, version: version ?? null });
 }
 
 /** Tells the primary this worker could not load a new version (ModelManager's `onSwapLoadFailed`). */

@@ -38,7 +38,7 @@ const serving: DomainPlugin = async (app, ctx) => {
     logger: ctx.logger,
     modelFiles,
     ...(source ? { source } : {}),
-    ...(cluster ? { swapGate: cluster.swapGate, onSwapLoadFailed: cluster.onSwapLoadFailed } : {}),
+    ...(cluster ? { swapGate: cluster.swapGate, onSwapLoadFailed: cluster.onSwapLoadFailed, onServing: cluster.onServing } : {}),
     ...(queues ? { queuedElsewhere: (name: string) => queues.queuedElsewhere(name) } : {}),
   });
   const stopReporting = queues?.report(() => manager.queueDepths());
