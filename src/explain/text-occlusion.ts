@@ -287,19 +287,38 @@ export interface TextAttributionResult {
   maxTokens: number;
 }
 
-/** Explains `texts` by occlusion, scoring at most `chunk` inputs at a time and awaiting `pace` between chunks. */
+/**
+ * The most characters (code points) of one explained text. Occlusion scores one variant of the text
+ * per token, each nearly as long as the text: this bounds the work and memory of one chunk of them.
+ */
+export const MAX_TEXT_CHARS = 10_000;
+
+/**
+ * Explains `texts` by occlusion, scoring at most `chunk` inputs at a time and awaiting `pace` between chunks.
+ * The occluded variants are built one chunk at a time, so at most `chunk` of them are held at once.
+ */
 export async function explainTexts<T>(texts: string[], where: (i: number) => string, occlusion: TextOcclusion<T>, opts: { chunk?: number; pace?: () => Promise<void> } = {}): Promise<TextAttributionResult> {
+  texts.forEach((t, i) => {
+    // Code points are counted only when the UTF-16 length is over the cap (it is never below their count).
+    const chars = t.length > MAX_TEXT_CHARS ? [...t].length : t.length;
+    if (chars > MAX_TEXT_CHARS) throw bad(`${where(i)} has ${chars} characters; explanations take texts of at most ${MAX_TEXT_CHARS} characters. Send a shorter text.`);
+  });
   const split = texts.map((t, i) => occlusion.split(t, where(i)));
-  const inputs: T[] = [occlusion.empty()];
-  for (const s of split) {
-    inputs.push(s.full);
-    for (let i = 0; i < s.tokens.length; i++) inputs.push(s.without(i));
+  function* variants(): Generator<T> {
+    yield occlusion.empty();
+    for (const s of split) {
+      yield s.full;
+      for (let i = 0; i < s.tokens.length; i++) yield s.without(i);
+    }
   }
+  const total = split.reduce((n, s) => n + 1 + s.tokens.length, 1);
   const chunk = Math.max(1, opts.chunk ?? 64);
-  const values = new Float64Array(inputs.length);
-  for (let start = 0; start < inputs.length; start += chunk) {
+  const values = new Float64Array(total);
+  const next = variants();
+  for (let start = 0; start < total; start += chunk) {
     if (start > 0) await opts.pace?.();
-    const batch = inputs.slice(start, start + chunk);
+    const batch: T[] = [];
+    for (let k = 0; k < chunk && start + k < total; k++) batch.push(next.next().value as T);
     const out = await occlusion.score(batch);
     if (out.length !== batch.length) throw new SlipwayError('INTERNAL', `The model returned ${out.length} values for ${batch.length} texts.`);
     values.set(out, start);
@@ -311,5 +330,5 @@ export async function explainTexts<T>(texts: string[], where: (i: number) => str
     const attributions = s.tokens.map((t) => ({ feature: t.feature, value: prediction - (values[at++] as number), start: t.start, end: t.end }));
     return { prediction, attributions, truncated: s.truncated };
   });
-  return { baseline, rows, modelRows: inputs.length, maxTokens: split.reduce((m, s) => Math.max(m, s.tokens.length), 0) };
+  return { baseline, rows, modelRows: total, maxTokens: split.reduce((m, s) => Math.max(m, s.tokens.length), 0) };
 }

@@ -293,6 +293,7 @@ describe('POST /v2/models/{name}/explain', () => {
         [texts(['fine', '   ']), /Input 'text' element 1 is empty/],
         [texts(['fine'], { background_size: 10 }), /background_size does not apply to text models/],
         [texts(['great '.repeat(300)], undefined, [1, 1]), /has 300 words; explanations occlude at most 256/],
+        [texts(['fine', 'great '.repeat(2000)]), /Input 'text' element 1 has 12000 characters; explanations take texts of at most 10000 characters/],
       ];
       for (const [payload, message] of cases) {
         const url = (payload as { inputs: Array<{ shape: number[] }> }).inputs[0]?.shape.length === 2 ? '/v2/models/bow/explain' : '/v2/models/reviews/explain';
