@@ -88,6 +88,12 @@ describe('slipway server --workers', () => {
     expect(gt.status, JSON.stringify(gt.json)).toBe(200);
     expect(gt.json.accepted).toBe(6);
 
+    // Each worker closes its part of a window: /metrics shows when the window closed, not the sum of the workers' clocks.
+    expect((await call(`${url}/api/v1/monitoring/windows/flush`, { method: 'POST', authorization: admin })).status).toBe(200);
+    const closedLines = (await (await fetch(`${url}/metrics`, { headers: { authorization: admin } })).text()).split('\n').filter((l) => l.startsWith('slipway_monitoring_window_closed_timestamp_seconds{'));
+    expect(closedLines.length).toBeGreaterThan(0);
+    for (const l of closedLines) expect(Number(l.split(' ').at(-1))).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+
     // A token verified (and cached) by both workers stops working in both the moment it is revoked.
     const created = await call(`${url}/api/v1/tokens`, { method: 'POST', authorization: admin, body: { name: 'workers' } });
     expect(created.status, JSON.stringify(created.json)).toBe(201);

@@ -164,11 +164,16 @@ async function runServer(flags: ServerFlags): Promise<number> {
   return EXIT.OK;
 }
 
-/** Drains and closes `server` on SIGTERM or SIGINT, then exits; a second signal exits at once. */
-function stopOnSignals(server: { close(): Promise<void>; ctx: { logger: { info(o: object, m: string): void } } }, shutdownMs: number): void {
+/**
+ * Drains and closes `server` on SIGTERM or SIGINT, then exits; a second signal exits at once — except
+ * in a worker, which hears Ctrl-C (or a signal to the whole process group) and then its primary's
+ * SIGTERM for the same stop, and goes on draining.
+ */
+function stopOnSignals(server: { close(): Promise<void>; ctx: { logger: { info(o: object, m: string): void } } }, shutdownMs: number, worker = false): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (worker) return;
       // A second signal means "now": skip the drain.
       process.exit(EXIT.FAILED);
     }
@@ -210,7 +215,7 @@ async function serverAsWorker(flags: ServerFlags): Promise<number> {
     const logger = createServerLogger(config.logLevel, { pid: process.pid, worker: Number(process.env.SLIPWAY_CLUSTER_WORKER) });
     const server = await startServer(config, { logger, drainTimeoutMs: drainTimeoutOf(flags.shutdownTimeout), cluster: joinServerCluster(getMetricsRegistry()) });
     link.reportReady({ url: server.url });
-    stopOnSignals(server, flags.shutdownTimeout);
+    stopOnSignals(server, flags.shutdownTimeout, true);
     return EXIT.OK;
   } catch (err) {
     const [{ isSlipwayError }, { exitCodeFor }] = await Promise.all([import('../../core/errors.js'), import('../output.js')]);

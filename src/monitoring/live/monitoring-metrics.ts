@@ -19,13 +19,13 @@ export class MonitoringMetrics {
 
   private constructor(registry: Registry) {
     const registers = [registry];
-    this.driftScore = new Gauge({ name: 'slipway_monitoring_drift_score', help: 'Drift score of a feature in the last closed window (p-value or distance, see the test label).', labelNames: ['model', 'version', 'feature', 'test'], registers });
-    this.featureDrifted = new Gauge({ name: 'slipway_monitoring_feature_drifted', help: '1 when the feature drifted in the last closed window.', labelNames: ['model', 'version', 'feature'], registers });
-    this.driftShare = new Gauge({ name: 'slipway_monitoring_drift_share', help: 'Share of drifted features in the last closed window.', labelNames: ['model', 'version'], registers });
-    this.qualityTests = new Gauge({ name: 'slipway_monitoring_quality_tests', help: 'Quality tests of the last closed window by status.', labelNames: ['model', 'version', 'status'], registers });
-    this.windowRows = new Gauge({ name: 'slipway_monitoring_window_rows', help: 'Rows profiled in the last closed window.', labelNames: ['model', 'version'], registers });
+    this.driftScore = new Gauge({ name: 'slipway_monitoring_drift_score', help: 'Drift score of a feature in the last closed window (p-value or distance, see the test label).', labelNames: ['model', 'version', 'feature', 'test'], registers, aggregator: 'max' });
+    this.featureDrifted = new Gauge({ name: 'slipway_monitoring_feature_drifted', help: '1 when the feature drifted in the last closed window.', labelNames: ['model', 'version', 'feature'], registers, aggregator: 'max' });
+    this.driftShare = new Gauge({ name: 'slipway_monitoring_drift_share', help: 'Share of drifted features in the last closed window.', labelNames: ['model', 'version'], registers, aggregator: 'max' });
+    this.qualityTests = new Gauge({ name: 'slipway_monitoring_quality_tests', help: 'Quality tests of the last closed window by status.', labelNames: ['model', 'version', 'status'], registers, aggregator: 'max' });
+    this.windowRows = new Gauge({ name: 'slipway_monitoring_window_rows', help: 'Rows profiled in the last closed window.', labelNames: ['model', 'version'], registers, aggregator: 'max' });
     // An alert on its age finds windows that stop closing while rows keep arriving (deploy/prometheus/slipway-alerts.yml).
-    this.windowClosed = new Gauge({ name: 'slipway_monitoring_window_closed_timestamp_seconds', help: 'Unix time this process last closed and published a window.', labelNames: ['model', 'version'], registers });
+    this.windowClosed = new Gauge({ name: 'slipway_monitoring_window_closed_timestamp_seconds', help: 'Unix time this process last closed and published a window.', labelNames: ['model', 'version'], registers, aggregator: 'max' });
     this.sampledRows = new Counter({ name: 'slipway_monitoring_sampled_rows_total', help: 'Inference rows sampled for monitoring.', labelNames: ['model'], registers });
     this.droppedRows = new Counter({ name: 'slipway_monitoring_dropped_rows_total', help: 'Sampled inference rows dropped because the monitoring buffer was full.', labelNames: ['model'], registers });
   }
