@@ -51,6 +51,43 @@ export interface AttributionResult {
 /** The widest model explained: KernelSHAP's regression grows with the square of the features. */
 export const MAX_FEATURES = 256;
 
+/**
+ * Multiply-adds of KernelSHAP's regression for one row, which runs on the JavaScript thread (about
+ * coalitions x (features - 1)^2; a 256-feature row with 2,048 coalitions takes about 60 ms on one core).
+ * One row stays under MAX_REGRESSION_PER_ROW (about 0.1 s; rows are separated by a yield to other
+ * work), one request under MAX_REGRESSION_PER_REQUEST (a few seconds of one core in all).
+ */
+export function regressionCost(plan: CoalitionPlan): number {
+  return plan.method === 'kernel' ? plan.count * (plan.features - 1) ** 2 : 0;
+}
+
+/** The most regression multiply-adds for one explained row. */
+export const MAX_REGRESSION_PER_ROW = 2 ** 28;
+/** The most regression multiply-adds for all the rows of one request. */
+export const MAX_REGRESSION_PER_REQUEST = 2 ** 33;
+
+/** The largest KernelSHAP budget (coalitions) one row of `features` features may use. */
+export function maxKernelBudget(features: number): number {
+  return 2 * Math.floor(MAX_REGRESSION_PER_ROW / Math.max(1, (features - 1) ** 2) / 2);
+}
+
+/** Throws LIMIT_EXCEEDED, naming what to shrink, when the regression of `rows` rows under `plan` is over its bounds. */
+export function checkRegression(plan: CoalitionPlan, rows: number): void {
+  const perRow = regressionCost(plan);
+  if (perRow > MAX_REGRESSION_PER_ROW) {
+    throw new SlipwayError(
+      'LIMIT_EXCEEDED',
+      `KernelSHAP over ${plan.features} features with ${plan.count} coalitions costs ${perRow} multiply-adds per row in its regression, above the limit of ${MAX_REGRESSION_PER_ROW}; send a parameters.sample_budget of at most ${maxKernelBudget(plan.features)}.`,
+    );
+  }
+  if (perRow * rows > MAX_REGRESSION_PER_REQUEST) {
+    throw new SlipwayError(
+      'LIMIT_EXCEEDED',
+      `KernelSHAP over ${rows} rows of ${plan.features} features with ${plan.count} coalitions costs ${perRow * rows} multiply-adds in its regression, above the limit of ${MAX_REGRESSION_PER_REQUEST}; send at most ${Math.floor(MAX_REGRESSION_PER_REQUEST / perRow)} rows, or a smaller parameters.sample_budget.`,
+    );
+  }
+}
+
 /** The plan `explainRows` would use for `features` features; lets a caller size the work before starting it. */
 export function planFor(features: number, opts: Pick<AttributionOptions, 'maxExactFeatures' | 'sampleBudget' | 'seed'> = {}): CoalitionPlan {
   const maxExact = opts.maxExactFeatures ?? 12;
@@ -68,6 +105,7 @@ export async function explainRows(rows: ArrayLike<number>[], background: ArrayLi
     if (r.length !== features) throw new SlipwayError('INVALID_ARGUMENT', `Every row must have ${features} features; one has ${r.length}.`);
   }
   const plan = planFor(features, opts);
+  checkRegression(plan, rows.length);
   const RowType = opts.rowType ?? Float32Array;
   const bg = background.length;
   const chunkRows = Math.max(opts.chunkRows ?? 16_384, bg);

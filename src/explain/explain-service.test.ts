@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zipMapClassifier } from '../../test/support/onnx-models.js';
+import { mlpFile } from '../../test/support/serving.js';
 import { profileTable, tableFromRows } from '../monitoring/index.js';
 import { loadRuntime } from '../serving/model-runtime.js';
 import { ExplainService, type ExplainedModel } from './explain-service.js';
@@ -68,5 +69,26 @@ describe('ExplainService', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
     expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/waiting already; retry later/);
     expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'OVERLOADED', details: { retryAfterSeconds: 1 } });
+  });
+
+  it("keeps KernelSHAP's regression of a 256-feature model within its bounds: a capped default budget, and a 400 naming the rows to send", async () => {
+    const path = mlpFile([256, 1], { seed: 11 });
+    const runtime = await loadRuntime(path, { intraOpThreads: 1, graphOptimizationLevel: 'all', spinWait: false, warmup: false, executor: 'inline', concurrency: 1 });
+    await runtime.release();
+    const names = Array.from({ length: 256 }, (_, j) => `f${j}`);
+    const wide: ExplainedModel = { name: 'wide', version: '1', source: path, signature: runtime.signature, columns: names };
+    const wideReference = profileTable(tableFromRows(Array.from({ length: 60 }, (_, i) => Object.fromEntries(names.map((n, j) => [n, Math.sin(i * 7 + j)])))));
+    const wideService = new ExplainService({ reference: async () => wideReference, options: { graphOptimizationLevel: 'all', nonFinite: 'reject' }, limits: { sampleBudget: 8192, backgroundSize: 2 } });
+    try {
+      const input = runtime.signature.inputs[0]?.name as string;
+      const rows = (n: number) => ({ inputs: [{ name: input, datatype: 'FP32', shape: [n, 256], data: Array.from({ length: n * 256 }, (_, k) => Math.cos(k)) }] });
+      // The configured default (8,192 coalitions) would hold the thread for about 0.2 s per row: 4,128 is the most a 256-feature row may use.
+      const e = await wideService.explain(wide, rows(1));
+      expect(e).toMatchObject({ method: 'kernel', coalitions: 4128 });
+      await expect(wideService.explain(wide, { ...rows(1), parameters: { sample_budget: 8192 } })).rejects.toThrow('KernelSHAP over 256 features with 8192 coalitions costs 532684800 multiply-adds per row in its regression, above the limit of 268435456; send a parameters.sample_budget of at most 4128.');
+      await expect(wideService.explain(wide, { ...rows(100), parameters: { sample_budget: 2048 } })).rejects.toThrow(/KernelSHAP over 100 rows of 256 features with 2048 coalitions costs 13317120000 multiply-adds in its regression, above the limit of 8589934592; send at most 64 rows, or a smaller parameters\.sample_budget\./);
+    } finally {
+      await wideService.close();
+    }
   });
 });

@@ -17,7 +17,7 @@ import type { ServingOptions } from '../serving/serving-options.js';
 import type { TensorData } from '../serving/tensor-types.js';
 import { TextTokenizer } from '../serving/text-model.js';
 import { decodeV2Request } from '../serving/v2-protocol.js';
-import { explainRows, planFor, type AttributionResult } from './attribution-engine.js';
+import { checkRegression, explainRows, maxKernelBudget, planFor, type AttributionResult } from './attribution-engine.js';
 import { backgroundFromProfile, MAX_BACKGROUND_SIZE } from './background.js';
 import type { AttributionMethod } from './coalitions.js';
 import { explainTexts, MAX_TEXT_TOKENS, tokenOcclusion, tokenReader, wordOcclusion, type OutputPicker, type TextOcclusion, type TokenAttribution, type TokenReader } from './text-occlusion.js';
@@ -143,8 +143,10 @@ export class ExplainService {
     const output = chooseOutput(model.signature, params);
     const { rows, features } = this.#decodeRows(model, input, body);
     const backgroundSize = params.backgroundSize ?? this.#limits.backgroundSize;
-    const sampleBudget = params.sampleBudget ?? this.#limits.sampleBudget;
+    // Unless the request names a budget, a wide model gets no more coalitions than its regression bound allows.
+    const sampleBudget = params.sampleBudget ?? Math.max(16, Math.min(this.#limits.sampleBudget, maxKernelBudget(features.length)));
     const plan = planFor(features.length, { maxExactFeatures: this.#limits.maxExactFeatures, sampleBudget });
+    checkRegression(plan, rows.length);
     const cost = rows.length * (plan.count + 1) * backgroundSize;
     if (cost > this.#limits.maxModelRows) {
       throw new SlipwayError(

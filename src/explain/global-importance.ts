@@ -8,7 +8,7 @@ import { SlipwayError } from '../core/errors.js';
 import type { DatasetProfile } from '../monitoring/profile/dataset-profile.js';
 import { loadRuntime, type Runtime } from '../serving/model-runtime.js';
 import type { TensorData } from '../serving/tensor-types.js';
-import { explainRows } from './attribution-engine.js';
+import { explainRows, MAX_REGRESSION_PER_REQUEST, maxKernelBudget } from './attribution-engine.js';
 import { backgroundFromProfile } from './background.js';
 import type { AttributionMethod } from './coalitions.js';
 import { chooseOutput, tabularInput } from './explain-service.js';
@@ -66,7 +66,9 @@ export async function globalImportance(input: ImportanceInput): Promise<FeatureI
     } catch (err) {
       throw new SlipwayError('INVALID_ARGUMENT', `The current data cannot give rows to explain: ${(err as Error).message}`);
     }
-    const sampleBudget = input.sampleBudget ?? 1024;
+    // Within the regression's bounds for this many rows of this many features (a 256-feature model gets about 660 coalitions over 200 rows).
+    const perCoalition = Math.max(1, (features.length - 1) ** 2) * rows.length;
+    const sampleBudget = Math.max(16, Math.min(input.sampleBudget ?? 1024, maxKernelBudget(features.length), 2 * Math.floor(MAX_REGRESSION_PER_REQUEST / perCoalition / 2)));
     const result = await explainRows(
       rows,
       background,
