@@ -312,6 +312,24 @@ describe('slipway server --workers', () => {
     await waitFor('the workers to stop', () => (workers.every((w) => spawnSync('kill', ['-0', String(w)]).status !== 0) ? true : undefined), 20_000);
   }, 90_000);
 
+  it('drains and exits 0 when Ctrl-C reaches the whole process group (each worker hears it and then the primary)', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const child = spawn(process.execPath, [CLI, 'server', '--port', '0', '--workers', '2'], { detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: `${home}/home`, SLIPWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await waitFor('the ready line', () => (out.includes('ready at') ? true : undefined), 60_000);
+      const url = /ready at (http:\/\/[^ ]+)/.exec(out)?.[1] as string;
+      expect((await call(`${url}/api/2.0/mlflow/experiments/get?experiment_id=0`)).status).toBe(200);
+      process.kill(-(child.pid as number), 'SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+    }
+  }, 90_000);
+
   it('refuses --model-control explicit with more than one worker, naming both', async () => {
     const home = freshHome();
     homes.push(home);
