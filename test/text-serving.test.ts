@@ -130,6 +130,27 @@ describe('text models', () => {
         expect(String(answer.error ?? answer.message)).toMatch(message);
       }
     });
+
+    it('answers 400 naming the element for bytes that are not UTF-8 in V2 JSON, MLflow JSON and CSV (not U+FFFD in the text)', async () => {
+      const bytes = (...parts: Array<string | Buffer>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+      const e9 = Buffer.from([0xe9]);
+      const cases: Array<[string, Buffer, string, string]> = [
+        ['/v2/models/bow/infer', bytes('{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3, 1], "data": [["fine"], ["caf', e9, '"], ["ok"]]}]}'), 'application/json', "Input 'text' element 1 is not valid UTF-8."],
+        ['/v2/models/reviews/infer', bytes('{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["café ☕", "na', e9, 've"]}]}'), 'application/json', "Input 'text' element 1 is not valid UTF-8."],
+        ['/models/bow/invocations', bytes('{"dataframe_split": {"columns": ["text"], "data": [["fine"], ["caf', e9, '"]]}}'), 'application/json', 'The request body is not valid UTF-8: the string at dataframe_split.data[1][0] holds bytes that are not.'],
+        ['/models/reviews/invocations', bytes('{"instances": ["fine", "caf', e9, '"]}'), 'application/json', 'The request body is not valid UTF-8: the string at instances[1] holds bytes that are not.'],
+        ['/models/bow/invocations', bytes('text\nfine\n"caf', e9, ' au lait"\n'), 'text/csv', "CSV line 3, column 'text' is not valid UTF-8."],
+      ];
+      for (const [path, body, type, message] of cases) {
+        const res = await post(path, body, { 'content-type': type });
+        expect(res.status, `${path} ${res.buf.toString()}`).toBe(400);
+        const answer = res.json();
+        expect(String(answer.error ?? answer.message), path).toBe(message);
+      }
+      // Valid UTF-8 beyond ASCII is read as before, in JSON and CSV.
+      expect((await post('/models/bow/invocations', bytes('text\n"café ☕ great"\n'), { 'content-type': 'text/csv' })).status).toBe(200);
+      expect((await post('/v2/models/bow/infer', bytes('{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1, 1], "data": [["café ☕ \ufffd"]]}]}'))).status).toBe(200);
+    });
   });
 
   describe('a transformer-style graph served with its tokenizer', () => {

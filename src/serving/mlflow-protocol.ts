@@ -5,11 +5,13 @@
  * (in order when the names are unknown); models with several inputs take one
  * column or one named tensor per input.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import { SlipwayError } from '../core/errors.js';
 import type { ModelSignature, TensorSpec } from './model-signature.js';
 import { tabularWidth } from './model-signature.js';
 import { exactBody, holdsExact, markExact } from './exact-json.js';
 import type { TensorData } from './tensor-types.js';
+import { notUtf8At } from './v2-protocol.js';
 import { batchRows, checkDeclared, tensorFromJson, type NonFinitePolicy } from './tensor-validation.js';
 
 /** What a model offers to the MLflow decoder. */
@@ -40,6 +42,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Decodes a JSON scoring body. */
 export function decodeMlflowJson(parsed: unknown, model: MlflowModelView, policy: NonFinitePolicy): MlflowRequest {
+  const notUtf8 = notUtf8At(parsed);
+  if (notUtf8 !== undefined) throw bad(notUtf8 ? `The request body is not valid UTF-8: the string at ${notUtf8} holds bytes that are not.` : 'The request body is not valid UTF-8.');
   const body = exactBody(parsed, model.signature);
   if (!isObject(body)) throw malformed(`The body must be a JSON object with one of ${FORMATS.join(', ')}.`);
   const present = FORMATS.filter((f) => body[f] !== undefined);
@@ -72,6 +76,24 @@ export function decodeMlflowJson(parsed: unknown, model: MlflowModelView, policy
 function isTensorMap(model: MlflowModelView, v: unknown[]): boolean {
   // `instances: [{input: ...}]` names inputs per row; a tabular model's records name columns instead.
   return model.signature.inputs.length > 1 && v.every((r) => Object.keys(r as object).every((k) => model.signature.inputs.some((s) => s.name === k)));
+}
+
+/**
+ * The text of a text/csv body. Bytes that are not UTF-8 are refused with a 400 naming the line and
+ * column that holds them (decoding would silently turn them into U+FFFD).
+ */
+export function csvText(body: Buffer): string {
+  if (isAscii(body)) return body.toString('latin1');
+  const text = body.toString('utf8');
+  if (isUtf8(body)) return text;
+  const records = parseCsv(text);
+  for (const [line, r] of records.entries()) {
+    const column = r.findIndex((f) => f.includes('\ufffd'));
+    if (column < 0) continue;
+    const name = line > 0 ? records[0]?.[column] : undefined;
+    throw bad(line === 0 ? `CSV header field ${column + 1} is not valid UTF-8.` : `CSV line ${line + 1}, column ${name !== undefined ? `'${name}'` : column + 1} is not valid UTF-8.`);
+  }
+  throw bad('The CSV body is not valid UTF-8.');
 }
 
 /** Decodes a text/csv body: a header line of column names, then one row per line. */

@@ -3,7 +3,7 @@
  * and the binary tensor extension (`Inference-Header-Content-Length`,
  * `binary_data_size`, `binary_data` / `binary_data_output`).
  */
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { SlipwayError } from '../core/errors.js';
 import { nonTensorOutputReason, type ModelSignature, type TensorSpec } from './model-signature.js';
 import { bigintJson, exactBody, holdsExact, markExact, rememberRaw, type ExactInteger } from './exact-json.js';
@@ -45,14 +45,78 @@ export { ExactInteger, stringifyJson } from './exact-json.js';
  */
 export function parseJson(bytes: Buffer | string): unknown {
   let parsed: unknown;
+  const ascii = typeof bytes !== 'string' && isAscii(bytes);
   try {
     // An ASCII body (nearly all JSON) decodes as latin1 to a one-byte string, which V8 parses ~10 % faster.
-    parsed = JSON.parse(typeof bytes === 'string' ? bytes : isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : ascii ? bytes.toString('latin1') : bytes.toString('utf8'));
   } catch (err) {
     throw malformed(`The request body is not valid JSON: ${(err as Error).message}`);
   }
+  // Decoding turns bytes that are not UTF-8 into U+FFFD; the decoders refuse such a body naming the string that held them.
+  if (typeof bytes !== 'string' && !ascii && !isUtf8(bytes)) {
+    if (typeof parsed !== 'object' || parsed === null) throw bad('The request body is not valid UTF-8.');
+    NOT_UTF8.add(parsed);
+  }
   rememberRaw(parsed, bytes);
   return parsed;
+}
+
+/** Documents parsed from a body that was not valid UTF-8. */
+const NOT_UTF8 = new WeakSet<object>();
+
+/**
+ * Undefined when `parsed` came from a valid UTF-8 body (or not from parseJson); else the path of the
+ * first string holding U+FFFD (where a bad byte was decoded), or '' when no string holds one.
+ */
+export function notUtf8At(parsed: unknown): string | undefined {
+  if (typeof parsed !== 'object' || parsed === null || !NOT_UTF8.has(parsed)) return undefined;
+  const walk = (v: unknown, path: string): string | undefined => {
+    if (typeof v === 'string') return v.includes('\ufffd') ? path : undefined;
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) {
+        const found = walk(x, `${path}[${i}]`);
+        if (found !== undefined) return found;
+      }
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        const found = k.includes('\ufffd') ? `${path}${path ? '.' : ''}${k}` : walk(x, `${path}${path ? '.' : ''}${k}`);
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(parsed, '') ?? '';
+}
+
+/** Throws a 400 naming the input and element when `parsed` came from a body that was not valid UTF-8. */
+function refuseNotUtf8(parsed: unknown): void {
+  const at = notUtf8At(parsed);
+  if (at === undefined) return;
+  const m = /^inputs\[(\d+)\]\.data((?:\[\d+\])+)$/.exec(at);
+  const input = m ? ((parsed as { inputs: Array<{ name?: unknown; shape?: unknown }> }).inputs[Number(m[1])] ?? {}) : undefined;
+  if (m && input && typeof input.name === 'string') {
+    // The element's index in the flattened tensor: nested lists are read row-major.
+    const indices = [...(m[2] as string).matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
+    const data = (parsed as { inputs: Array<{ data: unknown }> }).inputs[Number(m[1])]?.data;
+    throw bad(`Input '${input.name}' element ${flatIndex(data, indices)} is not valid UTF-8.`);
+  }
+  throw bad(at ? `The request body is not valid UTF-8 (at ${at}).` : 'The request body is not valid UTF-8.');
+}
+
+/** The row-major index of the element at `indices` in nested lists. */
+function flatIndex(data: unknown, indices: number[]): number {
+  let index = 0;
+  let level: unknown = data;
+  for (const i of indices) {
+    if (!Array.isArray(level)) break;
+    for (let k = 0; k < i; k++) index += leaves(level[k]);
+    level = level[i];
+  }
+  return index;
+}
+
+function leaves(v: unknown): number {
+  return Array.isArray(v) ? v.reduce((n: number, x) => n + leaves(x), 0) : 1;
 }
 
 /**
@@ -100,6 +164,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /** Decodes and validates an infer request against `sig`; `binary` holds the bytes after the JSON header, if any. */
 export function decodeV2Request(parsed: unknown, sig: ModelSignature, policy: NonFinitePolicy, binary?: Buffer): V2Request {
+  refuseNotUtf8(parsed);
   const body = exactBody(parsed, sig);
   if (!isObject(body)) throw malformed('The infer request must be a JSON object with an "inputs" list.');
   const { id, inputs, outputs, parameters } = body;

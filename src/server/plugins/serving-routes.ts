@@ -15,7 +15,7 @@ import { SlipwayError, isSlipwayError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { InferenceService } from '../../serving/inference-service.js';
 import type { ModelManager } from '../../serving/model-manager.js';
-import { decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
+import { csvText, decodeMlflowCsv, decodeMlflowJson, encodePredictions } from '../../serving/mlflow-protocol.js';
 import { decodeV2Body, decodeV2Request, encodeV2Response, jsonData, parseJson, splitBinaryBody, stringifyJson, v2ResponseText, type V2Request, type V2Response } from '../../serving/v2-protocol.js';
 import type { InferenceOutcome } from '../../serving/inference-service.js';
 import type { FastRoutes } from '../http-server.js';
@@ -72,7 +72,14 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
     scope.removeAllContentTypeParsers();
     const raw = (_req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => done(null, body);
     scope.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer', bodyLimit: options.bodyLimit }, raw);
-    scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: options.bodyLimit }, raw);
+    // CSV arrives as bytes so that bytes which are not UTF-8 are a 400 naming their line and column, not U+FFFD.
+    scope.addContentTypeParser('text/csv', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void) => {
+      try {
+        done(null, typeof body === 'string' ? body : csvText(body));
+      } catch (err) {
+        done(err as Error);
+      }
+    });
     scope.setErrorHandler((err: unknown, req, reply) => sendError(err, req, reply, init.logger, options.bodyLimit));
     // INT64/UINT64 outputs beyond ±2^53 are written digit for digit, not rounded to a double.
     scope.setReplySerializer((payload) => stringifyJson(payload));
