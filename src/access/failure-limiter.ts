@@ -27,10 +27,13 @@ export class FailureLimiter {
     return Math.max(1, Math.ceil((oldest + this.limit.windowMs - now) / 1000));
   }
 
-  /** Records one failure of `key`; true when this failure reached the limit. */
+  /** Records one failure of `key` at `now` (another process's failure may come in a little late); true when it reached the limit. */
   record(key: string, now: number): boolean {
     const times = this.recent(key, now);
-    times.push(now);
+    // Kept in time order: the limit is counted from the oldest failures in the window.
+    let at = times.length;
+    while (at > 0 && (times[at - 1] as number) > now) at--;
+    times.splice(at, 0, now);
     // Older failures than the limit cannot matter any more.
     if (times.length > this.limit.maxFailures) times.splice(0, times.length - this.limit.maxFailures);
     this.failures.set(key, times);

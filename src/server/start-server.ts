@@ -98,7 +98,13 @@ const SQLITE_WRITE_TURN = 'sqlite.write';
 async function openMetadataStore(config: ResolvedConfig, clock: Clock, cluster?: ServerCluster): Promise<Store> {
   const uri = config.backendStoreUri;
   // The workers of one server take turns writing a SQLite file through their primary rather than polling its lock.
-  const sqliteWriteTurn = cluster ? (waitMs: number) => cluster.lock(SQLITE_WRITE_TURN, { waitMs }).then((release) => release ?? (() => {})) : undefined;
+  const sqliteWriteTurn = cluster
+    ? async (waitMs: number) => {
+        const release = await cluster.lock(SQLITE_WRITE_TURN, { waitMs });
+        if (!release) throw new Error('the SQLite write turn was not given');
+        return release;
+      }
+    : undefined;
   try {
     return await openStore(uri, { clock, statementTimeoutMs: config.statementTimeoutMs, defaultArtifactRoot: config.defaultArtifactRoot, ...(sqliteWriteTurn ? { sqliteWriteTurn } : {}) });
   } catch (err) {

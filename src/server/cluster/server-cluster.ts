@@ -25,8 +25,8 @@ export interface ServerCluster {
   subscribe(topic: string, handler: (payload: unknown, from: number) => void): () => void;
   /** Sets this worker's answer to `gather(topic)`. */
   answer(topic: string, fn: () => unknown): void;
-  /** Every ready worker's answer to `topic`, this one's included. */
-  gather(topic: string): Promise<unknown[]>;
+  /** Every ready worker's answer to `topic`, this one's included, and how many workers did not answer. */
+  gather(topic: string): Promise<{ values: unknown[]; missing: number }>;
   /** A lock one worker holds at a time: its release, or undefined when another worker holds it (with `waitMs`: once it is this worker's turn). */
   lock(name: string, opts?: { waitMs?: number }): Promise<(() => void) | undefined>;
 }

@@ -264,7 +264,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   /** Gathers under way: the workers still to answer and what the others said. */
   const gathers = new Map<number, { waiting: Set<number>; values: unknown[]; done: () => void }>();
   let nextGather = 0;
-  const gather = (topic: string): Promise<unknown[]> =>
+  /** Every ready worker's answer to `topic`, and how many workers did not answer (failed, too slow, gone, or not ready). */
+  const gather = (topic: string): Promise<{ values: unknown[]; missing: number }> =>
     new Promise((resolve) => {
       const id = nextGather++;
       const workers = alive().filter((w) => ready.has(w.id) && w.isConnected());
@@ -273,7 +274,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       g.done = () => {
         clearTimeout(timer);
         gathers.delete(id);
-        resolve(g.values);
+        resolve({ values: g.values, missing: opts.workers - g.values.length });
       };
       gathers.set(id, g);
       if (workers.length === 0) return g.done();
@@ -290,7 +291,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       if (free) {
         locks.set(msg.name, worker.id);
         reply({ value: true });
-      } else if (msg.wait && holder !== worker.id) {
+      } else if (msg.wait) {
+        // Also behind itself: the lock it holds may be a grant it gave up waiting for and is handing back.
         lockQueues.set(msg.name, [...(lockQueues.get(msg.name) ?? []), { workerId: worker.id, id: msg.id }]);
       } else {
         reply({ value: false });

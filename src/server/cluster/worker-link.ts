@@ -179,9 +179,12 @@ export function answer(topic: string, fn: () => unknown): void {
   answerers.set(topic, fn);
 }
 
-/** Every ready worker's answer to `topic` (this one's included); workers that fail or are slow are left out. */
-export async function gather(topic: string): Promise<unknown[]> {
-  return (await ask({ what: 'gather', topic })) as unknown[];
+/**
+ * Every ready worker's answer to `topic` (this one's included), and how many of the cluster's
+ * workers did not answer (they failed, were too slow, or were not ready).
+ */
+export async function gather(topic: string): Promise<{ values: unknown[]; missing: number }> {
+  return (await ask({ what: 'gather', topic })) as { values: unknown[]; missing: number };
 }
 
 /**
@@ -192,6 +195,7 @@ export async function gather(topic: string): Promise<unknown[]> {
  */
 export async function lock(name: string, opts: { waitMs?: number } = {}): Promise<(() => void) | undefined> {
   const got = (await (opts.waitMs !== undefined ? ask({ what: 'lock', name, wait: true }, opts.waitMs) : ask({ what: 'lock', name }))) === true;
+  if (!got && opts.waitMs !== undefined) throw new Error(`the cluster lock '${name}' was not given`);
   if (!got) return undefined;
   let released = false;
   return () => {

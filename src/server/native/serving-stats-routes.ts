@@ -168,8 +168,8 @@ export function servingStatsRoutes(init: ServingStatsInit): NativeRoute[] {
       async handler({ query, request }) {
         const may = mayRead(await init.readable(request));
         if (!cluster) return servingStats(init, may, query.model);
-        const parts = (await cluster.gather(STATS_TOPIC)) as ServingStats[];
-        // The primary leaves out workers that did not answer in time; this one's own figures are always there.
+        // A worker that does not answer in time (busy, starting) is left out of the sums, rather than holding the answer up.
+        const parts = (await cluster.gather(STATS_TOPIC)).values as ServingStats[];
         return visible(mergeServingStats(parts.length > 0 ? parts : [await servingStats(init, () => true)]), may, query.model);
       },
     }),

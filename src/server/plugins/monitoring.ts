@@ -404,9 +404,11 @@ const monitoring: DomainPlugin = async (app, ctx) => {
   }
   const flushOrFail = async (closeAll: boolean): Promise<void> => {
     if (!cluster) return flushHere(closeAll);
-    const answers = (await cluster.gather(`monitoring.flush.${closeAll}`)) as Array<{ ok: boolean; error?: string }>;
-    const failed = answers.find((a) => !a.ok);
+    const { values, missing } = await cluster.gather(`monitoring.flush.${closeAll}`);
+    const failed = (values as Array<{ ok: boolean; error?: string }>).find((a) => !a.ok);
     if (failed) throw new SlipwayError('UNAVAILABLE', failed.error ?? 'Monitoring windows could not be written to the store.');
+    // Predictions a worker still holds would be missing from the windows and from label matching: say so rather than answer done.
+    if (missing > 0) throw new SlipwayError('UNAVAILABLE', `${missing} of the server's workers did not write their monitoring data in time; retry.`, { retryAfterSeconds: 1 });
   };
 
   app.post(`${PREFIX}/windows/flush`, async () => {

@@ -310,7 +310,14 @@ export async function registerServingRoutes(app: FastifyInstance, init: ServingR
 
     // --- Prometheus ---
     scope.get('/metrics', { config: { protocol: 'plain' as Protocol } }, async (_req, reply) => {
-      const text = init.metricsText ? await init.metricsText() : await init.registry.metrics();
+      if (!init.metricsText) return reply.type(init.registry.contentType).send(await init.registry.metrics());
+      // The sum over workers waits for each of them: one that is starting or stuck makes this a 503 to retry, not a 500.
+      let text: string;
+      try {
+        text = await init.metricsText();
+      } catch (err) {
+        throw new SlipwayError('UNAVAILABLE', `The metrics of every worker could not be gathered: ${(err as Error).message}; retry.`, { retryAfterSeconds: 1 });
+      }
       return reply.type(init.registry.contentType).send(text);
     });
   });
