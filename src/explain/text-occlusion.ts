@@ -134,14 +134,17 @@ export function tokenOcclusion(tokenizer: TextTokenizer, { tokenizer: reader, by
   // Where the text's own tokens sit among the special tokens, and how many truncation kept.
   const layout = (text: string, where: string) => {
     const encoded = tokenizer.encode(text, where);
-    const content = tokenizer.contentIds(text);
-    // The content starts after the template's leading special tokens.
-    const at = encoded.ids.indexOf(content[0] as number);
-    if (at < 0) throw new SlipwayError('INTERNAL', `${where}: the tokenizer's output does not contain the text's own tokens.`);
-    // Truncation keeps a prefix of the content: the longest one the encoding holds.
-    let length = 0;
-    while (length < content.length && at + length < encoded.ids.length && encoded.ids[at + length] === content[length]) length++;
-    return { encoded, at, length, total: content.length };
+    // The content starts after the template's leading special tokens, whatever the text itself holds
+    // (a text may start with a special token written out, such as "[CLS]"), and truncation keeps a prefix of it.
+    const at = tokenizer.leadingSpecials;
+    const length = encoded.ids.length - tokenizer.specialTokens;
+    let total: number;
+    try {
+      total = tokenizer.contentIds(text).length;
+    } catch (err) {
+      throw bad(`${where} cannot be tokenised: ${(err as Error).message.split('\n')[0]}.`);
+    }
+    return { encoded, at, length, total: Math.max(total, length) };
   };
   const withSpecials = (encoded: Ids, at: number, length: number, middle: number[]): Ids => {
     const ids = [...encoded.ids.slice(0, at), ...middle, ...encoded.ids.slice(at + length)];

@@ -107,6 +107,7 @@ export class TextTokenizer {
   readonly #tokenizer: Tokenizer;
   readonly #unkId: number | undefined;
   readonly #specials: number;
+  readonly #leading: number;
 
   private constructor(tokenizer: Tokenizer, config: TextModelConfig, kind: string, padId: number) {
     this.#tokenizer = tokenizer;
@@ -115,6 +116,10 @@ export class TextTokenizer {
     this.padId = padId;
     this.#unkId = tokenizer.model?.unk_token_id;
     this.#specials = this.#postProcess([]).tokens.length;
+    // The special tokens the template puts before the text: where a probe token lands among them.
+    const probe = '\u0000slipway-probe\u0000';
+    const at = this.#postProcess([probe]).tokens.indexOf(probe);
+    this.#leading = at < 0 ? 0 : at;
     if (this.#specials >= config.maxLength) throw bad(`max_length ${config.maxLength} leaves no room for text after the ${this.#specials} special tokens.`);
   }
 
@@ -225,6 +230,16 @@ export class TextTokenizer {
     const processed = this.#postProcess(tokens);
     const ids = processed.tokens.map((t) => this.#tokenizer.token_to_id(t) ?? this.#unkId ?? 0);
     return { ids, typeIds: processed.token_type_ids ?? new Array<number>(ids.length).fill(0) };
+  }
+
+  /** How many special tokens come before the text's own tokens in an encoding (1 for [CLS] ... [SEP]). */
+  get leadingSpecials(): number {
+    return this.#leading;
+  }
+
+  /** How many special tokens an encoding holds besides the text's own tokens. */
+  get specialTokens(): number {
+    return this.#specials;
   }
 
   /** The id of the unknown token; undefined for tokenizers without one (byte-level BPE). */

@@ -244,6 +244,18 @@ describe('POST /v2/models/{name}/explain', () => {
       expect(top(pos.explanations[0] as TextExplanation['explanations'][number])?.feature).toBe('fantastic');
     });
 
+    it('explains every token of a text that starts with a special token written out, such as [CLS]', async () => {
+      const text = '[CLS] the food was dreadful';
+      const res = await post('/v2/models/reviews/explain', texts([text], { class: 'negative' }));
+      expect(res.statusCode, res.body).toBe(200);
+      const row = (res.json() as TextExplanation).explanations[0] as TextExplanation['explanations'][number];
+      // The written [CLS] is a token of the text (the tokenizer reads it as its special token), explained like the others.
+      expect(row.attributions.map((a) => a.feature)).toEqual(['[CLS]', 'the', 'food', 'was', 'dreadful']);
+      expect(row.truncated_tokens).toBe(0);
+      expect(row.attributions[1]).toMatchObject({ start: 6, end: 9 });
+      expect(row.attributions[4]).toMatchObject({ start: 19, end: 27 });
+    });
+
     it('ranks first the sentiment word the fixture generator planted in clearly positive and negative holdout reviews', async () => {
       // The generator's adjectives (make_text_fixtures.py); the clear reviews hold exactly one of them,
       // of their own class, and none of its other markers (verbs, emoji, foreign extras).
