@@ -131,6 +131,18 @@ describe('text models', () => {
       }
     });
 
+    it('answers 400 naming the element for an empty text, or one of only spaces, as its explanations do', async () => {
+      for (const empty of ['', '  \t\n']) {
+        const v2 = await post('/v2/models/bow/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2, 1], data: ['fine', empty] }] });
+        expect(v2.status, v2.buf.toString()).toBe(400);
+        expect(v2.json().error).toBe("Input 'text' element 1 is empty (or only spaces); a text model needs some text.");
+        const mlflow = await post('/models/bow/invocations', { dataframe_split: { columns: ['text'], data: [['fine'], [empty]] } });
+        expect(mlflow.status).toBe(400);
+        expect(JSON.stringify(mlflow.json())).toContain("Input 'text' element 1 is empty");
+      }
+      expect((await post('/v2/models/bow/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1, 1], data: [' fine '] }] })).status).toBe(200);
+    });
+
     it('answers 400 naming the element for bytes that are not UTF-8 in V2 JSON, MLflow JSON and CSV (not U+FFFD in the text)', async () => {
       const bytes = (...parts: Array<string | Buffer>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
       const e9 = Buffer.from([0xe9]);

@@ -2,6 +2,7 @@
  * One model version ready to serve: its runtime, signature and batcher. Retiring
  * it lets queued and running requests finish before the session is released.
  */
+import { SlipwayError } from '../core/errors.js';
 import { DynamicBatcher, type BatchResult } from './batcher.js';
 import type { Runtime } from './model-runtime.js';
 import type { ModelSignature } from './model-signature.js';
@@ -23,6 +24,8 @@ export class LoadedModel {
   readonly textTokenizer: TextTokenizer | undefined;
   readonly #runtime: Runtime;
   readonly #batcher: DynamicBatcher;
+  /** The text input of a graph that takes one string input (a text pipeline); undefined otherwise. */
+  readonly #textInput: string | undefined;
   #retiring: Promise<void> | undefined;
 
   constructor(init: { name: string; version: string; columns?: string[]; source: string; runtime: Runtime; options: ServingOptions; metrics?: ServingMetrics; queuedElsewhere?: () => number }) {
@@ -33,6 +36,9 @@ export class LoadedModel {
     this.#runtime = init.runtime;
     this.signature = init.runtime.signature;
     this.textTokenizer = init.runtime instanceof TextRuntime ? init.runtime.tokenizer : undefined;
+    const only = this.signature.inputs.length === 1 ? this.signature.inputs[0] : undefined;
+    // A tokenizer model refuses an empty text in its tokenizer step; a graph with one string input does here.
+    this.#textInput = !this.textTokenizer && only?.datatype === 'BYTES' ? only.name : undefined;
     const o = init.options;
     const batchSize = init.metrics?.batchSize.series({ model: init.name, version: init.version });
     this.#batcher = new DynamicBatcher(
@@ -77,6 +83,12 @@ export class LoadedModel {
   /** Runs inputs (signature order) through the batcher. */
   infer(inputs: TensorData[], rows: number, deadlineMs: number): Promise<BatchResult> {
     let queued = inputs;
+    if (this.#textInput !== undefined) {
+      const texts = (inputs[0] as TensorData).data as string[];
+      for (let i = 0; i < texts.length; i++) {
+        if (!/\S/u.test(texts[i] as string)) return Promise.reject(new SlipwayError('INVALID_ARGUMENT', `Input '${this.#textInput}' element ${i} is empty (or only spaces); a text model needs some text.`));
+      }
+    }
     if (this.#runtime.prepare) {
       try {
         queued = this.#runtime.prepare(inputs);
