@@ -330,6 +330,21 @@ describe('slipway server --workers', () => {
     }
   }, 90_000);
 
+  it('stops quietly, exit 0, when told to stop while its workers start', async () => {
+    const home = freshHome();
+    homes.push(home);
+    const child = spawn(process.execPath, [CLI, 'server', '--port', '0', '--workers', '2'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SLIPWAY_HOME: `${home}/home`, SLIPWAY_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await waitFor('the workers to be forked', () => (workersOf(child.pid as number).length === 2 ? true : undefined), 60_000);
+    const workers = workersOf(child.pid as number);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(err).not.toMatch(/error:/);
+    await waitFor('the workers to stop', () => (workers.every((w) => spawnSync('kill', ['-0', String(w)]).status !== 0) ? true : undefined), 20_000);
+  }, 90_000);
+
   it('refuses --model-control explicit with more than one worker, naming both', async () => {
     const home = freshHome();
     homes.push(home);

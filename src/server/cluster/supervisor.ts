@@ -26,7 +26,12 @@ export interface ClusterOptions {
   startTimeoutMs: number;
   /** Longest graceful shutdown of the workers before they are killed. */
   shutdownTimeoutMs: number;
+  /** Aborted while the workers start: the start stops (the workers are stopped) and rejects with a `StartStopped`. */
+  signal?: AbortSignal;
 }
+
+/** The start was stopped on purpose (a signal) before every worker was ready. */
+export class StartStopped extends Error {}
 
 export interface RunningCluster {
   /** What the first ready worker reported (its address, the model and version it serves). */
@@ -386,12 +391,16 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
         clearTimeout(timer);
         resolve();
       };
+      const onAbort = () => failStart?.(new StartStopped('stopped before every worker was ready'));
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener('abort', onAbort, { once: true });
     });
   } catch (err) {
-    // One worker's failure is the start's: the others stop before the error is reported.
+    // One worker's failure is the start's: the others stop before the error is reported. Stopped on purpose, the
+    // workers that already serve drain what they took.
     stopping = Promise.resolve(1);
     const workers = alive();
-    for (const w of workers) w.process.kill('SIGKILL');
+    for (const w of workers) w.process.kill(err instanceof StartStopped ? 'SIGTERM' : 'SIGKILL');
     await Promise.all(workers.map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r())))));
     throw err;
   } finally {
@@ -409,17 +418,25 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 export async function runClusterPrimary(o: ClusterOptions & { onReady: (running: RunningCluster) => void }): Promise<number> {
   const started: { cluster?: RunningCluster } = {};
   let stopRequested = false;
+  const abort = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopRequested) return;
     stopRequested = true;
     o.logger.info({ signal }, 'cluster: draining every worker');
     if (started.cluster) void started.cluster.stop();
+    else abort.abort();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  const running = await startCluster(o);
+  let running: RunningCluster;
+  try {
+    running = await startCluster({ ...o, signal: abort.signal });
+  } catch (err) {
+    // Stopped as asked before it served: nothing failed.
+    if (err instanceof StartStopped) return 0;
+    throw err;
+  }
   started.cluster = running;
-  if (stopRequested) void running.stop();
-  else o.onReady(running);
+  o.onReady(running);
   return running.stopped;
 }
