@@ -272,7 +272,9 @@ describe('text models', () => {
     it('refuses to load a model whose tokenizer does not parse, naming the file', async () => {
       const broken = await h.manager.load('broken', transformerCopy({ labels: LABELS }, '{"model": {"type": "WordPiece"'));
       expect(broken).toMatchObject({ state: 'UNAVAILABLE', errorCode: 'INVALID_ARGUMENT' });
-      expect(broken.reason).toMatch(/The tokenizer .*tokenizer\.json is not valid JSON: Expected ','/);
+      // Where the file breaks, without quoting it.
+      expect(broken.reason).toMatch(/The tokenizer .*tokenizer\.json is not valid JSON \(at character \d+\)\./);
+      expect(broken.reason).not.toContain('WordPiece');
       const mislabelled = await h.manager.load('mislabelled', transformerCopy({ labels: ['a', 'b'] }));
       expect(mislabelled.reason).toContain('The model has no FP32 [batch, 2] output for 2 labels; name the logits output with "logits".');
       const res = await post('/v2/models/broken/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['fine'] }] });

@@ -76,7 +76,9 @@ async function readJson(path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw bad(`The ${what} ${path} is not valid JSON: ${(err as Error).message}.`);
+    // Where, not what: the parser's message quotes the file's first characters, which are nobody else's business.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw bad(`The ${what} ${path} is not valid JSON${at !== undefined ? ` (at character ${at})` : ''}.`);
   }
 }
 

@@ -7,6 +7,7 @@
 import { jensenShannon } from '../stats/distances.js';
 import { ksTwoSample } from '../stats/ks-test.js';
 import { sortedWithoutNaN } from '../stats/radix-sort.js';
+import { TEXT_TOKENIZE_CHARS } from './text-summary.js';
 
 /** What a text profile needs from the model's tokenizer. */
 export interface TextTokenizerView {
@@ -62,7 +63,8 @@ export class TextProfile {
     }
     let chars = 0;
     for (const _ of value) chars++;
-    const ids = tokenizer.contentIds(value);
+    // Tokenised up to the same bound as live windows: a very long text has tokenizers recurse or allocate without end.
+    const ids = tokenizer.contentIds(value.length > TEXT_TOKENIZE_CHARS ? value.slice(0, TEXT_TOKENIZE_CHARS) : value);
     this.charLengths.push(chars);
     this.tokenLengths.push(ids.length);
     this.tokens += ids.length;
