@@ -161,15 +161,18 @@ export async function prepareServer(config: ResolvedConfig, opts: Pick<StartServ
   checkAccessPolicy(config);
   await checkListenAddress(config.host, config.port);
   const store = await openMetadataStore(config, systemClock);
+  // Attached while the first admin is made, so that event is signed like every other.
+  let auditTrail: ReturnType<typeof attachAuditTrail> | undefined;
   try {
     await checkArtifactStore(config, await openArtifactStore(config.artifactsDestination, config.s3Artifacts), logger);
-    await attachAuditTrail(store, { ...config.audit, logger }).close();
+    auditTrail = attachAuditTrail(store, { ...config.audit, logger });
     if (!config.auth.enabled) return {};
     const { AccessService } = await import('../access/access-service.js');
     const access = new AccessService({ store, defaultPermission: config.auth.defaultPermission, logger });
     const { generatedPassword } = await access.ensureAdmin(opts.adminPassword ?? (process.env.SLIPWAY_ADMIN_PASSWORD || undefined));
     return generatedPassword !== undefined ? { generatedAdminPassword: generatedPassword } : {};
   } finally {
+    await auditTrail?.close();
     await store.close();
   }
 }
