@@ -254,7 +254,9 @@ for (const kind of STORES) {
       );
       const put = await t.store.put('big/blob.bin', body).finally(() => clearInterval(sampler));
       expect(put).toEqual({ path: 'big/blob.bin', size: total * chunk.length, sha256: hash.digest('hex') });
-      expect(peak - idle).toBeLessThan(64 * 1024 * 1024);
+      // Well below the 96 MB sent (a store that held the upload whole would pass it); the S3 client's parts in flight
+      // (8 MiB × 5) and garbage not yet collected on a busy machine take the rest.
+      expect(peak - idle).toBeLessThan(80 * 1024 * 1024);
       const back = createHash('sha256');
       let size = 0;
       for await (const c of await t.store.get('big/blob.bin')) {
