@@ -93,7 +93,7 @@ describe('tokenizer.json read with @huggingface/tokenizers', () => {
   });
 
   it('names the file and the problem when the tokenizer or its settings cannot be read', async () => {
-    await expect(TextTokenizer.load(folder(Buffer.from('{"model": {"type": "WordPiece", '), {}))).rejects.toThrow(/The tokenizer .*tokenizer\.json is not valid JSON: /);
+    await expect(TextTokenizer.load(folder(Buffer.from('{"model": {"type": "WordPiece", '), {}))).rejects.toThrow(/The tokenizer .*tokenizer\.json is not valid JSON( \(at character \d+\))?\.$/);
     await expect(TextTokenizer.load(folder(Buffer.from('{"version": "1.0"}'), {}))).rejects.toThrow(/The tokenizer .*tokenizer\.json is not a tokenizer\.json: it has no "model" with a "type"\./);
     await expect(TextTokenizer.load(folder(Buffer.from('{"model": {"type": "Mystery"}, "added_tokens": [], "normalizer": null, "pre_tokenizer": null, "post_processor": null, "decoder": null}'), {}))).rejects.toThrow(/The tokenizer .*tokenizer\.json cannot be read: Unknown TokenizerModel type: Mystery/);
     await expect(TextTokenizer.load(folder(join(FIXTURES, FILES.wordpiece as string), { tokenizer: '../secret.json' }))).rejects.toThrow(/text-model\.json are invalid: tokenizer: must be a file name in the model folder/);
