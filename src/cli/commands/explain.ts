@@ -126,13 +126,7 @@ async function requestBody(file: string, meta: ModelMetadata): Promise<Record<st
   const columns = meta.parameters?.columns;
   let rows: number[][];
   if (/\.json$/i.test(file)) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(await readFile(file, 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
-      throw new SlipwayError('DATA_ERROR', `${file} is not valid JSON: ${(err as Error).message}`);
-    }
+    const doc = await readJsonFile(file);
     // A V2 infer body goes as it is.
     if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'inputs' in doc) return doc as Record<string, unknown>;
     const list = Array.isArray(doc) ? doc : (doc as { rows?: unknown } | null)?.rows;
@@ -165,13 +159,7 @@ async function requestBody(file: string, meta: ModelMetadata): Promise<Record<st
 async function textBody(file: string, input: ModelMetadata['inputs'][number]): Promise<Record<string, unknown>> {
   let texts: string[];
   if (/\.json$/i.test(file)) {
-    let doc: unknown;
-    try {
-      doc = JSON.parse(await readFile(file, 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
-      throw new SlipwayError('DATA_ERROR', `${file} is not valid JSON: ${(err as Error).message}`);
-    }
+    const doc = await readJsonFile(file);
     if (doc && typeof doc === 'object' && !Array.isArray(doc) && 'inputs' in doc) return doc as Record<string, unknown>;
     const list = Array.isArray(doc) ? doc : (doc as { rows?: unknown } | null)?.rows;
     if (!Array.isArray(list) || list.length === 0) throw new SlipwayError('DATA_ERROR', `${file} must hold a V2 infer body ({"inputs": [...]}), a non-empty list of texts, or a list of {"${input.name}": text} objects.`);
@@ -297,4 +285,14 @@ export function register(program: Command): void {
     exitCodes: { 1: 'unknown model, no reference data attached, a server that cannot be reached, or a runtime failure', 2: 'bad usage, an unreadable input file, or rows the model cannot take' },
     docs: ['explanations.md', 'cli.md'],
   });
+}
+
+/** The JSON document in `file`; a file that does not parse is a DATA_ERROR naming it (read errors pass through). */
+async function readJsonFile(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
+    throw new SlipwayError('DATA_ERROR', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
 }
